@@ -1,0 +1,40 @@
+"""Typed errors raised by the optimizer (the API maps them to HTTP statuses)."""
+
+from __future__ import annotations
+
+
+class OptimizerError(Exception):
+    """Base class of every error the optimizer raises on purpose."""
+
+
+class InvalidBatteryError(OptimizerError, ValueError):
+    """A battery parameter, or a combination of them, is physically meaningless.
+
+    ``field`` names the offending parameter (the request field name, e.g. ``"min_soc"``),
+    so the API can report it as a 422 against that field.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class InvalidPricesError(OptimizerError, ValueError):
+    """Market-day prices the optimizer cannot schedule (wrong hour count, NaN, ...)."""
+
+
+class UnknownStrategyError(OptimizerError, ValueError):
+    """A strategy name that is not in the registry."""
+
+
+class InfeasibleProblemError(OptimizerError):
+    """The solver reported an infeasible program (never expected: idling is always feasible)."""
+
+
+class SolverError(OptimizerError):
+    """The solver failed (time limit, numerical trouble, unexpected status)."""
+
+
+class PhysicsViolationError(OptimizerError):
+    """A strategy produced a schedule that breaks SPEC §2 (a bug, never shown to users)."""

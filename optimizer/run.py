@@ -1,0 +1,83 @@
+"""Running strategies over market days and comparing them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from optimizer.battery import Battery
+from optimizer.errors import InvalidPricesError
+from optimizer.market import MarketDay
+from optimizer.results import ComparisonRow, Horizon, Report, StrategyRun
+from optimizer.settle import settle, summarise
+from optimizer.strategies import STRATEGIES, get_strategy
+
+OPTIMAL = "optimal"
+
+
+def run_strategy(
+    name: str,
+    days: Sequence[MarketDay],
+    battery: Battery,
+    *,
+    horizon: Horizon = Horizon.DAILY,
+) -> StrategyRun:
+    """Schedule and settle ``days`` with one strategy."""
+    strategy = get_strategy(name)
+    _check_days(days)
+    started = time.perf_counter()
+    dispatch = strategy.dispatch(days, battery, horizon=Horizon(horizon))
+    results = settle(days, dispatch, battery, horizon=Horizon(horizon))
+    runtime_ms = (time.perf_counter() - started) * 1e3
+    discharged = sum(r.energy_discharged_mwh for r in results)
+    cycles = sum(r.cycles for r in results)
+    return StrategyRun(
+        strategy=name,
+        horizon=Horizon(horizon),
+        days=results,
+        summary=summarise(results),
+        energy_discharged_mwh=round(discharged, 9),
+        cycles=round(cycles, 9),
+        runtime_ms=runtime_ms,
+    )
+
+
+def optimize(
+    days: Sequence[MarketDay],
+    battery: Battery,
+    *,
+    strategy: str = OPTIMAL,
+    horizon: Horizon = Horizon.DAILY,
+    compare: bool = True,
+) -> Report:
+    """Run ``strategy`` on ``days``; with ``compare``, run every registered strategy too and
+    report each one's total against ``optimal``."""
+    get_strategy(strategy)  # unknown names fail before any work
+    if not compare:
+        return Report(run=run_strategy(strategy, days, battery, horizon=horizon), comparison=None)
+    runs = {name: run_strategy(name, days, battery, horizon=horizon) for name in STRATEGIES}
+    best = runs[OPTIMAL].summary.total_revenue_mxn
+    rows = tuple(
+        ComparisonRow(
+            strategy=name,
+            total_revenue_mxn=run.summary.total_revenue_mxn,
+            pct_of_optimal=(
+                round(100.0 * run.summary.total_revenue_mxn / best, 6) if best > 0 else None
+            ),
+            energy_discharged_mwh=run.energy_discharged_mwh,
+            cycles=run.cycles,
+            runtime_ms=round(run.runtime_ms, 3),
+        )
+        for name, run in runs.items()
+    )
+    return Report(run=runs[strategy], comparison=rows)
+
+
+def _check_days(days: Sequence[MarketDay]) -> None:
+    if not days:
+        raise InvalidPricesError("no market days to schedule")
+    for earlier, later in zip(days, days[1:], strict=False):
+        if later.date <= earlier.date:
+            raise InvalidPricesError(
+                f"market days must be in strictly increasing date order ({later.date})"
+            )

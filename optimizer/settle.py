@@ -1,0 +1,160 @@
+"""Settlement: turn a strategy's dispatch into cleaned, checked, priced day results (SPEC §2).
+
+Every strategy goes through here, so the physics are checked in one place: no simultaneous
+charge and discharge, power within [0, P], SoC within bounds, each day (``daily``) or the run
+(``continuous``) ending where it started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.battery import Battery
+from optimizer.errors import PhysicsViolationError
+from optimizer.market import MarketDay
+from optimizer.results import DayResult, DayRevenue, Horizon, Summary
+
+#: Relative tolerance (of P or E) under which values are solver noise.
+NOISE_REL = 1e-7
+#: Decimals kept in cleaned outputs (MW, SoC fractions).
+DECIMALS = 9
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """Grid-side charge and discharge power (MW) for every hour of every day, concatenated in
+    day order (day ``i`` occupies the slice given by the days' hour counts)."""
+
+    charge_mw: np.ndarray
+    discharge_mw: np.ndarray
+
+
+def day_offsets(days: Sequence[MarketDay]) -> np.ndarray:
+    """Start index of each day in the concatenated hour axis, plus the total at the end."""
+    return np.concatenate(([0], np.cumsum([d.hours for d in days]))).astype(np.intp)
+
+
+def clean_power(power_mw: np.ndarray, battery: Battery) -> np.ndarray:
+    """Snap solver noise: ~0 -> 0, ~P -> P, and round the rest to ``DECIMALS``."""
+    p = battery.power_mw
+    x = np.asarray(power_mw, dtype=float)
+    x = np.where(np.abs(x) <= NOISE_REL * p, 0.0, x)
+    x = np.where(np.abs(x - p) <= NOISE_REL * p, p, x)
+    return np.round(x, DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def clean_fraction(x: np.ndarray, anchors: Sequence[float]) -> np.ndarray:
+    """Snap SoC fractions within noise of an anchor (bounds, start) onto it; round the rest."""
+    y = np.asarray(x, dtype=float)
+    for a in anchors:
+        y = np.where(np.abs(y - a) <= NOISE_REL, a, y)
+    return np.round(y, DECIMALS) + 0.0
+
+
+def settle(
+    days: Sequence[MarketDay],
+    dispatch: Dispatch,
+    battery: Battery,
+    *,
+    horizon: Horizon,
+) -> tuple[DayResult, ...]:
+    """Price ``dispatch`` at the days' actual prices and check it against SPEC §2."""
+    offsets = day_offsets(days)
+    n = int(offsets[-1])
+    charge = clean_power(dispatch.charge_mw, battery)
+    discharge = clean_power(dispatch.discharge_mw, battery)
+    if charge.shape != (n,) or discharge.shape != (n,):
+        raise PhysicsViolationError(f"dispatch has {charge.shape}/{discharge.shape} hours, not {n}")
+    p_tol = NOISE_REL * battery.power_mw
+    if (charge < 0).any() or (discharge < 0).any():
+        raise PhysicsViolationError("negative power")
+    if (charge > battery.power_mw + p_tol).any() or (discharge > battery.power_mw + p_tol).any():
+        raise PhysicsViolationError("power above capacity_mw")
+    if ((charge > 0) & (discharge > 0)).any():
+        raise PhysicsViolationError("charge and discharge in the same hour")
+
+    energy = battery.energy_mwh
+    e0 = battery.soc_start * energy
+    delta = battery.eta_charge * charge - discharge / battery.eta_discharge
+    cum = np.cumsum(delta)
+    if horizon is Horizon.DAILY:
+        # restart the running sum at every midnight
+        before_day = np.concatenate(([0.0], cum))[offsets[:-1]]
+        level = e0 + cum - np.repeat(before_day, np.diff(offsets))
+        ends = level[offsets[1:] - 1]
+    else:
+        level = e0 + cum
+        ends = level[-1:]
+    e_tol = max(NOISE_REL * energy, 1e-9)
+    if (level < battery.min_soc * energy - e_tol).any():
+        raise PhysicsViolationError("state of charge below min_soc")
+    if (level > battery.max_soc * energy + e_tol).any():
+        raise PhysicsViolationError("state of charge above max_soc")
+    if (np.abs(ends - e0) > e_tol).any():
+        raise PhysicsViolationError("schedule does not end at the starting state of charge")
+    soc = clean_fraction(
+        np.clip(level / energy, battery.min_soc, battery.max_soc),
+        (battery.min_soc, battery.max_soc, battery.soc_start),
+    )
+
+    prices = np.concatenate([np.asarray(d.prices_mxn_per_mwh, dtype=float) for d in days])
+    kappa = battery.degradation_cost_mxn_per_mwh
+    hourly_revenue = prices * (discharge - charge) - kappa * discharge
+    starts = offsets[:-1]
+    revenue = np.add.reduceat(hourly_revenue, starts)
+    charged = np.add.reduceat(charge, starts)
+    discharged = np.add.reduceat(discharge, starts)
+    charge_cost = np.add.reduceat(prices * charge, starts)
+    discharge_income = np.add.reduceat(prices * discharge, starts)
+    withdrawn = discharged / battery.eta_discharge
+    cycles = withdrawn / battery.usable_energy_mwh
+
+    results = []
+    for i, day in enumerate(days):
+        lo, hi = offsets[i], offsets[i + 1]
+        results.append(
+            DayResult(
+                date=day.date,
+                prices_mxn_per_mwh=prices[lo:hi],
+                charge_mw=charge[lo:hi],
+                discharge_mw=discharge[lo:hi],
+                soc=soc[lo:hi],
+                revenue_mxn=_money(revenue[i]),
+                energy_charged_mwh=_round(charged[i]),
+                energy_discharged_mwh=_round(discharged[i]),
+                avg_charge_price_mxn_per_mwh=(
+                    _round(charge_cost[i] / charged[i]) if charged[i] > 0 else None
+                ),
+                avg_discharge_price_mxn_per_mwh=(
+                    _round(discharge_income[i] / discharged[i]) if discharged[i] > 0 else None
+                ),
+                cycles=_round(cycles[i]),
+            )
+        )
+    return tuple(results)
+
+
+def _round(x: float) -> float:
+    return float(np.round(x, DECIMALS)) + 0.0
+
+
+def _money(x: float) -> float:
+    # revenue of an idle day is exactly 0, never -1e-13
+    return 0.0 if abs(x) < 1e-9 else float(x)
+
+
+def summarise(results: Sequence[DayResult]) -> Summary:
+    """Total, average, best and worst day (ties go to the earliest day)."""
+    revenues = [r.revenue_mxn for r in results]
+    total = float(np.sum(revenues))
+    best = max(range(len(results)), key=lambda i: (revenues[i], -i))
+    worst = min(range(len(results)), key=lambda i: (revenues[i], i))
+    return Summary(
+        total_revenue_mxn=_money(total),
+        avg_daily_revenue_mxn=_money(total / len(results)),
+        best_day=DayRevenue(results[best].date, revenues[best]),
+        worst_day=DayRevenue(results[worst].date, revenues[worst]),
+    )

@@ -1,0 +1,38 @@
+"""The strategy plug-in contract."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar
+
+from optimizer.battery import Battery
+from optimizer.market import MarketDay
+from optimizer.results import Horizon
+from optimizer.settle import Dispatch
+
+
+class Strategy(ABC):
+    """A way of scheduling a battery over market days.
+
+    A strategy module in ``optimizer/strategies/`` defines one subclass and exposes an
+    instance as the module attribute ``STRATEGY``; the registry finds it, and the API's
+    schema, ``GET /strategies`` and the comparison all read the registry.
+
+    ``dispatch`` returns grid-side powers for every hour; settlement at the actual prices and
+    the physics checks happen in ``optimizer.settle`` for every strategy alike.
+    Strategies with ``supports_continuous = False`` return schedules that come back to the
+    starting SoC every day, which are valid under both horizons.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    #: position in listings and comparisons (smaller first)
+    order: ClassVar[int] = 100
+    supports_continuous: ClassVar[bool] = False
+
+    @abstractmethod
+    def dispatch(
+        self, days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
+    ) -> Dispatch:
+        """Schedule ``days`` (in date order) for ``battery``."""

@@ -1,0 +1,153 @@
+"""``optimal``: the exact perfect-foresight optimum of SPEC §2.
+
+Phases: build the program (pure) -> solve with scipy's HiGHS -> check the status -> extract
+grid-side powers.
+
+Variables per hour t: charge c_t, discharge d_t (MW at the grid), stored energy e_t (MWh).
+One program holds every day of the request (block-diagonal in ``daily`` mode, one chain in
+``continuous`` mode), so HiGHS is called once.
+
+When are binaries needed? Take an hour with c_t, d_t > 0 and lower both, c by delta and d by
+delta*eta_c*eta_d: the stored energy is unchanged and the hour's revenue changes by
+delta*(p_t*(1 - eta_c*eta_d) + kappa*eta_c*eta_d). Where that is >= 0 an optimum without
+simultaneous charge and discharge exists (and extraction removes any overlap the same way);
+only hours with p_t*(1 - eta_c*eta_d) + kappa*eta_c*eta_d < 0 (negative enough prices) can
+profit from burning energy, and only those get a binary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from optimizer.battery import Battery
+from optimizer.errors import InfeasibleProblemError, SolverError
+from optimizer.market import MarketDay
+from optimizer.results import Horizon
+from optimizer.settle import Dispatch, day_offsets
+from optimizer.strategies.base import Strategy
+
+#: HiGHS time limit for one request's program (seconds); below the Lambda budget.
+SOLVER_TIME_LIMIT_S = 5.0
+
+
+def needs_binary(prices: np.ndarray, battery: Battery) -> np.ndarray:
+    """Hours where simultaneous charge and discharge would pay (see module docstring)."""
+    loop = battery.eta_charge * battery.eta_discharge
+    return prices * (1.0 - loop) + battery.degradation_cost_mxn_per_mwh * loop < 0
+
+
+def solve_milp(
+    prices: np.ndarray,
+    offsets: np.ndarray,
+    battery: Battery,
+    *,
+    horizon: Horizon,
+    time_limit_s: float = SOLVER_TIME_LIMIT_S,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact optimum by HiGHS over all hours at once; returns (charge_mw, discharge_mw)."""
+    n = prices.size
+    P, E = battery.power_mw, battery.energy_mwh
+    eta_c, eta_d = battery.eta_charge, battery.eta_discharge
+    e0 = battery.soc_start * E
+    binary = needs_binary(prices, battery)
+    nb = int(binary.sum())
+    nv = 3 * n + nb
+    idx = np.arange(n)
+    c_col, d_col, e_col = idx, n + idx, 2 * n + idx
+
+    # --- build: objective (minimise cost = -revenue) ---
+    cost = np.zeros(nv)
+    cost[c_col] = prices
+    cost[d_col] = -prices + battery.degradation_cost_mxn_per_mwh
+
+    starts = offsets[:-1] if horizon is Horizon.DAILY else offsets[:1]
+    ends = offsets[1:] - 1 if horizon is Horizon.DAILY else offsets[-1:] - 1
+    first = np.zeros(n, dtype=bool)
+    first[starts] = True
+    linked = idx[~first]
+
+    # energy balance: e_t - e_{t-1} - eta_c c_t + d_t / eta_d = (e0 at a chain start, else 0)
+    rows = [idx, idx, idx, linked]
+    cols = [e_col, c_col, d_col, e_col[linked] - 1]
+    vals = [np.ones(n), np.full(n, -eta_c), np.full(n, 1.0 / eta_d), -np.ones(linked.size)]
+    lo = [np.where(first, e0, 0.0)]
+    hi = [np.where(first, e0, 0.0)]
+    nrows = n
+    cap = battery.daily_withdrawal_cap_mwh
+    if cap is not None:  # sum of battery-side withdrawal per market day <= cap
+        day_of_hour = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
+        rows.append(nrows + day_of_hour)
+        cols.append(d_col)
+        vals.append(np.full(n, 1.0 / eta_d))
+        lo.append(np.full(offsets.size - 1, -np.inf))
+        hi.append(np.full(offsets.size - 1, cap))
+        nrows += offsets.size - 1
+    if nb:  # c_t <= P z_t and d_t <= P (1 - z_t) on the hours that need it
+        hb = idx[binary]
+        z_col = 3 * n + np.arange(nb)
+        k = np.arange(nb)
+        rows += [nrows + k, nrows + k, nrows + nb + k, nrows + nb + k]
+        cols += [c_col[hb], z_col, d_col[hb], z_col]
+        vals += [np.ones(nb), np.full(nb, -P), np.ones(nb), np.full(nb, P)]
+        lo += [np.full(nb, -np.inf), np.full(nb, -np.inf)]
+        hi += [np.zeros(nb), np.full(nb, P)]
+        nrows += 2 * nb
+    A = sp.csr_array(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(nrows, nv)
+    )
+    lb = np.zeros(nv)
+    ub = np.full(nv, P)
+    lb[e_col], ub[e_col] = battery.min_soc * E, battery.max_soc * E
+    lb[e_col[ends]] = ub[e_col[ends]] = e0
+    integrality = np.zeros(nv)
+    if nb:
+        ub[3 * n :] = 1.0
+        integrality[3 * n :] = 1
+
+    # --- solve ---
+    result = milp(
+        cost,
+        constraints=LinearConstraint(A, np.concatenate(lo), np.concatenate(hi)),
+        bounds=Bounds(lb, ub),
+        integrality=integrality,
+        options={"time_limit": time_limit_s, "mip_rel_gap": 1e-9, "presolve": True},
+    )
+    # --- check ---
+    if result.status == 2:
+        raise InfeasibleProblemError("HiGHS reports the schedule program infeasible")
+    if result.status != 0 or result.x is None:
+        raise SolverError(f"HiGHS did not solve the schedule program: {result.message}")
+    # --- extract ---
+    charge = np.clip(result.x[c_col], 0.0, P)
+    discharge = np.clip(result.x[d_col], 0.0, P)
+    return remove_overlap(charge, discharge, battery)
+
+
+def remove_overlap(
+    charge: np.ndarray, discharge: np.ndarray, battery: Battery
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lower simultaneous c and d together, keeping the stored-energy change (module docs)."""
+    loop = battery.eta_charge * battery.eta_discharge
+    overlap = np.minimum(charge, discharge / loop)  # delta such that one side hits 0
+    return charge - overlap, discharge - overlap * loop
+
+
+class Optimal(Strategy):
+    name = "optimal"
+    description = "Exact perfect-foresight optimum (linear/mixed-integer programming, HiGHS)."
+    order = 0
+    supports_continuous = True
+
+    def dispatch(
+        self, days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
+    ) -> Dispatch:
+        prices = np.concatenate([np.asarray(d.prices_mxn_per_mwh, dtype=float) for d in days])
+        charge, discharge = solve_milp(prices, day_offsets(days), battery, horizon=horizon)
+        return Dispatch(charge, discharge)
+
+
+STRATEGY = Optimal()
