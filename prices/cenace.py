@@ -1,0 +1,218 @@
+"""The ``cenace`` price source: CENACE's public web services (SPEC §5).
+
+- Load zones (e.g. ``VDM CENTRO``) go to SW-PEND, NodosP keys (e.g. ``01PLO-115``) to SW-PML:
+  ``{CENACE_BASE_URL}/{SWPEND|SWPML}/SIM/{system}/{process}/{zone}/{yyyy}/{mm}/{dd}/{yyyy}/{mm}/{dd}/JSON``
+  with spaces in zone names written as ``-``.
+- At most 7 days per call (one zone per call here); the calls run concurrently.
+- Bodies are ``{"status": "OK", "Resultados": [{"zona_carga" | "clv_nodo": ...,
+  "Valores": [{"fecha", "hora", "pz" | "pml", ...}]}]}`` with every value a string; ``hora`` is
+  1-based and hour-ending (1 = 00:00-01:00; up to 23 or 25 on clock-change days), so the
+  0-based hour is ``hora - 1``. A status other than ``OK`` (``ZERO_RESULTS``) means no data; an
+  ASP.NET ``{"Message": ...}`` body is a server error (retried on 5xx, then 502).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from optimizer import MarketDay
+from prices import http
+from prices.base import PriceQuery, PriceSource, System, UpstreamError
+from prices.settings import PriceSettings
+from prices.validation import HourPrice, assemble_days, parse_price
+
+logger = logging.getLogger(__name__)
+
+#: NodoP keys: two digits (the regional control centre), a 3-4 character substation code, an
+#: optional hyphen and the voltage in kV (``01PLO-115``, ``05CME1115``, ``08CHB-34.5``). Every
+#: key of CENACE's NodosP catalogue matches; no load-zone name does (they contain no digits).
+NODE_KEY_PATTERN = re.compile(r"^\d{2}[A-Z][A-Z0-9]{2,3}-?\d{2,3}(?:\.\d+)?$")
+#: CENACE's limit on days per call.
+MAX_DAYS_PER_CALL = 7
+#: Calls in flight at once (a 366-day range is 53 calls).
+MAX_CONCURRENT_CALLS = 8
+
+
+def is_node_key(zone: str) -> bool:
+    """True for a NodoP key (SW-PML), False for a load-zone name (SW-PEND)."""
+    return NODE_KEY_PATTERN.match(zone.strip().upper()) is not None
+
+
+def _zone_name(name: str) -> str:
+    """Load-zone names compared without regard to case or to ``-`` standing for a space."""
+    return re.sub(r"[\s-]+", " ", name).strip().upper()
+
+
+def week_chunks(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """``[start, end]`` in inclusive chunks of at most ``MAX_DAYS_PER_CALL`` days."""
+    chunks = []
+    first = start
+    while first <= end:
+        last = min(end, first + dt.timedelta(days=MAX_DAYS_PER_CALL - 1))
+        chunks.append((first, last))
+        first = last + dt.timedelta(days=1)
+    return chunks
+
+
+def url_for(base_url: str, query: PriceQuery, first: dt.date, last: dt.date) -> str:
+    service = "SWPML" if is_node_key(query.zone) else "SWPEND"
+    zone = quote(query.zone.strip().replace(" ", "-"), safe="-.")
+    dates = f"{first:%Y/%m/%d}/{last:%Y/%m/%d}"
+    return (
+        f"{base_url.rstrip('/')}/{service}/SIM/{query.system}/{query.process}/{zone}/{dates}/JSON"
+    )
+
+
+def _server_message(payload: Any) -> str | None:
+    if isinstance(payload, dict) and "status" not in payload and "Message" in payload:
+        return str(payload["Message"])[:200]
+    return None
+
+
+def parse_response(
+    status: int, body: bytes, *, zone: str, days: Sequence[dt.date], system: System
+) -> list[HourPrice]:
+    """The prices of one SW-PEND/SW-PML answer; no data → ``[]``; unusable → ``UpstreamError``."""
+    node = is_node_key(zone)
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    message = _server_message(payload)
+    if status != 200:
+        why = f": {message}" if message else ""
+        if status == 429 or status >= 500:
+            raise UpstreamError(f"cenace failed (HTTP {status}), retries exhausted{why}")
+        raise UpstreamError(f"cenace answered HTTP {status}{why}")
+    if message is not None:
+        raise UpstreamError(f"cenace reported a server error: {message}")
+    if not isinstance(payload, dict):
+        raise UpstreamError("cenace answered with a body that is not a JSON object")
+    if payload.get("status") != "OK":
+        return []  # ZERO_RESULTS and the like: no data
+    results = payload.get("Resultados")
+    if not isinstance(results, list):
+        raise UpstreamError("cenace answered without a 'Resultados' list")
+
+    key_field, price_field = ("clv_nodo", "pml") if node else ("zona_carga", "pz")
+    wanted = set(days)
+    entries = []
+    for result in results:
+        if not isinstance(result, dict):
+            raise UpstreamError("cenace: a result is not an object")
+        answered = result.get(key_field)
+        same = isinstance(answered, str) and (
+            answered.strip().upper() if node else _zone_name(answered)
+        ) == (zone.strip().upper() if node else _zone_name(zone))
+        if not same:
+            raise UpstreamError(f"cenace answered for {str(answered)[:64]!r} instead of {zone!r}")
+        values = result.get("Valores")
+        if not isinstance(values, list):
+            raise UpstreamError("cenace: a result has no 'Valores' list")
+        for value in values:
+            if not isinstance(value, dict):
+                raise UpstreamError("cenace: a value is not an object")
+            try:
+                day = dt.date.fromisoformat(str(value.get("fecha")))
+                hora = int(str(value.get("hora")))
+            except ValueError:
+                raise UpstreamError("cenace: a value has an unreadable 'fecha' or 'hora'") from None
+            if day not in wanted:
+                raise UpstreamError(f"cenace answered prices for {day}, which was not asked")
+            if not 1 <= hora <= 25:
+                raise UpstreamError(f"cenace: {day} has hora {hora}, outside 1..25")
+            price = parse_price(value.get(price_field), source="cenace", where=f"{day} hora {hora}")
+            entries.append(HourPrice(day, hora - 1, price))
+    return entries
+
+
+class CenaceSource:
+    """Fetches a query's weeks concurrently over one reused session, validates, assembles."""
+
+    name = "cenace"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        timeouts: http.Timeouts,
+        deadline_s: float,
+        policy: http.RetryPolicy | None = None,
+        max_concurrent_calls: int = MAX_CONCURRENT_CALLS,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeouts = timeouts
+        self.deadline_s = deadline_s
+        self.max_concurrent_calls = max_concurrent_calls
+        self.session = http.make_session(
+            policy=policy or http.RetryPolicy(), pool_maxsize=max_concurrent_calls
+        )
+
+    def fetch(self, query: PriceQuery) -> list[MarketDay]:
+        began = time.monotonic()
+        deadline = http.Deadline(self.deadline_s)
+        chunks = week_chunks(query.start, query.end)
+
+        def fetch_chunk(first: dt.date, last: dt.date) -> list[HourPrice]:
+            response = http.get(
+                self.session,
+                url_for(self.base_url, query, first, last),
+                source=self.name,
+                timeouts=self.timeouts,
+                deadline=deadline,
+            )
+            days = PriceQuery(zone=query.zone, start=first, end=last).days
+            return parse_response(
+                response.status_code,
+                response.content,
+                zone=query.zone,
+                days=days,
+                system=query.system,
+            )
+
+        tasks = [lambda f=first, la=last: fetch_chunk(f, la) for first, last in chunks]
+        parts = http.run_concurrently(
+            tasks, deadline=deadline, max_workers=self.max_concurrent_calls, source=self.name
+        )
+        market_days = assemble_days(
+            (entry for part in parts for entry in part),
+            days=query.days,
+            system=query.system,
+            source=self.name,
+            zone=query.zone,
+        )
+        logger.info(
+            "cenace: %s %s..%s, %d calls, %.2f s",
+            query.zone,
+            query.start,
+            query.end,
+            len(chunks),
+            time.monotonic() - began,
+        )
+        return market_days
+
+
+def make_cenace_source(
+    settings: PriceSettings, *, policy: http.RetryPolicy | None = None
+) -> PriceSource:
+    """The configured CENACE source, behind the cache unless ``cache_max_days`` is 0."""
+    source: PriceSource = CenaceSource(
+        base_url=settings.cenace_base_url,
+        timeouts=http.Timeouts(
+            connect_s=settings.connect_timeout_s, read_s=settings.read_timeout_s
+        ),
+        deadline_s=settings.fetch_deadline_s,
+        policy=policy,
+    )
+    if settings.cache_max_days == 0:
+        return source
+    from prices.cache import CachedSource
+
+    return CachedSource(source, max_days=settings.cache_max_days)
