@@ -1,0 +1,78 @@
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway only; a dead-letter queue applies to asynchronous invocations.
+  #checkov:skip=CKV_AWS_117:The function reaches only public HTTPS APIs (Batu, CENACE) and AWS endpoints; a VPC would need a NAT gateway and protects no private resource.
+  #checkov:skip=CKV_AWS_173:The environment holds no secret (the Batu key is read from SSM at cold start); the default AWS-managed key encrypts it at rest.
+  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this stack; the artefact's integrity is pinned by source_code_hash and the S3 object version.
+  function_name = var.name
+  description   = "Battery arbitrage optimizer (Flask app behind API Gateway via apig-wsgi)."
+  role          = aws_iam_role.this.arn
+  handler       = "app.lambda_handler"
+  runtime       = local.runtime
+  architectures = [var.architecture]
+  memory_size   = var.memory_size_mb
+  timeout       = var.lambda_timeout_s
+
+  reserved_concurrent_executions = var.reserved_concurrency
+
+  s3_bucket         = aws_s3_object.this.bucket
+  s3_key            = aws_s3_object.this.key
+  s3_object_version = aws_s3_object.this.version_id
+  source_code_hash  = filebase64sha256(local.package_path)
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format            = "JSON"
+    log_group             = aws_cloudwatch_log_group.function.name
+    application_log_level = var.log_level
+    system_log_level      = "WARN"
+  }
+
+  environment {
+    # Read by prices.settings.PriceSettings.from_env. No secret here: only the SSM name.
+    variables = {
+      PRICE_SOURCE               = var.price_source
+      BATU_API_URL               = var.batu_api_url
+      BATU_API_KEY_SSM_PARAMETER = var.batu_api_key_ssm_parameter
+      CENACE_BASE_URL            = var.cenace_base_url
+      PRICE_CONNECT_TIMEOUT_S    = var.price_connect_timeout_s
+      PRICE_FETCH_TIMEOUT_S      = var.price_fetch_timeout_s
+      PRICE_FETCH_DEADLINE_S     = var.price_fetch_deadline_s
+      PRICE_CACHE_MAX_DAYS       = var.price_cache_max_days
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = local.package_manifest.architecture == var.architecture
+      error_message = "The package was built for another architecture than var.architecture: rebuild with `make package ARCH=${var.architecture}` or set architecture to match."
+    }
+
+    precondition {
+      condition     = local.package_manifest.python_version == trimprefix(local.runtime, "python")
+      error_message = "The package was not built for ${local.runtime}: rebuild it with `make package` (not the --local test build)."
+    }
+
+    precondition {
+      condition     = var.price_fetch_timeout_s < var.price_fetch_deadline_s
+      error_message = "price_fetch_timeout_s must be below price_fetch_deadline_s."
+    }
+
+    precondition {
+      condition     = var.price_fetch_deadline_s + local.solver_time_limit_s < var.lambda_timeout_s
+      error_message = "price_fetch_deadline_s plus the solver limit (${local.solver_time_limit_s} s) must stay below lambda_timeout_s."
+    }
+
+    precondition {
+      condition     = var.lambda_timeout_s * 1000 < local.integration_timeout_ms
+      error_message = "lambda_timeout_s must stay below the API integration timeout (${local.integration_timeout_ms} ms)."
+    }
+  }
+
+  depends_on = [
+    aws_iam_role_policy.this,
+    aws_cloudwatch_log_group.function,
+  ]
+}

@@ -1,0 +1,24 @@
+locals {
+  package_path  = coalesce(var.package_path, "${path.module}/../dist/lambda.zip")
+  manifest_path = "${local.package_path}.json"
+  # Written by scripts/package_lambda.py next to the zip: what the package was built for.
+  package_manifest = jsondecode(file(local.manifest_path))
+
+  runtime = "python3.13"
+
+  # The time budget, outermost last (README "Timeouts"; tests/test_terraform.py checks it
+  # against the code): price fetch deadline + solver limit < Lambda timeout < integration.
+  # Mirrors SOLVER_TIME_LIMIT_S in optimizer/strategies/optimal.py.
+  solver_time_limit_s    = 5
+  integration_timeout_ms = 29000
+
+  ssm_parameter_arn = "arn:${data.aws_partition.current.partition}:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter${var.batu_api_key_ssm_parameter}"
+
+  route_authorization = {
+    iam  = "AWS_IAM"
+    jwt  = "JWT"
+    none = "NONE"
+  }
+
+  public_routes = toset(["GET /health", "GET /strategies", "GET /openapi.json"])
+}
