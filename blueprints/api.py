@@ -1,0 +1,55 @@
+"""HTTP routes: POST /optimize, GET /health, GET /strategies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+
+from blueprints.service import price_source, run_optimize
+from optimizer import STRATEGIES
+
+bp = Blueprint("api", __name__)
+
+
+def _json_response(body: Any) -> Response:
+    return Response(current_app.json.dumps(body), mimetype="application/json")
+
+
+def read_json_body() -> Any:
+    """The decoded JSON body, or a 400/413/415 problem (raised as an HTTPException)."""
+    raw = request.get_data(cache=False)  # 413 above MAX_CONTENT_LENGTH
+    if not raw.strip():
+        raise BadRequest("The request body is empty; send a JSON object.")
+    if not request.is_json:
+        raise UnsupportedMediaType(
+            "Send the request body as JSON with the header Content-Type: application/json."
+        )
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise BadRequest("The request body is not valid JSON.") from None
+
+
+@bp.post("/optimize")
+def optimize() -> Response:
+    return _json_response(run_optimize(read_json_body(), source=price_source()))
+
+
+@bp.get("/health")
+def health() -> Response:
+    return _json_response({"status": "ok", "price_source": price_source().name})
+
+
+@bp.get("/strategies")
+def strategies() -> Response:
+    return _json_response(
+        {
+            "strategies": [
+                {"name": name, "description": strategy.description}
+                for name, strategy in STRATEGIES.items()
+            ]
+        }
+    )

@@ -1,0 +1,145 @@
+"""GET /openapi.json: the OpenAPI 3 document, generated from the marshmallow schemas."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, Response, current_app
+
+from blueprints.errors import PROBLEM_MIMETYPE
+from schemas.request import OptimizeRequestSchema
+from schemas.response import (
+    HealthSchema,
+    OptimizeResponseSchema,
+    ProblemSchema,
+    StrategiesSchema,
+)
+
+API_VERSION = "0.1.0"
+TITLE = "Battery storage arbitrage optimizer"
+
+bp = Blueprint("openapi", __name__)
+
+#: name -> (status, description) of every problem response the API documents
+PROBLEM_RESPONSES: dict[str, tuple[int, str]] = {
+    "BadRequest": (400, "Body missing or not valid JSON."),
+    "NotFound": (404, "Unknown route."),
+    "NoPrices": (404, "Zone or node unknown to the price source, or no prices for the dates."),
+    "MethodNotAllowed": (405, "Method not allowed on this route (see the Allow header)."),
+    "PayloadTooLarge": (413, "Body larger than MAX_CONTENT_LENGTH."),
+    "UnsupportedMediaType": (415, "Body not sent as application/json."),
+    "ValidationFailed": (
+        422,
+        "Wrong types, missing or unknown fields, out-of-range or inconsistent values; "
+        "`errors` maps each field path to its messages.",
+    ),
+    "InternalError": (500, "Unexpected failure; the body carries a request id, nothing else."),
+    "UpstreamFailed": (502, "The price source failed, answered garbage or left hours missing."),
+    "UpstreamTimeout": (504, "The price source did not answer in time."),
+}
+
+_COMMON = ["MethodNotAllowed", "InternalError"]
+
+
+def _json(schema: str) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+@cache
+def build_spec() -> dict[str, Any]:
+    """The OpenAPI document (built once per process; it depends only on code)."""
+    spec = APISpec(
+        title=TITLE,
+        version=API_VERSION,
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={
+            "description": "Revenue-maximising charge/discharge schedules for a battery in "
+            "Mexico's wholesale power market (CENACE local marginal prices, MXN/MWh). "
+            "Every error is RFC 9457 problem+json."
+        },
+    )
+    spec.components.schema("OptimizeRequest", schema=OptimizeRequestSchema)
+    spec.components.schema("OptimizeResponse", schema=OptimizeResponseSchema)
+    spec.components.schema("Health", schema=HealthSchema)
+    spec.components.schema("Strategies", schema=StrategiesSchema)
+    spec.components.schema("Problem", schema=ProblemSchema)
+    for name, (_status, description) in PROBLEM_RESPONSES.items():
+        spec.components.response(
+            name,
+            {"description": description, "content": {PROBLEM_MIMETYPE: {"schema": "Problem"}}},
+        )
+
+    def responses(ok: str, ok_description: str, *problems: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"200": {"description": ok_description, "content": _json(ok)}}
+        for name in (*problems, *_COMMON):
+            out[str(PROBLEM_RESPONSES[name][0])] = name
+        return out
+
+    spec.path(
+        path="/optimize",
+        operations={
+            "post": {
+                "summary": "Optimise a battery's schedule over a market and date range",
+                "operationId": "optimize",
+                "requestBody": {"required": True, "content": _json("OptimizeRequest")},
+                "responses": responses(
+                    "OptimizeResponse",
+                    "Schedules, economics and the strategy comparison.",
+                    "BadRequest",
+                    "NoPrices",
+                    "PayloadTooLarge",
+                    "UnsupportedMediaType",
+                    "ValidationFailed",
+                    "UpstreamFailed",
+                    "UpstreamTimeout",
+                ),
+            }
+        },
+    )
+    spec.path(
+        path="/health",
+        operations={
+            "get": {
+                "summary": "Liveness (no upstream call)",
+                "operationId": "health",
+                "responses": responses("Health", "The service is up."),
+            }
+        },
+    )
+    spec.path(
+        path="/strategies",
+        operations={
+            "get": {
+                "summary": "Available strategies",
+                "operationId": "strategies",
+                "responses": responses("Strategies", "Names and one-line descriptions."),
+            }
+        },
+    )
+    spec.path(
+        path="/openapi.json",
+        operations={
+            "get": {
+                "summary": "This document",
+                "operationId": "openapi",
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3 document.",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    **{str(PROBLEM_RESPONSES[n][0]): n for n in _COMMON},
+                },
+            }
+        },
+    )
+    document: dict[str, Any] = spec.to_dict()
+    return document
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return Response(current_app.json.dumps(build_spec()), mimetype="application/json")

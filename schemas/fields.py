@@ -1,0 +1,122 @@
+"""Strict fields for the JSON edge: numbers are numbers, booleans are booleans."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from marshmallow import ValidationError, fields
+
+
+class StrictFloat(fields.Float):
+    """A finite JSON number: rejects strings, booleans, NaN and infinities."""
+
+    default_error_messages = {"type": "Not a valid number."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_nan", False)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, (str, bool)) or not isinstance(value, (int, float)):
+            raise self.make_error("type")
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if result is None:
+            raise self.make_error("type")
+        return float(result)
+
+
+class StrictBoolean(fields.Boolean):
+    """Only JSON ``true`` / ``false`` (no "yes", 1, "true")."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+#: A CENACE load zone or node key (SPEC §4): it ends up in upstream URLs.
+ZONE_PATTERN = r"^[A-Z0-9 -]{1,64}$"
+_ZONE_RE = re.compile(ZONE_PATTERN)
+
+
+class ZoneKey(fields.String):
+    """A zone or node key; surrounding whitespace is stripped before validation."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        # documented in OpenAPI as the pattern (apispec reads ``metadata``)
+        kwargs["metadata"] = {
+            "pattern": ZONE_PATTERN,
+            "maxLength": 64,
+            **kwargs.get("metadata", {}),
+        }
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) > 200:  # do not run the regex over huge strings
+            raise ValidationError("Must be at most 64 characters.")
+        text = text.strip()
+        if not _ZONE_RE.fullmatch(text):
+            raise ValidationError(
+                "Must be 1 to 64 upper-case letters, digits, spaces or hyphens "
+                "(a CENACE load zone such as APATZINGAN or a node key such as 01PLO-115)."
+            )
+        return text
+
+
+#: Market dates the service accepts (guards date arithmetic; no market data exists outside).
+MIN_DATE = dt.date(2000, 1, 1)
+MAX_DATE = dt.date(2100, 12, 31)
+DATE_OR_DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ].+)?$"
+
+
+class DateOrDateTime(fields.Field):
+    """An ISO 8601 date (``2024-01-01``) or date-time (``2024-01-01T00:00:00Z``); loads as the
+    calendar date written in the string (the market day), ignoring time and offset."""
+
+    default_error_messages = {
+        "invalid": "Not a valid ISO 8601 date or date-time.",
+        "range": f"Must be between {MIN_DATE.isoformat()} and {MAX_DATE.isoformat()}.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["metadata"] = {
+            "type": "string",
+            "pattern": DATE_OR_DATETIME_PATTERN,
+            "maxLength": 40,
+            **kwargs.get("metadata", {}),
+        }
+        super().__init__(**kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else value.isoformat()
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.date:
+        if not isinstance(value, str) or len(value) > 40:
+            raise self.make_error("invalid")
+        try:
+            if len(value) == 10:
+                day = dt.date.fromisoformat(value)
+            else:
+                day = dt.datetime.fromisoformat(value).date()
+        except ValueError:
+            raise self.make_error("invalid") from None
+        if not MIN_DATE <= day <= MAX_DATE:
+            raise self.make_error("range")
+        return day
+
+
+class StrictDate(fields.Date):
+    """A calendar date ``YYYY-MM-DD`` within the accepted range."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.date:
+        if not isinstance(value, str) or len(value) != 10:
+            raise self.make_error("invalid")
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if not MIN_DATE <= day <= MAX_DATE:
+            raise ValidationError(
+                f"Must be between {MIN_DATE.isoformat()} and {MAX_DATE.isoformat()}."
+            )
+        return day

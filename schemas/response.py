@@ -1,0 +1,288 @@
+"""Response bodies: marshmallow schemas (the documented contract, used by /openapi.json) and
+a fast serialiser for POST /optimize that produces exactly what the schemas dump.
+
+Dumping a year (8 784 hours) through nested marshmallow schemas costs tens of milliseconds,
+so ``dump_optimize_response`` builds the same structure straight from the result arrays;
+``tests/schemas/test_response.py`` checks that both paths agree and that the fast output
+validates against ``OptimizeResponseSchema``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from marshmallow import Schema, fields, validate
+
+from optimizer import Action, ComparisonRow, DayResult, Horizon, Report, Summary
+from prices import Process, System
+
+CURRENCY = "MXN"
+PRICE_UNIT = "MXN/MWh"
+#: the ``source`` reported when the caller sent its own prices
+INLINE_SOURCE = "inline"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MarketInfo:
+    """Where the prices came from (the ``market`` block of the response)."""
+
+    zone: str | None
+    system: System
+    process: Process
+    source: str
+    start_date: dt.date
+    end_date: dt.date
+    currency: str = CURRENCY
+    price_unit: str = PRICE_UNIT
+
+
+class HourStepSchema(Schema):
+    hour = fields.Integer(required=True, metadata={"description": "0-based, hour-beginning."})
+    action = fields.Enum(Action, by_value=True, required=True)
+    power = fields.Float(
+        required=True, attribute="power_mw", metadata={"description": "MW at the grid, >= 0."}
+    )
+    price = fields.Float(
+        required=True, attribute="price_mxn_per_mwh", metadata={"description": "MXN/MWh."}
+    )
+    soc = fields.Float(
+        required=True, metadata={"description": "State of charge after the hour, fraction of E."}
+    )
+
+
+class DayScheduleSchema(Schema):
+    date = fields.Date(required=True)
+    schedule = fields.List(fields.Nested(HourStepSchema), required=True)
+    revenue = fields.Float(required=True, attribute="revenue_mxn", metadata={"description": "MXN."})
+    energy_charged = fields.Float(
+        required=True, attribute="energy_charged_mwh", metadata={"description": "MWh at the grid."}
+    )
+    energy_discharged = fields.Float(
+        required=True,
+        attribute="energy_discharged_mwh",
+        metadata={"description": "MWh at the grid."},
+    )
+    avg_charge_price = fields.Float(
+        required=True,
+        allow_none=True,
+        attribute="avg_charge_price_mxn_per_mwh",
+        metadata={"description": "Energy-weighted MXN/MWh; null when nothing was charged."},
+    )
+    avg_discharge_price = fields.Float(
+        required=True,
+        allow_none=True,
+        attribute="avg_discharge_price_mxn_per_mwh",
+        metadata={"description": "Energy-weighted MXN/MWh; null when nothing was discharged."},
+    )
+    cycles = fields.Float(
+        required=True,
+        metadata={"description": "Battery-side energy withdrawn / (E * (max_soc - min_soc))."},
+    )
+
+
+class DayRevenueSchema(Schema):
+    date = fields.Date(required=True)
+    revenue = fields.Float(required=True, attribute="revenue_mxn")
+
+
+class SummarySchema(Schema):
+    days = fields.Integer(required=True, metadata={"description": "Market days scheduled."})
+    total_revenue = fields.Float(required=True, attribute="total_revenue_mxn")
+    avg_daily_revenue = fields.Float(required=True, attribute="avg_daily_revenue_mxn")
+    best_day = fields.Nested(DayRevenueSchema, required=True)
+    worst_day = fields.Nested(DayRevenueSchema, required=True)
+
+
+class ComparisonRowSchema(Schema):
+    strategy = fields.String(required=True)
+    total_revenue = fields.Float(required=True, attribute="total_revenue_mxn")
+    pct_of_optimal = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={"description": "100 * total / optimal total; null if the optimum is <= 0."},
+    )
+    energy_discharged = fields.Float(required=True, attribute="energy_discharged_mwh")
+    cycles = fields.Float(required=True)
+    runtime_ms = fields.Float(required=True)
+
+
+class MarketSchema(Schema):
+    zone = fields.String(required=True, allow_none=True)
+    system = fields.Enum(System, by_value=True, required=True)
+    process = fields.Enum(Process, by_value=True, required=True)
+    source = fields.String(
+        required=True,
+        metadata={"description": "Price source (synthetic, batu, cenace) or inline."},
+    )
+    start_date = fields.Date(required=True)
+    end_date = fields.Date(required=True)
+    currency = fields.String(required=True, validate=validate.Equal(CURRENCY))
+    price_unit = fields.String(required=True, validate=validate.Equal(PRICE_UNIT))
+
+
+class OptimizeResponseSchema(Schema):
+    strategy = fields.String(required=True)
+    horizon = fields.Enum(Horizon, by_value=True, required=True)
+    market = fields.Nested(MarketSchema, required=True)
+    daily_schedules = fields.List(fields.Nested(DayScheduleSchema), required=True)
+    summary = fields.Nested(SummarySchema, required=True)
+    comparison = fields.List(
+        fields.Nested(ComparisonRowSchema),
+        required=True,
+        allow_none=True,
+        metadata={"description": "Every strategy on the same prices; null when compare=false."},
+    )
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, validate=validate.Equal("ok"))
+    price_source = fields.String(required=True)
+
+
+class StrategyInfoSchema(Schema):
+    name = fields.String(required=True)
+    description = fields.String(required=True)
+
+
+class StrategiesSchema(Schema):
+    strategies = fields.List(fields.Nested(StrategyInfoSchema), required=True)
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details (``application/problem+json``)."""
+
+    type = fields.String(required=True, metadata={"description": "URI naming the problem."})
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    request_id = fields.String(
+        metadata={"description": "Identifier of the request in the service logs (5xx)."}
+    )
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={
+            "description": "Validation errors (422): field path such as "
+            "battery_params.min_soc -> messages."
+        },
+    )
+
+
+# --- serialisation -------------------------------------------------------------------------
+
+
+def _summary_view(summary: Summary, days: int) -> dict[str, Any]:
+    return {
+        "days": days,
+        "total_revenue_mxn": summary.total_revenue_mxn,
+        "avg_daily_revenue_mxn": summary.avg_daily_revenue_mxn,
+        "best_day": summary.best_day,
+        "worst_day": summary.worst_day,
+    }
+
+
+def response_view(report: Report, market: MarketInfo) -> dict[str, Any]:
+    """The object ``OptimizeResponseSchema`` dumps (attribute names of the domain types)."""
+    run = report.run
+    return {
+        "strategy": run.strategy,
+        "horizon": run.horizon,
+        "market": market,
+        "daily_schedules": [_DayView(day) for day in run.days],
+        "summary": _summary_view(run.summary, len(run.days)),
+        "comparison": report.comparison,
+    }
+
+
+class _DayView:
+    """A DayResult with its per-hour ``schedule`` (the reference path builds it step by step)."""
+
+    def __init__(self, day: DayResult) -> None:
+        self._day = day
+        self.schedule = day.schedule
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._day, name)
+
+
+_ACTIONS = np.array([Action.IDLE.value, Action.CHARGE.value, Action.DISCHARGE.value])
+
+
+def _day_json(day: DayResult) -> dict[str, Any]:
+    charge = day.charge_mw
+    discharge = day.discharge_mw
+    code = np.where(charge > 0, 1, np.where(discharge > 0, 2, 0))
+    power = np.where(code == 1, charge, np.where(code == 2, discharge, 0.0))
+    schedule = [
+        {"hour": hour, "action": action, "power": p, "price": price, "soc": soc}
+        for hour, (action, p, price, soc) in enumerate(
+            zip(
+                _ACTIONS[code].tolist(),
+                power.tolist(),
+                day.prices_mxn_per_mwh.tolist(),
+                day.soc.tolist(),
+                strict=True,
+            )
+        )
+    ]
+    return {
+        "date": day.date.isoformat(),
+        "schedule": schedule,
+        "revenue": day.revenue_mxn,
+        "energy_charged": day.energy_charged_mwh,
+        "energy_discharged": day.energy_discharged_mwh,
+        "avg_charge_price": day.avg_charge_price_mxn_per_mwh,
+        "avg_discharge_price": day.avg_discharge_price_mxn_per_mwh,
+        "cycles": day.cycles,
+    }
+
+
+def _row_json(row: ComparisonRow) -> dict[str, Any]:
+    return {
+        "strategy": row.strategy,
+        "total_revenue": row.total_revenue_mxn,
+        "pct_of_optimal": row.pct_of_optimal,
+        "energy_discharged": row.energy_discharged_mwh,
+        "cycles": row.cycles,
+        "runtime_ms": row.runtime_ms,
+    }
+
+
+def dump_optimize_response(report: Report, market: MarketInfo) -> dict[str, Any]:
+    """Fast path equal to ``OptimizeResponseSchema().dump(response_view(report, market))``."""
+    run = report.run
+    summary = run.summary
+    return {
+        "strategy": run.strategy,
+        "horizon": run.horizon.value,
+        "market": {
+            "zone": market.zone,
+            "system": market.system.value,
+            "process": market.process.value,
+            "source": market.source,
+            "start_date": market.start_date.isoformat(),
+            "end_date": market.end_date.isoformat(),
+            "currency": market.currency,
+            "price_unit": market.price_unit,
+        },
+        "daily_schedules": [_day_json(day) for day in run.days],
+        "summary": {
+            "days": len(run.days),
+            "total_revenue": summary.total_revenue_mxn,
+            "avg_daily_revenue": summary.avg_daily_revenue_mxn,
+            "best_day": {
+                "date": summary.best_day.date.isoformat(),
+                "revenue": summary.best_day.revenue_mxn,
+            },
+            "worst_day": {
+                "date": summary.worst_day.date.isoformat(),
+                "revenue": summary.worst_day.revenue_mxn,
+            },
+        },
+        "comparison": (
+            None if report.comparison is None else [_row_json(row) for row in report.comparison]
+        ),
+    }
