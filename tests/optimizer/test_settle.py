@@ -1,0 +1,103 @@
+"""Settlement checks the physics of every strategy's dispatch and cleans solver noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from optimizer import Battery, Horizon, PhysicsViolationError
+from optimizer.settle import Dispatch, clean_power, settle, summarise
+from tests.optimizer.helpers import days_from
+
+BATTERY = Battery(power_mw=10, duration_h=2, round_trip_efficiency=1.0, min_soc=0.0, max_soc=1.0)
+PRICES = np.arange(24, dtype=float) * 10.0  # 0, 10, ..., 230
+
+
+def dispatch(**hours: tuple[str, float]) -> Dispatch:
+    charge, discharge = np.zeros(24), np.zeros(24)
+    for key, (kind, mw) in hours.items():
+        (charge if kind == "c" else discharge)[int(key[1:])] = mw
+    return Dispatch(charge, discharge)
+
+
+def test_prices_a_valid_dispatch() -> None:
+    day = settle(
+        days_from([PRICES]),
+        dispatch(h1=("c", 10.0), h2=("c", 10.0), h22=("d", 10.0), h23=("d", 10.0)),
+        BATTERY,
+        horizon=Horizon.DAILY,
+    )[0]
+    assert day.revenue_mxn == pytest.approx((220 + 230 - 10 - 20) * 10)
+    assert day.energy_charged_mwh == 20.0 and day.energy_discharged_mwh == 20.0
+    assert day.avg_charge_price_mxn_per_mwh == pytest.approx(15.0)
+    assert day.avg_discharge_price_mxn_per_mwh == pytest.approx(225.0)
+    assert day.cycles == pytest.approx(1.0)
+    assert [s.soc for s in day.schedule][:4] == [0.0, 0.5, 1.0, 1.0]
+    assert day.schedule[22].action == "discharge" and day.schedule[0].action == "idle"
+
+
+@pytest.mark.parametrize(
+    ("hours", "message"),
+    [
+        ({"h1": ("c", 10.0)}, "does not end"),
+        ({"h1": ("d", 1.0)}, "below min_soc"),
+        (
+            {"h1": ("c", 10.0), "h2": ("c", 10.0), "h3": ("c", 10.0), "h23": ("d", 10.0)},
+            "above max_soc",
+        ),
+        ({"h1": ("c", 10.5), "h23": ("d", 10.5)}, "above capacity"),
+        ({"h1": ("c", -1.0)}, "negative"),
+    ],
+    ids=["not-back", "below-min", "above-max", "over-power", "negative"],
+)
+def test_rejects_physically_invalid_dispatch(hours: dict, message: str) -> None:
+    with pytest.raises(PhysicsViolationError, match=message):
+        settle(days_from([PRICES]), dispatch(**hours), BATTERY, horizon=Horizon.DAILY)
+
+
+def test_rejects_simultaneous_charge_and_discharge() -> None:
+    d = dispatch(h1=("c", 5.0))
+    d.discharge_mw[1] = 5.0
+    with pytest.raises(PhysicsViolationError, match="same hour"):
+        settle(days_from([PRICES]), d, BATTERY, horizon=Horizon.DAILY)
+
+
+def test_continuous_horizon_carries_energy_over_midnight() -> None:
+    charge, discharge = np.zeros(48), np.zeros(48)
+    charge[23], discharge[24] = 10.0, 10.0  # buy at 23:00, sell at 00:00 the next day
+    days = settle(
+        days_from([PRICES, PRICES]),
+        Dispatch(charge, discharge),
+        BATTERY,
+        horizon=Horizon.CONTINUOUS,
+    )
+    assert days[0].revenue_mxn == pytest.approx(-2300.0)
+    assert days[1].revenue_mxn == pytest.approx(0.0)
+    with pytest.raises(PhysicsViolationError):
+        settle(
+            days_from([PRICES, PRICES]), Dispatch(charge, discharge), BATTERY, horizon=Horizon.DAILY
+        )
+
+
+def test_clean_power_snaps_noise() -> None:
+    noisy = np.array([-1e-12, 1e-10, 9.999999999, 10.000000001, 3.3333333333333, -0.0])
+    assert clean_power(noisy, BATTERY).tolist() == [0.0, 0.0, 10.0, 10.0, 3.333333333, 0.0]
+    assert not np.signbit(clean_power(noisy, BATTERY)).any()
+
+
+def test_summary_best_and_worst_days() -> None:
+    d = dispatch(h1=("c", 10.0), h23=("d", 10.0))
+    results = settle(
+        days_from([PRICES, PRICES[::-1], PRICES]),
+        Dispatch(
+            np.concatenate([d.charge_mw, np.zeros(24), d.charge_mw]),
+            np.concatenate([d.discharge_mw, np.zeros(24), d.discharge_mw]),
+        ),
+        BATTERY,
+        horizon=Horizon.DAILY,
+    )
+    summary = summarise(results)
+    assert summary.total_revenue_mxn == pytest.approx(2 * 2200.0)
+    assert summary.avg_daily_revenue_mxn == pytest.approx(2 * 2200.0 / 3)
+    assert summary.best_day.date == results[0].date  # tie -> earliest
+    assert summary.worst_day.date == results[1].date and summary.worst_day.revenue_mxn == 0.0
