@@ -1,0 +1,406 @@
+"""The Lambda entry point: real-shaped API Gateway REST (payload 1.0) and HTTP API (payload
+2.0) events through apig-wsgi, compared as whole responses."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from apig_wsgi import make_lambda_handler
+from flask import Flask
+
+from optimizer import STRATEGIES
+from schemas.response import OptimizeResponseSchema
+from tests.conftest import PRD_REQUEST_2020
+
+REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+
+
+def make_v1_event(
+    *,
+    method: str = "GET",
+    path: str = "/",
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    body: str | None = None,
+    base64_body: bool = False,
+    request_id: str = REQUEST_ID,
+) -> dict[str, Any]:
+    """An API Gateway REST API proxy event (payload 1.0), as the `prod` stage sends it."""
+    headers = {"Host": "abc123.execute-api.us-east-1.amazonaws.com", **(headers or {})}
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {key: [value] for key, value in headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": (
+            None if query is None else {key: [value] for key, value in query.items()}
+        ),
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "httpMethod": method,
+            "identity": {"sourceIp": "203.0.113.7", "userAgent": "curl/8.5.0"},
+            "path": f"/prod{path}",
+            "protocol": "HTTP/1.1",
+            "requestId": request_id,
+            "requestTime": "24/Nov/2026:13:00:00 +0000",
+            "requestTimeEpoch": 1795525200000,
+            "resourceId": "xyz789",
+            "resourcePath": "/{proxy+}",
+            "stage": "prod",
+        },
+        "body": body,
+        "isBase64Encoded": base64_body,
+    }
+
+
+def make_v2_event(
+    *,
+    method: str = "GET",
+    path: str = "/",
+    query_string: str = "",
+    headers: dict[str, str] | None = None,
+    body: str | None = None,
+    base64_body: bool = False,
+    request_id: str = REQUEST_ID,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API event (payload 2.0) for the `$default` stage."""
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query_string,
+        "headers": {
+            "host": "abc123.execute-api.us-east-1.amazonaws.com",
+            "user-agent": "curl/8.5.0",
+            "x-forwarded-for": "203.0.113.7",
+            "x-forwarded-port": "443",
+            "x-forwarded-proto": "https",
+            **(headers or {}),
+        },
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": "curl/8.5.0",
+            },
+            "requestId": request_id,
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "24/Nov/2026:13:00:00 +0000",
+            "timeEpoch": 1795525200000,
+        },
+        "isBase64Encoded": base64_body,
+    }
+    if body is not None:
+        event["body"] = body
+    return event
+
+
+@dataclass
+class LambdaContext:
+    aws_request_id: str
+    function_name: str = "battery-optimizer"
+
+
+@pytest.fixture
+def handler(app: Flask) -> Any:
+    return make_lambda_handler(app)
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj)
+
+
+def _v1_response(status: int, body: str, content_type: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "multiValueHeaders": {
+            "Content-Type": [content_type],
+            "Content-Length": [str(len(body.encode()))],
+            "X-Request-ID": [REQUEST_ID],
+        },
+        "isBase64Encoded": False,
+        "body": body,
+    }
+
+
+def _v2_response(status: int, body: str, content_type: str, **extra: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "cookies": [],
+        "headers": {
+            "content-type": content_type,
+            "content-length": str(len(body.encode())),
+            **extra,
+            "x-request-id": REQUEST_ID,
+        },
+        "isBase64Encoded": False,
+        "body": body,
+    }
+
+
+HEALTH = _json({"status": "ok", "price_source": "recorded"})
+
+
+def test_health_v1(handler: Any) -> None:
+    response = handler(make_v1_event(path="/health"), None)
+    assert response == _v1_response(200, HEALTH, "application/json")
+
+
+def test_health_v2(handler: Any) -> None:
+    response = handler(make_v2_event(path="/health"), None)
+    assert response == _v2_response(200, HEALTH, "application/json")
+
+
+def test_strategies_v2(handler: Any) -> None:
+    body = _json(
+        {"strategies": [{"name": n, "description": s.description} for n, s in STRATEGIES.items()]}
+    )
+    response = handler(make_v2_event(path="/strategies"), None)
+    assert response == _v2_response(200, body, "application/json")
+
+
+def test_request_id_comes_from_the_lambda_context(handler: Any) -> None:
+    context = LambdaContext(aws_request_id="0f6bd8c4-aaaa-bbbb-cccc-1234567890ab")
+    response = handler(make_v2_event(path="/health"), context)
+    assert response["headers"]["x-request-id"] == context.aws_request_id
+
+
+def _without_runtimes(body: dict[str, Any]) -> dict[str, Any]:
+    rows = body["comparison"] or []
+    return {**body, "comparison": [{k: v for k, v in r.items() if k != "runtime_ms"} for r in rows]}
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+@pytest.mark.parametrize("encoded", [False, True], ids=["text-body", "base64-body"])
+def test_optimize_matches_the_wsgi_answer(
+    app: Flask, handler: Any, version: str, encoded: bool
+) -> None:
+    text = json.dumps(PRD_REQUEST_2020)
+    body = base64.b64encode(text.encode()).decode() if encoded else text
+    factory = make_v1_event if version == "v1" else make_v2_event
+    content_type = "Content-Type" if version == "v1" else "content-type"
+    event = factory(
+        method="POST",
+        path="/optimize",
+        headers={content_type: "application/json"},
+        body=body,
+        base64_body=encoded,
+    )
+    response = handler(event, None)
+    expected = app.test_client().post("/optimize", json=PRD_REQUEST_2020)
+    assert response["statusCode"] == 200
+    assert response["isBase64Encoded"] is False
+    headers = response.get("headers") or {
+        k: v[-1] for k, v in response["multiValueHeaders"].items()
+    }
+    assert {k.lower(): v for k, v in headers.items()} == {
+        "content-type": "application/json",
+        "content-length": str(len(response["body"].encode())),
+        "x-request-id": REQUEST_ID,
+    }
+    assert _without_runtimes(json.loads(response["body"])) == _without_runtimes(expected.get_json())
+
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("event", "status", "problem", "extra_headers"),
+    [
+        (
+            make_v2_event(path="/nowhere"),
+            404,
+            {
+                "type": "about:blank",
+                "title": "Not Found",
+                "status": 404,
+                "detail": "The requested URL was not found on the server. If you entered the "
+                "URL manually please check your spelling and try again.",
+            },
+            {},
+        ),
+        (
+            make_v2_event(method="DELETE", path="/optimize"),
+            405,
+            {
+                "type": "about:blank",
+                "title": "Method Not Allowed",
+                "status": 405,
+                "detail": "The method is not allowed for the requested URL.",
+            },
+            {"allow": "POST"},
+        ),
+        (
+            make_v2_event(
+                method="POST",
+                path="/optimize",
+                headers={"content-type": "application/json"},
+                body='{"battery_params": ',
+            ),
+            400,
+            {
+                "type": "about:blank",
+                "title": "Bad Request",
+                "status": 400,
+                "detail": "The request body is not valid JSON.",
+            },
+            {},
+        ),
+        (
+            make_v2_event(
+                method="POST",
+                path="/optimize",
+                headers={"content-type": "application/json"},
+                body=json.dumps(
+                    {**PRD_REQUEST_2020, "battery_params": {"capacity_mw": 10, "min_soc": 2}}
+                ),
+            ),
+            422,
+            {
+                "type": "urn:battery-optimizer:problem:validation-error",
+                "title": "Invalid request",
+                "status": 422,
+                "detail": "The request is well-formed JSON but some values are missing, of the "
+                "wrong type, out of range or inconsistent; see errors.",
+                "errors": {
+                    "battery_params.duration_hours": ["Missing data for required field."],
+                    "battery_params.min_soc": [
+                        "Must be greater than or equal to 0 and less than or equal to 1."
+                    ],
+                },
+            },
+            {},
+        ),
+        (
+            make_v2_event(
+                method="POST",
+                path="/optimize",
+                headers={"content-type": "application/json"},
+                body=json.dumps(
+                    {
+                        **PRD_REQUEST_2020,
+                        "market_params": {**PRD_REQUEST_2020["market_params"], "zone": "NOWHERE"},
+                    }
+                ),
+            ),
+            404,
+            {
+                "type": "urn:battery-optimizer:problem:no-prices",
+                "title": "No prices",
+                "status": 404,
+                "detail": "No prices for NOWHERE on 2020-08-01.",
+            },
+            {},
+        ),
+    ],
+    ids=["404-route", "405", "400", "422", "404-no-prices"],
+)
+def test_errors_v2(
+    handler: Any,
+    event: dict[str, Any],
+    status: int,
+    problem: dict[str, Any],
+    extra_headers: dict[str, str],
+) -> None:
+    response = handler(event, None)
+    body = _json(problem)
+    if "allow" in extra_headers:  # werkzeug lists every allowed method; order is not fixed
+        allowed = set(response["headers"].pop("allow").split(", "))
+        assert allowed == {"OPTIONS", "POST"}
+        extra_headers = {}
+    assert response == _v2_response(status, body, PROBLEM, **extra_headers)
+
+
+def test_payload_too_large_v1(handler: Any) -> None:
+    body = json.dumps({"junk": "x" * (2 * 1024 * 1024)})
+    event = make_v1_event(
+        method="POST", path="/optimize", headers={"Content-Type": "application/json"}, body=body
+    )
+    response = handler(event, None)
+    assert response["statusCode"] == 413
+    assert response["multiValueHeaders"]["Content-Type"] == [PROBLEM]
+    assert json.loads(response["body"])["status"] == 413
+
+
+def test_prd_example_through_the_deployed_handler() -> None:
+    """The PRD's request, verbatim, through ``app.lambda_handler`` (the configured default
+    source, synthetic, since PRICE_SOURCE is unset in tests)."""
+    from app import lambda_handler
+
+    request = {
+        "battery_params": {
+            "capacity_mw": 10,
+            "duration_hours": 4,
+            "efficiency": 0.85,
+            "min_soc": 0.1,
+            "max_soc": 1.0,
+        },
+        "market_params": {
+            "zone": "APATZINGAN",
+            "start_date": "2024-01-01T00:00:00Z",
+            "end_date": "2024-01-31T23:59:59Z",
+        },
+        "strategy": "optimal",
+    }
+    event = make_v2_event(
+        method="POST",
+        path="/optimize",
+        headers={"content-type": "application/json"},
+        body=json.dumps(request),
+    )
+    response = lambda_handler(event, LambdaContext(aws_request_id=REQUEST_ID))
+    assert response["statusCode"] == 200, response["body"]
+    assert response["headers"]["content-type"] == "application/json"
+    body = json.loads(response["body"])
+    assert OptimizeResponseSchema().validate(body) == {}
+    assert list(body) == [
+        "strategy", "horizon", "market", "daily_schedules", "summary", "comparison",
+    ]  # fmt: skip
+    assert body["strategy"] == "optimal"
+    assert body["horizon"] == "daily"
+    assert body["market"] == {
+        "zone": "APATZINGAN",
+        "system": "SIN",
+        "process": "MDA",
+        "source": "synthetic",
+        "start_date": "2024-01-01",
+        "end_date": "2024-01-31",
+        "currency": "MXN",
+        "price_unit": "MXN/MWh",
+    }
+    days = body["daily_schedules"]
+    assert [d["date"] for d in days] == [f"2024-01-{i:02d}" for i in range(1, 32)]
+    for day in days:
+        assert [step["hour"] for step in day["schedule"]] == list(range(24))
+        assert set(day) == {
+            "date", "schedule", "revenue", "energy_charged", "energy_discharged",
+            "avg_charge_price", "avg_discharge_price", "cycles",
+        }  # fmt: skip
+    revenues = [d["revenue"] for d in days]
+    assert body["summary"]["days"] == 31
+    assert body["summary"]["total_revenue"] == pytest.approx(sum(revenues), rel=1e-9)
+    assert body["summary"]["best_day"]["revenue"] == pytest.approx(max(revenues))
+    assert body["summary"]["worst_day"]["revenue"] == pytest.approx(min(revenues))
+    assert [row["strategy"] for row in body["comparison"]] == list(STRATEGIES)
+    optimal = body["comparison"][0]
+    assert optimal["pct_of_optimal"] == pytest.approx(100.0)
+    assert optimal["total_revenue"] == pytest.approx(body["summary"]["total_revenue"])
+    assert all(
+        row["total_revenue"] <= optimal["total_revenue"] + 1e-6 for row in body["comparison"]
+    )
