@@ -18,6 +18,7 @@ from marshmallow import Schema, fields, validate
 
 from optimizer import Action, ComparisonRow, DayResult, Horizon, Report, Summary
 from prices import Process, System
+from schemas.fields import StrictFloat
 
 CURRENCY = "MXN"
 PRICE_UNIT = "MXN/MWh"
@@ -42,13 +43,13 @@ class MarketInfo:
 class HourStepSchema(Schema):
     hour = fields.Integer(required=True, metadata={"description": "0-based, hour-beginning."})
     action = fields.Enum(Action, by_value=True, required=True)
-    power = fields.Float(
+    power = StrictFloat(
         required=True, attribute="power_mw", metadata={"description": "MW at the grid, >= 0."}
     )
-    price = fields.Float(
+    price = StrictFloat(
         required=True, attribute="price_mxn_per_mwh", metadata={"description": "MXN/MWh."}
     )
-    soc = fields.Float(
+    soc = StrictFloat(
         required=True, metadata={"description": "State of charge after the hour, fraction of E."}
     )
 
@@ -56,28 +57,28 @@ class HourStepSchema(Schema):
 class DayScheduleSchema(Schema):
     date = fields.Date(required=True)
     schedule = fields.List(fields.Nested(HourStepSchema), required=True)
-    revenue = fields.Float(required=True, attribute="revenue_mxn", metadata={"description": "MXN."})
-    energy_charged = fields.Float(
+    revenue = StrictFloat(required=True, attribute="revenue_mxn", metadata={"description": "MXN."})
+    energy_charged = StrictFloat(
         required=True, attribute="energy_charged_mwh", metadata={"description": "MWh at the grid."}
     )
-    energy_discharged = fields.Float(
+    energy_discharged = StrictFloat(
         required=True,
         attribute="energy_discharged_mwh",
         metadata={"description": "MWh at the grid."},
     )
-    avg_charge_price = fields.Float(
+    avg_charge_price = StrictFloat(
         required=True,
         allow_none=True,
         attribute="avg_charge_price_mxn_per_mwh",
         metadata={"description": "Energy-weighted MXN/MWh; null when nothing was charged."},
     )
-    avg_discharge_price = fields.Float(
+    avg_discharge_price = StrictFloat(
         required=True,
         allow_none=True,
         attribute="avg_discharge_price_mxn_per_mwh",
         metadata={"description": "Energy-weighted MXN/MWh; null when nothing was discharged."},
     )
-    cycles = fields.Float(
+    cycles = StrictFloat(
         required=True,
         metadata={"description": "Battery-side energy withdrawn / (E * (max_soc - min_soc))."},
     )
@@ -85,28 +86,28 @@ class DayScheduleSchema(Schema):
 
 class DayRevenueSchema(Schema):
     date = fields.Date(required=True)
-    revenue = fields.Float(required=True, attribute="revenue_mxn")
+    revenue = StrictFloat(required=True, attribute="revenue_mxn")
 
 
 class SummarySchema(Schema):
     days = fields.Integer(required=True, metadata={"description": "Market days scheduled."})
-    total_revenue = fields.Float(required=True, attribute="total_revenue_mxn")
-    avg_daily_revenue = fields.Float(required=True, attribute="avg_daily_revenue_mxn")
+    total_revenue = StrictFloat(required=True, attribute="total_revenue_mxn")
+    avg_daily_revenue = StrictFloat(required=True, attribute="avg_daily_revenue_mxn")
     best_day = fields.Nested(DayRevenueSchema, required=True)
     worst_day = fields.Nested(DayRevenueSchema, required=True)
 
 
 class ComparisonRowSchema(Schema):
     strategy = fields.String(required=True)
-    total_revenue = fields.Float(required=True, attribute="total_revenue_mxn")
-    pct_of_optimal = fields.Float(
+    total_revenue = StrictFloat(required=True, attribute="total_revenue_mxn")
+    pct_of_optimal = StrictFloat(
         required=True,
         allow_none=True,
         metadata={"description": "100 * total / optimal total; null if the optimum is <= 0."},
     )
-    energy_discharged = fields.Float(required=True, attribute="energy_discharged_mwh")
-    cycles = fields.Float(required=True)
-    runtime_ms = fields.Float(required=True)
+    energy_discharged = StrictFloat(required=True, attribute="energy_discharged_mwh")
+    cycles = StrictFloat(required=True)
+    runtime_ms = StrictFloat(required=True)
 
 
 class MarketSchema(Schema):
