@@ -179,11 +179,9 @@ def _answer_batu(up: Upstream, params: dict[str, str], key: str | None) -> tuple
         end = dt.datetime.strptime(params["date_end"], "%Y-%m-%d %H:%M:%S")
     except (KeyError, ValueError):
         return 400, _json({"status": "fail", "data": {"message": "Bad request"}})
-    rows = [
-        row
-        for row in up.batu.get(zone, [])
-        if start <= dt.datetime.strptime(str(row["timestamp"]), "%Y-%m-%d %H:%M:%S") < end
-    ]
+    # "YYYY-MM-DD HH:MM:SS" strings sort like the times they name
+    low, high = f"{start:%Y-%m-%d %H:%M:%S}", f"{end:%Y-%m-%d %H:%M:%S}"
+    rows = [row for row in up.batu.get(zone, []) if low <= str(row["timestamp"]) < high]
     if not rows:
         return 400, _json(BATU_NO_DATA)
     return 200, _json(batu_body(rows))
