@@ -1,18 +1,16 @@
 """``optimal``: the exact perfect-foresight optimum of SPEC §2.
 
-Two exact routes, chosen per day:
+Routes, all exact:
 
-* ``daily`` horizon without a cycle limit, on days where every hour is concave (see below):
-  the value-function recursion of ``optimizer.envelope``, vectorised over all days at once
-  (a year in ~10 ms, no solver call);
-* everything else -- days with prices negative enough that simultaneous charge and discharge
-  would pay, ``max_cycles_per_day``, and the ``continuous`` horizon -- one HiGHS program
-  (scipy ``milp``) over all the days concerned: build (pure) -> solve -> check status ->
-  extract.
-
-Variables per hour t: charge c_t, discharge d_t (MW at the grid), stored energy e_t (MWh).
-One program holds every day of the request (block-diagonal in ``daily`` mode, one chain in
-``continuous`` mode), so HiGHS is called once.
+* ``daily`` horizon without a cycle limit: the value-function recursion of
+  ``optimizer.envelope``, vectorised over all days at once (a year in ~10-20 ms, no solver
+  call); days with hours where burning energy would pay (see below) go through its branch and
+  bound, whose nodes are rows of the same recursion; a day too branchy for it (more than
+  ``BNB_MAX_NODES_PER_DAY`` open nodes) gets one HiGHS MILP of its own;
+* ``max_cycles_per_day`` and the ``continuous`` horizon: one HiGHS program (scipy ``milp``)
+  over all days (block-diagonal, or one chain): build (pure) -> solve -> check status ->
+  extract. Variables per hour t: charge c_t, discharge d_t (MW at the grid), stored energy
+  e_t (MWh), and a binary only where needed.
 
 When are binaries needed? Take an hour with c_t, d_t > 0 and lower both, c by delta and d by
 delta*eta_c*eta_d: the stored energy is unchanged and the hour's revenue changes by
@@ -32,7 +30,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from optimizer.battery import Battery
-from optimizer.envelope import needs_binary, solve_days
+from optimizer.envelope import needs_binary, solve_days, solve_nonconvex_days
 from optimizer.errors import InfeasibleProblemError, SolverError
 from optimizer.market import MarketDay
 from optimizer.results import Horizon
@@ -157,33 +155,42 @@ class Optimal(Strategy):
         charge = np.zeros(prices.size)
         discharge = np.zeros(prices.size)
         hard = np.logical_or.reduceat(needs_binary(prices, battery), offsets[:-1])
-        easy_days = np.flatnonzero(~hard)
-        if easy_days.size:
-            hours = np.diff(offsets)[easy_days]
+        deadline = time.monotonic() + SOLVER_TIME_LIMIT_S
+        for nonconvex in (False, True):
+            chosen = np.flatnonzero(hard == nonconvex)
+            if not chosen.size:
+                continue
+            hours = np.diff(offsets)[chosen]
             movable = np.arange(hours.max())[None, :] < hours[:, None]
-            flat_index = (offsets[easy_days][:, None] + np.arange(hours.max())[None, :])[movable]
+            flat_index = (offsets[chosen][:, None] + np.arange(hours.max())[None, :])[movable]
             matrix = np.zeros(movable.shape)
             matrix[movable] = prices[flat_index]
-            c, d, _ = solve_days(matrix, movable, battery)
+            if nonconvex:
+                c, d, _, unsolved = solve_nonconvex_days(
+                    matrix, movable, battery, deadline=deadline
+                )
+            else:
+                c, d, _ = solve_days(matrix, movable, battery)
+                unsolved = np.zeros(chosen.size, dtype=bool)
             charge[flat_index] = c[movable]
             discharge[flat_index] = d[movable]
-        # days where burning energy could pay: one small MILP each (branch and bound does
-        # not decompose a block-diagonal program, so batching them would be slower)
-        deadline = time.monotonic() + SOLVER_TIME_LIMIT_S
-        for day in np.flatnonzero(hard).tolist():
-            lo, hi = offsets[day], offsets[day + 1]
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise SolverError(
-                    f"the solver time limit ({SOLVER_TIME_LIMIT_S:g} s) ran out on {days[day].date}"
+            # days too branchy for the branch and bound: one HiGHS MILP each
+            for day in chosen[unsolved].tolist():
+                lo, hi = offsets[day], offsets[day + 1]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise SolverError(
+                        f"the solver's time budget ({SOLVER_TIME_LIMIT_S:g} s) ran out before "
+                        f"every day was solved ({days[day].date} was not); "
+                        "request fewer days at a time"
+                    )
+                charge[lo:hi], discharge[lo:hi] = solve_milp(
+                    prices[lo:hi],
+                    np.array([0, hi - lo]),
+                    battery,
+                    horizon=horizon,
+                    time_limit_s=remaining,
                 )
-            charge[lo:hi], discharge[lo:hi] = solve_milp(
-                prices[lo:hi],
-                np.array([0, hi - lo]),
-                battery,
-                horizon=horizon,
-                time_limit_s=remaining,
-            )
         return Dispatch(charge, discharge)
 
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from optimizer import Battery, Horizon, MarketDay, run_strategy
+from optimizer import Battery, Horizon, MarketDay, SolverError, run_strategy
 from tests.optimizer.helpers import (
     batteries,
     day_prices,
@@ -174,3 +174,39 @@ def test_property_multi_day_both_horizons(prices: list[np.ndarray], battery: Bat
     continuous = optimal_total(days, battery, Horizon.CONTINUOUS)
     assert_exact(continuous, reference_optimum(prices, battery, continuous=True))
     assert continuous >= daily - 1e-6 * max(1.0, abs(daily))
+
+
+def negative_days() -> list[MarketDay]:
+    """Real days shifted so that most hours are negative: every day is non-convex."""
+    return [
+        MarketDay(d.date, tuple(p - 900.0 for p in d.prices_mxn_per_mwh))
+        for d in real_days()[30:34]
+    ]
+
+
+def test_branch_and_bound_on_negative_days_matches_reference() -> None:
+    days = negative_days()
+    battery = prd_battery(initial_soc=0.5)
+    results = run_strategy("optimal", days, battery).days
+    for day, result in zip(days, results, strict=True):
+        assert not ((result.charge_mw > 0) & (result.discharge_mw > 0)).any()
+        assert_exact(result.revenue_mxn, reference_optimum([day.prices_mxn_per_mwh], battery))
+
+
+def test_days_too_branchy_fall_back_to_highs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import optimizer.envelope as envelope
+
+    monkeypatch.setattr(envelope, "BNB_MAX_NODES_PER_DAY", 2)
+    days = negative_days()
+    battery = prd_battery()
+    results = run_strategy("optimal", days, battery).days
+    for day, result in zip(days, results, strict=True):
+        assert_exact(result.revenue_mxn, reference_optimum([day.prices_mxn_per_mwh], battery))
+
+
+def test_solver_budget_exhausted_raises_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import optimizer.strategies.optimal as optimal
+
+    monkeypatch.setattr(optimal, "SOLVER_TIME_LIMIT_S", 0.0)
+    with pytest.raises(SolverError, match="time budget"):
+        run_strategy("optimal", negative_days(), prd_battery())
