@@ -302,6 +302,11 @@ _NODE_HOUR_LOG_SD: Final = 0.02
 _MTR_SPIKE_FACTOR: Final = 3.0
 #: No hour falls below this fraction of its expected price (keeps dips plausible).
 _MIN_LOG_DEVIATION: Final = float(np.log(0.1))
+#: A day's shape is at most this much (log) steeper or flatter than the average shape.
+_MAX_AMPLITUDE_LOG: Final = float(np.log(2.5))
+#: Every MDA price stays within these multiples (log) of its zone's level: the real files range
+#: from 0.11x (2026 minimum / median) to 27x (CANCUN's 2026 maximum / median).
+_PRICE_LOG_RANGE: Final = (float(np.log(0.05)), float(np.log(30.0)))
 #: Day-level AR(1) components are moving averages truncated at these many days, so a day's
 #: value depends only on its own date (never on the requested range).
 _FAST_TAPS: Final = 24
@@ -496,9 +501,12 @@ class SyntheticSource:
         weight = (position - lower)[:, None]
         shape = (1.0 - weight) * profiles[lower] + weight * profiles[lower + 1]
         towards_2026 = np.clip((era - anchors[0]) / (anchors[-1] - anchors[0]), 0.0, 1.0)
-        amplitude = (1.0 + towards_2026 * (zone_amplitude - 1.0)) * np.exp(
+        variation = (
             model.amplitude_log_sd
             * _mixed_normal(common, own, days, _AMPLITUDE, 1, _COMMON_DAY_SHARE)[:, 0]
+        )
+        amplitude = (1.0 + towards_2026 * (zone_amplitude - 1.0)) * np.exp(
+            np.clip(variation, -_MAX_AMPLITUDE_LOG, _MAX_AMPLITUDE_LOG)
         )
         expected = day_level[:, None] + amplitude[:, None] * shape
         log_prices = expected.copy()
@@ -517,7 +525,10 @@ class SyntheticSource:
         dip = _uniform(own, days, _DIP, 24) < p * cheap
         log_prices += spike * (np.log(1.4) - size * np.log(_uniform(own, days, _SPIKE_SIZE, 24)))
         log_prices -= dip * (np.log(1.4) - size * np.log(_uniform(own, days, _DIP_SIZE, 24)))
-        return np.maximum(log_prices, expected + _MIN_LOG_DEVIATION)
+        log_prices = np.maximum(log_prices, expected + _MIN_LOG_DEVIATION)
+        return np.clip(
+            log_prices, np.log(level) + _PRICE_LOG_RANGE[0], np.log(level) + _PRICE_LOG_RANGE[1]
+        )
 
     def _log_mtr_deviation(self, zone: str, system: System, days: np.ndarray) -> np.ndarray:
         """log(MTR / MDA): a bias, a day-level shift, hourly AR(1) noise and extra spikes."""

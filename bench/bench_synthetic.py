@@ -1,0 +1,65 @@
+"""Time the synthetic price source (prints figures; no assertions).
+
+    .venv/bin/python bench/bench_synthetic.py
+
+Prints the median of repeated calls for one zone over 31 and 366 days, MDA and MTR, split into
+the numpy generation and the construction of the ``MarketDay`` objects (whose constructor
+validates every price in Python).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from prices.base import PriceQuery, Process, System  # noqa: E402
+from prices.synthetic import SyntheticSource  # noqa: E402
+
+
+def median_ms(fn, repeat: int = 50) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    source = SyntheticSource()
+    print(f"{'query':34} {'generate ms':>12} {'fetch ms':>10}")
+    for days in (31, 366):
+        for process in Process:
+            start = dt.date(2024, 1, 1)
+            query = PriceQuery(
+                zone="APATZINGAN",
+                system=System.SIN,
+                process=process,
+                start=start,
+                end=start + dt.timedelta(days=days - 1),
+            )
+            ordinals = np.arange(start.toordinal(), query.end.toordinal() + 1)
+
+            def generate(process: Process = process, ordinals: np.ndarray = ordinals) -> None:
+                log_prices = source._log_mda("APATZINGAN", System.SIN, ordinals)
+                if process is Process.MTR:
+                    log_prices += source._log_mtr_deviation("APATZINGAN", System.SIN, ordinals)
+                np.round(np.exp(log_prices), 2).tolist()
+
+            def fetch(query: PriceQuery = query) -> None:
+                source.fetch(query)
+
+            label = f"APATZINGAN {process} {days} days"
+            print(f"{label:34} {median_ms(generate):12.2f} {median_ms(fetch):10.2f}")
+
+
+if __name__ == "__main__":
+    main()
