@@ -7,10 +7,13 @@ Routes, all exact:
   call); days with hours where burning energy would pay (see below) go through its branch and
   bound, whose nodes are rows of the same recursion; a day too branchy for it (more than
   ``BNB_MAX_NODES_PER_DAY`` open nodes) gets one HiGHS MILP of its own;
-* ``max_cycles_per_day`` and the ``continuous`` horizon: one HiGHS program (scipy ``milp``)
-  over all days (block-diagonal, or one chain): build (pure) -> solve -> check status ->
-  extract. Variables per hour t: charge c_t, discharge d_t (MW at the grid), stored energy
-  e_t (MWh), and a binary only where needed.
+* ``max_cycles_per_day`` (daily): one HiGHS LP (scipy ``milp``, no binaries) over all convex
+  days at once, and one small MILP per non-convex day;
+* ``continuous`` horizon: one HiGHS program over the whole chain of days.
+
+HiGHS programs: build (pure) -> solve -> check status -> extract. Variables per hour t:
+charge c_t, discharge d_t (MW at the grid), stored energy e_t (MWh), and a binary only where
+needed.
 
 When are binaries needed? Take an hour with c_t, d_t > 0 and lower both, c by delta and d by
 delta*eta_c*eta_d: the stored energy is unchanged and the hour's revenue changes by
@@ -150,48 +153,83 @@ class Optimal(Strategy):
     ) -> Dispatch:
         prices = np.concatenate([np.asarray(d.prices_mxn_per_mwh, dtype=float) for d in days])
         offsets = day_offsets(days)
-        if horizon is Horizon.CONTINUOUS or battery.max_cycles_per_day is not None:
+        if horizon is Horizon.CONTINUOUS:
             return Dispatch(*solve_milp(prices, offsets, battery, horizon=horizon))
+        deadline = time.monotonic() + SOLVER_TIME_LIMIT_S
         charge = np.zeros(prices.size)
         discharge = np.zeros(prices.size)
         hard = np.logical_or.reduceat(needs_binary(prices, battery), offsets[:-1])
-        deadline = time.monotonic() + SOLVER_TIME_LIMIT_S
-        for nonconvex in (False, True):
-            chosen = np.flatnonzero(hard == nonconvex)
-            if not chosen.size:
-                continue
-            hours = np.diff(offsets)[chosen]
-            movable = np.arange(hours.max())[None, :] < hours[:, None]
-            flat_index = (offsets[chosen][:, None] + np.arange(hours.max())[None, :])[movable]
-            matrix = np.zeros(movable.shape)
-            matrix[movable] = prices[flat_index]
-            if nonconvex:
-                c, d, _, unsolved = solve_nonconvex_days(
-                    matrix, movable, battery, deadline=deadline
+        unsolved = hard.copy()  # days left for one HiGHS MILP each
+        easy = np.flatnonzero(~hard)
+        if easy.size and battery.max_cycles_per_day is not None:
+            # the cap couples a day's hours: one LP (no binaries needed) over all these days
+            index = _hour_index(offsets, easy)
+            sizes = np.diff(offsets)[easy]
+            charge[index], discharge[index] = solve_milp(
+                prices[index],
+                np.concatenate(([0], np.cumsum(sizes))),
+                battery,
+                horizon=horizon,
+                time_limit_s=SOLVER_TIME_LIMIT_S,
+            )
+        elif easy.size:
+            c, d, _ = solve_days(*_day_matrix(prices, offsets, easy), battery)
+            _scatter(charge, discharge, c, d, offsets, easy)
+        if hard.any() and battery.max_cycles_per_day is None:
+            chosen = np.flatnonzero(hard)
+            c, d, _, gave_up = solve_nonconvex_days(
+                *_day_matrix(prices, offsets, chosen), battery, deadline=deadline
+            )
+            _scatter(charge, discharge, c, d, offsets, chosen)
+            unsolved[chosen] = gave_up
+        for day in np.flatnonzero(unsolved).tolist():
+            lo, hi = offsets[day], offsets[day + 1]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SolverError(
+                    f"the solver's time budget ({SOLVER_TIME_LIMIT_S:g} s) ran out before "
+                    f"every day was solved ({days[day].date} was not); "
+                    "request fewer days at a time"
                 )
-            else:
-                c, d, _ = solve_days(matrix, movable, battery)
-                unsolved = np.zeros(chosen.size, dtype=bool)
-            charge[flat_index] = c[movable]
-            discharge[flat_index] = d[movable]
-            # days too branchy for the branch and bound: one HiGHS MILP each
-            for day in chosen[unsolved].tolist():
-                lo, hi = offsets[day], offsets[day + 1]
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise SolverError(
-                        f"the solver's time budget ({SOLVER_TIME_LIMIT_S:g} s) ran out before "
-                        f"every day was solved ({days[day].date} was not); "
-                        "request fewer days at a time"
-                    )
-                charge[lo:hi], discharge[lo:hi] = solve_milp(
-                    prices[lo:hi],
-                    np.array([0, hi - lo]),
-                    battery,
-                    horizon=horizon,
-                    time_limit_s=remaining,
-                )
+            charge[lo:hi], discharge[lo:hi] = solve_milp(
+                prices[lo:hi],
+                np.array([0, hi - lo]),
+                battery,
+                horizon=horizon,
+                time_limit_s=remaining,
+            )
         return Dispatch(charge, discharge)
+
+
+def _hour_index(offsets: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Positions in the concatenated hour axis of every hour of the chosen days."""
+    return np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in chosen])
+
+
+def _day_matrix(
+    prices: np.ndarray, offsets: np.ndarray, chosen: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(days x max hours) prices of the chosen days and the mask of their real hours."""
+    hours = np.diff(offsets)[chosen]
+    movable = np.arange(hours.max())[None, :] < hours[:, None]
+    matrix = np.zeros(movable.shape)
+    matrix[movable] = prices[_hour_index(offsets, chosen)]
+    return matrix, movable
+
+
+def _scatter(
+    charge: np.ndarray,
+    discharge: np.ndarray,
+    c: np.ndarray,
+    d: np.ndarray,
+    offsets: np.ndarray,
+    chosen: np.ndarray,
+) -> None:
+    hours = np.diff(offsets)[chosen]
+    movable = np.arange(c.shape[1])[None, :] < hours[:, None]
+    index = _hour_index(offsets, chosen)
+    charge[index] = c[movable]
+    discharge[index] = d[movable]
 
 
 STRATEGY = Optimal()

@@ -210,3 +210,13 @@ def test_solver_budget_exhausted_raises_a_typed_error(monkeypatch: pytest.Monkey
     monkeypatch.setattr(optimal, "SOLVER_TIME_LIMIT_S", 0.0)
     with pytest.raises(SolverError, match="time budget"):
         run_strategy("optimal", negative_days(), prd_battery())
+
+
+def test_cycle_cap_with_convex_and_non_convex_days() -> None:
+    days = [*negative_days()[:2], *real_days()[40:42]]
+    days.sort(key=lambda d: d.date)
+    battery = prd_battery(max_cycles_per_day=0.75, degradation_cost_mxn_per_mwh=20.0)
+    results = run_strategy("optimal", days, battery).days
+    for day, result in zip(days, results, strict=True):
+        assert result.cycles <= 0.75 + 1e-9
+        assert_exact(result.revenue_mxn, reference_optimum([day.prices_mxn_per_mwh], battery))
