@@ -38,7 +38,9 @@ from prices.zones import ZONES, close_matches, node_zone, tie_node_system
 
 @dataclass(frozen=True, kw_only=True)
 class _SystemModel:
-    """Per-system constants, each fitted by ``bench/calibrate_synthetic.py --fit``."""
+    """Per-system constants. "fit" values are printed by ``bench/calibrate_synthetic.py --fit``
+    from the real files; "tuned" values were then adjusted so that the same script's
+    side-by-side comparison (data vs generator) matches; docs/synthetic-prices.md has both."""
 
     #: Years the hourly profiles were measured in (middle of each real file's dates).
     profile_years: tuple[float, ...]
@@ -49,27 +51,33 @@ class _SystemModel:
     #: Season: log factor = c1·cos(2πf) + s1·sin(2πf) + c2·cos(4πf) + s2·sin(4πf), f = year
     #: fraction (2016-17 MDA monthly log means, with a linear trend fitted and dropped).
     season: tuple[float, float, float, float]
-    #: Fast day-level AR(1) of log daily mean after month and weekday (2016-17 MDA).
+    #: Fast day-level AR(1) of log daily mean after month and weekday (2016-17 MDA fit; sd
+    #: tuned down where the amplitude and slow terms already add day-to-day variance).
     day_phi: float
     day_sd: float
-    #: Slow (month-scale) AR(1): sd = residual sd of the monthly season fit.
+    #: Slow (month-scale) AR(1): sd = residual sd of the monthly season fit; phi chosen
+    #: (0.97/day, about a month's memory).
     slow_phi: float
     slow_sd: float
     #: Day-to-day log-sd of the profile's amplitude (2026 week: the era with the clearest shape).
     amplitude_log_sd: float
-    #: Hour-to-hour AR(1) of the log residual after day mean and profile (mean over the files).
+    #: Hour-to-hour AR(1) of the log residual after day mean and profile (fit: mean over the
+    #: eras; sd tuned down because amplitude variation and spikes add to the residual).
     hour_phi: float
     hour_sd: float
     #: Probability per hour of a spike (and of a dip) in an ordinary zone, and the mean of the
-    #: exponential part of its log size.
+    #: exponential part of its log size (tuned: share of hours above 1.5x / 2x their expected
+    #: price, and below 0.5x, as in the data).
     spike_prob: float
     spike_log_size: float
-    #: log(MTR / MDA): mean, day-level sd, hourly AR(1) (2017 and 2020-08 files).
+    #: log(MTR / MDA): mean, day-level sd, hourly AR(1) (fit on the 2017 and 2020-08 files,
+    #: averaged; the two disagree: 2017 MTR was new and wild, August 2020 calm).
     mtr_bias: float
     mtr_day_sd: float
     mtr_hour_phi: float
     mtr_hour_sd: float
-    #: log(median generated / median real) correction over the 2026 week (closes the loop).
+    #: Level correction (fit by simulation: ``level bias`` in the --fit output) so that the
+    #: generator's median over the 2026 week, across 40 years of draws, equals the real one.
     level_log_correction: float
 
 
