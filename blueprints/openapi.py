@@ -43,6 +43,44 @@ PROBLEM_RESPONSES: dict[str, tuple[int, str]] = {
 
 _COMMON = ["MethodNotAllowed", "InternalError"]
 
+_PRD_BATTERY = {
+    "capacity_mw": 10,
+    "duration_hours": 4,
+    "efficiency": 0.85,
+    "min_soc": 0.1,
+    "max_soc": 1.0,
+}
+REQUEST_EXAMPLES: dict[str, Any] = {
+    "prd": {
+        "summary": "The PRD example: a 10 MW / 40 MWh battery in APATZINGAN for January 2024",
+        "value": {
+            "battery_params": _PRD_BATTERY,
+            "market_params": {
+                "zone": "APATZINGAN",
+                "start_date": "2024-01-01T00:00:00Z",
+                "end_date": "2024-01-31T23:59:59Z",
+            },
+            "strategy": "optimal",
+        },
+    },
+    "inline": {
+        "summary": "Your own prices for one day (SPEC test vector; optimum 2957.14 MXN)",
+        "value": {
+            "battery_params": {**_PRD_BATTERY, "initial_soc": 0.1},
+            "market_params": {
+                "prices": [
+                    {"date": "2024-01-01", "hour": hour, "price": price}
+                    for hour, price in enumerate(
+                        [20, 15, 10, 12, 15, 25, 40, 60, 55, 40, 35, 30,
+                         25, 20, 18, 25, 60, 90, 85, 70, 50, 40, 30, 25]
+                    )
+                ]
+            },
+            "compare": False,
+        },
+    },
+}  # fmt: skip
+
 
 def _json(schema: str) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
@@ -85,7 +123,15 @@ def build_spec() -> dict[str, Any]:
             "post": {
                 "summary": "Optimise a battery's schedule over a market and date range",
                 "operationId": "optimize",
-                "requestBody": {"required": True, "content": _json("OptimizeRequest")},
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": "OptimizeRequest",
+                            "examples": REQUEST_EXAMPLES,
+                        }
+                    },
+                },
                 "responses": responses(
                     "OptimizeResponse",
                     "Schedules, economics and the strategy comparison.",

@@ -69,7 +69,6 @@ class ZoneKey(fields.String):
 #: Market dates the service accepts (guards date arithmetic; no market data exists outside).
 MIN_DATE = dt.date(2000, 1, 1)
 MAX_DATE = dt.date(2100, 12, 31)
-DATE_OR_DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ].+)?$"
 
 
 class DateOrDateTime(fields.Field):
@@ -83,9 +82,10 @@ class DateOrDateTime(fields.Field):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs["metadata"] = {
-            "type": "string",
-            "pattern": DATE_OR_DATETIME_PATTERN,
-            "maxLength": 40,
+            "anyOf": [
+                {"type": "string", "format": "date", "example": "2024-01-01"},
+                {"type": "string", "format": "date-time", "example": "2024-01-01T00:00:00Z"},
+            ],
             **kwargs.get("metadata", {}),
         }
         super().__init__(**kwargs)

@@ -5,9 +5,10 @@ objects (``optimizer.Battery``, ``prices.PriceQuery`` or inline ``optimizer.Mark
 raises ``marshmallow.ValidationError`` whose messages mirror the request's structure.
 
 Bounds beyond the physics of SPEC §2 (documented in the README and in /openapi.json):
-capacity_mw <= 100 000 MW, duration_hours <= 168 h (a week), degradation_cost_per_mwh <= 100 000
-MXN/MWh, max_cycles_per_day <= 100, |inline price| <= 1 000 000 MXN/MWh, dates within
-2000-01-01 .. 2100-12-31, at most 366 market days per request.
+capacity_mw 0.001 .. 100 000 MW, duration_hours 0.01 .. 168 h (a week), efficiencies
+0.01 .. 1, degradation_cost_per_mwh 0 .. 100 000 MXN/MWh, max_cycles_per_day 0.1 .. 100,
+|inline price| <= 1 000 000 MXN/MWh, dates within 2000-01-01 .. 2100-12-31, at most 366
+market days per request.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ from prices import PriceQuery, Process, System
 from schemas.fields import DateOrDateTime, StrictBoolean, StrictDate, StrictFloat, ZoneKey
 
 MAX_DAYS = 366
+#: Lower bounds keep the programs numerically sane (SPEC §2 only asks for > 0): a 1 kW battery,
+#: a 36-second duration, a 1 % efficiency and 0.1 cycles a day are the smallest accepted.
+MIN_CAPACITY_MW = 0.001
+MIN_DURATION_HOURS = 0.01
+MIN_EFFICIENCY = 0.01
+MIN_CYCLES_PER_DAY = 0.1
 MAX_CAPACITY_MW = 100_000.0
 MAX_DURATION_HOURS = 168.0
 MAX_DEGRADATION_COST = 100_000.0
@@ -47,12 +54,8 @@ MAX_ABS_PRICE = 1_000_000.0
 MAX_INLINE_PRICES = MAX_DAYS * max(ALLOWED_HOURS_PER_DAY)
 
 
-def _positive(maximum: float) -> validate.Range:
-    return validate.Range(min=0, max=maximum, min_inclusive=False)
-
-
 _FRACTION = validate.Range(min=0, max=1)
-_EFFICIENCY = _positive(1.0)
+_EFFICIENCY = validate.Range(min=MIN_EFFICIENCY, max=1)
 
 
 class StrictSchema(Schema):
@@ -85,28 +88,41 @@ class OptimizeRequest:
 class BatteryParamsSchema(StrictSchema):
     capacity_mw = StrictFloat(
         required=True,
-        validate=_positive(MAX_CAPACITY_MW),
-        metadata={"description": "Power limit P (MW at the grid), charging and discharging."},
+        validate=validate.Range(min=MIN_CAPACITY_MW, max=MAX_CAPACITY_MW),
+        metadata={
+            "exclusiveMinimum": True,
+            "description": "Power limit P (MW at the grid), charging and discharging.",
+        },
     )
     duration_hours = StrictFloat(
         required=True,
-        validate=_positive(MAX_DURATION_HOURS),
-        metadata={"description": "Energy capacity E = capacity_mw * duration_hours (MWh)."},
+        validate=validate.Range(min=MIN_DURATION_HOURS, max=MAX_DURATION_HOURS),
+        metadata={
+            "exclusiveMinimum": True,
+            "description": "Energy capacity E = capacity_mw * duration_hours (MWh).",
+        },
     )
     efficiency = StrictFloat(
         validate=_EFFICIENCY,
         metadata={
+            "exclusiveMinimum": True,
             "description": "Round-trip efficiency (0, 1], split sqrt(eta) each way. Required "
-            "unless charge_efficiency and discharge_efficiency are both given."
+            "unless charge_efficiency and discharge_efficiency are both given.",
         },
     )
     charge_efficiency = StrictFloat(
         validate=_EFFICIENCY,
-        metadata={"description": "One-way charging efficiency; give both or neither."},
+        metadata={
+            "exclusiveMinimum": True,
+            "description": "One-way charging efficiency; give both or neither.",
+        },
     )
     discharge_efficiency = StrictFloat(
         validate=_EFFICIENCY,
-        metadata={"description": "One-way discharging efficiency; give both or neither."},
+        metadata={
+            "exclusiveMinimum": True,
+            "description": "One-way discharging efficiency; give both or neither.",
+        },
     )
     min_soc = StrictFloat(
         load_default=0.0,
@@ -128,8 +144,11 @@ class BatteryParamsSchema(StrictSchema):
         metadata={"description": "Cost per MWh discharged to the grid (MXN/MWh, default 0)."},
     )
     max_cycles_per_day = StrictFloat(
-        validate=_positive(MAX_CYCLES_PER_DAY),
-        metadata={"description": "Limit on battery-side energy withdrawn per day, in cycles."},
+        validate=validate.Range(min=MIN_CYCLES_PER_DAY, max=MAX_CYCLES_PER_DAY),
+        metadata={
+            "exclusiveMinimum": True,
+            "description": "Limit on battery-side energy withdrawn per day, in cycles.",
+        },
     )
 
     @validates_schema

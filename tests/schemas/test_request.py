@@ -105,7 +105,11 @@ def test_dates_are_the_written_calendar_days(start: str, end: str, days: int) ->
     [
         ({"battery_params": {"capacity_mw": 100_001}}, "battery_params.capacity_mw", "less than"),
         ({"battery_params": {"duration_hours": 169}}, "battery_params.duration_hours", "less"),
-        ({"battery_params": {"efficiency": 0}}, "battery_params.efficiency", "greater than 0"),
+        ({"battery_params": {"efficiency": 0}}, "battery_params.efficiency", "or equal to 0.01"),
+        # found by schemathesis: HiGHS called a denormal efficiency's program infeasible
+        ({"battery_params": {"charge_efficiency": 5e-324, "discharge_efficiency": 5e-324}},
+         "battery_params.charge_efficiency", "greater than or equal to 0.01"),
+        ({"battery_params": {"capacity_mw": 1e-9}}, "battery_params.capacity_mw", "0.001"),
         ({"battery_params": {"min_soc": 0.5, "max_soc": 0.5}}, "battery_params.min_soc",
          "less than max_soc"),
         ({"battery_params": {"initial_soc": 0.05}}, "battery_params.initial_soc", "between"),
@@ -114,7 +118,7 @@ def test_dates_are_the_written_calendar_days(start: str, end: str, days: int) ->
         ({"battery_params": {"degradation_cost_per_mwh": -1}},
          "battery_params.degradation_cost_per_mwh", "greater than or equal to 0"),
         ({"battery_params": {"max_cycles_per_day": 0}}, "battery_params.max_cycles_per_day",
-         "greater than 0"),
+         "greater than or equal to 0.1"),
         ({"market_params": {"zone": ""}}, "market_params.zone", "upper-case"),
         ({"market_params": {"zone": "   "}}, "market_params.zone", "upper-case"),
         ({"market_params": {"zone": "A" * 65}}, "market_params.zone", "upper-case"),
