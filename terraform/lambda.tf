@@ -26,13 +26,15 @@ resource "aws_lambda_function" "this" {
   logging_config {
     log_format            = "JSON"
     log_group             = aws_cloudwatch_log_group.function.name
-    application_log_level = var.log_level
+    application_log_level = var.log_level == "WARNING" ? "WARN" : var.log_level
     system_log_level      = "WARN"
   }
 
   environment {
-    # Read by prices.settings.PriceSettings.from_env. No secret here: only the SSM name.
+    # Read by app.settings_from_env and prices.settings.PriceSettings.from_env.
+    # No secret here: only the name of the SSM parameter holding the Batu key.
     variables = {
+      LOG_LEVEL                  = var.log_level
       PRICE_SOURCE               = var.price_source
       BATU_API_URL               = var.batu_api_url
       BATU_API_KEY_SSM_PARAMETER = var.batu_api_key_ssm_parameter

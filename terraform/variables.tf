@@ -151,13 +151,13 @@ variable "log_retention_days" {
 }
 
 variable "log_level" {
-  description = "Application log level of the function (Lambda's JSON log filter)."
+  description = "LOG_LEVEL of the app, also Lambda's application log-level filter (WARNING is Lambda's WARN)."
   type        = string
   default     = "INFO"
 
   validation {
-    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
-    error_message = "log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be one of DEBUG, INFO, WARNING, ERROR."
   }
 }
 

@@ -1,0 +1,355 @@
+"""The Lambda artefact itself works: ``scripts/package_lambda.py --local`` builds the zip for
+this machine's CPU and Python, the zip is unzipped into a clean directory, and a fresh
+interpreter that sees only that directory and the standard library (``-I -S``: no
+site-packages, no PYTHON* variables) imports ``app`` and calls ``app.lambda_handler`` with real
+API Gateway HTTP API (payload 2.0) events.
+
+Needs the registry for the wheels (pip's own cache makes later runs quick)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from apig_wsgi import make_lambda_handler
+
+from app import create_app
+from prices import PriceSettings
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "scripts" / "package_lambda.py"
+REQUEST_ID = "5f0c6f0e-2b8e-4d6f-9a53-0d3c1b0e7a11"
+API_HOST = "abc123.execute-api.us-east-1.amazonaws.com"
+
+OPTIMIZE_REQUEST: dict[str, Any] = {
+    "battery_params": {
+        "capacity_mw": 10,
+        "duration_hours": 4,
+        "efficiency": 0.85,
+        "min_soc": 0.1,
+        "max_soc": 1.0,
+    },
+    "market_params": {
+        "zone": "APATZINGAN",
+        "start_date": "2024-01-01T00:00:00Z",
+        "end_date": "2024-01-03T23:59:59Z",
+    },
+    "strategy": "optimal",
+}
+
+# Runs inside the fresh interpreter: puts only the task root on sys.path (as Lambda does with
+# /var/task), proves where every module came from, then calls the handler on each event.
+DRIVER = r"""
+import importlib.util, json, sys
+task_root, events_path = sys.argv[1], sys.argv[2]
+assert not any("site-packages" in p or "dist-packages" in p for p in sys.path), sys.path
+sys.path.insert(0, task_root)
+
+class Context:
+    aws_request_id = "5f0c6f0e-2b8e-4d6f-9a53-0d3c1b0e7a11"
+    function_name = "battery-arbitrage"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:battery-arbitrage"
+    memory_limit_in_mb = 1024
+    log_group_name = "/aws/lambda/battery-arbitrage"
+    log_stream_name = "2026/11/24/[$LATEST]0123456789abcdef"
+    def get_remaining_time_in_millis(self):
+        return 25000
+
+import app
+origins = {}
+for name in ("app", "flask", "apig_wsgi", "marshmallow", "numpy", "scipy", "scipy.optimize",
+             "requests", "optimizer", "prices", "blueprints", "schemas"):
+    module = importlib.import_module(name) if name not in sys.modules else sys.modules[name]
+    origins[name] = module.__file__
+responses = [app.lambda_handler(event, Context()) for event in json.load(open(events_path))]
+print(json.dumps({
+    "origins": origins,
+    "boto3_importable": importlib.util.find_spec("boto3") is not None,
+    "boto3_loaded": "boto3" in sys.modules,
+    "responses": responses,
+}))
+"""
+
+
+def http_api_event(
+    *, method: str, path: str, body: str | None = None, authorizer: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An API Gateway HTTP API event (payload 2.0) for a route of the deployed API."""
+    headers = {
+        "accept": "application/json",
+        "host": API_HOST,
+        "user-agent": "curl/8.5.0",
+        "x-amzn-trace-id": "Root=1-6743a5c0-0123456789abcdef01234567",
+        "x-forwarded-for": "203.0.113.7",
+        "x-forwarded-port": "443",
+        "x-forwarded-proto": "https",
+    }
+    if body is not None:
+        headers["content-type"] = "application/json"
+        headers["content-length"] = str(len(body.encode()))
+    context: dict[str, Any] = {
+        "accountId": "123456789012",
+        "apiId": "abc123",
+        "domainName": API_HOST,
+        "domainPrefix": "abc123",
+        "http": {
+            "method": method,
+            "path": path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": "203.0.113.7",
+            "userAgent": "curl/8.5.0",
+        },
+        "requestId": "CkQ3mh4LIAMEVxA=",
+        "routeKey": f"{method} {path}",
+        "stage": "$default",
+        "time": "24/Nov/2026:13:00:00 +0000",
+        "timeEpoch": 1795525200000,
+    }
+    if authorizer is not None:
+        context["authorizer"] = authorizer
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": context,
+        "isBase64Encoded": False,
+    }
+    if body is not None:
+        event["body"] = body
+    return event
+
+
+IAM_AUTHORIZER = {
+    "iam": {
+        "accessKey": "ASIAEXAMPLEEXAMPLE00",
+        "accountId": "123456789012",
+        "callerId": "AROAEXAMPLEEXAMPLE000:analyst",
+        "principalOrgId": None,
+        "userArn": "arn:aws:sts::123456789012:assumed-role/analyst/analyst",
+        "userId": "AROAEXAMPLEEXAMPLE000:analyst",
+    }
+}
+
+EVENTS = [
+    http_api_event(method="GET", path="/health"),
+    http_api_event(
+        method="POST",
+        path="/optimize",
+        body=json.dumps(OPTIMIZE_REQUEST),
+        authorizer=IAM_AUTHORIZER,
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Built:
+    zip_path: Path
+    manifest: dict[str, Any]
+    task_root: Path
+    build_output: str
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    out = tmp_path_factory.mktemp("dist")
+    zip_path = out / "lambda.zip"
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--local", "--output", str(zip_path)],
+        cwd=tmp_path_factory.getbasetemp(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    task_root = tmp_path_factory.mktemp("task")
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(task_root)
+    manifest = json.loads((out / "lambda.zip.json").read_text())
+    return Built(zip_path, manifest, task_root, result.stdout)
+
+
+@pytest.fixture(scope="module")
+def invoked(built: Built, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    work = tmp_path_factory.mktemp("driver")
+    (work / "driver.py").write_text(DRIVER)
+    (work / "events.json").write_text(json.dumps(EVENTS))
+    before = sorted(p.relative_to(built.task_root) for p in built.task_root.rglob("*"))
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(work),
+        "LANG": "C.UTF-8",
+        "TZ": "UTC",
+        "LAMBDA_TASK_ROOT": str(built.task_root),
+        "AWS_LAMBDA_FUNCTION_NAME": "battery-arbitrage",
+        "AWS_REGION": "us-east-1",
+        "PRICE_SOURCE": "synthetic",
+    }
+    result = subprocess.run(
+        # -I: isolated (no PYTHON* variables, no script or user directory on sys.path);
+        # -S: no site-packages; -B: Python's own bytecode cache aside, nothing may be written.
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-B",
+            str(work / "driver.py"),
+            str(built.task_root),
+            str(work / "events.json"),
+        ],
+        cwd=built.task_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    after = sorted(p.relative_to(built.task_root) for p in built.task_root.rglob("*"))
+    assert after == before, "the app wrote into its code directory (read-only on Lambda)"
+    output: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return output
+
+
+def test_manifest_describes_the_local_target_and_the_size(built: Built) -> None:
+    manifest = built.manifest
+    assert manifest["python_version"] == f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert manifest["architecture"] in {"x86_64", "arm64"}
+    assert manifest["zipped_bytes"] == built.zip_path.stat().st_size
+    with zipfile.ZipFile(built.zip_path) as zf:
+        infos = zf.infolist()
+    assert manifest["unzipped_bytes"] == sum(info.file_size for info in infos)
+    assert manifest["files"] == len(infos)
+    assert manifest["unzipped_bytes"] < 250 * 1024 * 1024
+    assert f"unzipped {manifest['unzipped_bytes'] / 2**20:.1f} MiB" in built.build_output
+
+
+def test_zip_has_the_app_and_runtime_deps_but_no_tests_or_dev_deps(built: Built) -> None:
+    with zipfile.ZipFile(built.zip_path) as zf:
+        names = zf.namelist()
+        modes = {(info.external_attr >> 16) & 0o777 for info in zf.infolist()}
+    tops = {name.split("/")[0] for name in names}
+    assert {"app.py", "blueprints", "schemas", "optimizer", "prices"} <= tops
+    assert {"flask", "apig_wsgi", "marshmallow", "apispec", "requests", "numpy", "scipy"} <= tops
+    # Dev dependencies and the runtime-provided boto3 are not packaged; nor are our tests.
+    for absent in (
+        "tests",
+        "pytest",
+        "boto3",
+        "botocore",
+        "moto",
+        "hypothesis",
+        "bench",
+        "scripts",
+        "terraform",
+        "responses",
+        "hcl2",
+    ):
+        assert absent not in tops, absent
+    parts = {part for name in names for part in name.split("/")[:-1]}
+    assert "tests" not in parts
+    assert not [name for name in names if name.endswith(".pyi")]
+    # Kept because scipy imports them: numpy.testing, numpy.f2py, the bundled OpenBLAS.
+    assert "numpy/testing/__init__.py" in names
+    assert "numpy/f2py/__init__.py" in names
+    assert any(name.startswith("scipy.libs/") or name.startswith("numpy.libs/") for name in names)
+    # Lambda runs the code as a non-root user: every file world-readable.
+    assert modes == {0o644}
+
+
+def test_every_module_is_precompiled_for_the_target_python(built: Built) -> None:
+    # Built with this interpreter's version, so the build precompiles with it.
+    tag = sys.implementation.cache_tag
+    assert built.manifest["precompiled_with"] == built.manifest["python_version"]
+    with zipfile.ZipFile(built.zip_path) as zf:
+        names = set(zf.namelist())
+    sources = {name for name in names if name.endswith(".py")}
+    expected = {importlib.util.cache_from_source(name) for name in sources}
+    compiled = {name for name in names if name.endswith(".pyc")}
+    assert "app.py" in sources and f"__pycache__/app.{tag}.pyc" in compiled
+    assert sorted(expected - compiled) == []
+    assert sorted(compiled - expected) == []
+
+
+def test_everything_is_imported_from_the_package_only(
+    invoked: dict[str, Any], built: Built
+) -> None:
+    root = str(built.task_root.resolve())
+    outside = {
+        name: origin
+        for name, origin in invoked["origins"].items()
+        if not str(Path(origin).resolve()).startswith(root + os.sep)
+    }
+    assert outside == {}
+    assert invoked["boto3_importable"] is False
+    assert invoked["boto3_loaded"] is False
+
+
+def test_health_through_the_packaged_handler(invoked: dict[str, Any]) -> None:
+    body = json.dumps({"status": "ok", "price_source": "synthetic"})
+    assert invoked["responses"][0] == {
+        "statusCode": 200,
+        "cookies": [],
+        "headers": {
+            "content-type": "application/json",
+            "content-length": str(len(body.encode())),
+            "x-request-id": REQUEST_ID,
+        },
+        "isBase64Encoded": False,
+        "body": body,
+    }
+
+
+def _without_runtimes(body: dict[str, Any]) -> dict[str, Any]:
+    rows = body.get("comparison") or []
+    return {**body, "comparison": [{k: v for k, v in r.items() if k != "runtime_ms"} for r in rows]}
+
+
+def test_optimize_through_the_packaged_handler(invoked: dict[str, Any]) -> None:
+    response = invoked["responses"][1]
+    assert response["statusCode"] == 200, response["body"]
+    assert response["headers"]["content-type"] == "application/json"
+    assert response["headers"]["x-request-id"] == REQUEST_ID
+    assert response["isBase64Encoded"] is False
+    body = json.loads(response["body"])
+    assert body["strategy"] == "optimal"
+    assert body["market"]["source"] == "synthetic"
+    assert body["market"]["zone"] == "APATZINGAN"
+    days = body["daily_schedules"]
+    assert [day["date"] for day in days] == ["2024-01-01", "2024-01-02", "2024-01-03"]
+    assert all(len(day["schedule"]) == 24 for day in days)
+    assert body["summary"]["total_revenue"] == pytest.approx(
+        sum(day["revenue"] for day in days), rel=1e-9, abs=1e-6
+    )
+    assert body["summary"]["total_revenue"] > 0
+
+
+def test_packaged_answer_equals_the_source_trees(invoked: dict[str, Any]) -> None:
+    """The same events through the repository's own app give the same answers."""
+
+    @dataclass
+    class Context:
+        aws_request_id: str = REQUEST_ID
+
+    handler = make_lambda_handler(create_app({"PRICE_SETTINGS": PriceSettings()}))
+    for event, packaged in zip(EVENTS, invoked["responses"], strict=True):
+        local = handler(event, Context())
+        assert local["statusCode"] == packaged["statusCode"]
+        assert _without_runtimes(json.loads(local["body"])) == _without_runtimes(
+            json.loads(packaged["body"])
+        )
+        drop = {"content-length"}
+        assert {k: v for k, v in local["headers"].items() if k not in drop} == {
+            k: v for k, v in packaged["headers"].items() if k not in drop
+        }
