@@ -91,13 +91,17 @@ class JsonLinesFormatter(logging.Formatter):
 _logging_configured = False
 
 
-def configure_logging(level: str, *, env: Mapping[str, str]) -> None:
-    """Configure logging once per process: JSON lines on Lambda, plain text elsewhere."""
+def configure_logging(
+    level: str, *, env: Mapping[str, str], root: logging.Logger | None = None
+) -> None:
+    """Configure logging once per process: JSON lines on Lambda, plain text elsewhere.
+
+    ``root`` defaults to the root logger (tests pass their own)."""
     global _logging_configured
     if _logging_configured:
         return
     _logging_configured = True
-    root = logging.getLogger()
+    root = root or logging.getLogger()
     root.setLevel(level)
     if env.get("AWS_LAMBDA_FUNCTION_NAME"):
         if env.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON":

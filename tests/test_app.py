@@ -1,0 +1,225 @@
+"""create_app: configuration from the environment, start-up failures, no I/O, logging, and the
+app served through a real socket."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+import app as app_module
+from app import JsonLinesFormatter, configure_logging, create_app, settings_from_env
+from prices import ConfigError, PriceSettings
+from tests.conftest import PRD_REQUEST_2020, RecordedSource
+
+
+def test_module_exposes_the_app_and_the_lambda_handler() -> None:
+    assert isinstance(app_module.app, Flask)
+    assert callable(app_module.lambda_handler)
+    assert app_module.app.extensions["price_source"].name == "synthetic"
+
+
+def test_defaults() -> None:
+    settings = settings_from_env({})
+    assert settings["MAX_CONTENT_LENGTH"] == 2 * 1024 * 1024
+    assert settings["LOG_LEVEL"] == "INFO"
+    assert settings["PRICE_SETTINGS"] == PriceSettings()
+
+
+def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_CONTENT_LENGTH", "65536")
+    monkeypatch.setenv("LOG_LEVEL", "warning")
+    monkeypatch.setenv("PRICE_FETCH_TIMEOUT_S", "7.5")
+    app = create_app({"PRICE_SOURCE_OBJECT": RecordedSource()})
+    assert app.config["MAX_CONTENT_LENGTH"] == 65536
+    assert app.config["LOG_LEVEL"] == "WARNING"
+    assert app.config["PRICE_SETTINGS"].read_timeout_s == 7.5
+
+
+def test_test_config_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_CONTENT_LENGTH", "65536")
+    source = RecordedSource()
+    app = create_app({"MAX_CONTENT_LENGTH": 4096, "PRICE_SOURCE_OBJECT": source})
+    assert app.config["MAX_CONTENT_LENGTH"] == 4096
+    assert app.extensions["price_source"] is source
+    body = json.dumps({**PRD_REQUEST_2020, "pad": "x" * 5000})
+    response = app.test_client().post("/optimize", data=body, content_type="application/json")
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MAX_CONTENT_LENGTH": "two megabytes"}, "MAX_CONTENT_LENGTH"),
+        ({"MAX_CONTENT_LENGTH": "10"}, "MAX_CONTENT_LENGTH"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"PRICE_SOURCE": "oracle"}, "PRICE_SOURCE"),
+        ({"PRICE_FETCH_TIMEOUT_S": "-1"}, "PRICE_FETCH_TIMEOUT_S"),
+        ({"PRICE_CACHE_MAX_DAYS": "many"}, "PRICE_CACHE_MAX_DAYS"),
+        ({"PRICE_SOURCE": "batu"}, "BATU_API_KEY"),
+    ],
+    ids=["length-text", "length-tiny", "log-level", "source", "timeout", "cache", "batu-no-key"],
+)
+def test_bad_configuration_fails_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match=message):
+        create_app()
+
+
+def test_source_object_must_look_like_a_source() -> None:
+    with pytest.raises(ConfigError, match="fetch"):
+        create_app({"PRICE_SOURCE_OBJECT": object()})
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("create_app opened a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"PRICE_SOURCE": "cenace"},
+     {"PRICE_SOURCE": "batu", "BATU_API_KEY_SSM_PARAMETER": "/battery-optimizer/batu-api-key"}],
+    ids=["synthetic", "cenace", "batu-ssm"],
+)  # fmt: skip
+def test_create_app_does_no_network_io(
+    monkeypatch: pytest.MonkeyPatch, no_network: None, env: dict[str, str]
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    app = create_app()
+    assert app.extensions["price_source"].name == (env.get("PRICE_SOURCE") or "synthetic")
+    assert app.test_client().get("/health").status_code == 200
+
+
+def test_json_lines_formatter() -> None:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord("app", logging.ERROR, __file__, 1, "failed %s", ("x",),
+                                   sys.exc_info())  # fmt: skip
+    record.aws_request_id = "req-1"
+    line = JsonLinesFormatter().format(record)
+    entry = json.loads(line)
+    assert "\n" not in line
+    assert {k: entry[k] for k in ("level", "logger", "message", "requestId")} == {
+        "level": "ERROR", "logger": "app", "message": "failed x", "requestId": "req-1",
+    }  # fmt: skip
+    assert "ValueError: boom" in entry["exception"]
+
+
+@pytest.fixture
+def fresh_root_logger(monkeypatch: pytest.MonkeyPatch) -> logging.Logger:
+    """A stand-in for the root logger, and the once-per-process flag reset."""
+    monkeypatch.setattr(app_module, "_logging_configured", False)
+    return logging.Logger("stand-in-root")
+
+
+def test_logging_on_lambda_writes_json_lines(fresh_root_logger: logging.Logger) -> None:
+    configure_logging(
+        "INFO", env={"AWS_LAMBDA_FUNCTION_NAME": "battery-optimizer"}, root=fresh_root_logger
+    )
+    assert [type(h.formatter) for h in fresh_root_logger.handlers] == [JsonLinesFormatter]
+    configure_logging(
+        "DEBUG", env={}, root=fresh_root_logger
+    )  # once per process: the second call changes nothing
+    assert fresh_root_logger.level == logging.INFO
+    assert len(fresh_root_logger.handlers) == 1
+
+
+def test_logging_keeps_the_runtime_json_format(fresh_root_logger: logging.Logger) -> None:
+    runtime = logging.StreamHandler()
+    fresh_root_logger.addHandler(runtime)
+    configure_logging(
+        "WARNING",
+        env={"AWS_LAMBDA_FUNCTION_NAME": "f", "AWS_LAMBDA_LOG_FORMAT": "JSON"},
+        root=fresh_root_logger,
+    )
+    assert fresh_root_logger.handlers == [runtime]
+    assert not isinstance(runtime.formatter, JsonLinesFormatter)
+    assert fresh_root_logger.level == logging.WARNING
+
+
+# --- through a real socket ----------------------------------------------------------------
+
+
+@pytest.fixture
+def base_url(app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def _call(url: str, *, method: str = "GET", body: bytes | None = None,
+          content_type: str | None = None) -> tuple[int, dict[str, str], Any]:  # fmt: skip
+    request = urllib.request.Request(url, data=body, method=method)
+    if content_type:
+        request.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), json.load(response)
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, dict(error.headers), json.load(error)
+
+
+def test_health_over_http(base_url: str) -> None:
+    status, headers, body = _call(f"{base_url}/health")
+    assert (status, headers["Content-Type"], body) == (
+        200, "application/json", {"status": "ok", "price_source": "recorded"},
+    )  # fmt: skip
+
+
+def test_optimize_over_http(base_url: str, client: Any) -> None:
+    status, headers, body = _call(
+        f"{base_url}/optimize", method="POST", body=json.dumps(PRD_REQUEST_2020).encode(),
+        content_type="application/json",
+    )  # fmt: skip
+    assert status == 200
+    expected = client.post("/optimize", json=PRD_REQUEST_2020).get_json()
+    assert body["daily_schedules"] == expected["daily_schedules"]
+    assert body["summary"] == expected["summary"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "content_type", "status"),
+    [("GET", "/nowhere", None, None, 404), ("DELETE", "/optimize", None, None, 405),
+     ("POST", "/optimize", b"{oops", "application/json", 400),
+     ("POST", "/optimize", b"{}", "application/json", 422),
+     ("POST", "/optimize", b"{}", "text/csv", 415)],
+    ids=["404", "405", "400", "422", "415"],
+)  # fmt: skip
+def test_errors_over_http(
+    base_url: str, method: str, path: str, body: bytes | None, content_type: str | None,
+    status: int,
+) -> None:  # fmt: skip
+    got, headers, problem = _call(f"{base_url}{path}", method=method, body=body,
+                                  content_type=content_type)  # fmt: skip
+    assert got == status
+    assert headers["Content-Type"] == "application/problem+json"
+    assert problem["status"] == status
+    assert headers["X-Request-ID"]
