@@ -111,7 +111,9 @@ def configure_logging(
         for handler in root.handlers:
             handler.setFormatter(JsonLinesFormatter())
     elif not root.handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

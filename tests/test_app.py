@@ -146,6 +146,13 @@ def test_logging_on_lambda_writes_json_lines(fresh_root_logger: logging.Logger) 
     assert len(fresh_root_logger.handlers) == 1
 
 
+def test_logging_elsewhere_is_plain_text(fresh_root_logger: logging.Logger) -> None:
+    configure_logging("DEBUG", env={}, root=fresh_root_logger)
+    (handler,) = fresh_root_logger.handlers
+    assert not isinstance(handler.formatter, JsonLinesFormatter)
+    assert fresh_root_logger.level == logging.DEBUG
+
+
 def test_logging_keeps_the_runtime_json_format(fresh_root_logger: logging.Logger) -> None:
     runtime = logging.StreamHandler()
     fresh_root_logger.addHandler(runtime)
