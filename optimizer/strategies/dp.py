@@ -1,0 +1,331 @@
+"""``dp``: dynamic programming over a discretised state of charge (SPEC §3).
+
+A second route to near-optimal schedules, independent of the LP: no solver, only the Bellman
+recursion over stored energy on a grid.
+
+Grid. Stored energy takes the levels ``e_0 + m·h`` (m integer) inside [min_soc·E, max_soc·E],
+so the starting level is exactly on the grid. One hour may move the level up by at most
+``U = floor(eta_c·P / h)`` steps (charging ``m·h / eta_c`` MW at the grid) or down by at most
+``W = floor(P / (eta_d·h))`` steps (discharging ``m·h·eta_d`` MW), so every transition is an
+exactly feasible power and each move is either a charge, a discharge or idle -- never both.
+``h`` is ``(max_soc - min_soc)·E / N`` with N chosen in ``LEVELS`` to lose as little of the
+full-power moves as possible to rounding (at least 4 steps per full-power hour).
+
+Recursion. With ``a_t = p_t / eta_c`` (grid cost of a stored MWh) and
+``b_t = (p_t - kappa)·eta_d`` (net income of a withdrawn stored MWh),
+
+    V_t(k) = max( a_t·h·k + max_{j in [k, k+U]} (V_{t+1}(j) - a_t·h·j),
+                  b_t·h·k + max_{j in [k-W, k]} (V_{t+1}(j) - b_t·h·j) )
+
+so each hour is two sliding-window maxima (log2(window) vectorised maxima by doubling), for
+all days at once (days are rows; 23- and 24-hour days are padded
+at the end with hours forced to idle, which leaves V unchanged and so cannot change anything).
+``V_T`` is 0 at the starting level and -inf elsewhere, which enforces the end condition. The
+forward pass re-evaluates each day's moves from its current level against the stored ``V``
+tables and prefers the smallest move among the (numerically) best, so ties idle.
+
+Horizons. ``daily``: every day is a row. ``continuous``: one row, the whole request as one
+chain of hours, starting and ending at the starting level.
+
+Cycle limits (``max_cycles_per_day``). Handled by Lagrangian relaxation: a price ``lambda`` per
+withdrawn stored MWh is subtracted from ``b_t``; days whose unconstrained schedule exceeds the
+cap get ``lambda`` bisected per day (``CAP_BISECTIONS`` rounds, vectorised). Each candidate
+schedule is re-checked against the real cap and only feasible ones are kept (idle is the
+feasible fallback), so the result always satisfies the cap; it may fall a little short of the
+capped optimum (duality gap, finite bisection). In ``continuous`` mode the per-day multipliers
+found for the daily problem, and no multipliers, each give a chain; each chain is mixed with
+the daily schedules (valid under both horizons) just enough that no day exceeds its cap, and
+the best of these and the daily schedules is kept.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.battery import Battery
+from optimizer.market import MarketDay
+from optimizer.results import Horizon
+from optimizer.settle import Dispatch, day_offsets
+from optimizer.strategies._days import (
+    chain_is_valid,
+    flatten,
+    guard_physics,
+    hour_mask,
+    price_matrix,
+)
+from optimizer.strategies.base import Strategy
+
+#: Candidate numbers of grid steps between min_soc and max_soc.
+LEVELS = range(150, 201)
+#: Minimum grid steps per full-power hour.
+MIN_STEPS_PER_HOUR = 4
+#: Upper bound on the number of grid levels (for absurdly long durations).
+MAX_LEVELS = 4000
+#: Bisection rounds for the cycle-limit multiplier.
+CAP_BISECTIONS = 16
+_SLACK = 1e-9
+
+
+@dataclass(frozen=True)
+class Grid:
+    """SoC grid: level m holds ``e0 + (m - start)·step_mwh`` stored MWh."""
+
+    step_mwh: float
+    levels: int
+    start: int
+    up: int  # max steps per hour charging
+    down: int  # max steps per hour discharging
+
+
+def make_grid(battery: Battery) -> Grid:
+    p, eta_c, eta_d = battery.power_mw, battery.eta_charge, battery.eta_discharge
+    energy = battery.energy_mwh
+    span = battery.usable_energy_mwh
+    e0 = battery.soc_start * energy
+    fastest = min(eta_c * p, p / eta_d)  # the smaller full-power move, in stored MWh
+    need = math.ceil(MIN_STEPS_PER_HOUR * span / fastest)
+    candidates = range(max(LEVELS.start, need), max(LEVELS.stop, need + 1))
+    candidates = range(min(candidates.start, MAX_LEVELS), min(candidates.stop, MAX_LEVELS + 1))
+
+    def kept(n: int) -> float:  # share of the full-power moves the grid can represent
+        up, down = eta_c * p * n / span, p * n / (eta_d * span)
+        return math.floor(up + _SLACK) / up + math.floor(down + _SLACK) / down
+
+    n = max(candidates, key=lambda c: (kept(c), -c))
+    step = span / n
+    below = math.floor((e0 - battery.min_soc * energy) / step + _SLACK)
+    above = math.floor((battery.max_soc * energy - e0) / step + _SLACK)
+    levels = below + above + 1
+    up = min(math.floor(eta_c * p / step + _SLACK), levels - 1)
+    down = min(math.floor(p / (eta_d * step) + _SLACK), levels - 1)
+    return Grid(step_mwh=step, levels=levels, start=below, up=up, down=down)
+
+
+def _window_max(g: np.ndarray, width: int) -> np.ndarray:
+    """``out[k] = max(g[k : k + width])`` along axis 0 (positions past the end count as
+    -inf), by doubling: log2(width) vectorised maxima."""
+    size = g.shape[0]
+    width = min(width, size)
+    m = g.copy()
+    span = 1
+    while 2 * span <= width:  # invariant: m[k] = max(g[k : k + span])
+        np.maximum(m[: size - span], m[span:], out=m[: size - span])
+        span *= 2
+    rest = width - span
+    if rest:
+        out = m.copy()
+        np.maximum(m[: size - rest], m[rest:], out=out[: size - rest])
+        return out
+    return m
+
+
+@dataclass(frozen=True)
+class _Solution:
+    moves: np.ndarray  # (rows, hours) grid steps per hour, + charge / - discharge
+    withdrawn_mwh: np.ndarray  # (rows,) battery-side energy withdrawn per row
+
+
+def _solve(
+    prices: np.ndarray,
+    real: np.ndarray,
+    battery: Battery,
+    grid: Grid,
+    penalty: np.ndarray,
+) -> _Solution:
+    """Backward Bellman pass over all rows at once, then the forward pass.
+
+    ``prices``, ``real`` and ``penalty`` are (rows, hours); ``penalty`` is subtracted from
+    the value of withdrawing one stored MWh. Value tables are (levels, rows) so the window
+    maxima run over contiguous memory.
+    """
+    rows, hours = prices.shape
+    h = grid.step_mwh
+    a = (prices / battery.eta_charge * h).T  # (hours, rows): cost of one step up
+    b = (((prices - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge - penalty) * h).T
+    idle_hour = ~real.T
+    k = np.arange(grid.levels, dtype=float)[:, None]
+    values = np.empty((hours + 1, grid.levels, rows))
+    v = np.full((grid.levels, rows), -np.inf)
+    v[grid.start] = 0.0
+    values[hours] = v
+    for t in range(hours - 1, -1, -1):
+        ak, bk = k * a[t], k * b[t]
+        up = _window_max(v - ak, grid.up + 1)
+        up += ak
+        down = _window_max((v - bk)[::-1], grid.down + 1)[::-1]
+        down += bk
+        new = np.maximum(up, down, out=up)
+        if idle_hour[t].any():
+            new = np.where(idle_hour[t], v, new)
+        v = values[t] = new
+
+    # forward: candidate moves ordered by size, so the first of equal values is the smallest
+    steps = np.arange(1, max(grid.up, grid.down) + 1)
+    moves = np.concatenate(([0], np.column_stack((steps, -steps)).ravel()))
+    moves = moves[(moves <= grid.up) & (moves >= -grid.down)]
+    scale = max(1.0, float(np.max(np.abs(prices)))) * battery.energy_mwh
+    tol = 1e-9 * scale
+    level = np.full(rows, grid.start)
+    chosen = np.zeros((hours, rows), dtype=np.intp)
+    charging = moves[:, None] > 0
+    cols = np.arange(rows)[None, :]
+    for t in range(hours):
+        target = moves[:, None] + level[None, :]  # (moves, rows)
+        inside = (target >= 0) & (target < grid.levels)
+        future = values[t + 1][np.clip(target, 0, grid.levels - 1), cols]
+        reward = np.where(charging, -a[t] * moves[:, None], b[t] * -moves[:, None])
+        total = np.where(inside, future + reward, -np.inf)
+        best = total.max(axis=0)
+        pick = np.argmax(total >= best - tol, axis=0)
+        step = np.where(idle_hour[t], 0, moves[pick])
+        chosen[t] = step
+        level = level + step
+    chosen = chosen.T
+    withdrawn = np.where(chosen < 0, -chosen, 0).sum(axis=1) * h
+    return _Solution(moves=chosen, withdrawn_mwh=withdrawn)
+
+
+def _powers(moves: np.ndarray, battery: Battery, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    stored = np.where(moves > 0, moves, 0) * grid.step_mwh
+    withdrawn = np.where(moves < 0, -moves, 0) * grid.step_mwh
+    return stored / battery.eta_charge, withdrawn * battery.eta_discharge
+
+
+def _revenue(prices: np.ndarray, charge: np.ndarray, discharge: np.ndarray, kappa: float):
+    return (prices * (discharge - charge) - kappa * discharge).sum(axis=-1)
+
+
+def _unmix(
+    charge: np.ndarray, discharge: np.ndarray, battery: Battery
+) -> tuple[np.ndarray, np.ndarray]:
+    """Remove simultaneous charge and discharge by lowering both so that the stored-energy
+    change of the hour stays the same (c - x, d - x·eta_c·eta_d)."""
+    loop = battery.eta_charge * battery.eta_discharge
+    overlap = np.minimum(charge, discharge / loop)
+    return charge - overlap, np.maximum(discharge - overlap * loop, 0.0)
+
+
+def _daily(
+    prices: np.ndarray, real: np.ndarray, battery: Battery, grid: Grid
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-day charge and discharge MW (rows = days) and per-day multipliers (0 where the
+    cycle limit does not bind)."""
+    rows = prices.shape[0]
+    kappa = battery.degradation_cost_mxn_per_mwh
+    lam = np.zeros(rows)
+    solution = _solve(prices, real, battery, grid, np.zeros_like(prices))
+    charge, discharge = _powers(solution.moves, battery, grid)
+    cap = battery.daily_withdrawal_cap_mwh
+    if cap is None:
+        return charge, discharge, lam
+    limit = cap * (1 + 1e-12)
+    over = np.flatnonzero(solution.withdrawn_mwh > limit)
+    if over.size == 0:
+        return charge, discharge, lam
+
+    # Bisection on the multiplier for the days over the cap. ``lo`` side: over the cap;
+    # ``hi`` side: within it (at the initial hi no cycle pays, so the schedule idles).
+    sub_p, sub_r = prices[over], real[over]
+    eta_c, eta_d = battery.eta_charge, battery.eta_discharge
+    buy = np.where(sub_r, sub_p / eta_c, np.inf).min(axis=1)
+    sell = np.where(sub_r, (sub_p - kappa) * eta_d, -np.inf).max(axis=1)
+    lo, hi = np.zeros(over.size), np.maximum(sell - buy, 0.0) + 1.0
+    lo_c, lo_d, lo_w = charge[over], discharge[over], solution.withdrawn_mwh[over]
+    hi_c, hi_d, hi_w = np.zeros_like(lo_c), np.zeros_like(lo_d), np.zeros(over.size)
+    best_c, best_d, best_rev = hi_c.copy(), hi_d.copy(), np.zeros(over.size)
+    for _ in range(CAP_BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        trial = _solve(sub_p, sub_r, battery, grid, np.broadcast_to(mid[:, None], sub_p.shape))
+        c, d = _powers(trial.moves, battery, grid)
+        ok = trial.withdrawn_mwh <= limit
+        rev = _revenue(sub_p, c, d, kappa)
+        better = ok & (rev > best_rev)
+        best_c[better], best_d[better], best_rev[better] = c[better], d[better], rev[better]
+        hi_c[ok], hi_d[ok], hi_w[ok] = c[ok], d[ok], trial.withdrawn_mwh[ok]
+        lo_c[~ok], lo_d[~ok], lo_w[~ok] = c[~ok], d[~ok], trial.withdrawn_mwh[~ok]
+        hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid)
+    # The capped optimum lies between the bracket's two schedules: mix them so the day
+    # withdraws exactly the cap. A mix of valid schedules is valid (the constraints are
+    # convex) once hours that would both charge and discharge are unmixed.
+    theta = np.clip((cap - hi_w) / (lo_w - hi_w), 0.0, 1.0)[:, None]
+    mix_c, mix_d = _unmix(
+        theta * lo_c + (1 - theta) * hi_c, theta * lo_d + (1 - theta) * hi_d, battery
+    )
+    mix_rev = _revenue(sub_p, mix_c, mix_d, kappa)
+    use = mix_rev > best_rev
+    best_c[use], best_d[use] = mix_c[use], mix_d[use]
+    charge[over], discharge[over] = best_c, best_d
+    lam[over] = hi
+    return charge, discharge, lam
+
+
+def dp_dispatch(days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon) -> Dispatch:
+    """Grid-side charge and discharge MW for every hour of every day, concatenated."""
+    grid = make_grid(battery)
+    kappa = battery.degradation_cost_mxn_per_mwh
+    prices, hours = price_matrix(days)
+    real = hour_mask(hours, prices.shape[1])
+    charge, discharge, lam = _daily(prices, real, battery, grid)
+    daily = guard_physics(flatten(charge, hours), flatten(discharge, hours), days, battery)
+    if horizon is not Horizon.CONTINUOUS or len(days) == 1:
+        return daily
+    chain_p = flatten(prices, hours)[None, :]
+    flat_p = chain_p[0]
+    cap = battery.daily_withdrawal_cap_mwh
+    if cap is None:
+        chain = _solve(chain_p, np.ones_like(chain_p, dtype=bool), battery, grid, 0 * chain_p)
+        chain_c, chain_d = (x[0] for x in _powers(chain.moves, battery, grid))
+        if chain_is_valid(chain_c, chain_d, battery):
+            return Dispatch(chain_c, chain_d)
+        return daily
+    # With a cycle limit: chains under the daily multipliers and under none, each mixed with
+    # the daily schedules (valid under both horizons) just enough to respect every day's cap.
+    starts = day_offsets(days)[:-1]
+    daily_w = np.add.reduceat(daily.discharge_mw, starts) / battery.eta_discharge
+    best = daily
+    best_rev = _revenue(flat_p, daily.charge_mw, daily.discharge_mw, kappa)
+    for penalty in (np.repeat(lam, hours)[None, :], 0 * chain_p):
+        chain = _solve(chain_p, np.ones_like(chain_p, dtype=bool), battery, grid, penalty)
+        chain_c, chain_d = (x[0] for x in _powers(chain.moves, battery, grid))
+        chain_w = np.add.reduceat(chain_d, starts) / battery.eta_discharge
+        excess = chain_w > cap
+        theta = 1.0
+        if excess.any():
+            room = (cap - daily_w[excess]) / (chain_w[excess] - daily_w[excess])
+            theta = float(np.clip(room.min(), 0.0, 1.0))
+        mix_c, mix_d = _unmix(
+            theta * chain_c + (1 - theta) * daily.charge_mw,
+            theta * chain_d + (1 - theta) * daily.discharge_mw,
+            battery,
+        )
+        rev = _revenue(flat_p, mix_c, mix_d, kappa)
+        mix_w = np.add.reduceat(mix_d, starts) / battery.eta_discharge
+        if (
+            rev > best_rev
+            and (mix_w <= cap * (1 + 1e-9)).all()
+            and chain_is_valid(mix_c, mix_d, battery)
+        ):
+            best, best_rev = Dispatch(mix_c, mix_d), rev
+    return best
+
+
+class DynamicProgramming(Strategy):
+    name = "dp"
+    description = (
+        "Dynamic programming over a discretised state of charge: an independent route to "
+        "near-optimal schedules."
+    )
+    order = 10
+    supports_continuous = True
+
+    def dispatch(
+        self, days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
+    ) -> Dispatch:
+        return dp_dispatch(days, battery, horizon=horizon)
+
+
+STRATEGY = DynamicProgramming()

@@ -1,0 +1,100 @@
+"""``forecast``: scheduling without foresight (SPEC §3).
+
+Day D is scheduled on a forecast built only from the days before it in the request: for each
+hour, the mean of that hour's price over up to the last 7 earlier days. The forecast day is
+scheduled by the exact daily optimizer (the ``optimal`` strategy, called once for every
+forecast day of the request), and settlement then prices that schedule at D's actual prices.
+The gap to ``optimal`` is what foresight is worth.
+
+Clock-change days. Mexico (and the US, for BCA) change clocks at 02:00: a 23-hour day has no
+02:00-03:00 hour, a 25-hour day has 01:00-02:00 twice. Every earlier day is first put on a
+24-hour clock -- a 23-hour day gets the missing hour as the mean of its neighbours, a 25-hour
+day has its two 01:00 hours averaged -- and the 24-hour forecast is mapped back to the target
+day's length by dropping 02:00 (23 hours) or repeating 01:00 (25 hours).
+
+First day. With no earlier day there is no forecast, and the first day idles. A generic
+"typical Mexican price shape" would be an invented number unrelated to the zone, season and
+fuel prices of the request; idling is the only choice that uses no information the strategy
+does not have, and it costs at most one day's revenue. From the second day on the forecast is
+the mean over the days available (1 to 7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from optimizer.battery import Battery
+from optimizer.market import MarketDay
+from optimizer.results import Horizon
+from optimizer.settle import Dispatch
+from optimizer.strategies import optimal
+from optimizer.strategies.base import Strategy
+
+#: How many earlier days the forecast averages.
+WINDOW_DAYS = 7
+#: 0-based index of the hour clocks skip (23-hour days) or repeat (25-hour days, with 1).
+_SKIPPED_HOUR = 2
+_REPEATED_HOUR = 1
+
+
+def to_24_hours(prices: Sequence[float]) -> np.ndarray:
+    """A day's prices on a 24-hour clock (see the module docstring)."""
+    p = np.asarray(prices, dtype=float)
+    if p.size == 23:
+        gap = 0.5 * (p[_SKIPPED_HOUR - 1] + p[_SKIPPED_HOUR])
+        return np.insert(p, _SKIPPED_HOUR, gap)
+    if p.size == 25:
+        merged = 0.5 * (p[_REPEATED_HOUR] + p[_REPEATED_HOUR + 1])
+        return np.concatenate((p[:_REPEATED_HOUR], [merged], p[_REPEATED_HOUR + 2 :]))
+    return p
+
+
+def from_24_hours(profile: np.ndarray, hours: int) -> np.ndarray:
+    """A 24-hour profile mapped onto a day of ``hours`` hours."""
+    if hours == 23:
+        return np.delete(profile, _SKIPPED_HOUR)
+    if hours == 25:
+        return np.insert(profile, _REPEATED_HOUR, profile[_REPEATED_HOUR])
+    return profile
+
+
+def forecast_profiles(days: Sequence[MarketDay]) -> np.ndarray:
+    """Row i: the 24-hour forecast for day i from days max(0, i-7) .. i-1 (row 0 is NaN)."""
+    profiles = np.array([to_24_hours(d.prices_mxn_per_mwh) for d in days])
+    total = np.concatenate((np.zeros((1, 24)), np.cumsum(profiles, axis=0)))
+    i = np.arange(len(days))
+    first = np.maximum(i - WINDOW_DAYS, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (total[i] - total[first]) / (i - first)[:, None]
+
+
+class Forecast(Strategy):
+    name = "forecast"
+    description = (
+        "No foresight: schedules each day on the mean of the same hour over the last 7 days, "
+        "then settles at the actual prices."
+    )
+    order = 40
+
+    def dispatch(
+        self, days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
+    ) -> Dispatch:
+        first = days[0].hours
+        charge, discharge = [np.zeros(first)], [np.zeros(first)]
+        if len(days) > 1:
+            profiles = forecast_profiles(days)
+            predicted = [
+                MarketDay(day.date, tuple(from_24_hours(profile, day.hours).tolist()))
+                for day, profile in zip(days[1:], profiles[1:], strict=True)
+            ]
+            # each forecast day is scheduled on its own (daily), whatever the horizon: the
+            # next day's forecast is not known when today is scheduled
+            planned = optimal.STRATEGY.dispatch(predicted, battery, horizon=Horizon.DAILY)
+            charge.append(np.asarray(planned.charge_mw, dtype=float))
+            discharge.append(np.asarray(planned.discharge_mw, dtype=float))
+        return Dispatch(np.concatenate(charge), np.concatenate(discharge))
+
+
+STRATEGY = Forecast()

@@ -1,0 +1,120 @@
+"""``spread``: greedy pairing of cheap charging hours with dearer later discharging hours
+(SPEC §3).
+
+Work in stored (battery-side) energy. Storing one MWh in hour i costs ``a_i = p_i / eta_c``
+at the grid; withdrawing it in hour j earns ``b_j = (p_j - kappa) · eta_d`` (the grid gets
+``eta_d`` MWh, each paying ``p_j`` and costing ``kappa`` of degradation). A pair (i, j) is worth
+``b_j - a_i`` per stored MWh; only pairs where that is positive are considered.
+
+Pairs are taken in order of decreasing margin; each moves as much energy as still fits:
+the charging hour's and the discharging hour's remaining power (an hour used in one direction
+is closed to the other, so charge and discharge never share an hour), the SoC headroom over
+every hour between them (``max_soc`` while energy is held, ``min_soc`` while it is lent), and
+the daily withdrawal cap. Every pair returns the energy it moves within the day, so each day
+ends at its starting SoC.
+
+The normal pair charges first and discharges later. When the day starts above ``min_soc`` a
+pair may also run the other way -- sell stored energy early and buy it back later -- which
+uses the same margin rule and the SoC floor instead of the ceiling.
+
+This is a heuristic: valid and sensible, not optimal (greedy choices can block better
+combinations). It is vectorised across days: step k takes every day's k-th best pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+import numpy as np
+
+from optimizer.battery import Battery
+from optimizer.market import MarketDay
+from optimizer.results import Horizon
+from optimizer.settle import Dispatch
+from optimizer.strategies._days import flatten, guard_physics, hour_mask, price_matrix
+from optimizer.strategies.base import Strategy
+
+
+@cache
+def _pairs(width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """All ordered pairs (i charge, j discharge) of distinct hours, each pair's SoC range (the
+    hours after which the level differs while the pair runs) and direction (+1 charge first)."""
+    i, j = np.nonzero(~np.eye(width, dtype=bool))
+    hour = np.arange(width)[None, :]
+    lo = np.minimum(i, j)[:, None]
+    hi = np.maximum(i, j)[:, None]
+    span = (hour >= lo) & (hour < hi)
+    sign = np.where(i < j, 1.0, -1.0)
+    for a in (i, j, span, sign):
+        a.setflags(write=False)
+    return i, j, span, sign
+
+
+def spread_dispatch(
+    prices: np.ndarray, hours: np.ndarray, battery: Battery
+) -> tuple[np.ndarray, np.ndarray]:
+    """Charge and discharge MW, as padded (days, width) matrices."""
+    n_days, width = prices.shape
+    eta_c, eta_d = battery.eta_charge, battery.eta_discharge
+    p = battery.power_mw
+    energy = battery.energy_mwh
+    e_min, e_max = battery.min_soc * energy, battery.max_soc * energy
+    e0 = battery.soc_start * energy
+    cap = battery.daily_withdrawal_cap_mwh
+
+    pi, pj, span, sign = _pairs(width)
+    buy = prices / eta_c
+    sell = (prices - battery.degradation_cost_mxn_per_mwh) * eta_d
+    margin = sell[:, pj] - buy[:, pi]  # (days, pairs)
+    real = hour_mask(hours, width)
+    margin = np.where(real[:, pi] & real[:, pj], margin, -np.inf)
+    if e0 <= e_min:  # nothing to lend: only charge-first pairs can move energy
+        margin = np.where(sign > 0, margin, -np.inf)
+    scale = max(1.0, float(np.max(np.abs(prices))))
+    good = margin > 1e-12 * scale
+    steps = int(good.sum(axis=1).max(initial=0))
+    order = np.argsort(-margin, axis=1, kind="stable")[:, :steps]
+
+    rows = np.arange(n_days)
+    stored = np.zeros((n_days, width))  # battery-side MWh stored per hour
+    withdrawn = np.zeros((n_days, width))  # battery-side MWh withdrawn per hour
+    level = np.full((n_days, width), e0)  # stored energy after each hour
+    room_cap = np.full(n_days, np.inf if cap is None else cap)
+    c_max, w_max = eta_c * p, p / eta_d
+    tiny = 1e-9 * energy
+    for k in range(steps):
+        pair = order[:, k]
+        i, j = pi[pair], pj[pair]
+        up = sign[pair] > 0
+        room_c = np.where(withdrawn[rows, i] > 0, 0.0, c_max - stored[rows, i])
+        room_d = np.where(stored[rows, j] > 0, 0.0, w_max - withdrawn[rows, j])
+        in_span = span[pair]
+        head = np.where(up[:, None], e_max - level, level - e_min)
+        head = np.where(in_span, head, np.inf).min(axis=1)
+        amount = np.minimum(np.minimum(room_c, room_d), np.minimum(head, room_cap))
+        amount = np.where(good[rows, pair] & (amount > tiny), amount, 0.0)
+        stored[rows, i] += amount
+        withdrawn[rows, j] += amount
+        level += np.where(in_span, (amount * sign[pair])[:, None], 0.0)
+        room_cap -= amount
+    return stored / eta_c, withdrawn * eta_d
+
+
+class Spread(Strategy):
+    name = "spread"
+    description = (
+        "Greedy heuristic: pair the cheapest charging hours with dearer later discharging "
+        "hours while the spread beats losses and degradation."
+    )
+    order = 20
+
+    def dispatch(
+        self, days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
+    ) -> Dispatch:
+        prices, hours = price_matrix(days)
+        charge, discharge = spread_dispatch(prices, hours, battery)
+        return guard_physics(flatten(charge, hours), flatten(discharge, hours), days, battery)
+
+
+STRATEGY = Spread()
