@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import socket
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -230,3 +232,81 @@ def test_errors_over_http(
     assert headers["Content-Type"] == "application/problem+json"
     assert problem["status"] == status
     assert headers["X-Request-ID"]
+
+
+# --- the README's curl examples (tests/fixtures/curl_*.sh), replayed over a real socket ----
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CURL_SCRIPTS = {
+    "curl_health.sh": 200,
+    "curl_strategies.sh": 200,
+    "curl_openapi.sh": 200,
+    "curl_optimize.sh": 200,
+    "curl_optimize_inline.sh": 200,
+    "curl_optimize_invalid.sh": 422,
+}
+
+
+def parse_curl_script(path: Path, base_url: str) -> urllib.request.Request:
+    """The request the script's ``curl`` line would send (so the test needs no curl binary)."""
+    (line,) = [ln for ln in path.read_text().splitlines() if ln.startswith("curl ")]
+    words = shlex.split(line)[1:]
+    method, headers, data, url = "GET", {}, None, None
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in ("--silent", "--show-error"):
+            i += 1
+            continue
+        if word == "-X":
+            method = words[i + 1]
+        elif word == "-H":
+            key, value = words[i + 1].split(":", 1)
+            headers[key] = value.strip()
+        elif word == "--data-binary":
+            raw = words[i + 1]
+            data = (path.parent / raw[1:]).read_bytes() if raw.startswith("@") else raw.encode()
+        elif word.startswith("$BASE_URL"):
+            url = base_url + word.removeprefix("$BASE_URL")
+            i += 1
+            continue
+        else:
+            raise AssertionError(f"{path.name}: unexpected curl argument {word!r}")
+        i += 2
+    assert url is not None, path.name
+    return urllib.request.Request(url, data=data, headers=headers, method=method)
+
+
+@pytest.fixture
+def default_base_url() -> Iterator[str]:
+    """The app on its configured default source (synthetic), served on 127.0.0.1."""
+    server = make_server("127.0.0.1", 0, create_app({"TESTING": True}), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def test_every_curl_script_is_tested() -> None:
+    assert {p.name for p in FIXTURES.glob("curl_*.sh")} == set(CURL_SCRIPTS)
+
+
+@pytest.mark.parametrize(("script", "status"), sorted(CURL_SCRIPTS.items()))
+def test_curl_examples(default_base_url: str, script: str, status: int) -> None:
+    request = parse_curl_script(FIXTURES / script, default_base_url)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            got, body = response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        with error:
+            got, body = error.code, json.load(error)
+    assert got == status, body
+    if script == "curl_optimize_inline.sh":
+        assert body["summary"]["total_revenue"] == pytest.approx(2957.14, abs=0.01)
+    if script == "curl_optimize.sh":
+        assert body["market"]["zone"] == "APATZINGAN" and len(body["daily_schedules"]) == 31
+    if script == "curl_optimize_invalid.sh":
+        assert body["errors"] == {"battery_params.min_soc": ["Must be less than max_soc."]}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -404,3 +405,38 @@ def test_prd_example_through_the_deployed_handler() -> None:
     assert all(
         row["total_revenue"] <= optimal["total_revenue"] + 1e-6 for row in body["comparison"]
     )
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def test_event_fixtures_are_what_the_factories_build() -> None:
+    body = json.dumps(json.loads((FIXTURES / "prd_request.json").read_text()))
+    expected = {
+        "apigw_v1_optimize_event.json": make_v1_event(
+            method="POST", path="/optimize", headers={"Content-Type": "application/json"},
+            body=body,
+        ),
+        "apigw_v2_optimize_event.json": make_v2_event(
+            method="POST", path="/optimize", headers={"content-type": "application/json"},
+            body=body,
+        ),
+        "apigw_v2_health_event.json": make_v2_event(path="/health"),
+    }  # fmt: skip
+    assert {p.name for p in FIXTURES.glob("apigw_*_event.json")} == set(expected)
+    for name, event in expected.items():
+        assert json.loads((FIXTURES / name).read_text()) == event, name
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["apigw_v1_optimize_event.json", "apigw_v2_optimize_event.json", "apigw_v2_health_event.json"],
+)
+def test_event_fixtures_answer_200(name: str) -> None:
+    from app import lambda_handler
+
+    response = lambda_handler(json.loads((FIXTURES / name).read_text()), None)
+    assert response["statusCode"] == 200, response["body"]
+    assert response["isBase64Encoded"] is False
+    if "optimize" in name:
+        assert OptimizeResponseSchema().validate(json.loads(response["body"])) == {}
