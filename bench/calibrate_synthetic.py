@@ -390,7 +390,8 @@ def compare(d16: Series, d17: Series, d20: Series, d26: Series) -> None:
         corr = float(np.corrcoef(real["profile"], gen["profile"])[0, 1])
         print(f"{label:30} {'zone-days':13} {real['zone-days']:9d} {gen['zone-days']:9d}")
         for stat in stats:
-            print(f"{'':30} {stat:13} {real[stat]:9.3f} {gen[stat]:9.3f}")
+            digits = 4 if stat.startswith(("spikes", "dips")) else 3
+            print(f"{'':30} {stat:13} {real[stat]:9.{digits}f} {gen[stat]:9.{digits}f}")
         ratios = [gen["zone_medians"][z] / m for z, m in real["zone_medians"].items()]
         print(
             f"{'':30} {'profile corr':13} {corr:9.3f}   zone median gen/data: "

@@ -104,8 +104,8 @@ _SIN = _SystemModel(
     slow_phi=0.97,
     slow_sd=0.129,
     amplitude_log_sd=0.47,
-    hour_phi=0.72,
-    hour_sd=0.12,
+    hour_phi=0.8,
+    hour_sd=0.13,
     spike_prob=0.002,
     spike_log_size=0.2,
     mtr_bias=0.06,
@@ -134,7 +134,7 @@ _BCA = _SystemModel(
     slow_phi=0.97,
     slow_sd=0.100,
     amplitude_log_sd=0.53,
-    hour_phi=0.59,
+    hour_phi=0.65,
     hour_sd=0.13,
     spike_prob=0.003,
     spike_log_size=0.2,
@@ -164,8 +164,8 @@ _BCS = _SystemModel(
     slow_phi=0.97,
     slow_sd=0.156,
     amplitude_log_sd=0.35,
-    hour_phi=0.69,
-    hour_sd=0.14,
+    hour_phi=0.78,
+    hour_sd=0.15,
     spike_prob=0.006,
     spike_log_size=0.2,
     mtr_bias=0.08,
@@ -311,10 +311,12 @@ _MTR_SPIKE_FACTOR: Final = 3.0
 #: No hour falls below this fraction of its expected price (keeps dips plausible).
 _MIN_LOG_DEVIATION: Final = float(np.log(0.1))
 #: A day's shape is at most this much (log) steeper or flatter than the average shape.
-_MAX_AMPLITUDE_LOG: Final = float(np.log(2.5))
-#: Every MDA price stays within these multiples (log) of its zone's level: the real files range
-#: from 0.11x (2026 minimum / median) to 27x (CANCUN's 2026 maximum / median).
-_PRICE_LOG_RANGE: Final = (float(np.log(0.05)), float(np.log(30.0)))
+_MAX_AMPLITUDE_LOG: Final = float(np.log(1.6))
+#: Every price (MDA, MTR, node) stays within 0.05x..30x its zone's level, approached smoothly
+#: beyond 0.25x and 5x (no pile-up at the bounds): the real files range from 0.11x (2026
+#: minimum / median) to 27x (CANCUN's 2026 maximum / median).
+_LOG_KNEES: Final = (float(np.log(0.25)), float(np.log(5.0)))
+_LOG_BOUNDS: Final = (float(np.log(0.05)), float(np.log(30.0)))
 #: Day-level AR(1) components are moving averages truncated at these many days, so a day's
 #: value depends only on its own date (never on the requested range).
 _FAST_TAPS: Final = 24
@@ -467,6 +469,8 @@ class SyntheticSource:
             log_prices = log_prices + self._log_mtr_deviation(target.zone, system, days)
         if target.node is not None:
             log_prices = log_prices + _node_deviation(target.node, system, days)
+        log_level = float(np.log(_ZONE_MODEL[target.zone][0]))
+        log_prices = log_level + _soft_bound(log_prices - log_level)
         prices = np.round(np.exp(log_prices), 2)
         return _market_days(query.start, prices, system=system, seed=zone_seed, days=days)
 
@@ -533,10 +537,7 @@ class SyntheticSource:
         dip = _uniform(own, days, _DIP, 24) < p * cheap
         log_prices += spike * (np.log(1.4) - size * np.log(_uniform(own, days, _SPIKE_SIZE, 24)))
         log_prices -= dip * (np.log(1.4) - size * np.log(_uniform(own, days, _DIP_SIZE, 24)))
-        log_prices = np.maximum(log_prices, expected + _MIN_LOG_DEVIATION)
-        return np.clip(
-            log_prices, np.log(level) + _PRICE_LOG_RANGE[0], np.log(level) + _PRICE_LOG_RANGE[1]
-        )
+        return np.maximum(log_prices, expected + _MIN_LOG_DEVIATION)
 
     def _log_mtr_deviation(self, zone: str, system: System, days: np.ndarray) -> np.ndarray:
         """log(MTR / MDA): a bias, a day-level shift, hourly AR(1) noise and extra spikes."""
@@ -553,6 +554,14 @@ class SyntheticSource:
         deviation += spike * (np.log(1.4) - size * np.log(_uniform(own, days, _SPIKE_SIZE, 24)))
         deviation -= dip * (np.log(1.4) - size * np.log(_uniform(own, days, _DIP_SIZE, 24)))
         return np.maximum(deviation, _MIN_LOG_DEVIATION)
+
+
+def _soft_bound(x: np.ndarray) -> np.ndarray:
+    """Identity between the knees; beyond them, tanh-compressed towards the bounds."""
+    (knee_low, knee_high), (low, high) = _LOG_KNEES, _LOG_BOUNDS
+    above = knee_high + (high - knee_high) * np.tanh((x - knee_high) / (high - knee_high))
+    below = knee_low - (knee_low - low) * np.tanh((knee_low - x) / (knee_low - low))
+    return np.where(x > knee_high, above, np.where(x < knee_low, below, x))
 
 
 def _season(model: _SystemModel, fraction: np.ndarray) -> np.ndarray:

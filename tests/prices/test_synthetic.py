@@ -403,19 +403,13 @@ def test_prices_stay_plausible(
     source: SyntheticSource, zones: list[str], years: tuple[int, ...]
 ) -> None:
     """Real files: min/median 0.11 and max/median 27 at worst (2026 week, peninsula)."""
+    start, end = dt.date(years[0], 1, 1), dt.date(years[-1], 12, 31)
     for zone in zones:
-        prices = matrix(
-            fetch(
-                source,
-                zone,
-                dt.date(years[0], 1, 1),
-                dt.date(years[-1], 12, 31),
-                system=ZONES[zone],
-            )
-        )
-        median = np.median(prices)
-        assert prices.min() > 0.02 * median, zone
-        assert prices.max() < 40 * median, zone
+        for process in Process:
+            prices = matrix(fetch(source, zone, start, end, system=ZONES[zone], process=process))
+            median = np.median(prices)
+            assert prices.min() > 0.02 * median, (zone, process)
+            assert prices.max() < 40 * median, (zone, process)
 
 
 def test_zones_of_one_system_move_together(source: SyntheticSource) -> None:
