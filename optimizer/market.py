@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from optimizer.errors import InvalidPricesError
 
 #: Hour counts a market day may have (clock-change days have 23 or 25).
 ALLOWED_HOURS_PER_DAY = (23, 24, 25)
+#: exact types accepted as prices (bool, str, Decimal... are refused)
+_NUMBER_TYPES = frozenset({float, int, np.float64})
 
 
 @dataclass(frozen=True)
@@ -24,11 +27,16 @@ class MarketDay:
         n = len(self.prices_mxn_per_mwh)
         if n not in ALLOWED_HOURS_PER_DAY:
             raise InvalidPricesError(f"{self.date}: a market day has 23, 24 or 25 hours, not {n}")
-        for hour, price in enumerate(self.prices_mxn_per_mwh):
-            if isinstance(price, bool) or not isinstance(price, (int, float)):
-                raise InvalidPricesError(f"{self.date} hour {hour}: price must be a number")
-            if not math.isfinite(price):
-                raise InvalidPricesError(f"{self.date} hour {hour}: price must be finite")
+        kinds = set(map(type, self.prices_mxn_per_mwh))
+        if not kinds <= _NUMBER_TYPES:
+            hour = next(
+                h for h, p in enumerate(self.prices_mxn_per_mwh) if type(p) not in _NUMBER_TYPES
+            )
+            raise InvalidPricesError(f"{self.date} hour {hour}: price must be a number")
+        finite = np.isfinite(np.fromiter(self.prices_mxn_per_mwh, dtype=float, count=n))
+        if not finite.all():
+            hour = int(np.argmin(finite))
+            raise InvalidPricesError(f"{self.date} hour {hour}: price must be finite")
 
     @property
     def hours(self) -> int:

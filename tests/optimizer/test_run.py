@@ -48,7 +48,10 @@ def test_unknown_strategy_and_bad_day_order() -> None:
         optimize([], prd_battery())
 
 
-@pytest.mark.parametrize("prices", [(1.0,) * 22, (1.0,) * 26, (float("nan"),) * 24])
+@pytest.mark.parametrize(
+    "prices",
+    [(1.0,) * 22, (1.0,) * 26, (float("nan"),) * 24, (1.0,) * 23 + ("1",), (True,) * 24],
+)
 def test_market_day_rejects_bad_prices(prices: tuple[float, ...]) -> None:
     with pytest.raises(InvalidPricesError):
         MarketDay(real_days()[0].date, prices)
