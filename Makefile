@@ -1,0 +1,54 @@
+# Battery arbitrage optimizer: the two Quickstart commands and their virtual environment.
+#
+#   make demo   the CLI on synthetic prices (APATZINGAN, January 2024)
+#   make test   ruff, ruff format --check, mypy, pytest (what .ci/run runs)
+#
+# Both create .venv with $(PYTHON) (3.11+) when it is missing and reinstall when a
+# requirements file changes. Add new targets below the "Other targets" line.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# stamps record which requirements the venv holds
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+DEV_STAMP := $(VENV)/.dev-installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv dev-venv demo test
+
+help:
+	@echo "make demo   optimise a 10 MW / 40 MWh battery in APATZINGAN for January 2024 (synthetic prices)"
+	@echo "make test   lint, type-check and run the test suite"
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUNTIME_STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(RUNTIME_STAMP) $@
+
+venv: $(RUNTIME_STAMP)
+
+dev-venv: $(DEV_STAMP)
+
+demo: $(RUNTIME_STAMP)
+	PRICE_SOURCE=synthetic $(BIN)/flask --app app optimize \
+		--zone APATZINGAN --start 2024-01-01 --end 2024-01-31
+
+# Every step runs even when an earlier one fails; pytest's summary is the last line and the
+# exit status is non-zero if any step failed.
+test: $(DEV_STAMP)
+	@status=0; \
+	echo "+ ruff check ."; $(BIN)/ruff check . || status=1; \
+	echo "+ ruff format --check ."; $(BIN)/ruff format --check . || status=1; \
+	echo "+ mypy"; $(BIN)/mypy || status=1; \
+	echo "+ pytest"; $(BIN)/pytest || status=1; \
+	exit $$status
+
+# --- Other targets (package, bench, ...) -----------------------------------------------------
