@@ -47,7 +47,7 @@ resource "aws_apigatewayv2_route" "optimize" {
 
 resource "aws_apigatewayv2_route" "public" {
   #checkov:skip=CKV_AWS_309:Read-only routes (liveness, strategy list, OpenAPI document) are public by design (SPEC section 6); they call no upstream and are throttled by the stage.
-  for_each = local.public_routes
+  for_each = toset(local.public_routes)
 
   api_id             = aws_apigatewayv2_api.this.id
   route_key          = each.value

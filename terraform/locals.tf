@@ -20,5 +20,6 @@ locals {
     none = "NONE"
   }
 
-  public_routes = toset(["GET /health", "GET /strategies", "GET /openapi.json"])
+  # Read-only routes, public by design; POST /optimize is authenticated per var.auth.
+  public_routes = ["GET /health", "GET /strategies", "GET /openapi.json"]
 }
