@@ -43,7 +43,7 @@ demo: $(RUNTIME_STAMP)
 
 # Every step runs even when an earlier one fails; pytest's summary is the last line and the
 # exit status is non-zero if any step failed.
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) checkov-venv
 	@status=0; \
 	echo "+ ruff check ."; $(BIN)/ruff check . || status=1; \
 	echo "+ ruff format --check ."; $(BIN)/ruff format --check . || status=1; \
@@ -52,3 +52,17 @@ test: $(DEV_STAMP)
 	exit $$status
 
 # --- Other targets (package, bench, ...) -----------------------------------------------------
+
+# Lambda package for AWS: dist/lambda.zip (+ dist/lambda.zip.json) from manylinux wheels of
+# requirements.txt for CPython 3.13; arm64 unless ARCH=x86_64 (match terraform's architecture).
+ARCH ?= arm64
+.PHONY: package checkov-venv
+
+package: | $(BIN)/python
+	$(BIN)/python scripts/package_lambda.py --arch $(ARCH)
+
+# checkov in its own virtual environment (tests/test_checkov.py builds it too when missing).
+checkov-venv: .venv-checkov/requirements-checkov.txt
+
+.venv-checkov/requirements-checkov.txt: scripts/requirements-checkov.txt | $(BIN)/python
+	$(BIN)/python scripts/checkov_venv.py
