@@ -34,6 +34,8 @@ from optimizer.strategies.base import Strategy
 
 #: Slack when counting whole hours (so 4.0000000001 hours of charging is 4 hours, not 5).
 _HOUR_SLACK = 1e-9
+#: Smallest part-hour kept, as a fraction of full power.
+_MIN_PART = 1e-6
 
 
 def cycled_energy_mwh(battery: Battery, hours: int) -> float:
@@ -45,7 +47,12 @@ def cycled_energy_mwh(battery: Battery, hours: int) -> float:
     # l charging hours store at most l·eta_c·P; the other hours withdraw at most (n-l)·P/eta_d
     fits = max(min(k * eta_c * p, (hours - k) * p / eta_d) for k in range(1, hours))
     energy = min(room, fits, math.inf if cap is None else cap)
-    return energy if energy > 1e-12 * battery.energy_mwh else 0.0
+    # no part-hour so small that it would be rounded away: trim to whole hours instead
+    for per_hour in (eta_c * p, p / eta_d):
+        whole = math.floor(energy / per_hour)
+        if 0 < energy / per_hour - whole < _MIN_PART:
+            energy = whole * per_hour
+    return energy if energy > _MIN_PART * min(p, battery.energy_mwh) else 0.0
 
 
 def _window(grid_mwh: float, power_mw: float) -> tuple[int, float]:

@@ -82,7 +82,7 @@ def spread_dispatch(
     level = np.full((n_days, width), e0)  # stored energy after each hour
     room_cap = np.full(n_days, np.inf if cap is None else cap)
     c_max, w_max = eta_c * p, p / eta_d
-    tiny = 1e-9 * energy
+    tiny = 1e-6 * min(p, energy)  # smaller moves would vanish in settlement's rounding
     for k in range(steps):
         pair = order[:, k]
         i, j = pi[pair], pj[pair]

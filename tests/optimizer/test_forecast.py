@@ -1,0 +1,145 @@
+"""``forecast``: no foresight -- each day scheduled on a mean of earlier days, settled at its
+actual prices."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from optimizer import STRATEGIES, Battery, Horizon, MarketDay, optimize, run_strategy
+from optimizer.strategies.forecast import forecast_profiles, from_24_hours, to_24_hours
+from tests.optimizer.baseline_checks import PUBLISHED, check_run, total
+from tests.optimizer.helpers import batteries, day_prices, days_from, prd_battery, real_days
+
+NAME = "forecast"
+
+
+def test_registered_last() -> None:
+    strategy = STRATEGIES[NAME]
+    assert strategy.order == 40
+    assert not strategy.supports_continuous
+    assert list(STRATEGIES)[-1] == NAME
+
+
+def test_first_day_idles() -> None:
+    run, best = check_run(NAME, days_from([np.array(PUBLISHED, float)]), prd_battery())
+    assert total(run) == 0.0
+    assert total(best) > 0
+
+
+def test_repeated_day_is_scheduled_optimally() -> None:
+    # day 2 repeats day 1, so its forecast is exact and its schedule is optimal's
+    days = days_from([np.array(PUBLISHED, float)] * 2)
+    run, best = check_run(NAME, days, prd_battery())
+    assert run.days[0].revenue_mxn == 0.0
+    assert run.days[1].revenue_mxn == pytest.approx(best.days[1].revenue_mxn, rel=1e-9)
+    assert run.days[1].revenue_mxn == pytest.approx(2957.14, abs=0.01)
+
+
+def test_schedule_is_optimal_for_the_forecast_and_settled_at_actual_prices() -> None:
+    history = [np.array(PUBLISHED, float), np.array(PUBLISHED[::-1], float)]
+    actual = np.roll(np.array(PUBLISHED, float), 3)
+    days = days_from([*history, actual])
+    run, _ = check_run(NAME, days, prd_battery())
+    mean = (history[0] + history[1]) / 2
+    planned = run_strategy(
+        "optimal", [MarketDay(days[2].date, tuple(mean.tolist()))], prd_battery()
+    ).days[0]
+    np.testing.assert_allclose(run.days[2].charge_mw, planned.charge_mw, atol=1e-9)
+    np.testing.assert_allclose(run.days[2].discharge_mw, planned.discharge_mw, atol=1e-9)
+    settled = float(actual @ (planned.discharge_mw - planned.charge_mw))
+    assert run.days[2].revenue_mxn == pytest.approx(settled)
+    assert run.days[2].revenue_mxn != pytest.approx(planned.revenue_mxn)
+
+
+def test_forecast_is_the_mean_of_at_most_seven_earlier_days() -> None:
+    rng = np.random.default_rng(7)
+    prices = [rng.uniform(-50, 500, 24) for _ in range(10)]
+    profiles = forecast_profiles(days_from(prices))
+    assert np.isnan(profiles[0]).all()
+    np.testing.assert_allclose(profiles[1], prices[0])
+    np.testing.assert_allclose(profiles[3], np.mean(prices[:3], axis=0))
+    np.testing.assert_allclose(profiles[7], np.mean(prices[0:7], axis=0))
+    np.testing.assert_allclose(profiles[9], np.mean(prices[2:9], axis=0))
+
+
+def test_clock_change_days_map_to_24_hours_and_back() -> None:
+    short = np.arange(23, dtype=float)  # no 02:00 hour: index 2 is 03:00
+    np.testing.assert_allclose(to_24_hours(short), [0, 1, 1.5, *range(2, 23)])
+    long = np.arange(25, dtype=float)  # 01:00 twice: indices 1 and 2
+    np.testing.assert_allclose(to_24_hours(long), [0, 1.5, *range(3, 25)])
+    profile = np.arange(24, dtype=float)
+    np.testing.assert_allclose(from_24_hours(profile, 23), [0, 1, *range(3, 24)])
+    np.testing.assert_allclose(from_24_hours(profile, 25), [0, 1, 1, *range(2, 24)])
+    np.testing.assert_allclose(from_24_hours(profile, 24), profile)
+
+
+def test_real_clock_change_days() -> None:
+    # 2016-04-03 has 23 hours and 2016-10-30 has 25: both scheduled on 24-hour history
+    by_date = {d.date: i for i, d in enumerate(real_days())}
+    for date in (dt.date(2016, 4, 3), dt.date(2016, 10, 30)):
+        i = by_date[date]
+        days = list(real_days()[i - 7 : i + 2])
+        run, _ = check_run(NAME, days, prd_battery())
+        assert len(run.days[7].schedule) == days[7].hours
+        assert run.days[7].energy_discharged_mwh > 0
+
+
+def test_continuous_horizon_gets_daily_schedules() -> None:
+    days = list(real_days()[:5])
+    daily, _ = check_run(NAME, days, prd_battery())
+    carried, _ = check_run(NAME, days, prd_battery(), horizon=Horizon.CONTINUOUS)
+    for a, b in zip(daily.days, carried.days, strict=True):
+        np.testing.assert_array_equal(a.charge_mw, b.charge_mw)
+        assert b.soc[-1] == pytest.approx(0.1)
+
+
+def test_tight_window_caps_and_degradation() -> None:
+    days = list(real_days()[:10])
+    for battery in (
+        prd_battery(min_soc=0.30, max_soc=0.31),
+        prd_battery(max_cycles_per_day=0.5),
+        prd_battery(degradation_cost_mxn_per_mwh=100.0, round_trip_efficiency=1.0),
+    ):
+        run, best = check_run(NAME, days, battery)
+        assert total(run) < total(best)
+
+
+def test_real_month_worth_less_than_foresight() -> None:
+    report = optimize(list(real_days()[:31]), prd_battery(), strategy=NAME)
+    assert report.comparison is not None
+    row = next(r for r in report.comparison if r.strategy == NAME)
+    assert row.pct_of_optimal is not None
+    assert 30.0 < row.pct_of_optimal < 100.0
+
+
+@given(
+    battery=batteries(),
+    prices=st.lists(st.integers(23, 25).flatmap(day_prices), min_size=1, max_size=4),
+    horizon=st.sampled_from(Horizon),
+)
+def test_property_valid_and_never_beats_optimal(
+    battery: Battery, prices: list[np.ndarray], horizon: Horizon
+) -> None:
+    check_run(NAME, days_from(prices), battery, horizon=horizon)
+
+
+@given(
+    battery=batteries(),
+    prices=st.lists(day_prices(24), min_size=2, max_size=4),
+    last=day_prices(24),
+)
+def test_property_no_foresight(
+    battery: Battery, prices: list[np.ndarray], last: np.ndarray
+) -> None:
+    # changing the last day's prices changes no schedule: no day sees its own prices
+    # (or later ones)
+    first = run_strategy(NAME, days_from(prices), battery)
+    second = run_strategy(NAME, days_from([*prices[:-1], last]), battery)
+    for a, b in zip(first.days, second.days, strict=True):
+        np.testing.assert_array_equal(a.charge_mw, b.charge_mw)
+        np.testing.assert_array_equal(a.discharge_mw, b.discharge_mw)
