@@ -17,7 +17,7 @@ resource "aws_lambda_function" "this" {
   s3_bucket         = aws_s3_object.this.bucket
   s3_key            = aws_s3_object.this.key
   s3_object_version = aws_s3_object.this.version_id
-  source_code_hash  = filebase64sha256(local.package_path)
+  source_code_hash  = local.package_sha256
 
   tracing_config {
     mode = "Active"
@@ -48,12 +48,12 @@ resource "aws_lambda_function" "this" {
 
   lifecycle {
     precondition {
-      condition     = local.package_manifest.architecture == var.architecture
+      condition     = try(local.package_manifest.architecture, null) == var.architecture
       error_message = "The package was built for another architecture than var.architecture: rebuild with `make package ARCH=${var.architecture}` or set architecture to match."
     }
 
     precondition {
-      condition     = local.package_manifest.python_version == trimprefix(local.runtime, "python")
+      condition     = try(local.package_manifest.python_version, null) == trimprefix(local.runtime, "python")
       error_message = "The package was not built for ${local.runtime}: rebuild it with `make package` (not the --local test build)."
     }
 

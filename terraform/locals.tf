@@ -2,7 +2,11 @@ locals {
   package_path  = coalesce(var.package_path, "${path.module}/../dist/lambda.zip")
   manifest_path = "${local.package_path}.json"
   # Written by scripts/package_lambda.py next to the zip: what the package was built for.
-  package_manifest = jsondecode(file(local.manifest_path))
+  # try(): `terraform destroy` must work without a package; apply checks preconditions.
+  package_manifest = try(jsondecode(file(local.manifest_path)), {})
+  package_built    = fileexists(local.package_path) && can(local.package_manifest.architecture)
+  package_md5      = try(filemd5(local.package_path), null)
+  package_sha256   = try(filebase64sha256(local.package_path), null)
 
   runtime = "python3.13"
 

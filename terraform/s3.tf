@@ -103,7 +103,14 @@ resource "aws_s3_object" "this" {
   key    = "lambda/${var.name}.zip"
   source = local.package_path
   # source_hash, not etag: with SSE-KMS the ETag is not the file's MD5.
-  source_hash = filemd5(local.package_path)
+  source_hash = local.package_md5
+
+  lifecycle {
+    precondition {
+      condition     = local.package_built
+      error_message = "No Lambda package at ${local.package_path} (or its .json manifest): run `make package` first."
+    }
+  }
 
   depends_on = [
     aws_s3_bucket_versioning.this,

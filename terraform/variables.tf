@@ -191,7 +191,7 @@ variable "batu_api_key_ssm_parameter" {
   default     = "/battery-arbitrage/batu-api-key"
 
   validation {
-    condition     = can(regex("^/[A-Za-z0-9_.\\-/]{1,1010}$", var.batu_api_key_ssm_parameter))
+    condition     = can(regex("^/[A-Za-z0-9_./-]+$", var.batu_api_key_ssm_parameter)) && length(var.batu_api_key_ssm_parameter) <= 1011
     error_message = "batu_api_key_ssm_parameter must be a hierarchical parameter name starting with / (letters, digits, _ . - /)."
   }
 }

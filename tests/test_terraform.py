@@ -200,7 +200,8 @@ def test_lambda_function(tf: Config) -> None:
     assert expr(fn["s3_bucket"]) == "aws_s3_object.this.bucket"
     assert expr(fn["s3_key"]) == "aws_s3_object.this.key"
     assert expr(fn["s3_object_version"]) == "aws_s3_object.this.version_id"
-    assert expr(fn["source_code_hash"]) == "filebase64sha256(local.package_path)"
+    assert expr(fn["source_code_hash"]) == "local.package_sha256"
+    assert expr(tf.locals["package_sha256"]) == "try(filebase64sha256(local.package_path), null)"
 
 
 def test_lambda_refuses_a_package_built_for_another_target(tf: Config) -> None:
@@ -208,9 +209,13 @@ def test_lambda_refuses_a_package_built_for_another_target(tf: Config) -> None:
         expr(p["condition"])
         for p in block(tf.resource("aws_lambda_function", "this"), "lifecycle")["precondition"]
     ]
-    assert "local.package_manifest.architecture == var.architecture" in conditions
+    assert "try(local.package_manifest.architecture, null) == var.architecture" in conditions
     assert any("package_manifest.python_version" in c for c in conditions)
-    assert expr(tf.locals["package_manifest"]) == "jsondecode(file(local.manifest_path))"
+    assert expr(tf.locals["package_manifest"]) == "try(jsondecode(file(local.manifest_path)), {})"
+    # scripts/package_lambda.py writes the manifest next to the zip as <zip>.json
+    assert tf.locals["manifest_path"] == "${local.package_path}.json"
+    (upload,) = block(tf.resource("aws_s3_object", "this"), "lifecycle")["precondition"]
+    assert expr(upload["condition"]) == "local.package_built"
 
 
 def test_lambda_environment_is_what_the_code_reads(tf: Config) -> None:
@@ -459,7 +464,8 @@ def test_artifact_bucket_is_versioned_encrypted_and_private(tf: Config) -> None:
     obj = tf.resource("aws_s3_object", "this")
     assert obj["bucket"] == bucket_id
     assert expr(obj["source"]) == "local.package_path"
-    assert expr(obj["source_hash"]) == "filemd5(local.package_path)"
+    assert expr(obj["source_hash"]) == "local.package_md5"
+    assert expr(tf.locals["package_md5"]) == "try(filemd5(local.package_path), null)"
 
 
 # --- the time budget ---------------------------------------------------------------------------
@@ -496,3 +502,57 @@ def test_timeouts_are_layered_each_below_the_one_above(tf: Config) -> None:
     # ... and the timeout variable cannot reach the integration's 29 s.
     (validation,) = tf.variables["lambda_timeout_s"]["validation"]
     assert "var.lambda_timeout_s <= 28" in validation["condition"]
+
+
+# --- validation regexes (Terraform uses Go's RE2, not Python's re) -----------------------------
+
+REGEX_CALL = re.compile(r'regex\("((?:[^"\\]|\\.)*)", var\.(\w+)\)')
+
+
+def validation_regexes(tf: Config) -> list[tuple[str, str]]:
+    """(variable, pattern) for every ``regex("...", var.x)`` in a validation condition."""
+    found = []
+    for name, body in tf.variables.items():
+        for validation in body.get("validation", []):
+            for match in REGEX_CALL.finditer(validation["condition"]):
+                pattern = match.group(1).encode().decode("unicode_escape")  # HCL escapes
+                assert match.group(2) == name, validation["condition"]
+                found.append((name, pattern))
+    return found
+
+
+def test_validation_regexes_are_valid_re2_and_accept_the_defaults(tf: Config) -> None:
+    patterns = validation_regexes(tf)
+    assert {name for name, _ in patterns} >= {"region", "name", "batu_api_key_ssm_parameter"}
+    for name, pattern in patterns:
+        compiled = re.compile(pattern)
+        # RE2 rejects counted repetitions above 1000 (the pattern would never match: can()
+        # turns the error into false and the variable could never validate).
+        for bound in re.findall(r"\{(\d+)(?:,(\d*))?\}", pattern):
+            assert all(int(n) <= 1000 for n in bound if n), (name, pattern)
+        # No look-arounds or backreferences: RE2 has neither.
+        assert not re.search(r"\(\?[=!<]|\\[1-9]", pattern), (name, pattern)
+        default = tf.default(name)
+        if default is not None:
+            assert compiled.search(default), (name, pattern, default)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "valid"),
+    [
+        ("batu_api_key_ssm_parameter", "/prod/batu/api-key_v2.1", True),
+        ("batu_api_key_ssm_parameter", "batu-api-key", False),
+        ("batu_api_key_ssm_parameter", "/has space", False),
+        ("region", "mx-central-1", True),
+        ("region", "us-gov-west-1", True),
+        ("region", "mexico", False),
+        ("name", "battery-arbitrage-dev", True),
+        ("name", "Battery_Arbitrage", False),
+        ("jwt_issuer", "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC", True),
+        ("jwt_issuer", "http://issuer.example", False),
+    ],
+    ids=lambda v: str(v),
+)
+def test_validation_regexes_sort_values(tf: Config, variable: str, value: str, valid: bool) -> None:
+    (pattern,) = [p for name, p in validation_regexes(tf) if name == variable]
+    assert bool(re.search(pattern, value)) is valid
