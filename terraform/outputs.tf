@@ -47,3 +47,8 @@ output "batu_api_key_ssm_parameter" {
   description = "Name of the SSM SecureString parameter the function reads the Batu API key from."
   value       = var.batu_api_key_ssm_parameter
 }
+
+output "optimize_execute_api_arn" {
+  description = "ARN to allow in a caller's IAM policy (execute-api:Invoke) when auth = iam."
+  value       = "${aws_apigatewayv2_api.this.execution_arn}/$default/POST/optimize"
+}
