@@ -18,8 +18,9 @@ variable "name" {
   default     = "battery-arbitrage"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{2,39}$", var.name))
-    error_message = "name must be 3-40 characters: lower-case letters, digits and hyphens, starting with a letter."
+    # 26 at most: the artifact bucket's generated name is "<name>-artifacts-" + 26 characters.
+    condition     = can(regex("^[a-z][a-z0-9-]{2,25}$", var.name))
+    error_message = "name must be 3-26 characters: lower-case letters, digits and hyphens, starting with a letter."
   }
 }
 

@@ -537,6 +537,17 @@ def test_validation_regexes_are_valid_re2_and_accept_the_defaults(tf: Config) ->
             assert compiled.search(default), (name, pattern, default)
 
 
+def test_longest_name_still_fits_the_bucket_prefix_limit(tf: Config) -> None:
+    (pattern,) = [p for name, p in validation_regexes(tf) if name == "name"]
+    match = re.fullmatch(r"\^\[a-z\]\[a-z0-9-\]\{2,(\d+)\}\$", pattern)
+    assert match, pattern
+    longest = 1 + int(match.group(1))
+    prefix = tf.resource("aws_s3_bucket", "this")["bucket_prefix"]
+    assert prefix == "${var.name}-artifacts-"
+    # S3 bucket names have at most 63 characters; Terraform appends 26 to a bucket_prefix.
+    assert longest + len("-artifacts-") <= 63 - 26
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "valid"),
     [
