@@ -8,8 +8,10 @@ so the starting level is exactly on the grid. One hour may move the level up by 
 ``U = floor(eta_c·P / h)`` steps (charging ``m·h / eta_c`` MW at the grid) or down by at most
 ``W = floor(P / (eta_d·h))`` steps (discharging ``m·h·eta_d`` MW), so every transition is an
 exactly feasible power and each move is either a charge, a discharge or idle -- never both.
-``h`` is ``(max_soc - min_soc)·E / N`` with N chosen in ``LEVELS`` to lose as little of the
-full-power moves as possible to rounding (at least 4 steps per full-power hour).
+The grid spans the levels a schedule can use (in ``daily`` mode only those a day can reach and
+come back from) in N steps, N chosen in ``LEVELS`` to lose as little of the full-power moves
+as possible to rounding, and larger when needed for at least ``MIN_STEPS_PER_HOUR`` steps per
+full-power hour (within ``MAX_LEVELS`` and a ~40 MB bound on the value tables).
 
 Recursion. With ``a_t = p_t / eta_c`` (grid cost of a stored MWh) and
 ``b_t = (p_t - kappa)·eta_d`` (net income of a withdrawn stored MWh),
@@ -29,13 +31,18 @@ chain of hours, starting and ending at the starting level.
 
 Cycle limits (``max_cycles_per_day``). Handled by Lagrangian relaxation: a price ``lambda`` per
 withdrawn stored MWh is subtracted from ``b_t``; days whose unconstrained schedule exceeds the
-cap get ``lambda`` bisected per day (``CAP_BISECTIONS`` rounds, vectorised). Each candidate
-schedule is re-checked against the real cap and only feasible ones are kept (idle is the
-feasible fallback), so the result always satisfies the cap; it may fall a little short of the
+cap get ``lambda`` bisected per day (``CAP_BISECTIONS`` rounds, vectorised). The last schedules
+on either side of the cap are then mixed so the day withdraws exactly the cap (a convex mix of
+valid schedules is valid once hours that would both charge and discharge are netted out, which
+keeps every SoC level). The mix, or the best schedule within the cap met during the bisection
+(idle at worst), is kept: the cap always holds, and the result may fall a little short of the
 capped optimum (duality gap, finite bisection). In ``continuous`` mode the per-day multipliers
-found for the daily problem, and no multipliers, each give a chain; each chain is mixed with
-the daily schedules (valid under both horizons) just enough that no day exceeds its cap, and
-the best of these and the daily schedules is kept.
+of the daily problem, and no multipliers, each give a chain; each chain is mixed with the
+daily schedules (valid under both horizons) just enough that no day exceeds its cap, and the
+best of these and the daily schedules is kept.
+
+Every schedule is re-checked against settlement's rules before it is returned (a day that
+failed would idle; none is expected to).
 """
 
 from __future__ import annotations
@@ -63,10 +70,12 @@ from optimizer.strategies.base import Strategy
 LEVELS = range(150, 201)
 #: Minimum grid steps per full-power hour.
 MIN_STEPS_PER_HOUR = 4
-#: Upper bound on the number of grid levels (for absurdly long durations).
+#: Upper bound on the number of grid levels (for very long durations and low efficiencies).
 MAX_LEVELS = 4000
+#: Upper bound on the size of the stored value tables (levels x rows x hours), ~40 MB.
+MAX_TABLE_VALUES = 5_000_000
 #: Bisection rounds for the cycle-limit multiplier.
-CAP_BISECTIONS = 16
+CAP_BISECTIONS = 8
 _SLACK = 1e-9
 
 
@@ -81,15 +90,28 @@ class Grid:
     down: int  # max steps per hour discharging
 
 
-def make_grid(battery: Battery) -> Grid:
+def day_reach_mwh(battery: Battery, hours: int) -> float:
+    """How far (stored MWh) a day of ``hours`` hours can move away from its starting level
+    and still come back: l hours one way, the other hours the other way."""
+    p, eta_c, eta_d = battery.power_mw, battery.eta_charge, battery.eta_discharge
+    return max(min(k * eta_c * p, (hours - k) * p / eta_d) for k in range(1, hours))
+
+
+def make_grid(
+    battery: Battery, *, reach_mwh: float = math.inf, max_levels: int = MAX_LEVELS
+) -> Grid:
+    """The SoC grid over the levels within ``reach_mwh`` of the start (and within the SoC
+    bounds), with at most about ``max_levels`` levels."""
     p, eta_c, eta_d = battery.power_mw, battery.eta_charge, battery.eta_discharge
     energy = battery.energy_mwh
-    span = battery.usable_energy_mwh
     e0 = battery.soc_start * energy
+    room_down = min(e0 - battery.min_soc * energy, reach_mwh)
+    room_up = min(battery.max_soc * energy - e0, reach_mwh)
+    span = room_down + room_up
     fastest = min(eta_c * p, p / eta_d)  # the smaller full-power move, in stored MWh
     need = math.ceil(MIN_STEPS_PER_HOUR * span / fastest)
-    candidates = range(max(LEVELS.start, need), max(LEVELS.stop, need + 1))
-    candidates = range(min(candidates.start, MAX_LEVELS), min(candidates.stop, MAX_LEVELS + 1))
+    top = max(LEVELS.start, min(max_levels, MAX_LEVELS))
+    candidates = range(min(max(LEVELS.start, need), top), min(max(LEVELS.stop, need + 1), top + 1))
 
     def kept(n: int) -> float:  # share of the full-power moves the grid can represent
         up, down = eta_c * p * n / span, p * n / (eta_d * span)
@@ -97,8 +119,8 @@ def make_grid(battery: Battery) -> Grid:
 
     n = max(candidates, key=lambda c: (kept(c), -c))
     step = span / n
-    below = math.floor((e0 - battery.min_soc * energy) / step + _SLACK)
-    above = math.floor((battery.max_soc * energy - e0) / step + _SLACK)
+    below = math.floor(room_down / step + _SLACK)
+    above = math.floor(room_up / step + _SLACK)
     levels = below + above + 1
     up = min(math.floor(eta_c * p / step + _SLACK), levels - 1)
     down = min(math.floor(p / (eta_d * step) + _SLACK), levels - 1)
@@ -265,9 +287,14 @@ def _daily(
 
 def dp_dispatch(days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon) -> Dispatch:
     """Grid-side charge and discharge MW for every hour of every day, concatenated."""
-    grid = make_grid(battery)
     kappa = battery.degradation_cost_mxn_per_mwh
     prices, hours = price_matrix(days)
+    table = prices.size + len(days)  # (hours + 1) x rows value tables, per level
+    grid = make_grid(
+        battery,
+        reach_mwh=day_reach_mwh(battery, prices.shape[1]),
+        max_levels=MAX_TABLE_VALUES // table,
+    )
     real = hour_mask(hours, prices.shape[1])
     charge, discharge, lam = _daily(prices, real, battery, grid)
     daily = guard_physics(flatten(charge, hours), flatten(discharge, hours), days, battery)
@@ -275,6 +302,7 @@ def dp_dispatch(days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
         return daily
     chain_p = flatten(prices, hours)[None, :]
     flat_p = chain_p[0]
+    grid = make_grid(battery, max_levels=MAX_TABLE_VALUES // (chain_p.size + 1))
     cap = battery.daily_withdrawal_cap_mwh
     if cap is None:
         chain = _solve(chain_p, np.ones_like(chain_p, dtype=bool), battery, grid, 0 * chain_p)
