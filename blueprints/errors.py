@@ -81,7 +81,7 @@ def problem(
     return response
 
 
-def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+def flatten_messages(messages: Any, *, prefix: str = "") -> dict[str, list[str]]:
     """marshmallow's nested messages -> {"battery_params.min_soc": ["..."], ...}.
 
     ``_schema`` keys (whole-object errors) report against the enclosing path, or ``body``
