@@ -1,7 +1,7 @@
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway only; a dead-letter queue applies to asynchronous invocations.
   #checkov:skip=CKV_AWS_117:The function reaches only public HTTPS APIs (Batu, CENACE) and AWS endpoints; a VPC would need a NAT gateway and protects no private resource.
-  #checkov:skip=CKV_AWS_173:The environment holds no secret (the Batu key is read from SSM at cold start); the default AWS-managed key encrypts it at rest.
+  #checkov:skip=CKV_AWS_173:The environment holds no secret (the Batu key is read from SSM at run time); the default AWS-managed key encrypts it at rest.
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this stack; the artefact's integrity is pinned by source_code_hash and the S3 object version.
   function_name = var.name
   description   = "Battery arbitrage optimizer (Flask app behind API Gateway via apig-wsgi)."
