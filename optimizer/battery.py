@@ -7,6 +7,11 @@ from dataclasses import dataclass
 
 from optimizer.errors import InvalidBatteryError
 
+#: Smallest efficiency accepted: below it a battery is physically meaningless and the
+#: numbers (P / eta) stop being well-conditioned for any solver.
+MIN_EFFICIENCY = 0.01
+_EFFICIENCY_RANGE = f"must be at least {MIN_EFFICIENCY} and at most 1"
+
 
 def _finite(field: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -45,8 +50,8 @@ class Battery:
         if duration <= 0:
             raise InvalidBatteryError("duration_hours", "must be greater than 0")
         eta = _finite("efficiency", self.round_trip_efficiency)
-        if not 0 < eta <= 1:
-            raise InvalidBatteryError("efficiency", "must be greater than 0 and at most 1")
+        if not MIN_EFFICIENCY <= eta <= 1:
+            raise InvalidBatteryError("efficiency", _EFFICIENCY_RANGE)
         one_way = (self.charge_efficiency, self.discharge_efficiency)
         if (one_way[0] is None) != (one_way[1] is None):
             field = "charge_efficiency" if one_way[0] is None else "discharge_efficiency"
@@ -57,8 +62,8 @@ class Battery:
             ("charge_efficiency", one_way[0]),
             ("discharge_efficiency", one_way[1]),
         ):
-            if value is not None and not 0 < _finite(field, value) <= 1:
-                raise InvalidBatteryError(field, "must be greater than 0 and at most 1")
+            if value is not None and not MIN_EFFICIENCY <= _finite(field, value) <= 1:
+                raise InvalidBatteryError(field, _EFFICIENCY_RANGE)
         lo = _finite("min_soc", self.min_soc)
         hi = _finite("max_soc", self.max_soc)
         if not 0 <= lo <= 1:

@@ -7,6 +7,7 @@ charge and discharge, power within [0, P], SoC within bounds, each day (``daily`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,8 +20,10 @@ from optimizer.results import DayResult, DayRevenue, Horizon, Summary
 
 #: Relative tolerance (of P or E) under which values are solver noise.
 NOISE_REL = 1e-7
-#: Decimals kept in cleaned outputs (MW, SoC fractions).
+#: Decimals kept in cleaned outputs (MW, MWh, SoC fractions).
 DECIMALS = 9
+#: Decimals kept in money (MXN): a micro-peso, far below the 1e-6 relative exactness
+MONEY_DECIMALS = 6
 
 
 @dataclass(frozen=True)
@@ -142,14 +145,14 @@ def _round(x: float) -> float:
 
 
 def _money(x: float) -> float:
-    # revenue of an idle day is exactly 0, never -1e-13
-    return 0.0 if abs(x) < 1e-9 else float(x)
+    """MXN rounded to ``MONEY_DECIMALS``: no float noise (2957.1367083200003), idle is 0.0."""
+    return float(round(float(x), MONEY_DECIMALS)) + 0.0
 
 
 def summarise(results: Sequence[DayResult]) -> Summary:
     """Total, average, best and worst day (ties go to the earliest day)."""
     revenues = [r.revenue_mxn for r in results]
-    total = float(np.sum(revenues))
+    total = math.fsum(revenues)
     best = max(range(len(results)), key=lambda i: (revenues[i], -i))
     worst = min(range(len(results)), key=lambda i: (revenues[i], i))
     return Summary(

@@ -37,6 +37,8 @@ def test_cycle_cap_is_battery_side_usable_energy() -> None:
         ({"duration_h": math.inf}, "duration_hours"),
         ({"duration_h": 0}, "duration_hours"),
         ({"round_trip_efficiency": 0}, "efficiency"),
+        ({"round_trip_efficiency": 5e-324}, "efficiency"),
+        ({"charge_efficiency": 0.005, "discharge_efficiency": 1.0}, "charge_efficiency"),
         ({"round_trip_efficiency": 1.01}, "efficiency"),
         ({"charge_efficiency": 0.9}, "discharge_efficiency"),
         ({"discharge_efficiency": 0.9}, "charge_efficiency"),

@@ -101,3 +101,15 @@ def test_summary_best_and_worst_days() -> None:
     assert summary.avg_daily_revenue_mxn == pytest.approx(2 * 2200.0 / 3)
     assert summary.best_day.date == results[0].date  # tie -> earliest
     assert summary.worst_day.date == results[1].date and summary.worst_day.revenue_mxn == 0.0
+
+
+def test_money_is_rounded_to_the_micro_peso() -> None:
+    prices = PRICES / 3.0  # thirds: revenues with endless decimals
+    day = settle(
+        days_from([prices]),
+        dispatch(h1=("c", 10.0), h23=("d", 10.0)),
+        BATTERY,
+        horizon=Horizon.DAILY,
+    )[0]
+    assert day.revenue_mxn == round((230 - 10) / 3 * 10, 6)
+    assert summarise([day]).total_revenue_mxn == day.revenue_mxn
