@@ -12,7 +12,7 @@ import numpy as np
 
 from optimizer.battery import Battery
 from optimizer.market import MarketDay
-from optimizer.settle import NOISE_REL, Dispatch, clean_power, day_offsets
+from optimizer.settle import DECIMALS, NOISE_REL, Dispatch, clean_power, day_offsets
 
 
 def price_matrix(days: Sequence[MarketDay]) -> tuple[np.ndarray, np.ndarray]:
@@ -34,6 +34,15 @@ def hour_mask(hours: np.ndarray, width: int) -> np.ndarray:
 def flatten(matrix: np.ndarray, hours: np.ndarray) -> np.ndarray:
     """Inverse of the padding of ``price_matrix``: the real hours, concatenated in day order."""
     return np.asarray(matrix[hour_mask(hours, matrix.shape[1])], dtype=float)
+
+
+def withdrawal_cap_mwh(battery: Battery, hours: int) -> float | None:
+    """The daily withdrawal cap to plan for: the battery's, less what settlement's rounding of
+    ``hours`` powers (to ``DECIMALS`` decimals) could add to it. None without a cap."""
+    cap = battery.daily_withdrawal_cap_mwh
+    if cap is None:
+        return None
+    return max(0.0, cap - hours * 0.5 * 10.0**-DECIMALS / battery.eta_discharge)
 
 
 def guard_physics(

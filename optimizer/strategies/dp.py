@@ -63,6 +63,7 @@ from optimizer.strategies._days import (
     guard_physics,
     hour_mask,
     price_matrix,
+    withdrawal_cap_mwh,
 )
 from optimizer.strategies.base import Strategy
 
@@ -241,10 +242,10 @@ def _daily(
     lam = np.zeros(rows)
     solution = _solve(prices, real, battery, grid, np.zeros_like(prices))
     charge, discharge = _powers(solution.moves, battery, grid)
-    cap = battery.daily_withdrawal_cap_mwh
+    cap = withdrawal_cap_mwh(battery, prices.shape[1])
     if cap is None:
         return charge, discharge, lam
-    limit = cap * (1 + 1e-12)
+    limit = cap
     over = np.flatnonzero(solution.withdrawn_mwh > limit)
     if over.size == 0:
         return charge, discharge, lam
@@ -303,7 +304,7 @@ def dp_dispatch(days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
     chain_p = flatten(prices, hours)[None, :]
     flat_p = chain_p[0]
     grid = make_grid(battery, max_levels=MAX_TABLE_VALUES // (chain_p.size + 1))
-    cap = battery.daily_withdrawal_cap_mwh
+    cap = withdrawal_cap_mwh(battery, int(hours.max()))
     if cap is None:
         chain = _solve(chain_p, np.ones_like(chain_p, dtype=bool), battery, grid, 0 * chain_p)
         chain_c, chain_d = (x[0] for x in _powers(chain.moves, battery, grid))
@@ -334,7 +335,7 @@ def dp_dispatch(days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
         mix_w = np.add.reduceat(mix_d, starts) / battery.eta_discharge
         if (
             rev > best_rev
-            and (mix_w <= cap * (1 + 1e-9)).all()
+            and (mix_w <= cap + 1e-12 * max(cap, 1.0)).all()
             and chain_is_valid(mix_c, mix_d, battery)
         ):
             best, best_rev = Dispatch(mix_c, mix_d), rev

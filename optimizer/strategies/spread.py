@@ -32,7 +32,13 @@ from optimizer.battery import Battery
 from optimizer.market import MarketDay
 from optimizer.results import Horizon
 from optimizer.settle import Dispatch
-from optimizer.strategies._days import flatten, guard_physics, hour_mask, price_matrix
+from optimizer.strategies._days import (
+    flatten,
+    guard_physics,
+    hour_mask,
+    price_matrix,
+    withdrawal_cap_mwh,
+)
 from optimizer.strategies.base import Strategy
 
 
@@ -61,7 +67,7 @@ def spread_dispatch(
     energy = battery.energy_mwh
     e_min, e_max = battery.min_soc * energy, battery.max_soc * energy
     e0 = battery.soc_start * energy
-    cap = battery.daily_withdrawal_cap_mwh
+    cap = withdrawal_cap_mwh(battery, width)
 
     pi, pj, span, sign = _pairs(width)
     buy = prices / eta_c

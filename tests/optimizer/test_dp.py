@@ -181,6 +181,7 @@ def test_property_valid_and_never_beats_optimal(
     battery: Battery, prices: list[np.ndarray], horizon: Horizon
 ) -> None:
     run, best = check_run(NAME, days_from(prices), battery, horizon=horizon)
-    if battery.max_cycles_per_day is None and horizon is Horizon.DAILY:
-        # without a cycle limit the grid loses at most a few grid steps' worth
-        assert total(run) >= 0.97 * total(best) - 1e-6 * max(1.0, abs(total(best)))
+    if horizon is Horizon.DAILY:
+        # the grid loses a few grid steps' worth; a cycle limit adds the Lagrangian's gap
+        floor = 0.97 if battery.max_cycles_per_day is None else 0.9
+        assert total(run) >= floor * total(best) - 1e-6 * max(1.0, abs(total(best)))
