@@ -22,6 +22,7 @@ from optimizer import (
     InvalidBatteryError,
     InvalidPricesError,
     OptimizerError,
+    SolverTimeLimitError,
     UnknownStrategyError,
 )
 from prices import PriceSourceError
@@ -36,6 +37,7 @@ NO_PRICES_TYPE = _PROBLEM_BASE + "no-prices"
 UPSTREAM_TYPE = _PROBLEM_BASE + "price-source-failed"
 UPSTREAM_TIMEOUT_TYPE = _PROBLEM_BASE + "price-source-timeout"
 INTERNAL_TYPE = _PROBLEM_BASE + "internal-error"
+SOLVER_BUDGET_TYPE = _PROBLEM_BASE + "solver-time-budget"
 _SOURCE_TYPES = {404: NO_PRICES_TYPE, 502: UPSTREAM_TYPE, 504: UPSTREAM_TIMEOUT_TYPE}
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -158,6 +160,16 @@ def _price_source_error(exc: PriceSourceError) -> Response:
     )
 
 
+def _solver_budget_error(exc: SolverTimeLimitError) -> Response:
+    logger.warning("solver time budget exhausted: %s", exc)
+    return problem(
+        503,
+        title="Solver time budget exceeded",
+        detail=f"The exact optimum needs more time than this service allows: {exc}.",
+        type_=SOLVER_BUDGET_TYPE,
+    )
+
+
 def _internal_error(exc: BaseException) -> Response:
     rid = request_id()
     logger.error("unhandled error, request_id=%s", rid, exc_info=exc)
@@ -178,5 +190,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(InvalidBatteryError, _battery_error)
     app.register_error_handler(InvalidPricesError, _prices_error)
     app.register_error_handler(UnknownStrategyError, _strategy_error)
+    app.register_error_handler(SolverTimeLimitError, _solver_budget_error)
     app.register_error_handler(OptimizerError, _internal_error)
     app.register_error_handler(Exception, _internal_error)

@@ -38,6 +38,11 @@ PROBLEM_RESPONSES: dict[str, tuple[int, str]] = {
     ),
     "InternalError": (500, "Unexpected failure; the body carries a request id, nothing else."),
     "UpstreamFailed": (502, "The price source failed, answered garbage or left hours missing."),
+    "SolverBudget": (
+        503,
+        "The exact optimum needs more than the solver's time budget (many days with negative "
+        "prices); request fewer days at a time.",
+    ),
     "UpstreamTimeout": (504, "The price source did not answer in time."),
 }
 
@@ -141,6 +146,7 @@ def build_spec() -> dict[str, Any]:
                     "UnsupportedMediaType",
                     "ValidationFailed",
                     "UpstreamFailed",
+                    "SolverBudget",
                     "UpstreamTimeout",
                 ),
             }

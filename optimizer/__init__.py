@@ -10,6 +10,7 @@ from optimizer.errors import (
     OptimizerError,
     PhysicsViolationError,
     SolverError,
+    SolverTimeLimitError,
     UnknownStrategyError,
 )
 from optimizer.market import ALLOWED_HOURS_PER_DAY, MarketDay
@@ -45,6 +46,7 @@ __all__ = [
     "PhysicsViolationError",
     "Report",
     "SolverError",
+    "SolverTimeLimitError",
     "Strategy",
     "StrategyRun",
     "Summary",

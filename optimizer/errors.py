@@ -36,5 +36,10 @@ class SolverError(OptimizerError):
     """The solver failed (time limit, numerical trouble, unexpected status)."""
 
 
+class SolverTimeLimitError(SolverError):
+    """The exact optimum needs more than the solver's time budget (a request too large or too
+    non-convex); the message is safe to show a client."""
+
+
 class PhysicsViolationError(OptimizerError):
     """A strategy produced a schedule that breaks SPEC §2 (a bug, never shown to users)."""

@@ -67,7 +67,7 @@ def test_document_lists_every_route_and_error() -> None:
     assert set(doc["paths"]) == {"/optimize", "/health", "/strategies", "/openapi.json"}
     optimize = doc["paths"]["/optimize"]["post"]
     statuses = set(optimize["responses"])
-    assert statuses == {"200", "400", "404", "405", "413", "415", "422", "500", "502", "504"}
+    assert statuses == {"200", "400", "404", "405", "413", "415", "422", "500", "502", "503", "504"}
     for name, (status, _description) in PROBLEM_RESPONSES.items():
         response = doc["components"]["responses"][name]
         assert response["content"]["application/problem+json"]["schema"] == {

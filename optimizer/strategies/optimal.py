@@ -34,7 +34,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from optimizer.battery import Battery
 from optimizer.envelope import needs_binary, solve_days, solve_nonconvex_days
-from optimizer.errors import InfeasibleProblemError, SolverError
+from optimizer.errors import InfeasibleProblemError, SolverError, SolverTimeLimitError
 from optimizer.market import MarketDay
 from optimizer.results import Horizon
 from optimizer.settle import Dispatch, day_offsets
@@ -125,6 +125,10 @@ def solve_milp(
     # --- check ---
     if result.status == 2:
         raise InfeasibleProblemError("HiGHS reports the schedule program infeasible")
+    if result.status == 1:
+        raise SolverTimeLimitError(
+            f"the solver's time budget ({time_limit_s:g} s) ran out; request fewer days at a time"
+        )
     if result.status != 0 or result.x is None:
         raise SolverError(f"HiGHS did not solve the schedule program: {result.message}")
     # --- extract ---
@@ -186,7 +190,7 @@ class Optimal(Strategy):
             lo, hi = offsets[day], offsets[day + 1]
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise SolverError(
+                raise SolverTimeLimitError(
                     f"the solver's time budget ({SOLVER_TIME_LIMIT_S:g} s) ran out before "
                     f"every day was solved ({days[day].date} was not); "
                     "request fewer days at a time"

@@ -11,7 +11,13 @@ from flask import Flask
 
 from app import create_app
 from blueprints.errors import flatten_messages
-from optimizer import InvalidBatteryError, InvalidPricesError, SolverError, UnknownStrategyError
+from optimizer import (
+    InvalidBatteryError,
+    InvalidPricesError,
+    SolverError,
+    SolverTimeLimitError,
+    UnknownStrategyError,
+)
 from prices import NoPricesError, UpstreamError, UpstreamTimeoutError
 from tests.conftest import PRD_REQUEST_2020, FailingSource, RecordedSource
 
@@ -59,6 +65,9 @@ CASES: list[tuple[str, Exception | None, str, str, dict[str, Any], int, str, str
      "Price source timed out", set()),
     ("500-solver", SolverError(SECRET), "POST", "/optimize", {"json": PRD_REQUEST_2020},
      500, V + "internal-error", "Internal Server Error", {"request_id"}),
+    ("503-solver-budget", SolverTimeLimitError("the solver's time budget (5 s) ran out"),
+     "POST", "/optimize", {"json": PRD_REQUEST_2020}, 503, V + "solver-time-budget",
+     "Solver time budget exceeded", set()),
     ("500-bug", RuntimeError(SECRET), "POST", "/optimize", {"json": PRD_REQUEST_2020},
      500, V + "internal-error", "Internal Server Error", {"request_id"}),
 ]  # fmt: skip
@@ -132,3 +141,28 @@ def test_battery_error_from_the_optimizer_names_the_field(app: Flask) -> None:
 )
 def test_flatten_messages(messages: Any, flat: dict[str, list[str]]) -> None:
     assert flatten_messages(messages) == flat
+
+
+def test_solver_budget_exhausted_end_to_end_is_a_503(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import optimizer.strategies.optimal as optimal
+
+    monkeypatch.setattr(optimal, "SOLVER_TIME_LIMIT_S", 0.0)
+    prices = [
+        {"date": "2024-01-01", "hour": h, "price": -300.0 - 40.0 * (h % 5)} for h in range(24)
+    ]
+    body = {
+        "battery_params": {"capacity_mw": 10, "duration_hours": 4, "efficiency": 0.85},
+        "market_params": {
+            "start_date": "2024-01-01",
+            "end_date": "2024-01-01",
+            "prices": prices,
+        },
+    }
+    response = client.post("/optimize", json=body)
+    assert response.status_code == 503
+    assert response.mimetype == "application/problem+json"
+    problem_body = response.get_json()
+    assert problem_body["type"] == V + "solver-time-budget"
+    assert "fewer days" in problem_body["detail"]

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from optimizer import Battery, Horizon, MarketDay, SolverError, run_strategy
+from optimizer import Battery, Horizon, MarketDay, SolverTimeLimitError, run_strategy
 from tests.optimizer.helpers import (
     batteries,
     day_prices,
@@ -208,7 +208,7 @@ def test_solver_budget_exhausted_raises_a_typed_error(monkeypatch: pytest.Monkey
     import optimizer.strategies.optimal as optimal
 
     monkeypatch.setattr(optimal, "SOLVER_TIME_LIMIT_S", 0.0)
-    with pytest.raises(SolverError, match="time budget"):
+    with pytest.raises(SolverTimeLimitError, match="time budget"):
         run_strategy("optimal", negative_days(), prd_battery())
 
 
