@@ -77,33 +77,43 @@ def spread_dispatch(
     margin = np.where(real[:, pi] & real[:, pj], margin, -np.inf)
     if e0 <= e_min:  # nothing to lend: only charge-first pairs can move energy
         margin = np.where(sign > 0, margin, -np.inf)
+    if e0 >= e_max:  # no room: only discharge-first pairs can move energy
+        margin = np.where(sign < 0, margin, -np.inf)
     scale = max(1.0, float(np.max(np.abs(prices))))
     good = margin > 1e-12 * scale
     steps = int(good.sum(axis=1).max(initial=0))
     order = np.argsort(-margin, axis=1, kind="stable")[:, :steps]
 
+    # everything the k-th step needs, as (steps, days) arrays; hours as flat indices
     rows = np.arange(n_days)
-    stored = np.zeros((n_days, width))  # battery-side MWh stored per hour
-    withdrawn = np.zeros((n_days, width))  # battery-side MWh withdrawn per hour
+    ranked = order.T
+    good_k = np.take_along_axis(good, order, axis=1).T
+    flat_i = pi[ranked] + (rows * width)[None, :]
+    flat_j = pj[ranked] + (rows * width)[None, :]
+    sign_k = sign[ranked]
+    span_k = span[ranked]  # (steps, days, width)
+    # SoC headroom = bound_k - max over the span of sign * level (max_soc above, min_soc below)
+    bound_k = np.where(sign_k > 0, e_max, -e_min)
+
+    stored = np.zeros(n_days * width)  # battery-side MWh stored per hour
+    withdrawn = np.zeros(n_days * width)  # battery-side MWh withdrawn per hour
     level = np.full((n_days, width), e0)  # stored energy after each hour
     room_cap = np.full(n_days, np.inf if cap is None else cap)
     c_max, w_max = eta_c * p, p / eta_d
     tiny = 1e-6 * min(p, energy)  # smaller moves would vanish in settlement's rounding
     for k in range(steps):
-        pair = order[:, k]
-        i, j = pi[pair], pj[pair]
-        up = sign[pair] > 0
-        room_c = np.where(withdrawn[rows, i] > 0, 0.0, c_max - stored[rows, i])
-        room_d = np.where(stored[rows, j] > 0, 0.0, w_max - withdrawn[rows, j])
-        in_span = span[pair]
-        head = np.where(up[:, None], e_max - level, level - e_min)
-        head = np.where(in_span, head, np.inf).min(axis=1)
+        i, j, sk, in_span = flat_i[k], flat_j[k], sign_k[k], span_k[k]
+        room_c = np.where(withdrawn[i] > 0, 0.0, c_max - stored[i])
+        room_d = np.where(stored[j] > 0, 0.0, w_max - withdrawn[j])
+        head = bound_k[k] - np.where(in_span, level * sk[:, None], -np.inf).max(axis=1)
         amount = np.minimum(np.minimum(room_c, room_d), np.minimum(head, room_cap))
-        amount = np.where(good[rows, pair] & (amount > tiny), amount, 0.0)
-        stored[rows, i] += amount
-        withdrawn[rows, j] += amount
-        level += np.where(in_span, (amount * sign[pair])[:, None], 0.0)
+        amount = np.where(good_k[k] & (amount > tiny), amount, 0.0)
+        stored[i] += amount
+        withdrawn[j] += amount
+        level += in_span * (amount * sk)[:, None]
         room_cap -= amount
+    stored = stored.reshape(n_days, width)
+    withdrawn = withdrawn.reshape(n_days, width)
     return stored / eta_c, withdrawn * eta_d
 
 
