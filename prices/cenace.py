@@ -36,8 +36,8 @@ logger = logging.getLogger(__name__)
 NODE_KEY_PATTERN = re.compile(r"^\d{2}[A-Z][A-Z0-9]{2,3}-?\d{2,3}(?:\.\d+)?$")
 #: CENACE's limit on days per call.
 MAX_DAYS_PER_CALL = 7
-#: Calls in flight at once (a 366-day range is 53 calls).
-MAX_CONCURRENT_CALLS = 8
+#: Calls in flight at once (a 366-day range is 53 calls, so 6 rounds).
+MAX_CONCURRENT_CALLS = 10
 
 
 def is_node_key(zone: str) -> bool:

@@ -252,6 +252,7 @@ def serve(upstream: Upstream) -> Iterator[Upstream]:
     try:
         yield upstream
     finally:
-        server.shutdown()
+        if thread.is_alive():
+            server.shutdown()
         server.server_close()
         thread.join(timeout=5)
