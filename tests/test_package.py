@@ -353,3 +353,82 @@ def test_packaged_answer_equals_the_source_trees(invoked: dict[str, Any]) -> Non
         assert {k: v for k, v in local["headers"].items() if k not in drop} == {
             k: v for k, v in packaged["headers"].items() if k not in drop
         }
+
+
+# --- the Lambda target's build command and the size limit, without downloading ---------------
+
+
+def _script() -> Any:
+    """scripts/package_lambda.py as a module (registered: its dataclasses need that)."""
+    if "package_lambda" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("package_lambda", SCRIPT)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["package_lambda"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["package_lambda"]
+
+
+@pytest.mark.parametrize(
+    ("arch", "machine"), [("arm64", "aarch64"), ("x86_64", "x86_64")], ids=["arm64", "x86_64"]
+)
+def test_lambda_target_asks_pip_for_manylinux_wheels_of_python_313(
+    arch: str, machine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = _script()
+    commands: list[list[str]] = []
+
+    def fake_run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        commands.append(command)
+        return subprocess.CompletedProcess(command, returncode=1)  # stop after pip
+
+    monkeypatch.setattr(script.subprocess, "run", fake_run)
+    monkeypatch.setattr(script, "find_compiler", lambda version: None)
+    out = tmp_path / "lambda.zip"
+    assert script.main(["--arch", arch, "--output", str(out)]) == 1
+    (pip,) = commands
+    assert pip[1:4] == ["-m", "pip", "install"]
+    flags = " ".join(pip)
+    assert (
+        f"--platform manylinux_2_28_{machine} --platform manylinux2014_{machine} "
+        "--only-binary=:all: --python-version 3.13 --implementation cp -r "
+        f"{REPO / 'requirements.txt'}"
+    ) in flags
+    assert "--no-compile" in pip and "--target" in pip
+    assert not out.exists()
+
+
+def test_default_target_is_arm64_python_313() -> None:
+    script = _script()
+    target = script.lambda_target(architecture="arm64")
+    assert (target.architecture, target.python_version) == ("arm64", "3.13")
+    with pytest.raises(SystemExit):
+        script.main(["--arch", "ppc64le"])
+
+
+def test_a_package_over_250_mb_fails_and_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = _script()
+    out = tmp_path / "lambda.zip"
+
+    def fake_build(target: Any, *, output: Path, **kwargs: Any) -> Any:
+        output.write_bytes(b"zip")
+        output.with_name(output.name + ".json").write_text("{}")
+        return script.Manifest(
+            architecture=target.architecture,
+            python_version=target.python_version,
+            platforms=list(target.platforms),
+            zipped_bytes=3,
+            unzipped_bytes=script.MAX_UNZIPPED_BYTES,
+            files=1,
+            requirements_sha256="0" * 64,
+            precompiled_with=None,
+        )
+
+    monkeypatch.setattr(script, "build", fake_build)
+    monkeypatch.setattr(script, "find_compiler", lambda version: None)
+    assert script.main(["--output", str(out)]) == 1
+    assert "exceeds Lambda's 250 MB limit" in capsys.readouterr().err
+    assert not out.exists()
+    assert not out.with_name("lambda.zip.json").exists()
