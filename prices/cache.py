@@ -54,9 +54,12 @@ class CachedSource:
                 if key in self._days:
                     self._days.move_to_end(key)
                     found[day] = self._days[key]
-        missing = [day for day in days if day not in found]
+            missing = [day for day in days if day not in found]
+            if missing:
+                self.misses += 1
+            else:
+                self.hits += 1
         if missing:
-            self.misses += 1
             sub = PriceQuery(
                 zone=query.zone,
                 system=query.system,
@@ -74,8 +77,6 @@ class CachedSource:
                     self._days.popitem(last=False)
             for market_day in fetched:
                 found.setdefault(market_day.date, market_day)
-        else:
-            self.hits += 1
         result = [found[day] for day in days if day in found]
         if len(result) != len(days):
             # A source must return every day or raise; guard against one that does not.
