@@ -212,6 +212,60 @@ def _solve(
     return _Solution(moves=chosen, withdrawn_mwh=withdrawn)
 
 
+def _window_max_1d(g: np.ndarray, width: int) -> np.ndarray:
+    """``_window_max`` for one short vector: block prefix/suffix maxima (van Herk /
+    Gil-Werman), a constant number of numpy calls whatever the width."""
+    size = g.size
+    width = min(width, size)
+    if width <= 1:
+        return g
+    padded = np.full(-(-(size + width - 1) // width) * width, -np.inf)
+    padded[:size] = g
+    view = padded.reshape(-1, width)
+    prefix = np.maximum.accumulate(view, axis=1).ravel()
+    suffix = np.maximum.accumulate(view[:, ::-1], axis=1)[:, ::-1].ravel()
+    return np.maximum(suffix[:size], prefix[width - 1 : width - 1 + size])
+
+
+def _solve_chain(
+    prices: np.ndarray, battery: Battery, grid: Grid, penalty: np.ndarray
+) -> np.ndarray:
+    """``_solve`` for one chain of hours (``continuous``): the same recursion and the same
+    tie-breaking on 1-D arrays, with slices instead of gathers in the forward pass (the chain
+    is long and thin, so the number of numpy calls per hour is what costs)."""
+    hours = prices.size
+    h = grid.step_mwh
+    a = prices / battery.eta_charge * h
+    b = ((prices - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge - penalty) * h
+    k = np.arange(grid.levels, dtype=float)
+    values = np.empty((hours + 1, grid.levels))
+    v = np.full(grid.levels, -np.inf)
+    v[grid.start] = 0.0
+    values[hours] = v
+    for t in range(hours - 1, -1, -1):
+        ak, bk = k * a[t], k * b[t]
+        up = _window_max_1d(v - ak, grid.up + 1) + ak
+        down = _window_max_1d((v - bk)[::-1], grid.down + 1)[::-1] + bk
+        v = values[t] = np.maximum(up, down)
+
+    # moves -down..up in natural order; rank = the order _solve tries them in
+    moves = np.arange(-grid.down, grid.up + 1)
+    rank = 2 * np.abs(moves) + (moves < 0)
+    reward = np.where(moves[None, :] > 0, -a[:, None] * moves, b[:, None] * -moves)
+    tol = 1e-9 * max(1.0, float(np.max(np.abs(prices)))) * battery.energy_mwh
+    chosen = np.zeros(hours, dtype=np.intp)
+    level = grid.start
+    for t in range(hours):
+        lo, hi = max(-grid.down, -level), min(grid.up, grid.levels - 1 - level)
+        first = lo + grid.down
+        total = values[t + 1][level + lo : level + hi + 1] + reward[t, first : first + hi - lo + 1]
+        near = np.flatnonzero(total >= total.max() - tol)
+        step = int(moves[first + near[np.argmin(rank[first + near])]])
+        chosen[t] = step
+        level += step
+    return chosen
+
+
 def _powers(moves: np.ndarray, battery: Battery, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     stored = np.where(moves > 0, moves, 0) * grid.step_mwh
     withdrawn = np.where(moves < 0, -moves, 0) * grid.step_mwh
@@ -301,13 +355,11 @@ def dp_dispatch(days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
     daily = guard_physics(flatten(charge, hours), flatten(discharge, hours), days, battery)
     if horizon is not Horizon.CONTINUOUS or len(days) == 1:
         return daily
-    chain_p = flatten(prices, hours)[None, :]
-    flat_p = chain_p[0]
-    grid = make_grid(battery, max_levels=MAX_TABLE_VALUES // (chain_p.size + 1))
+    flat_p = flatten(prices, hours)
+    grid = make_grid(battery, max_levels=MAX_TABLE_VALUES // (flat_p.size + 1))
     cap = withdrawal_cap_mwh(battery, int(hours.max()))
     if cap is None:
-        chain = _solve(chain_p, np.ones_like(chain_p, dtype=bool), battery, grid, 0 * chain_p)
-        chain_c, chain_d = (x[0] for x in _powers(chain.moves, battery, grid))
+        chain_c, chain_d = _powers(_solve_chain(flat_p, battery, grid, 0 * flat_p), battery, grid)
         if chain_is_valid(chain_c, chain_d, battery):
             return Dispatch(chain_c, chain_d)
         return daily
@@ -317,9 +369,8 @@ def dp_dispatch(days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
     daily_w = np.add.reduceat(daily.discharge_mw, starts) / battery.eta_discharge
     best = daily
     best_rev = _revenue(flat_p, daily.charge_mw, daily.discharge_mw, kappa)
-    for penalty in (np.repeat(lam, hours)[None, :], 0 * chain_p):
-        chain = _solve(chain_p, np.ones_like(chain_p, dtype=bool), battery, grid, penalty)
-        chain_c, chain_d = (x[0] for x in _powers(chain.moves, battery, grid))
+    for penalty in (np.repeat(lam, hours), 0 * flat_p):
+        chain_c, chain_d = _powers(_solve_chain(flat_p, battery, grid, penalty), battery, grid)
         chain_w = np.add.reduceat(chain_d, starts) / battery.eta_discharge
         excess = chain_w > cap
         theta = 1.0
