@@ -139,8 +139,11 @@ def get(
     except requests.Timeout:
         raise UpstreamTimeoutError(f"{source}: the price source did not answer in time") from None
     except requests.ConnectionError as exc:
-        # Retries exhausted on timeouts arrive as ConnectionError(MaxRetryError(reason=...)).
-        reason = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else None
+        # Retries exhausted on timeouts arrive as ConnectionError(MaxRetryError(reason=...));
+        # a body that stalls after the headers as ConnectionError(ReadTimeoutError(...)).
+        reason = exc.args[0] if exc.args else None
+        if isinstance(reason, MaxRetryError):
+            reason = reason.reason
         if isinstance(reason, (ReadTimeoutError, ConnectTimeoutError)):
             raise UpstreamTimeoutError(
                 f"{source}: the price source did not answer in time"

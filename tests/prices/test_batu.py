@@ -326,6 +326,24 @@ def test_bad_data_is_a_502_never_a_partial_day(
     assert err.value.status == 502
 
 
+@pytest.mark.parametrize(
+    ("status", "body", "message"),
+    [
+        (404, '{"message": "Not Found"}', "answered HTTP 404"),
+        (404, "<html>Not Found</html>", "HTTP 404 with a body that is not JSON"),
+        (301, "", "HTTP 301 with a body that is not JSON"),
+    ],
+    ids=["404-json", "404-html", "redirect"],
+)
+def test_other_statuses_are_502(
+    mocked: responses.RequestsMock, status: int, body: str, message: str
+) -> None:
+    mocked.get(URL, status=status, body=body)
+    with pytest.raises(UpstreamError, match=message):
+        source().fetch(query("2020-08-01", "2020-08-01"))
+    assert len(mocked.calls) == 1
+
+
 def test_a_body_that_is_not_json_is_a_502(mocked: responses.RequestsMock) -> None:
     mocked.get(URL, body="<html>Bad gateway</html>", status=200)
     with pytest.raises(UpstreamError, match="not JSON"):

@@ -110,12 +110,13 @@ def test_4xx_is_not_retried(mocked: responses.RequestsMock) -> None:
 @pytest.mark.parametrize(
     ("fault", "error", "message"),
     [
+        (requests.Timeout("secret-url"), UpstreamTimeoutError, "did not answer in time"),
         (requests.ReadTimeout("secret-url"), UpstreamTimeoutError, "did not answer in time"),
         (requests.ConnectTimeout("secret-url"), UpstreamTimeoutError, "did not answer in time"),
         (requests.ConnectionError("secret-url"), UpstreamError, "could not connect"),
         (requests.TooManyRedirects("secret-url"), UpstreamError, "request to the price source"),
     ],
-    ids=["read-timeout", "connect-timeout", "connection-error", "other"],
+    ids=["timeout", "read-timeout", "connect-timeout", "connection-error", "other"],
 )
 def test_transport_errors_are_mapped_without_their_text(
     mocked: responses.RequestsMock, fault: Exception, error: type[Exception], message: str

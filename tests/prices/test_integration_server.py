@@ -169,6 +169,13 @@ def test_batu_slow_response_beyond_the_read_timeout_is_504(upstream: Upstream) -
     assert err.value.status == 504
 
 
+def test_batu_body_stalling_after_the_headers_is_504(upstream: Upstream) -> None:
+    upstream.faults = [Fault(stall_body_s=0.8)]
+    with pytest.raises(UpstreamTimeoutError) as err:
+        batu(upstream, read_timeout_s=0.3).fetch(q("APATZINGAN", "2020-08-03", "2020-08-03"))
+    assert err.value.status == 504
+
+
 def test_batu_one_slow_response_is_retried(upstream: Upstream) -> None:
     upstream.faults = [Fault(delay_s=0.8)]
     result = batu(upstream, read_timeout_s=0.3).fetch(q("APATZINGAN", "2020-08-03", "2020-08-03"))

@@ -141,6 +141,7 @@ class Fault:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0  # sleep before answering (normally when status is None)
+    stall_body_s: float = 0.0  # send the headers, then sleep before the body
 
 
 @dataclass
@@ -232,6 +233,9 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
+            if fault and fault.stall_body_s:
+                self.wfile.flush()
+                time.sleep(fault.stall_body_s)
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test)
