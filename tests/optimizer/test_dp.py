@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from optimizer import STRATEGIES, Battery, Horizon, optimize, run_strategy
-from optimizer.strategies.dp import make_grid
+from optimizer.strategies.dp import _solve, _solve_chain, make_grid
 from tests.optimizer.baseline_checks import PUBLISHED, check_run, total
 from tests.optimizer.helpers import (
     batteries,
@@ -148,6 +148,23 @@ def test_continuous_carries_a_cheap_night_into_the_next_day() -> None:
     assert total(carried) > 0
     assert share(total(carried), total(best)) >= 0.995
     assert carried.days[0].soc[-1] > 0.9
+
+
+@pytest.mark.parametrize(
+    "battery",
+    [prd_battery(), prd_battery(min_soc=0.30, max_soc=0.31, initial_soc=0.305)],
+    ids=["prd", "tight"],
+)
+def test_chain_solver_matches_the_vectorised_solver(battery: Battery) -> None:
+    # the continuous fast path must make exactly the moves of the general solver
+    prices = np.concatenate([d.prices_mxn_per_mwh for d in real_days()[:5]])
+    prices[30:34] = -200.0
+    grid = make_grid(battery)
+    general = _solve(
+        prices[None, :], np.ones((1, prices.size), bool), battery, grid, 0 * prices[None, :]
+    )
+    np.testing.assert_array_equal(_solve_chain(prices, battery, grid, 0 * prices), general.moves[0])
+    assert np.abs(general.moves).sum() > 0
 
 
 def test_continuous_with_cycle_cap_stays_valid() -> None:
