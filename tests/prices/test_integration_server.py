@@ -177,8 +177,8 @@ def test_batu_body_stalling_after_the_headers_is_504(upstream: Upstream) -> None
 
 
 def test_batu_one_slow_response_is_retried(upstream: Upstream) -> None:
-    upstream.faults = [Fault(delay_s=0.8)]
-    result = batu(upstream, read_timeout_s=0.3).fetch(q("APATZINGAN", "2020-08-03", "2020-08-03"))
+    upstream.faults = [Fault(delay_s=1.2)]
+    result = batu(upstream, read_timeout_s=0.5).fetch(q("APATZINGAN", "2020-08-03", "2020-08-03"))
     assert prices(result) == served(AUG_2020, "2020-08-03", "2020-08-03")
 
 
