@@ -43,6 +43,25 @@ class Battery:
     max_cycles_per_day: float | None = None
 
     def __post_init__(self) -> None:
+        self._validate()
+        # store plain floats: an int here would leak integer dtypes into numpy arrays
+        for field in (
+            "power_mw",
+            "duration_h",
+            "round_trip_efficiency",
+            "charge_efficiency",
+            "discharge_efficiency",
+            "min_soc",
+            "max_soc",
+            "initial_soc",
+            "degradation_cost_mxn_per_mwh",
+            "max_cycles_per_day",
+        ):
+            value = getattr(self, field)
+            if value is not None:
+                object.__setattr__(self, field, float(value))
+
+    def _validate(self) -> None:
         power = _finite("capacity_mw", self.power_mw)
         if power <= 0:
             raise InvalidBatteryError("capacity_mw", "must be greater than 0")

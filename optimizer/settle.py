@@ -20,7 +20,7 @@ from optimizer.results import DayResult, DayRevenue, Horizon, Summary
 
 #: Relative tolerance (of P or E) under which values are solver noise.
 NOISE_REL = 1e-7
-#: Decimals kept in cleaned outputs (MW, MWh, SoC fractions).
+#: Decimals kept in reported SoC fractions and daily MWh totals.
 DECIMALS = 9
 #: Decimals kept in money (MXN): a micro-peso, far below the 1e-6 relative exactness
 MONEY_DECIMALS = 6
@@ -41,12 +41,14 @@ def day_offsets(days: Sequence[MarketDay]) -> np.ndarray:
 
 
 def clean_power(power_mw: np.ndarray, battery: Battery) -> np.ndarray:
-    """Snap solver noise: ~0 -> 0, ~P -> P, and round the rest to ``DECIMALS``."""
+    """Snap solver noise: ~0 -> 0 and ~P -> P (relative to P, so a 1 kW battery is cleaned like
+    a 1 GW one). Other values are kept as computed: rounding them would accumulate into the
+    state of charge over long horizons."""
     p = battery.power_mw
     x = np.asarray(power_mw, dtype=float)
     x = np.where(np.abs(x) <= NOISE_REL * p, 0.0, x)
     x = np.where(np.abs(x - p) <= NOISE_REL * p, p, x)
-    return np.round(x, DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return x + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def clean_fraction(x: np.ndarray, anchors: Sequence[float]) -> np.ndarray:
@@ -98,6 +100,7 @@ def settle(
         raise PhysicsViolationError("state of charge above max_soc")
     if (np.abs(ends - e0) > e_tol).any():
         raise PhysicsViolationError("schedule does not end at the starting state of charge")
+    cap = battery.daily_withdrawal_cap_mwh
     soc = clean_fraction(
         np.clip(level / energy, battery.min_soc, battery.max_soc),
         (battery.min_soc, battery.max_soc, battery.soc_start),
@@ -113,6 +116,8 @@ def settle(
     charge_cost = np.add.reduceat(prices * charge, starts)
     discharge_income = np.add.reduceat(prices * discharge, starts)
     withdrawn = discharged / battery.eta_discharge
+    if cap is not None and (withdrawn > cap + e_tol).any():
+        raise PhysicsViolationError("more energy withdrawn in a day than max_cycles_per_day allows")
     cycles = withdrawn / battery.usable_energy_mwh
 
     results = []

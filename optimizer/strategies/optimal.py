@@ -56,7 +56,10 @@ def solve_milp(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact optimum by HiGHS over all hours at once; returns (charge_mw, discharge_mw)."""
     n = prices.size
-    P, E = battery.power_mw, battery.energy_mwh
+    # work in units of P (power 1, energy in hours at full power): HiGHS's absolute
+    # tolerances then mean the same for a 1 kW and a 1 GW battery; the objective is revenue / P
+    scale = battery.power_mw
+    P, E = 1.0, battery.duration_h
     eta_c, eta_d = battery.eta_charge, battery.eta_discharge
     e0 = battery.soc_start * E
     binary = needs_binary(prices, battery)
@@ -84,7 +87,8 @@ def solve_milp(
     hi = [np.where(first, e0, 0.0)]
     nrows = n
     cap = battery.daily_withdrawal_cap_mwh
-    if cap is not None:  # sum of battery-side withdrawal per market day <= cap
+    if cap is not None:
+        cap /= scale  # sum of battery-side withdrawal per market day <= cap
         day_of_hour = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
         rows.append(nrows + day_of_hour)
         cols.append(d_col)
@@ -132,8 +136,8 @@ def solve_milp(
     if result.status != 0 or result.x is None:
         raise SolverError(f"HiGHS did not solve the schedule program: {result.message}")
     # --- extract ---
-    charge = np.clip(result.x[c_col], 0.0, P)
-    discharge = np.clip(result.x[d_col], 0.0, P)
+    charge = np.clip(result.x[c_col], 0.0, P) * scale
+    discharge = np.clip(result.x[d_col], 0.0, P) * scale
     return remove_overlap(charge, discharge, battery)
 
 

@@ -63,3 +63,11 @@ def test_invalid_parameters_raise_a_typed_error_naming_the_field(
         Battery(**{**BASE, **overrides})
     assert excinfo.value.field == field
     assert isinstance(excinfo.value, ValueError)
+
+
+def test_numbers_are_stored_as_floats() -> None:
+    b = Battery(power_mw=10, duration_h=4, min_soc=0, max_soc=1, initial_soc=0)
+    assert all(
+        type(getattr(b, f)) is float
+        for f in ("power_mw", "duration_h", "min_soc", "max_soc", "initial_soc")
+    )

@@ -220,3 +220,15 @@ def test_cycle_cap_with_convex_and_non_convex_days() -> None:
     for day, result in zip(days, results, strict=True):
         assert result.cycles <= 0.75 + 1e-9
         assert_exact(result.revenue_mxn, reference_optimum([day.prices_mxn_per_mwh], battery))
+
+
+def test_integer_parameters_and_a_tight_window_starting_mid_band() -> None:
+    # int power with a 1 %-wide window: an integer-typed bound array once truncated 12.4 to 12
+    battery = Battery(power_mw=10, duration_h=4, min_soc=0.3, max_soc=0.31, initial_soc=0.3049)
+    days = list(real_days()[:3])
+    prices = [d.prices_mxn_per_mwh for d in days]
+    assert_exact(
+        optimal_total(days, battery, Horizon.CONTINUOUS),
+        reference_optimum(prices, battery, continuous=True),
+    )
+    assert_exact(optimal_total(days, battery), reference_optimum(prices, battery))

@@ -81,8 +81,26 @@ def test_continuous_horizon_carries_energy_over_midnight() -> None:
 
 def test_clean_power_snaps_noise() -> None:
     noisy = np.array([-1e-12, 1e-10, 9.999999999, 10.000000001, 3.3333333333333, -0.0])
-    assert clean_power(noisy, BATTERY).tolist() == [0.0, 0.0, 10.0, 10.0, 3.333333333, 0.0]
+    assert clean_power(noisy, BATTERY).tolist() == [0.0, 0.0, 10.0, 10.0, 3.3333333333333, 0.0]
     assert not np.signbit(clean_power(noisy, BATTERY)).any()
+
+
+def test_tiny_battery_over_a_long_continuous_run_settles() -> None:
+    # 1 kW for 0.01 h (10 Wh): cleaning is relative to P, nothing accumulates over 31 days
+    tiny = Battery(power_mw=0.001, duration_h=0.01, round_trip_efficiency=0.81)
+    days = days_from([PRICES] * 31)
+    charge, discharge = np.zeros(24 * 31), np.zeros(24 * 31)
+    charge[0::24] = 1e-5 / 0.9 / 3 * 0.999999  # a third of E each day, not a round number
+    discharge[23::24] = charge[0::24] * 0.81
+    results = settle(days, Dispatch(charge, discharge), tiny, horizon=Horizon.CONTINUOUS)
+    assert results[-1].soc[-1] == 0.0 and results[0].revenue_mxn > 0
+
+
+def test_rejects_a_day_over_the_cycle_cap() -> None:
+    capped = Battery(power_mw=10, duration_h=2, round_trip_efficiency=1.0, max_cycles_per_day=0.5)
+    d = dispatch(h1=("c", 10.0), h2=("c", 10.0), h22=("d", 10.0), h23=("d", 10.0))
+    with pytest.raises(PhysicsViolationError, match="max_cycles_per_day"):
+        settle(days_from([PRICES]), d, capped, horizon=Horizon.DAILY)
 
 
 def test_summary_best_and_worst_days() -> None:
