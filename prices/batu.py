@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from optimizer import MarketDay
 from prices import http
 from prices.base import NoPricesError, PriceQuery, PriceSource, Process, System, UpstreamError
 from prices.settings import ConfigError, PriceSettings
-from prices.validation import HourPrice, assemble_days, expected_hours, parse_price
+from prices.validation import HourPrice, expected_hours, parse_price
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import requests
 
 # --- Assumptions about Batu's contract (see docs/batu-api.md) ---------------------------------
 
@@ -203,13 +202,11 @@ class BatuSource:
     def fetch(self, query: PriceQuery) -> list[MarketDay]:
         if query.process not in SUPPORTED_PROCESSES:
             raise NoPricesError(f"batu serves day-ahead (MDA) prices only, not {query.process}")
-        began = time.monotonic()
         deadline = http.Deadline(self.deadline_s)
         key = self._resolved_key()
-        chunks = month_chunks(query.start, query.end)
 
-        def fetch_chunk(first: dt.date, last: dt.date) -> list[HourPrice]:
-            response = http.get(
+        def get_chunk(first: dt.date, last: dt.date) -> requests.Response:
+            return http.get(
                 self.session,
                 self.url,
                 source=self.name,
@@ -218,35 +215,16 @@ class BatuSource:
                 params=request_params(query.zone, first, last),
                 headers={API_KEY_HEADER: key},
             )
-            days = PriceQuery(zone=query.zone, start=first, end=last).days
-            return parse_response(
-                response.status_code,
-                response.content,
-                zone=query.zone,
-                days=days,
-                system=query.system,
-            )
 
-        tasks = [lambda f=first, la=last: fetch_chunk(f, la) for first, last in chunks]
-        parts = http.run_concurrently(
-            tasks, deadline=deadline, max_workers=self.max_concurrent_calls, source=self.name
-        )
-        market_days = assemble_days(
-            (entry for part in parts for entry in part),
-            days=query.days,
-            system=query.system,
+        return http.fetch_days(
+            query,
+            month_chunks(query.start, query.end),
+            get_chunk,
+            parse_response,
+            deadline=deadline,
+            max_workers=self.max_concurrent_calls,
             source=self.name,
-            zone=query.zone,
         )
-        logger.info(
-            "batu: %s %s..%s, %d calls, %.2f s",
-            query.zone,
-            query.start,
-            query.end,
-            len(chunks),
-            time.monotonic() - began,
-        )
-        return market_days
 
 
 def make_batu_source(

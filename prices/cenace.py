@@ -15,20 +15,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import re
-import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from optimizer import MarketDay
 from prices import http
 from prices.base import PriceQuery, PriceSource, System, UpstreamError
 from prices.settings import PriceSettings
-from prices.validation import HourPrice, assemble_days, parse_price
+from prices.validation import HourPrice, parse_price
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import requests
 
 #: NodoP keys: two digits (the regional control centre), a 3-4 character substation code, an
 #: optional hyphen and the voltage in kV (``01PLO-115``, ``05CME1115``, ``08CHB-34.5``). Every
@@ -156,47 +155,26 @@ class CenaceSource:
         )
 
     def fetch(self, query: PriceQuery) -> list[MarketDay]:
-        began = time.monotonic()
         deadline = http.Deadline(self.deadline_s)
-        chunks = week_chunks(query.start, query.end)
 
-        def fetch_chunk(first: dt.date, last: dt.date) -> list[HourPrice]:
-            response = http.get(
+        def get_chunk(first: dt.date, last: dt.date) -> requests.Response:
+            return http.get(
                 self.session,
                 url_for(self.base_url, query, first, last),
                 source=self.name,
                 timeouts=self.timeouts,
                 deadline=deadline,
             )
-            days = PriceQuery(zone=query.zone, start=first, end=last).days
-            return parse_response(
-                response.status_code,
-                response.content,
-                zone=query.zone,
-                days=days,
-                system=query.system,
-            )
 
-        tasks = [lambda f=first, la=last: fetch_chunk(f, la) for first, last in chunks]
-        parts = http.run_concurrently(
-            tasks, deadline=deadline, max_workers=self.max_concurrent_calls, source=self.name
-        )
-        market_days = assemble_days(
-            (entry for part in parts for entry in part),
-            days=query.days,
-            system=query.system,
+        return http.fetch_days(
+            query,
+            week_chunks(query.start, query.end),
+            get_chunk,
+            parse_response,
+            deadline=deadline,
+            max_workers=self.max_concurrent_calls,
             source=self.name,
-            zone=query.zone,
         )
-        logger.info(
-            "cenace: %s %s..%s, %d calls, %.2f s",
-            query.zone,
-            query.start,
-            query.end,
-            len(chunks),
-            time.monotonic() - began,
-        )
-        return market_days
 
 
 def make_cenace_source(

@@ -7,23 +7,28 @@
   ``(connect, read)`` timeouts clipped to the time left.
 - :func:`get`: one GET mapped onto the price-source errors (callers never see ``requests``).
 - :func:`run_concurrently`: fetch chunks in threads, give up with a 504 at the deadline.
+- :func:`fetch_days`: a source's whole fetch: its chunks fetched concurrently, each answer
+  parsed, the entries assembled into complete market days, one log line.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from prices.base import PriceSourceError, UpstreamError, UpstreamTimeoutError
+from optimizer import MarketDay
+from prices.base import PriceQuery, PriceSourceError, System, UpstreamError, UpstreamTimeoutError
+from prices.validation import HourPrice, assemble_days
 
 logger = logging.getLogger(__name__)
 
@@ -100,10 +105,14 @@ class Deadline:
 
     def __init__(self, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._at = clock() + seconds
+        self._began = clock()
+        self._at = self._began + seconds
 
     def remaining_s(self) -> float:
         return self._at - self._clock()
+
+    def elapsed_s(self) -> float:
+        return self._clock() - self._began
 
     def timeouts(self, timeouts: Timeouts, *, source: str) -> tuple[float, float]:
         """``(connect, read)`` for the next call, clipped to the time left; 504 if none is."""
@@ -187,3 +196,58 @@ def run_concurrently(
         return [f.result() for f in futures]
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+class ParseResponse(Protocol):
+    """A source's ``parse_response``: one answer → the prices it holds for ``days``."""
+
+    def __call__(
+        self, status: int, body: bytes, *, zone: str, days: Sequence[dt.date], system: System
+    ) -> list[HourPrice]: ...
+
+
+def fetch_days(
+    query: PriceQuery,
+    chunks: Sequence[tuple[dt.date, dt.date]],
+    get_chunk: Callable[[dt.date, dt.date], requests.Response],
+    parse_response: ParseResponse,
+    *,
+    deadline: Deadline,
+    max_workers: int,
+    source: str,
+) -> list[MarketDay]:
+    """The market days of ``query``: ``get_chunk(first, last)`` for every inclusive chunk of
+    its range, run concurrently (:func:`run_concurrently`), each answer parsed for its own
+    days, all of them assembled (:func:`prices.validation.assemble_days`); logs the number of
+    calls and the time since ``deadline`` started."""
+
+    def fetch_chunk(first: dt.date, last: dt.date) -> list[HourPrice]:
+        response = get_chunk(first, last)
+        days = PriceQuery(zone=query.zone, start=first, end=last).days
+        return parse_response(
+            response.status_code,
+            response.content,
+            zone=query.zone,
+            days=days,
+            system=query.system,
+        )
+
+    tasks = [lambda f=first, la=last: fetch_chunk(f, la) for first, last in chunks]
+    parts = run_concurrently(tasks, deadline=deadline, max_workers=max_workers, source=source)
+    market_days = assemble_days(
+        (entry for part in parts for entry in part),
+        days=query.days,
+        system=query.system,
+        source=source,
+        zone=query.zone,
+    )
+    logger.info(
+        "%s: %s %s..%s, %d calls, %.2f s",
+        source,
+        query.zone,
+        query.start,
+        query.end,
+        len(chunks),
+        deadline.elapsed_s(),
+    )
+    return market_days

@@ -141,6 +141,15 @@ def test_timeouts_are_clipped_to_the_time_left() -> None:
         deadline.timeouts(TIMEOUTS, source="t")
 
 
+def test_deadline_counts_the_time_since_it_started() -> None:
+    clock = FakeClock()
+    deadline = Deadline(3.0, clock=clock)
+    assert deadline.elapsed_s() == 0.0
+    clock.now += 1.25
+    assert deadline.elapsed_s() == pytest.approx(1.25)
+    assert deadline.remaining_s() == pytest.approx(1.75)
+
+
 def test_no_call_is_made_after_the_deadline(mocked: responses.RequestsMock) -> None:
     clock = FakeClock()
     deadline = Deadline(1.0, clock=clock)
