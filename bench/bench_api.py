@@ -23,38 +23,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PRD_REQUEST = json.loads((ROOT / "tests" / "fixtures" / "prd_request.json").read_text())
+from tests.events import make_v2_event, prd_request  # noqa: E402
+
+PRD_REQUEST = prd_request()
 
 
 def v2_event(body: dict[str, Any]) -> dict[str, Any]:
-    """A real-shaped API Gateway HTTP API (payload 2.0) event."""
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": "/optimize",
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", "host": "abc.execute-api.aws"},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abc",
-            "domainName": "abc.execute-api.aws",
-            "domainPrefix": "abc",
-            "http": {
-                "method": "POST",
-                "path": "/optimize",
-                "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.7",
-                "userAgent": "bench",
-            },
-            "requestId": "bench",
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "24/Nov/2026:13:00:00 +0000",
-            "timeEpoch": 1795525200000,
-        },
-        "body": json.dumps(body),
-        "isBase64Encoded": False,
-    }
+    """POST /optimize with ``body``, as an API Gateway HTTP API (payload 2.0) event."""
+    return make_v2_event(
+        method="POST",
+        path="/optimize",
+        headers={"content-type": "application/json"},
+        body=json.dumps(body),
+        request_id="bench",
+    )
 
 
 def ms(seconds: float) -> str:
@@ -166,8 +148,7 @@ def main() -> None:
     cases = {
         "31 days, compare (PRD example)": PRD_REQUEST,
         "31 days, optimal only": {**PRD_REQUEST, "compare": False},
-        "366 days, compare": {**PRD_REQUEST, "market_params": {
-            **PRD_REQUEST["market_params"], "end_date": "2024-12-31"}},
+        "366 days, compare": prd_request(end_date="2024-12-31"),
     }  # fmt: skip
     for label, body in cases.items():
         repeats = args.repeats if "366" not in label else max(3, args.repeats // 10)

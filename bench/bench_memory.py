@@ -17,40 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.events import make_v2_event, prd_request  # noqa: E402
+
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def event(body: dict) -> dict:
-    """A minimal real-shaped API Gateway HTTP API (payload 2.0) event."""
-    return {
-        "version": "2.0",
-        "routeKey": "POST /optimize",
-        "rawPath": "/optimize",
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", "host": "example.com"},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "api-id",
-            "domainName": "example.com",
-            "domainPrefix": "example",
-            "http": {
-                "method": "POST",
-                "path": "/optimize",
-                "protocol": "HTTP/1.1",
-                "sourceIp": "192.0.2.1",
-                "userAgent": "bench",
-            },
-            "requestId": "bench-memory",
-            "routeKey": "POST /optimize",
-            "stage": "$default",
-            "time": "24/Nov/2026:12:00:00 +0000",
-            "timeEpoch": 1795521600000,
-        },
-        "body": json.dumps(body),
-        "isBase64Encoded": False,
-    }
 
 
 def main() -> None:
@@ -58,24 +29,16 @@ def main() -> None:
     import app
 
     after_import = peak_mb()
-    body = {
-        "battery_params": {
-            "capacity_mw": 10,
-            "duration_hours": 4,
-            "efficiency": 0.85,
-            "min_soc": 0.1,
-            "max_soc": 1.0,
-        },
-        "market_params": {
-            "zone": "APATZINGAN",
-            "start_date": "2024-01-01T00:00:00Z",
-            "end_date": "2024-12-31T23:59:59Z",
-        },
-        "strategy": "optimal",
-        "compare": True,
-    }
+    body = {**prd_request(end_date="2024-12-31T23:59:59Z"), "compare": True}
+    event = make_v2_event(
+        method="POST",
+        path="/optimize",
+        headers={"content-type": "application/json"},
+        body=json.dumps(body),
+        request_id="bench-memory",
+    )
     started = time.perf_counter()
-    response = app.lambda_handler(event(body), None)
+    response = app.lambda_handler(event, None)
     elapsed = time.perf_counter() - started
     if response["statusCode"] != 200:
         raise SystemExit(f"unexpected status {response['statusCode']}: {response['body'][:300]}")

@@ -16,27 +16,16 @@ from flask.testing import FlaskClient
 from app import create_app
 from optimizer import MarketDay
 from prices import NoPricesError, PriceQuery
+from tests.events import prd_request
 
 #: ../shared/data/cenace next to the repository (never copied into it)
 CENACE_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cenace"
 AUGUST_2020 = CENACE_DATA / "pend_MDA_MTR_2020-08_26zonas_occidental_oscarflores.csv"
 
 #: the PRD example request, moved to the month the recorded data covers
-PRD_REQUEST_2020: dict[str, Any] = {
-    "battery_params": {
-        "capacity_mw": 10,
-        "duration_hours": 4,
-        "efficiency": 0.85,
-        "min_soc": 0.1,
-        "max_soc": 1.0,
-    },
-    "market_params": {
-        "zone": "APATZINGAN",
-        "start_date": "2020-08-01T00:00:00Z",
-        "end_date": "2020-08-31T23:59:59Z",
-    },
-    "strategy": "optimal",
-}
+PRD_REQUEST_2020: dict[str, Any] = prd_request(
+    start_date="2020-08-01T00:00:00Z", end_date="2020-08-31T23:59:59Z"
+)
 
 
 class RecordedSource:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,100 +15,7 @@ from flask import Flask
 from optimizer import STRATEGIES
 from schemas.response import OptimizeResponseSchema
 from tests.conftest import PRD_REQUEST_2020
-
-REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
-
-
-def make_v1_event(
-    *,
-    method: str = "GET",
-    path: str = "/",
-    query: dict[str, str] | None = None,
-    headers: dict[str, str] | None = None,
-    body: str | None = None,
-    base64_body: bool = False,
-    request_id: str = REQUEST_ID,
-) -> dict[str, Any]:
-    """An API Gateway REST API proxy event (payload 1.0), as the `prod` stage sends it."""
-    headers = {"Host": "abc123.execute-api.us-east-1.amazonaws.com", **(headers or {})}
-    return {
-        "resource": "/{proxy+}",
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {key: [value] for key, value in headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": (
-            None if query is None else {key: [value] for key, value in query.items()}
-        ),
-        "pathParameters": {"proxy": path.lstrip("/")},
-        "stageVariables": None,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abc123",
-            "httpMethod": method,
-            "identity": {"sourceIp": "203.0.113.7", "userAgent": "curl/8.5.0"},
-            "path": f"/prod{path}",
-            "protocol": "HTTP/1.1",
-            "requestId": request_id,
-            "requestTime": "24/Nov/2026:13:00:00 +0000",
-            "requestTimeEpoch": 1795525200000,
-            "resourceId": "xyz789",
-            "resourcePath": "/{proxy+}",
-            "stage": "prod",
-        },
-        "body": body,
-        "isBase64Encoded": base64_body,
-    }
-
-
-def make_v2_event(
-    *,
-    method: str = "GET",
-    path: str = "/",
-    query_string: str = "",
-    headers: dict[str, str] | None = None,
-    body: str | None = None,
-    base64_body: bool = False,
-    request_id: str = REQUEST_ID,
-) -> dict[str, Any]:
-    """An API Gateway HTTP API event (payload 2.0) for the `$default` stage."""
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": query_string,
-        "headers": {
-            "host": "abc123.execute-api.us-east-1.amazonaws.com",
-            "user-agent": "curl/8.5.0",
-            "x-forwarded-for": "203.0.113.7",
-            "x-forwarded-port": "443",
-            "x-forwarded-proto": "https",
-            **(headers or {}),
-        },
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abc123",
-            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "abc123",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.7",
-                "userAgent": "curl/8.5.0",
-            },
-            "requestId": request_id,
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "24/Nov/2026:13:00:00 +0000",
-            "timeEpoch": 1795525200000,
-        },
-        "isBase64Encoded": base64_body,
-    }
-    if body is not None:
-        event["body"] = body
-    return event
+from tests.events import FIXTURES, REQUEST_ID, make_v1_event, make_v2_event, prd_request
 
 
 @dataclass
@@ -344,21 +250,7 @@ def test_prd_example_through_the_deployed_handler() -> None:
     source, synthetic, since PRICE_SOURCE is unset in tests)."""
     from app import lambda_handler
 
-    request = {
-        "battery_params": {
-            "capacity_mw": 10,
-            "duration_hours": 4,
-            "efficiency": 0.85,
-            "min_soc": 0.1,
-            "max_soc": 1.0,
-        },
-        "market_params": {
-            "zone": "APATZINGAN",
-            "start_date": "2024-01-01T00:00:00Z",
-            "end_date": "2024-01-31T23:59:59Z",
-        },
-        "strategy": "optimal",
-    }
+    request = prd_request()
     event = make_v2_event(
         method="POST",
         path="/optimize",
@@ -407,11 +299,8 @@ def test_prd_example_through_the_deployed_handler() -> None:
     )
 
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-
 def test_event_fixtures_are_what_the_factories_build() -> None:
-    body = json.dumps(json.loads((FIXTURES / "prd_request.json").read_text()))
+    body = json.dumps(prd_request())
     expected = {
         "apigw_v1_optimize_event.json": make_v1_event(
             method="POST", path="/optimize", headers={"Content-Type": "application/json"},

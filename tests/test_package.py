@@ -23,27 +23,13 @@ from apig_wsgi import make_lambda_handler
 
 from app import create_app
 from prices import PriceSettings
+from tests.events import make_v2_event, prd_request
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "package_lambda.py"
 REQUEST_ID = "5f0c6f0e-2b8e-4d6f-9a53-0d3c1b0e7a11"
-API_HOST = "abc123.execute-api.us-east-1.amazonaws.com"
 
-OPTIMIZE_REQUEST: dict[str, Any] = {
-    "battery_params": {
-        "capacity_mw": 10,
-        "duration_hours": 4,
-        "efficiency": 0.85,
-        "min_soc": 0.1,
-        "max_soc": 1.0,
-    },
-    "market_params": {
-        "zone": "APATZINGAN",
-        "start_date": "2024-01-01T00:00:00Z",
-        "end_date": "2024-01-03T23:59:59Z",
-    },
-    "strategy": "optimal",
-}
+OPTIMIZE_REQUEST = prd_request(end_date="2024-01-03T23:59:59Z")
 
 # Runs inside the fresh interpreter: puts only the task root on sys.path (as Lambda does with
 # /var/task), proves where every module came from, then calls the handler on each event.
@@ -86,48 +72,20 @@ def http_api_event(
     """An API Gateway HTTP API event (payload 2.0) for a route of the deployed API."""
     headers = {
         "accept": "application/json",
-        "host": API_HOST,
-        "user-agent": "curl/8.5.0",
         "x-amzn-trace-id": "Root=1-6743a5c0-0123456789abcdef01234567",
-        "x-forwarded-for": "203.0.113.7",
-        "x-forwarded-port": "443",
-        "x-forwarded-proto": "https",
     }
     if body is not None:
         headers["content-type"] = "application/json"
         headers["content-length"] = str(len(body.encode()))
-    context: dict[str, Any] = {
-        "accountId": "123456789012",
-        "apiId": "abc123",
-        "domainName": API_HOST,
-        "domainPrefix": "abc123",
-        "http": {
-            "method": method,
-            "path": path,
-            "protocol": "HTTP/1.1",
-            "sourceIp": "203.0.113.7",
-            "userAgent": "curl/8.5.0",
-        },
-        "requestId": "CkQ3mh4LIAMEVxA=",
-        "routeKey": f"{method} {path}",
-        "stage": "$default",
-        "time": "24/Nov/2026:13:00:00 +0000",
-        "timeEpoch": 1795525200000,
-    }
-    if authorizer is not None:
-        context["authorizer"] = authorizer
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": f"{method} {path}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": headers,
-        "requestContext": context,
-        "isBase64Encoded": False,
-    }
-    if body is not None:
-        event["body"] = body
-    return event
+    return make_v2_event(
+        method=method,
+        path=path,
+        headers=headers,
+        body=body,
+        request_id="CkQ3mh4LIAMEVxA=",
+        route_key=f"{method} {path}",
+        authorizer=authorizer,
+    )
 
 
 IAM_AUTHORIZER = {
