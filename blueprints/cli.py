@@ -21,34 +21,6 @@ from prices import PriceSourceError
 bp = Blueprint("cli", __name__, cli_group=None)
 
 
-def build_payload(
-    *,
-    zone: str,
-    start: str,
-    end: str,
-    system: str,
-    process: str,
-    strategy: str,
-    horizon: str,
-    compare: bool,
-    battery: dict[str, float | None],
-) -> dict[str, Any]:
-    """The POST /optimize body for the command's options (``None`` battery fields omitted)."""
-    return {
-        "battery_params": {k: v for k, v in battery.items() if v is not None},
-        "market_params": {
-            "zone": zone,
-            "system": system,
-            "process": process,
-            "start_date": start,
-            "end_date": end,
-        },
-        "strategy": strategy,
-        "horizon": horizon,
-        "compare": compare,
-    }
-
-
 def _money(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.2f}"
 
@@ -134,26 +106,29 @@ def optimize_command(
     as_json: bool,
 ) -> None:
     """Optimise a battery over a zone and date range and print the result."""
-    payload = build_payload(
-        zone=zone,
-        start=start,
-        end=end,
-        system=system,
-        process=process,
-        strategy=strategy,
-        horizon=horizon,
-        compare=compare,
-        battery={
-            "capacity_mw": capacity_mw,
-            "duration_hours": duration_hours,
-            "efficiency": efficiency,
-            "min_soc": min_soc,
-            "max_soc": max_soc,
-            "initial_soc": initial_soc,
-            "degradation_cost_per_mwh": degradation_cost_per_mwh,
-            "max_cycles_per_day": max_cycles_per_day,
+    battery = {
+        "capacity_mw": capacity_mw,
+        "duration_hours": duration_hours,
+        "efficiency": efficiency,
+        "min_soc": min_soc,
+        "max_soc": max_soc,
+        "initial_soc": initial_soc,
+        "degradation_cost_per_mwh": degradation_cost_per_mwh,
+        "max_cycles_per_day": max_cycles_per_day,
+    }
+    payload = {  # the POST /optimize body; battery options left unset are omitted
+        "battery_params": {k: v for k, v in battery.items() if v is not None},
+        "market_params": {
+            "zone": zone,
+            "system": system,
+            "process": process,
+            "start_date": start,
+            "end_date": end,
         },
-    )
+        "strategy": strategy,
+        "horizon": horizon,
+        "compare": compare,
+    }
     try:
         body = run_optimize(payload, source=price_source())
     except ValidationError as exc:
