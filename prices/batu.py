@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from optimizer import MarketDay
 from prices import http
 from prices.base import NoPricesError, PriceQuery, PriceSource, Process, System, UpstreamError
+from prices.cache import cached
 from prices.settings import ConfigError, PriceSettings
 from prices.validation import HourPrice, expected_hours, parse_price
 
@@ -246,7 +247,7 @@ def make_batu_source(
 
             return batu_api_key(settings)
 
-    source: PriceSource = BatuSource(
+    source = BatuSource(
         base_url=settings.batu_api_url,
         api_key=api_key,
         timeouts=http.Timeouts(
@@ -255,8 +256,4 @@ def make_batu_source(
         deadline_s=settings.fetch_deadline_s,
         policy=policy,
     )
-    if settings.cache_max_days == 0:
-        return source
-    from prices.cache import CachedSource
-
-    return CachedSource(source, max_days=settings.cache_max_days)
+    return cached(source, max_days=settings.cache_max_days)

@@ -82,3 +82,11 @@ class CachedSource:
             # A source must return every day or raise; guard against one that does not.
             raise UpstreamError(f"{self.name}: the price source left days out")
         return result
+
+
+def cached(source: PriceSource, *, max_days: int) -> PriceSource:
+    """``source`` behind a ``CachedSource`` of ``max_days`` days; ``source`` itself when
+    ``max_days`` is 0 (PRICE_CACHE_MAX_DAYS=0 turns caching off)."""
+    if max_days == 0:
+        return source
+    return CachedSource(source, max_days=max_days)

@@ -23,6 +23,7 @@ from urllib.parse import quote
 from optimizer import MarketDay
 from prices import http
 from prices.base import PriceQuery, PriceSource, System, UpstreamError
+from prices.cache import cached
 from prices.settings import PriceSettings
 from prices.validation import HourPrice, parse_price
 
@@ -181,7 +182,7 @@ def make_cenace_source(
     settings: PriceSettings, *, policy: http.RetryPolicy | None = None
 ) -> PriceSource:
     """The configured CENACE source, behind the cache unless ``cache_max_days`` is 0."""
-    source: PriceSource = CenaceSource(
+    source = CenaceSource(
         base_url=settings.cenace_base_url,
         timeouts=http.Timeouts(
             connect_s=settings.connect_timeout_s, read_s=settings.read_timeout_s
@@ -189,8 +190,4 @@ def make_cenace_source(
         deadline_s=settings.fetch_deadline_s,
         policy=policy,
     )
-    if settings.cache_max_days == 0:
-        return source
-    from prices.cache import CachedSource
-
-    return CachedSource(source, max_days=settings.cache_max_days)
+    return cached(source, max_days=settings.cache_max_days)

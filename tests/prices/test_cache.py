@@ -9,7 +9,7 @@ import pytest
 
 from optimizer import MarketDay
 from prices import NoPricesError, PriceQuery, Process, System
-from prices.cache import CachedSource
+from prices.cache import CachedSource, cached
 
 
 class RecordingSource:
@@ -146,3 +146,11 @@ def test_concurrent_fetches_agree() -> None:
 def test_max_days_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_days"):
         CachedSource(RecordingSource(), max_days=0)
+
+
+def test_cached_wraps_unless_max_days_is_zero() -> None:
+    inner = RecordingSource()
+    assert cached(inner, max_days=0) is inner
+    wrapped = cached(inner, max_days=7)
+    assert isinstance(wrapped, CachedSource)
+    assert (wrapped.inner, wrapped.max_days, wrapped.name) == (inner, 7, "fake")
