@@ -58,7 +58,7 @@ def format_summary(body: dict[str, Any]) -> str:
             f"{'discharged (MWh)':>18}{'cycles':>9}{'runtime (ms)':>14}",
         ]
         for row in body["comparison"]:
-            pct = "n/a" if row["pct_of_optimal"] is None else f"{row['pct_of_optimal']:.1f}"
+            pct = "n/a" if row["pct_of_optimal"] is None else f"{row['pct_of_optimal']:.2f}"
             lines.append(
                 f"{row['strategy']:<12}{_money(row['total_revenue']):>18}{pct:>14}"
                 f"{row['energy_discharged']:>18,.1f}{row['cycles']:>9.2f}"

@@ -90,7 +90,6 @@ class BatteryParamsSchema(StrictSchema):
         required=True,
         validate=validate.Range(min=MIN_CAPACITY_MW, max=MAX_CAPACITY_MW),
         metadata={
-            "exclusiveMinimum": True,
             "description": "Power limit P (MW at the grid), charging and discharging.",
         },
     )
@@ -98,29 +97,25 @@ class BatteryParamsSchema(StrictSchema):
         required=True,
         validate=validate.Range(min=MIN_DURATION_HOURS, max=MAX_DURATION_HOURS),
         metadata={
-            "exclusiveMinimum": True,
             "description": "Energy capacity E = capacity_mw * duration_hours (MWh).",
         },
     )
     efficiency = StrictFloat(
         validate=_EFFICIENCY,
         metadata={
-            "exclusiveMinimum": True,
-            "description": "Round-trip efficiency (0, 1], split sqrt(eta) each way. Required "
+            "description": "Round-trip efficiency in [0.01, 1], split sqrt(eta) each way. Required "
             "unless charge_efficiency and discharge_efficiency are both given.",
         },
     )
     charge_efficiency = StrictFloat(
         validate=_EFFICIENCY,
         metadata={
-            "exclusiveMinimum": True,
             "description": "One-way charging efficiency; give both or neither.",
         },
     )
     discharge_efficiency = StrictFloat(
         validate=_EFFICIENCY,
         metadata={
-            "exclusiveMinimum": True,
             "description": "One-way discharging efficiency; give both or neither.",
         },
     )
@@ -146,7 +141,6 @@ class BatteryParamsSchema(StrictSchema):
     max_cycles_per_day = StrictFloat(
         validate=validate.Range(min=MIN_CYCLES_PER_DAY, max=MAX_CYCLES_PER_DAY),
         metadata={
-            "exclusiveMinimum": True,
             "description": "Limit on battery-side energy withdrawn per day, in cycles.",
         },
     )

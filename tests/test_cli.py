@@ -48,7 +48,7 @@ def test_summary_table(app: Flask, client: FlaskClient) -> None:
     assert [line.split()[0] for line in table] == list(STRATEGIES)
     for line, row in zip(table, api["comparison"], strict=True):
         assert line.split()[1] == f"{row['total_revenue']:,.2f}"
-        assert line.split()[2] == f"{row['pct_of_optimal']:.1f}"
+        assert line.split()[2] == f"{row['pct_of_optimal']:.2f}"
 
 
 def test_options_reach_the_request(app: Flask) -> None:

@@ -30,18 +30,6 @@ CONFIG = SchemathesisConfig.from_dict(
             # correct answers to valid-looking input, anything else (400/415/5xx) is not.
             "positive_data_acceptance": {"expected-statuses": ["2xx", "404", "422"]},
         },
-        "phases": {
-            "coverage": {
-                "checks": {
-                    "positive_data_acceptance": {"expected-statuses": ["2xx", "404", "422"]},
-                    # schemathesis 4.32's coverage phase labels some bodies "value below
-                    # minimum" while sending the minimum itself (seen for max_cycles_per_day:
-                    # 0.1 with minimum 0.1), a false positive; the fuzzing phase still runs
-                    # this check, and every phase runs the server-error and conformance ones.
-                    "negative_data_rejection": {"enabled": False},
-                }
-            }
-        },
     }
 )
 schema = schemathesis.openapi.from_wsgi("/openapi.json", APP, config=CONFIG)
