@@ -1,4 +1,5 @@
-"""Shared fixtures: a price source replaying real CENACE prices, and apps built on it."""
+"""Shared fixtures: a price source replaying real CENACE prices, and apps built on it; the
+suite's hypothesis profile."""
 
 from __future__ import annotations
 
@@ -12,11 +13,17 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings
 
 from app import create_app
 from optimizer import MarketDay
 from prices import NoPricesError, PriceQuery
 from tests.events import prd_request
+
+# One hypothesis profile for the whole suite: the same examples on every machine and no
+# deadline (CI machines are noisy). Tests that need more examples say so with @settings.
+settings.register_profile("suite", derandomize=True, deadline=None, max_examples=60)
+settings.load_profile("suite")
 
 #: ../shared/data/cenace next to the repository (never copied into it)
 CENACE_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cenace"
