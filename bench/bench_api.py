@@ -22,6 +22,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+# one log line per request would drown the figures
+os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 from tests.events import make_v2_event, prd_request  # noqa: E402
 

@@ -10,12 +10,15 @@ size (``ru_maxrss``) before and after, plus the response size.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# one log line per request would drown the figures
+os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 from tests.events import make_v2_event, prd_request  # noqa: E402
 
