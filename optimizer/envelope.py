@@ -163,11 +163,6 @@ def solve_days(
     return (*to_grid(moves, battery), best)
 
 
-def true_value(moves: np.ndarray, models: HourModels) -> np.ndarray:
-    """Revenue of the moves under exact (possibly non-concave) hour models."""
-    return np.sum(models.offset - np.where(moves > 0, models.buy, models.sell) * moves, axis=1)
-
-
 def solve_nonconvex_days(
     prices: np.ndarray, movable: np.ndarray, battery: Battery, *, deadline: float | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -208,13 +203,15 @@ def solve_nonconvex_days(
             offset=np.where(relaxed, chord_offset[node_day], 0.0),
         )
         moves, upper = _recurse_in_chunks(models, battery)
-        lower = true_value(moves, _rows(exact, node_day))
-        # new incumbents (best feasible value per day)
-        for i in np.argsort(lower):  # ascending: the last write per day is the best
-            day = node_day[i]
-            if lower[i] > incumbent[day]:
-                incumbent[day] = lower[i]
-                best_moves[day] = moves[i]
+        # every relaxed solution is feasible; its exact revenue is a lower bound
+        reward = -np.where(moves > 0, exact.buy[node_day], exact.sell[node_day]) * moves
+        lower = reward.sum(axis=1)
+        order = np.lexsort((lower, node_day))  # by day, then by value: a day's best is last
+        last = np.r_[np.flatnonzero(np.diff(node_day[order])), order.size - 1]
+        best = order[last]
+        better = lower[best] > incumbent[node_day[best]]
+        incumbent[node_day[best[better]]] = lower[best[better]]
+        best_moves[node_day[best[better]]] = moves[best[better]]
         tol = BNB_REL_GAP * np.maximum(1.0, np.abs(incumbent[node_day]))
         alive = upper > incumbent[node_day] + tol
         if not alive.any():
@@ -223,11 +220,7 @@ def solve_nonconvex_days(
             gave_up[np.unique(node_day[alive])] = True
             break
         # branch on the relaxed hour whose chord overstates the most
-        excess = np.where(
-            relaxed,
-            models.offset - chord_slope[node_day] * moves - _exact_r(moves, exact, node_day),
-            -np.inf,
-        )
+        excess = np.where(relaxed, models.offset - chord_slope[node_day] * moves - reward, -np.inf)
         hour = np.argmax(excess, axis=1)
         alive &= excess[np.arange(node_day.size), hour] > 0
         crowded = np.bincount(node_day[alive], minlength=n_days) * 2 > BNB_MAX_NODES_PER_DAY
@@ -261,7 +254,3 @@ def _rows(models: HourModels, index: np.ndarray) -> HourModels:
         down=models.down[index],
         offset=models.offset[index],
     )
-
-
-def _exact_r(moves: np.ndarray, exact: HourModels, index: np.ndarray) -> np.ndarray:
-    return -np.where(moves > 0, exact.buy[index], exact.sell[index]) * moves
