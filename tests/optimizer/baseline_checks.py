@@ -7,10 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from optimizer import Battery, Horizon, MarketDay, StrategyRun, run_strategy
+from tests.optimizer.helpers import PUBLISHED
 
-#: the SPEC §2 published 24-hour price vector
-PUBLISHED = [20, 15, 10, 12, 15, 25, 40, 60, 55, 40, 35, 30, 25, 20, 18, 25, 60, 90, 85, 70]
-PUBLISHED += [50, 40, 30, 25]
+__all__ = ["PUBLISHED", "check_run", "total"]
 
 
 def total(run: StrategyRun) -> float:

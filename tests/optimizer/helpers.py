@@ -9,10 +9,25 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from optimizer import Battery, MarketDay
+
+#: the SPEC §2 published 24-hour price vector (MXN/MWh) ...
+PUBLISHED = [20, 15, 10, 12, 15, 25, 40, 60, 55, 40, 35, 30, 25, 20, 18, 25, 60, 90, 85, 70]
+PUBLISHED += [50, 40, 30, 25]
+#: ... and its optima for the PRD battery under three efficiency conventions (pytest params)
+PUBLISHED_OPTIMA = [
+    pytest.param({"round_trip_efficiency": 0.85}, 2957.14, id="sqrt-split"),
+    pytest.param(
+        {"charge_efficiency": 0.85, "discharge_efficiency": 1.0}, 3082.35, id="energy-py-linear"
+    ),
+    pytest.param(
+        {"charge_efficiency": 1.0, "discharge_efficiency": 0.85}, 2820.00, id="discharge-loss"
+    ),
+]
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cenace"
 MDA_2016 = DATA / "pend_MDA_2016-01-27_2017-06-30_7zonas_jluisfgarza.csv"

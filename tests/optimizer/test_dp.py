@@ -12,6 +12,7 @@ from optimizer import STRATEGIES, Battery, Horizon, optimize, run_strategy
 from optimizer.strategies.dp import _solve, _solve_chain, make_grid
 from tests.optimizer.baseline_checks import PUBLISHED, check_run, total
 from tests.optimizer.helpers import (
+    PUBLISHED_OPTIMA,
     batteries,
     day_prices,
     days_from,
@@ -71,15 +72,7 @@ def test_grid_holds_the_start_and_feasible_moves() -> None:
     assert 150 <= grid.levels <= 202
 
 
-@pytest.mark.parametrize(
-    ("efficiencies", "published"),
-    [
-        ({"round_trip_efficiency": 0.85}, 2957.14),
-        ({"charge_efficiency": 0.85, "discharge_efficiency": 1.0}, 3082.35),
-        ({"charge_efficiency": 1.0, "discharge_efficiency": 0.85}, 2820.00),
-    ],
-    ids=["split", "charge-loss", "discharge-loss"],
-)
+@pytest.mark.parametrize(("efficiencies", "published"), PUBLISHED_OPTIMA)
 def test_published_vectors_nearly_reached(efficiencies: dict, published: float) -> None:
     run, best = check_run(
         NAME, days_from([np.array(PUBLISHED, float)]), prd_battery(**efficiencies)

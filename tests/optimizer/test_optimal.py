@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from optimizer import Battery, Horizon, MarketDay, SolverTimeLimitError, run_strategy
 from tests.optimizer.helpers import (
+    PUBLISHED,
+    PUBLISHED_OPTIMA,
     batteries,
     day_prices,
     days_from,
@@ -17,9 +19,6 @@ from tests.optimizer.helpers import (
     real_days,
 )
 from tests.optimizer.reference import reference_optimum
-
-PUBLISHED = [20, 15, 10, 12, 15, 25, 40, 60, 55, 40, 35, 30, 25, 20, 18, 25, 60, 90, 85, 70]
-PUBLISHED += [50, 40, 30, 25]
 
 
 def assert_exact(got: float, want: float) -> None:
@@ -32,15 +31,7 @@ def optimal_total(
     return run_strategy("optimal", days, battery, horizon=horizon).summary.total_revenue_mxn
 
 
-@pytest.mark.parametrize(
-    ("efficiencies", "published"),
-    [
-        ({"round_trip_efficiency": 0.85}, 2957.14),
-        ({"charge_efficiency": 0.85, "discharge_efficiency": 1.0}, 3082.35),
-        ({"charge_efficiency": 1.0, "discharge_efficiency": 0.85}, 2820.00),
-    ],
-    ids=["sqrt-split", "energy-py-linear", "discharge-loss"],
-)
+@pytest.mark.parametrize(("efficiencies", "published"), PUBLISHED_OPTIMA)
 def test_published_vectors(efficiencies: dict, published: float) -> None:
     battery = prd_battery(**efficiencies)
     days = days_from([np.array(PUBLISHED, dtype=float)])
