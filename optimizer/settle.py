@@ -59,6 +59,60 @@ def clean_fraction(x: np.ndarray, anchors: Sequence[float]) -> np.ndarray:
     return np.round(y, DECIMALS) + 0.0
 
 
+def physics_faults(
+    charge: np.ndarray,
+    discharge: np.ndarray,
+    offsets: np.ndarray,
+    battery: Battery,
+    *,
+    horizon: Horizon,
+    slack: float = 1.0,
+) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
+    """Check cleaned grid-side powers against SPEC §2, rule by rule.
+
+    Returns the stored energy (MWh) after every hour and, in the order settlement reports
+    them, ``(what is wrong, which days break it)`` for every rule. Tolerances are settlement's
+    times ``slack`` (strategies check themselves with ``slack < 1`` to stay clear of them).
+    In ``continuous`` mode the SoC runs as one chain and only the last day must end at soc_0.
+    """
+    starts = offsets[:-1]
+    p, energy = battery.power_mw, battery.energy_mwh
+    p_tol = slack * NOISE_REL * p
+    e_tol = slack * max(NOISE_REL * energy, 1e-9)
+    e0 = battery.soc_start * energy
+    cum = np.cumsum(battery.eta_charge * charge - discharge / battery.eta_discharge)
+    if horizon is Horizon.DAILY:  # restart the running sum at every midnight
+        before_day = np.concatenate(([0.0], cum))[starts]
+        level = e0 + cum - np.repeat(before_day, np.diff(offsets))
+        off_start = np.abs(level[offsets[1:] - 1] - e0) > e_tol
+    else:
+        level = e0 + cum
+        off_start = np.zeros(starts.size, dtype=bool)
+        off_start[-1] = abs(level[-1] - e0) > e_tol
+
+    def days(bad_hours: np.ndarray) -> np.ndarray:
+        return np.logical_or.reduceat(bad_hours, starts)
+
+    faults = [
+        ("negative power", days((charge < 0) | (discharge < 0))),
+        ("power above capacity_mw", days((charge > p + p_tol) | (discharge > p + p_tol))),
+        ("charge and discharge in the same hour", days((charge > 0) & (discharge > 0))),
+        ("state of charge below min_soc", days(level < battery.min_soc * energy - e_tol)),
+        ("state of charge above max_soc", days(level > battery.max_soc * energy + e_tol)),
+        ("schedule does not end at the starting state of charge", off_start),
+    ]
+    cap = battery.daily_withdrawal_cap_mwh
+    if cap is not None:
+        withdrawn = np.add.reduceat(discharge, starts) / battery.eta_discharge
+        faults.append(
+            (
+                "more energy withdrawn in a day than max_cycles_per_day allows",
+                withdrawn > cap + e_tol,
+            )
+        )
+    return level, faults
+
+
 def settle(
     days: Sequence[MarketDay],
     dispatch: Dispatch,
@@ -73,34 +127,11 @@ def settle(
     discharge = clean_power(dispatch.discharge_mw, battery)
     if charge.shape != (n,) or discharge.shape != (n,):
         raise PhysicsViolationError(f"dispatch has {charge.shape}/{discharge.shape} hours, not {n}")
-    p_tol = NOISE_REL * battery.power_mw
-    if (charge < 0).any() or (discharge < 0).any():
-        raise PhysicsViolationError("negative power")
-    if (charge > battery.power_mw + p_tol).any() or (discharge > battery.power_mw + p_tol).any():
-        raise PhysicsViolationError("power above capacity_mw")
-    if ((charge > 0) & (discharge > 0)).any():
-        raise PhysicsViolationError("charge and discharge in the same hour")
-
+    level, faults = physics_faults(charge, discharge, offsets, battery, horizon=horizon)
+    for message, bad_days in faults:
+        if bad_days.any():
+            raise PhysicsViolationError(message)
     energy = battery.energy_mwh
-    e0 = battery.soc_start * energy
-    delta = battery.eta_charge * charge - discharge / battery.eta_discharge
-    cum = np.cumsum(delta)
-    if horizon is Horizon.DAILY:
-        # restart the running sum at every midnight
-        before_day = np.concatenate(([0.0], cum))[offsets[:-1]]
-        level = e0 + cum - np.repeat(before_day, np.diff(offsets))
-        ends = level[offsets[1:] - 1]
-    else:
-        level = e0 + cum
-        ends = level[-1:]
-    e_tol = max(NOISE_REL * energy, 1e-9)
-    if (level < battery.min_soc * energy - e_tol).any():
-        raise PhysicsViolationError("state of charge below min_soc")
-    if (level > battery.max_soc * energy + e_tol).any():
-        raise PhysicsViolationError("state of charge above max_soc")
-    if (np.abs(ends - e0) > e_tol).any():
-        raise PhysicsViolationError("schedule does not end at the starting state of charge")
-    cap = battery.daily_withdrawal_cap_mwh
     soc = clean_fraction(
         np.clip(level / energy, battery.min_soc, battery.max_soc),
         (battery.min_soc, battery.max_soc, battery.soc_start),
@@ -116,8 +147,6 @@ def settle(
     charge_cost = np.add.reduceat(prices * charge, starts)
     discharge_income = np.add.reduceat(prices * discharge, starts)
     withdrawn = discharged / battery.eta_discharge
-    if cap is not None and (withdrawn > cap + e_tol).any():
-        raise PhysicsViolationError("more energy withdrawn in a day than max_cycles_per_day allows")
     cycles = withdrawn / battery.usable_energy_mwh
 
     results = []

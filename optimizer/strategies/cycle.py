@@ -29,7 +29,7 @@ from optimizer.battery import Battery
 from optimizer.market import MarketDay
 from optimizer.results import Horizon
 from optimizer.settle import Dispatch
-from optimizer.strategies._days import flatten, guard_physics, price_matrix, withdrawal_cap_mwh
+from optimizer.strategies._days import flatten, guard_physics, price_matrix
 from optimizer.strategies.base import Strategy
 
 #: Slack when counting whole hours (so 4.0000000001 hours of charging is 4 hours, not 5).
@@ -43,11 +43,11 @@ def cycled_energy_mwh(battery: Battery, hours: int) -> float:
     withdrawal cap and by the day's length (0 when nothing can be cycled)."""
     p, eta_c, eta_d = battery.power_mw, battery.eta_charge, battery.eta_discharge
     room = battery.energy_mwh * (battery.max_soc - battery.soc_start)
-    cap = withdrawal_cap_mwh(battery, hours)
+    cap = battery.daily_withdrawal_cap_mwh
     # l charging hours store at most l·eta_c·P; the other hours withdraw at most (n-l)·P/eta_d
     fits = max(min(k * eta_c * p, (hours - k) * p / eta_d) for k in range(1, hours))
     energy = min(room, fits, math.inf if cap is None else cap)
-    # no part-hour so small that it would be rounded away: trim to whole hours instead
+    # no part-hour so small that settlement would snap it to 0: trim to whole hours instead
     for per_hour in (eta_c * p, p / eta_d):
         whole = math.floor(energy / per_hour)
         if 0 < energy / per_hour - whole < _MIN_PART:

@@ -63,7 +63,6 @@ from optimizer.strategies._days import (
     guard_physics,
     hour_mask,
     price_matrix,
-    withdrawal_cap_mwh,
 )
 from optimizer.strategies.base import Strategy
 
@@ -296,7 +295,7 @@ def _daily(
     lam = np.zeros(rows)
     solution = _solve(prices, real, battery, grid, np.zeros_like(prices))
     charge, discharge = _powers(solution.moves, battery, grid)
-    cap = withdrawal_cap_mwh(battery, prices.shape[1])
+    cap = battery.daily_withdrawal_cap_mwh
     if cap is None:
         return charge, discharge, lam
     limit = cap
@@ -356,16 +355,17 @@ def dp_dispatch(days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
     if horizon is not Horizon.CONTINUOUS or len(days) == 1:
         return daily
     flat_p = flatten(prices, hours)
+    offsets = day_offsets(days)
     grid = make_grid(battery, max_levels=MAX_TABLE_VALUES // (flat_p.size + 1))
-    cap = withdrawal_cap_mwh(battery, int(hours.max()))
+    cap = battery.daily_withdrawal_cap_mwh
     if cap is None:
         chain_c, chain_d = _powers(_solve_chain(flat_p, battery, grid, 0 * flat_p), battery, grid)
-        if chain_is_valid(chain_c, chain_d, battery):
+        if chain_is_valid(chain_c, chain_d, offsets, battery):
             return Dispatch(chain_c, chain_d)
         return daily
     # With a cycle limit: chains under the daily multipliers and under none, each mixed with
     # the daily schedules (valid under both horizons) just enough to respect every day's cap.
-    starts = day_offsets(days)[:-1]
+    starts = offsets[:-1]
     daily_w = np.add.reduceat(daily.discharge_mw, starts) / battery.eta_discharge
     best = daily
     best_rev = _revenue(flat_p, daily.charge_mw, daily.discharge_mw, kappa)
@@ -387,7 +387,7 @@ def dp_dispatch(days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
         if (
             rev > best_rev
             and (mix_w <= cap + 1e-12 * max(cap, 1.0)).all()
-            and chain_is_valid(mix_c, mix_d, battery)
+            and chain_is_valid(mix_c, mix_d, offsets, battery)
         ):
             best, best_rev = Dispatch(mix_c, mix_d), rev
     return best

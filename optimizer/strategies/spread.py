@@ -37,7 +37,6 @@ from optimizer.strategies._days import (
     guard_physics,
     hour_mask,
     price_matrix,
-    withdrawal_cap_mwh,
 )
 from optimizer.strategies.base import Strategy
 
@@ -67,7 +66,7 @@ def spread_dispatch(
     energy = battery.energy_mwh
     e_min, e_max = battery.min_soc * energy, battery.max_soc * energy
     e0 = battery.soc_start * energy
-    cap = withdrawal_cap_mwh(battery, width)
+    cap = battery.daily_withdrawal_cap_mwh
 
     pi, pj, span, sign = _pairs(width)
     buy = prices / eta_c
@@ -100,7 +99,7 @@ def spread_dispatch(
     level = np.full((n_days, width), e0)  # stored energy after each hour
     room_cap = np.full(n_days, np.inf if cap is None else cap)
     c_max, w_max = eta_c * p, p / eta_d
-    tiny = 1e-6 * min(p, energy)  # smaller moves would vanish in settlement's rounding
+    tiny = 1e-6 * min(p, energy)  # smaller moves would be snapped to 0 by settlement
     for k in range(steps):
         i, j, sk, in_span = flat_i[k], flat_j[k], sign_k[k], span_k[k]
         room_c = np.where(withdrawn[i] > 0, 0.0, c_max - stored[i])
