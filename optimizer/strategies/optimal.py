@@ -38,6 +38,7 @@ from optimizer.errors import InfeasibleProblemError, SolverError, SolverTimeLimi
 from optimizer.market import MarketDay
 from optimizer.results import Horizon
 from optimizer.settle import Dispatch, day_offsets
+from optimizer.strategies._days import flatten, hour_mask, price_matrix, unflatten
 from optimizer.strategies.base import Strategy
 
 #: HiGHS time budget for one request (seconds); below the Lambda budget (SPEC §6).
@@ -159,39 +160,37 @@ class Optimal(Strategy):
     def dispatch(
         self, days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
     ) -> Dispatch:
-        prices = np.concatenate([np.asarray(d.prices_mxn_per_mwh, dtype=float) for d in days])
-        offsets = day_offsets(days)
         if horizon is Horizon.CONTINUOUS:
-            return Dispatch(*solve_milp(prices, offsets, battery, horizon=horizon))
+            prices = np.concatenate([np.asarray(d.prices_mxn_per_mwh, dtype=float) for d in days])
+            return Dispatch(*solve_milp(prices, day_offsets(days), battery, horizon=horizon))
         deadline = time.monotonic() + SOLVER_TIME_LIMIT_S
-        charge = np.zeros(prices.size)
-        discharge = np.zeros(prices.size)
-        hard = np.logical_or.reduceat(needs_binary(prices, battery), offsets[:-1])
+        matrix, hours = price_matrix(days)  # days x hours, padded
+        movable = hour_mask(hours, matrix.shape[1])
+        charge = np.zeros(matrix.shape)
+        discharge = np.zeros(matrix.shape)
+        hard = (needs_binary(matrix, battery) & movable).any(axis=1)
         unsolved = hard.copy()  # days left for one HiGHS MILP each
         easy = np.flatnonzero(~hard)
         if easy.size and battery.max_cycles_per_day is not None:
             # the cap couples a day's hours: one LP (no binaries needed) over all these days
-            index = _hour_index(offsets, easy)
-            sizes = np.diff(offsets)[easy]
-            charge[index], discharge[index] = solve_milp(
-                prices[index],
-                np.concatenate(([0], np.cumsum(sizes))),
+            c, d = solve_milp(
+                flatten(matrix[easy], hours[easy]),
+                np.concatenate(([0], np.cumsum(hours[easy]))),
                 battery,
                 horizon=horizon,
                 time_limit_s=SOLVER_TIME_LIMIT_S,
             )
+            charge[easy] = unflatten(c, movable[easy])
+            discharge[easy] = unflatten(d, movable[easy])
         elif easy.size:
-            c, d, _ = solve_days(*_day_matrix(prices, offsets, easy), battery)
-            _scatter(charge, discharge, c, d, offsets, easy)
+            charge[easy], discharge[easy], _ = solve_days(matrix[easy], movable[easy], battery)
         if hard.any() and battery.max_cycles_per_day is None:
             chosen = np.flatnonzero(hard)
-            c, d, _, gave_up = solve_nonconvex_days(
-                *_day_matrix(prices, offsets, chosen), battery, deadline=deadline
+            charge[chosen], discharge[chosen], _, unsolved[chosen] = solve_nonconvex_days(
+                matrix[chosen], movable[chosen], battery, deadline=deadline
             )
-            _scatter(charge, discharge, c, d, offsets, chosen)
-            unsolved[chosen] = gave_up
         for day in np.flatnonzero(unsolved).tolist():
-            lo, hi = offsets[day], offsets[day + 1]
+            n = int(hours[day])
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise SolverTimeLimitError(
@@ -199,45 +198,14 @@ class Optimal(Strategy):
                     f"every day was solved ({days[day].date} was not); "
                     "request fewer days at a time"
                 )
-            charge[lo:hi], discharge[lo:hi] = solve_milp(
-                prices[lo:hi],
-                np.array([0, hi - lo]),
+            charge[day, :n], discharge[day, :n] = solve_milp(
+                matrix[day, :n],
+                np.array([0, n]),
                 battery,
                 horizon=horizon,
                 time_limit_s=remaining,
             )
-        return Dispatch(charge, discharge)
-
-
-def _hour_index(offsets: np.ndarray, chosen: np.ndarray) -> np.ndarray:
-    """Positions in the concatenated hour axis of every hour of the chosen days."""
-    return np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in chosen])
-
-
-def _day_matrix(
-    prices: np.ndarray, offsets: np.ndarray, chosen: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(days x max hours) prices of the chosen days and the mask of their real hours."""
-    hours = np.diff(offsets)[chosen]
-    movable = np.arange(hours.max())[None, :] < hours[:, None]
-    matrix = np.zeros(movable.shape)
-    matrix[movable] = prices[_hour_index(offsets, chosen)]
-    return matrix, movable
-
-
-def _scatter(
-    charge: np.ndarray,
-    discharge: np.ndarray,
-    c: np.ndarray,
-    d: np.ndarray,
-    offsets: np.ndarray,
-    chosen: np.ndarray,
-) -> None:
-    hours = np.diff(offsets)[chosen]
-    movable = np.arange(c.shape[1])[None, :] < hours[:, None]
-    index = _hour_index(offsets, chosen)
-    charge[index] = c[movable]
-    discharge[index] = d[movable]
+        return Dispatch(flatten(charge, hours), flatten(discharge, hours))
 
 
 STRATEGY = Optimal()
