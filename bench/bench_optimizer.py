@@ -6,7 +6,7 @@ Run from the repository root::
     .venv/bin/python bench/bench_optimizer.py --setup-epl  # create .venv-epl first
     .venv/bin/python bench/bench_optimizer.py --no-epl     # ours only
 
-Data: the APATZINGAN day-ahead (MDA) zone prices of ``../shared/data/cenace/``, the 366 market
+Data: the APATZINGAN day-ahead (MDA) zone prices of ``data/cenace/``, the 366 market
 days 2016-01-29 .. 2017-01-28 (one 23-hour and one 25-hour day). The process is pinned to one
 CPU and BLAS/OpenMP pools are limited to one thread, so the figures are one-core figures.
 This is a benchmark that prints figures; it is not a test and asserts no timings.
@@ -32,6 +32,7 @@ import argparse  # noqa: E402
 import csv  # noqa: E402
 import datetime as dt  # noqa: E402
 import gc  # noqa: E402
+import gzip  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -49,14 +50,7 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere: import the repo's `optimizer`
     sys.path.insert(0, str(REPO))
-DATA_FILE = (
-    REPO
-    / ".."
-    / "shared"
-    / "data"
-    / "cenace"
-    / "pend_MDA_2016-01-27_2017-06-30_7zonas_jluisfgarza.csv"
-)
+DATA_FILE = REPO / "data" / "cenace" / "pend_MDA_2016-01-27_2017-06-30_7zonas_jluisfgarza.csv.gz"
 ZONE = "APATZINGAN"
 FIRST_DAY = dt.date(2016, 1, 29)
 LAST_DAY = dt.date(2017, 1, 28)
@@ -81,7 +75,7 @@ def load_days(path: Path = DATA_FILE) -> list[MarketDay]:
     from optimizer import MarketDay
 
     by_date: dict[dt.date, dict[int, float]] = {}
-    with path.open(newline="", encoding="utf-8") as handle:
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             if row["zona_carga"] != ZONE or row["proceso"] != "MDA" or row["sistema"] != "SIN":
                 continue

@@ -4,7 +4,7 @@
     .venv/bin/python bench/calibrate_synthetic.py --fit      # also print the fitted constants
 
 `--fit` prints every statistic that ``prices/synthetic.py`` hard-codes, derived from
-``../shared/data/cenace/`` (see docs/synthetic-prices.md for what each one is and how it is
+``data/cenace/`` (see docs/synthetic-prices.md for what each one is and how it is
 used). The comparison runs the generator over exactly the zones, systems, processes and dates
 of each real file and prints the same statistics for both.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import gzip
 import sys
 from collections import defaultdict
 from collections.abc import Iterable
@@ -23,7 +24,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DATA = ROOT / ".." / "shared" / "data" / "cenace"
+DATA = ROOT / "data" / "cenace"
 
 F_2016 = "pend_MDA_2016-01-27_2017-06-30_7zonas_jluisfgarza.csv"
 F_2017_MTR = "pend_MTR_2017-01-11_2017-06-30_7zonas_jluisfgarza.csv"
@@ -42,7 +43,7 @@ Series = dict[Key, dict[dt.date, np.ndarray]]
 def load(name: str) -> Series:
     """Every complete zone-day of a file: {(system, process, zone): {date: prices by hour}}."""
     raw: dict[Key, dict[dt.date, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
-    with open(DATA / name, newline="") as fh:
+    with gzip.open(DATA / f"{name}.gz", "rt", encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             key = (row["sistema"], row["proceso"], row["zona_carga"])
             raw[key][dt.date.fromisoformat(row["fecha"])][int(row["hora"])] = float(row["pz"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,9 +26,9 @@ from tests.events import prd_request
 settings.register_profile("suite", derandomize=True, deadline=None, max_examples=60)
 settings.load_profile("suite")
 
-#: ../shared/data/cenace next to the repository (never copied into it)
-CENACE_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cenace"
-AUGUST_2020 = CENACE_DATA / "pend_MDA_MTR_2020-08_26zonas_occidental_oscarflores.csv"
+#: the real CENACE files committed (gzipped) in data/cenace/
+CENACE_DATA = Path(__file__).resolve().parents[1] / "data" / "cenace"
+AUGUST_2020 = CENACE_DATA / "pend_MDA_MTR_2020-08_26zonas_occidental_oscarflores.csv.gz"
 
 #: the PRD example request, moved to the month the recorded data covers
 PRD_REQUEST_2020: dict[str, Any] = prd_request(
@@ -43,7 +44,7 @@ class RecordedSource:
 
     def __init__(self, path: Path = AUGUST_2020) -> None:
         table: defaultdict[tuple[str, str, str, dt.date], dict[int, float]] = defaultdict(dict)
-        with path.open(newline="", encoding="utf-8") as handle:
+        with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
             for row in csv.DictReader(handle):
                 key = (
                     row["sistema"],

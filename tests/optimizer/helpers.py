@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
 from collections import defaultdict
 from functools import cache
 from pathlib import Path
@@ -29,15 +30,15 @@ PUBLISHED_OPTIMA = [
     ),
 ]
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cenace"
-MDA_2016 = DATA / "pend_MDA_2016-01-27_2017-06-30_7zonas_jluisfgarza.csv"
+DATA = Path(__file__).resolve().parents[2] / "data" / "cenace"
+MDA_2016 = DATA / "pend_MDA_2016-01-27_2017-06-30_7zonas_jluisfgarza.csv.gz"
 
 
 @cache
 def real_days(zone: str = "APATZINGAN") -> tuple[MarketDay, ...]:
     """Every MDA market day of ``zone`` in the 2016–2017 file (hora 1..N hour-ending)."""
     by_day: dict[str, dict[int, float]] = defaultdict(dict)
-    with MDA_2016.open(newline="") as handle:
+    with gzip.open(MDA_2016, "rt", encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             if row["zona_carga"] == zone and row["proceso"] == "MDA":
                 by_day[row["fecha"]][int(row["hora"])] = float(row["pz"])

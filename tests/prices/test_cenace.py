@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
 import json
 from collections.abc import Iterator
 
@@ -74,9 +75,13 @@ def prices(result: list) -> list[list[float]]:
 
 
 def test_every_catalogue_node_key_goes_to_swpml_and_every_zone_to_swpend() -> None:
-    with (DATA / "nodosp_catalogo_v2025-09-26.csv").open(newline="") as f:
+    with gzip.open(
+        DATA / "nodosp_catalogo_v2025-09-26.csv.gz", "rt", encoding="utf-8", newline=""
+    ) as f:
         keys = [row["clave"] for row in csv.DictReader(f)]
-    with (DATA / "zonas_de_carga_catalogo_v2025-09-26.csv").open(newline="") as f:
+    with gzip.open(
+        DATA / "zonas_de_carga_catalogo_v2025-09-26.csv.gz", "rt", encoding="utf-8", newline=""
+    ) as f:
         zones = [row["zona_carga"] for row in csv.DictReader(f)]
     assert len(keys) > 2500 and len(zones) > 100
     assert [k for k in keys if not is_node_key(k)] == []

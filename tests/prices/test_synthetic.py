@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
 import math
 import os
 import subprocess
@@ -24,7 +25,7 @@ from prices.synthetic import SyntheticSource, clock_changes
 from prices.zones import ZONES, nodes_of
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / ".." / "shared" / "data" / "cenace"
+DATA = ROOT / "data" / "cenace"
 PENINSULA = ("CAMPECHE", "CANCUN", "CARMEN", "CHETUMAL", "MERIDA", "MOTUL TIZIMIN", "TICUL")
 
 
@@ -55,7 +56,7 @@ def real_days(name: str) -> dict[tuple[str, str, str], dict[dt.date, list[float]
     out: dict[tuple[str, str, str], dict[dt.date, dict[int, float]]] = defaultdict(
         lambda: defaultdict(dict)
     )
-    with open(DATA / name, newline="", encoding="utf-8") as fh:
+    with gzip.open(DATA / f"{name}.gz", "rt", encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             key = (row["sistema"], row["proceso"], row["zona_carga"])
             out[key][dt.date.fromisoformat(row["fecha"])][int(row["hora"])] = float(row["pz"])

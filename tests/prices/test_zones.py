@@ -1,8 +1,9 @@
-"""The project's zone list against CENACE's catalogue (read from ../shared at test time only)."""
+"""The project's zone list against CENACE's catalogue (data/cenace/, read at test time only)."""
 
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 from collections import Counter
 from pathlib import Path
@@ -12,11 +13,11 @@ import pytest
 from prices import zones
 from prices.base import System
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cenace"
+DATA = Path(__file__).resolve().parents[2] / "data" / "cenace"
 
 
 def _rows(name: str) -> list[dict[str, str]]:
-    with open(DATA / name, newline="", encoding="utf-8") as fh:
+    with gzip.open(DATA / f"{name}.gz", "rt", encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
 
 
@@ -31,7 +32,8 @@ def test_108_zones_with_their_system_as_in_the_catalogue() -> None:
 
 
 def test_zone_list_matches_batus_index_too() -> None:
-    index = json.loads((DATA / "atlas-sen_zonas_index.json").read_text(encoding="utf-8"))
+    with gzip.open(DATA / "atlas-sen_zonas_index.json.gz", "rt", encoding="utf-8") as fh:
+        index = json.load(fh)
     assert index["count"] == 108
     assert {(e["id"], e["system"]) for e in index["zonas"]} == {
         (zone, str(system)) for zone, system in zones.ZONES.items()

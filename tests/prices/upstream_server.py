@@ -1,4 +1,4 @@
-"""Test helpers: real CENACE prices from ../shared/data/cenace/, served in Batu's and CENACE's
+"""Test helpers: real CENACE prices from data/cenace/, served in Batu's and CENACE's
 wire formats by a real HTTP server on 127.0.0.1, with injectable faults.
 
 The Batu format follows docs/batu-api.md (naive local ``timestamp`` at the start of the hour; on
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
 import json
 import threading
 import time
@@ -19,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cenace"
+DATA = Path(__file__).resolve().parents[2] / "data" / "cenace"
 PEND_2016 = "pend_MDA_2016-01-27_2017-06-30_7zonas_jluisfgarza.csv"
 PEND_2020 = "pend_MDA_MTR_2020-08_26zonas_occidental_oscarflores.csv"
 PML_RAW = "swpml_raw_SIN_MDA_01PLO-115_2026-09-08_datarangermx.json"
@@ -32,7 +33,7 @@ Day = list[tuple[int, str]]
 @cache
 def _pend_table(filename: str) -> dict[tuple[str, str, str], dict[dt.date, Day]]:
     table: dict[tuple[str, str, str], dict[dt.date, Day]] = {}
-    with (DATA / filename).open(newline="") as f:
+    with gzip.open(DATA / f"{filename}.gz", "rt", encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
             key = (row["sistema"], row["proceso"], row["zona_carga"])
             day = dt.date.fromisoformat(row["fecha"])
@@ -56,7 +57,8 @@ def expected_prices(days: dict[dt.date, Day], first: dt.date, last: dt.date) -> 
 
 
 def pml_raw_bytes() -> bytes:
-    return (DATA / PML_RAW).read_bytes()
+    with gzip.open(DATA / f"{PML_RAW}.gz") as f:
+        return f.read()
 
 
 # --- Batu wire format --------------------------------------------------------------------------
