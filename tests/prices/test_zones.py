@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import csv
 import gzip
+import importlib.util
 import json
+import sys
 from collections import Counter
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from prices import zones
 from prices.base import System
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "cenace"
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "data" / "cenace"
+GENERATOR = REPO / "scripts" / "generate_zones.py"
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -85,8 +91,42 @@ def test_unknown_names_are_none() -> None:
     assert zones.close_matches("QQQQQQQQ") == []
 
 
-def test_module_carries_its_data_as_literals() -> None:
-    """The Lambda package holds only the repo's code: nothing may be read from ../shared."""
+def _generator() -> Any:
+    """scripts/generate_zones.py as a module."""
+    if "generate_zones" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("generate_zones", GENERATOR)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["generate_zones"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["generate_zones"]
+
+
+def test_package_data_is_what_the_generator_makes_from_the_catalogue() -> None:
+    shipped = resources.files("prices").joinpath("catalogue")
+    generated = _generator().render()
+    assert sorted(generated) == ["nodes.csv", "zones.csv"]
+    for name, text in generated.items():
+        assert shipped.joinpath(name).read_text(encoding="utf-8") == text, name
+
+
+def test_the_generator_refuses_catalogues_that_disagree(tmp_path: Path) -> None:
+    rows = _rows("nodosp_catalogo_v2025-09-26.csv")
+    moved = next(row for row in rows if row["clave"] == "03APZ-115")
+    moved["zona_carga"] = "MORELIA"  # the zone file still counts it in APATZINGAN
+    tampered = tmp_path / "nodos.csv.gz"
+    with gzip.open(tampered, "wt", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    generator = _generator()
+    with pytest.raises(generator.CatalogueError, match="n_nodosp"):
+        generator.render(nodes_source=tampered)
+
+
+def test_the_module_reads_the_package_data_not_the_repositorys_data_folder() -> None:
+    """The wheel and the Lambda zip hold the package, not data/: the module must not look there."""
     source = Path(zones.__file__).read_text(encoding="utf-8")
-    assert "open(" not in source
-    assert "shared" not in source.replace("../shared/data/cenace/", "")
+    assert 'resources.files("prices")' in source
+    assert "data/cenace" not in source.replace("``data/cenace/``", "")
+    assert "shared" not in source
