@@ -4,7 +4,10 @@ Configuration comes only from the environment (every key is in the README):
 
 - price source: ``prices.PriceSettings.from_env`` (PRICE_SOURCE, BATU_*, CENACE_BASE_URL,
   PRICE_* timeouts and cache size);
-- ``MAX_CONTENT_LENGTH``: largest accepted request body in bytes (default 2 MiB);
+- ``MAX_CONTENT_LENGTH``: largest accepted request body in bytes (default 2 MiB), also for
+  chunked uploads (``Transfer-Encoding: chunked``, which carry no Content-Length);
+- ``CORS_ORIGINS``: comma-separated origins (``https://host[:port]``) allowed to call the API
+  from a browser, or ``*``; unset means no CORS headers at all;
 - ``LOG_LEVEL``: DEBUG, INFO (default), WARNING or ERROR.
 
 ``create_app(test_config)`` applies ``test_config`` over the environment. Besides any Flask
@@ -16,17 +19,21 @@ tests inject recorded or failing sources this way).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from apig_wsgi import make_lambda_handler
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 import blueprints
 from blueprints.errors import REQUEST_ID_HEADER, request_id
@@ -37,6 +44,13 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_CONTENT_LENGTH = 2 * 1024 * 1024
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+#: scheme://host[:port], the serialised form browsers send in the Origin header
+_ORIGIN = re.compile(r"https?://([a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(:[0-9]{1,5})?")
+#: request headers a cross-origin caller may send (Authorization: the JWT deployment's token)
+CORS_ALLOW_HEADERS = "Authorization, Content-Type"
+#: how long (s) a browser may cache a preflight answer
+CORS_MAX_AGE_S = 600
+_READ_CHUNK_BYTES = 64 * 1024
 
 
 class StrictJSONProvider(DefaultJSONProvider):
@@ -66,8 +80,47 @@ def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
     return {
         "MAX_CONTENT_LENGTH": max_length,
         "LOG_LEVEL": level,
+        "CORS_ORIGINS": parse_cors_origins(env.get("CORS_ORIGINS", "")),
         "PRICE_SETTINGS": PriceSettings.from_env(env),
     }
+
+
+def parse_cors_origins(raw: str) -> tuple[str, ...]:
+    """``CORS_ORIGINS`` -> the allowed origins, lower-cased; ``()`` when unset (no CORS).
+
+    Each entry is an origin as browsers send it (``https://example.com``,
+    ``http://127.0.0.1:5000``: no path, no trailing slash), or the whole value is ``*``
+    (any origin). Raises ``ConfigError`` naming the bad entry."""
+    entries = [entry.strip().lower() for entry in raw.split(",")]
+    if entries == [""]:
+        return ()
+    if "*" in entries:
+        if entries != ["*"]:
+            raise ConfigError("CORS_ORIGINS: `*` allows every origin and cannot be combined")
+        return ("*",)
+    for entry in entries:
+        try:
+            port = urlsplit(entry).port
+        except ValueError:
+            port = 0
+        if not _ORIGIN.fullmatch(entry) or port == 0:
+            raise ConfigError(
+                f"CORS_ORIGINS must be comma-separated origins such as https://example.com "
+                f"(scheme, host and optional port 1-65535; no path), not {entry!r}"
+            )
+    return tuple(dict.fromkeys(entries))
+
+
+class ServiceFlask(Flask):
+    """Flask with the HTTP edges of README "HTTP behaviour": ``OPTIONS`` on any route answers
+    ``204 No Content`` with ``Allow`` (Flask's automatic answer is a 200 with an empty
+    text/html body)."""
+
+    def make_default_options_response(self) -> Response:
+        response = super().make_default_options_response()
+        response.status_code = 204
+        del response.headers["Content-Type"]
+        return response
 
 
 class JsonLinesFormatter(logging.Formatter):
@@ -123,11 +176,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     start-up (the Batu source may read its key from SSM, once per cold start). An invalid
     configuration raises ``prices.ConfigError`` with a message naming the variable.
     """
-    app = Flask(__name__)
+    app = ServiceFlask(__name__)
     app.json = StrictJSONProvider(app)
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=DEFAULT_MAX_CONTENT_LENGTH,
         LOG_LEVEL="INFO",
+        CORS_ORIGINS=(),
         PRICE_SOURCE_OBJECT=None,
     )
     app.config.from_mapping(settings_from_env(os.environ))
@@ -149,6 +203,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     blueprints.register(app)
     app.before_request(_start_timer)
+    app.before_request(_buffer_chunked_body)
+    app.after_request(_add_cors_headers)
     app.after_request(_finish_request)
     logger.debug("app created with price source %s", source.name)
     return app
@@ -156,6 +212,69 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def _start_timer() -> None:
     g.started = time.perf_counter()
+
+
+def _buffer_chunked_body() -> None:
+    """Read a chunked body (no Content-Length) here, with the ``MAX_CONTENT_LENGTH`` cap.
+
+    WSGI servers dechunk the body themselves, and Werkzeug then silently stops reading at the
+    cap (a truncated body, so a 400 "not valid JSON" instead of a 413); a malformed chunk
+    raises the server's own exception (gunicorn's ``InvalidChunkSize`` is no ``OSError``, so
+    it became a 500). Here: more than the cap is a 413, a body the server cannot dechunk a
+    400, and a body within the cap is handed on as a plain buffered one."""
+    environ = request.environ
+    if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return  # Transfer-Encoding overrides any Content-Length (RFC 9112 section 6.3)
+    limit: int = current_app.config["MAX_CONTENT_LENGTH"]
+    stream = environ["wsgi.input"]
+    body = bytearray()
+    try:
+        while len(body) <= limit:
+            piece = stream.read(min(_READ_CHUNK_BYTES, limit + 1 - len(body)))
+            if not piece:
+                break
+            body += piece
+        if len(body) > limit:
+            # Read (and drop) up to as much again, so that a client still sending gets the
+            # 413 instead of a connection reset; anything longer is cut off by the server.
+            drained = 0
+            while drained < limit:
+                piece = stream.read(min(_READ_CHUNK_BYTES, limit - drained))
+                if not piece:
+                    break
+                drained += len(piece)
+    except Exception:  # the server's dechunking failed: gunicorn, werkzeug raise their own
+        raise BadRequest(
+            "The chunked request body is malformed (bad chunk size or framing)."
+        ) from None
+    if len(body) > limit:
+        raise RequestEntityTooLarge(
+            f"The request body is larger than the {limit} bytes this service accepts."
+        )
+    environ["wsgi.input"] = io.BytesIO(bytes(body))
+    environ["wsgi.input_terminated"] = True
+    environ["CONTENT_LENGTH"] = str(len(body))
+
+
+def _add_cors_headers(response: Response) -> Response:
+    """CORS headers for an allowed ``Origin`` when ``CORS_ORIGINS`` is set; none otherwise.
+
+    Written here rather than with a CORS extension: exact origin matching is all this API
+    needs (no credentials, no cookies, no patterns)."""
+    allowed: tuple[str, ...] = current_app.config["CORS_ORIGINS"]
+    if not allowed:
+        return response
+    response.vary.add("Origin")
+    origin = request.headers.get("Origin", "")
+    if not origin or (allowed != ("*",) and origin.lower() not in allowed):
+        return response
+    response.headers["Access-Control-Allow-Origin"] = "*" if allowed == ("*",) else origin
+    response.headers["Access-Control-Expose-Headers"] = REQUEST_ID_HEADER
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        response.headers["Access-Control-Allow-Methods"] = response.headers.get("Allow", "")
+        response.headers["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
+        response.headers["Access-Control-Max-Age"] = str(CORS_MAX_AGE_S)
+    return response
 
 
 def _finish_request(response: Response) -> Response:

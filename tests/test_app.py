@@ -34,6 +34,7 @@ def test_defaults() -> None:
     settings = settings_from_env({})
     assert settings["MAX_CONTENT_LENGTH"] == 2 * 1024 * 1024
     assert settings["LOG_LEVEL"] == "INFO"
+    assert settings["CORS_ORIGINS"] == ()
     assert settings["PRICE_SETTINGS"] == PriceSettings()
 
 
@@ -68,9 +69,19 @@ def test_test_config_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) 
         ({"PRICE_FETCH_TIMEOUT_S": "-1"}, "PRICE_FETCH_TIMEOUT_S"),
         ({"PRICE_CACHE_MAX_DAYS": "many"}, "PRICE_CACHE_MAX_DAYS"),
         ({"PRICE_SOURCE": "batu"}, "BATU_API_KEY"),
+        ({"CORS_ORIGINS": "https://example.com/"}, "CORS_ORIGINS"),
+        ({"CORS_ORIGINS": "https://example.com/app"}, "CORS_ORIGINS"),
+        ({"CORS_ORIGINS": "ftp://example.com"}, "CORS_ORIGINS"),
+        ({"CORS_ORIGINS": "example.com"}, "CORS_ORIGINS"),
+        ({"CORS_ORIGINS": "https://a.example.com,,https://b.example.com"}, "CORS_ORIGINS"),
+        ({"CORS_ORIGINS": "*,https://example.com"}, "CORS_ORIGINS"),
+        ({"CORS_ORIGINS": "http://127.0.0.1:0"}, "CORS_ORIGINS"),
+        ({"CORS_ORIGINS": "http://127.0.0.1:70000"}, "CORS_ORIGINS"),
     ],
-    ids=["length-text", "length-tiny", "log-level", "source", "timeout", "cache", "batu-no-key"],
-)
+    ids=["length-text", "length-tiny", "log-level", "source", "timeout", "cache", "batu-no-key",
+         "cors-slash", "cors-path", "cors-scheme", "cors-no-scheme", "cors-empty-entry",
+         "cors-star-mixed", "cors-port-0", "cors-port-high"],
+)  # fmt: skip
 def test_bad_configuration_fails_at_start_up(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
 ) -> None:
@@ -78,6 +89,22 @@ def test_bad_configuration_fails_at_start_up(
         monkeypatch.setenv(key, value)
     with pytest.raises(ConfigError, match=message):
         create_app()
+
+
+@pytest.mark.parametrize(
+    ("raw", "origins"),
+    [
+        ("", ()),
+        ("  ", ()),
+        ("*", ("*",)),
+        ("https://Dash.Example.com", ("https://dash.example.com",)),
+        (" https://a.example.com , http://127.0.0.1:8000,https://a.example.com",
+         ("https://a.example.com", "http://127.0.0.1:8000")),
+        ("http://[::1]:5000", ("http://[::1]:5000",)),
+    ],
+)  # fmt: skip
+def test_cors_origins_are_read(raw: str, origins: tuple[str, ...]) -> None:
+    assert settings_from_env({"CORS_ORIGINS": raw})["CORS_ORIGINS"] == origins
 
 
 def test_source_object_must_look_like_a_source() -> None:
