@@ -66,3 +66,13 @@ checkov-venv: .venv-checkov/requirements-checkov.txt
 
 .venv-checkov/requirements-checkov.txt: scripts/requirements-checkov.txt | $(BIN)/python
 	$(BIN)/python scripts/checkov_venv.py
+
+# The production WSGI server outside Lambda (README "Deployment"): gunicorn, sync workers.
+# Its 30 s worker timeout stays above REQUEST_DEADLINE_S (default 20 s).
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+.PHONY: serve
+
+serve: $(RUNTIME_STAMP)
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --timeout 30 app:app
