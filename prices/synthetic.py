@@ -456,7 +456,9 @@ class SyntheticSource:
             for system, model in _MODELS.items()
         }
 
-    def fetch(self, query: PriceQuery) -> list[MarketDay]:
+    def fetch(self, query: PriceQuery, *, deadline_s: float | None = None) -> list[MarketDay]:
+        """``deadline_s`` is accepted for the ``PriceSource`` protocol: a year takes a few
+        milliseconds, so there is nothing to cut short."""
         target = resolve(query.zone, System(query.system))
         if query.end < query.start:
             raise NoPricesError(f"no market days from {query.start} to {query.end}")

@@ -59,7 +59,7 @@ class RecordedSource:
         }
         self.calls: list[PriceQuery] = []
 
-    def fetch(self, query: PriceQuery) -> list[MarketDay]:
+    def fetch(self, query: PriceQuery, *, deadline_s: float | None = None) -> list[MarketDay]:
         self.calls.append(query)
         out = []
         for day in query.days:
@@ -78,7 +78,7 @@ class FailingSource:
     def __init__(self, error: Exception) -> None:
         self.error = error
 
-    def fetch(self, query: PriceQuery) -> list[MarketDay]:
+    def fetch(self, query: PriceQuery, *, deadline_s: float | None = None) -> list[MarketDay]:
         raise self.error
 
 
