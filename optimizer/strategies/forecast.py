@@ -6,11 +6,12 @@ scheduled by the exact daily optimizer (the ``optimal`` strategy, called once fo
 forecast day of the request), and settlement then prices that schedule at D's actual prices.
 The gap to ``optimal`` is what foresight is worth.
 
-Clock-change days. Mexico (and the US, for BCA) change clocks at 02:00: a 23-hour day has no
-02:00-03:00 hour, a 25-hour day has 01:00-02:00 twice. Every earlier day is first put on a
-24-hour clock -- a 23-hour day gets the missing hour as the mean of its neighbours, a 25-hour
-day has its two 01:00 hours averaged -- and the 24-hour forecast is mapped back to the target
-day's length by dropping 02:00 (23 hours) or repeating 01:00 (25 hours).
+Clock-change days (``optimizer.clock``). Mexico (and the US, for BCA) change clocks at 02:00:
+a 23-hour day has no 02:00-03:00 hour, a 25-hour day has 01:00-02:00 twice. Every earlier day
+is first put on a 24-hour clock -- a 23-hour day gets the missing hour as the mean of its
+neighbours, a 25-hour day has its two 01:00 hours averaged -- and the 24-hour forecast is
+mapped back to the target day's length by dropping 02:00 (23 hours) or repeating 01:00
+(25 hours).
 
 First day. With no earlier day there is no forecast, and the first day idles. A generic
 "typical Mexican price shape" would be an invented number unrelated to the zone, season and
@@ -26,6 +27,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from optimizer.battery import Battery
+from optimizer.clock import (
+    FALL_BACK_HOURS,
+    REPEATED_CLOCK_HOUR,
+    SKIPPED_CLOCK_HOUR,
+    SPRING_FORWARD_HOURS,
+)
 from optimizer.market import MarketDay
 from optimizer.results import Horizon
 from optimizer.settle import Dispatch
@@ -34,29 +41,28 @@ from optimizer.strategies.base import Strategy
 
 #: How many earlier days the forecast averages.
 WINDOW_DAYS = 7
-#: 0-based index of the hour clocks skip (23-hour days) or repeat (25-hour days, with 1).
-_SKIPPED_HOUR = 2
-_REPEATED_HOUR = 1
 
 
 def to_24_hours(prices: Sequence[float]) -> np.ndarray:
     """A day's prices on a 24-hour clock (see the module docstring)."""
     p = np.asarray(prices, dtype=float)
-    if p.size == 23:
-        gap = 0.5 * (p[_SKIPPED_HOUR - 1] + p[_SKIPPED_HOUR])
-        return np.insert(p, _SKIPPED_HOUR, gap)
-    if p.size == 25:
-        merged = 0.5 * (p[_REPEATED_HOUR] + p[_REPEATED_HOUR + 1])
-        return np.concatenate((p[:_REPEATED_HOUR], [merged], p[_REPEATED_HOUR + 2 :]))
+    if p.size == SPRING_FORWARD_HOURS:
+        # market hours 1 and 2 are clock hours 1 and 3: the skipped clock hour 2 sits between
+        gap = 0.5 * (p[SKIPPED_CLOCK_HOUR - 1] + p[SKIPPED_CLOCK_HOUR])
+        return np.insert(p, SKIPPED_CLOCK_HOUR, gap)
+    if p.size == FALL_BACK_HOURS:
+        # market hours 1 and 2 are the two occurrences of the repeated clock hour 1
+        r = REPEATED_CLOCK_HOUR
+        return np.concatenate((p[:r], [0.5 * (p[r] + p[r + 1])], p[r + 2 :]))
     return p
 
 
 def from_24_hours(profile: np.ndarray, hours: int) -> np.ndarray:
     """A 24-hour profile mapped onto a day of ``hours`` hours."""
-    if hours == 23:
-        return np.delete(profile, _SKIPPED_HOUR)
-    if hours == 25:
-        return np.insert(profile, _REPEATED_HOUR, profile[_REPEATED_HOUR])
+    if hours == SPRING_FORWARD_HOURS:
+        return np.delete(profile, SKIPPED_CLOCK_HOUR)
+    if hours == FALL_BACK_HOURS:
+        return np.insert(profile, REPEATED_CLOCK_HOUR, profile[REPEATED_CLOCK_HOUR])
     return profile
 
 

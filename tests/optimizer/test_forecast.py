@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from optimizer import STRATEGIES, Battery, Horizon, MarketDay, optimize, run_strategy
+from optimizer.clock import hours_in_day, market_hour
 from optimizer.strategies.forecast import forecast_profiles, from_24_hours, to_24_hours
 from tests.optimizer.baseline_checks import PUBLISHED, check_run, total
 from tests.optimizer.helpers import batteries, day_prices, days_from, prd_battery, real_days
@@ -76,6 +77,29 @@ def test_clock_change_days_map_to_24_hours_and_back() -> None:
     np.testing.assert_allclose(from_24_hours(profile, 23), [0, 1, *range(3, 24)])
     np.testing.assert_allclose(from_24_hours(profile, 25), [0, 1, 1, *range(2, 24)])
     np.testing.assert_allclose(from_24_hours(profile, 24), profile)
+
+
+@pytest.mark.parametrize(
+    ("system", "day"),
+    [("SIN", dt.date(2016, 4, 3)), ("SIN", dt.date(2016, 10, 30)), ("BCA", dt.date(2024, 3, 10))],
+    ids=str,
+)
+def test_24_hour_clock_agrees_with_the_clock_calendar(system: str, day: dt.date) -> None:
+    """Every clock hour that exists once on the day lands where optimizer.clock puts it."""
+    hours = hours_in_day(system, day)
+    prices = np.arange(hours, dtype=float) * 10.0
+    profile = np.arange(24, dtype=float)
+    on_24 = to_24_hours(prices)
+    back = from_24_hours(profile, hours)
+    assert on_24.shape == (24,) and back.shape == (hours,)
+    for clock_hour in range(24):
+        first = market_hour(system, day, clock_hour)
+        if first is not None and market_hour(system, day, clock_hour, 1) is None:
+            assert on_24[clock_hour] == prices[first]
+        for occurrence in (0, 1):
+            index = market_hour(system, day, clock_hour, occurrence)
+            if index is not None:
+                assert back[index] == profile[clock_hour]
 
 
 def test_real_clock_change_days() -> None:
