@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from blueprints import api, cli, openapi
+from blueprints import api, cli, openapi, ui
 from blueprints.errors import register_error_handlers
 
 
@@ -13,6 +13,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(cli.bp)
+    app.register_blueprint(ui.bp)
     register_error_handlers(app)
 
 

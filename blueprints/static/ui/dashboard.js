@@ -1,0 +1,522 @@
+/* The dashboard page (GET /): inputs <-> URL query, calls to the JSON API, progress, problems
+ * shown at their fields, exports (CSV from the API, the self-contained HTML report built here
+ * from the same files the server's report uses). Charts are drawn by charts.js. */
+(function () {
+  "use strict";
+
+  const body = document.body;
+  const STATIC = body.dataset.static; // ends with "/"
+  const BASE = STATIC.replace(/static\/$/, ""); // the app's root, so a stage prefix works
+  const DEFAULTS = JSON.parse(body.dataset.defaults);
+  const STRATEGIES = body.dataset.strategies.split(",").filter(Boolean);
+  const BATTERY = JSON.parse(body.dataset.batteryFields);
+  const TABS = ["optimize", "sizing", "siting"];
+  const TOKEN_KEY = "battery-arbitrage-api-token";
+  const REPORT_FILES = {
+    SHELL: "ui/report.html",
+    UPLOT_CSS: "vendor/uplot/uPlot.min.css",
+    DASHBOARD_CSS: "ui/dashboard.css",
+    UPLOT_JS: "vendor/uplot/uPlot.iife.min.js",
+    CHARTS_JS: "ui/charts.js",
+    REPORT_JS: "ui/report.js",
+  };
+
+  const form = document.getElementById("inputs");
+  const inputs = Array.from(form.querySelectorAll("[name]"));
+  const statusBox = document.getElementById("status");
+  const problemBox = document.getElementById("problem");
+  const panels = {
+    optimize: document.getElementById("results"),
+    sizing: document.getElementById("sizing-results"),
+    siting: document.getElementById("siting-results"),
+  };
+  const done = { optimize: null, sizing: null, siting: null }; // request key last drawn per tab
+
+  let tab = "optimize";
+  let day = null;
+  let lastData = null;
+  let runId = 0;
+  let controller = null;
+  let timer = null;
+
+  /* ---------- URL state ---------- */
+
+  function readForm() {
+    const values = {};
+    for (const input of inputs) values[input.name] = input.value.trim();
+    return values;
+  }
+
+  function fillForm(params) {
+    for (const input of inputs) {
+      const value = params.has(input.name) ? params.get(input.name) : DEFAULTS[input.name];
+      input.value = value === undefined || value === null ? "" : value;
+    }
+  }
+
+  function loadUrl() {
+    const params = new URLSearchParams(window.location.search);
+    fillForm(params);
+    day = params.get("day");
+    setTab(TABS.includes(params.get("tab")) ? params.get("tab") : "optimize", { run: false });
+  }
+
+  function urlQuery() {
+    const values = readForm();
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(values)) {
+      if (value === "") continue;
+      if (name === "durations" && tab !== "sizing") continue;
+      if (name === "zones" && tab !== "siting") continue;
+      params.set(name, value);
+    }
+    if (tab !== "optimize") params.set("tab", tab);
+    if (day && tab === "optimize") params.set("day", day);
+    return "?" + params.toString();
+  }
+
+  function writeUrl(push) {
+    const query = urlQuery();
+    if (query === window.location.search) return;
+    if (push) window.history.pushState(null, "", query);
+    else window.history.replaceState(null, "", query);
+  }
+
+  /* ---------- request bodies (SPEC §4, §10) ---------- */
+
+  function number(text) {
+    const value = Number(text);
+    return text !== "" && Number.isFinite(value) ? value : text; // the API reports non-numbers
+  }
+
+  function batteryParams(values, withDuration) {
+    const battery = {};
+    for (const name of BATTERY) {
+      if (name === "duration_hours" && !withDuration) continue;
+      if (values[name] !== "") battery[name] = number(values[name]);
+    }
+    return battery;
+  }
+
+  function dropEmpty(object) {
+    return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== ""));
+  }
+
+  function optimizeBody(values) {
+    return {
+      battery_params: batteryParams(values, true),
+      market_params: dropEmpty({
+        zone: values.zone, system: values.system, process: values.process,
+        start_date: values.start, end_date: values.end,
+      }),
+      strategy: values.strategy, horizon: values.horizon, compare: true,
+    };
+  }
+
+  function sizingBody(values) {
+    const request = {
+      battery_params: batteryParams(values, false),
+      market_params: dropEmpty({
+        zone: values.zone, system: values.system, process: values.process,
+        start_date: values.start, end_date: values.end,
+      }),
+      strategy: values.strategy, horizon: values.horizon,
+    };
+    if (values.durations !== "") {
+      request.durations_hours = values.durations.split(",").map((s) => number(s.trim()));
+    }
+    return request;
+  }
+
+  function sitingBody(values) {
+    const zones = values.zones.toLowerCase() === "all" ? "all"
+      : values.zones.split(",").map((s) => s.trim()).filter(Boolean);
+    return {
+      battery_params: batteryParams(values, true),
+      market_params: dropEmpty({
+        zones: zones, process: values.process, start_date: values.start, end_date: values.end,
+      }),
+      strategy: values.strategy, horizon: values.horizon,
+    };
+  }
+
+  /* ---------- API calls ---------- */
+
+  function api(path, payload, accept) {
+    const headers = { Accept: accept || "application/json" };
+    if (payload !== undefined) headers["Content-Type"] = "application/json";
+    const token = window.sessionStorage.getItem(TOKEN_KEY);
+    if (token) headers.Authorization = "Bearer " + token;
+    return fetch(BASE + path, {
+      method: payload === undefined ? "GET" : "POST",
+      headers,
+      body: payload === undefined ? undefined : JSON.stringify(payload),
+      signal: controller ? controller.signal : undefined,
+    });
+  }
+
+  async function readProblem(response) {
+    let problem = null;
+    try {
+      problem = await response.json();
+    } catch (error) {
+      problem = null;
+    }
+    if (!problem || typeof problem !== "object") {
+      problem = { title: `HTTP ${response.status}`, detail: response.statusText || "" };
+    }
+    problem.status = problem.status || response.status;
+    if (response.status === 401 || response.status === 403) {
+      problem.hint = "This deployment needs a token: paste it under \u201cAPI token\u201d at the top.";
+    }
+    return problem;
+  }
+
+  /* ---------- progress and problems ---------- */
+
+  function startProgress(label) {
+    stopTimer();
+    const started = performance.now();
+    const text = document.createElement("span");
+    const spinner = document.createElement("span");
+    spinner.className = "spinner";
+    statusBox.replaceChildren(spinner, text);
+    const tick = () => {
+      text.textContent = `${label}\u2026 ${((performance.now() - started) / 1000).toFixed(1)} s`;
+    };
+    tick();
+    timer = window.setInterval(tick, 100);
+    body.dataset.state = "running";
+    for (const button of form.querySelectorAll("button")) button.disabled = true;
+    return started;
+  }
+
+  function stopTimer() {
+    if (timer !== null) window.clearInterval(timer);
+    timer = null;
+  }
+
+  function finish(state, message) {
+    stopTimer();
+    statusBox.textContent = message || "";
+    for (const button of form.querySelectorAll("button")) button.disabled = false;
+    body.dataset.state = state;
+  }
+
+  function clearProblems() {
+    problemBox.replaceChildren();
+    for (const slot of form.querySelectorAll("[data-error-for]")) slot.textContent = "";
+    for (const input of inputs) input.removeAttribute("aria-invalid");
+  }
+
+  function errorSlot(path) {
+    let key = path;
+    while (key) {
+      const slot = form.querySelector(`[data-error-for="${CSS.escape(key)}"]`);
+      if (slot) return slot;
+      const cut = key.lastIndexOf(".");
+      key = cut > 0 ? key.slice(0, cut) : "";
+    }
+    return null;
+  }
+
+  function showProblem(problem) {
+    clearProblems();
+    const unplaced = [];
+    for (const [path, messages] of Object.entries(problem.errors || {})) {
+      const text = [].concat(messages).join(" ");
+      const slot = errorSlot(path);
+      if (!slot) {
+        unplaced.push(`${path}: ${text}`);
+        continue;
+      }
+      slot.textContent = slot.textContent ? `${slot.textContent} ${text}` : text;
+      const input = slot.parentElement.querySelector("[name]");
+      if (input) input.setAttribute("aria-invalid", "true");
+    }
+    const title = document.createElement("strong");
+    title.textContent = `${problem.title || "Error"}${problem.status ? ` (${problem.status})` : ""}`;
+    const parts = [title];
+    for (const line of [problem.detail, problem.hint]) {
+      if (line) {
+        const p = document.createElement("div");
+        p.textContent = line;
+        parts.push(p);
+      }
+    }
+    if (unplaced.length) {
+      const list = document.createElement("ul");
+      for (const line of unplaced) {
+        const item = document.createElement("li");
+        item.textContent = line;
+        list.append(item);
+      }
+      parts.push(list);
+    }
+    problemBox.replaceChildren(...parts);
+  }
+
+  async function call(path, payload, accept) {
+    try {
+      const response = await api(path, payload, accept);
+      if (!response.ok) return { problem: await readProblem(response) };
+      return { response };
+    } catch (error) {
+      if (error && error.name === "AbortError") return { aborted: true };
+      return { problem: { title: "The server could not be reached", detail: String(error) } };
+    }
+  }
+
+  function newRun() {
+    if (controller) controller.abort();
+    controller = new AbortController();
+    runId += 1;
+    return runId;
+  }
+
+  /* ---------- the three tabs ---------- */
+
+  function renderOptimize() {
+    if (!lastData) return;
+    const view = BatteryCharts.renderResults(panels.optimize, lastData, {
+      day: day,
+      onDayChange: (picked) => {
+        day = picked;
+        writeUrl(false);
+      },
+    });
+    if (day && view.day() !== day) day = null; // a day outside the new dates is forgotten
+  }
+
+  async function runOptimize() {
+    const id = newRun();
+    const values = readForm();
+    const payload = optimizeBody(values);
+    const started = startProgress("Optimising");
+    clearProblems();
+    const main = await call("optimize", payload);
+    if (id !== runId || main.aborted) return;
+    if (main.problem) {
+      showProblem(main.problem);
+      finish("error", "");
+      return;
+    }
+    const result = await main.response.json();
+    lastData = { request: values, result: result, strategies: {} };
+    done.optimize = JSON.stringify(payload);
+    renderOptimize();
+    const others = STRATEGIES.filter((name) => name !== result.strategy);
+    startProgress("Running the other strategies for the cumulative chart");
+    const answers = await Promise.all(others.map(async (name) => {
+      const answer = await call("optimize", Object.assign({}, payload, { strategy: name, compare: false }));
+      if (!answer.response) return [name, null];
+      const other = await answer.response.json();
+      return [name, other.daily_schedules.map((d) => d.revenue)];
+    }));
+    if (id !== runId) return;
+    const missing = [];
+    for (const [name, daily] of answers) {
+      if (daily) lastData.strategies[name] = daily;
+      else missing.push(name);
+    }
+    renderOptimize();
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    finish("ready", `Done in ${seconds} s` + (missing.length ? ` (no daily revenue for ${missing.join(", ")})` : ""));
+  }
+
+  async function runSizing() {
+    const id = newRun();
+    const payload = sizingBody(readForm());
+    const started = startProgress("Sizing");
+    const answer = await call("sizing", payload);
+    if (id !== runId || answer.aborted) return;
+    if (answer.problem) {
+      showProblem(answer.problem);
+      finish("error", "");
+      return;
+    }
+    BatteryCharts.renderSizing(panels.sizing, await answer.response.json());
+    done.sizing = JSON.stringify(payload);
+    finish("ready", `Done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
+
+  async function runSiting() {
+    const id = newRun();
+    const payload = sitingBody(readForm());
+    const started = startProgress("Ranking zones");
+    const answer = await call("siting", payload);
+    if (id !== runId || answer.aborted) return;
+    if (answer.problem) {
+      showProblem(answer.problem);
+      finish("error", "");
+      return;
+    }
+    BatteryCharts.renderSiting(panels.siting, await answer.response.json());
+    done.siting = JSON.stringify(payload);
+    finish("ready", `Done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
+
+  const RUNNERS = { optimize: runOptimize, sizing: runSizing, siting: runSiting };
+  const BODIES = { optimize: optimizeBody, sizing: sizingBody, siting: sitingBody };
+
+  function setTab(name, options) {
+    tab = name;
+    for (const button of document.querySelectorAll("nav.tabs [data-tab]")) {
+      button.setAttribute("aria-selected", String(button.dataset.tab === name));
+    }
+    for (const [key, panel] of Object.entries(panels)) panel.hidden = key !== name;
+    for (const field of form.querySelectorAll("[data-tab-only]")) {
+      field.hidden = field.dataset.tabOnly !== name;
+    }
+    document.getElementById("download-csv").hidden = name !== "optimize";
+    document.getElementById("download-report").hidden = name !== "optimize";
+    if (options.run && done[name] !== JSON.stringify(BODIES[name](readForm()))) {
+      writeUrl(true);
+      RUNNERS[name]();
+    } else if (options.run) {
+      writeUrl(true);
+    }
+  }
+
+  /* ---------- exports ---------- */
+
+  function save(blob, filename) {
+    const url = URL.createObjectURL(blob);
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = filename;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    window.setTimeout(() => URL.revokeObjectURL(url), 60000);
+  }
+
+  function fileStem(values) {
+    const zone = (values.zone || "prices").replace(/[^A-Za-z0-9.-]+/g, "_");
+    return `battery-${zone}-${values.start}-${values.end}-${values.strategy}`;
+  }
+
+  async function downloadCsv() {
+    newRun();
+    const values = readForm();
+    const payload = Object.assign(optimizeBody(values), { compare: false });
+    clearProblems();
+    startProgress("Preparing the CSV");
+    const answer = await call("optimize", payload, "text/csv");
+    if (answer.aborted) return;
+    if (answer.problem) {
+      showProblem(answer.problem);
+      finish("error", "");
+      return;
+    }
+    const type = answer.response.headers.get("Content-Type") || "";
+    if (!type.startsWith("text/csv")) {
+      showProblem({ title: "CSV export not available", detail: `This server answered ${type} instead of text/csv.` });
+      finish("error", "");
+      return;
+    }
+    save(await answer.response.blob(), fileStem(values) + ".csv");
+    finish("ready", "CSV downloaded");
+  }
+
+  /** The report: the server's report shell with the same files and this page's data inlined. */
+  function fillReport(files, data) {
+    for (const [key, text] of Object.entries(files)) {
+      if (key.endsWith("_JS") && /<\/script/i.test(text)) throw new Error(`${key} cannot be inlined`);
+    }
+    const json = JSON.stringify(data).replace(/</g, "\\u003c");
+    const parts = Object.assign({}, files, { DATA: json });
+    return files.SHELL.replace(/@@([A-Z_]+)@@/g, (match, key) => (key in parts && key !== "SHELL" ? parts[key] : match));
+  }
+
+  async function downloadReport() {
+    if (!lastData) {
+      showProblem({ title: "Nothing to report yet", detail: "Run an optimisation first." });
+      return;
+    }
+    try {
+      const entries = await Promise.all(Object.entries(REPORT_FILES).map(async ([key, path]) => {
+        const response = await fetch(STATIC + path);
+        if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+        return [key, await response.text()];
+      }));
+      const data = Object.assign({}, lastData, { generated: new Date().toISOString() });
+      const html = fillReport(Object.fromEntries(entries), data);
+      save(new Blob([html], { type: "text/html;charset=utf-8" }), fileStem(lastData.request) + ".html");
+      statusBox.textContent = "Report downloaded";
+    } catch (error) {
+      showProblem({ title: "The report could not be built", detail: String(error) });
+    }
+  }
+
+  /* ---------- zone list, token, events ---------- */
+
+  const zoneSystems = new Map();
+
+  async function loadZones() {
+    const note = document.getElementById("zone-note");
+    try {
+      const response = await api("zones");
+      if (!response.ok) {
+        note.textContent = `Zone list unavailable (HTTP ${response.status}); type a zone or node key.`;
+        return;
+      }
+      const catalogue = await response.json();
+      const list = document.getElementById("zone-list");
+      for (const entry of catalogue.zones || []) {
+        zoneSystems.set(entry.zone, entry.system);
+        const option = document.createElement("option");
+        option.value = entry.zone;
+        option.label = `${entry.system}${entry.nodes ? `, ${entry.nodes} nodes` : ""}`;
+        list.append(option);
+      }
+      note.textContent = "";
+    } catch (error) {
+      note.textContent = "Zone list unavailable; type a zone or node key.";
+    }
+  }
+
+  function init() {
+    const token = document.getElementById("api-token");
+    token.value = window.sessionStorage.getItem(TOKEN_KEY) || "";
+    const saveToken = () => {
+      if (token.value.trim()) window.sessionStorage.setItem(TOKEN_KEY, token.value.trim());
+      else window.sessionStorage.removeItem(TOKEN_KEY);
+    };
+    token.addEventListener("change", saveToken);
+    document.getElementById("token-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      saveToken();
+    });
+    document.getElementById("f-zone").addEventListener("change", (event) => {
+      const system = zoneSystems.get(event.target.value.trim().toUpperCase());
+      if (system) document.getElementById("f-system").value = system;
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      writeUrl(true);
+      RUNNERS[tab]();
+    });
+    for (const button of document.querySelectorAll("nav.tabs [data-tab]")) {
+      button.addEventListener("click", () => setTab(button.dataset.tab, { run: true }));
+    }
+    document.getElementById("download-csv").addEventListener("click", downloadCsv);
+    document.getElementById("download-report").addEventListener("click", downloadReport);
+    window.addEventListener("popstate", () => {
+      loadUrl();
+      RUNNERS[tab]();
+    });
+    let resizeTimer = null;
+    window.addEventListener("resize", () => {
+      window.clearTimeout(resizeTimer);
+      resizeTimer = window.setTimeout(() => {
+        if (tab === "optimize") renderOptimize();
+      }, 250);
+    });
+    loadUrl();
+    loadZones();
+    RUNNERS[tab]();
+  }
+
+  init();
+})();
