@@ -115,7 +115,9 @@ class PriceTable:
     sums: np.ndarray
 
     @classmethod
-    def from_arrays(cls, dates: Sequence[dt.date], prices: Sequence[np.ndarray]) -> PriceTable:
+    def from_arrays(
+        cls, dates: Sequence[dt.date], prices: Sequence[np.ndarray | Sequence[float]]
+    ) -> PriceTable:
         hours = np.fromiter((len(p) for p in prices), dtype=np.intp, count=len(prices))
         if hours.size == 0 or hours.min() < TB_K_MAX:
             raise ValueError(f"every day needs at least {TB_K_MAX} hourly prices")

@@ -1,0 +1,345 @@
+"""POST /sizing, POST /siting, GET /zones (SPEC §10), and the service functions the
+``flask sizing`` / ``flask siting`` commands share with them.
+
+Sizing fetches the prices once and runs the strategy at every duration. Siting fetches the
+zones concurrently under one ``time.monotonic()`` deadline, optimises each zone as its prices
+arrive, lists zones whose prices could not be had in ``failed`` (404/502/504; those not fetched
+by the deadline as 504) and ranks the others; when none succeeds the first failure is the
+answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from blueprints.api import read_json_body
+from blueprints.service import price_source
+from optimizer import STRATEGIES, MarketDay, optimize, run_strategy
+from optimizer.metrics import PriceTable, run_metrics
+from prices import (
+    PriceQuery,
+    PriceSource,
+    PriceSourceError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
+from prices.zones import ZONES, nodes_of
+from schemas.analysis import (
+    Site,
+    SitingRequest,
+    SitingRequestSchema,
+    SizingRequest,
+    SizingRequestSchema,
+    ZonesQuerySchema,
+)
+from schemas.response import CURRENCY, INLINE_SOURCE, PRICE_UNIT
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("analysis", __name__)
+
+OPTIMAL = "optimal"
+FORECAST = "forecast"
+#: concurrent price fetches of one siting request
+SITING_FETCH_WORKERS = 8
+#: seconds when the app has no price settings (a test app with an injected source)
+DEFAULT_DEADLINE_S = 20.0
+
+_SIZING_SCHEMA = SizingRequestSchema()
+_SITING_SCHEMA = SitingRequestSchema()
+_ZONES_QUERY_SCHEMA = ZonesQuerySchema()
+
+#: called after each zone of a siting run: (zone, succeeded)
+Progress = Callable[[str, bool], None]
+
+
+def _json_response(body: Any) -> Response:
+    return Response(current_app.json.dumps(body), mimetype="application/json")
+
+
+def request_deadline_s() -> float:
+    """The app's one request deadline (REQUEST_DEADLINE_S, else PRICE_FETCH_DEADLINE_S)."""
+    settings = current_app.config.get("PRICE_SETTINGS")
+    for name in ("request_deadline_s", "fetch_deadline_s"):
+        value = getattr(settings, name, None)
+        if isinstance(value, (int, float)):
+            return float(value)
+    return DEFAULT_DEADLINE_S
+
+
+def _fetch(source: PriceSource, query: PriceQuery, deadline: float | None) -> tuple[MarketDay, ...]:
+    """All days of ``query`` or a ``PriceSourceError`` (``deadline``: a ``time.monotonic()``
+    instant the source must not run past)."""
+    days = tuple(source.fetch(query, deadline_s=deadline))
+    if [d.date for d in days] != query.days:
+        raise UpstreamError(
+            f"The price source returned prices for {len(days)} of the {len(query.days)} "
+            "requested market days."
+        )
+    return days
+
+
+# --- sizing --------------------------------------------------------------------------------
+
+
+def run_sizing(
+    payload: Any,
+    *,
+    source: PriceSource,
+    deadline_s: float | None,
+    schema: SizingRequestSchema = _SIZING_SCHEMA,
+) -> dict[str, Any]:
+    """Validate a POST /sizing body, fetch the prices once (within ``deadline_s`` seconds;
+    ``None``: no deadline) and run every duration."""
+    deadline = None if deadline_s is None else time.monotonic() + deadline_s
+    sizing = schema.load(payload)
+    if not isinstance(sizing, SizingRequest):  # pragma: no cover - post_load guarantees it
+        raise TypeError("the sizing schema did not build a SizingRequest")
+    base = sizing.base
+    if base.inline_days is not None:
+        days, source_name = base.inline_days, INLINE_SOURCE
+    else:
+        if base.query is None:  # pragma: no cover - the schema sets exactly one of them
+            raise TypeError("a request needs a price query or inline prices")
+        days, source_name = _fetch(source, base.query, deadline), source.name
+    return {
+        "market": {
+            "zone": base.market.zone,
+            "system": base.market.system.value,
+            "process": base.market.process.value,
+            "source": source_name,
+            "start_date": base.market.start.isoformat(),
+            "end_date": base.market.end.isoformat(),
+            "currency": CURRENCY,
+            "price_unit": PRICE_UNIT,
+        },
+        "strategy": base.strategy,
+        "horizon": base.horizon.value,
+        "capacity_mw": base.battery.power_mw,
+        "rows": sizing_rows(sizing, days),
+    }
+
+
+def sizing_rows(sizing: SizingRequest, days: Sequence[MarketDay]) -> list[dict[str, Any]]:
+    """One row per duration, ascending; marginal revenue against the previous row."""
+    table = PriceTable.from_arrays([d.date for d in days], [d.prices_mxn_per_mwh for d in days])
+    rows: list[dict[str, Any]] = []
+    previous: tuple[float, float] | None = None  # (energy MWh, annualised revenue MXN)
+    for hours in sizing.durations_hours:
+        req = sizing.with_duration(hours)
+        battery = req.battery
+        report = optimize(days, battery, strategy=req.strategy, horizon=req.horizon, compare=False)
+        metrics = run_metrics(report.run, battery, table=table)
+        total = report.run.summary.total_revenue_mxn
+        annual = total * 365 / len(days)
+        energy = battery.energy_mwh
+        marginal = None
+        if previous is not None:
+            marginal = round((annual - previous[1]) / (energy - previous[0]), 6) + 0.0
+        previous = (energy, annual)
+        rows.append(
+            {
+                "duration_hours": hours,
+                "energy_mwh": round(energy, 9),
+                "total_revenue": total,
+                "revenue_per_mw_year": metrics.revenue_per_mw_year,
+                "revenue_per_mwh_year": metrics.revenue_per_mwh_year,
+                "marginal_revenue_per_mwh_year": marginal,
+                "energy_discharged": metrics.energy_discharged_mwh,
+                "cycles": metrics.cycles,
+                "pct_of_tb": metrics.pct_of_tb,
+            }
+        )
+    return rows
+
+
+# --- siting --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Failure:
+    index: int
+    site: Site
+    error: PriceSourceError
+
+
+def run_siting(
+    payload: Any,
+    *,
+    source: PriceSource,
+    deadline_s: float | None,
+    schema: SitingRequestSchema = _SITING_SCHEMA,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Validate a POST /siting body, fetch every zone concurrently within ``deadline_s``
+    (``None``: no deadline, the CLI), optimise and rank.
+
+    Raises the first failure's ``PriceSourceError`` when no zone succeeds.
+    """
+    siting = schema.load(payload)
+    if not isinstance(siting, SitingRequest):  # pragma: no cover - post_load guarantees it
+        raise TypeError("the siting schema did not build a SitingRequest")
+    deadline = None if deadline_s is None else time.monotonic() + deadline_s
+    rows: list[tuple[int, dict[str, Any]]] = []
+    failures: list[_Failure] = []
+
+    def done(index: int, outcome: tuple[MarketDay, ...] | PriceSourceError) -> None:
+        site = siting.sites[index]
+        if isinstance(outcome, PriceSourceError):
+            failures.append(_Failure(index, site, outcome))
+        else:
+            rows.append((index, siting_row(siting, site, outcome)))
+        if progress is not None:
+            progress(site.zone, not isinstance(outcome, PriceSourceError))
+
+    _fetch_all(siting, source=source, deadline=deadline, on_done=done)
+    failures.sort(key=lambda f: f.index)
+    if not rows:
+        raise failures[0].error
+    rows.sort(key=lambda item: (-item[1]["total_revenue"], item[0]))
+    ranked = [{"rank": rank, **row} for rank, (_, row) in enumerate(rows, start=1)]
+    return {
+        "strategy": siting.strategy,
+        "horizon": siting.horizon.value,
+        "market": {
+            "process": siting.process.value,
+            "source": source.name,
+            "start_date": siting.start.isoformat(),
+            "end_date": siting.end.isoformat(),
+            "currency": CURRENCY,
+            "price_unit": PRICE_UNIT,
+        },
+        "rows": ranked,
+        "failed": [
+            {"zone": f.site.zone, "status": f.error.status, "detail": f.error.detail}
+            for f in failures
+        ],
+    }
+
+
+def _fetch_all(
+    siting: SitingRequest,
+    *,
+    source: PriceSource,
+    deadline: float | None,
+    on_done: Callable[[int, tuple[MarketDay, ...] | PriceSourceError], None],
+) -> None:
+    """Fetch every site concurrently; hand each outcome to ``on_done`` (in this thread) as it
+    arrives; sites still pending at ``deadline`` get an ``UpstreamTimeoutError``."""
+    queries = [
+        PriceQuery(
+            zone=site.zone,
+            system=site.system,
+            process=siting.process,
+            start=siting.start,
+            end=siting.end,
+        )
+        for site in siting.sites
+    ]
+    pool = ThreadPoolExecutor(
+        max_workers=min(SITING_FETCH_WORKERS, len(queries)), thread_name_prefix="siting"
+    )
+    try:
+        pending: dict[Future[tuple[MarketDay, ...]], int] = {
+            pool.submit(_fetch, source, query, deadline): index
+            for index, query in enumerate(queries)
+        }
+        while pending:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            finished, _ = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+            if not finished:
+                break
+            for future in sorted(finished, key=pending.__getitem__):
+                index = pending.pop(future)
+                try:
+                    outcome: tuple[MarketDay, ...] | PriceSourceError = future.result()
+                except PriceSourceError as exc:
+                    outcome = exc
+                on_done(index, outcome)
+        for index in sorted(pending.values()):
+            logger.warning("siting: %s not fetched within the request deadline", queries[index])
+            on_done(
+                index,
+                UpstreamTimeoutError(
+                    "The prices of this zone did not arrive within the request deadline; ask "
+                    "for fewer zones or days, or use the `flask siting` command."
+                ),
+            )
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def siting_row(siting: SitingRequest, site: Site, days: Sequence[MarketDay]) -> dict[str, Any]:
+    """One zone's row (without its rank): the strategy's economics and what ``forecast``
+    captures of ``optimal`` there."""
+    battery = siting.battery
+    names = list(dict.fromkeys([siting.strategy, OPTIMAL, FORECAST]))
+    runs = {
+        name: run_strategy(name, days, battery, horizon=siting.horizon)
+        for name in names
+        if name in STRATEGIES
+    }
+    run = runs[siting.strategy]
+    metrics = run_metrics(run, battery)
+    best = runs[OPTIMAL].summary.total_revenue_mxn
+    forecast_pct = None
+    if FORECAST in runs and best > 0:
+        forecast_pct = round(100.0 * runs[FORECAST].summary.total_revenue_mxn / best, 6)
+    return {
+        "zone": site.zone,
+        "system": site.system.value,
+        "total_revenue": run.summary.total_revenue_mxn,
+        "revenue_per_mw_year": metrics.revenue_per_mw_year,
+        "price_mean": metrics.price_mean,
+        "tb4_spread_mean": metrics.tb4_spread_mean,
+        "pct_of_tb": metrics.pct_of_tb,
+        "cycles": metrics.cycles,
+        "forecast_pct_of_optimal": forecast_pct,
+    }
+
+
+# --- zones ---------------------------------------------------------------------------------
+
+
+def zones_body(system: str | None = None) -> dict[str, Any]:
+    return {
+        "zones": [
+            {"zone": zone, "system": zone_system.value, "nodes": len(nodes_of(zone))}
+            for zone, zone_system in sorted(ZONES.items())
+            if system is None or zone_system.value == system
+        ]
+    }
+
+
+# --- routes --------------------------------------------------------------------------------
+
+
+@bp.post("/sizing")
+def sizing() -> Response:
+    return _json_response(
+        run_sizing(read_json_body(), source=price_source(), deadline_s=request_deadline_s())
+    )
+
+
+@bp.post("/siting")
+def siting() -> Response:
+    return _json_response(
+        run_siting(read_json_body(), source=price_source(), deadline_s=request_deadline_s())
+    )
+
+
+@bp.get("/zones")
+def zones() -> Response:
+    query = _ZONES_QUERY_SCHEMA.load(request.args.to_dict())
+    system = query.get("system")
+    return _json_response(zones_body(None if system is None else system.value))
+
+
+__all__ = ["bp", "run_siting", "run_sizing", "sizing_rows", "siting_row", "zones_body"]

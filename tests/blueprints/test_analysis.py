@@ -1,0 +1,330 @@
+"""POST /sizing, POST /siting, GET /zones (SPEC §10) on real CENACE prices (August 2020)."""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from optimizer import MarketDay
+from prices import NoPricesError, PriceQuery, UpstreamError
+from prices.zones import ZONES, nodes_of
+from tests.conftest import RecordedSource
+from tests.optimizer.helpers import PUBLISHED
+
+BATTERY = {"capacity_mw": 10, "efficiency": 0.85, "min_soc": 0.1, "max_soc": 1.0}
+MARKET = {"zone": "APATZINGAN", "start_date": "2020-08-01", "end_date": "2020-08-31"}
+ZONES_2020 = ["APATZINGAN", "MORELIA", "GUADALAJARA", "MANZANILLO"]
+SITING_MARKET = {"zones": ZONES_2020, "start_date": "2020-08-01", "end_date": "2020-08-31"}
+
+
+def _sizing(**overrides: Any) -> dict[str, Any]:
+    return {"battery_params": BATTERY, "market_params": MARKET, **overrides}
+
+
+def _siting(**overrides: Any) -> dict[str, Any]:
+    return {
+        "battery_params": {**BATTERY, "duration_hours": 4},
+        "market_params": SITING_MARKET,
+        **overrides,
+    }
+
+
+def _optimize(client: FlaskClient, *, duration: float, zone: str = "APATZINGAN") -> Any:
+    body = {
+        "battery_params": {**BATTERY, "duration_hours": duration},
+        "market_params": {**MARKET, "zone": zone},
+    }
+    response = client.post("/optimize", json=body)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)
+
+
+# --- sizing --------------------------------------------------------------------------------
+
+
+def test_sizing_rows_equal_single_optimize_runs(
+    client: FlaskClient, recorded_source: RecordedSource
+) -> None:
+    response = client.post("/sizing", json=_sizing(durations_hours=[8, 1, 4, 2, 6]))
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert len(recorded_source.calls) == 1  # the prices are fetched once
+    assert body["market"]["zone"] == "APATZINGAN"
+    assert (body["strategy"], body["horizon"], body["capacity_mw"]) == ("optimal", "daily", 10.0)
+    rows = body["rows"]
+    assert [row["duration_hours"] for row in rows] == [1, 2, 4, 6, 8]
+    revenues = [row["total_revenue"] for row in rows]
+    assert revenues == sorted(revenues)  # a longer battery can do all a shorter one can
+    assert rows[0]["marginal_revenue_per_mwh_year"] is None
+    for previous, row in zip(rows, rows[1:], strict=False):
+        extra = (row["total_revenue"] - previous["total_revenue"]) * 365 / 31
+        assert close(
+            row["marginal_revenue_per_mwh_year"],
+            extra / (row["energy_mwh"] - previous["energy_mwh"]),
+        )
+    for row in rows:
+        single = _optimize(client, duration=row["duration_hours"])
+        summary = single["summary"]
+        assert row["energy_mwh"] == 10 * row["duration_hours"]
+        assert close(row["total_revenue"], summary["total_revenue"])
+        assert close(row["revenue_per_mw_year"], summary["total_revenue"] / 10 * 365 / 31)
+        assert close(
+            row["revenue_per_mwh_year"], summary["total_revenue"] / row["energy_mwh"] * 365 / 31
+        )
+        days = single["daily_schedules"]
+        assert close(row["energy_discharged"], sum(d["energy_discharged"] for d in days))
+        assert math.isclose(row["cycles"], sum(d["cycles"] for d in days), abs_tol=1e-6)
+        if "pct_of_tb" in summary:
+            assert close(row["pct_of_tb"], summary["pct_of_tb"])
+
+
+def test_sizing_default_durations_and_inline_prices(client: FlaskClient) -> None:
+    prices = [{"date": "2024-01-01", "hour": h, "price": p} for h, p in enumerate(PUBLISHED)]
+    body = {
+        "battery_params": BATTERY,
+        "market_params": {"prices": prices},
+        "strategy": "spread",
+        "horizon": "continuous",
+    }
+    response = client.post("/sizing", json=body)
+    assert response.status_code == 200, response.get_json()
+    out = response.get_json()
+    assert out["market"]["source"] == "inline"
+    assert (out["strategy"], out["horizon"]) == ("spread", "continuous")
+    assert [row["duration_hours"] for row in out["rows"]] == [1, 2, 4, 6, 8]
+
+
+# --- siting --------------------------------------------------------------------------------
+
+
+def test_siting_rows_equal_single_zone_runs(
+    client: FlaskClient, recorded_source: RecordedSource
+) -> None:
+    response = client.post("/siting", json=_siting())
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["failed"] == []
+    assert body["market"]["source"] == "recorded"
+    assert len(recorded_source.calls) == len(ZONES_2020)
+    rows = body["rows"]
+    assert sorted(row["zone"] for row in rows) == sorted(ZONES_2020)
+    assert [row["rank"] for row in rows] == [1, 2, 3, 4]
+    revenues = [row["total_revenue"] for row in rows]
+    assert revenues == sorted(revenues, reverse=True)
+    for row in rows:
+        single = _optimize(client, duration=4, zone=row["zone"])
+        summary = single["summary"]
+        forecast = next(r for r in single["comparison"] if r["strategy"] == "forecast")
+        assert row["system"] == "SIN"
+        assert close(row["total_revenue"], summary["total_revenue"])
+        assert close(row["forecast_pct_of_optimal"], forecast["pct_of_optimal"])
+        assert close(row["revenue_per_mw_year"], summary["total_revenue"] / 10 * 365 / 31)
+        hours = [s["price"] for d in single["daily_schedules"] for s in d["schedule"]]
+        assert close(row["price_mean"], sum(hours) / len(hours))
+        days = single["daily_schedules"]
+        assert math.isclose(row["cycles"], sum(d["cycles"] for d in days), abs_tol=1e-6)
+        for key in ("tb4_spread_mean", "pct_of_tb"):
+            if key in summary:
+                assert close(row[key], summary[key])
+
+
+class StubSource:
+    """Recorded prices, except zones told to fail (an exception) or to hang (until released)."""
+
+    name = "stub"
+
+    def __init__(self, recorded: RecordedSource, failures: dict[str, Exception]) -> None:
+        self.recorded = recorded
+        self.failures = failures
+        self.hang = {"MORELIA"}
+        self.release = threading.Event()
+
+    def fetch(self, query: PriceQuery, *, deadline_s: float | None = None) -> list[MarketDay]:
+        if query.zone in self.failures:
+            raise self.failures[query.zone]
+        if query.zone in self.hang:
+            self.release.wait(timeout=30)
+        return self.recorded.fetch(query)
+
+
+def _stub_app(recorded: RecordedSource, failures: dict[str, Exception]) -> tuple[Flask, StubSource]:
+    stub = StubSource(recorded, failures)
+    stub.hang = set()
+    return create_app({"TESTING": True, "PRICE_SOURCE_OBJECT": stub}), stub
+
+
+def test_siting_lists_failed_zones_and_ranks_the_others(recorded_source: RecordedSource) -> None:
+    app, _ = _stub_app(
+        recorded_source,
+        {
+            "MORELIA": NoPricesError("No prices for MORELIA on 2020-08-01."),
+            "MANZANILLO": UpstreamError("The price source answered garbage."),
+        },
+    )
+    body = app.test_client().post("/siting", json=_siting()).get_json()
+    assert body["failed"] == [
+        {"zone": "MORELIA", "status": 404, "detail": "No prices for MORELIA on 2020-08-01."},
+        {"zone": "MANZANILLO", "status": 502, "detail": "The price source answered garbage."},
+    ]
+    assert sorted(row["zone"] for row in body["rows"]) == ["APATZINGAN", "GUADALAJARA"]
+    assert [row["rank"] for row in body["rows"]] == [1, 2]
+
+
+def test_siting_zone_not_fetched_by_the_deadline_is_a_504(
+    recorded_source: RecordedSource,
+) -> None:
+    stub = StubSource(recorded_source, {})
+    app = create_app({"TESTING": True, "PRICE_SOURCE_OBJECT": stub})
+    from blueprints import analysis
+
+    try:
+        with app.test_request_context():
+            body = analysis.run_siting(_siting(), source=stub, deadline_s=0.5)
+    finally:
+        stub.release.set()
+    assert [(f["zone"], f["status"]) for f in body["failed"]] == [("MORELIA", 504)]
+    assert sorted(row["zone"] for row in body["rows"]) == [
+        "APATZINGAN",
+        "GUADALAJARA",
+        "MANZANILLO",
+    ]
+
+
+def test_siting_with_no_zone_succeeding_is_the_first_failure(
+    recorded_source: RecordedSource,
+) -> None:
+    failures: dict[str, Exception] = {
+        zone: UpstreamError(f"{zone} broke") for zone in ZONES_2020[1:]
+    }
+    failures["APATZINGAN"] = NoPricesError("No prices for APATZINGAN.")
+    app, _ = _stub_app(recorded_source, failures)
+    response = app.test_client().post("/siting", json=_siting())
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["detail"] == "No prices for APATZINGAN."
+
+
+def test_siting_all_zones_resolves_the_catalogue(client: FlaskClient) -> None:
+    market = {"zones": "all", "start_date": "2020-08-01", "end_date": "2020-08-02"}
+    body = client.post("/siting", json=_siting(market_params=market)).get_json()
+    # the recorded file has 26 SIN zones; the other 82 are 404s, listed, not ranked
+    assert len(body["rows"]) == 26
+    assert len(body["failed"]) == len(ZONES) - 26
+    assert {f["status"] for f in body["failed"]} == {404}
+
+
+# --- zones ---------------------------------------------------------------------------------
+
+
+def test_zones_lists_the_catalogue(client: FlaskClient) -> None:
+    zones = client.get("/zones").get_json()["zones"]
+    assert [z["zone"] for z in zones] == sorted(ZONES)
+    apatzingan = next(z for z in zones if z["zone"] == "APATZINGAN")
+    assert apatzingan == {
+        "zone": "APATZINGAN",
+        "system": "SIN",
+        "nodes": len(nodes_of("APATZINGAN")),
+    }
+    bca = client.get("/zones?system=BCA").get_json()["zones"]
+    assert bca and all(z["system"] == "BCA" for z in bca)
+    assert len(bca) == sum(1 for system in ZONES.values() if system.value == "BCA")
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def _sited(**market: Any) -> dict[str, Any]:
+    """A siting body whose market_params are SITING_MARKET with ``market`` over it."""
+    return _siting(market_params={**SITING_MARKET, **market})
+
+
+_TYPO = ["APATZINGAM", "APATZINGAN", "APATZINGAN"]
+_YEAR_AND_A_MONTH = {"zones": "all", "start_date": "2020-01-01", "end_date": "2021-01-31"}
+
+# (route, body, {field path: fragment of one of its messages})
+INVALID = [
+    pytest.param(
+        "/sizing",
+        _sizing(battery_params={**BATTERY, "duration_hours": 4}),
+        {"battery_params.duration_hours": "durations_hours"},
+        id="sizing-duration_hours",
+    ),
+    pytest.param("/sizing", _sizing(durations_hours=[1, 2, 1]), {"durations_hours.2": "Duplicate"},
+                 id="sizing-duplicate"),
+    pytest.param("/sizing", _sizing(durations_hours=[0, 169]),
+                 {"durations_hours.0": "greater", "durations_hours.1": "less"}, id="sizing-range"),
+    pytest.param("/sizing", _sizing(durations_hours=[]), {"durations_hours": "at least one"},
+                 id="sizing-empty"),
+    pytest.param("/sizing", _sizing(durations_hours=list(range(1, 18))),
+                 {"durations_hours": "at most 16"}, id="sizing-too-many"),
+    pytest.param("/sizing", _sizing(durations_hours="4"), {"durations_hours": "Not a valid list"},
+                 id="sizing-type"),
+    pytest.param("/sizing", _sizing(colour="red"), {"colour": "Unknown field"},
+                 id="sizing-unknown"),
+    pytest.param("/sizing", _sizing(strategy="oracle"), {"strategy": "Must be one of"},
+                 id="sizing-strategy"),
+    pytest.param("/siting", _siting(battery_params=BATTERY),
+                 {"battery_params.duration_hours": "Missing"}, id="siting-no-duration"),
+    pytest.param("/siting", _sited(zones=_TYPO),
+                 {"market_params.zones.0": "Did you mean APATZINGAN",
+                  "market_params.zones.2": "Duplicate"}, id="siting-unknown-zone"),
+    pytest.param("/siting", _sited(zones=[]), {"market_params.zones": "1 to 108"},
+                 id="siting-no-zones"),
+    pytest.param("/siting", _sited(zones=["X"] * 109), {"market_params.zones": "1 to 108"},
+                 id="siting-too-many"),
+    pytest.param("/siting", _sited(zones="ALL"), {"market_params.zones": "a list"},
+                 id="siting-all-case"),
+    pytest.param("/siting", _sited(zones=[7]), {"market_params.zones.0": "string"},
+                 id="siting-zone-type"),
+    pytest.param("/siting", _sited(**_YEAR_AND_A_MONTH), {"market_params.end_date": "366"},
+                 id="siting-too-long"),
+    pytest.param("/siting", _sited(system="SIN"), {"market_params.system": "Unknown field"},
+                 id="siting-system"),
+    pytest.param("/siting", _sited(end_date="2020-07-01"), {"market_params.end_date": "before"},
+                 id="siting-dates"),
+    pytest.param("/siting", _siting(horizon="weekly"), {"horizon": "Must be one of"},
+                 id="siting-horizon"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "body", "errors"), INVALID)
+def test_invalid_requests_are_422_with_field_paths(
+    client: FlaskClient, path: str, body: dict[str, Any], errors: dict[str, str]
+) -> None:
+    response = client.post(path, json=body)
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    got = response.get_json()["errors"]
+    assert set(got) == set(errors)
+    for field, fragment in errors.items():
+        assert any(fragment in message for message in got[field]), (field, got[field])
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("system=XYZ", "system"), ("colour=red", "colour")],
+    ids=["system", "unknown"],
+)
+def test_zones_query_is_validated(client: FlaskClient, query: str, field: str) -> None:
+    response = client.get(f"/zones?{query}")
+    assert response.status_code == 422
+    assert set(response.get_json()["errors"]) == {field}
+
+
+@pytest.mark.parametrize("path", ["/sizing", "/siting"])
+def test_bodies_that_are_not_json_are_400(client: FlaskClient, path: str) -> None:
+    response = client.post(path, data="{", content_type="application/json")
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
