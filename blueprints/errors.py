@@ -19,10 +19,10 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from optimizer import (
+    DeadlineExceededError,
     InvalidBatteryError,
     InvalidPricesError,
     OptimizerError,
-    SolverTimeLimitError,
     UnknownStrategyError,
 )
 from prices import PriceSourceError
@@ -160,12 +160,12 @@ def _price_source_error(exc: PriceSourceError) -> Response:
     )
 
 
-def _solver_budget_error(exc: SolverTimeLimitError) -> Response:
-    logger.warning("solver time budget exhausted: %s", exc)
+def _deadline_error(exc: DeadlineExceededError) -> Response:
+    logger.warning("request deadline passed while computing: %s", exc)
     return problem(
         503,
-        title="Solver time budget exceeded",
-        detail=f"The exact optimum needs more time than this service allows: {exc}.",
+        title="Request deadline exceeded",
+        detail=f"The request's deadline passed before the schedule was computed: {exc}.",
         type_=SOLVER_BUDGET_TYPE,
     )
 
@@ -190,6 +190,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(InvalidBatteryError, _battery_error)
     app.register_error_handler(InvalidPricesError, _prices_error)
     app.register_error_handler(UnknownStrategyError, _strategy_error)
-    app.register_error_handler(SolverTimeLimitError, _solver_budget_error)
+    app.register_error_handler(DeadlineExceededError, _deadline_error)
     app.register_error_handler(OptimizerError, _internal_error)
     app.register_error_handler(Exception, _internal_error)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from optimizer.battery import Battery
 from optimizer.errors import (
+    DeadlineExceededError,
     InfeasibleProblemError,
     InvalidBatteryError,
     InvalidPricesError,
     OptimizerError,
     PhysicsViolationError,
     SolverError,
-    SolverTimeLimitError,
     UnknownStrategyError,
 )
 from optimizer.market import ALLOWED_HOURS_PER_DAY, MarketDay
@@ -46,7 +46,7 @@ __all__ = [
     "PhysicsViolationError",
     "Report",
     "SolverError",
-    "SolverTimeLimitError",
+    "DeadlineExceededError",
     "Strategy",
     "StrategyRun",
     "Summary",

@@ -33,12 +33,16 @@ class InfeasibleProblemError(OptimizerError):
 
 
 class SolverError(OptimizerError):
-    """The solver failed (time limit, numerical trouble, unexpected status)."""
+    """A solver failed (numerical trouble, an unexpected status): a bug, never expected."""
 
 
-class SolverTimeLimitError(SolverError):
-    """The exact optimum needs more than the solver's time budget (a request too large or too
-    non-convex); the message is safe to show a client."""
+class DeadlineExceededError(OptimizerError):
+    """The request's deadline (SPEC §13, an absolute ``time.monotonic()`` timestamp handed to
+    the dispatch) passed before the schedule was finished.
+
+    The algorithms never consult a clock to choose what to do: the deadline is only a last
+    guard, checked between vectorised steps. The message is safe to show a client.
+    """
 
 
 class PhysicsViolationError(OptimizerError):

@@ -21,12 +21,16 @@ def run_strategy(
     battery: Battery,
     *,
     horizon: Horizon = Horizon.DAILY,
+    deadline_s: float | None = None,
 ) -> StrategyRun:
-    """Schedule and settle ``days`` with one strategy."""
+    """Schedule and settle ``days`` with one strategy.
+
+    ``deadline_s``: the request's absolute deadline (``time.monotonic()``), or None; past it
+    the strategy raises ``DeadlineExceededError``."""
     strategy = get_strategy(name)
     _check_days(days)
     started = time.perf_counter()
-    dispatch = strategy.dispatch(days, battery, horizon=Horizon(horizon))
+    dispatch = strategy.dispatch(days, battery, horizon=Horizon(horizon), deadline_s=deadline_s)
     results = settle(days, dispatch, battery, horizon=Horizon(horizon))
     runtime_ms = (time.perf_counter() - started) * 1e3
     discharged = sum(r.energy_discharged_mwh for r in results)
@@ -49,13 +53,20 @@ def optimize(
     strategy: str = OPTIMAL,
     horizon: Horizon = Horizon.DAILY,
     compare: bool = True,
+    deadline_s: float | None = None,
 ) -> Report:
     """Run ``strategy`` on ``days``; with ``compare``, run every registered strategy too and
     report each one's total against ``optimal``."""
     get_strategy(strategy)  # unknown names fail before any work
     if not compare:
-        return Report(run=run_strategy(strategy, days, battery, horizon=horizon), comparison=None)
-    runs = {name: run_strategy(name, days, battery, horizon=horizon) for name in STRATEGIES}
+        return Report(
+            run=run_strategy(strategy, days, battery, horizon=horizon, deadline_s=deadline_s),
+            comparison=None,
+        )
+    runs = {
+        name: run_strategy(name, days, battery, horizon=horizon, deadline_s=deadline_s)
+        for name in STRATEGIES
+    }
     best = runs[OPTIMAL].summary.total_revenue_mxn
     rows = tuple(
         ComparisonRow(

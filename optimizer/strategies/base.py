@@ -33,6 +33,17 @@ class Strategy(ABC):
 
     @abstractmethod
     def dispatch(
-        self, days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
+        self,
+        days: Sequence[MarketDay],
+        battery: Battery,
+        *,
+        horizon: Horizon,
+        deadline_s: float | None = None,
     ) -> Dispatch:
-        """Schedule ``days`` (in date order) for ``battery``."""
+        """Schedule ``days`` (in date order) for ``battery``.
+
+        ``deadline_s`` is the request's absolute deadline (a ``time.monotonic()`` timestamp) or
+        None: a strategy that does much work checks it between its steps and raises
+        ``optimizer.errors.DeadlineExceededError`` once it has passed. It is only a last guard:
+        what a strategy computes never depends on it.
+        """

@@ -118,7 +118,12 @@ class Cycle(Strategy):
     order = 30
 
     def dispatch(
-        self, days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
+        self,
+        days: Sequence[MarketDay],
+        battery: Battery,
+        *,
+        horizon: Horizon,
+        deadline_s: float | None = None,
     ) -> Dispatch:
         prices, hours = price_matrix(days)
         charge = np.zeros_like(prices)

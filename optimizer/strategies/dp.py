@@ -403,7 +403,12 @@ class DynamicProgramming(Strategy):
     supports_continuous = True
 
     def dispatch(
-        self, days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
+        self,
+        days: Sequence[MarketDay],
+        battery: Battery,
+        *,
+        horizon: Horizon,
+        deadline_s: float | None = None,
     ) -> Dispatch:
         return dp_dispatch(days, battery, horizon=horizon)
 

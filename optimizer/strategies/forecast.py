@@ -85,7 +85,12 @@ class Forecast(Strategy):
     order = 40
 
     def dispatch(
-        self, days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
+        self,
+        days: Sequence[MarketDay],
+        battery: Battery,
+        *,
+        horizon: Horizon,
+        deadline_s: float | None = None,
     ) -> Dispatch:
         first = days[0].hours
         charge, discharge = [np.zeros(first)], [np.zeros(first)]
@@ -97,7 +102,9 @@ class Forecast(Strategy):
             ]
             # each forecast day is scheduled on its own (daily), whatever the horizon: the
             # next day's forecast is not known when today is scheduled
-            planned = optimal.STRATEGY.dispatch(predicted, battery, horizon=Horizon.DAILY)
+            planned = optimal.STRATEGY.dispatch(
+                predicted, battery, horizon=Horizon.DAILY, deadline_s=deadline_s
+            )
             charge.append(np.asarray(planned.charge_mw, dtype=float))
             discharge.append(np.asarray(planned.discharge_mw, dtype=float))
         return Dispatch(np.concatenate(charge), np.concatenate(discharge))

@@ -1,26 +1,47 @@
 """``optimal``: the exact perfect-foresight optimum of SPEC §2.
 
-Routes, all exact:
+Routes (``daily`` horizon), all exact, none timed: which one a day takes depends on its prices
+and the battery only, and its work is fixed by the day's length, never by a clock.
 
-* ``daily`` horizon without a cycle limit: the value-function recursion of
-  ``optimizer.envelope``, vectorised over all days at once (a year in ~10-20 ms, no solver
-  call); days with hours where burning energy would pay (see below) go through its branch and
-  bound, whose nodes are rows of the same recursion; a day too branchy for it (more than
-  ``BNB_MAX_NODES_PER_DAY`` open nodes) gets one HiGHS MILP of its own;
-* ``max_cycles_per_day`` (daily): one HiGHS LP (scipy ``milp``, no binaries) over all convex
-  days at once, and one small MILP per non-convex day;
-* ``continuous`` horizon: one HiGHS program over the whole chain of days.
+* **Convex days** (every hour's reward concave in the stored-energy move, see
+  ``optimizer.envelope``): the vectorised value-function recursion of ``optimizer.envelope``,
+  all such days at once.
+* **Non-convex days** (some hour where ``p (1 - eta_c eta_d) + kappa eta_c eta_d < 0``, i.e.
+  prices so negative that burning energy would pay, so charging and discharging must be kept
+  apart): the lattice recursion of ``optimizer.lattice``, exact without any concavity, all such
+  days at once.
+* **Cycle cap** (``max_cycles_per_day``, withdrawal ``w <= K`` per day): Lagrangian
+  relaxation with the multiplier found *exactly*. For a price ``lambda >= 0`` on withdrawn
+  energy, the day's relaxed value is ``L(lambda) = max_pi f(pi) + lambda (K - w(pi))``, a
+  maximum of lines in ``lambda``: convex and piecewise linear, and an upper bound on the capped
+  optimum (weak duality). Starting from ``lambda = 0`` (the uncapped optimum, kept when it is
+  within the cap) and a ``lambda`` above every hour's spread (where idling is optimal), each
+  round intersects the lines of the two bracketing schedules and solves the day at that
+  ``lambda``; when the new schedule lies on the intersection, that ``lambda`` minimises ``L``
+  and both schedules are optimal for it (Newton's method on a piecewise-linear function, which
+  ends on a breakpoint after finitely many rounds; every round finds a new line). The mix
+  ``theta pi_over + (1 - theta) pi_under`` with withdrawal exactly ``K`` is feasible (SoC
+  limits and the end condition are linear; netting an hour only lowers withdrawal) and, when
+  its exact revenue reaches ``theta f_over + (1 - theta) f_under = L(lambda*)``, it attains the
+  upper bound, so it is optimal: a certificate checked on every capped day. On convex days
+  the certificate always holds (the reward is concave, so netting never loses). On a
+  non-convex day it can fail (an hour charging in one schedule and discharging in the other),
+  and so can the round limit (``CAP_MAX_ROUNDS``, never reached in the tests or the bench);
+  such a day, and only such a day, is solved by one HiGHS MILP (``solve_milp``).
 
-HiGHS programs: build (pure) -> solve -> check status -> extract. Variables per hour t:
-charge c_t, discharge d_t (MW at the grid), stored energy e_t (MWh), and a binary only where
-needed.
+``continuous`` horizon: one HiGHS program over the whole chain of days (an LP when every hour
+is concave, else a MILP with a binary where needed).
 
-When are binaries needed? Take an hour with c_t, d_t > 0 and lower both, c by delta and d by
-delta*eta_c*eta_d: the stored energy is unchanged and the hour's revenue changes by
-delta*(p_t*(1 - eta_c*eta_d) + kappa*eta_c*eta_d). Where that is >= 0 an optimum without
+The request deadline (``deadline_s``, a ``time.monotonic()`` timestamp, SPEC §13) is only a
+last guard: it is checked between vectorised steps and raises ``DeadlineExceededError``; it
+never changes a route or a number. HiGHS gets it as its time limit (none without a deadline).
+
+When are binaries needed (HiGHS routes)? Take an hour with c_t, d_t > 0 and lower both, c by
+delta and d by delta*eta_c*eta_d: the stored energy is unchanged and the hour's revenue changes
+by delta*(p_t*(1 - eta_c*eta_d) + kappa*eta_c*eta_d). Where that is >= 0 an optimum without
 simultaneous charge and discharge exists (and extraction removes any overlap the same way);
-only hours with p_t*(1 - eta_c*eta_d) + kappa*eta_c*eta_d < 0 (negative enough prices) can
-profit from burning energy, and only those get a binary.
+only hours with p_t*(1 - eta_c*eta_d) + kappa*eta_c*eta_d < 0 can profit from burning energy,
+and only those get a binary.
 """
 
 from __future__ import annotations
@@ -29,22 +50,28 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
 
+from optimizer import lattice
 from optimizer.battery import Battery
-from optimizer.envelope import needs_binary, solve_days, solve_nonconvex_days
-from optimizer.errors import InfeasibleProblemError, SolverError, SolverTimeLimitError
+from optimizer.envelope import HourModels, needs_binary, recurse, to_grid
+from optimizer.errors import DeadlineExceededError, InfeasibleProblemError, SolverError
 from optimizer.market import MarketDay
 from optimizer.results import Horizon
 from optimizer.settle import Dispatch, day_offsets
-from optimizer.strategies._days import flatten, hour_mask, price_matrix, unflatten
+from optimizer.strategies._days import flatten, hour_mask, price_matrix
 from optimizer.strategies.base import Strategy
 
-#: HiGHS time budget for one request (seconds); below the Lambda budget (SPEC §6).
-SOLVER_TIME_LIMIT_S = 5.0
-#: relative MIP gap: far below the 1e-6 exactness the product promises
+#: relative MIP gap of the HiGHS routes: far below the 1e-6 exactness the product promises
 MIP_REL_GAP = 1e-9
+#: Newton rounds on the cycle-cap multiplier before a day is handed to HiGHS
+CAP_MAX_ROUNDS = 60
+#: relative tolerance of the cap certificates (far below the promised 1e-6)
+CAP_REL_TOL = 1e-10
+
+
+def _check_deadline(deadline_s: float | None, doing: str) -> None:
+    if deadline_s is not None and time.monotonic() > deadline_s:
+        raise DeadlineExceededError(f"the request's deadline passed while {doing}")
 
 
 def solve_milp(
@@ -53,9 +80,12 @@ def solve_milp(
     battery: Battery,
     *,
     horizon: Horizon,
-    time_limit_s: float = SOLVER_TIME_LIMIT_S,
+    deadline_s: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact optimum by HiGHS over all hours at once; returns (charge_mw, discharge_mw)."""
+    import scipy.sparse as sp
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
     n = prices.size
     # work in units of P (power 1, energy in hours at full power): HiGHS's absolute
     # tolerances then mean the same for a 1 kW and a 1 GW battery; the objective is revenue / P
@@ -119,21 +149,25 @@ def solve_milp(
         ub[3 * n :] = 1.0
         integrality[3 * n :] = 1
 
-    # --- solve ---
+    # --- solve (the deadline, if any, is HiGHS's only time limit) ---
+    options: dict[str, float | bool] = {"mip_rel_gap": MIP_REL_GAP, "presolve": True}
+    if deadline_s is not None:
+        remaining = deadline_s - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceededError("the request's deadline passed before HiGHS started")
+        options["time_limit"] = remaining
     result = milp(
         cost,
         constraints=LinearConstraint(A, np.concatenate(lo), np.concatenate(hi)),
         bounds=Bounds(lb, ub),
         integrality=integrality,
-        options={"time_limit": time_limit_s, "mip_rel_gap": MIP_REL_GAP, "presolve": True},
+        options=options,
     )
     # --- check ---
     if result.status == 2:
         raise InfeasibleProblemError("HiGHS reports the schedule program infeasible")
     if result.status == 1:
-        raise SolverTimeLimitError(
-            f"the solver's time budget ({time_limit_s:g} s) ran out; request fewer days at a time"
-        )
+        raise DeadlineExceededError("the request's deadline passed while HiGHS was solving")
     if result.status != 0 or result.x is None:
         raise SolverError(f"HiGHS did not solve the schedule program: {result.message}")
     # --- extract ---
@@ -151,6 +185,132 @@ def remove_overlap(
     return charge - overlap, discharge - overlap * loop
 
 
+def _solve_rows(
+    buy: np.ndarray,
+    sell: np.ndarray,
+    movable: np.ndarray,
+    hard: np.ndarray,
+    battery: Battery,
+    deadline_s: float | None,
+) -> np.ndarray:
+    """Optimal stored-energy moves of every row: envelope recursion where ``hard`` is False,
+    lattice recursion where it is True."""
+    moves = np.zeros(buy.shape)
+    easy = np.flatnonzero(~hard)
+    if easy.size:
+        models = HourModels(
+            buy=buy[easy],
+            sell=sell[easy],
+            up=np.where(movable[easy], battery.eta_charge * battery.power_mw, 0.0),
+            down=np.where(movable[easy], battery.power_mw / battery.eta_discharge, 0.0),
+            offset=np.zeros((easy.size, buy.shape[1])),
+        )
+        moves[easy] = recurse(models, battery)[0]
+        _check_deadline(deadline_s, "scheduling the days")
+    chosen = np.flatnonzero(hard)
+    if chosen.size:
+        moves[chosen] = lattice.solve(
+            buy[chosen], sell[chosen], movable[chosen], battery, deadline_s=deadline_s
+        )[0]
+    return moves
+
+
+def _revenue_and_withdrawal(
+    moves: np.ndarray, buy: np.ndarray, sell: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact revenue (MXN) and battery-side withdrawal (MWh) of stored-energy moves, per row."""
+    revenue = np.sum(np.where(moves > 0, -buy * moves, -sell * moves), axis=1)
+    withdrawn = np.sum(np.maximum(-moves, 0.0), axis=1)
+    return revenue, withdrawn
+
+
+def _capped(
+    buy: np.ndarray,
+    sell: np.ndarray,
+    movable: np.ndarray,
+    hard: np.ndarray,
+    battery: Battery,
+    cap: float,
+    deadline_s: float | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Moves under the daily withdrawal cap (module docstring), and a per-row flag: True where
+    the certificate failed or the rounds ran out (the caller solves those rows by MILP)."""
+    moves = _solve_rows(buy, sell, movable, hard, battery, deadline_s)
+    f_over, w_over = _revenue_and_withdrawal(moves, buy, sell)
+    tol_w = CAP_REL_TOL * max(cap, 1e-300)
+    open_rows = np.flatnonzero(w_over > cap + tol_w)
+    unsolved = np.zeros(buy.shape[0], dtype=bool)
+    if not open_rows.size:
+        return moves, unsolved
+    m_over = moves[open_rows]
+    f_over, w_over = f_over[open_rows], w_over[open_rows]
+    m_under = np.zeros_like(m_over)  # idle: optimal for lambda above every spread
+    f_under = np.zeros(open_rows.size)
+    w_under = np.zeros(open_rows.size)
+    lam_star = np.full(open_rows.size, np.nan)
+    active = np.arange(open_rows.size)
+    for _ in range(CAP_MAX_ROUNDS):
+        if not active.size:
+            break
+        _check_deadline(deadline_s, "applying the daily cycle limit")
+        lam = (f_over[active] - f_under[active]) / (w_over[active] - w_under[active])
+        rows = open_rows[active]
+        trial = _solve_rows(
+            buy[rows], sell[rows] - lam[:, None], movable[rows], hard[rows], battery, deadline_s
+        )
+        f_new, w_new = _revenue_and_withdrawal(trial, buy[rows], sell[rows])
+        on_line = f_over[active] + lam * (cap - w_over[active])
+        relaxed = f_new + lam * (cap - w_new)
+        scale = np.maximum(1.0, np.abs(f_over[active]) + lam * w_over[active])
+        done = relaxed <= on_line + CAP_REL_TOL * scale
+        lam_star[active[done]] = lam[done]
+        over = ~done & (w_new > cap + tol_w)
+        under = ~done & ~over
+        for side, sel in ((True, over), (False, under)):
+            idx = active[sel]
+            if side:
+                m_over[idx], f_over[idx], w_over[idx] = trial[sel], f_new[sel], w_new[sel]
+            else:
+                m_under[idx], f_under[idx], w_under[idx] = trial[sel], f_new[sel], w_new[sel]
+        active = active[~done]
+    theta = (cap - w_under) / (w_over - w_under)
+    mixed = theta[:, None] * m_over + (1.0 - theta[:, None]) * m_under
+    f_mix, w_mix = _revenue_and_withdrawal(mixed, buy[open_rows], sell[open_rows])
+    bound = theta * f_over + (1.0 - theta) * f_under  # = L(lambda*) at the breakpoint
+    scale = np.maximum(1.0, np.abs(f_over) + np.abs(f_under))
+    certified = (
+        ~np.isnan(lam_star) & (f_mix >= bound - CAP_REL_TOL * scale) & (w_mix <= cap + tol_w)
+    )
+    moves[open_rows] = mixed
+    unsolved[open_rows[~certified]] = True
+    return moves, unsolved
+
+
+def daily_moves(
+    prices: np.ndarray, movable: np.ndarray, battery: Battery, *, deadline_s: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact stored-energy moves of every day (rows of ``prices``) under the ``daily`` rule,
+    and a per-day flag of the days left to HiGHS (module docstring)."""
+    eta_c, eta_d = battery.eta_charge, battery.eta_discharge
+    # identical days (flat prices, repeated inline values) are solved once
+    unique, inverse = np.unique(
+        np.concatenate([prices, movable], axis=1), axis=0, return_inverse=True
+    )
+    inverse = inverse.reshape(-1)
+    width = prices.shape[1]
+    p, mov = unique[:, :width], unique[:, width:].astype(bool)
+    buy = p / eta_c
+    sell = (p - battery.degradation_cost_mxn_per_mwh) * eta_d
+    hard = (needs_binary(p, battery) & mov).any(axis=1)
+    cap = battery.daily_withdrawal_cap_mwh
+    if cap is None:
+        moves = _solve_rows(buy, sell, mov, hard, battery, deadline_s)
+        unsolved = np.zeros(p.shape[0], dtype=bool)
+    else:
+        moves, unsolved = _capped(buy, sell, mov, hard, battery, cap, deadline_s)
+    return moves[inverse], unsolved[inverse]
+
+
 class Optimal(Strategy):
     name = "optimal"
     description = "Exact perfect-foresight optimum of every day (SPEC §2); the benchmark."
@@ -158,52 +318,28 @@ class Optimal(Strategy):
     supports_continuous = True
 
     def dispatch(
-        self, days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
+        self,
+        days: Sequence[MarketDay],
+        battery: Battery,
+        *,
+        horizon: Horizon,
+        deadline_s: float | None = None,
     ) -> Dispatch:
         if horizon is Horizon.CONTINUOUS:
             prices = np.concatenate([np.asarray(d.prices_mxn_per_mwh, dtype=float) for d in days])
-            return Dispatch(*solve_milp(prices, day_offsets(days), battery, horizon=horizon))
-        deadline = time.monotonic() + SOLVER_TIME_LIMIT_S
+            return Dispatch(
+                *solve_milp(
+                    prices, day_offsets(days), battery, horizon=horizon, deadline_s=deadline_s
+                )
+            )
         matrix, hours = price_matrix(days)  # days x hours, padded
         movable = hour_mask(hours, matrix.shape[1])
-        charge = np.zeros(matrix.shape)
-        discharge = np.zeros(matrix.shape)
-        hard = (needs_binary(matrix, battery) & movable).any(axis=1)
-        unsolved = hard.copy()  # days left for one HiGHS MILP each
-        easy = np.flatnonzero(~hard)
-        if easy.size and battery.max_cycles_per_day is not None:
-            # the cap couples a day's hours: one LP (no binaries needed) over all these days
-            c, d = solve_milp(
-                flatten(matrix[easy], hours[easy]),
-                np.concatenate(([0], np.cumsum(hours[easy]))),
-                battery,
-                horizon=horizon,
-                time_limit_s=SOLVER_TIME_LIMIT_S,
-            )
-            charge[easy] = unflatten(c, movable[easy])
-            discharge[easy] = unflatten(d, movable[easy])
-        elif easy.size:
-            charge[easy], discharge[easy], _ = solve_days(matrix[easy], movable[easy], battery)
-        if hard.any() and battery.max_cycles_per_day is None:
-            chosen = np.flatnonzero(hard)
-            charge[chosen], discharge[chosen], _, unsolved[chosen] = solve_nonconvex_days(
-                matrix[chosen], movable[chosen], battery, deadline=deadline
-            )
+        moves, unsolved = daily_moves(matrix, movable, battery, deadline_s=deadline_s)
+        charge, discharge = to_grid(moves, battery)
         for day in np.flatnonzero(unsolved).tolist():
             n = int(hours[day])
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise SolverTimeLimitError(
-                    f"the solver's time budget ({SOLVER_TIME_LIMIT_S:g} s) ran out before "
-                    f"every day was solved ({days[day].date} was not); "
-                    "request fewer days at a time"
-                )
             charge[day, :n], discharge[day, :n] = solve_milp(
-                matrix[day, :n],
-                np.array([0, n]),
-                battery,
-                horizon=horizon,
-                time_limit_s=remaining,
+                matrix[day, :n], np.array([0, n]), battery, horizon=horizon, deadline_s=deadline_s
             )
         return Dispatch(flatten(charge, hours), flatten(discharge, hours))
 

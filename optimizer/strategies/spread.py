@@ -125,7 +125,12 @@ class Spread(Strategy):
     order = 20
 
     def dispatch(
-        self, days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
+        self,
+        days: Sequence[MarketDay],
+        battery: Battery,
+        *,
+        horizon: Horizon,
+        deadline_s: float | None = None,
     ) -> Dispatch:
         prices, hours = price_matrix(days)
         charge, discharge = spread_dispatch(prices, hours, battery)

@@ -12,10 +12,10 @@ from flask import Flask
 from app import create_app
 from blueprints.errors import flatten_messages
 from optimizer import (
+    DeadlineExceededError,
     InvalidBatteryError,
     InvalidPricesError,
     SolverError,
-    SolverTimeLimitError,
     UnknownStrategyError,
 )
 from prices import NoPricesError, UpstreamError, UpstreamTimeoutError
@@ -65,9 +65,9 @@ CASES: list[tuple[str, Exception | None, str, str, dict[str, Any], int, str, str
      "Price source timed out", set()),
     ("500-solver", SolverError(SECRET), "POST", "/optimize", {"json": PRD_REQUEST_2020},
      500, V + "internal-error", "Internal Server Error", {"request_id"}),
-    ("503-solver-budget", SolverTimeLimitError("the solver's time budget (5 s) ran out"),
+    ("503-deadline", DeadlineExceededError("the deadline passed after 3 of 7 steps"),
      "POST", "/optimize", {"json": PRD_REQUEST_2020}, 503, V + "solver-time-budget",
-     "Solver time budget exceeded", set()),
+     "Request deadline exceeded", set()),
     ("500-bug", RuntimeError(SECRET), "POST", "/optimize", {"json": PRD_REQUEST_2020},
      500, V + "internal-error", "Internal Server Error", {"request_id"}),
 ]  # fmt: skip
@@ -143,12 +143,16 @@ def test_flatten_messages(messages: Any, flat: dict[str, list[str]]) -> None:
     assert flatten_messages(messages) == flat
 
 
-def test_solver_budget_exhausted_end_to_end_is_a_503(
-    client: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_deadline_passed_end_to_end_is_a_503(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import optimizer.strategies.optimal as optimal
 
-    monkeypatch.setattr(optimal, "SOLVER_TIME_LIMIT_S", 0.0)
+    # a deadline already in the past: optimal gives up at its first check
+    original = optimal.Optimal.dispatch
+
+    def late(self: Any, days: Any, battery: Any, *, horizon: Any, deadline_s: Any = None) -> Any:
+        return original(self, days, battery, horizon=horizon, deadline_s=-1.0)
+
+    monkeypatch.setattr(optimal.Optimal, "dispatch", late)
     prices = [
         {"date": "2024-01-01", "hour": h, "price": -300.0 - 40.0 * (h % 5)} for h in range(24)
     ]
@@ -165,4 +169,4 @@ def test_solver_budget_exhausted_end_to_end_is_a_503(
     assert response.mimetype == "application/problem+json"
     problem_body = response.get_json()
     assert problem_body["type"] == V + "solver-time-budget"
-    assert "fewer days" in problem_body["detail"]
+    assert "deadline" in problem_body["detail"]

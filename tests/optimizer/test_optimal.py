@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from optimizer import Battery, Horizon, MarketDay, SolverTimeLimitError, run_strategy
+from optimizer import Battery, DeadlineExceededError, Horizon, MarketDay, run_strategy
 from tests.optimizer.helpers import (
     PUBLISHED,
     PUBLISHED_OPTIMA,
@@ -175,7 +177,7 @@ def negative_days() -> list[MarketDay]:
     ]
 
 
-def test_branch_and_bound_on_negative_days_matches_reference() -> None:
+def test_negative_days_match_reference() -> None:
     days = negative_days()
     battery = prd_battery(initial_soc=0.5)
     results = run_strategy("optimal", days, battery).days
@@ -184,23 +186,20 @@ def test_branch_and_bound_on_negative_days_matches_reference() -> None:
         assert_exact(result.revenue_mxn, reference_optimum([day.prices_mxn_per_mwh], battery))
 
 
-def test_days_too_branchy_fall_back_to_highs(monkeypatch: pytest.MonkeyPatch) -> None:
-    import optimizer.envelope as envelope
+def test_a_passed_deadline_raises_a_typed_truthful_error() -> None:
+    with pytest.raises(DeadlineExceededError, match="deadline passed") as caught:
+        run_strategy("optimal", negative_days(), prd_battery(), deadline_s=-1.0)
+    assert "budget" not in str(caught.value)
 
-    monkeypatch.setattr(envelope, "BNB_MAX_NODES_PER_DAY", 2)
+
+def test_a_future_deadline_changes_nothing() -> None:
     days = negative_days()
-    battery = prd_battery()
-    results = run_strategy("optimal", days, battery).days
-    for day, result in zip(days, results, strict=True):
-        assert_exact(result.revenue_mxn, reference_optimum([day.prices_mxn_per_mwh], battery))
-
-
-def test_solver_budget_exhausted_raises_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    import optimizer.strategies.optimal as optimal
-
-    monkeypatch.setattr(optimal, "SOLVER_TIME_LIMIT_S", 0.0)
-    with pytest.raises(SolverTimeLimitError, match="time budget"):
-        run_strategy("optimal", negative_days(), prd_battery())
+    battery = prd_battery(max_cycles_per_day=0.5)
+    free = run_strategy("optimal", days, battery)
+    guarded = run_strategy("optimal", days, battery, deadline_s=time.monotonic() + 3600.0)
+    for a, b in zip(free.days, guarded.days, strict=True):
+        np.testing.assert_array_equal(a.charge_mw, b.charge_mw)
+        np.testing.assert_array_equal(a.discharge_mw, b.discharge_mw)
 
 
 def test_cycle_cap_with_convex_and_non_convex_days() -> None:

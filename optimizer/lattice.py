@@ -1,0 +1,202 @@
+"""Exact daily optimum for any hours, concave or not: dynamic programming on a finite lattice of
+stored-energy levels that provably holds an optimal schedule.
+
+Notation of ``optimizer.envelope``: stored energy above the floor ``x`` in ``[0, W]``, each
+day from and back to ``x0``; in hour ``t`` the level moves by ``u`` in ``[-D, C]`` and earns
+``-a_t u`` charging (``u >= 0``) or ``-b_t u`` discharging (``u <= 0``), with
+``a_t = p_t / eta_c`` and ``b_t = (p_t - kappa) eta_d - lambda`` (``lambda`` is a price on
+withdrawn energy, 0 without a cycle cap; see ``optimizer.strategies.optimal``).
+
+Why a lattice is exact. Fix, in an optimal schedule, which hours charge and which discharge
+(the binaries of the MILP). What remains is a linear programme in the moves ``u_1..u_n``
+(each in its one-sided interval), bounded and feasible, so it has an optimal *vertex*, where
+``n`` linearly independent constraints are active. Call ``tau`` a *tight* time when the level
+there is pinned: ``e_tau`` in ``{0, W}`` (a SoC bound) or ``tau`` = 0 / ``n`` (``x0``).
+Between consecutive tight times at most one move is *free* (strictly inside its interval):
+with two, shifting them in opposite directions keeps every active constraint, so the point
+would not be a vertex. Every other move is 0, ``C`` or ``-D``. Hence every level of the vertex
+is reached from a pinned level by whole moves only (forwards up to the free move, backwards
+after it)::
+
+    e_t  in  S = { B +- (i C - j D) :  B in {0, W, x0},  i, j >= 0,  i + j <= n }  within [0, W].
+
+So the best path *through S* (transitions between lattice points whose difference is a
+feasible move, charge or discharge, rewarded exactly) is an optimal schedule: every such path is
+feasible, and one of them is the optimal vertex. That is a finite Bellman recursion on ``|S|``
+levels (at most ``3 (n + 1)(n + 2)``, ~2,100 for 25 hours, far fewer for most batteries):
+
+    V_{t-1}(s) = max( max_{s' in S, s <= s' <= s + C} V_t(s') - a_t (s' - s),
+                      max_{s' in S, s - D <= s' <= s} V_t(s') - b_t (s' - s) )
+
+with ``V_n`` = 0 at ``x0`` and -inf elsewhere. The windows are index ranges of the sorted
+lattice that do not depend on the day, so each hour is two range-maximum queries answered with
+a sparse table (``log2`` of the window length vectorised maxima), for all days at once. No
+concavity is assumed: non-concave hours (negative prices where burning energy pays) cost the
+same as the others, and the work is fixed by ``n`` and ``|S|``, not by the prices.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.battery import Battery
+from optimizer.errors import DeadlineExceededError
+
+#: lattice points closer than this (relative to max(W, C, D)) are one point
+MERGE_REL = 1e-12
+#: slack (relative to max(W, C, D)) when testing whether a lattice difference is a feasible move
+FIT_REL = 1e-9
+#: rows per block of the recursion (bounds memory: rows x levels x (hours + log2 levels))
+BLOCK_ROWS = 64
+
+
+@dataclass(frozen=True)
+class Lattice:
+    """Sorted stored-energy levels (MWh above the floor) and the index windows of one move."""
+
+    levels: np.ndarray  # (m,) sorted, levels[start] == x0 exactly
+    start: int
+    up_end: np.ndarray  # (m,) last index reachable by charging at most C
+    down_begin: np.ndarray  # (m,) first index reachable by discharging at most D
+    up_mwh: float  # C (+ the fit slack)
+    down_mwh: float  # D (+ the fit slack)
+
+
+def make_lattice(battery: Battery, hours: int) -> Lattice:
+    """The lattice ``S`` of the module docstring for days of at most ``hours`` hours."""
+    E = battery.energy_mwh
+    width = E * (battery.max_soc - battery.min_soc)
+    x0 = E * (battery.soc_start - battery.min_soc)
+    up = battery.eta_charge * battery.power_mw
+    down = battery.power_mw / battery.eta_discharge
+    scale = max(width, up, down)
+    i, j = np.meshgrid(np.arange(hours + 1), np.arange(hours + 1), indexing="ij")
+    keep = (i + j) <= hours
+    steps = (i[keep] * up - j[keep] * down).astype(float)
+    steps = np.concatenate([steps, -steps[1:]])  # reached from the left, or from the right
+    anchors = np.array([x0, 0.0, width])  # x0 first: it wins merges, so it stays exact
+    points = (anchors[:, None] + steps[None, :]).ravel()
+    points = points[(points >= -FIT_REL * scale) & (points <= width + FIT_REL * scale)]
+    points = np.clip(points, 0.0, width)
+    # a day can move at most ``reach`` away from x0 and still come back: drop the rest
+    k = np.arange(hours + 1)
+    reach = float(np.max(np.minimum(k * up, (hours - k) * down)))
+    points = points[np.abs(points - x0) <= reach + FIT_REL * scale]
+    # stable sort keeps anchor order among equal values; merge points within MERGE_REL
+    order = np.argsort(points, kind="stable")
+    points = points[order]
+    first = np.r_[True, np.diff(points) > MERGE_REL * scale]
+    group = np.cumsum(first) - 1
+    # representative of a group: x0 if in it, else the group's first point
+    levels = points[first]
+    is_x0 = np.abs(points - x0) <= MERGE_REL * scale
+    levels[group[is_x0]] = x0
+    start = int(group[np.flatnonzero(is_x0)[0]])
+    fit = FIT_REL * scale
+    up_end = np.searchsorted(levels, levels + up + fit, side="right") - 1
+    down_begin = np.searchsorted(levels, levels - down - fit, side="left")
+    return Lattice(
+        levels=levels,
+        start=start,
+        up_end=up_end,
+        down_begin=down_begin,
+        up_mwh=up + fit,
+        down_mwh=down + fit,
+    )
+
+
+def _range_max(g: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """``out[:, k] = max(g[:, begin[k] : end[k] + 1])`` (``begin <= end``) by a sparse table."""
+    m = g.shape[1]
+    span = end - begin + 1
+    level = np.floor(np.log2(span)).astype(np.intp)
+    table = [g]
+    width = 1
+    while 2 * width <= span.max():
+        prev = table[-1]
+        nxt = prev.copy()
+        np.maximum(prev[:, : m - width], prev[:, width:], out=nxt[:, : m - width])
+        table.append(nxt)
+        width *= 2
+    out = np.empty_like(g)
+    for lv in np.unique(level):
+        cols = np.flatnonzero(level == lv)
+        t = table[lv]
+        out[:, cols] = np.maximum(t[:, begin[cols]], t[:, end[cols] - (1 << lv) + 1])
+    return out
+
+
+def solve(
+    buy: np.ndarray,
+    sell: np.ndarray,
+    movable: np.ndarray,
+    battery: Battery,
+    *,
+    deadline_s: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Optimal stored-energy moves (rows x hours) and values (rows) on the lattice.
+
+    ``buy[r, t]`` = ``a_t`` (cost of storing one MWh), ``sell[r, t]`` = ``b_t`` (income of
+    withdrawing one stored MWh), any signs; hours where ``movable`` is False idle.
+    """
+    n_rows, n_hours = buy.shape
+    lattice = make_lattice(battery, int(movable.sum(axis=1).max(initial=1)))
+    moves = np.zeros((n_rows, n_hours))
+    best = np.zeros(n_rows)
+    for lo in range(0, n_rows, BLOCK_ROWS):
+        rows = slice(lo, min(lo + BLOCK_ROWS, n_rows))
+        moves[rows], best[rows] = _solve_block(
+            buy[rows], sell[rows], movable[rows], lattice, deadline_s
+        )
+    return moves, best
+
+
+def _solve_block(
+    buy: np.ndarray,
+    sell: np.ndarray,
+    movable: np.ndarray,
+    lattice: Lattice,
+    deadline_s: float | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    n_rows, n_hours = buy.shape
+    s = lattice.levels
+    m = s.size
+    k = np.arange(m)
+    values = np.empty((n_hours + 1, n_rows, m))
+    v = np.full((n_rows, m), -np.inf)
+    v[:, lattice.start] = 0.0
+    values[n_hours] = v
+    for t in range(n_hours - 1, -1, -1):
+        if deadline_s is not None and time.monotonic() > deadline_s:
+            raise DeadlineExceededError(
+                "the request's deadline passed while scheduling days with negative prices"
+            )
+        a, b = buy[:, t, None], sell[:, t, None]
+        charge = _range_max(v - a * s, k, lattice.up_end) + a * s
+        discharge = _range_max(v - b * s, lattice.down_begin, k) + b * s
+        new = np.maximum(charge, discharge)
+        v = values[t] = np.where(movable[:, t, None], new, v)
+
+    # forward pass: from the current level, the best next level; near-ties go to the smallest
+    # move (idle first), so indifferent hours stay idle
+    scale = max(1.0, float(np.abs(values[0][:, lattice.start]).max(initial=0.0)))
+    tol = 1e-12 * scale
+    rows = np.arange(n_rows)
+    at = np.full(n_rows, lattice.start)
+    moves = np.zeros((n_rows, n_hours))
+    for t in range(n_hours):
+        u = s[None, :] - s[at][:, None]  # (rows, m)
+        ok = (u <= lattice.up_mwh) & (u >= -lattice.down_mwh)
+        reward = np.where(u > 0, -buy[:, t, None] * u, -sell[:, t, None] * u)
+        total = np.where(ok, values[t + 1] + reward, -np.inf)
+        top = total.max(axis=1)
+        near = total >= top[:, None] - tol
+        pick = np.argmin(np.where(near, np.abs(u), np.inf), axis=1)
+        pick = np.where(movable[:, t], pick, at)
+        moves[:, t] = s[pick] - s[at]
+        at = pick
+    best = values[0][rows, lattice.start]
+    return moves, best
