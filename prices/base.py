@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
 from optimizer import MarketDay
+
+#: Prices beyond ±this (MXN/MWh) are not believed (SPEC §13): CENACE's real extremes are a few
+#: tens of thousands; a source answering more is broken (502 naming the day), and such a day is
+#: never cached or handed to the optimizer.
+PRICE_LIMIT_MXN_PER_MWH = 1_000_000.0
 
 
 class System(StrEnum):
@@ -70,10 +76,27 @@ class UpstreamTimeoutError(PriceSourceError):
     title = "Price source timed out"
 
 
+def check_price_bounds(days: Iterable[MarketDay], *, source: str) -> None:
+    """``UpstreamError`` (502) naming the first day with a price that is not finite or is
+    beyond ±:data:`PRICE_LIMIT_MXN_PER_MWH`."""
+    limit = PRICE_LIMIT_MXN_PER_MWH
+    for day in days:
+        for hour, price in enumerate(day.prices_mxn_per_mwh):
+            if not -limit <= price <= limit:  # also catches NaN
+                raise UpstreamError(
+                    f"{source}: {day.date} hour {hour}: the price {price:.6g} MXN/MWh is not "
+                    f"within ±{PRICE_LIMIT_MXN_PER_MWH:,.0f}"
+                )
+
+
 class PriceSource(Protocol):
     """A source of hourly prices. ``fetch`` returns one ``MarketDay`` per day of the query,
-    in date order, each complete (23, 24 or 25 hours), or raises a ``PriceSourceError``."""
+    in date order, each complete (23, 24 or 25 hours) with prices within
+    ±``PRICE_LIMIT_MXN_PER_MWH``, or raises a ``PriceSourceError``.
+
+    ``deadline_s``, when given, is the request's deadline as a ``time.monotonic()`` instant:
+    the source gives up with ``UpstreamTimeoutError`` (504) rather than run past it."""
 
     name: str
 
-    def fetch(self, query: PriceQuery) -> list[MarketDay]: ...
+    def fetch(self, query: PriceQuery, *, deadline_s: float | None = None) -> list[MarketDay]: ...

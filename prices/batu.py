@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
-from optimizer import MarketDay
+from optimizer.clock import hours_in_day, market_hour
 from prices import http
-from prices.base import NoPricesError, PriceQuery, PriceSource, Process, System, UpstreamError
+from prices.base import PriceQuery, PriceSource, Process, System, UpstreamError
 from prices.cache import cached
 from prices.settings import ConfigError, PriceSettings
-from prices.validation import HourPrice, expected_hours, parse_price
-
-if TYPE_CHECKING:
-    import requests
+from prices.validation import HourPrice
 
 # --- Assumptions about Batu's contract (see docs/batu-api.md) ---------------------------------
 
@@ -35,10 +31,6 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 NO_DATA_MESSAGE = "no query results"
 #: Processes Batu serves: the endpoint has no process parameter; we assume day-ahead prices.
 SUPPORTED_PROCESSES = frozenset({Process.MDA})
-#: Clock hour missing on a spring-forward day (02:00 → 03:00) and repeated on a fall-back day
-#: (02:00 daylight → 01:00 standard), in Mexico (SIN, BCS until 2022) and Baja California (BCA).
-SPRING_FORWARD_SKIPPED_CLOCK_HOUR = 2
-FALL_BACK_REPEATED_CLOCK_HOUR = 1
 #: One call per calendar month of the range; calls run concurrently, at most this many at once
 #: (a 366-day range spans at most 13 months).
 MAX_CONCURRENT_CALLS = 13
@@ -68,6 +60,17 @@ def request_params(zone: str, first: dt.date, last: dt.date) -> dict[str, str]:
     }
 
 
+def build_call(
+    base_url: str, query: PriceQuery, first: dt.date, last: dt.date, *, api_key: str | None
+) -> http.Call:
+    """The zone-price call for ``first..last``, the key in its header."""
+    return http.Call(
+        url=base_url.rstrip("/") + ZONE_PRICES_PATH,
+        params=request_params(query.zone, first, last),
+        headers={API_KEY_HEADER: api_key or ""},
+    )
+
+
 def _fail_message(payload: Any) -> str | None:
     if isinstance(payload, dict) and payload.get("status") == "fail":
         data = payload.get("data")
@@ -76,28 +79,13 @@ def _fail_message(payload: Any) -> str | None:
     return None
 
 
-def _hour_index(clock_hour: int, seen_before: int, n_hours: int) -> int | None:
-    """0-based hour of the market day for a row at ``clock_hour``; ``seen_before`` rows of the
-    day had the same clock hour. ``None`` for a clock hour that does not exist that day."""
-    if n_hours == 23:
-        if clock_hour == SPRING_FORWARD_SKIPPED_CLOCK_HOUR:
-            return None
-        return clock_hour if clock_hour < SPRING_FORWARD_SKIPPED_CLOCK_HOUR else clock_hour - 1
-    if n_hours == 25:
-        if clock_hour < FALL_BACK_REPEATED_CLOCK_HOUR:
-            return clock_hour
-        if clock_hour == FALL_BACK_REPEATED_CLOCK_HOUR:
-            # first occurrence is daylight time, second standard time; a third is a duplicate
-            return clock_hour + min(seen_before, 1)
-        return clock_hour + 1
-    return clock_hour
-
-
 def parse_response(
     status: int, body: bytes, *, zone: str, days: Sequence[dt.date], system: System
 ) -> list[HourPrice]:
-    """The prices of one answer for the requested ``days`` (rows for other days, such as the
-    ``date_end`` boundary, are dropped). No data → ``[]``; anything unusable → ``UpstreamError``.
+    """The prices of one answer for the requested ``days``. No data → ``[]``; anything unusable
+    → ``UpstreamError``, including rows outside the requested days (except a row at
+    ``date_end`` itself, in case Batu reads it as inclusive) and a price that is not a JSON
+    number (or a string holding one) within ±1,000,000 MXN/MWh.
     """
     if status in (401, 403):
         raise UpstreamError(f"batu rejected the API key (HTTP {status})")
@@ -114,7 +102,7 @@ def parse_response(
     if message is not None:
         if NO_DATA_MESSAGE in message.lower():
             return []
-        raise UpstreamError(f"batu refused the request (HTTP {status}): {message[:200]}")
+        raise UpstreamError(f"batu refused the request (HTTP {status}): {http.redact(message)}")
     if status != 200:
         raise UpstreamError(f"batu answered HTTP {status}")
     if not isinstance(payload, dict) or payload.get("status") != "success":
@@ -127,6 +115,7 @@ def parse_response(
         raise UpstreamError(f"batu said {items} items but sent {len(rows)}")
 
     wanted = set(days)
+    date_end = dt.datetime.combine(max(days) + dt.timedelta(days=1), dt.time())
     per_day: dict[dt.date, list[tuple[dt.datetime, float]]] = {}
     for i, row in enumerate(rows):
         where = f"row {i}"
@@ -142,20 +131,25 @@ def parse_response(
             raise UpstreamError(f"batu: {where} has an unreadable timestamp") from None
         if stamp.minute or stamp.second:
             raise UpstreamError(f"batu: {where} timestamp {stamp} is not the start of an hour")
-        price = parse_price(row.get("pml"), source="batu", where=f"{where} ({stamp})")
+        price = http.wire_price(row.get("pml"), source="batu", where=f"{where} ({stamp})")
         if stamp.date() in wanted:
             per_day.setdefault(stamp.date(), []).append((stamp, price))
+        elif stamp != date_end:
+            raise UpstreamError(f"batu answered prices for {stamp.date()}, which was not asked")
 
     entries = []
     for day, day_rows in per_day.items():
-        n_hours = expected_hours(system, day)
         seen: dict[int, int] = {}
         for stamp, price in sorted(day_rows, key=lambda r: r[0]):  # stable: keeps repeat order
-            index = _hour_index(stamp.hour, seen.get(stamp.hour, 0), n_hours)
-            seen[stamp.hour] = seen.get(stamp.hour, 0) + 1
+            occurrence = seen.get(stamp.hour, 0)
+            seen[stamp.hour] = occurrence + 1
+            index = market_hour(system, day, stamp.hour, occurrence)
             if index is None:
+                if occurrence and market_hour(system, day, stamp.hour) is not None:
+                    raise UpstreamError(f"batu: timestamp {stamp} appears more than once")
                 raise UpstreamError(
-                    f"batu: timestamp {stamp} does not exist on a {n_hours}-hour day"
+                    f"batu: timestamp {stamp} does not exist on a "
+                    f"{hours_in_day(system, day)}-hour day"
                 )
             entries.append(HourPrice(day, index, price))
     return entries
@@ -164,96 +158,37 @@ def parse_response(
 # --- The source --------------------------------------------------------------------------------
 
 
-class BatuSource:
-    """Fetches a query's months concurrently over one reused session, validates, assembles."""
-
-    name = "batu"
-
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        api_key: Callable[[], str],
-        timeouts: http.Timeouts,
-        deadline_s: float,
-        policy: http.RetryPolicy | None = None,
-        max_concurrent_calls: int = MAX_CONCURRENT_CALLS,
-    ) -> None:
-        self.url = base_url.rstrip("/") + ZONE_PRICES_PATH
-        self._api_key = api_key
-        self._key: str | None = None
-        self._key_lock = threading.Lock()
-        self.timeouts = timeouts
-        self.deadline_s = deadline_s
-        self.max_concurrent_calls = max_concurrent_calls
-        self.session = http.make_session(
-            policy=policy or http.RetryPolicy(), pool_maxsize=max_concurrent_calls
-        )
-
-    def _resolved_key(self) -> str:
-        """The API key, obtained on first use (it may come from SSM) and kept."""
-        with self._key_lock:
-            if self._key is None:
-                key = self._api_key()
-                if not key:
-                    raise UpstreamError("batu: the API key is empty")
-                self._key = key
-            return self._key
-
-    def fetch(self, query: PriceQuery) -> list[MarketDay]:
-        if query.process not in SUPPORTED_PROCESSES:
-            raise NoPricesError(f"batu serves day-ahead (MDA) prices only, not {query.process}")
-        deadline = http.Deadline(self.deadline_s)
-        key = self._resolved_key()
-
-        def get_chunk(first: dt.date, last: dt.date) -> requests.Response:
-            return http.get(
-                self.session,
-                self.url,
-                source=self.name,
-                timeouts=self.timeouts,
-                deadline=deadline,
-                params=request_params(query.zone, first, last),
-                headers={API_KEY_HEADER: key},
-            )
-
-        return http.fetch_days(
-            query,
-            month_chunks(query.start, query.end),
-            get_chunk,
-            parse_response,
-            deadline=deadline,
-            max_workers=self.max_concurrent_calls,
-            source=self.name,
-        )
-
-
 def make_batu_source(
-    settings: PriceSettings,
-    *,
-    api_key: Callable[[], str] | None = None,
-    policy: http.RetryPolicy | None = None,
+    settings: PriceSettings, *, policy: http.RetryPolicy | None = None
 ) -> PriceSource:
     """The configured Batu source, behind the cache unless ``cache_max_days`` is 0.
 
     Fails at start-up (``ConfigError``) when no key is configured; the key itself is read on
-    the first fetch (from BATU_API_KEY, or from SSM through ``prices.secrets``)."""
+    each fetch through ``prices.secrets`` (from BATU_API_KEY, or from SSM once per process)."""
     if not settings.batu_api_key and not settings.batu_api_key_ssm_parameter:
         raise ConfigError("PRICE_SOURCE=batu needs BATU_API_KEY or BATU_API_KEY_SSM_PARAMETER")
-    if api_key is None:
 
-        def api_key() -> str:
-            from prices.secrets import batu_api_key
+    def api_key() -> str:
+        from prices.secrets import batu_api_key
 
-            return batu_api_key(settings)
+        return batu_api_key(settings)
 
-    source = BatuSource(
-        base_url=settings.batu_api_url,
+    def call(query: PriceQuery, first: dt.date, last: dt.date, *, api_key: str | None) -> http.Call:
+        return build_call(settings.batu_api_url, query, first, last, api_key=api_key)
+
+    source = http.HttpSource(
+        name="batu",
+        chunks=month_chunks,
+        build_call=call,
+        parse=parse_response,
+        processes=SUPPORTED_PROCESSES,
         api_key=api_key,
         timeouts=http.Timeouts(
             connect_s=settings.connect_timeout_s, read_s=settings.read_timeout_s
         ),
         deadline_s=settings.fetch_deadline_s,
+        max_response_bytes=settings.max_response_bytes,
+        max_concurrent_calls=MAX_CONCURRENT_CALLS,
         policy=policy,
     )
     return cached(source, max_days=settings.cache_max_days)

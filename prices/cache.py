@@ -2,8 +2,11 @@
 
 Keyed by (source, zone, system, process, day); bounded to ``max_days`` entries, least recently
 used first out; thread-safe. It lives as long as the process (a warm Lambda), so repeated
-requests for the same zone and days do not refetch. Only complete, validated days are stored
-(sources return nothing else); failures are never cached. A request is served from the cache
+requests for the same zone and days do not refetch. Only complete, validated days are stored:
+the cache itself checks that every fetched day is one the query asked for and that its prices
+are within ±``PRICE_LIMIT_MXN_PER_MWH`` before storing any of them, so an answer that fails
+(in the source or here) leaves nothing behind and the next request asks again. A request is
+served from the cache
 only when every one of its days is there; otherwise the span from the first to the last
 missing day is fetched in one query, and every day it returns is stored.
 """
@@ -15,7 +18,7 @@ import threading
 from collections import OrderedDict
 
 from optimizer import MarketDay
-from prices.base import PriceQuery, PriceSource, UpstreamError
+from prices.base import PriceQuery, PriceSource, UpstreamError, check_price_bounds
 
 CacheKey = tuple[str, str, str, str, dt.date]
 
@@ -45,7 +48,7 @@ class CachedSource:
         with self._lock:
             self._days.clear()
 
-    def fetch(self, query: PriceQuery) -> list[MarketDay]:
+    def fetch(self, query: PriceQuery, *, deadline_s: float | None = None) -> list[MarketDay]:
         days = query.days
         found: dict[dt.date, MarketDay] = {}
         with self._lock:
@@ -67,7 +70,12 @@ class CachedSource:
                 start=missing[0],
                 end=missing[-1],
             )
-            fetched = self.inner.fetch(sub)
+            fetched = self.inner.fetch(sub, deadline_s=deadline_s)
+            asked = set(sub.days)
+            strays = [d.date for d in fetched if d.date not in asked]
+            if strays:
+                raise UpstreamError(f"{self.name}: answered prices for {strays[0]}, not asked")
+            check_price_bounds(fetched, source=self.name)
             with self._lock:
                 for market_day in fetched:
                     key = self._key(query, market_day.date)

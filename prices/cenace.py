@@ -17,18 +17,14 @@ import datetime as dt
 import json
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
-from optimizer import MarketDay
 from prices import http
 from prices.base import PriceQuery, PriceSource, System, UpstreamError
 from prices.cache import cached
 from prices.settings import PriceSettings
-from prices.validation import HourPrice, parse_price
-
-if TYPE_CHECKING:
-    import requests
+from prices.validation import HourPrice
 
 #: NodoP keys: two digits (the regional control centre), a 3-4 character substation code, an
 #: optional hyphen and the voltage in kV (``01PLO-115``, ``05CME1115``, ``08CHB-34.5``). Every
@@ -62,6 +58,7 @@ def week_chunks(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
 
 
 def url_for(base_url: str, query: PriceQuery, first: dt.date, last: dt.date) -> str:
+    """The SW-PEND or SW-PML URL of ``query``'s days ``first..last``."""
     service = "SWPML" if is_node_key(query.zone) else "SWPEND"
     zone = quote(query.zone.strip().replace(" ", "-"), safe="-.")
     dates = f"{first:%Y/%m/%d}/{last:%Y/%m/%d}"
@@ -72,7 +69,7 @@ def url_for(base_url: str, query: PriceQuery, first: dt.date, last: dt.date) -> 
 
 def _server_message(payload: Any) -> str | None:
     if isinstance(payload, dict) and "status" not in payload and "Message" in payload:
-        return str(payload["Message"])[:200]
+        return http.redact(str(payload["Message"]))
     return None
 
 
@@ -112,7 +109,8 @@ def parse_response(
             answered.strip().upper() if node else _zone_name(answered)
         ) == (zone.strip().upper() if node else _zone_name(zone))
         if not same:
-            raise UpstreamError(f"cenace answered for {str(answered)[:64]!r} instead of {zone!r}")
+            quoted = http.redact(str(answered), max_chars=64)
+            raise UpstreamError(f"cenace answered for {quoted!r} instead of {zone!r}")
         values = result.get("Valores")
         if not isinstance(values, list):
             raise UpstreamError("cenace: a result has no 'Valores' list")
@@ -128,66 +126,32 @@ def parse_response(
                 raise UpstreamError(f"cenace answered prices for {day}, which was not asked")
             if not 1 <= hora <= 25:
                 raise UpstreamError(f"cenace: {day} has hora {hora}, outside 1..25")
-            price = parse_price(value.get(price_field), source="cenace", where=f"{day} hora {hora}")
+            price = http.wire_price(
+                value.get(price_field), source="cenace", where=f"{day} hora {hora}"
+            )
             entries.append(HourPrice(day, hora - 1, price))
     return entries
-
-
-class CenaceSource:
-    """Fetches a query's weeks concurrently over one reused session, validates, assembles."""
-
-    name = "cenace"
-
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        timeouts: http.Timeouts,
-        deadline_s: float,
-        policy: http.RetryPolicy | None = None,
-        max_concurrent_calls: int = MAX_CONCURRENT_CALLS,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeouts = timeouts
-        self.deadline_s = deadline_s
-        self.max_concurrent_calls = max_concurrent_calls
-        self.session = http.make_session(
-            policy=policy or http.RetryPolicy(), pool_maxsize=max_concurrent_calls
-        )
-
-    def fetch(self, query: PriceQuery) -> list[MarketDay]:
-        deadline = http.Deadline(self.deadline_s)
-
-        def get_chunk(first: dt.date, last: dt.date) -> requests.Response:
-            return http.get(
-                self.session,
-                url_for(self.base_url, query, first, last),
-                source=self.name,
-                timeouts=self.timeouts,
-                deadline=deadline,
-            )
-
-        return http.fetch_days(
-            query,
-            week_chunks(query.start, query.end),
-            get_chunk,
-            parse_response,
-            deadline=deadline,
-            max_workers=self.max_concurrent_calls,
-            source=self.name,
-        )
 
 
 def make_cenace_source(
     settings: PriceSettings, *, policy: http.RetryPolicy | None = None
 ) -> PriceSource:
     """The configured CENACE source, behind the cache unless ``cache_max_days`` is 0."""
-    source = CenaceSource(
-        base_url=settings.cenace_base_url,
+
+    def call(query: PriceQuery, first: dt.date, last: dt.date, *, api_key: str | None) -> http.Call:
+        return http.Call(url=url_for(settings.cenace_base_url, query, first, last))
+
+    source = http.HttpSource(
+        name="cenace",
+        chunks=week_chunks,
+        build_call=call,
+        parse=parse_response,
         timeouts=http.Timeouts(
             connect_s=settings.connect_timeout_s, read_s=settings.read_timeout_s
         ),
         deadline_s=settings.fetch_deadline_s,
+        max_response_bytes=settings.max_response_bytes,
+        max_concurrent_calls=MAX_CONCURRENT_CALLS,
         policy=policy,
     )
     return cached(source, max_days=settings.cache_max_days)

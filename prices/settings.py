@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 SOURCES = ("synthetic", "batu", "cenace")
+#: Smallest accepted PRICE_MAX_RESPONSE_BYTES (one day of one zone is about 5 KB).
+MIN_RESPONSE_BYTES = 64 * 1024
 
 
 class ConfigError(ValueError):
@@ -29,11 +31,26 @@ class PriceSettings:
     connect_timeout_s: float = 3.05
     #: PRICE_FETCH_TIMEOUT_S: read timeout per upstream call
     read_timeout_s: float = 10.0
-    #: PRICE_FETCH_DEADLINE_S: overall deadline for one request's whole fetch (all chunks,
-    #: retries included); below the Lambda timeout minus the solver's budget
+    #: REQUEST_DEADLINE_S: one deadline per request, shared by fetching prices and computing
+    #: (SPEC §13); below the Lambda timeout
+    request_deadline_s: float = 20.0
+    #: PRICE_FETCH_DEADLINE_S: a cap on one request's whole fetch (all chunks, retries
+    #: included), at most ``request_deadline_s``; the fetch also stops at the request deadline,
+    #: so this keeps time for computing after a slow upstream
     fetch_deadline_s: float = 15.0
+    #: PRICE_MAX_RESPONSE_BYTES: cap on one upstream answer, counted after decompression
+    max_response_bytes: int = 20_000_000
     #: PRICE_CACHE_MAX_DAYS: zone-days kept in the in-memory cache (0 disables it)
     cache_max_days: int = 20_000
+
+    def __post_init__(self) -> None:
+        if self.fetch_deadline_s > self.request_deadline_s:
+            raise ConfigError(
+                f"PRICE_FETCH_DEADLINE_S ({self.fetch_deadline_s:g} s) must not exceed "
+                f"REQUEST_DEADLINE_S ({self.request_deadline_s:g} s)"
+            )
+        if self.max_response_bytes < MIN_RESPONSE_BYTES:
+            raise ConfigError(f"PRICE_MAX_RESPONSE_BYTES must be at least {MIN_RESPONSE_BYTES}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PriceSettings:
@@ -53,16 +70,20 @@ class PriceSettings:
                 raise ConfigError(f"{key} must be a positive number of seconds")
             return value
 
+        def whole(key: str, default: int, *, minimum: int) -> int:
+            raw = text(key, None)
+            try:
+                value = default if raw is None else int(raw)
+            except ValueError:
+                raise ConfigError(f"{key} must be a whole number, not {raw!r}") from None
+            if value < minimum:
+                raise ConfigError(f"{key} must be at least {minimum}")
+            return value
+
         source = (text("PRICE_SOURCE", "synthetic") or "synthetic").lower()
         if source not in SOURCES:
             raise ConfigError(f"PRICE_SOURCE must be one of {', '.join(SOURCES)}, not {source!r}")
-        raw_cache = text("PRICE_CACHE_MAX_DAYS", None)
-        try:
-            cache_max_days = cls.cache_max_days if raw_cache is None else int(raw_cache)
-        except ValueError:
-            raise ConfigError("PRICE_CACHE_MAX_DAYS must be a whole number") from None
-        if cache_max_days < 0:
-            raise ConfigError("PRICE_CACHE_MAX_DAYS must be at least 0")
+        request_deadline_s = seconds("REQUEST_DEADLINE_S", cls.request_deadline_s)
         return cls(
             source=source,
             batu_api_url=(text("BATU_API_URL", cls.batu_api_url) or cls.batu_api_url).rstrip("/"),
@@ -73,6 +94,13 @@ class PriceSettings:
             ).rstrip("/"),
             connect_timeout_s=seconds("PRICE_CONNECT_TIMEOUT_S", cls.connect_timeout_s),
             read_timeout_s=seconds("PRICE_FETCH_TIMEOUT_S", cls.read_timeout_s),
-            fetch_deadline_s=seconds("PRICE_FETCH_DEADLINE_S", cls.fetch_deadline_s),
-            cache_max_days=cache_max_days,
+            request_deadline_s=request_deadline_s,
+            # unset, the fetch cap is its default or the request deadline, whichever is less
+            fetch_deadline_s=seconds(
+                "PRICE_FETCH_DEADLINE_S", min(cls.fetch_deadline_s, request_deadline_s)
+            ),
+            max_response_bytes=whole(
+                "PRICE_MAX_RESPONSE_BYTES", cls.max_response_bytes, minimum=MIN_RESPONSE_BYTES
+            ),
+            cache_max_days=whole("PRICE_CACHE_MAX_DAYS", cls.cache_max_days, minimum=0),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -31,21 +31,45 @@ from prices import (
     UpstreamError,
     UpstreamTimeoutError,
 )
-from prices.batu import BatuSource, make_batu_source, month_chunks, request_params
+from prices.batu import (
+    MAX_CONCURRENT_CALLS,
+    SUPPORTED_PROCESSES,
+    build_call,
+    make_batu_source,
+    month_chunks,
+    parse_response,
+    request_params,
+)
 from prices.cache import CachedSource
-from prices.http import RetryPolicy, Timeouts
+from prices.http import HttpSource, RetryPolicy, Timeouts
 
 BASE = "https://batu.test"
 URL = BASE + "/electricity-data/pmls/zone"
-FAST = RetryPolicy(backoff_factor_s=0.0, backoff_max_s=0.0, retry_after_max_s=0.0)
 AUG_2020 = pend_days(PEND_2020, "APATZINGAN")
 APATZINGAN_2016 = pend_days(PEND_2016, "APATZINGAN")
+SETTINGS = PriceSettings(
+    source="batu",
+    batu_api_url=BASE,
+    batu_api_key=API_KEY,
+    connect_timeout_s=0.5,
+    read_timeout_s=0.5,
+    fetch_deadline_s=5.0,
+    cache_max_days=0,
+)
+
+Source = Callable[[], HttpSource]
 
 
 @pytest.fixture
-def mocked() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock() as rsps:
-        yield rsps
+def source(fast_retry: RetryPolicy) -> Source:
+    """Builds the Batu source as configured by SETTINGS (no cache, no retry waits)."""
+
+    def build() -> HttpSource:
+        built = make_batu_source(SETTINGS, policy=fast_retry)
+        assert isinstance(built, HttpSource)
+        return built
+
+    return build
 
 
 class KeyProvider:
@@ -58,13 +82,24 @@ class KeyProvider:
         return self.key
 
 
-def source(key: KeyProvider | None = None) -> BatuSource:
-    return BatuSource(
-        base_url=BASE,
-        api_key=key or KeyProvider(),
+def keyed_source(api_key: Callable[[], str], policy: RetryPolicy) -> HttpSource:
+    """The Batu pieces in an ``HttpSource`` with its own key provider."""
+
+    def call(query: PriceQuery, first: dt.date, last: dt.date, *, api_key: str | None):
+        return build_call(BASE, query, first, last, api_key=api_key)
+
+    return HttpSource(
+        name="batu",
+        chunks=month_chunks,
+        build_call=call,
+        parse=parse_response,
+        processes=SUPPORTED_PROCESSES,
+        api_key=api_key,
         timeouts=Timeouts(connect_s=0.5, read_s=0.5),
         deadline_s=5.0,
-        policy=FAST,
+        max_response_bytes=SETTINGS.max_response_bytes,
+        max_concurrent_calls=MAX_CONCURRENT_CALLS,
+        policy=policy,
     )
 
 
@@ -132,7 +167,9 @@ def test_request_params_end_is_the_exclusive_midnight_after_the_last_day() -> No
     }
 
 
-def test_a_month_of_real_prices_arrives_exactly_as_served(mocked: responses.RequestsMock) -> None:
+def test_a_month_of_real_prices_arrives_exactly_as_served(
+    mocked: responses.RequestsMock, source: Source
+) -> None:
     rows = rows_between(AUG_2020, "2020-08-01", "2020-08-31")
     # Batu may include the row at date_end (next day 00:00); it must be dropped.
     rows.append({**rows[0], "timestamp": "2020-09-01 00:00:00", "date": "2020-09-01", "pml": 1.0})
@@ -142,7 +179,9 @@ def test_a_month_of_real_prices_arrives_exactly_as_served(mocked: responses.Requ
     assert prices(result) == expected_prices(AUG_2020, dt.date(2020, 8, 1), dt.date(2020, 8, 31))
 
 
-def test_months_are_fetched_as_separate_calls(mocked: responses.RequestsMock) -> None:
+def test_months_are_fetched_as_separate_calls(
+    mocked: responses.RequestsMock, source: Source
+) -> None:
     for first, last, end in [
         ("2020-08-30", "2020-08-31", "2020-09-01"),
         ("2020-09-01", "2020-09-02", "2020-09-03"),
@@ -160,7 +199,7 @@ def test_months_are_fetched_as_separate_calls(mocked: responses.RequestsMock) ->
     ("day", "hours"), [("2016-04-03", 23), ("2016-10-30", 25)], ids=["spring-23h", "fall-25h"]
 )
 def test_clock_change_days_keep_every_hour_in_order(
-    mocked: responses.RequestsMock, day: str, hours: int
+    mocked: responses.RequestsMock, source: Source, day: str, hours: int
 ) -> None:
     rows = rows_between(APATZINGAN_2016, day, day)
     assert len(rows) == hours
@@ -173,6 +212,7 @@ def test_clock_change_days_keep_every_hour_in_order(
 
 def test_a_third_repeat_of_the_fall_back_hour_is_a_duplicate(
     mocked: responses.RequestsMock,
+    source: Source,
 ) -> None:
     rows = rows_between(APATZINGAN_2016, "2016-10-30", "2016-10-30")
     rows.insert(2, dict(rows[1]))  # 01:00 three times
@@ -184,6 +224,7 @@ def test_a_third_repeat_of_the_fall_back_hour_is_a_duplicate(
 
 def test_a_0200_timestamp_on_the_spring_forward_day_is_rejected(
     mocked: responses.RequestsMock,
+    source: Source,
 ) -> None:
     rows = rows_between(APATZINGAN_2016, "2016-04-03", "2016-04-03")
     rows[2] = {**rows[2], "timestamp": "2016-04-03 02:00:00"}
@@ -192,7 +233,7 @@ def test_a_0200_timestamp_on_the_spring_forward_day_is_rejected(
         source().fetch(query("2016-04-03", "2016-04-03"))
 
 
-def test_5xx_then_success_is_retried(mocked: responses.RequestsMock) -> None:
+def test_5xx_then_success_is_retried(mocked: responses.RequestsMock, source: Source) -> None:
     mocked.get(URL, status=503)
     mocked.get(URL, status=502)
     ok = mocked.get(URL, json=batu_body(rows_between(AUG_2020, "2020-08-01", "2020-08-01")))
@@ -208,18 +249,18 @@ def test_5xx_then_success_is_retried(mocked: responses.RequestsMock) -> None:
     ids=["429", "500", "503"],
 )
 def test_retries_are_bounded_then_502(
-    mocked: responses.RequestsMock, status: int, message: str
+    mocked: responses.RequestsMock, source: Source, status: int, message: str
 ) -> None:
     failing = mocked.get(URL, status=status, headers={"Retry-After": "3600"})
     with pytest.raises(UpstreamError, match=message) as err:
         source().fetch(query("2020-08-01", "2020-08-01"))
     assert err.value.status == 502
-    assert failing.call_count == 1 + FAST.status
+    assert failing.call_count == 1 + RetryPolicy().status
 
 
 @pytest.mark.parametrize("status", [401, 403], ids=["401", "403"])
 def test_a_rejected_key_is_a_502_that_does_not_show_the_key(
-    mocked: responses.RequestsMock, status: int
+    mocked: responses.RequestsMock, source: Source, status: int
 ) -> None:
     mocked.get(URL, status=status, json={"message": "Forbidden"})
     with pytest.raises(UpstreamError, match="rejected the API key") as err:
@@ -233,14 +274,16 @@ def test_a_rejected_key_is_a_502_that_does_not_show_the_key(
     [BATU_NO_DATA, {"status": "success", "items": 0, "data": []}],
     ids=["no-query-results", "zero-items"],
 )
-def test_no_data_is_404(mocked: responses.RequestsMock, body: dict) -> None:
+def test_no_data_is_404(mocked: responses.RequestsMock, source: Source, body: dict) -> None:
     mocked.get(URL, status=400 if body["status"] == "fail" else 200, json=body)
     with pytest.raises(NoPricesError, match="no prices for 'APATZINGAN'") as err:
         source().fetch(query("2030-01-01", "2030-01-03"))
     assert err.value.status == 404
 
 
-def test_some_months_without_data_is_404_naming_the_days(mocked: responses.RequestsMock) -> None:
+def test_some_months_without_data_is_404_naming_the_days(
+    mocked: responses.RequestsMock, source: Source
+) -> None:
     mocked.get(
         URL,
         json=batu_body(rows_between(AUG_2020, "2020-08-31", "2020-08-31")),
@@ -251,7 +294,7 @@ def test_some_months_without_data_is_404_naming_the_days(mocked: responses.Reque
         source().fetch(query("2020-08-31", "2020-09-10"))
 
 
-def test_another_400_message_is_a_502(mocked: responses.RequestsMock) -> None:
+def test_another_400_message_is_a_502(mocked: responses.RequestsMock, source: Source) -> None:
     mocked.get(URL, status=400, json={"status": "fail", "data": {"message": "Invalid zone id"}})
     with pytest.raises(UpstreamError, match="Invalid zone id"):
         source().fetch(query("2020-08-01", "2020-08-01"))
@@ -306,7 +349,7 @@ def _no_status(rows: list[dict]) -> dict:
     ("mangle", "message"),
     [
         (_drop_hour, "missing hour 5"),
-        (_duplicate_hour, "hour 5 appears more than once"),
+        (_duplicate_hour, "2020-08-01 05:00:00 appears more than once"),
         (_string_price, "not a number"),
         (_nan_price, "not finite"),
         (_other_zone, "another zone"),
@@ -318,7 +361,7 @@ def _no_status(rows: list[dict]) -> dict:
     ids=lambda v: v.__name__.strip("_") if callable(v) else "",
 )
 def test_bad_data_is_a_502_never_a_partial_day(
-    mocked: responses.RequestsMock, mangle, message: str
+    mocked: responses.RequestsMock, source: Source, mangle, message: str
 ) -> None:
     mocked.get(URL, json=mangle(_one_day_rows()))
     with pytest.raises(UpstreamError, match=message) as err:
@@ -336,7 +379,7 @@ def test_bad_data_is_a_502_never_a_partial_day(
     ids=["404-json", "404-html", "redirect"],
 )
 def test_other_statuses_are_502(
-    mocked: responses.RequestsMock, status: int, body: str, message: str
+    mocked: responses.RequestsMock, source: Source, status: int, body: str, message: str
 ) -> None:
     mocked.get(URL, status=status, body=body)
     with pytest.raises(UpstreamError, match=message):
@@ -344,7 +387,7 @@ def test_other_statuses_are_502(
     assert len(mocked.calls) == 1
 
 
-def test_a_body_that_is_not_json_is_a_502(mocked: responses.RequestsMock) -> None:
+def test_a_body_that_is_not_json_is_a_502(mocked: responses.RequestsMock, source: Source) -> None:
     mocked.get(URL, body="<html>Bad gateway</html>", status=200)
     with pytest.raises(UpstreamError, match="not JSON"):
         source().fetch(query("2020-08-01", "2020-08-01"))
@@ -360,7 +403,7 @@ def test_a_body_that_is_not_json_is_a_502(mocked: responses.RequestsMock) -> Non
     ids=["read-timeout", "connect-timeout", "connection-error"],
 )
 def test_transport_faults_map_to_504_or_502(
-    mocked: responses.RequestsMock, fault: Exception, error: type[Exception]
+    mocked: responses.RequestsMock, source: Source, fault: Exception, error: type[Exception]
 ) -> None:
     mocked.get(URL, body=fault)
     with pytest.raises(error) as err:
@@ -368,15 +411,19 @@ def test_transport_faults_map_to_504_or_502(
     assert err.type is error
 
 
-def test_mtr_is_not_served_and_nothing_is_called(mocked: responses.RequestsMock) -> None:
+def test_mtr_is_not_served_and_nothing_is_called(
+    mocked: responses.RequestsMock, source: Source
+) -> None:
     with pytest.raises(NoPricesError, match="MDA"):
         source().fetch(query("2020-08-01", "2020-08-01", process=Process.MTR))
     assert len(mocked.calls) == 0
 
 
-def test_the_key_is_read_lazily_once_and_sent_as_header(mocked: responses.RequestsMock) -> None:
+def test_the_key_is_asked_for_once_per_fetch_and_sent_as_header(
+    mocked: responses.RequestsMock, fast_retry: RetryPolicy
+) -> None:
     key = KeyProvider()
-    batu = source(key)
+    batu = keyed_source(key, fast_retry)
     assert key.calls == 0
     for _ in range(2):
         mocked.get(
@@ -385,28 +432,26 @@ def test_the_key_is_read_lazily_once_and_sent_as_header(mocked: responses.Reques
             match=[matchers.header_matcher({"x-api-key": API_KEY})],
         )
     batu.fetch(query("2020-08-01", "2020-08-01"))
-    batu.fetch(query("2020-08-01", "2020-08-01"))
     assert key.calls == 1
+    batu.fetch(query("2020-08-01", "2020-08-01"))
+    assert key.calls == 2  # prices.secrets keeps the one cache (of a key read from SSM)
 
 
-def test_a_failing_key_provider_fails_the_fetch_without_calling(
-    mocked: responses.RequestsMock,
+@pytest.mark.parametrize(
+    "provider",
+    [KeyProvider(""), lambda: (_ for _ in ()).throw(UpstreamError("could not read from SSM"))],
+    ids=["empty", "failing"],
+)
+def test_a_bad_key_fails_the_fetch_without_calling(
+    mocked: responses.RequestsMock, fast_retry: RetryPolicy, provider: Callable[[], str]
 ) -> None:
-    def broken() -> str:
-        raise UpstreamError("could not read the Batu API key from SSM")
-
-    batu = BatuSource(
-        base_url=BASE,
-        api_key=broken,
-        timeouts=Timeouts(connect_s=0.5, read_s=0.5),
-        deadline_s=1,
-    )
-    with pytest.raises(UpstreamError, match="SSM"):
-        batu.fetch(query("2020-08-01", "2020-08-01"))
+    with pytest.raises(UpstreamError, match="key is empty|SSM") as err:
+        keyed_source(provider, fast_retry).fetch(query("2020-08-01", "2020-08-01"))
+    assert err.value.status == 502
     assert len(mocked.calls) == 0
 
 
-def test_bca_follows_us_clock_changes(mocked: responses.RequestsMock) -> None:
+def test_bca_follows_us_clock_changes(mocked: responses.RequestsMock, source: Source) -> None:
     mexicali = pend_days(PEND_2016, "MEXICALI", system="BCA")
     day = dt.date(2016, 3, 13)
     rows = batu_rows("MEXICALI", {day: mexicali[day]})
@@ -429,13 +474,104 @@ def test_make_batu_source_is_cached_unless_disabled() -> None:
     assert cached.name == "batu"
     assert cached.max_days == PriceSettings.cache_max_days
     plain = make_batu_source(PriceSettings.from_env({**env, "PRICE_CACHE_MAX_DAYS": "0"}))
-    assert isinstance(plain, BatuSource)
+    assert isinstance(plain, HttpSource)
+    assert plain.name == "batu"
+    assert plain.processes == {Process.MDA}
 
 
-def test_the_key_never_appears_in_a_detail(mocked: responses.RequestsMock) -> None:
+def test_the_key_never_appears_in_a_detail(mocked: responses.RequestsMock, source: Source) -> None:
     mocked.get(
         URL, body=json.dumps({"status": "fail", "data": {"message": "Bad key format"}}), status=400
     )
     with pytest.raises(UpstreamError) as err:
         source().fetch(query("2020-08-01", "2020-08-01"))
     assert API_KEY not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        f"invalid key {API_KEY}",
+        f"request had x-api-key={API_KEY}; rejected",
+        "bad token: sk_live_51HcKfJ2eZvKYlo2C0123456789abc",
+        "denied for eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+    ],
+    ids=["echoed-key", "key-assignment", "token-assignment", "long-token"],
+)
+def test_upstream_text_is_quoted_without_the_key_or_anything_like_it(
+    mocked: responses.RequestsMock, source: Source, message: str
+) -> None:
+    mocked.get(URL, status=400, json={"status": "fail", "data": {"message": message}})
+    with pytest.raises(UpstreamError, match=r"refused the request \(HTTP 400\)") as err:
+        source().fetch(query("2020-08-01", "2020-08-01"))
+    detail = err.value.detail
+    assert "[redacted]" in detail
+    for secret in (API_KEY, "sk_live_51HcKfJ2eZvKYlo2C0123456789abc", "eyJhbGciOiJIUzI1NiJ9"):
+        assert secret not in detail
+        assert secret not in str(err.value)
+
+
+def test_a_long_upstream_message_is_cut_to_200_characters(
+    mocked: responses.RequestsMock, source: Source
+) -> None:
+    message = "Invalid zone. " * 100
+    mocked.get(URL, status=400, json={"status": "fail", "data": {"message": message}})
+    with pytest.raises(UpstreamError, match="Invalid zone") as err:
+        source().fetch(query("2020-08-01", "2020-08-01"))
+    quoted = err.value.detail.split(": ", 1)[1]
+    assert len(quoted) == 200
+    assert quoted.endswith("…")
+
+
+@pytest.mark.parametrize("pml", ["1_000", " 1e3 ", "1e3 ", "+5", "0x10", ".5", "1.", True, None])
+def test_a_price_outside_json_number_syntax_is_a_502(
+    mocked: responses.RequestsMock, source: Source, pml: object
+) -> None:
+    rows = _one_day_rows()
+    rows[3] = {**rows[3], "pml": pml}
+    mocked.get(URL, json=batu_body(rows))
+    with pytest.raises(UpstreamError, match=r"row 3 \(2020-08-01 03:00:00\).*not a number"):
+        source().fetch(query("2020-08-01", "2020-08-01"))
+
+
+@pytest.mark.parametrize("pml", ["-12.5", "1e3", "283.19", 0, -1000000.0])
+def test_numeric_strings_in_json_syntax_are_read(
+    mocked: responses.RequestsMock, source: Source, pml: object
+) -> None:
+    rows = _one_day_rows()
+    rows[3] = {**rows[3], "pml": pml}
+    mocked.get(URL, json=batu_body(rows))
+    result = source().fetch(query("2020-08-01", "2020-08-01"))
+    assert result[0].prices_mxn_per_mwh[3] == pytest.approx(float(pml))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("pml", [1e300, -1000000.01, "2e6"], ids=["1e300", "below", "string"])
+def test_a_price_beyond_a_million_is_a_502_naming_the_day(
+    mocked: responses.RequestsMock, source: Source, pml: object
+) -> None:
+    rows = _one_day_rows()
+    rows[7] = {**rows[7], "pml": pml}
+    mocked.get(URL, json=batu_body(rows))
+    with pytest.raises(UpstreamError, match=r"2020-08-01 07:00:00.*beyond ±1,000,000") as err:
+        source().fetch(query("2020-08-01", "2020-08-01"))
+    assert err.value.status == 502
+
+
+def test_a_200_with_rows_only_for_other_dates_is_a_502(
+    mocked: responses.RequestsMock, source: Source
+) -> None:
+    rows = rows_between(AUG_2020, "2020-08-05", "2020-08-05")
+    mocked.get(URL, json=batu_body(rows))
+    with pytest.raises(UpstreamError, match="2020-08-05, which was not asked") as err:
+        source().fetch(query("2020-08-01", "2020-08-01"))
+    assert err.value.status == 502
+
+
+def test_a_200_with_only_the_date_end_row_is_no_data(
+    mocked: responses.RequestsMock, source: Source
+) -> None:
+    # Batu may read date_end as inclusive: its midnight row alone means nothing for the days.
+    rows = rows_between(AUG_2020, "2020-08-02", "2020-08-02")[:1]
+    mocked.get(URL, json=batu_body(rows))
+    with pytest.raises(NoPricesError):
+        source().fetch(query("2020-08-01", "2020-08-01"))

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from optimizer import MarketDay
-from prices import NoPricesError, PriceQuery, Process, System
+from prices import NoPricesError, PriceQuery, Process, System, UpstreamError
 from prices.cache import CachedSource, cached
 
 
@@ -19,19 +19,31 @@ class RecordingSource:
 
     def __init__(self) -> None:
         self.queries: list[PriceQuery] = []
+        self.deadlines: list[float | None] = []
         self.fail_next = False
+        #: the next answer has this price at hour 5 of its last day (a broken source)
+        self.bad_price_next: float | None = None
+        #: the next answer has one day more than asked
+        self.stray_day_next = False
         self.lock = threading.Lock()
 
-    def fetch(self, query: PriceQuery) -> list[MarketDay]:
+    def fetch(self, query: PriceQuery, *, deadline_s: float | None = None) -> list[MarketDay]:
         with self.lock:
             self.queries.append(query)
+            self.deadlines.append(deadline_s)
             if self.fail_next:
                 self.fail_next = False
                 raise NoPricesError("fake: nothing")
+            bad_price, self.bad_price_next = self.bad_price_next, None
+            stray, self.stray_day_next = self.stray_day_next, False
         offset = 0.5 if query.process is Process.MTR else 0.0
-        return [
-            MarketDay(d, tuple(d.day * 100 + h + offset for h in range(24))) for d in query.days
-        ]
+        days = query.days + ([query.end + dt.timedelta(days=1)] if stray else [])
+        result = [MarketDay(d, tuple(d.day * 100 + h + offset for h in range(24))) for d in days]
+        if bad_price is not None:
+            prices = list(result[-1].prices_mxn_per_mwh)
+            prices[5] = bad_price
+            result[-1] = MarketDay(result[-1].date, tuple(prices))
+        return result
 
 
 def q(start: int, end: int, **kw: object) -> PriceQuery:
@@ -154,3 +166,33 @@ def test_cached_wraps_unless_max_days_is_zero() -> None:
     wrapped = cached(inner, max_days=7)
     assert isinstance(wrapped, CachedSource)
     assert (wrapped.inner, wrapped.max_days, wrapped.name) == (inner, 7, "fake")
+
+
+@pytest.mark.parametrize("price", [1e300, -1_000_001.0], ids=["huge", "below"])
+def test_a_day_beyond_the_price_bound_is_a_502_and_nothing_is_cached(price: float) -> None:
+    inner = RecordingSource()
+    cache = CachedSource(inner, max_days=100)
+    inner.bad_price_next = price
+    with pytest.raises(UpstreamError, match="2024-01-03 hour 5: .* not within ±1,000,000") as err:
+        cache.fetch(q(1, 3))
+    assert err.value.status == 502
+    assert len(cache) == 0  # not even the good days 1 and 2
+    assert [d.date.day for d in cache.fetch(q(1, 3))] == [1, 2, 3]
+    assert spans(inner) == [(1, 3), (1, 3)]  # the next request asked the source again
+
+
+def test_a_day_that_was_not_asked_is_a_502_and_nothing_is_cached() -> None:
+    inner = RecordingSource()
+    cache = CachedSource(inner, max_days=100)
+    inner.stray_day_next = True
+    with pytest.raises(UpstreamError, match="2024-01-03, not asked"):
+        cache.fetch(q(1, 2))
+    assert len(cache) == 0
+
+
+def test_the_request_deadline_reaches_the_source() -> None:
+    inner = RecordingSource()
+    cache = CachedSource(inner, max_days=100)
+    cache.fetch(q(1, 2), deadline_s=123.5)
+    cache.fetch(q(3, 3))
+    assert inner.deadlines == [123.5, None]

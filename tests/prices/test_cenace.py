@@ -6,7 +6,7 @@ import csv
 import datetime as dt
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -31,27 +31,37 @@ from prices import (
     UpstreamTimeoutError,
 )
 from prices.cache import CachedSource
-from prices.cenace import CenaceSource, is_node_key, make_cenace_source, url_for, week_chunks
-from prices.http import RetryPolicy, Timeouts
+from prices.cenace import is_node_key, make_cenace_source, url_for, week_chunks
+from prices.http import HttpSource, RetryPolicy
 
 BASE = "https://cenace.test:8082"
-FAST = RetryPolicy(backoff_factor_s=0.0, backoff_max_s=0.0, retry_after_max_s=0.0)
+SETTINGS = PriceSettings(
+    source="cenace",
+    cenace_base_url=BASE,
+    connect_timeout_s=0.5,
+    read_timeout_s=0.5,
+    fetch_deadline_s=5.0,
+    cache_max_days=0,
+)
 AUG_2020 = pend_days(PEND_2020, "APATZINGAN")
 AUG_2020_MTR = pend_days(PEND_2020, "APATZINGAN", process="MTR")
 APATZINGAN_2016 = pend_days(PEND_2016, "APATZINGAN")
 VDM_2016 = pend_days(PEND_2016, "VDM CENTRO")
 
 
+Source = Callable[[], HttpSource]
+
+
 @pytest.fixture
-def mocked() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock() as rsps:
-        yield rsps
+def source(fast_retry: RetryPolicy) -> Source:
+    """Builds the CENACE source as configured by SETTINGS (no cache, no retry waits)."""
 
+    def build() -> HttpSource:
+        built = make_cenace_source(SETTINGS, policy=fast_retry)
+        assert isinstance(built, HttpSource)
+        return built
 
-def source() -> CenaceSource:
-    return CenaceSource(
-        base_url=BASE, timeouts=Timeouts(connect_s=0.5, read_s=0.5), deadline_s=5, policy=FAST
-    )
+    return build
 
 
 def q(zone: str, start: str, end: str, **kw: object) -> PriceQuery:
@@ -118,7 +128,9 @@ def test_week_chunks_are_at_most_7_days() -> None:
     assert chunks[-1] == (dt.date(2024, 12, 30), dt.date(2024, 12, 31))
 
 
-def test_the_raw_swpml_response_arrives_exactly_as_served(mocked: responses.RequestsMock) -> None:
+def test_the_raw_swpml_response_arrives_exactly_as_served(
+    mocked: responses.RequestsMock, source: Source
+) -> None:
     raw = pml_raw_bytes()
     mocked.get(f"{BASE}/SWPML/SIM/SIN/MDA/01PLO-115/2026/09/08/2026/09/08/JSON", body=raw)
     result = source().fetch(q("01PLO-115", "2026-09-08", "2026-09-08"))
@@ -128,7 +140,7 @@ def test_the_raw_swpml_response_arrives_exactly_as_served(mocked: responses.Requ
     assert result[0].prices_mxn_per_mwh[0] == 1915.49
 
 
-def test_a_long_range_is_split_into_weeks(mocked: responses.RequestsMock) -> None:
+def test_a_long_range_is_split_into_weeks(mocked: responses.RequestsMock, source: Source) -> None:
     for first, last in [("2020-08-01", "2020-08-07"), ("2020-08-08", "2020-08-10")]:
         mocked.get(
             pend_url("APATZINGAN", first, last),
@@ -138,7 +150,7 @@ def test_a_long_range_is_split_into_weeks(mocked: responses.RequestsMock) -> Non
     assert prices(result) == expected_prices(AUG_2020, dt.date(2020, 8, 1), dt.date(2020, 8, 10))
 
 
-def test_mtr_is_asked_for_mtr(mocked: responses.RequestsMock) -> None:
+def test_mtr_is_asked_for_mtr(mocked: responses.RequestsMock, source: Source) -> None:
     mocked.get(
         pend_url("APATZINGAN", "2020-08-03", "2020-08-03", process="MTR"),
         json=cenace_body("APATZINGAN", between(AUG_2020_MTR, "2020-08-03", "2020-08-03")),
@@ -151,7 +163,9 @@ def test_mtr_is_asked_for_mtr(mocked: responses.RequestsMock) -> None:
 @pytest.mark.parametrize(
     ("day", "hours"), [("2016-04-03", 23), ("2016-10-30", 25)], ids=["spring-23h", "fall-25h"]
 )
-def test_clock_change_days(mocked: responses.RequestsMock, day: str, hours: int) -> None:
+def test_clock_change_days(
+    mocked: responses.RequestsMock, source: Source, day: str, hours: int
+) -> None:
     mocked.get(
         pend_url("APATZINGAN", day, day),
         json=cenace_body("APATZINGAN", between(APATZINGAN_2016, day, day)),
@@ -162,14 +176,16 @@ def test_clock_change_days(mocked: responses.RequestsMock, day: str, hours: int)
     assert prices(result) == expected_prices(APATZINGAN_2016, d, d)
 
 
-def test_a_zone_name_with_spaces_matches_its_answer(mocked: responses.RequestsMock) -> None:
+def test_a_zone_name_with_spaces_matches_its_answer(
+    mocked: responses.RequestsMock, source: Source
+) -> None:
     body = cenace_body("VDM CENTRO", between(VDM_2016, "2016-05-02", "2016-05-02"))
     mocked.get(pend_url("VDM-CENTRO", "2016-05-02", "2016-05-02"), json=body)
     result = source().fetch(q("VDM CENTRO", "2016-05-02", "2016-05-02"))
     assert prices(result) == expected_prices(VDM_2016, dt.date(2016, 5, 2), dt.date(2016, 5, 2))
 
 
-def test_zero_results_is_404(mocked: responses.RequestsMock) -> None:
+def test_zero_results_is_404(mocked: responses.RequestsMock, source: Source) -> None:
     mocked.get(
         pend_url("APATZINGAN", "2030-01-01", "2030-01-02"),
         json={"nombre": "PEND", "Resultados": [], "status": "ZERO_RESULTS"},
@@ -182,7 +198,9 @@ def test_zero_results_is_404(mocked: responses.RequestsMock) -> None:
 ASPNET = {"Message": "An error has occurred."}
 
 
-def test_aspnet_error_then_success_is_retried(mocked: responses.RequestsMock) -> None:
+def test_aspnet_error_then_success_is_retried(
+    mocked: responses.RequestsMock, source: Source
+) -> None:
     url = pend_url("APATZINGAN", "2020-08-01", "2020-08-01")
     mocked.get(url, status=500, json=ASPNET)
     mocked.get(url, json=cenace_body("APATZINGAN", between(AUG_2020, "2020-08-01", "2020-08-01")))
@@ -191,17 +209,19 @@ def test_aspnet_error_then_success_is_retried(mocked: responses.RequestsMock) ->
     assert len(mocked.calls) == 2
 
 
-def test_aspnet_error_that_persists_is_502_with_its_message(mocked: responses.RequestsMock) -> None:
+def test_aspnet_error_that_persists_is_502_with_its_message(
+    mocked: responses.RequestsMock, source: Source
+) -> None:
     failing = mocked.get(
         pend_url("APATZINGAN", "2020-08-01", "2020-08-01"), status=500, json=ASPNET
     )
     with pytest.raises(UpstreamError, match="An error has occurred") as err:
         source().fetch(q("APATZINGAN", "2020-08-01", "2020-08-01"))
     assert err.value.status == 502
-    assert failing.call_count == 1 + FAST.status
+    assert failing.call_count == 1 + RetryPolicy().status
 
 
-def test_aspnet_message_with_200_is_502(mocked: responses.RequestsMock) -> None:
+def test_aspnet_message_with_200_is_502(mocked: responses.RequestsMock, source: Source) -> None:
     mocked.get(pend_url("APATZINGAN", "2020-08-01", "2020-08-01"), json=ASPNET)
     with pytest.raises(UpstreamError, match="server error"):
         source().fetch(q("APATZINGAN", "2020-08-01", "2020-08-01"))
@@ -262,7 +282,9 @@ def _no_resultados(body: dict) -> None:
     ],
     ids=lambda v: v.__name__.strip("_") if callable(v) else "",
 )
-def test_bad_data_is_a_502(mocked: responses.RequestsMock, mangle, message: str) -> None:
+def test_bad_data_is_a_502(
+    mocked: responses.RequestsMock, source: Source, mangle, message: str
+) -> None:
     body = cenace_body("APATZINGAN", between(AUG_2020, "2020-08-01", "2020-08-01"))
     mangle(body)
     mocked.get(pend_url("APATZINGAN", "2020-08-01", "2020-08-01"), json=body)
@@ -271,7 +293,9 @@ def test_bad_data_is_a_502(mocked: responses.RequestsMock, mangle, message: str)
     assert err.value.status == 502
 
 
-def test_a_24_hour_answer_on_a_23_hour_day_is_a_502(mocked: responses.RequestsMock) -> None:
+def test_a_24_hour_answer_on_a_23_hour_day_is_a_502(
+    mocked: responses.RequestsMock, source: Source
+) -> None:
     body = cenace_body("APATZINGAN", between(AUG_2020, "2020-08-01", "2020-08-01"))
     for v in _valores(body):
         v["fecha"] = "2016-04-03"
@@ -280,13 +304,13 @@ def test_a_24_hour_answer_on_a_23_hour_day_is_a_502(mocked: responses.RequestsMo
         source().fetch(q("APATZINGAN", "2016-04-03", "2016-04-03"))
 
 
-def test_garbage_body_is_a_502(mocked: responses.RequestsMock) -> None:
+def test_garbage_body_is_a_502(mocked: responses.RequestsMock, source: Source) -> None:
     mocked.get(pend_url("APATZINGAN", "2020-08-01", "2020-08-01"), body=b"\x00\xffnot json")
     with pytest.raises(UpstreamError, match="not a JSON object"):
         source().fetch(q("APATZINGAN", "2020-08-01", "2020-08-01"))
 
 
-def test_a_timeout_is_504(mocked: responses.RequestsMock) -> None:
+def test_a_timeout_is_504(mocked: responses.RequestsMock, source: Source) -> None:
     mocked.get(pend_url("APATZINGAN", "2020-08-01", "2020-08-01"), body=requests.ReadTimeout())
     with pytest.raises(UpstreamTimeoutError) as err:
         source().fetch(q("APATZINGAN", "2020-08-01", "2020-08-01"))
@@ -298,5 +322,47 @@ def test_make_cenace_source_is_cached_unless_disabled() -> None:
     assert isinstance(cached, CachedSource)
     assert cached.name == "cenace"
     plain = make_cenace_source(PriceSettings(source="cenace", cache_max_days=0))
-    assert isinstance(plain, CenaceSource)
-    assert plain.base_url == "https://ws01.cenace.gob.mx:8082"
+    assert isinstance(plain, HttpSource)
+    assert plain.name == "cenace"
+    call = plain.build_call(
+        q("LA PAZ", "2017-01-13", "2017-01-14"), *_days("2017-01-13", "2017-01-14"), api_key=None
+    )
+    assert call.url.startswith("https://ws01.cenace.gob.mx:8082/SWPEND/")
+
+
+def _days(first: str, last: str) -> tuple[dt.date, dt.date]:
+    return dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+
+
+@pytest.mark.parametrize("pz", ["1_000", " 929.1", "929.1 ", "+5", "1e3x"])
+def test_a_price_outside_json_number_syntax_is_a_502(
+    mocked: responses.RequestsMock, source: Source, pz: str
+) -> None:
+    body = cenace_body("APATZINGAN", between(AUG_2020, "2020-08-01", "2020-08-01"))
+    _valores(body)[5]["pz"] = pz
+    mocked.get(pend_url("APATZINGAN", "2020-08-01", "2020-08-01"), json=body)
+    with pytest.raises(UpstreamError, match="2020-08-01 hora 6: the price is not a number"):
+        source().fetch(q("APATZINGAN", "2020-08-01", "2020-08-01"))
+
+
+def test_a_price_beyond_a_million_is_a_502_naming_the_day(
+    mocked: responses.RequestsMock, source: Source
+) -> None:
+    body = cenace_body("APATZINGAN", between(AUG_2020, "2020-08-01", "2020-08-01"))
+    _valores(body)[5]["pz"] = "-1000000.5"
+    mocked.get(pend_url("APATZINGAN", "2020-08-01", "2020-08-01"), json=body)
+    with pytest.raises(UpstreamError, match="2020-08-01 hora 6: .*beyond ±1,000,000"):
+        source().fetch(q("APATZINGAN", "2020-08-01", "2020-08-01"))
+
+
+def test_a_server_message_is_quoted_redacted_and_cut(
+    mocked: responses.RequestsMock, source: Source
+) -> None:
+    message = "Failed: token=abc123SECRET " + "x" * 400
+    mocked.get(
+        pend_url("APATZINGAN", "2020-08-01", "2020-08-01"), status=400, json={"Message": message}
+    )
+    with pytest.raises(UpstreamError, match="answered HTTP 400: Failed: token=") as err:
+        source().fetch(q("APATZINGAN", "2020-08-01", "2020-08-01"))
+    assert "abc123SECRET" not in err.value.detail
+    assert len(err.value.detail.split(": ", 1)[1]) == 200

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import socket
+import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +20,7 @@ from upstream_server import (
     PEND_2020,
     Fault,
     Upstream,
+    batu_body,
     batu_rows,
     expected_prices,
     pend_days,
@@ -158,7 +163,7 @@ def test_batu_duplicate_hour_is_502(upstream: Upstream) -> None:
     rows = upstream.batu["APATZINGAN"]
     i = next(i for i, r in enumerate(rows) if r["timestamp"] == "2020-08-10 17:00:00")
     rows.insert(i, {**rows[i], "pml": 1.0})
-    with pytest.raises(UpstreamError, match="2020-08-10 hour 17 appears more than once"):
+    with pytest.raises(UpstreamError, match="2020-08-10 17:00:00 appears more than once"):
         batu(upstream).fetch(q("APATZINGAN", "2020-08-01", "2020-08-31"))
 
 
@@ -213,7 +218,7 @@ def test_batu_wrong_key_is_502_saying_the_key_was_rejected(upstream: Upstream) -
 def test_batu_a_year_with_slow_calls_completes(upstream: Upstream) -> None:
     """366 days (2016-02-01..2017-01-31, with its 23- and 25-hour days), each call 0.5 s."""
     upstream.latency_s = 0.5
-    source = batu(upstream, read_timeout_s=5.0, fetch_deadline_s=25.0)
+    source = batu(upstream, read_timeout_s=5.0, fetch_deadline_s=25.0, request_deadline_s=25.0)
     began = time.perf_counter()
     result = source.fetch(q("APATZINGAN", "2016-02-01", "2017-01-31"))
     elapsed = time.perf_counter() - began
@@ -230,6 +235,108 @@ def test_batu_cache_avoids_refetching(upstream: Upstream) -> None:
     second = source.fetch(q("APATZINGAN", "2020-08-03", "2020-08-05"))
     assert second == first[2:5]
     assert len(upstream.requests) == 1
+
+
+def test_batu_request_deadline_comes_before_the_fetch_deadline(upstream: Upstream) -> None:
+    upstream.latency_s = 0.6
+    source = batu(upstream, read_timeout_s=5.0, fetch_deadline_s=3.0)
+    began = time.monotonic()
+    with pytest.raises(UpstreamTimeoutError, match="deadline"):
+        source.fetch(q("APATZINGAN", "2020-08-03", "2020-08-03"), deadline_s=began + 0.2)
+
+
+# --- Bounded upstreams (SPEC §13) ----------------------------------------------------------------
+
+
+def _fetch_threads(name: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(f"{name}-fetch")]
+
+
+def _wait_for_no_fetch_threads(name: str, *, within_s: float) -> list[threading.Thread]:
+    """The fetch threads still alive after waiting up to ``within_s`` for them to end."""
+    stop = time.monotonic() + within_s
+    while _fetch_threads(name) and time.monotonic() < stop:
+        time.sleep(0.02)
+    return _fetch_threads(name)
+
+
+def test_batu_gzip_bomb_is_a_502_without_inflating_it(upstream: Upstream) -> None:
+    inflated = b"[" + b" " * (64 * 1024 * 1024) + b"]"  # 64 MiB of JSON, about 64 KB gzipped
+    upstream.faults = [Fault(status=200, body=inflated, gzip=True)]
+    source = batu(upstream, max_response_bytes=1_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(UpstreamError, match="larger than 1000000 bytes") as err:
+            source.fetch(q("APATZINGAN", "2020-08-03", "2020-08-03"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert err.value.status == 502
+    assert peak < 8 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB while reading the answer"
+
+
+def test_batu_a_gzipped_answer_is_read(upstream: Upstream) -> None:
+    rows = [r for r in BATU_APATZINGAN if str(r["timestamp"]).startswith("2020-08-03")]
+    upstream.faults = [Fault(status=200, body=json.dumps(batu_body(rows)).encode(), gzip=True)]
+    result = batu(upstream).fetch(q("APATZINGAN", "2020-08-03", "2020-08-03"))
+    assert prices(result) == served(AUG_2020, "2020-08-03", "2020-08-03")
+
+
+def test_batu_a_drip_is_cut_at_the_deadline_and_leaves_no_thread(upstream: Upstream) -> None:
+    # One byte every 50 ms never trips the 1 s read timeout; only the deadline stops it. The
+    # server drips for up to 20 s: a fetch thread left reading would still be alive below.
+    body = json.dumps(batu_body(BATU_APATZINGAN)).encode()
+    upstream.faults = [Fault(status=200, body=body, drip_s=0.05, drip_for_s=20.0)]
+    source = batu(upstream, read_timeout_s=1.0, fetch_deadline_s=0.5)
+    assert _fetch_threads("batu") == []
+    with pytest.raises(UpstreamTimeoutError) as err:
+        source.fetch(q("APATZINGAN", "2020-08-01", "2020-08-01"))
+    assert err.value.status == 504
+    assert _wait_for_no_fetch_threads("batu", within_s=1.0 + 1.0) == []
+
+
+def test_batu_five_drips_leave_no_thread(upstream: Upstream) -> None:
+    body = json.dumps(batu_body(BATU_APATZINGAN)).encode()
+    source = batu(upstream, read_timeout_s=1.0, fetch_deadline_s=0.3)
+    for _ in range(5):
+        upstream.faults = [Fault(status=200, body=body, drip_s=0.05, drip_for_s=20.0)]
+        with pytest.raises(UpstreamTimeoutError):
+            source.fetch(q("APATZINGAN", "2020-08-01", "2020-08-01"))
+    assert _wait_for_no_fetch_threads("batu", within_s=1.0 + 1.0) == []
+
+
+def test_batu_huge_price_is_a_502_naming_the_day_and_is_not_cached(upstream: Upstream) -> None:
+    rows = upstream.batu["APATZINGAN"]
+    i = next(i for i, r in enumerate(rows) if r["timestamp"] == "2020-08-04 18:00:00")
+    good = rows[i]
+    rows[i] = {**good, "pml": 1e300}
+    source = batu(upstream, cache_max_days=100)
+    for _ in range(2):
+        with pytest.raises(UpstreamError, match="2020-08-04 18:00:00.*beyond") as err:
+            source.fetch(q("APATZINGAN", "2020-08-03", "2020-08-05"))
+        assert err.value.status == 502
+    assert len(upstream.requests) == 2  # the second request asked upstream again
+    rows[i] = good
+    result = source.fetch(q("APATZINGAN", "2020-08-03", "2020-08-05"))
+    assert prices(result) == served(AUG_2020, "2020-08-03", "2020-08-05")
+    assert len(upstream.requests) == 3
+
+
+def _closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port  # nothing listens there now: connecting is refused at once
+
+
+@pytest.mark.parametrize("name", ["batu", "cenace"])
+def test_a_refused_connection_is_a_502_could_not_connect(upstream: Upstream, name: str) -> None:
+    upstream.url = f"http://127.0.0.1:{_closed_port()}"
+    make = batu if name == "batu" else cenace
+    with pytest.raises(UpstreamError, match="could not connect") as err:
+        make(upstream).fetch(q("APATZINGAN", "2020-08-03", "2020-08-03"))
+    assert err.type is UpstreamError
+    assert err.value.status == 502
 
 
 # --- CENACE ------------------------------------------------------------------------------------
@@ -367,6 +474,37 @@ def test_service_with_batu_schedules_the_served_prices(
         "2016-10-31",
     ]
     assert schedule_prices(body) == served(APATZINGAN_2016, "2016-10-29", "2016-10-31")
+
+
+def test_service_never_shows_or_logs_an_echoed_key(
+    upstream: Upstream, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    echo = {"status": "fail", "data": {"message": f"invalid key {API_KEY} (x-api-key={API_KEY})"}}
+    upstream.faults = [Fault(status=400, body=json.dumps(echo).encode())]
+    env = {
+        **COMMON_ENV,
+        "PRICE_SOURCE": "batu",
+        "BATU_API_URL": upstream.url,
+        "BATU_API_KEY": API_KEY,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    market = {
+        "zone": "APATZINGAN",
+        "start_date": "2020-08-03T00:00:00Z",
+        "end_date": "2020-08-03T23:59:59Z",
+    }
+    app = create_app({"TESTING": True})
+    with caplog.at_level(logging.DEBUG):
+        response = app.test_client().post(
+            "/optimize", json={"battery_params": BATTERY, "market_params": market}
+        )
+    assert response.status_code == 502
+    body = response.get_json()
+    assert body["detail"].startswith("batu refused the request (HTTP 400): invalid key [redacted]")
+    assert API_KEY not in response.get_data(as_text=True)
+    assert "invalid key [redacted]" in caplog.text
+    assert API_KEY not in caplog.text
 
 
 def test_service_with_cenace_schedules_the_served_prices(

@@ -144,6 +144,11 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0  # sleep before answering (normally when status is None)
     stall_body_s: float = 0.0  # send the headers, then sleep before the body
+    #: send ``body`` gzip-compressed (``Content-Encoding: gzip``); the length is the compressed one
+    gzip: bool = False
+    #: send ``body`` one byte every ``drip_s`` seconds, for at most ``drip_for_s`` seconds
+    drip_s: float = 0.0
+    drip_for_s: float = 20.0
 
 
 @dataclass
@@ -228,6 +233,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             parts = [unquote(p) for p in split.path.strip("/").split("/")]
             status, body = _answer_cenace(up, parts)
+        if fault and fault.gzip:
+            body = gzip.compress(body, compresslevel=9)
+            headers = {**headers, "Content-Encoding": "gzip"}
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -238,9 +246,22 @@ class _Handler(BaseHTTPRequestHandler):
             if fault and fault.stall_body_s:
                 self.wfile.flush()
                 time.sleep(fault.stall_body_s)
-            self.wfile.write(body)
+            if fault and fault.drip_s:
+                self._drip(body, every_s=fault.drip_s, for_s=fault.drip_for_s)
+            else:
+                self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test)
+
+    def _drip(self, body: bytes, *, every_s: float, for_s: float) -> None:
+        """``body`` a byte at a time, until it is all sent or ``for_s`` has passed."""
+        stop = time.monotonic() + for_s
+        for i in range(len(body)):
+            if time.monotonic() > stop:
+                break
+            self.wfile.write(body[i : i + 1])
+            self.wfile.flush()
+            time.sleep(every_s)
 
 
 def serve(upstream: Upstream) -> Iterator[Upstream]:
