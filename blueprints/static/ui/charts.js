@@ -294,7 +294,7 @@
 
   /** Horizontal ranked bars (siting): one row per label, values in `unit`. */
   function rankedBars(target, labels, values, unit) {
-    const rowH = 18, left = 130, right = 90, top = 4;
+    const rowH = 18, left = 130, right = 140, top = 4;
     const width = chartWidth(target);
     const canvas = el("canvas", { className: "bars" });
     target.append(canvas);
@@ -542,5 +542,11 @@
     container._battery = { charts: [], dayPlot: () => null };
   }
 
-  global.BatteryCharts = { renderResults, renderSizing, renderSiting, kpiTiles, monthlyRows, destroy };
+  const palette = {
+    price: PRICE_COLOUR, charge: CHARGE_COLOUR, discharge: DISCHARGE_COLOUR, soc: SOC_COLOUR,
+    strategies: COLOURS, bars: "#0b6e4f", sizing: ["#0b6e4f", "#e07b00"],
+  };
+  global.BatteryCharts = {
+    renderResults, renderSizing, renderSiting, kpiTiles, monthlyRows, destroy, palette,
+  };
 })(window);

@@ -1,0 +1,400 @@
+"""The dashboard in a real browser: Debian's headless Chromium driven by selenium against the app
+on a real socket (synthetic prices). Screenshots of the main views go to tests/ui/artifacts/
+(git-ignored)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from blueprints.ui import DEFAULT_VIEW
+from optimizer import STRATEGIES
+from tests.ui.browser import Browser, chromium, serve, synthetic_app
+
+ARTIFACTS = Path(__file__).with_name("artifacts")
+CSV_HEADER = "date,hour,price_mxn_per_mwh,action,power_mw,soc,revenue_mxn"
+
+#: counts, per canvas of a chart panel, its painted pixels, its distinct colours and the
+#: pixels near each colour of arguments[1] (a list of "#rrggbb")
+PIXELS_JS = """
+const panel = document.getElementById(arguments[0]);
+const wanted = (arguments[1] || [])
+  .map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
+const out = [];
+for (const canvas of panel.querySelectorAll("canvas")) {
+  if (!canvas.width || !canvas.height) continue;
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let painted = 0;
+  const colours = new Set();
+  const near = wanted.map(() => 0);
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i + 3] === 0) continue;
+    painted += 1;
+    colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+    wanted.forEach((c, k) => {
+      if ([0, 1, 2].every((j) => Math.abs(data[i + j] - c[j]) < 12)) near[k] += 1;
+    });
+  }
+  out.push({painted, colours: colours.size, near, size: canvas.width * canvas.height});
+}
+return out;
+"""
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    with serve(synthetic_app()) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with chromium() as opened:
+        yield opened
+
+
+@pytest.fixture
+def driver(browser: Browser) -> WebDriver:
+    browser.driver.get_log("browser")  # drop what earlier tests logged
+    for leftover in browser.downloads.iterdir():
+        leftover.unlink()
+    return browser.driver
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def wait_state(driver: WebDriver, *states: str, timeout: float = 45) -> str:
+    wanted = states or ("ready",)
+    WebDriverWait(driver, timeout, poll_frequency=0.1).until(
+        lambda d: d.execute_script("return document.body.dataset.state") in wanted
+    )
+    state: str = driver.execute_script("return document.body.dataset.state")
+    return state
+
+
+def open_page(driver: WebDriver, url: str, *states: str) -> str:
+    driver.get(url)
+    return wait_state(driver, *(states or ("ready",)))
+
+
+def click_and_wait(driver: WebDriver, element_id: str, *states: str) -> str:
+    driver.execute_script("document.body.dataset.state = 'clicked'")
+    driver.find_element(By.ID, element_id).click()
+    return wait_state(driver, *(states or ("ready",)))
+
+
+def console_errors(driver: WebDriver) -> list[dict[str, Any]]:
+    return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def screenshot(driver: WebDriver, name: str) -> None:
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
+    )
+    (ARTIFACTS / f"{name}.png").write_bytes(base64.b64decode(shot["data"]))
+
+
+def post(base_url: str, path: str, body: Any, accept: str = "application/json") -> tuple[int, str]:
+    request = urllib.request.Request(
+        base_url + path,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Accept": accept},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def optimize_body(view: dict[str, str]) -> dict[str, Any]:
+    """The POST /optimize body for a page view, built here independently of the page."""
+    battery = {
+        name: float(view[name])
+        for name in ("capacity_mw", "duration_hours", "efficiency", "min_soc", "max_soc")
+    }
+    return {
+        "battery_params": battery,
+        "market_params": {
+            "zone": view["zone"],
+            "system": view["system"],
+            "process": view["process"],
+            "start_date": view["start"],
+            "end_date": view["end"],
+        },
+        "strategy": view["strategy"],
+        "horizon": view["horizon"],
+        "compare": True,
+    }
+
+
+def expected_tiles(result: dict[str, Any]) -> dict[str, float | None]:
+    summary = result["summary"]
+    keys = ("total_revenue", "revenue_per_mw_year", "cycles", "captured_spread", "pct_of_tb")
+    tiles: dict[str, float | None] = {key: summary.get(key) for key in keys}
+    for row in result["comparison"]:
+        if row["strategy"] in ("forecast", "learned"):
+            tiles[f"pct_of_optimal_{row['strategy']}"] = row["pct_of_optimal"]
+    return tiles
+
+
+def page_tiles(driver: WebDriver) -> dict[str, str | None]:
+    tiles: dict[str, str | None] = driver.execute_script(
+        "return Object.fromEntries(Array.from(document.querySelectorAll('.kpi'))"
+        ".map((t) => [t.dataset.key, t.hidden ? null : t.dataset.value]))"
+    )
+    return tiles
+
+
+def field_values(driver: WebDriver) -> dict[str, str]:
+    values: dict[str, str] = driver.execute_script(
+        "return Object.fromEntries(Array.from(document.querySelectorAll('#inputs [name]'))"
+        ".map((i) => [i.name, i.value]))"
+    )
+    return values
+
+
+def set_field(driver: WebDriver, name: str, value: str) -> None:
+    """Type ``value`` into a field (date pickers, whose typing is locale-bound, are set)."""
+    element = driver.find_element(By.CSS_SELECTOR, f"#inputs [name='{name}']")
+    if element.get_attribute("type") == "date":
+        driver.execute_script(
+            "arguments[0].value = arguments[1];"
+            "arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
+            element,
+            value,
+        )
+        return
+    element.clear()
+    element.send_keys(value)
+
+
+def query(driver: WebDriver) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs(urlsplit(driver.current_url).query).items()}
+
+
+def wait_download(folder: Path, suffix: str, timeout: float = 30) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = [p for p in folder.iterdir() if p.name.endswith(suffix)]
+        if done:
+            return done[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no {suffix} file downloaded into {folder}: {list(folder.iterdir())}")
+
+
+def assert_charts_drawn(driver: WebDriver) -> None:
+    palette = driver.execute_script("return BatteryCharts.palette")
+    expectations = {
+        "chart-day": [palette["price"], palette["charge"], palette["discharge"]],
+        "chart-cumulative": [palette["strategies"][name] for name in ("optimal", "forecast")],
+        "chart-monthly": [palette["bars"]],
+        "chart-heatmap-dispatch": [palette["charge"], palette["discharge"]],
+        "chart-heatmap-price": [],
+    }
+    for chart, colours in expectations.items():
+        canvases = driver.execute_script(PIXELS_JS, chart, colours)
+        assert canvases, f"{chart} has no canvas"
+        main = max(canvases, key=lambda c: c["painted"])
+        assert main["painted"] > 0.02 * main["size"], (chart, main)
+        assert main["colours"] >= 3, (chart, main)
+        assert all(count > 0 for count in main["near"]), (chart, colours, main)
+
+
+# --- tests -----------------------------------------------------------------------------------
+
+
+def test_the_page_shows_the_prd_example_with_no_console_errors(
+    driver: WebDriver, base_url: str
+) -> None:
+    assert open_page(driver, base_url + "/") == "ready"
+    assert console_errors(driver) == []
+    values = field_values(driver)
+    assert {k: values[k] for k in ("zone", "start", "end", "capacity_mw", "duration_hours")} == {
+        "zone": "APATZINGAN",
+        "start": "2024-01-01",
+        "end": "2024-01-31",
+        "capacity_mw": "10",
+        "duration_hours": "4",
+    }
+    meta = driver.find_element(By.ID, "results-meta").text
+    assert "APATZINGAN" in meta and "2024-01-01 .. 2024-01-31" in meta
+    assert_charts_drawn(driver)
+    # every strategy's cumulative revenue is drawn
+    legend = driver.find_elements(By.CSS_SELECTOR, "#chart-cumulative .u-legend .u-series")
+    assert len(legend) == 1 + len(STRATEGIES)
+    rows = driver.find_elements(By.CSS_SELECTOR, "#comparison tbody tr")
+    assert len(rows) == len(STRATEGIES)
+    screenshot(driver, "dashboard")
+
+
+def test_a_url_query_reproduces_its_view_and_kpis_equal_the_api(
+    driver: WebDriver, base_url: str
+) -> None:
+    view = {
+        **DEFAULT_VIEW,
+        "zone": "MONTERREY",
+        "start": "2024-03-01",
+        "end": "2024-03-10",
+        "capacity_mw": "5",
+        "duration_hours": "2",
+        "strategy": "dp",
+    }
+    url = (
+        f"{base_url}/?zone=MONTERREY&start=2024-03-01&end=2024-03-10&capacity_mw=5"
+        "&duration_hours=2&strategy=dp&day=2024-03-04"
+    )
+    assert open_page(driver, url) == "ready"
+    assert console_errors(driver) == []
+    values = field_values(driver)
+    assert {k: values[k] for k in ("zone", "start", "end", "capacity_mw", "strategy")} == {
+        "zone": "MONTERREY",
+        "start": "2024-03-01",
+        "end": "2024-03-10",
+        "capacity_mw": "5",
+        "strategy": "dp",
+    }
+    assert Select(driver.find_element(By.ID, "day-select")).first_selected_option.text == (
+        "2024-03-04"
+    )
+    status, text = post(base_url, "/optimize", optimize_body(view))
+    assert status == 200
+    api = json.loads(text)
+    assert api["strategy"] == "dp"
+    expected = expected_tiles(api)
+    shown = page_tiles(driver)
+    assert set(shown) == set(expected)
+    for key, value in expected.items():
+        if value is None:
+            assert shown[key] is None, key
+        else:
+            assert shown[key] is not None and float(shown[key]) == value, (key, shown[key], value)
+
+
+def test_changing_an_input_and_running_updates_the_url(driver: WebDriver, base_url: str) -> None:
+    open_page(driver, base_url + "/?start=2024-02-01&end=2024-02-07")
+    before = page_tiles(driver)["total_revenue"]
+    set_field(driver, "capacity_mw", "7")
+    assert click_and_wait(driver, "run") == "ready"
+    after = page_tiles(driver)["total_revenue"]
+    assert query(driver)["capacity_mw"] == "7"
+    assert query(driver)["start"] == "2024-02-01"
+    assert before is not None and after is not None
+    assert float(after) == pytest.approx(float(before) * 0.7, rel=1e-6)
+    Select(driver.find_element(By.ID, "day-select")).select_by_visible_text("2024-02-05")
+    assert query(driver)["day"] == "2024-02-05"
+    # the new URL opened afresh shows the same view
+    open_page(driver, driver.current_url)
+    assert field_values(driver)["capacity_mw"] == "7"
+    assert page_tiles(driver)["total_revenue"] == after
+    assert Select(driver.find_element(By.ID, "day-select")).first_selected_option.text == (
+        "2024-02-05"
+    )
+
+
+def test_a_bad_value_shows_the_422_message_at_its_field(driver: WebDriver, base_url: str) -> None:
+    open_page(driver, base_url + "/?start=2024-01-01&end=2024-01-02")
+    set_field(driver, "capacity_mw", "-5")
+    set_field(driver, "end", "2023-12-01")
+    assert click_and_wait(driver, "run", "error") == "error"
+    view = {**DEFAULT_VIEW, "capacity_mw": "-5", "start": "2024-01-01", "end": "2023-12-01"}
+    status, text = post(base_url, "/optimize", optimize_body(view))
+    assert status == 422
+    errors = json.loads(text)["errors"]
+    assert {"battery_params.capacity_mw", "market_params.end_date"} <= set(errors)
+    for path in ("battery_params.capacity_mw", "market_params.end_date"):
+        slot = driver.find_element(By.CSS_SELECTOR, f"[data-error-for='{path}']")
+        assert slot.text == " ".join(errors[path])
+        field = slot.find_element(By.XPATH, "..").find_element(By.CSS_SELECTOR, "[name]")
+        assert field.get_attribute("aria-invalid") == "true"
+    assert "422" in driver.find_element(By.ID, "problem").text
+    screenshot(driver, "validation-error")
+
+
+def test_the_csv_download_is_the_apis_csv(
+    driver: WebDriver, browser: Browser, base_url: str
+) -> None:
+    view = {**DEFAULT_VIEW, "start": "2024-01-01", "end": "2024-01-03"}
+    open_page(driver, base_url + "/?start=2024-01-01&end=2024-01-03")
+    assert click_and_wait(driver, "download-csv") == "ready"
+    downloaded = wait_download(browser.downloads, ".csv").read_text(encoding="utf-8")
+    status, expected = post(
+        base_url, "/optimize", {**optimize_body(view), "compare": False}, accept="text/csv"
+    )
+    assert status == 200
+    lines = downloaded.splitlines()
+    assert lines[0] == CSV_HEADER
+    assert len(lines) == 1 + 3 * 24
+    assert downloaded == expected
+
+
+def test_the_report_download_renders_offline(
+    driver: WebDriver, browser: Browser, base_url: str
+) -> None:
+    open_page(driver, base_url + "/?start=2024-01-01&end=2024-01-14")
+    tiles = page_tiles(driver)
+    driver.find_element(By.ID, "download-report").click()
+    report = wait_download(browser.downloads, ".html")
+    html = report.read_text(encoding="utf-8")
+    assert "@@" not in html
+    assert '<script src="' not in html and '<link rel="stylesheet"' not in html
+    assert open_page(driver, report.as_uri()) == "ready"
+    assert console_errors(driver) == []
+    assert driver.execute_script("return performance.getEntriesByType('resource').length") == 0
+    assert page_tiles(driver) == tiles
+    assert_charts_drawn(driver)
+    screenshot(driver, "report")
+
+
+def test_sizing_and_siting_tabs(driver: WebDriver, base_url: str) -> None:
+    open_page(driver, base_url + "/?start=2024-01-01&end=2024-01-07")
+    assert click_and_wait(driver, "tab-sizing") == "ready"
+    assert query(driver)["tab"] == "sizing"
+    rows = driver.find_elements(By.CSS_SELECTOR, "#sizing-table tbody tr")
+    assert len(rows) == len(DEFAULT_VIEW["durations"].split(","))
+    sizing = driver.execute_script(PIXELS_JS, "chart-sizing", ["#0b6e4f", "#e07b00"])
+    assert sizing and all(n > 0 for n in max(sizing, key=lambda c: c["painted"])["near"])
+    screenshot(driver, "sizing")
+    assert click_and_wait(driver, "tab-siting") == "ready"
+    assert query(driver)["tab"] == "siting"
+    ranked = [
+        row.find_elements(By.TAG_NAME, "td")[1].text
+        for row in driver.find_elements(By.CSS_SELECTOR, "#siting-table tbody tr")
+    ]
+    assert sorted(ranked) == sorted(DEFAULT_VIEW["zones"].split(","))
+    siting = driver.execute_script(PIXELS_JS, "chart-siting", ["#0b6e4f"])
+    assert siting and siting[0]["near"][0] > 0
+    screenshot(driver, "siting")
+    # the siting URL opened afresh lands on the same tab
+    open_page(driver, driver.current_url)
+    assert driver.find_element(By.ID, "tab-siting").get_attribute("aria-selected") == "true"
+    assert console_errors(driver) == []
+
+
+def test_the_api_reference_renders_the_openapi_document(driver: WebDriver, base_url: str) -> None:
+    driver.get(base_url + "/docs")
+    WebDriverWait(driver, 30).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")
+    )
+    paths = {e.text.strip() for e in driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+    assert {"/optimize", "/health", "/strategies"} <= {p.replace("\u200b", "") for p in paths}
+    resources = driver.execute_script(
+        "return performance.getEntriesByType('resource').map((e) => e.name)"
+    )
+    assert resources and all(name.startswith(base_url + "/") for name in resources)
+    assert console_errors(driver) == []
