@@ -26,6 +26,7 @@ from marshmallow import ValidationError
 from blueprints.analysis import run_siting, run_sizing
 from blueprints.errors import flatten_messages
 from blueprints.service import price_source, run_optimize
+from blueprints.ui import write_report
 from optimizer import OptimizerError
 from prices import PriceSourceError
 from schemas.analysis import (
@@ -205,6 +206,12 @@ def format_summary(body: dict[str, Any]) -> str:
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Also write the hourly schedule as CSV to this file (as Accept: text/csv).",
 )
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also write a self-contained HTML report (charts; opens offline) to this file.",
+)
 def optimize_command(
     *,
     zone: str,
@@ -217,6 +224,7 @@ def optimize_command(
     compare: bool,
     as_json: bool,
     csv_path: Path | None,
+    html_path: Path | None,
     **battery: Any,
 ) -> None:
     """Optimise a battery over a zone and date range and print the result."""
@@ -237,6 +245,8 @@ def optimize_command(
         body = run_optimize(payload, source=price_source())
     if csv_path is not None:
         csv_path.write_text(schedule_csv(body), encoding="utf-8")
+    if html_path is not None:  # the other strategies' daily revenues feed its cumulative chart
+        write_report(html_path, payload, body, run=lambda p: run_optimize(p, source=price_source()))
     click.echo(json.dumps(body, indent=2) if as_json else format_summary(body))
     if csv_path is not None and not as_json:
         click.echo(f"\nHourly schedule written to {csv_path}")
