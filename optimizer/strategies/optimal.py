@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -67,6 +68,24 @@ MIP_REL_GAP = 1e-9
 CAP_MAX_ROUNDS = 60
 #: relative tolerance of the cap certificates (far below the promised 1e-6)
 CAP_REL_TOL = 1e-10
+
+
+@dataclass(frozen=True)
+class Route:
+    """How ``daily_moves`` solved a request (for benchmarks and logs): distinct days by route,
+    Newton rounds of the cycle cap, and days left to HiGHS."""
+
+    convex_days: int
+    lattice_days: int
+    capped_days: int
+    cap_rounds: int
+    milp_days: int
+
+    def __str__(self) -> str:
+        text = f"envelope {self.convex_days} + lattice {self.lattice_days} distinct days"
+        if self.capped_days:
+            text += f", cap binding on {self.capped_days} ({self.cap_rounds} Newton rounds)"
+        return text + f", HiGHS {self.milp_days}"
 
 
 def _check_deadline(deadline_s: float | None, doing: str) -> None:
@@ -232,16 +251,17 @@ def _capped(
     battery: Battery,
     cap: float,
     deadline_s: float | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Moves under the daily withdrawal cap (module docstring), and a per-row flag: True where
-    the certificate failed or the rounds ran out (the caller solves those rows by MILP)."""
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Moves under the daily withdrawal cap (module docstring), a per-row flag: True where
+    the certificate failed or the rounds ran out (the caller solves those rows by MILP), the
+    number of rows the cap binds on, and the Newton rounds taken."""
     moves = _solve_rows(buy, sell, movable, hard, battery, deadline_s)
     f_over, w_over = _revenue_and_withdrawal(moves, buy, sell)
     tol_w = CAP_REL_TOL * max(cap, 1e-300)
     open_rows = np.flatnonzero(w_over > cap + tol_w)
     unsolved = np.zeros(buy.shape[0], dtype=bool)
     if not open_rows.size:
-        return moves, unsolved
+        return moves, unsolved, 0, 0
     m_over = moves[open_rows]
     f_over, w_over = f_over[open_rows], w_over[open_rows]
     m_under = np.zeros_like(m_over)  # idle: optimal for lambda above every spread
@@ -249,9 +269,9 @@ def _capped(
     w_under = np.zeros(open_rows.size)
     lam_star = np.full(open_rows.size, np.nan)
     active = np.arange(open_rows.size)
-    for _ in range(CAP_MAX_ROUNDS):
-        if not active.size:
-            break
+    rounds = 0
+    while active.size and rounds < CAP_MAX_ROUNDS:
+        rounds += 1
         _check_deadline(deadline_s, "applying the daily cycle limit")
         lam = (f_over[active] - f_under[active]) / (w_over[active] - w_under[active])
         rows = open_rows[active]
@@ -283,14 +303,14 @@ def _capped(
     )
     moves[open_rows] = mixed
     unsolved[open_rows[~certified]] = True
-    return moves, unsolved
+    return moves, unsolved, open_rows.size, rounds
 
 
 def daily_moves(
     prices: np.ndarray, movable: np.ndarray, battery: Battery, *, deadline_s: float | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, Route]:
     """Exact stored-energy moves of every day (rows of ``prices``) under the ``daily`` rule,
-    and a per-day flag of the days left to HiGHS (module docstring)."""
+    a per-day flag of the days left to HiGHS (module docstring), and the route taken."""
     eta_c, eta_d = battery.eta_charge, battery.eta_discharge
     # identical days (flat prices, repeated inline values) are solved once
     unique, inverse = np.unique(
@@ -306,9 +326,17 @@ def daily_moves(
     if cap is None:
         moves = _solve_rows(buy, sell, mov, hard, battery, deadline_s)
         unsolved = np.zeros(p.shape[0], dtype=bool)
+        capped = rounds = 0
     else:
-        moves, unsolved = _capped(buy, sell, mov, hard, battery, cap, deadline_s)
-    return moves[inverse], unsolved[inverse]
+        moves, unsolved, capped, rounds = _capped(buy, sell, mov, hard, battery, cap, deadline_s)
+    route = Route(
+        convex_days=int((~hard).sum()),
+        lattice_days=int(hard.sum()),
+        capped_days=capped,
+        cap_rounds=rounds,
+        milp_days=int(unsolved[inverse].sum()),
+    )
+    return moves[inverse], unsolved[inverse], route
 
 
 class Optimal(Strategy):
@@ -334,7 +362,7 @@ class Optimal(Strategy):
             )
         matrix, hours = price_matrix(days)  # days x hours, padded
         movable = hour_mask(hours, matrix.shape[1])
-        moves, unsolved = daily_moves(matrix, movable, battery, deadline_s=deadline_s)
+        moves, unsolved, _ = daily_moves(matrix, movable, battery, deadline_s=deadline_s)
         charge, discharge = to_grid(moves, battery)
         for day in np.flatnonzero(unsolved).tolist():
             n = int(hours[day])

@@ -1,0 +1,212 @@
+"""Worst-case benchmark of ``optimal``: the request families that once answered 503 (issue 9).
+
+Run from the repository root::
+
+    taskset -c 0 .venv/bin/python bench/bench_worst_case.py            # every family
+    taskset -c 0 .venv/bin/python bench/bench_worst_case.py --quick    # 1 repeat, no MILP peer
+
+For each family it prints the days, the median CPU time (``time.process_time``) of
+``Optimal.dispatch``, the route taken (``optimizer.strategies.optimal.Route``), and, side by
+side in the same process on the same days, the CPU time of the peer -- HiGHS with a binary in
+every hour that needs one, one MILP per day (``daily``) or one over the chain
+(``continuous``) -- and the ratio, plus the largest relative difference of the day revenues
+(``daily``) or of the total (``continuous``) against that peer.
+
+Data: the real APATZINGAN MDA year of ``data/cenace`` (2016-01-29 .. 2017-01-28) and synthetic
+families built from it (solar dips, negative hours) or from constants. This is a benchmark
+that prints figures; it is not a test and asserts no timings.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import datetime as dt  # noqa: E402
+import gc  # noqa: E402
+import gzip  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from optimizer import Battery, Horizon, MarketDay  # noqa: E402
+from optimizer.settle import day_offsets  # noqa: E402
+from optimizer.strategies._days import hour_mask, price_matrix  # noqa: E402
+from optimizer.strategies.optimal import STRATEGY, daily_moves, solve_milp  # noqa: E402
+
+DATA_FILE = REPO / "data" / "cenace" / "pend_MDA_2016-01-27_2017-06-30_7zonas_jluisfgarza.csv.gz"
+ZONE = "APATZINGAN"
+FIRST_DAY, LAST_DAY = dt.date(2016, 1, 29), dt.date(2017, 1, 28)
+
+
+def real_year() -> list[MarketDay]:
+    by_day: dict[dt.date, dict[int, float]] = {}
+    with gzip.open(DATA_FILE, "rt", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["zona_carga"] != ZONE or row["proceso"] != "MDA" or row["sistema"] != "SIN":
+                continue
+            day = dt.date.fromisoformat(row["fecha"])
+            if FIRST_DAY <= day <= LAST_DAY:
+                by_day.setdefault(day, {})[int(row["hora"])] = float(row["pz"])
+    return [MarketDay(d, tuple(h[k] for k in sorted(h))) for d, h in sorted(by_day.items())]
+
+
+def days_of(prices: Sequence[np.ndarray], start: dt.date = FIRST_DAY) -> list[MarketDay]:
+    return [
+        MarketDay(start + dt.timedelta(days=i), tuple(float(x) for x in p))
+        for i, p in enumerate(prices)
+    ]
+
+
+def flat(value: float, n: int) -> list[MarketDay]:
+    return days_of([np.full(24, value)] * n)
+
+
+def solar_dips(year: list[MarketDay], seed: int = 9) -> list[MarketDay]:
+    """The real year with a midday dip: 10-15 hours at -20..-300 MXN/MWh every day."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for day in year:
+        p = np.array(day.prices_mxn_per_mwh, dtype=float)
+        length = int(rng.integers(10, 16))
+        first = max(0, 12 - length // 2)
+        p[first : first + length] = rng.uniform(-300.0, -20.0, length)
+        out.append(MarketDay(day.date, tuple(p)))
+    return out
+
+
+def negative_hours(year: list[MarketDay], share: float, seed: int = 30) -> list[MarketDay]:
+    """The real year with ``share`` of its hours (at random) set to -20..-1200 MXN/MWh."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for day in year:
+        p = np.array(day.prices_mxn_per_mwh, dtype=float)
+        hit = rng.random(p.size) < share
+        p[hit] = rng.uniform(-1200.0, -20.0, int(hit.sum()))
+        out.append(MarketDay(day.date, tuple(p)))
+    return out
+
+
+def prd(**overrides: float | None) -> Battery:
+    params: dict = {
+        "power_mw": 10.0,
+        "duration_h": 4.0,
+        "round_trip_efficiency": 0.85,
+        "min_soc": 0.1,
+        "max_soc": 1.0,
+    }
+    params.update(overrides)
+    return Battery(**params)
+
+
+def cpu_median_ms(call: Callable[[], object], repeats: int) -> float:
+    call()  # warm-up
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        t0 = time.process_time()
+        call()
+        times.append((time.process_time() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def revenue(prices: np.ndarray, charge: np.ndarray, discharge: np.ndarray, kappa: float) -> float:
+    return float(np.sum(prices * (discharge - charge) - kappa * discharge))
+
+
+def peer(days: list[MarketDay], battery: Battery, horizon: Horizon) -> tuple[float, np.ndarray]:
+    """HiGHS MILP, per day (daily) or over the chain (continuous): per-day revenues."""
+    kappa = battery.degradation_cost_mxn_per_mwh
+    if horizon is Horizon.CONTINUOUS:
+        prices = np.concatenate([d.prices_mxn_per_mwh for d in days])
+        c, d = solve_milp(prices, day_offsets(days), battery, horizon=horizon)
+        return revenue(prices, c, d, kappa), np.array([])
+    out = []
+    for day in days:
+        p = np.asarray(day.prices_mxn_per_mwh, dtype=float)
+        c, d = solve_milp(p, np.array([0, p.size]), battery, horizon=horizon)
+        out.append(revenue(p, c, d, kappa))
+    return float(np.sum(out)), np.array(out)
+
+
+def ours(days: list[MarketDay], battery: Battery, horizon: Horizon) -> tuple[float, np.ndarray]:
+    kappa = battery.degradation_cost_mxn_per_mwh
+    dispatch = STRATEGY.dispatch(days, battery, horizon=horizon)
+    prices = np.concatenate([d.prices_mxn_per_mwh for d in days])
+    per_hour = prices * (dispatch.discharge_mw - dispatch.charge_mw) - kappa * dispatch.discharge_mw
+    per_day = np.add.reduceat(per_hour, day_offsets(days)[:-1])
+    return float(per_day.sum()), per_day
+
+
+def route(days: list[MarketDay], battery: Battery, horizon: Horizon) -> str:
+    if horizon is Horizon.CONTINUOUS:
+        return "HiGHS over the chain"
+    matrix, hours = price_matrix(days)
+    return str(daily_moves(matrix, hour_mask(hours, matrix.shape[1]), battery)[2])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="1 repeat, no MILP peer")
+    parser.add_argument("--only", default="", help="run only families whose name contains this")
+    args = parser.parse_args(argv)
+    repeats = 1 if args.quick else args.repeats
+    year = real_year()
+    daily, continuous = Horizon.DAILY, Horizon.CONTINUOUS
+    families: list[tuple[str, list[MarketDay], Battery, Horizon]] = [
+        ("real APATZINGAN year, PRD", year, prd(), daily),
+        ("real year, PRD, cap 1", year, prd(max_cycles_per_day=1.0), daily),
+        ("366 days of -1200", flat(-1200.0, 366), prd(), daily),
+        ("31 days of -0.01", flat(-0.01, 31), prd(), daily),
+        ("366 days of -1200, start full", flat(-1200.0, 366), prd(initial_soc=1.0), daily),
+        ("solar dips, cap 1", solar_dips(year), prd(max_cycles_per_day=1.0), daily),
+        ("solar dips, cap 1, 168 h", solar_dips(year), prd(duration_h=168.0, initial_soc=0.5,
+                                                           max_cycles_per_day=1.0), daily),
+        ("solar dips, 168 h, start full", solar_dips(year), prd(duration_h=168.0, initial_soc=1.0),
+         daily),
+        ("30 % negative hours", negative_hours(year, 0.3), prd(), daily),
+        ("30 % negative hours, eta 0.01 one-way", negative_hours(year, 0.3),
+         prd(charge_efficiency=0.1, discharge_efficiency=0.1, max_cycles_per_day=0.1), daily),
+        ("real year, continuous", year, prd(), continuous),
+        ("30 % negative hours, continuous", negative_hours(year, 0.3), prd(), continuous),
+    ]  # fmt: skip
+    print(f"{'family':<40} {'days':>4} {'CPU ms':>9} {'MILP ms':>9} {'ratio':>7} "
+          f"{'max rel diff':>12}  route")  # fmt: skip
+    for name, days, battery, horizon in families:
+        if args.only and args.only not in name:
+            continue
+        ms = cpu_median_ms(lambda d=days, b=battery, h=horizon: STRATEGY.dispatch(d, b, horizon=h),
+                           repeats)  # fmt: skip
+        peer_ms = ratio = diff = float("nan")
+        if not args.quick:
+            t0 = time.process_time()
+            total_peer, days_peer = peer(days, battery, horizon)
+            peer_ms = (time.process_time() - t0) * 1e3
+            total_ours, days_ours = ours(days, battery, horizon)
+            ratio = peer_ms / ms
+            if horizon is Horizon.CONTINUOUS:
+                diff = abs(total_ours - total_peer) / max(1.0, abs(total_peer))
+            else:
+                diff = float(
+                    np.max(np.abs(days_ours - days_peer) / np.maximum(1.0, np.abs(days_peer)))
+                )
+        print(f"{name:<40} {len(days):>4} {ms:>9.1f} {peer_ms:>9.0f} {ratio:>6.1f}x "
+              f"{diff:>12.1e}  {route(days, battery, horizon)}", flush=True)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
