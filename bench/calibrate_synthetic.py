@@ -3,7 +3,7 @@
     .venv/bin/python bench/calibrate_synthetic.py            # data vs generator, side by side
     .venv/bin/python bench/calibrate_synthetic.py --fit      # also print the fitted constants
 
-`--fit` prints every statistic that ``prices/synthetic.py`` hard-codes, derived from
+`--fit` prints every statistic that ``prices/synthetic/model.py`` hard-codes, derived from
 ``data/cenace/`` (see docs/synthetic-prices.md for what each one is and how it is
 used). The comparison runs the generator over exactly the zones, systems, processes and dates
 of each real file and prints the same statistics for both.

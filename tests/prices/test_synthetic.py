@@ -1,5 +1,5 @@
 """The synthetic price source: determinism, the zone list, errors, clock changes, and shape
-checks against the real CENACE files in ../shared/data/cenace/ (bounds measured with
+checks against the real CENACE files in data/cenace/ (bounds measured with
 bench/calibrate_synthetic.py, with margin)."""
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optimizer import MarketDay
+from optimizer.clock import hours_in_day
 from prices import NoPricesError, PriceQuery, PriceSettings, Process, System, make_source
-from prices.synthetic import SyntheticSource, clock_changes
+from prices.synthetic import SyntheticSource
 from prices.zones import ZONES, nodes_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -465,9 +466,7 @@ def test_any_zone_and_range_gives_complete_consistent_days(
     days = fetch(source, zone, start, end, system=system, process=process)
     assert [d.date for d in days] == [start + dt.timedelta(days=i) for i in range(length)]
     for day in days:
-        spring, autumn = clock_changes(system, day.date.year) or (None, None)
-        expected = 23 if day.date == spring else 25 if day.date == autumn else 24
-        assert day.hours == expected
+        assert day.hours == hours_in_day(system, day.date)
         assert all(math.isfinite(p) and p > 0 and round(p, 2) == p for p in day.prices_mxn_per_mwh)
     split = start + dt.timedelta(days=cut % length)
     tail = fetch(source, zone, split, end, system=system, process=process)
