@@ -398,3 +398,21 @@ def test_the_api_reference_renders_the_openapi_document(driver: WebDriver, base_
     )
     assert resources and all(name.startswith(base_url + "/") for name in resources)
     assert console_errors(driver) == []
+
+
+def test_the_cli_report_renders_offline(driver: WebDriver, tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    runner = synthetic_app().test_cli_runner()
+    args = ["optimize", "--zone", "APATZINGAN", "--start", "2024-01-01", "--end", "2024-01-10"]
+    result = runner.invoke(args=[*args, "--json", "--html", str(report)])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert open_page(driver, report.as_uri()) == "ready"
+    assert console_errors(driver) == []
+    assert driver.execute_script("return performance.getEntriesByType('resource').length") == 0
+    shown = page_tiles(driver)
+    for key, value in expected_tiles(body).items():
+        assert (shown[key] is None) if value is None else float(shown[key] or "nan") == value, key
+    assert_charts_drawn(driver)
+    legend = driver.find_elements(By.CSS_SELECTOR, "#chart-cumulative .u-legend .u-series")
+    assert len(legend) == 1 + len(STRATEGIES)

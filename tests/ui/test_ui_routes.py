@@ -1,0 +1,141 @@
+"""The ui blueprint without a browser: pages, static files, the vendored code's pins and
+licences, and the HTML report renderer."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from blueprints import ui
+from scripts import vendor_frontend
+from tests.ui.browser import synthetic_app
+
+
+@pytest.fixture(scope="module")
+def client() -> FlaskClient:
+    return synthetic_app().test_client()
+
+
+def test_the_dashboard_page_links_only_files_that_exist(client: FlaskClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.mimetype == "text/html"
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    html = page.get_data(as_text=True)
+    links = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    assert len(links) >= 5
+    for link in links:
+        assert client.get(link).status_code == 200, link
+    assert "http://" not in html and "https://" not in html  # nothing from elsewhere
+
+
+def test_the_page_carries_the_prd_example_and_every_strategy(client: FlaskClient) -> None:
+    html = client.get("/").get_data(as_text=True)
+    defaults = json.loads(re.search(r"data-defaults='([^']+)'", html)[1])  # type: ignore[index]
+    assert defaults == ui.DEFAULT_VIEW
+    assert (defaults["zone"], defaults["start"], defaults["end"]) == (
+        "APATZINGAN",
+        "2024-01-01",
+        "2024-01-31",
+    )
+    strategies = client.get("/strategies").get_json()["strategies"]
+    for strategy in strategies:
+        assert f'<option value="{strategy["name"]}"' in html
+
+
+def test_docs_serves_swagger_ui_over_the_apps_openapi_document(client: FlaskClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in html
+    script = client.get("/static/ui/docs.js").get_data(as_text=True)
+    assert '"openapi.json"' in script and "validatorUrl: null" in script
+
+
+def test_unknown_static_files_are_problem_404s(client: FlaskClient) -> None:
+    response = client.get("/static/ui/nope.js")
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert client.get("/static/../app.py").status_code == 404
+
+
+def test_the_vendored_files_match_their_pins_and_carry_licences() -> None:
+    assert vendor_frontend.check() == []
+    manifest = json.loads(vendor_frontend.MANIFEST.read_text())
+    for package in vendor_frontend.PACKAGES:
+        assert "LICENSE" in manifest[package.folder]["files"]
+        assert (vendor_frontend.VENDOR / package.folder / "LICENSE").stat().st_size > 500
+
+
+def test_a_modified_vendored_file_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / "vendor"
+    shutil.copytree(vendor_frontend.VENDOR, copy)
+    monkeypatch.setattr(vendor_frontend, "VENDOR", copy)
+    monkeypatch.setattr(vendor_frontend, "MANIFEST", copy / "vendor.json")
+    (copy / "uplot" / "uPlot.iife.min.js").write_text("/* changed */")
+    assert vendor_frontend.check() == ["uplot/uPlot.iife.min.js: missing or modified"]
+
+
+def _result() -> dict[str, Any]:
+    schedule = [
+        {"hour": h, "action": "idle", "power": 0.0, "price": 100.0 + h, "soc": 0.1}
+        for h in range(24)
+    ]
+    return {
+        "strategy": "optimal",
+        "horizon": "daily",
+        "market": {"zone": "</script><script>alert(1)</script>", "source": "inline"},
+        "daily_schedules": [
+            {"date": "2024-01-01", "schedule": schedule, "revenue": 0.0,
+             "energy_charged": 0.0, "energy_discharged": 0.0}
+        ],
+        "summary": {"total_revenue": 0.0},
+        "comparison": [],
+    }  # fmt: skip
+
+
+def test_the_report_inlines_everything_and_escapes_the_data() -> None:
+    html = ui.render_report(_result(), view={"zone": "X"}, strategies={"dp": [1.5]})
+    assert "@@" not in html
+    assert "<script src=" not in html and "<link " not in html.replace('<link rel="icon"', "")
+    for path in ui.REPORT_FILES.values():
+        text = (ui.STATIC / path).read_text(encoding="utf-8")
+        assert text in html, path
+    # the data cannot close its <script> element: the only "</script>" are the real ones
+    assert html.count("</script>") == html.count("<script")
+    data = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', html, re.S)
+    assert data is not None
+    decoded = json.loads(data[1])
+    assert decoded["result"] == _result()
+    assert decoded["strategies"] == {"dp": [1.5]}
+    assert decoded["request"] == {"zone": "X"}
+
+
+def test_view_from_payload_uses_the_page_parameter_names() -> None:
+    payload = {
+        "battery_params": {"capacity_mw": 5, "duration_hours": 2, "efficiency": 0.9},
+        "market_params": {
+            "zone": "MONTERREY",
+            "start_date": "2024-03-01",
+            "end_date": "2024-03-02",
+        },
+        "strategy": "dp",
+    }
+    assert ui.view_from_payload(payload) == {
+        "zone": "MONTERREY",
+        "start": "2024-03-01",
+        "end": "2024-03-02",
+        "strategy": "dp",
+        "capacity_mw": "5",
+        "duration_hours": "2",
+        "efficiency": "0.9",
+    }
+    assert set(ui.view_from_payload(payload)) <= set(ui.DEFAULT_VIEW)
