@@ -3,7 +3,8 @@
 Sources parse their wire format into :class:`HourPrice` entries (market day, 0-based hour of
 that day, price); :func:`assemble_days` turns them into complete ``MarketDay`` objects or
 raises: every requested day must have exactly the hours it should have (23, 24 or 25, by the
-clock-change calendar of its system), each once, with finite prices. Never a partial schedule.
+clock-change calendar of its system, ``optimizer.clock``), each once, with finite prices. Never
+a partial schedule.
 """
 
 from __future__ import annotations
@@ -14,14 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from optimizer import MarketDay
+from optimizer.clock import hours_in_day
 from prices.base import NoPricesError, System, UpstreamError
-
-#: Mexico (SIN and BCS) kept daylight saving time until it was abolished in 2022: from the first
-#: Sunday of April to the last Sunday of October, switching at 02:00 local time. The wholesale
-#: market opened in 2016, so earlier years never matter.
-_MEXICO_LAST_DST_YEAR = 2022
-#: Baja California (BCA) follows the United States: second Sunday of March to first Sunday of
-#: November, at 02:00 local time (still observed).
 
 
 @dataclass(frozen=True)
@@ -31,34 +26,6 @@ class HourPrice:
     day: dt.date
     hour: int
     price_mxn_per_mwh: float
-
-
-def _nth_sunday(year: int, month: int, n: int) -> dt.date:
-    first = dt.date(year, month, 1)
-    first_sunday = first + dt.timedelta(days=(6 - first.weekday()) % 7)
-    return first_sunday + dt.timedelta(weeks=n - 1)
-
-
-def _last_sunday(year: int, month: int) -> dt.date:
-    next_month = dt.date(year + month // 12, month % 12 + 1, 1)
-    last = next_month - dt.timedelta(days=1)
-    return last - dt.timedelta(days=(last.weekday() + 1) % 7)
-
-
-def expected_hours(system: System, day: dt.date) -> int:
-    """Hours of ``day``'s market day in ``system``: 23 (spring forward), 25 (fall back) or 24."""
-    year = day.year
-    if system is System.BCA:
-        spring, fall = _nth_sunday(year, 3, 2), _nth_sunday(year, 11, 1)
-    elif year <= _MEXICO_LAST_DST_YEAR:
-        spring, fall = _nth_sunday(year, 4, 1), _last_sunday(year, 10)
-    else:
-        return 24
-    if day == spring:
-        return 23
-    if day == fall:
-        return 25
-    return 24
 
 
 def parse_price(value: object, *, source: str, where: str) -> float:
@@ -115,7 +82,7 @@ def assemble_days(
     result = []
     for day in sorted(days):
         hours = by_day[day]
-        n = expected_hours(system, day)
+        n = hours_in_day(system, day)
         extra = set(hours) - set(range(n))
         if extra:
             raise UpstreamError(

@@ -5,20 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from upstream_server import PEND_2016, PEND_2020, _pend_table
 
+from optimizer import MarketDay
+from optimizer.clock import hours_in_day
 from prices import NoPricesError, System, UpstreamError
-from prices.validation import HourPrice, assemble_days, expected_hours, parse_price
-
-
-@pytest.mark.parametrize("filename", [PEND_2016, PEND_2020], ids=["2016-2017", "2020-08"])
-def test_expected_hours_match_every_real_day(filename: str) -> None:
-    checked = 0
-    for (system, _, _), days in _pend_table(filename).items():
-        for day, hours in days.items():
-            assert expected_hours(System(system), day) == len(hours), (system, day)
-            checked += 1
-    assert checked > 1000
+from prices.validation import HourPrice, assemble_days, parse_price
 
 
 @pytest.mark.parametrize(
@@ -26,18 +17,28 @@ def test_expected_hours_match_every_real_day(filename: str) -> None:
     [
         (System.SIN, "2016-04-03", 23),
         (System.SIN, "2016-10-30", 25),
-        (System.BCS, "2022-04-03", 23),
-        (System.SIN, "2022-10-30", 25),
-        (System.SIN, "2023-04-02", 24),  # DST abolished in Mexico after 2022
-        (System.SIN, "2024-10-27", 24),
+        (System.SIN, "2024-10-27", 24),  # no clock change in Mexico since 2022
         (System.BCA, "2024-03-10", 23),  # Baja California follows the US
         (System.BCA, "2024-11-03", 25),
         (System.BCA, "2016-04-03", 24),
-        (System.SIN, "2016-03-13", 24),
     ],
+    ids=lambda v: str(v),
 )
-def test_expected_hours_calendar(system: System, day: str, hours: int) -> None:
-    assert expected_hours(system, dt.date.fromisoformat(day)) == hours
+def test_assemble_wants_the_hours_of_the_systems_calendar(
+    system: System, day: str, hours: int
+) -> None:
+    """Exactly hours_in_day hours (optimizer.clock, tested in tests/optimizer/test_clock.py)."""
+    date = dt.date.fromisoformat(day)
+    assert hours_in_day(system, date) == hours
+
+    def assemble_on(n: int) -> list[MarketDay]:
+        return assemble_days(full_day(date, n), days=[date], system=system, source="t", zone="Z")
+
+    assert assemble_on(hours)[0].hours == hours
+    for wrong in {23, 24, 25} - {hours}:
+        message = "missing hour" if wrong < hours else "prices came for hour"
+        with pytest.raises(UpstreamError, match=message):
+            assemble_on(wrong)
 
 
 @pytest.mark.parametrize(
