@@ -25,11 +25,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(RUNTIME_STAMP): requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+# The runtime set comes from requirements.lock (every package pinned, with hashes), then the
+# dev tools from requirements-dev.txt on top of it.
+$(RUNTIME_STAMP): requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
 	touch $@
 
-$(DEV_STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+$(DEV_STAMP): requirements.lock requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(RUNTIME_STAMP) $@
 
@@ -54,7 +57,7 @@ test: $(DEV_STAMP) checkov-venv
 # --- Other targets (package, bench, ...) -----------------------------------------------------
 
 # Lambda package for AWS: dist/lambda.zip (+ dist/lambda.zip.json) from manylinux wheels of
-# requirements.txt for CPython 3.13; arm64 unless ARCH=x86_64 (match terraform's architecture).
+# requirements.lock for CPython 3.13; arm64 unless ARCH=x86_64 (match terraform's architecture).
 ARCH ?= arm64
 .PHONY: package checkov-venv
 
@@ -75,4 +78,16 @@ WORKERS ?= 2
 .PHONY: serve
 
 serve: $(RUNTIME_STAMP)
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --timeout 30 app:app
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --timeout 30 --no-control-socket app:app
+
+# requirements.lock: requirements.txt's runtime set and everything it pulls in, each pinned with
+# the hashes of all its files (any platform, CPython 3.11+: this venv and the Lambda's manylinux
+# CPython 3.13 wheels alike). Run after editing requirements.txt; packages not named there keep
+# their locked version unless LOCK_ARGS=--upgrade.
+LOCK_ARGS ?=
+.PHONY: lock
+
+lock: $(DEV_STAMP)
+	$(BIN)/uv pip compile requirements.txt --output-file requirements.lock --universal \
+		--python-version 3.11 --generate-hashes --custom-compile-command "make lock" \
+		--quiet $(LOCK_ARGS)

@@ -5,13 +5,16 @@
     python scripts/package_lambda.py --local --output /tmp/lambda.zip
                                                       # this machine's CPU and Python (tests)
 
-The zip holds manylinux wheels of ``requirements.txt`` for the target (never the build
-machine's own packages) plus the app's code (``app.py`` and its packages; no tests, no dev
-dependencies). boto3 is not packaged: the Lambda runtime provides it, and only the SSM key
-lookup uses it. Only what is safe is trimmed: ``__pycache__``/``*.pyc`` (compiled for the
-build's Python, useless on the target), packages' ``tests``/``test`` directories (numpy's
-``testing`` and ``f2py`` and the bundled OpenBLAS are kept: scipy imports them), type stubs
-and console scripts. The zip is reproducible: sorted entries, fixed timestamps and modes.
+The zip holds manylinux wheels of ``requirements.lock`` for the target (never the build
+machine's own packages): the runtime set of ``requirements.txt`` and everything it pulls in,
+each at its locked version and checked against the lock's hashes (``make lock`` refreshes the
+lock; the build refuses a lock that no longer matches ``requirements.txt``), plus the app's code
+(``app.py`` and its packages with their package data; no tests, no dev dependencies). boto3 is
+not packaged: the Lambda runtime provides it, and only the SSM key lookup uses it. Only what is
+safe is trimmed: ``__pycache__``/``*.pyc`` (compiled for the build's Python, useless on the
+target), packages' ``tests``/``test`` directories (numpy's ``testing`` and ``f2py`` and the
+bundled OpenBLAS are kept: scipy imports them), type stubs and console scripts. The zip is
+reproducible: sorted entries, fixed timestamps and modes.
 
 When a CPython of the target version is at hand (this interpreter, ``python3.13`` on PATH, a
 pyenv install, or ``--compile-with``), every module is precompiled into hash-checked ``.pyc``
@@ -29,6 +32,7 @@ import glob
 import hashlib
 import json
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -38,6 +42,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+#: every runtime package, transitive ones included, pinned with hashes (``make lock``)
+LOCK = REPO / "requirements.lock"
+#: the runtime packages the app names directly, pinned (the lock is compiled from it)
+REQUIREMENTS = REPO / "requirements.txt"
 LAMBDA_PYTHON = "3.13"
 ARCHITECTURES = ("arm64", "x86_64")
 #: Lambda's limit on the unzipped size of a function (code and layers), in bytes.
@@ -49,6 +57,8 @@ APP_PACKAGES = ("blueprints", "schemas", "optimizer", "prices")
 TEST_DIRS = frozenset({"tests", "test"})
 #: Packages provided by the Lambda runtime that must not be bundled.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath")
+#: A pinned requirement line: ``name==version`` (extras, markers and hashes may follow).
+PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(?P<version>[^\s;\\]+)")
 #: Fixed timestamp of every zip entry (the zip format's epoch) for reproducible builds.
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -152,6 +162,7 @@ def install_requirements(target: Target, *, requirements: Path, site: Path) -> N
         str(site),
         *(arg for tag in target.platforms for arg in ("--platform", tag)),
         "--only-binary=:all:",
+        "--require-hashes",
         "--python-version",
         target.python_version,
         "--implementation",
@@ -163,6 +174,30 @@ def install_requirements(target: Target, *, requirements: Path, site: Path) -> N
     result = subprocess.run(command, check=False)
     if result.returncode != 0:
         raise PackageError(f"pip install failed with exit code {result.returncode}")
+
+
+def pins(path: Path) -> dict[str, str]:
+    """``name==version`` lines of a requirements file: normalised name → version."""
+    found: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = PIN.match(line)
+        if match:
+            found[re.sub(r"[-_.]+", "-", match["name"]).lower()] = match["version"]
+    return found
+
+
+def check_lock(lock: Path, requirements: Path = REQUIREMENTS) -> None:
+    """The lock pins every package of ``requirements.txt`` at the same version."""
+    locked = pins(lock)
+    stale = sorted(
+        f"{name}=={version}"
+        for name, version in pins(requirements).items()
+        if locked.get(name) != version
+    )
+    if stale:
+        raise PackageError(
+            f"{lock.name} does not match {requirements.name} ({', '.join(stale)}): run make lock"
+        )
 
 
 def copy_app(*, source: Path, site: Path) -> None:
@@ -263,7 +298,13 @@ def main(argv: list[str] | None = None) -> int:
         help="build for this machine's CPU and Python instead (to run the package here)",
     )
     parser.add_argument("--output", type=Path, default=REPO / "dist" / "lambda.zip")
-    parser.add_argument("--requirements", type=Path, default=REPO / "requirements.txt")
+    parser.add_argument(
+        "--requirements",
+        type=Path,
+        default=LOCK,
+        help="hashed requirements to install (default requirements.lock, checked against "
+        "requirements.txt)",
+    )
     compile_group = parser.add_mutually_exclusive_group()
     compile_group.add_argument(
         "--compile-with",
@@ -276,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
+        if args.requirements.resolve() == LOCK:
+            check_lock(args.requirements)
         target = (
             local_target()
             if args.local

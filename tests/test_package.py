@@ -8,11 +8,14 @@ Needs the registry for the wheels (pip's own cache makes later runs quick)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
+import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,8 @@ from typing import Any
 
 import pytest
 from apig_wsgi import make_lambda_handler
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from app import create_app
 from prices import PriceSettings
@@ -27,6 +32,8 @@ from tests.events import make_v2_event, prd_request
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "package_lambda.py"
+LOCK = REPO / "requirements.lock"
+REQUIREMENTS = REPO / "requirements.txt"
 REQUEST_ID = "5f0c6f0e-2b8e-4d6f-9a53-0d3c1b0e7a11"
 
 OPTIMIZE_REQUEST = prd_request(end_date="2024-01-03T23:59:59Z")
@@ -349,8 +356,8 @@ def test_lambda_target_asks_pip_for_manylinux_wheels_of_python_313(
     flags = " ".join(pip)
     assert (
         f"--platform manylinux_2_28_{machine} --platform manylinux2014_{machine} "
-        "--only-binary=:all: --python-version 3.13 --implementation cp -r "
-        f"{REPO / 'requirements.txt'}"
+        "--only-binary=:all: --require-hashes --python-version 3.13 --implementation cp -r "
+        f"{REPO / 'requirements.lock'}"
     ) in flags
     assert "--no-compile" in pip and "--target" in pip
     assert not out.exists()
@@ -390,3 +397,110 @@ def test_a_package_over_250_mb_fails_and_is_removed(
     assert "exceeds Lambda's 250 MB limit" in capsys.readouterr().err
     assert not out.exists()
     assert not out.with_name("lambda.zip.json").exists()
+
+
+# --- requirements.lock: every runtime package pinned, with hashes ----------------------------
+
+
+def _lock_entries() -> dict[str, tuple[str, list[str]]]:
+    """requirements.lock as {normalised name: (version, sha256 hashes)}; fails on any entry
+    that is not ``name==version`` followed by hashes."""
+    text = LOCK.read_text(encoding="utf-8")
+    entries: dict[str, tuple[str, list[str]]] = {}
+    # One entry per requirement: its first line and its backslash-continued --hash lines.
+    for block in re.split(r"\n(?=\S)", text):
+        lines = [line.strip() for line in block.splitlines()]
+        lines = [line for line in lines if line and not line.startswith("#")]
+        if not lines:
+            continue
+        requirement = Requirement(lines[0].rstrip(" \\"))
+        (spec,) = requirement.specifier
+        assert spec.operator == "==", lines[0]
+        hashes = re.findall(r"--hash=sha256:([0-9a-f]{64})", " ".join(lines[1:]))
+        assert len(hashes) == len(lines) - 1, block
+        name = canonicalize_name(requirement.name)
+        assert name not in entries, name
+        entries[name] = (spec.version, hashes)
+    return entries
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            requirement = Requirement(line)
+            (spec,) = requirement.specifier
+            assert spec.operator == "==", line
+            pins[canonicalize_name(requirement.name)] = spec.version
+    return pins
+
+
+def _runtime_closure(roots: set[str]) -> set[str]:
+    """The installed distributions ``roots`` need, transitively (this interpreter's markers)."""
+    needed, todo = set(), list(roots)
+    while todo:
+        name = todo.pop()
+        if name in needed:
+            continue
+        needed.add(name)
+        for line in importlib.metadata.requires(name) or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(canonicalize_name(requirement.name))
+    return needed
+
+
+def test_every_locked_package_is_pinned_with_hashes() -> None:
+    entries = _lock_entries()
+    assert len(entries) >= len(_pins(REQUIREMENTS))
+    assert {name: len(hashes) > 0 for name, (_, hashes) in entries.items()} == dict.fromkeys(
+        entries, True
+    )
+    # the ones that used to float are held too
+    floating = {"blinker", "certifi", "charset-normalizer", "click", "idna", "itsdangerous"}
+    assert floating | {"jinja2", "markupsafe"} <= set(entries)
+
+
+def test_the_lock_pins_requirements_txt_and_nothing_it_does_not_need() -> None:
+    entries = _lock_entries()
+    direct = _pins(REQUIREMENTS)
+    assert {name: entries[name][0] for name in direct if name in entries} == direct
+    # every runtime package, transitive ones included, is locked at the version installed here
+    closure = _runtime_closure(set(direct))
+    assert set(entries) == closure
+    installed = {name: importlib.metadata.version(name) for name in closure}
+    assert {name: version for name, (version, _) in entries.items()} == installed
+
+
+def test_pyproject_declares_the_runtime_set_of_requirements_txt() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = {}
+    for line in project["dependencies"]:
+        requirement = Requirement(line)
+        (spec,) = requirement.specifier
+        declared[canonicalize_name(requirement.name)] = spec.version
+    assert declared == _pins(REQUIREMENTS)
+
+
+def test_make_lock_regenerates_the_lock_with_hashes() -> None:
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    rule = re.search(r"^lock:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert rule is not None
+    recipe = rule.group(1).replace("\\\n", " ")
+    assert "uv pip compile requirements.txt --output-file requirements.lock" in recipe
+    assert "--generate-hashes" in recipe and "--universal" in recipe
+    assert LOCK.read_text(encoding="utf-8").startswith(
+        "# This file was autogenerated by uv via the following command:\n#    make lock\n"
+    )
+
+
+def test_a_lock_that_misses_a_requirement_stops_the_build(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = _script()
+    script.check_lock(LOCK)  # the committed one matches
+    stale = tmp_path / "requirements.lock"
+    text = LOCK.read_text(encoding="utf-8")
+    stale.write_text(text.replace("\nscipy==", "\nscipy==0.0.1 \\\n    # was scipy=="), "utf-8")
+    with pytest.raises(script.PackageError, match=r"scipy==1\.17\.1.*run make lock"):
+        script.check_lock(stale)
