@@ -1,5 +1,5 @@
 """The Batu and CENACE sources against a real HTTP server on 127.0.0.1 that serves real CENACE
-prices (../shared/data/cenace/) in each upstream's wire format, with injected faults; and the
+prices (data/cenace/) in each upstream's wire format, with injected faults; and the
 whole service (``create_app`` → POST /optimize) on top of it."""
 
 from __future__ import annotations
