@@ -34,19 +34,9 @@ class CachedSource:
         self.max_days = max_days
         self._days: OrderedDict[CacheKey, MarketDay] = OrderedDict()
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     def _key(self, query: PriceQuery, day: dt.date) -> CacheKey:
         return (self.name, query.zone, str(query.system), str(query.process), day)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._days)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._days.clear()
 
     def fetch(self, query: PriceQuery, *, deadline_s: float | None = None) -> list[MarketDay]:
         days = query.days
@@ -58,10 +48,6 @@ class CachedSource:
                     self._days.move_to_end(key)
                     found[day] = self._days[key]
             missing = [day for day in days if day not in found]
-            if missing:
-                self.misses += 1
-            else:
-                self.hits += 1
         if missing:
             sub = PriceQuery(
                 zone=query.zone,

@@ -28,7 +28,8 @@ _cache: dict[str, str] = {}
 
 def batu_api_key(settings: PriceSettings) -> str:
     """The Batu API key: ``settings.batu_api_key`` if set, else the decrypted value of the SSM
-    parameter ``settings.batu_api_key_ssm_parameter`` (read once per process, thread-safe).
+    parameter ``settings.batu_api_key_ssm_parameter`` (read once per process, thread-safe: the
+    one key cache; a rotated key is seen by new containers).
 
     Raises ``ConfigError`` when neither is configured and ``UpstreamError`` (502) when SSM
     cannot be read or holds an empty value.
@@ -44,12 +45,6 @@ def batu_api_key(settings: PriceSettings) -> str:
             cached = _read_parameter(name)
             _cache[name] = cached
         return cached
-
-
-def clear_cache() -> None:
-    """Forget keys read from SSM (tests; a rotated key is otherwise seen by new containers)."""
-    with _lock:
-        _cache.clear()
 
 
 def _read_parameter(name: str) -> str:
