@@ -20,9 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optimizer import MarketDay
-from optimizer.clock import hours_in_day
+from optimizer.clock import REPEATED_CLOCK_HOUR, hours_in_day, market_hour
 from prices import NoPricesError, PriceQuery, PriceSettings, Process, System, make_source
 from prices.synthetic import SyntheticSource
+from prices.synthetic.generator import hourly_prices
 from prices.zones import ZONES, nodes_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -284,6 +285,43 @@ def test_fall_back_day_repeats_the_1_am_hour(source: SyntheticSource) -> None:
     prices = day[0].prices_mxn_per_mwh
     assert len(prices) == 25
     assert prices[2] == pytest.approx(prices[1], rel=0.25)
+
+
+@pytest.mark.parametrize(
+    ("zone", "system", "day"),
+    [
+        ("TIJUANA", System.BCA, dt.date(2024, 3, 10)),
+        ("TIJUANA", System.BCA, dt.date(2024, 11, 3)),
+        ("LA PAZ", System.BCS, dt.date(2019, 4, 7)),
+        ("APATZINGAN", System.SIN, dt.date(2022, 10, 30)),
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize("process", list(Process), ids=str)
+def test_clock_change_days_are_the_24_hour_clock_on_the_calendar(
+    source: SyntheticSource, zone: str, system: System, day: dt.date, process: Process
+) -> None:
+    """The generator draws every day on a 24-hour clock; a clock-change day keeps each clock
+    hour at the market hour optimizer.clock gives it (the repeated 01:00 gets its own draw)."""
+    (market_day,) = fetch(source, zone, day, day, system=system, process=process)
+    (clock,) = hourly_prices(zone, None, system, process, np.array([day.toordinal()])).tolist()
+    assert market_day.hours == hours_in_day(system, day) != 24
+    placed = set()
+    for clock_hour in range(24):
+        index = market_hour(system, day, clock_hour)
+        if index is not None:
+            assert market_day.prices_mxn_per_mwh[index] == clock[clock_hour]
+            placed.add(index)
+    unplaced = set(range(market_day.hours)) - placed
+    if market_day.hours == 25:
+        repeat = market_hour(system, day, REPEATED_CLOCK_HOUR, 1)
+        assert unplaced == {repeat}
+        assert repeat is not None
+        assert market_day.prices_mxn_per_mwh[repeat] == pytest.approx(
+            clock[REPEATED_CLOCK_HOUR], rel=0.25
+        )
+    else:
+        assert unplaced == set()
 
 
 def test_hour_counts_match_every_real_zone_day(
