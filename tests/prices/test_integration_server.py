@@ -322,6 +322,19 @@ def test_batu_huge_price_is_a_502_naming_the_day_and_is_not_cached(upstream: Ups
     assert len(upstream.requests) == 3
 
 
+def test_batu_no_retry_waits_or_starts_past_the_deadline(upstream: Upstream) -> None:
+    # Retry-After 3 s (allowed up to 3 s here) but a 0.5 s deadline: the wait is cut at the
+    # deadline and no second request is made; the thread is free at once.
+    upstream.faults = [Fault(status=503, headers={"Retry-After": "3"})] * 5
+    policy = RetryPolicy(status=3, backoff_factor_s=0.0, retry_after_max_s=3.0)
+    settings_ = settings(upstream, source="batu", fetch_deadline_s=0.5)
+    source = make_batu_source(settings_, policy=policy)
+    with pytest.raises(UpstreamTimeoutError, match="deadline"):
+        source.fetch(q("APATZINGAN", "2020-08-03", "2020-08-03"))
+    assert len(upstream.requests) == 1
+    assert _wait_for_no_fetch_threads("batu", within_s=1.0) == []
+
+
 def _closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
