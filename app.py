@@ -8,6 +8,8 @@ Configuration comes only from the environment (every key is in the README):
   chunked uploads (``Transfer-Encoding: chunked``, which carry no Content-Length);
 - ``CORS_ORIGINS``: comma-separated origins (``https://host[:port]``) allowed to call the API
   from a browser, or ``*``; unset means no CORS headers at all;
+- ``API_AUTH``: the authentication in front of the app, declared in ``/openapi.json``:
+  ``none`` (default), ``iam`` or ``jwt`` (terraform sets it from its ``auth`` variable);
 - ``LOG_LEVEL``: DEBUG, INFO (default), WARNING or ERROR.
 
 ``create_app(test_config)`` applies ``test_config`` over the environment. Besides any Flask
@@ -37,6 +39,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 import blueprints
 from blueprints.errors import REQUEST_ID_HEADER, request_id
+from blueprints.openapi import AUTH_MODES
 from blueprints.service import SOURCE_EXTENSION
 from prices import ConfigError, PriceSettings, make_source
 
@@ -77,10 +80,14 @@ def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
     level = (env.get("LOG_LEVEL", "").strip() or "INFO").upper()
     if level not in LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
+    auth = env.get("API_AUTH", "").strip().lower() or "none"
+    if auth not in AUTH_MODES:
+        raise ConfigError(f"API_AUTH must be one of {', '.join(AUTH_MODES)}, not {auth!r}")
     return {
         "MAX_CONTENT_LENGTH": max_length,
         "LOG_LEVEL": level,
         "CORS_ORIGINS": parse_cors_origins(env.get("CORS_ORIGINS", "")),
+        "API_AUTH": auth,
         "PRICE_SETTINGS": PriceSettings.from_env(env),
     }
 
@@ -182,6 +189,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=DEFAULT_MAX_CONTENT_LENGTH,
         LOG_LEVEL="INFO",
         CORS_ORIGINS=(),
+        API_AUTH="none",
         PRICE_SOURCE_OBJECT=None,
     )
     app.config.from_mapping(settings_from_env(os.environ))

@@ -1,4 +1,9 @@
-"""GET /openapi.json: the OpenAPI 3 document, generated from the marshmallow schemas."""
+"""GET /openapi.json: the OpenAPI 3 document, generated from the marshmallow schemas.
+
+The document declares the deployment's authentication (``API_AUTH``, set by terraform from its
+``auth`` variable): the security scheme API Gateway applies (SigV4 for ``iam``, a bearer JWT
+for ``jwt``) on the operations it authenticates, and an empty ``security`` on the public ones;
+with ``none`` (the default, e.g. ``flask run``) no scheme at all."""
 
 from __future__ import annotations
 
@@ -48,6 +53,51 @@ PROBLEM_RESPONSES: dict[str, tuple[int, str]] = {
 
 _COMMON = ["MethodNotAllowed", "InternalError"]
 
+#: API_AUTH values (terraform's var.auth)
+AUTH_MODES = ("none", "iam", "jwt")
+#: operations API Gateway authenticates when API_AUTH is iam or jwt (terraform/locals.tf
+#: ``authenticated_routes``); every other operation is public
+AUTHENTICATED_OPERATIONS = frozenset(
+    {("post", "/optimize"), ("post", "/sizing"), ("post", "/siting")}
+)
+#: API_AUTH -> (scheme name, security scheme, API Gateway's rejection of an unauthenticated call)
+SECURITY_SCHEMES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
+    "iam": (
+        "sigv4",
+        {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "AWS Signature Version 4 (service `execute-api`), e.g. "
+            "`curl --aws-sigv4 aws:amz:REGION:execute-api`; the caller needs "
+            "`execute-api:Invoke` on the route.",
+            "x-amazon-apigateway-authtype": "awsSigv4",
+        },
+        {
+            "403": {
+                "description": "Missing or invalid signature, or no `execute-api:Invoke` "
+                'permission; answered by API Gateway as `{"message": "Forbidden"}`.'
+            }
+        },
+    ),
+    "jwt": (
+        "bearerAuth",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "A token of the deployment's OIDC issuer whose audience is one of "
+            "its configured audiences: `Authorization: Bearer <token>`.",
+        },
+        {
+            "401": {
+                "description": "Missing, expired or invalid token; answered by API Gateway as "
+                '`{"message": "Unauthorized"}`.'
+            }
+        },
+    ),
+}
+
 _PRD_BATTERY = {
     "capacity_mw": 10,
     "duration_hours": 4,
@@ -92,8 +142,11 @@ def _json(schema: str) -> dict[str, Any]:
 
 
 @cache
-def build_spec() -> dict[str, Any]:
-    """The OpenAPI document (built once per process; it depends only on code)."""
+def build_spec(auth: str = "none") -> dict[str, Any]:
+    """The OpenAPI document for a deployment whose ``API_AUTH`` is ``auth`` (built once per
+    process and value; it depends only on code and ``auth``)."""
+    if auth not in AUTH_MODES:
+        raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}, not {auth!r}")
     spec = APISpec(
         title=TITLE,
         version=API_VERSION,
@@ -189,9 +242,26 @@ def build_spec() -> dict[str, Any]:
         },
     )
     document: dict[str, Any] = spec.to_dict()
+    declare_security(document, auth)
     return document
+
+
+def declare_security(document: dict[str, Any], auth: str) -> None:
+    """Add the security scheme of ``auth`` and each operation's ``security`` to ``document``."""
+    if auth not in SECURITY_SCHEMES:
+        return
+    name, scheme, rejection = SECURITY_SCHEMES[auth]
+    document.setdefault("components", {})["securitySchemes"] = {name: scheme}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if (method, path) in AUTHENTICATED_OPERATIONS:
+                operation["security"] = [{name: []}]
+                operation["responses"].update(rejection)
+            else:
+                operation["security"] = []
 
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return Response(current_app.json.dumps(build_spec()), mimetype="application/json")
+    document = build_spec(current_app.config.get("API_AUTH", "none"))
+    return Response(current_app.json.dumps(document), mimetype="application/json")

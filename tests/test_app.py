@@ -35,6 +35,7 @@ def test_defaults() -> None:
     assert settings["MAX_CONTENT_LENGTH"] == 2 * 1024 * 1024
     assert settings["LOG_LEVEL"] == "INFO"
     assert settings["CORS_ORIGINS"] == ()
+    assert settings["API_AUTH"] == "none"
     assert settings["PRICE_SETTINGS"] == PriceSettings()
 
 
@@ -69,6 +70,7 @@ def test_test_config_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) 
         ({"PRICE_FETCH_TIMEOUT_S": "-1"}, "PRICE_FETCH_TIMEOUT_S"),
         ({"PRICE_CACHE_MAX_DAYS": "many"}, "PRICE_CACHE_MAX_DAYS"),
         ({"PRICE_SOURCE": "batu"}, "BATU_API_KEY"),
+        ({"API_AUTH": "basic"}, "API_AUTH"),
         ({"CORS_ORIGINS": "https://example.com/"}, "CORS_ORIGINS"),
         ({"CORS_ORIGINS": "https://example.com/app"}, "CORS_ORIGINS"),
         ({"CORS_ORIGINS": "ftp://example.com"}, "CORS_ORIGINS"),
@@ -79,7 +81,7 @@ def test_test_config_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) 
         ({"CORS_ORIGINS": "http://127.0.0.1:70000"}, "CORS_ORIGINS"),
     ],
     ids=["length-text", "length-tiny", "log-level", "source", "timeout", "cache", "batu-no-key",
-         "cors-slash", "cors-path", "cors-scheme", "cors-no-scheme", "cors-empty-entry",
+         "auth", "cors-slash", "cors-path", "cors-scheme", "cors-no-scheme", "cors-empty-entry",
          "cors-star-mixed", "cors-port-0", "cors-port-high"],
 )  # fmt: skip
 def test_bad_configuration_fails_at_start_up(

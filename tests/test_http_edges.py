@@ -89,7 +89,7 @@ def server_port(
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-             "--workers", "1", "--timeout", "60", "app:app"],
+             "--workers", "1", "--timeout", "60", "--no-control-socket", "app:app"],
             cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
 from app import create_app
-from blueprints.openapi import PROBLEM_RESPONSES
+from blueprints.openapi import AUTHENTICATED_OPERATIONS, PROBLEM_RESPONSES, build_spec
 from optimizer import STRATEGIES
 
 #: the configured default source (synthetic: PRICE_SOURCE is unset in tests), so the documented
@@ -80,7 +80,7 @@ def test_document_is_generated_from_the_schemas() -> None:
     assert battery["properties"]["capacity_mw"]["minimum"] == 0.001
     assert battery["properties"]["min_soc"]["minimum"] == 0
     market = schemas["MarketParams"]
-    assert market["properties"]["zone"]["pattern"] == "^[A-Z0-9 -]{1,64}$"
+    assert market["properties"]["zone"]["pattern"] == "^[A-Z0-9 .-]{1,64}$"  # 08CHB-34.5
     assert market["properties"]["system"]["enum"] == ["SIN", "BCA", "BCS"]
     day = schemas["DaySchedule"]
     assert day["properties"]["avg_charge_price"]["nullable"] is True
@@ -102,3 +102,57 @@ def test_documented_examples_answer_200() -> None:
         assert response.status_code == 200, (name, response.get_json())
     inline = APP.test_client().post("/optimize", json=examples["inline"]["value"]).get_json()
     assert inline["summary"]["total_revenue"] == pytest.approx(2957.14, abs=0.01)
+
+
+# --- security: the deployment's authentication (API_AUTH, terraform's var.auth) -------------
+
+
+def _operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (method, path): operation
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    }
+
+
+def test_without_authentication_no_security_is_declared() -> None:
+    document = _document()  # API_AUTH unset: none
+    assert "securitySchemes" not in document["components"]
+    assert all("security" not in op for op in _operations(document).values())
+
+
+@pytest.mark.parametrize(
+    ("auth", "scheme_name", "scheme", "rejection"),
+    [
+        ("iam", "sigv4", {"type": "apiKey", "in": "header", "name": "Authorization"}, "403"),
+        ("jwt", "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}, "401"),
+    ],
+)
+def test_the_deployments_security_scheme_guards_the_post_routes(
+    monkeypatch: pytest.MonkeyPatch,
+    auth: str,
+    scheme_name: str,
+    scheme: dict[str, str],
+    rejection: str,
+) -> None:
+    monkeypatch.setenv("API_AUTH", auth.upper())
+    response = create_app({"TESTING": True}).test_client().get("/openapi.json")
+    document = response.get_json()
+    (declared,) = document["components"]["securitySchemes"].items()
+    assert declared[0] == scheme_name
+    assert scheme.items() <= declared[1].items()
+    operations = _operations(document)
+    assert ("post", "/optimize") in operations
+    assert ("get", "/health") in operations
+    for key, operation in operations.items():
+        if key in AUTHENTICATED_OPERATIONS:
+            assert operation["security"] == [{scheme_name: []}], key
+            assert rejection in operation["responses"], key
+        else:
+            assert operation["security"] == [], key
+            assert {"401", "403"}.isdisjoint(operation["responses"]), key
+
+
+def test_an_unknown_auth_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="auth"):
+        build_spec("basic")
