@@ -118,6 +118,7 @@
     const bars = global.uPlot.paths.bars({ size: [0.7, 40] });
     const power = battery && isNumber(battery.capacity_mw) ? battery.capacity_mw : null;
     return new global.uPlot({
+      legend: { live: false },
       width: chartWidth(target), height: 260,
       scales: {
         x: { time: false, range: [-0.5, 23.5] },
@@ -163,6 +164,7 @@
       });
     });
     return new global.uPlot({
+      legend: { live: false },
       width: chartWidth(target), height: 260, tzDate: utcDate,
       scales: { x: { time: true } },
       series,
@@ -173,6 +175,7 @@
   function categoryBars(target, labels, values, options) {
     const xs = labels.map((_, i) => i);
     return new global.uPlot({
+      legend: { live: false },
       width: chartWidth(target), height: options.height || 240,
       scales: {
         x: { time: false, range: [-0.5, labels.length - 0.5] },
@@ -197,6 +200,7 @@
 
   function linesChart(target, xs, seriesList, options) {
     return new global.uPlot({
+      legend: { live: false },
       width: chartWidth(target), height: 260,
       scales: { x: { time: false } },
       series: [{ label: options.xLabel }].concat(seriesList.map((s) => ({
