@@ -58,58 +58,78 @@ def _price(description: str) -> StrictFloat:
     return StrictFloat(required=True, metadata={"description": description})
 
 
-#: per-day keys added beside the PRD fields (declared in DayScheduleSchema)
-DAY_FIELDS: dict[str, fields.Field] = {
-    "price_mean": _price("Mean hourly price of the day, MXN/MWh."),
-    "price_min": _price("Lowest hourly price, MXN/MWh."),
-    "price_max": _price("Highest hourly price, MXN/MWh."),
-    "tb4_spread": _price("Mean of the 4 highest minus mean of the 4 lowest prices, MXN/MWh."),
-}
+# Base classes of the POST /optimize response schemas in schemas/response.py: each adds the
+# §9 keys to the PRD fields of its schema.
 
-#: summary keys added beside the PRD fields (declared in SummarySchema)
-SUMMARY_FIELDS: dict[str, fields.Field] = {
-    "energy_charged": StrictFloat(required=True, metadata={"description": "MWh at the grid."}),
-    "energy_discharged": StrictFloat(required=True, metadata={"description": "MWh at the grid."}),
-    "cycles": StrictFloat(required=True),
-    "price_mean": _price("Mean price over all hours, MXN/MWh."),
-    "tb1_spread_mean": _price("Mean of the daily TB1 spreads, MXN/MWh."),
-    "tb2_spread_mean": _price("Mean of the daily TB2 spreads, MXN/MWh."),
-    "tb4_spread_mean": _price("Mean of the daily TB4 spreads, MXN/MWh."),
-    "captured_spread": StrictFloat(
+
+class AnalystDayFields(Schema):
+    """Per-day keys beside the PRD fields."""
+
+    price_mean = _price("Mean hourly price of the day, MXN/MWh.")
+    price_min = _price("Lowest hourly price, MXN/MWh.")
+    price_max = _price("Highest hourly price, MXN/MWh.")
+    tb4_spread = _price("Mean of the 4 highest minus mean of the 4 lowest prices, MXN/MWh.")
+
+
+class AnalystSummaryFields(Schema):
+    """Summary keys beside the PRD fields."""
+
+    energy_charged = StrictFloat(required=True, metadata={"description": "MWh at the grid."})
+    energy_discharged = StrictFloat(required=True, metadata={"description": "MWh at the grid."})
+    cycles = StrictFloat(
+        required=True,
+        metadata={"description": "Battery-side energy withdrawn / (E x (max_soc - min_soc))."},
+    )
+    price_mean = _price("Mean price over all hours, MXN/MWh.")
+    tb1_spread_mean = _price("Mean of the daily TB1 spreads, MXN/MWh.")
+    tb2_spread_mean = _price("Mean of the daily TB2 spreads, MXN/MWh.")
+    tb4_spread_mean = _price("Mean of the daily TB4 spreads, MXN/MWh.")
+    captured_spread = StrictFloat(
         required=True,
         allow_none=True,
         metadata={
             "description": "Energy-weighted discharge price minus energy-weighted charge price "
             "over the run, MXN/MWh; null when nothing moved."
         },
-    ),
-    "revenue_per_mw": StrictFloat(required=True, metadata={"description": "Total / P, MXN/MW."}),
-    "revenue_per_mw_year": StrictFloat(
+    )
+    revenue_per_mw = StrictFloat(required=True, metadata={"description": "Total / P, MXN/MW."})
+    revenue_per_mw_year = StrictFloat(
         required=True, metadata={"description": "Total / P x 365 / days, MXN/MW-year."}
-    ),
-    "revenue_per_mwh_year": StrictFloat(
+    )
+    revenue_per_mwh_year = StrictFloat(
         required=True, metadata={"description": "Total / E x 365 / days, MXN/MWh-year."}
-    ),
-    "tb_benchmark_revenue": StrictFloat(
+    )
+    tb_benchmark_revenue = StrictFloat(
         required=True,
         metadata={
             "description": "TBk benchmark, MXN: sum over days of (k highest - k lowest prices) "
             "x P x (max_soc - min_soc), k = duration rounded to whole hours within 1..12."
         },
-    ),
-    "pct_of_tb": StrictFloat(
+    )
+    pct_of_tb = StrictFloat(
         required=True,
         allow_none=True,
         metadata={"description": "100 x total / TBk benchmark; null when it is <= 0."},
-    ),
-}
+    )
 
-#: comparison-row key added (declared in ComparisonRowSchema)
-COMPARISON_FIELDS: dict[str, fields.Field] = {
-    "revenue_per_mw_year": StrictFloat(
+
+class AnalystComparisonFields(Schema):
+    """Comparison-row key beside the PRD fields."""
+
+    revenue_per_mw_year = StrictFloat(
         required=True, metadata={"description": "Total / P x 365 / days, MXN/MW-year."}
-    ),
-}
+    )
+
+
+class AnalystResponseFields(Schema):
+    """Top-level keys beside the PRD fields."""
+
+    battery = fields.Nested(BatteryEchoSchema, required=True)
+    monthly = fields.List(
+        fields.Nested(MonthSchema),
+        required=True,
+        metadata={"description": "One row per calendar month touched, in date order."},
+    )
 
 
 # --- JSON ----------------------------------------------------------------------------------

@@ -328,3 +328,118 @@ def test_bodies_that_are_not_json_are_400(client: FlaskClient, path: str) -> Non
     response = client.post(path, data="{", content_type="application/json")
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
+
+
+# --- SPEC §9 in POST /optimize ---------------------------------------------------------------
+
+
+def _tb(prices: list[float], k: int) -> float:
+    ordered = sorted(prices)
+    return (sum(ordered[-k:]) - sum(ordered[:k])) / k
+
+
+def test_optimize_carries_the_analyst_metrics(client: FlaskClient) -> None:
+    body = _optimize(client, duration=4)
+    assert body["battery"] == {
+        "capacity_mw": 10.0, "duration_hours": 4.0, "energy_mwh": 40.0,
+        "round_trip_efficiency": 0.85, "charge_efficiency": round(math.sqrt(0.85), 9),
+        "discharge_efficiency": round(math.sqrt(0.85), 9), "min_soc": 0.1, "max_soc": 1.0,
+        "initial_soc": 0.1, "degradation_cost_per_mwh": 0.0, "max_cycles_per_day": None,
+    }  # fmt: skip
+    days = body["daily_schedules"]
+    all_prices: list[float] = []
+    charged = discharged = charge_cost = discharge_income = benchmark = 0.0
+    for day in days:
+        prices = [s["price"] for s in day["schedule"]]
+        all_prices += prices
+        assert close(day["price_mean"], sum(prices) / len(prices))
+        assert (day["price_min"], day["price_max"]) == (min(prices), max(prices))
+        assert close(day["tb4_spread"], _tb(prices, 4))
+        benchmark += _tb(prices, 4) * 4 * 10 * 0.9
+        for step in day["schedule"]:
+            if step["action"] == "charge":
+                charged += step["power"]
+                charge_cost += step["power"] * step["price"]
+            elif step["action"] == "discharge":
+                discharged += step["power"]
+                discharge_income += step["power"] * step["price"]
+    summary = body["summary"]
+    total = summary["total_revenue"]
+    assert close(summary["energy_charged"], charged)
+    assert close(summary["energy_discharged"], discharged)
+    assert close(summary["price_mean"], sum(all_prices) / len(all_prices))
+    assert close(summary["captured_spread"], discharge_income / discharged - charge_cost / charged)
+    assert close(summary["tb4_spread_mean"], sum(d["tb4_spread"] for d in days) / 31)
+    assert close(summary["revenue_per_mw"], total / 10)
+    assert close(summary["revenue_per_mw_year"], total / 10 * 365 / 31)
+    assert close(summary["revenue_per_mwh_year"], total / 40 * 365 / 31)
+    assert close(summary["tb_benchmark_revenue"], benchmark)
+    assert close(summary["pct_of_tb"], 100 * total / benchmark)
+    assert [m["month"] for m in body["monthly"]] == ["2020-08"]
+    month = body["monthly"][0]
+    assert month["days"] == 31
+    assert math.isclose(month["revenue"], sum(d["revenue"] for d in days), abs_tol=1e-5)
+    assert math.isclose(month["cycles"], sum(d["cycles"] for d in days), abs_tol=1e-6)
+    for row in body["comparison"]:
+        assert close(row["revenue_per_mw_year"], row["total_revenue"] / 10 * 365 / 31)
+
+
+CSV_HEADER = "date,hour,price_mxn_per_mwh,action,power_mw,soc,revenue_mxn"
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_optimize_as_csv_parses_back_to_the_json_schedule(client: FlaskClient) -> None:
+    body = {
+        "battery_params": {**BATTERY, "duration_hours": 4, "degradation_cost_per_mwh": 25.0},
+        "market_params": MARKET,
+        "compare": False,
+    }
+    as_json = client.post("/optimize", json=body).get_json()
+    response = client.post("/optimize", json=body, headers={"Accept": "text/csv"})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    text = response.get_data(as_text=True)
+    assert text.splitlines()[0] == CSV_HEADER
+    rows = _csv_rows(text)
+    steps = [(d, s) for d in as_json["daily_schedules"] for s in d["schedule"]]
+    assert len(rows) == len(steps) == 31 * 24
+    for row, (day, step) in zip(rows, steps, strict=True):
+        assert row["date"] == day["date"]
+        assert int(row["hour"]) == step["hour"]
+        assert float(row["price_mxn_per_mwh"]) == step["price"]
+        assert row["action"] == step["action"]
+        assert float(row["power_mw"]) == step["power"]
+        assert float(row["soc"]) == step["soc"]
+        signed = {"charge": -1.0, "discharge": 1.0, "idle": 0.0}[step["action"]] * step["power"]
+        kappa = 25.0 * step["power"] if step["action"] == "discharge" else 0.0
+        assert close(float(row["revenue_mxn"]), step["price"] * signed - kappa)
+    for day in as_json["daily_schedules"]:
+        hours = [float(r["revenue_mxn"]) for r in rows if r["date"] == day["date"]]
+        assert math.isclose(sum(hours), day["revenue"], abs_tol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("accept", "mimetype"),
+    [("application/json", "application/json"), ("*/*", "application/json"),
+     ("text/csv;q=0.5, application/json", "application/json"), ("text/*", "text/csv")],
+    ids=["json", "any", "json-preferred", "text-any"],
+)  # fmt: skip
+def test_optimize_content_negotiation(client: FlaskClient, accept: str, mimetype: str) -> None:
+    body = {"battery_params": {**BATTERY, "duration_hours": 2}, "market_params": MARKET}
+    response = client.post("/optimize", json=body, headers={"Accept": accept})
+    assert response.status_code == 200
+    assert response.mimetype == mimetype
+
+
+def test_optimize_errors_stay_problem_json_when_csv_is_asked(client: FlaskClient) -> None:
+    body = {"battery_params": BATTERY, "market_params": MARKET}  # no duration_hours
+    response = client.post("/optimize", json=body, headers={"Accept": "text/csv"})
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert "battery_params.duration_hours" in response.get_json()["errors"]
