@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-from blueprints.service import price_source, run_optimize
+from blueprints.service import price_source, request_deadline, run_optimize
 from optimizer import STRATEGIES
 
 bp = Blueprint("api", __name__)
@@ -35,7 +35,10 @@ def read_json_body() -> Any:
 
 @bp.post("/optimize")
 def optimize() -> Response:
-    return _json_response(run_optimize(read_json_body(), source=price_source()))
+    deadline_s = request_deadline()  # one deadline for the whole request (SPEC §13)
+    return _json_response(
+        run_optimize(read_json_body(), source=price_source(), deadline_s=deadline_s)
+    )
 
 
 @bp.get("/health")

@@ -11,6 +11,10 @@ from optimizer.errors import InvalidBatteryError
 #: numbers (P / eta) stop being well-conditioned for any solver.
 MIN_EFFICIENCY = 0.01
 _EFFICIENCY_RANGE = f"must be at least {MIN_EFFICIENCY} and at most 1"
+#: the round trip of a one-way pair obeys the same lower bound as ``round_trip_efficiency``
+ONE_WAY_PRODUCT_RANGE = (
+    f"charge_efficiency * discharge_efficiency (the round trip) must be at least {MIN_EFFICIENCY}"
+)
 
 
 def _finite(field: str, value: float) -> float:
@@ -68,9 +72,6 @@ class Battery:
         duration = _finite("duration_hours", self.duration_h)
         if duration <= 0:
             raise InvalidBatteryError("duration_hours", "must be greater than 0")
-        eta = _finite("efficiency", self.round_trip_efficiency)
-        if not MIN_EFFICIENCY <= eta <= 1:
-            raise InvalidBatteryError("efficiency", _EFFICIENCY_RANGE)
         one_way = (self.charge_efficiency, self.discharge_efficiency)
         if (one_way[0] is None) != (one_way[1] is None):
             field = "charge_efficiency" if one_way[0] is None else "discharge_efficiency"
@@ -83,6 +84,16 @@ class Battery:
         ):
             if value is not None and not MIN_EFFICIENCY <= _finite(field, value) <= 1:
                 raise InvalidBatteryError(field, _EFFICIENCY_RANGE)
+        # a one-way pair replaces the round trip: blame the fields that were given
+        if (
+            one_way[0] is not None
+            and one_way[1] is not None
+            and one_way[0] * one_way[1] < MIN_EFFICIENCY
+        ):
+            raise InvalidBatteryError("charge_efficiency", ONE_WAY_PRODUCT_RANGE)
+        eta = _finite("efficiency", self.round_trip_efficiency)
+        if not MIN_EFFICIENCY <= eta <= 1:
+            raise InvalidBatteryError("efficiency", _EFFICIENCY_RANGE)
         lo = _finite("min_soc", self.min_soc)
         hi = _finite("max_soc", self.max_soc)
         if not 0 <= lo <= 1:

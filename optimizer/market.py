@@ -1,9 +1,12 @@
-"""Market days: the hourly prices one market day has (23, 24 or 25 hours)."""
+"""Market days: the hourly prices one market day has (23, 24 or 25 hours), and the padded
+(days x hours) layout of a run's days that every strategy and the settlement share."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -18,10 +21,15 @@ _NUMBER_TYPES = frozenset({float, int, np.float64})
 @dataclass(frozen=True)
 class MarketDay:
     """One market day: ``prices_mxn_per_mwh[h]`` is the price of hour ``h`` (0-based,
-    hour-beginning, local market time)."""
+    hour-beginning, local market time).
+
+    ``prices`` is the same prices as a read-only float64 array, built once here; the
+    optimizer reads that, never the tuple.
+    """
 
     date: dt.date
     prices_mxn_per_mwh: tuple[float, ...]
+    prices: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.prices_mxn_per_mwh)
@@ -33,11 +41,67 @@ class MarketDay:
                 h for h, p in enumerate(self.prices_mxn_per_mwh) if type(p) not in _NUMBER_TYPES
             )
             raise InvalidPricesError(f"{self.date} hour {hour}: price must be a number")
-        finite = np.isfinite(np.fromiter(self.prices_mxn_per_mwh, dtype=float, count=n))
+        prices = np.fromiter(self.prices_mxn_per_mwh, dtype=float, count=n)
+        finite = np.isfinite(prices)
         if not finite.all():
             hour = int(np.argmin(finite))
             raise InvalidPricesError(f"{self.date} hour {hour}: price must be finite")
+        prices.flags.writeable = False
+        object.__setattr__(self, "prices", prices)
+
+    @classmethod
+    def from_array(cls, date: dt.date, prices_mxn_per_mwh: np.ndarray) -> MarketDay:
+        """A market day from a float array (checked as any other)."""
+        return cls(date, tuple(np.asarray(prices_mxn_per_mwh, dtype=float).tolist()))
 
     @property
     def hours(self) -> int:
         return len(self.prices_mxn_per_mwh)
+
+
+class MarketDays(tuple[MarketDay, ...]):
+    """The days of one run, in date order, with their prices laid out once: concatenated
+    (``flat``), as a padded (days, width) matrix with the mask of real hours, and the day
+    offsets into the concatenated hour axis. Every array is read-only and built on first use;
+    strategies and the settlement of one request share them."""
+
+    def __new__(cls, days: Iterable[MarketDay]) -> MarketDays:
+        return super().__new__(cls, days)
+
+    @cached_property
+    def hours(self) -> np.ndarray:
+        """Hour count of every day."""
+        return _frozen(np.array([d.hours for d in self], dtype=np.intp))
+
+    @cached_property
+    def offsets(self) -> np.ndarray:
+        """Start of each day in the concatenated hour axis, plus the total at the end."""
+        return _frozen(np.concatenate(([0], np.cumsum(self.hours))).astype(np.intp))
+
+    @cached_property
+    def flat(self) -> np.ndarray:
+        """Every hour's price (MXN/MWh), concatenated in day order."""
+        return _frozen(np.concatenate([d.prices for d in self]))
+
+    @cached_property
+    def mask(self) -> np.ndarray:
+        """(days, width) boolean mask of the hours each day really has."""
+        width = int(self.hours.max())
+        return _frozen(np.arange(width)[None, :] < self.hours[:, None])
+
+    @cached_property
+    def matrix(self) -> np.ndarray:
+        """Prices as a (days, width) matrix, 0 after each day's last hour."""
+        matrix = np.zeros(self.mask.shape)
+        matrix[self.mask] = self.flat
+        return _frozen(matrix)
+
+
+def market_days(days: Sequence[MarketDay]) -> MarketDays:
+    """``days`` as ``MarketDays`` (the same object when it already is one)."""
+    return days if isinstance(days, MarketDays) else MarketDays(days)
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array

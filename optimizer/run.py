@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from optimizer.battery import Battery
 from optimizer.errors import InvalidPricesError
-from optimizer.market import MarketDay
+from optimizer.market import MarketDay, market_days
 from optimizer.results import ComparisonRow, Horizon, Report, StrategyRun
 from optimizer.settle import settle, summarise
 from optimizer.strategies import STRATEGIES, get_strategy
@@ -29,6 +29,7 @@ def run_strategy(
     the strategy raises ``DeadlineExceededError``."""
     strategy = get_strategy(name)
     _check_days(days)
+    days = market_days(days)  # prices laid out once, shared by the strategy and settlement
     started = time.perf_counter()
     dispatch = strategy.dispatch(days, battery, horizon=Horizon(horizon), deadline_s=deadline_s)
     results = settle(days, dispatch, battery, horizon=Horizon(horizon))
@@ -58,6 +59,7 @@ def optimize(
     """Run ``strategy`` on ``days``; with ``compare``, run every registered strategy too and
     report each one's total against ``optimal``."""
     get_strategy(strategy)  # unknown names fail before any work
+    days = market_days(days)  # one layout of the prices for every strategy
     if not compare:
         return Report(
             run=run_strategy(strategy, days, battery, horizon=horizon, deadline_s=deadline_s),

@@ -15,7 +15,7 @@ import numpy as np
 
 from optimizer.battery import Battery
 from optimizer.errors import PhysicsViolationError
-from optimizer.market import MarketDay
+from optimizer.market import MarketDay, market_days
 from optimizer.results import DayResult, DayRevenue, Horizon, Summary
 
 #: Relative tolerance (of P or E) under which values are solver noise.
@@ -37,7 +37,7 @@ class Dispatch:
 
 def day_offsets(days: Sequence[MarketDay]) -> np.ndarray:
     """Start index of each day in the concatenated hour axis, plus the total at the end."""
-    return np.concatenate(([0], np.cumsum([d.hours for d in days]))).astype(np.intp)
+    return market_days(days).offsets
 
 
 def clean_power(power_mw: np.ndarray, battery: Battery) -> np.ndarray:
@@ -137,50 +137,60 @@ def settle(
         (battery.min_soc, battery.max_soc, battery.soc_start),
     )
 
-    prices = np.concatenate([np.asarray(d.prices_mxn_per_mwh, dtype=float) for d in days])
+    prices = market_days(days).flat
     kappa = battery.degradation_cost_mxn_per_mwh
     hourly_revenue = prices * (discharge - charge) - kappa * discharge
     starts = offsets[:-1]
-    revenue = np.add.reduceat(hourly_revenue, starts)
     charged = np.add.reduceat(charge, starts)
     discharged = np.add.reduceat(discharge, starts)
     charge_cost = np.add.reduceat(prices * charge, starts)
     discharge_income = np.add.reduceat(prices * discharge, starts)
-    withdrawn = discharged / battery.eta_discharge
-    cycles = withdrawn / battery.usable_energy_mwh
-
-    results = []
-    for i, day in enumerate(days):
-        lo, hi = offsets[i], offsets[i + 1]
-        results.append(
-            DayResult(
-                date=day.date,
-                prices_mxn_per_mwh=prices[lo:hi],
-                charge_mw=charge[lo:hi],
-                discharge_mw=discharge[lo:hi],
-                soc=soc[lo:hi],
-                revenue_mxn=_money(revenue[i]),
-                energy_charged_mwh=_round(charged[i]),
-                energy_discharged_mwh=_round(discharged[i]),
-                avg_charge_price_mxn_per_mwh=(
-                    _round(charge_cost[i] / charged[i]) if charged[i] > 0 else None
-                ),
-                avg_discharge_price_mxn_per_mwh=(
-                    _round(discharge_income[i] / discharged[i]) if discharged[i] > 0 else None
-                ),
-                cycles=_round(cycles[i]),
-            )
+    cycles = discharged / battery.eta_discharge / battery.usable_energy_mwh
+    with np.errstate(divide="ignore", invalid="ignore"):
+        avg_charge = _round(charge_cost / charged)
+        avg_discharge = _round(discharge_income / discharged)
+    # rounded as arrays, then handed out as Python floats
+    revenue_mxn = _money(np.add.reduceat(hourly_revenue, starts))
+    columns = zip(
+        revenue_mxn,
+        _round(charged).tolist(),
+        _round(discharged).tolist(),
+        np.where(charged > 0, avg_charge, np.nan).tolist(),
+        np.where(discharged > 0, avg_discharge, np.nan).tolist(),
+        _round(cycles).tolist(),
+        strict=True,
+    )
+    bounds = offsets.tolist()
+    return tuple(
+        DayResult(
+            date=day.date,
+            prices_mxn_per_mwh=prices[lo:hi],
+            charge_mw=charge[lo:hi],
+            discharge_mw=discharge[lo:hi],
+            soc=soc[lo:hi],
+            revenue_mxn=revenue,
+            energy_charged_mwh=e_charged,
+            energy_discharged_mwh=e_discharged,
+            avg_charge_price_mxn_per_mwh=None if math.isnan(avg_c) else avg_c,
+            avg_discharge_price_mxn_per_mwh=None if math.isnan(avg_d) else avg_d,
+            cycles=day_cycles,
         )
-    return tuple(results)
+        for day, lo, hi, (revenue, e_charged, e_discharged, avg_c, avg_d, day_cycles) in zip(
+            days, bounds, bounds[1:], columns, strict=False
+        )
+    )
 
 
-def _round(x: float) -> float:
-    return float(np.round(x, DECIMALS)) + 0.0
+def _round(x: np.ndarray) -> np.ndarray:
+    """MWh totals, fractions and average prices to ``DECIMALS`` (-0.0 becomes 0.0)."""
+    return np.round(x, DECIMALS) + 0.0
 
 
-def _money(x: float) -> float:
-    """MXN rounded to ``MONEY_DECIMALS``: no float noise (2957.1367083200003), idle is 0.0."""
-    return float(round(float(x), MONEY_DECIMALS)) + 0.0
+def _money(x: np.ndarray) -> list[float]:
+    """MXN rounded to ``MONEY_DECIMALS`` as Python floats: no float noise
+    (2957.1367083200003), idle is 0.0. Python's ``round`` is exact in decimal (numpy's scales
+    by 10**6 first), so this goes through the floats one by one: ~0.1 us each."""
+    return [round(value, MONEY_DECIMALS) + 0.0 for value in np.asarray(x, dtype=float).tolist()]
 
 
 def summarise(results: Sequence[DayResult]) -> Summary:
@@ -190,8 +200,12 @@ def summarise(results: Sequence[DayResult]) -> Summary:
     best = max(range(len(results)), key=lambda i: (revenues[i], -i))
     worst = min(range(len(results)), key=lambda i: (revenues[i], i))
     return Summary(
-        total_revenue_mxn=_money(total),
-        avg_daily_revenue_mxn=_money(total / len(results)),
+        total_revenue_mxn=_money_one(total),
+        avg_daily_revenue_mxn=_money_one(total / len(results)),
         best_day=DayRevenue(results[best].date, revenues[best]),
         worst_day=DayRevenue(results[worst].date, revenues[worst]),
     )
+
+
+def _money_one(x: float) -> float:
+    return round(float(x), MONEY_DECIMALS) + 0.0

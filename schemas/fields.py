@@ -36,8 +36,9 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
-#: A CENACE load zone or node key (SPEC §4): it ends up in upstream URLs.
-ZONE_PATTERN = r"^[A-Z0-9 -]{1,64}$"
+#: A CENACE load zone or node key (SPEC §4): it ends up in upstream URLs. Real node keys have
+#: dots (``08CHB-34.5``).
+ZONE_PATTERN = r"^[A-Z0-9 .-]{1,64}$"
 _ZONE_RE = re.compile(ZONE_PATTERN)
 
 
@@ -60,14 +61,15 @@ class ZoneKey(fields.String):
         text = text.strip()
         if not _ZONE_RE.fullmatch(text):
             raise ValidationError(
-                "Must be 1 to 64 upper-case letters, digits, spaces or hyphens "
-                "(a CENACE load zone such as APATZINGAN or a node key such as 01PLO-115)."
+                "Must be 1 to 64 upper-case letters, digits, spaces, hyphens or dots (a CENACE "
+                "load zone such as APATZINGAN or a node key such as 01PLO-115 or 08CHB-34.5)."
             )
         return text
 
 
-#: Market dates the service accepts (guards date arithmetic; no market data exists outside).
-MIN_DATE = dt.date(2000, 1, 1)
+#: Market dates the service accepts: CENACE's market opened in January 2016 (no market data
+#: exists before), and the upper bound guards date arithmetic.
+MIN_DATE = dt.date(2016, 1, 1)
 MAX_DATE = dt.date(2100, 12, 31)
 
 

@@ -1,23 +1,32 @@
 """The POST /optimize request (SPEC §4): every validation rule lives here.
 
 ``OptimizeRequestSchema().load(json_body)`` returns an ``OptimizeRequest`` holding domain
-objects (``optimizer.Battery``, ``prices.PriceQuery`` or inline ``optimizer.MarketDay`` s) or
-raises ``marshmallow.ValidationError`` whose messages mirror the request's structure.
+objects (``optimizer.Battery``, the ``Market`` asked about and, for inline prices, the
+``optimizer.MarketDay`` s) or raises ``marshmallow.ValidationError`` whose messages mirror the
+request's structure.
+
+Inline price lists (up to 366 x 25 items) are checked in one pass over the list rather than
+through a nested schema per item (which cost ~19 us an item): the list's length first, then
+every item's keys and types, then the values as arrays. Only items that fail go through the
+item schema (``InlinePriceSchema``), so their messages and paths
+(``market_params.prices.8783.price``) are marshmallow's; at most ``MAX_LISTED_ERRORS`` field
+errors are listed, plus a count of the rest.
 
 Bounds beyond the physics of SPEC §2 (documented in the README and in /openapi.json):
 capacity_mw 0.001 .. 100 000 MW, duration_hours 0.01 .. 168 h (a week), efficiencies
 0.01 .. 1, degradation_cost_per_mwh 0 .. 100 000 MXN/MWh, max_cycles_per_day 0.1 .. 100,
-|inline price| <= 1 000 000 MXN/MWh, dates within 2000-01-01 .. 2100-12-31, at most 366
+|inline price| <= 1 000 000 MXN/MWh, dates within 2016-01-01 .. 2100-12-31, at most 366
 market days per request.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from marshmallow import (
     RAISE,
     Schema,
@@ -52,6 +61,8 @@ MAX_DEGRADATION_COST = 100_000.0
 MAX_CYCLES_PER_DAY = 100.0
 MAX_ABS_PRICE = 1_000_000.0
 MAX_INLINE_PRICES = MAX_DAYS * max(ALLOWED_HOURS_PER_DAY)
+#: field errors listed in one 422 (the rest are counted): error bodies stay small (SPEC §13)
+MAX_LISTED_ERRORS = 50
 
 
 _FRACTION = validate.Range(min=0, max=1)
@@ -65,24 +76,91 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
+#: longest field name quoted back in an error path (names come from the client)
+MAX_ERROR_KEY_CHARS = 80
+
+
+class BoundedErrorsSchema(StrictSchema):
+    """A top-level request schema whose ValidationError lists at most ``MAX_LISTED_ERRORS``
+    field errors (in request order) plus a count of the rest under ``_schema``, and quotes
+    client-chosen field names cut to ``MAX_ERROR_KEY_CHARS``: error bodies stay small
+    whatever the body held (SPEC §13)."""
+
+    def handle_error(self, error: ValidationError, data: Any, *, many: bool, **kwargs: Any) -> None:
+        budget = [MAX_LISTED_ERRORS]
+        bounded = _bounded(error.messages, budget)
+        omitted = _count_fields(error.messages, skip="_schema") - MAX_LISTED_ERRORS + budget[0]
+        if omitted > 0:
+            bounded = bounded if isinstance(bounded, dict) else {"_schema": bounded}
+            bounded.setdefault("_schema", [])
+            bounded["_schema"] = [*bounded["_schema"], _unlisted_message(omitted, "fields have")]
+        raise ValidationError(bounded) from None
+
+
+def _bounded(messages: Any, budget: list[int]) -> Any:
+    """The first ``budget[0]`` field errors of ``messages`` (nested dicts of message lists)
+    with long keys cut; ``budget[0]`` is decreased by the field errors kept. Whole-object
+    messages (``_schema``, written by our own validators, a few each) are always kept."""
+    if not isinstance(messages, dict):
+        budget[0] -= 1
+        return messages
+    kept: dict[Any, Any] = {}
+    for key, value in messages.items():
+        if key == "_schema":
+            kept[key] = value
+            continue
+        if budget[0] <= 0:
+            continue
+        name = key
+        if isinstance(key, str) and len(key) > MAX_ERROR_KEY_CHARS:
+            name = key[:MAX_ERROR_KEY_CHARS] + "..."
+        kept[name] = _bounded(value, budget)
+    return kept
+
+
 @dataclass(frozen=True, kw_only=True)
-class OptimizeRequest:
-    """A validated POST /optimize request as domain objects.
+class Market:
+    """The market a request is about: zone or node (None for inline prices without one),
+    system, process and the market days ``start`` .. ``end`` inclusive."""
 
-    Exactly one of ``query`` (prices to fetch) and ``inline_days`` (the caller's prices) is set.
-    """
-
-    battery: Battery
-    query: PriceQuery | None
-    inline_days: tuple[MarketDay, ...] | None
     zone: str | None
     system: System
     process: Process
     start: dt.date
     end: dt.date
+
+    def query(self) -> PriceQuery:
+        """The price query for this market (needs a zone)."""
+        if self.zone is None:
+            raise ValueError("a price query needs a zone")
+        return PriceQuery(
+            zone=self.zone,
+            system=self.system,
+            process=self.process,
+            start=self.start,
+            end=self.end,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimizeRequest:
+    """A validated POST /optimize request as domain objects.
+
+    ``inline_days`` holds the caller's prices; when it is None the prices of ``market`` are
+    fetched (``query``).
+    """
+
+    battery: Battery
+    market: Market
+    inline_days: tuple[MarketDay, ...] | None
     strategy: str
     horizon: Horizon
     compare: bool
+
+    @property
+    def query(self) -> PriceQuery | None:
+        """What to fetch, or None when the prices came with the request."""
+        return None if self.inline_days is not None else self.market.query()
 
 
 class BatteryParamsSchema(StrictSchema):
@@ -155,6 +233,15 @@ class BatteryParamsSchema(StrictSchema):
             errors[missing] = ["charge_efficiency and discharge_efficiency must be given together."]
         if "efficiency" not in data and not (has_charge and has_discharge):
             errors["efficiency"] = ["Missing data for required field."]
+        if has_charge and has_discharge:
+            product = data["charge_efficiency"] * data["discharge_efficiency"]
+            if product < MIN_EFFICIENCY:
+                message = (
+                    f"charge_efficiency * discharge_efficiency (the round trip) is {product:.6g}; "
+                    f"it must be at least {MIN_EFFICIENCY}."
+                )
+                errors["charge_efficiency"] = [message]
+                errors["discharge_efficiency"] = [message]
         lo, hi = data["min_soc"], data["max_soc"]
         if lo >= hi:
             errors["min_soc"] = ["Must be less than max_soc."]
@@ -201,6 +288,151 @@ class InlinePriceSchema(StrictSchema):
     )
 
 
+_ITEM_KEYS = frozenset(InlinePriceSchema().fields)
+_ITEM_SCHEMA = InlinePriceSchema()
+_DATE_FIELD = StrictDate()
+#: hour slots per day in the (day, hour) keys of the checks
+_SLOTS = max(ALLOWED_HOURS_PER_DAY)
+_LENGTH = validate.Length(min=1, max=MAX_INLINE_PRICES)
+
+
+@dataclass(frozen=True, eq=False)
+class InlinePrices:
+    """Inline price items that passed the per-item rules, as arrays in request order:
+    ``day`` (proleptic ordinal of the date), ``hour`` and ``price`` (MXN/MWh)."""
+
+    day: np.ndarray
+    hour: np.ndarray
+    price: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.price.size)
+
+    def market_days(self) -> tuple[MarketDay, ...]:
+        """The items grouped into market days, in date order (run the list checks first)."""
+        keys = self.day * _SLOTS + self.hour
+        order = np.argsort(keys, kind="stable")
+        days, starts = np.unique(self.day[order], return_index=True)
+        bounds = [*starts.tolist(), len(order)]
+        prices = self.price[order]
+        return tuple(
+            MarketDay.from_array(dt.date.fromordinal(day), prices[lo:hi])
+            for day, lo, hi in zip(days.tolist(), bounds, bounds[1:], strict=False)
+        )
+
+
+class InlinePriceList(fields.List):
+    """``market_params.prices``: documented as a list of ``InlinePriceSchema`` items, loaded
+    in one pass (length first, then keys and types, then values as arrays) into
+    ``InlinePrices``. Items that fail are loaded through the item schema for their messages."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(fields.Nested(InlinePriceSchema), validate=_LENGTH, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, list):
+            raise self.make_error("invalid")
+        _LENGTH(value)  # before looking at any item (SPEC §13)
+        fast = _load_columns(value)
+        if fast is not None:
+            return fast
+        return _load_items(value)
+
+
+def _load_columns(items: list[Any]) -> InlinePrices | None:
+    """The whole list at array speed, or None when any item needs a closer look."""
+    if not all(type(item) is dict and item.keys() == _ITEM_KEYS for item in items):
+        return None
+    dates = [item["date"] for item in items]
+    hours = [item["hour"] for item in items]
+    prices = [item["price"] for item in items]
+    if set(map(type, dates)) != {str} or set(map(type, hours)) != {int}:
+        return None
+    if not set(map(type, prices)) <= {int, float}:
+        return None
+    day_of = _valid_dates(set(dates))
+    try:
+        hour = np.array(hours, dtype=np.int64)
+        price = np.array(prices, dtype=float)
+        day = np.array([day_of[d] for d in dates], dtype=np.int64)
+    except (KeyError, OverflowError):
+        return None
+    if not ((hour >= 0) & (hour < _SLOTS)).all():
+        return None
+    if not (np.abs(price) <= MAX_ABS_PRICE).all():  # NaN fails too
+        return None
+    price.flags.writeable = False
+    return InlinePrices(day=day, hour=hour, price=price)
+
+
+def _valid_dates(texts: set[str]) -> dict[str, int]:
+    """Each text that is a valid market date -> its ordinal (others are left out)."""
+    valid = {}
+    for text in texts:
+        try:
+            valid[text] = _DATE_FIELD.deserialize(text).toordinal()
+        except ValidationError:
+            continue
+    return valid
+
+
+def _item_fast(item: Any, day_of: Mapping[str, int]) -> tuple[int, int, float] | None:
+    """``(day, hour, price)`` of an item every rule accepts, or None."""
+    if type(item) is not dict or item.keys() != _ITEM_KEYS:
+        return None
+    date, hour, price = item["date"], item["hour"], item["price"]
+    if type(date) is not str or type(hour) is not int or type(price) not in (int, float):
+        return None
+    if date not in day_of or not 0 <= hour < _SLOTS or not abs(price) <= MAX_ABS_PRICE:
+        return None
+    return day_of[date], hour, float(price)
+
+
+def _load_items(items: list[Any]) -> InlinePrices:
+    """Item by item: the valid ones at a dict lookup each, the others through the item
+    schema; raises a ValidationError listing at most ``MAX_LISTED_ERRORS`` field errors."""
+    texts = {i["date"] for i in items if type(i) is dict and type(i.get("date")) is str}
+    day_of = _valid_dates(texts)
+    loaded: list[tuple[int, int, float]] = []
+    errors: dict[Any, Any] = {}
+    listed = unlisted = 0
+    for index, item in enumerate(items):
+        row = _item_fast(item, day_of)
+        if row is not None:
+            loaded.append(row)
+            continue
+        if listed >= MAX_LISTED_ERRORS:
+            unlisted += 1  # every rule _item_fast applies is the item schema's
+            continue
+        try:
+            value = _ITEM_SCHEMA.load(item)
+        except ValidationError as exc:
+            errors[index] = exc.messages
+            listed += _count_fields(exc.messages)
+            continue
+        loaded.append((value["date"].toordinal(), value["hour"], value["price"]))
+    if errors:
+        if unlisted:
+            errors["_schema"] = [_unlisted_message(unlisted, "items have")]
+        raise ValidationError(errors)
+    day, hour, price = (np.array(column) for column in zip(*loaded, strict=True))
+    price = price.astype(float)
+    price.flags.writeable = False
+    return InlinePrices(day=day.astype(np.int64), hour=hour.astype(np.int64), price=price)
+
+
+def _count_fields(messages: Any, *, skip: str | None = None) -> int:
+    """Field errors in nested ``messages`` (a message list counts once; ``skip``: a key not
+    counted)."""
+    if isinstance(messages, dict):
+        return sum(_count_fields(v, skip=skip) for k, v in messages.items() if k != skip)
+    return 1
+
+
+def _unlisted_message(count: int, what: str) -> str:
+    return f"{count} more {what} errors; only the first {MAX_LISTED_ERRORS} are listed."
+
+
 class MarketParamsSchema(StrictSchema):
     zone = ZoneKey(
         metadata={
@@ -216,9 +448,7 @@ class MarketParamsSchema(StrictSchema):
     end_date = DateOrDateTime(
         metadata={"description": "Last market day, inclusive; required unless prices."}
     )
-    prices = fields.List(
-        fields.Nested(InlinePriceSchema),
-        validate=validate.Length(min=1, max=MAX_INLINE_PRICES),
+    prices = InlinePriceList(
         metadata={
             "description": "Your own hourly prices; when present nothing is fetched. One "
             "entry per hour, hours 0..n-1 of each day with n in 23, 24, 25."
@@ -248,37 +478,51 @@ class MarketParamsSchema(StrictSchema):
 
 
 def _check_inline(
-    items: list[dict[str, Any]], *, start: dt.date | None, end: dt.date | None
+    prices: InlinePrices, *, start: dt.date | None, end: dt.date | None
 ) -> dict[Any, list[str]]:
-    """Per-item and per-list messages for inline prices (keys: index or ``_schema``)."""
+    """Messages for duplicates, dates outside ``start`` .. ``end`` (keys: item index) and days
+    with gaps (key ``_schema``), at most ``MAX_LISTED_ERRORS`` of each kind listed."""
+    keys = prices.day * _SLOTS + prices.hour
+    unique, first = np.unique(keys, return_index=True)
+    first_of_item = first[np.searchsorted(unique, keys)]
+    duplicate = first_of_item != np.arange(keys.size)
+    outside = np.zeros(keys.size, dtype=bool)
+    if start is not None:
+        outside |= prices.day < start.toordinal()
+    if end is not None:
+        outside |= prices.day > end.toordinal()
+    bad = np.flatnonzero(duplicate | outside)
     errors: dict[Any, list[str]] = {}
-    seen: dict[tuple[dt.date, int], int] = {}
-    hours: defaultdict[dt.date, set[int]] = defaultdict(set)
-    for index, item in enumerate(items):
-        key = (item["date"], item["hour"])
-        if key in seen:
-            errors[index] = [f"Duplicate of item {seen[key]} ({key[0].isoformat()} hour {key[1]})."]
-            continue
-        seen[key] = index
-        hours[item["date"]].add(item["hour"])
-        if (start is not None and item["date"] < start) or (end is not None and item["date"] > end):
+    for index in bad[:MAX_LISTED_ERRORS].tolist():
+        if duplicate[index]:
+            earlier = int(first_of_item[index])
+            day = dt.date.fromordinal(int(prices.day[index])).isoformat()
+            errors[index] = [f"Duplicate of item {earlier} ({day} hour {prices.hour[index]})."]
+        else:
             errors[index] = ["Date outside start_date .. end_date."]
     problems: list[str] = []
-    if len(hours) > MAX_DAYS:
+    days, day_starts, hour_counts = np.unique(
+        unique // _SLOTS, return_index=True, return_counts=True
+    )
+    if days.size > MAX_DAYS:
         problems.append(f"Prices cover more than {MAX_DAYS} market days.")
-    for day in sorted(hours):
-        n = len(hours[day])
-        if hours[day] != set(range(n)) or n not in ALLOWED_HOURS_PER_DAY:
-            problems.append(
-                f"{day.isoformat()}: needs one price for each hour 0..n-1 with n in 23, 24 or "
-                f"25 and no gaps (got {n} hours)."
-            )
+    last_hour = np.maximum.reduceat(unique % _SLOTS, day_starts)
+    complete = (last_hour == hour_counts - 1) & np.isin(hour_counts, ALLOWED_HOURS_PER_DAY)
+    broken = np.flatnonzero(~complete)
+    for i in broken[:MAX_LISTED_ERRORS].tolist():
+        problems.append(
+            f"{dt.date.fromordinal(int(days[i])).isoformat()}: needs one price for each hour "
+            f"0..n-1 with n in 23, 24 or 25 and no gaps (got {hour_counts[i]} hours)."
+        )
+    unlisted = max(0, bad.size - MAX_LISTED_ERRORS) + max(0, broken.size - MAX_LISTED_ERRORS)
+    if unlisted:
+        problems.append(_unlisted_message(unlisted, "items or days have"))
     if problems:
         errors["_schema"] = problems
     return errors
 
 
-class OptimizeRequestSchema(StrictSchema):
+class OptimizeRequestSchema(BoundedErrorsSchema):
     battery_params = fields.Nested(BatteryParamsSchema, required=True)
     market_params = fields.Nested(MarketParamsSchema, required=True)
     strategy = fields.String(
@@ -302,37 +546,24 @@ class OptimizeRequestSchema(StrictSchema):
 
     @post_load
     def _request(self, data: dict[str, Any], **kwargs: Any) -> OptimizeRequest:
-        market = data["market_params"]
+        params = data["market_params"]
         inline_days: tuple[MarketDay, ...] | None = None
-        query: PriceQuery | None = None
-        if "prices" in market:
-            by_day: defaultdict[dt.date, dict[int, float]] = defaultdict(dict)
-            for item in market["prices"]:
-                by_day[item["date"]][item["hour"]] = item["price"]
-            inline_days = tuple(
-                MarketDay(day, tuple(prices[h] for h in range(len(prices))))
-                for day, prices in sorted(by_day.items())
-            )
-            start = market.get("start_date", inline_days[0].date)
-            end = market.get("end_date", inline_days[-1].date)
+        if "prices" in params:
+            inline_days = params["prices"].market_days()
+            start = params.get("start_date", inline_days[0].date)
+            end = params.get("end_date", inline_days[-1].date)
         else:
-            start, end = market["start_date"], market["end_date"]
-            query = PriceQuery(
-                zone=market["zone"],
-                system=market["system"],
-                process=market["process"],
-                start=start,
-                end=end,
-            )
+            start, end = params["start_date"], params["end_date"]
         return OptimizeRequest(
             battery=data["battery_params"],
-            query=query,
+            market=Market(
+                zone=params.get("zone"),
+                system=params["system"],
+                process=params["process"],
+                start=start,
+                end=end,
+            ),
             inline_days=inline_days,
-            zone=market.get("zone"),
-            system=market["system"],
-            process=market["process"],
-            start=start,
-            end=end,
             strategy=data["strategy"],
             horizon=data["horizon"],
             compare=data["compare"],

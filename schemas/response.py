@@ -1,43 +1,28 @@
 """Response bodies: marshmallow schemas (the documented contract, used by /openapi.json) and
-a fast serialiser for POST /optimize that produces exactly what the schemas dump.
+the one serialiser of POST /optimize, ``dump_optimize_response``.
 
 Dumping a year (8 784 hours) through nested marshmallow schemas costs tens of milliseconds,
-so ``dump_optimize_response`` builds the same structure straight from the result arrays;
-``tests/schemas/test_response.py`` checks that both paths agree and that the fast output
-validates against ``OptimizeResponseSchema``.
+so the serialiser builds the body straight from the result arrays (each column converted to
+Python numbers once for the whole run); ``tests/schemas/test_response.py`` checks that real
+responses validate against ``OptimizeResponseSchema``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from marshmallow import Schema, fields, validate
 
-from optimizer import Action, ComparisonRow, DayResult, Horizon, Report, Summary
+from optimizer import Action, ComparisonRow, Horizon, Report
 from prices import Process, System
 from schemas.fields import StrictFloat
+from schemas.request import Market
 
 CURRENCY = "MXN"
 PRICE_UNIT = "MXN/MWh"
 #: the ``source`` reported when the caller sent its own prices
 INLINE_SOURCE = "inline"
-
-
-@dataclass(frozen=True, kw_only=True)
-class MarketInfo:
-    """Where the prices came from (the ``market`` block of the response)."""
-
-    zone: str | None
-    system: System
-    process: Process
-    source: str
-    start_date: dt.date
-    end_date: dt.date
-    currency: str = CURRENCY
-    price_unit: str = PRICE_UNIT
 
 
 class HourStepSchema(Schema):
@@ -175,70 +160,43 @@ class ProblemSchema(Schema):
 # --- serialisation -------------------------------------------------------------------------
 
 
-def _summary_view(summary: Summary, days: int) -> dict[str, Any]:
-    return {
-        "days": days,
-        "total_revenue_mxn": summary.total_revenue_mxn,
-        "avg_daily_revenue_mxn": summary.avg_daily_revenue_mxn,
-        "best_day": summary.best_day,
-        "worst_day": summary.worst_day,
-    }
-
-
-def response_view(report: Report, market: MarketInfo) -> dict[str, Any]:
-    """The object ``OptimizeResponseSchema`` dumps (attribute names of the domain types)."""
-    run = report.run
-    return {
-        "strategy": run.strategy,
-        "horizon": run.horizon,
-        "market": market,
-        "daily_schedules": [_DayView(day) for day in run.days],
-        "summary": _summary_view(run.summary, len(run.days)),
-        "comparison": report.comparison,
-    }
-
-
-class _DayView:
-    """A DayResult with its per-hour ``schedule`` (the reference path builds it step by step)."""
-
-    def __init__(self, day: DayResult) -> None:
-        self._day = day
-        self.schedule = day.schedule
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._day, name)
-
-
 _ACTIONS = np.array([Action.IDLE.value, Action.CHARGE.value, Action.DISCHARGE.value])
 
 
-def _day_json(day: DayResult) -> dict[str, Any]:
-    charge = day.charge_mw
-    discharge = day.discharge_mw
+def _schedules(report: Report) -> list[dict[str, Any]]:
+    """``daily_schedules``: the run's hourly arrays are joined and turned into Python values
+    once, then cut into days."""
+    days = report.run.days
+    charge = np.concatenate([day.charge_mw for day in days])
+    discharge = np.concatenate([day.discharge_mw for day in days])
     code = np.where(charge > 0, 1, np.where(discharge > 0, 2, 0))
-    power = np.where(code == 1, charge, np.where(code == 2, discharge, 0.0))
-    schedule = [
-        {"hour": hour, "action": action, "power": p, "price": price, "soc": soc}
-        for hour, (action, p, price, soc) in enumerate(
-            zip(
-                _ACTIONS[code].tolist(),
-                power.tolist(),
-                day.prices_mxn_per_mwh.tolist(),
-                day.soc.tolist(),
-                strict=True,
-            )
+    power = np.where(code == 1, charge, np.where(code == 2, discharge, 0.0)).tolist()
+    price = np.concatenate([day.prices_mxn_per_mwh for day in days]).tolist()
+    soc = np.concatenate([day.soc for day in days]).tolist()
+    action = _ACTIONS[code].tolist()
+    out = []
+    lo = 0
+    for day in days:
+        hi = lo + day.soc.size
+        out.append(
+            {
+                "date": day.date.isoformat(),
+                "schedule": [
+                    {"hour": hour, "action": a, "power": p, "price": q, "soc": s}
+                    for hour, (a, p, q, s) in enumerate(
+                        zip(action[lo:hi], power[lo:hi], price[lo:hi], soc[lo:hi], strict=True)
+                    )
+                ],
+                "revenue": day.revenue_mxn,
+                "energy_charged": day.energy_charged_mwh,
+                "energy_discharged": day.energy_discharged_mwh,
+                "avg_charge_price": day.avg_charge_price_mxn_per_mwh,
+                "avg_discharge_price": day.avg_discharge_price_mxn_per_mwh,
+                "cycles": day.cycles,
+            }
         )
-    ]
-    return {
-        "date": day.date.isoformat(),
-        "schedule": schedule,
-        "revenue": day.revenue_mxn,
-        "energy_charged": day.energy_charged_mwh,
-        "energy_discharged": day.energy_discharged_mwh,
-        "avg_charge_price": day.avg_charge_price_mxn_per_mwh,
-        "avg_discharge_price": day.avg_discharge_price_mxn_per_mwh,
-        "cycles": day.cycles,
-    }
+        lo = hi
+    return out
 
 
 def _row_json(row: ComparisonRow) -> dict[str, Any]:
@@ -252,8 +210,9 @@ def _row_json(row: ComparisonRow) -> dict[str, Any]:
     }
 
 
-def dump_optimize_response(report: Report, market: MarketInfo) -> dict[str, Any]:
-    """Fast path equal to ``OptimizeResponseSchema().dump(response_view(report, market))``."""
+def dump_optimize_response(report: Report, market: Market, *, source: str) -> dict[str, Any]:
+    """The POST /optimize body (``OptimizeResponseSchema``'s shape) for ``report`` on
+    ``market``, whose prices came from ``source`` (a price source's name or ``inline``)."""
     run = report.run
     summary = run.summary
     return {
@@ -263,13 +222,13 @@ def dump_optimize_response(report: Report, market: MarketInfo) -> dict[str, Any]
             "zone": market.zone,
             "system": market.system.value,
             "process": market.process.value,
-            "source": market.source,
-            "start_date": market.start_date.isoformat(),
-            "end_date": market.end_date.isoformat(),
-            "currency": market.currency,
-            "price_unit": market.price_unit,
+            "source": source,
+            "start_date": market.start.isoformat(),
+            "end_date": market.end.isoformat(),
+            "currency": CURRENCY,
+            "price_unit": PRICE_UNIT,
         },
-        "daily_schedules": [_day_json(day) for day in run.days],
+        "daily_schedules": _schedules(report),
         "summary": {
             "days": len(run.days),
             "total_revenue": summary.total_revenue_mxn,

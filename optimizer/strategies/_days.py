@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from optimizer.battery import Battery
-from optimizer.market import MarketDay
+from optimizer.market import MarketDay, market_days
 from optimizer.results import Horizon
 from optimizer.settle import Dispatch, clean_power, day_offsets, physics_faults
 
@@ -21,11 +21,10 @@ GUARD_SLACK = 0.5
 
 def price_matrix(days: Sequence[MarketDay]) -> tuple[np.ndarray, np.ndarray]:
     """Prices as a (days, max hours) matrix padded with 0 after each day's last hour, and the
-    hour count of every day."""
-    hours = np.array([d.hours for d in days], dtype=np.intp)
-    width = int(hours.max())
-    flat = np.concatenate([np.asarray(d.prices_mxn_per_mwh, dtype=float) for d in days])
-    return unflatten(flat, hour_mask(hours, width)), hours
+    hour count of every day. Both are read-only and, for ``MarketDays``, built once per run
+    and shared by every strategy and the settlement."""
+    layout = market_days(days)
+    return layout.matrix, layout.hours
 
 
 def hour_mask(hours: np.ndarray, width: int) -> np.ndarray:

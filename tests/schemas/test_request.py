@@ -14,7 +14,14 @@ from marshmallow import ValidationError
 from blueprints.errors import flatten_messages
 from optimizer import Battery, Horizon
 from prices import PriceQuery, Process, System
-from schemas.request import MAX_DAYS, OptimizeRequest, OptimizeRequestSchema
+from schemas.request import (
+    MAX_DAYS,
+    MAX_INLINE_PRICES,
+    MAX_LISTED_ERRORS,
+    Market,
+    OptimizeRequest,
+    OptimizeRequestSchema,
+)
 
 SCHEMA = OptimizeRequestSchema()
 
@@ -49,6 +56,9 @@ def test_prd_example_builds_domain_objects() -> None:
     assert request.query == PriceQuery(zone="APATZINGAN", system=System.SIN,
                                        process=Process.MDA, start=dt.date(2024, 1, 1),
                                        end=dt.date(2024, 1, 31))  # fmt: skip
+    assert request.market == Market(zone="APATZINGAN", system=System.SIN,
+                                    process=Process.MDA, start=dt.date(2024, 1, 1),
+                                    end=dt.date(2024, 1, 31))  # fmt: skip
     assert request.inline_days is None
     assert (request.strategy, request.horizon, request.compare) == ("optimal", Horizon.DAILY, True)
 
@@ -84,7 +94,7 @@ def test_defaults() -> None:
     request = SCHEMA.load(body)
     assert (request.battery.min_soc, request.battery.max_soc) == (0.0, 1.0)
     assert request.battery.degradation_cost_mxn_per_mwh == 0.0
-    assert (request.system, request.process) == (System.SIN, Process.MDA)
+    assert (request.market.system, request.market.process) == (System.SIN, Process.MDA)
     assert request.query.days == [dt.date(2024, 3, 1)]
 
 
@@ -97,7 +107,7 @@ def test_defaults() -> None:
 def test_dates_are_the_written_calendar_days(start: str, end: str, days: int) -> None:
     request = load(market_params={"start_date": start, "end_date": end})
     assert len(request.query.days) == days
-    assert request.start.isoformat() == start[:10]
+    assert request.market.start.isoformat() == start[:10]
 
 
 @pytest.mark.parametrize(
@@ -128,6 +138,15 @@ def test_dates_are_the_written_calendar_days(start: str, end: str, days: int) ->
         ({"market_params": {"start_date": "2024-13-01"}}, "market_params.start_date", "ISO"),
         ({"market_params": {"start_date": 20240101}}, "market_params.start_date", "ISO"),
         ({"market_params": {"end_date": "2101-01-01"}}, "market_params.end_date", "between"),
+        # the market opened in January 2016
+        ({"market_params": {"start_date": "2015-12-31"}}, "market_params.start_date", "2016-01-01"),
+        ({"market_params": {"zone": "08CHB-34,5"}}, "market_params.zone", "dots"),
+        ({"market_params": {"zone": "08chb-34.5"}}, "market_params.zone", "dots"),
+        # one-way efficiencies in range whose product (the round trip) is below 0.01
+        ({"battery_params": {"charge_efficiency": 0.0263, "discharge_efficiency": 0.303}},
+         "battery_params.charge_efficiency", "round trip"),
+        ({"battery_params": {"charge_efficiency": 0.0263, "discharge_efficiency": 0.303}},
+         "battery_params.discharge_efficiency", "round trip"),
         ({"market_params": {"start_date": "2023-01-01", "end_date": "2024-01-02"}},
          "market_params.end_date", f"more than {MAX_DAYS}"),
         ({"strategy": "Optimal"}, "strategy", "Must be one of"),
@@ -146,7 +165,7 @@ def test_rules_blame_the_right_field(
 
 
 def test_zone_is_stripped_then_checked() -> None:
-    assert load(market_params={"zone": " VDM CENTRO\t"}).zone == "VDM CENTRO"
+    assert load(market_params={"zone": " VDM CENTRO\t"}).market.zone == "VDM CENTRO"
 
 
 def _inline(prices: list[tuple[str, int, float]], **market: Any) -> dict[str, Any]:
@@ -167,7 +186,8 @@ def test_inline_prices_build_market_days_in_date_order() -> None:
     assert [d.date for d in request.inline_days] == [dt.date(2024, 1, 1), dt.date(2024, 1, 2)]
     assert request.inline_days[0].prices_mxn_per_mwh == tuple(-1.0 * h for h in range(23))
     assert request.inline_days[1].prices_mxn_per_mwh == tuple(2.0 * h for h in range(24))
-    assert (request.start, request.end) == (dt.date(2024, 1, 1), dt.date(2024, 1, 2))
+    assert (request.market.start, request.market.end) == (dt.date(2024, 1, 1), dt.date(2024, 1, 2))
+    assert request.market.zone is None
 
 
 @pytest.mark.parametrize(
@@ -230,3 +250,177 @@ def test_any_battery_value_loads_in_range_or_fails_cleanly(value: Any, field: st
     assert math.isfinite(battery.power_mw) and 0 < battery.power_mw <= 100_000
     assert 0 <= battery.min_soc < battery.max_soc <= 1
     assert 0 < battery.round_trip_efficiency <= 1
+
+
+def test_efficiency_errors_blame_only_fields_the_client_sent() -> None:
+    errors = errors_of(battery_params={"charge_efficiency": 0.0263, "discharge_efficiency": 0.303})
+    assert set(errors) == {"battery_params.charge_efficiency",
+                           "battery_params.discharge_efficiency"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "zone", ["08CHB-34.5", "01PLO-115", "VDM CENTRO", "A" * 64], ids=["dot", "node", "space", "64"]
+)
+def test_zone_and_node_keys(zone: str) -> None:
+    assert load(market_params={"zone": zone}).market.zone == zone
+
+
+def test_first_market_day_is_accepted() -> None:
+    request = load(market_params={"start_date": "2016-01-01", "end_date": "2016-01-02"})
+    assert request.market.start == dt.date(2016, 1, 1)
+
+
+def _year_items() -> list[dict[str, Any]]:
+    start = dt.date(2024, 1, 1)
+    return [{"date": (start + dt.timedelta(days=i)).isoformat(), "hour": h, "price": 100.0 + h}
+            for i in range(MAX_DAYS) for h in range(24)]  # fmt: skip
+
+
+def _inline_errors(items: Any) -> dict[str, list[str]]:
+    body = {"battery_params": PRD["battery_params"], "market_params": {"prices": items}}
+    with pytest.raises(ValidationError) as info:
+        SCHEMA.load(body)
+    return flatten_messages(info.value.messages)
+
+
+@pytest.mark.parametrize(
+    ("bad", "path", "message"),
+    [
+        ({"price": "x"}, "price", "Not a valid number."),
+        ({"price": None}, "price", "Field may not be null."),
+        ({"price": True}, "price", "Not a valid number."),
+        ({"price": float("nan")}, "price", None),
+        ({"price": 10**400}, "price", "Number too large."),
+        ({"price": -1_000_001}, "price", None),
+        ({"hour": True}, "hour", "Not a valid integer."),
+        ({"hour": 1.0}, "hour", "Not a valid integer."),
+        ({"hour": -1}, "hour", None),
+        ({"hour": 10**30}, "hour", None),
+        ({"date": "2024-1-01"}, "date", "Not a valid date."),
+        ({"date": 20240101}, "date", "Not a valid date."),
+        ({"date": ["2024-01-01"]}, "date", "Not a valid date."),
+        ({"date": "2015-12-31"}, "date", "2016-01-01"),
+        ({"extra": 1}, "extra", "Unknown field."),
+    ],
+    ids=lambda v: repr(v)[:30] if isinstance(v, dict) else None,
+)
+def test_a_bad_item_in_a_year_is_blamed_by_its_exact_path(
+    bad: dict[str, Any], path: str, message: str | None
+) -> None:
+    items = _year_items()
+    last = len(items) - 1
+    items[last] = {**items[last], **bad}
+    errors = _inline_errors(items)
+    assert list(errors) == [f"market_params.prices.{last}.{path}"]
+    if message is not None:
+        assert any(message in m for m in errors[f"market_params.prices.{last}.{path}"])
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [(5, "Invalid input type."), (None, "Invalid input type."), ([], "Invalid input type."),
+     ({"date": "2024-01-01", "hour": 0}, "Missing data for required field.")],
+    ids=["number", "null", "list", "missing-price"],
+)  # fmt: skip
+def test_a_malformed_item_is_blamed(item: Any, message: str) -> None:
+    items = _year_items()
+    items[7] = item
+    errors = _inline_errors(items)
+    (path,) = errors
+    assert path.startswith("market_params.prices.7")
+    assert errors[path] == [message]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [([], "Length must be between 1"), ([0] * (MAX_INLINE_PRICES + 1), "Length must be between"),
+     ({"date": "2024-01-01"}, "Not a valid list."), ("prices", "Not a valid list."),
+     (None, "Field may not be null.")],
+    ids=["empty", "too-long", "object", "string", "null"],
+)  # fmt: skip
+def test_the_list_itself_is_checked_before_its_items(value: Any, message: str) -> None:
+    errors = _inline_errors(value)
+    assert list(errors) == ["market_params.prices"]
+    assert any(message in m for m in errors["market_params.prices"])
+
+
+def test_a_million_zeros_are_refused_by_length_alone() -> None:
+    errors = _inline_errors([0] * 1_000_000)
+    assert errors == {
+        "market_params.prices": [f"Length must be between 1 and {MAX_INLINE_PRICES}."]
+    }
+
+
+def test_at_most_50_field_errors_are_listed_plus_a_count() -> None:
+    items = [{"date": "2024-01-01", "hour": 0, "price": "x"}] * 1000
+    errors = _inline_errors(items)
+    listed = [path for path in errors if path != "market_params.prices"]
+    assert listed == [f"market_params.prices.{i}.price" for i in range(MAX_LISTED_ERRORS)]
+    assert errors["market_params.prices"] == [
+        f"{1000 - MAX_LISTED_ERRORS} more items have errors; only the first "
+        f"{MAX_LISTED_ERRORS} are listed."
+    ]
+
+
+def test_list_rules_are_capped_too() -> None:
+    """Duplicates, dates outside the range and days with gaps: 50 of each listed, the rest
+    counted."""
+    items = [{"date": "2024-01-01", "hour": h, "price": 1.0} for h in range(24)] * 4
+    items += [{"date": (dt.date(2024, 2, 1) + dt.timedelta(days=i)).isoformat(), "hour": 0,
+               "price": 1.0} for i in range(60)]  # fmt: skip
+    errors = _inline_errors(items)
+    duplicates = [p for p in errors if p != "market_params.prices"]
+    assert duplicates == [f"market_params.prices.{i}" for i in range(24, 24 + MAX_LISTED_ERRORS)]
+    assert errors["market_params.prices.24"] == ["Duplicate of item 0 (2024-01-01 hour 0)."]
+    problems = errors["market_params.prices"]
+    assert len(problems) == MAX_LISTED_ERRORS + 1
+    assert problems[0].startswith("2024-02-01: needs one price for each hour")
+    unlisted = (72 - MAX_LISTED_ERRORS) + (60 - MAX_LISTED_ERRORS)  # duplicates, broken days
+    assert problems[-1] == (
+        f"{unlisted} more items or days have errors; only the first {MAX_LISTED_ERRORS} are listed."
+    )
+
+
+def test_a_year_of_inline_prices_loads_as_read_only_arrays() -> None:
+    items = _year_items()
+    items.reverse()
+    body = {"battery_params": PRD["battery_params"], "market_params": {"prices": items}}
+    request = SCHEMA.load(body)
+    assert len(request.inline_days) == MAX_DAYS
+    first = request.inline_days[0]
+    assert first.date == dt.date(2024, 1, 1)
+    assert first.prices_mxn_per_mwh == tuple(100.0 + h for h in range(24))
+    assert first.prices.tolist() == list(first.prices_mxn_per_mwh)
+    assert not first.prices.flags.writeable
+
+
+def test_integer_prices_load_as_floats() -> None:
+    items = [{"date": "2024-01-01", "hour": h, "price": h} for h in range(24)]
+    request = SCHEMA.load(_inline([(i["date"], i["hour"], i["price"]) for i in items]))
+    assert request.inline_days[0].prices_mxn_per_mwh == tuple(float(h) for h in range(24))
+    assert all(type(p) is float for p in request.inline_days[0].prices_mxn_per_mwh)
+
+
+def test_unknown_fields_are_listed_up_to_50_with_short_names() -> None:
+    battery = {**PRD["battery_params"], **{f"extra_{i}": 1 for i in range(1000)}}
+    battery["x" * 100_000] = 1
+    with pytest.raises(ValidationError) as info:
+        SCHEMA.load({**PRD, "battery_params": battery})
+    errors = flatten_messages(info.value.messages)
+    listed = [path for path in errors if path != "body"]
+    # marshmallow reports unknown fields in no particular order
+    assert len(listed) == MAX_LISTED_ERRORS
+    assert set(listed) <= {f"battery_params.extra_{i}" for i in range(1000)} | {
+        "battery_params." + "x" * 80 + "..."
+    }
+    assert errors["body"] == [
+        f"{1001 - MAX_LISTED_ERRORS} more fields have errors; only the first "
+        f"{MAX_LISTED_ERRORS} are listed."
+    ]
+
+
+def test_a_long_field_name_is_quoted_cut() -> None:
+    with pytest.raises(ValidationError) as info:
+        SCHEMA.load({**PRD, "x" * 100_000: 1})
+    (path,) = flatten_messages(info.value.messages)
+    assert path == "x" * 80 + "..."

@@ -1,32 +1,48 @@
-"""The fast response serialiser produces exactly what the documented schemas dump."""
+"""The one POST /optimize serialiser: built from the result arrays, it says what the domain
+results say hour by hour, and its output validates against the documented schema."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
-from optimizer import Battery, Horizon, MarketDay, optimize
+from optimizer import Battery, DayResult, Horizon, MarketDay, optimize
 from prices import PriceQuery, Process, System
-from schemas.response import (
-    MarketInfo,
-    OptimizeResponseSchema,
-    dump_optimize_response,
-    response_view,
-)
+from schemas.request import Market
+from schemas.response import OptimizeResponseSchema, dump_optimize_response
 from tests.conftest import RecordedSource
 
 BATTERY = Battery(power_mw=10, duration_h=4, round_trip_efficiency=0.85, min_soc=0.1, max_soc=1)
 
 
-def _market(days: list[MarketDay], source: str = "recorded") -> MarketInfo:
-    return MarketInfo(zone="APATZINGAN", system=System.SIN, process=Process.MDA, source=source,
-                      start_date=days[0].date, end_date=days[-1].date)  # fmt: skip
+def _market(days: list[MarketDay]) -> Market:
+    return Market(zone="APATZINGAN", system=System.SIN, process=Process.MDA,
+                  start=days[0].date, end=days[-1].date)  # fmt: skip
 
 
 def _august(recorded_source: RecordedSource) -> list[MarketDay]:
     query = PriceQuery(zone="APATZINGAN", start=dt.date(2020, 8, 1), end=dt.date(2020, 8, 31))
     return recorded_source.fetch(query)
+
+
+def _day_from_steps(day: DayResult) -> dict[str, Any]:
+    """What a day must serialise to, from the domain's per-hour view (``DayResult.schedule``)."""
+    return {
+        "date": day.date.isoformat(),
+        "schedule": [
+            {"hour": s.hour, "action": s.action.value, "power": s.power_mw,
+             "price": s.price_mxn_per_mwh, "soc": s.soc}
+            for s in day.schedule
+        ],
+        "revenue": day.revenue_mxn,
+        "energy_charged": day.energy_charged_mwh,
+        "energy_discharged": day.energy_discharged_mwh,
+        "avg_charge_price": day.avg_charge_price_mxn_per_mwh,
+        "avg_discharge_price": day.avg_discharge_price_mxn_per_mwh,
+        "cycles": day.cycles,
+    }  # fmt: skip
 
 
 FLAT = MarketDay(dt.date(2024, 1, 1), (500.0,) * 24)  # nothing to arbitrage: idle all day
@@ -36,33 +52,42 @@ LONG = MarketDay(dt.date(2016, 10, 30), tuple(float(-20 + 40 * (h % 6)) for h in
 
 @pytest.mark.parametrize("compare", [True, False])
 @pytest.mark.parametrize("horizon", list(Horizon))
-def test_fast_path_equals_schema_dump(
+def test_body_says_what_the_results_say(
     recorded_source: RecordedSource, compare: bool, horizon: Horizon
 ) -> None:
     days = _august(recorded_source)
     report = optimize(days, BATTERY, strategy="optimal", horizon=horizon, compare=compare)
-    fast = dump_optimize_response(report, _market(days))
-    reference = OptimizeResponseSchema().dump(response_view(report, _market(days)))
-    assert fast == reference
-    assert OptimizeResponseSchema().validate(fast) == {}
+    body = dump_optimize_response(report, _market(days), source="recorded")
+    assert OptimizeResponseSchema().validate(body) == {}
+    assert body["daily_schedules"] == [_day_from_steps(day) for day in report.run.days]
+    assert body["market"] == {
+        "zone": "APATZINGAN", "system": "SIN", "process": "MDA", "source": "recorded",
+        "start_date": "2020-08-01", "end_date": "2020-08-31", "currency": "MXN",
+        "price_unit": "MXN/MWh",
+    }  # fmt: skip
+    assert body["summary"]["days"] == 31
+    assert body["summary"]["total_revenue"] == report.run.summary.total_revenue_mxn
+    assert (body["comparison"] is None) is not compare
+    assert list(body) == ["strategy", "horizon", "market", "daily_schedules", "summary",
+                          "comparison"]  # fmt: skip
 
 
 @pytest.mark.parametrize("days", [[FLAT], [SHORT, LONG]], ids=["idle-day", "clock-changes"])
-def test_fast_path_edge_days(days: list[MarketDay]) -> None:
+def test_edge_days(days: list[MarketDay]) -> None:
     report = optimize(days, BATTERY, compare=True)
-    fast = dump_optimize_response(report, _market(days, source="inline"))
-    assert fast == OptimizeResponseSchema().dump(response_view(report, _market(days, "inline")))
-    assert OptimizeResponseSchema().validate(fast) == {}
-    assert [len(d["schedule"]) for d in fast["daily_schedules"]] == [d.hours for d in days]
+    body = dump_optimize_response(report, _market(days), source="inline")
+    assert OptimizeResponseSchema().validate(body) == {}
+    assert body["daily_schedules"] == [_day_from_steps(day) for day in report.run.days]
+    assert [len(d["schedule"]) for d in body["daily_schedules"]] == [d.hours for d in days]
     if days == [FLAT]:
-        day = fast["daily_schedules"][0]
+        day = body["daily_schedules"][0]
         assert day["avg_charge_price"] is None and day["avg_discharge_price"] is None
         assert {s["action"] for s in day["schedule"]} == {"idle"}
 
 
 def test_schema_rejects_a_wrong_shape() -> None:
     report = optimize([FLAT], BATTERY, compare=False)
-    body = dump_optimize_response(report, _market([FLAT], "inline"))
+    body = dump_optimize_response(report, _market([FLAT]), source="inline")
     body["daily_schedules"][0]["schedule"][0]["power"] = "5"
     del body["summary"]["best_day"]
     errors = OptimizeResponseSchema().validate(body)

@@ -165,6 +165,8 @@
     if (!problem || typeof problem !== "object") {
       problem = { title: `HTTP ${response.status}`, detail: response.statusText || "" };
     }
+    // API Gateway answers its own 401/403 as {"message": ...}
+    problem.title = problem.title || problem.message || `HTTP ${response.status}`;
     problem.status = problem.status || response.status;
     if (response.status === 401 || response.status === 403) {
       problem.hint = "This deployment needs a token: paste it under \u201cAPI token\u201d at the top.";
