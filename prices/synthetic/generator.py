@@ -116,22 +116,25 @@ def _uniform(seed: np.uint64, days: np.ndarray, slot: int, count: int) -> np.nda
     z = (z ^ (z >> np.uint64(30))) * _MIX1
     z = (z ^ (z >> np.uint64(27))) * _MIX2
     z = z ^ (z >> np.uint64(31))
-    return ((z >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+    uniforms: np.ndarray = ((z >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+    return uniforms
 
 
 def _normal(seed: np.uint64, days: np.ndarray, slot: int, count: int) -> np.ndarray:
     """Standard normals, shape (len(days), count), from 2·count slots (Box-Muller)."""
     u = _uniform(seed, days, slot, 2 * count)
-    return np.sqrt(-2.0 * np.log(u[:, :count])) * np.cos(2.0 * np.pi * u[:, count:])
+    normals: np.ndarray = np.sqrt(-2.0 * np.log(u[:, :count])) * np.cos(2.0 * np.pi * u[:, count:])
+    return normals
 
 
 def _mixed_normal(
     common: np.uint64, own: np.uint64, days: np.ndarray, slot: int, count: int, share: float
 ) -> np.ndarray:
     """Unit normals whose variance is ``share`` common to the system and the rest own."""
-    return np.sqrt(share) * _normal(common, days, slot, count) + np.sqrt(1.0 - share) * _normal(
-        own, days, slot, count
-    )
+    mixed: np.ndarray = np.sqrt(share) * _normal(common, days, slot, count) + np.sqrt(
+        1.0 - share
+    ) * _normal(own, days, slot, count)
+    return mixed
 
 
 def _ar1_days(
@@ -155,7 +158,9 @@ def _ar1_days(
 def _ar1_matrix(phi: float, sd: float, n: int = 24) -> np.ndarray:
     """M with (Z @ M.T)[d] a stationary AR(1) of n steps from n unit innovations Z[d]."""
     lag = np.arange(n)[:, None] - np.arange(n)[None, :]
-    m = np.where(lag >= 0, phi ** np.clip(lag, 0, None), 0.0) * sd * np.sqrt(1.0 - phi * phi)
+    m: np.ndarray = (
+        np.where(lag >= 0, phi ** np.clip(lag, 0, None), 0.0) * sd * np.sqrt(1.0 - phi * phi)
+    )
     m[:, 0] = sd * phi ** np.arange(n)  # first hour drawn from the stationary distribution
     return m
 
@@ -237,7 +242,8 @@ def _log_mda(zone: str, system: System, days: np.ndarray) -> np.ndarray:
     dip = _uniform(own, days, _DIP, 24) < p * cheap
     log_prices += spike * (np.log(1.4) - size * np.log(_uniform(own, days, _SPIKE_SIZE, 24)))
     log_prices -= dip * (np.log(1.4) - size * np.log(_uniform(own, days, _DIP_SIZE, 24)))
-    return np.maximum(log_prices, expected + MIN_LOG_DEVIATION)
+    bounded: np.ndarray = np.maximum(log_prices, expected + MIN_LOG_DEVIATION)
+    return bounded
 
 
 def _log_mtr_deviation(zone: str, system: System, days: np.ndarray) -> np.ndarray:
@@ -254,7 +260,8 @@ def _log_mtr_deviation(zone: str, system: System, days: np.ndarray) -> np.ndarra
     dip = _uniform(own, days, _DIP, 24) < p
     deviation += spike * (np.log(1.4) - size * np.log(_uniform(own, days, _SPIKE_SIZE, 24)))
     deviation -= dip * (np.log(1.4) - size * np.log(_uniform(own, days, _DIP_SIZE, 24)))
-    return np.maximum(deviation, MIN_LOG_DEVIATION)
+    bounded: np.ndarray = np.maximum(deviation, MIN_LOG_DEVIATION)
+    return bounded
 
 
 def _soft_bound(x: np.ndarray) -> np.ndarray:
@@ -275,7 +282,8 @@ def _node_deviation(node: str, system: System, days: np.ndarray) -> np.ndarray:
     """log(node price / zone price): a fixed per-node offset plus small hourly noise."""
     seed = _seed(system, "node", node)
     offset = NODE_LOG_SD * _normal(seed, np.zeros(1, dtype=np.int64), _DAY, 1)[0, 0]
-    return offset + NODE_HOUR_LOG_SD * _normal(seed, days, _HOURLY, 24)
+    deviation: np.ndarray = offset + NODE_HOUR_LOG_SD * _normal(seed, days, _HOURLY, 24)
+    return deviation
 
 
 def _market_days(
