@@ -20,9 +20,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from prices.base import PriceQuery, Process, System  # noqa: E402
-from prices.synthetic import SyntheticSource  # noqa: E402
-from prices.synthetic.generator import hourly_prices  # noqa: E402
+from prices.base import PriceQuery, Process, System
+from prices.synthetic import SyntheticSource
+from prices.synthetic.generator import hourly_prices
 
 
 def median_ms(fn, repeat: int = 50) -> float:

@@ -49,7 +49,7 @@ def fetch(
 
 
 def matrix(days: list[MarketDay]) -> np.ndarray:
-    """The 24-hour days as a days × 24 array."""
+    """The 24-hour days as a days x 24 array."""
     return np.array([d.prices_mxn_per_mwh for d in days if d.hours == 24])
 
 
@@ -166,7 +166,8 @@ def test_every_zone_answers_with_plain_rounded_floats(
             assert day.hours == 24
             for price in day.prices_mxn_per_mwh:
                 assert type(price) is float
-                assert math.isfinite(price) and price > 0
+                assert math.isfinite(price)
+                assert price > 0
                 assert round(price, 2) == price
 
 

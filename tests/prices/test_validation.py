@@ -77,9 +77,9 @@ def test_assemble_orders_days_and_hours() -> None:
     ("entries", "message"),
     [
         (full_day()[:-1], "missing hour 23"),
-        (full_day() + [HourPrice(DAY, 3, 1.0)], "hour 3 appears more than once"),
-        (full_day() + [HourPrice(DAY, 24, 1.0)], "prices came for hour 24"),
-        (full_day() + [HourPrice(DAY + dt.timedelta(days=3), 0, 1.0)], "was not asked"),
+        ([*full_day(), HourPrice(DAY, 3, 1.0)], "hour 3 appears more than once"),
+        ([*full_day(), HourPrice(DAY, 24, 1.0)], "prices came for hour 24"),
+        ([*full_day(), HourPrice(DAY + dt.timedelta(days=3), 0, 1.0)], "was not asked"),
         ([*full_day()[:5], HourPrice(DAY, 5, float("nan")), *full_day()[6:]], "not finite"),
     ],
     ids=["missing", "duplicate", "extra-hour", "other-day", "nan"],
