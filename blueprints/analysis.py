@@ -17,6 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
+from apispec import APISpec
 from flask import Blueprint, Response, current_app, request
 
 from blueprints.api import read_json_body
@@ -27,18 +28,25 @@ from prices import (
     PriceQuery,
     PriceSource,
     PriceSourceError,
+    System,
     UpstreamError,
     UpstreamTimeoutError,
 )
 from prices.zones import ZONES, nodes_of
 from schemas.analysis import (
+    SITING_EXAMPLE,
+    SIZING_EXAMPLE,
     Site,
     SitingRequest,
     SitingRequestSchema,
+    SitingResponseSchema,
     SizingRequest,
     SizingRequestSchema,
+    SizingResponseSchema,
     ZonesQuerySchema,
+    ZonesResponseSchema,
 )
+from schemas.analyst import CSV_MIMETYPE
 from schemas.response import CURRENCY, INLINE_SOURCE, PRICE_UNIT
 
 logger = logging.getLogger(__name__)
@@ -343,3 +351,103 @@ def zones() -> Response:
 
 
 __all__ = ["bp", "run_siting", "run_sizing", "sizing_rows", "siting_row", "zones_body"]
+
+
+# --- OpenAPI -------------------------------------------------------------------------------
+
+_BODY_PROBLEMS = (
+    "BadRequest",
+    "NoPrices",
+    "PayloadTooLarge",
+    "UnsupportedMediaType",
+    "ValidationFailed",
+    "UpstreamFailed",
+    "SolverBudget",
+    "UpstreamTimeout",
+)
+_CSV_EXAMPLE = (
+    "date,hour,price_mxn_per_mwh,action,power_mw,soc,revenue_mxn\n"
+    "2024-01-01,0,20.0,charge,10.0,0.330488,-200.0\n"
+)
+
+
+def register_openapi(spec: APISpec, responses: Callable[..., dict[str, Any]]) -> None:
+    """Add POST /sizing, POST /siting and GET /zones (schemas, examples, problems) to
+    ``spec``; ``responses(ok_schema, description, *problem_names)`` is the builder's helper."""
+    spec.components.schema("SizingRequest", schema=SizingRequestSchema)
+    spec.components.schema("SizingResponse", schema=SizingResponseSchema)
+    spec.components.schema("SitingRequest", schema=SitingRequestSchema)
+    spec.components.schema("SitingResponse", schema=SitingResponseSchema)
+    spec.components.schema("Zones", schema=ZonesResponseSchema)
+
+    def post(
+        name: str, summary: str, example: dict[str, Any], ok: str, problems: Sequence[str]
+    ) -> dict[str, Any]:
+        return {
+            "post": {
+                "summary": summary,
+                "operationId": name,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": f"{name.capitalize()}Request",
+                            "examples": {"spec": {"summary": summary, "value": example}},
+                        }
+                    },
+                },
+                "responses": responses(f"{name.capitalize()}Response", ok, *problems),
+            }
+        }
+
+    spec.path(
+        path="/sizing",
+        operations=post(
+            "sizing",
+            "One market, one power, several durations: what each more hour of storage earns",
+            SIZING_EXAMPLE,
+            "One row per duration, ascending, with the marginal revenue per extra MWh.",
+            _BODY_PROBLEMS,
+        ),
+    )
+    spec.path(
+        path="/siting",
+        operations=post(
+            "siting",
+            "One battery, many zones or nodes, the same dates: where it earns most",
+            SITING_EXAMPLE,
+            "Zones ranked by revenue; zones whose prices could not be had are listed in "
+            "`failed` (404/502/504). When no zone succeeds, the first failure's problem.",
+            _BODY_PROBLEMS,
+        ),
+    )
+    spec.path(
+        path="/zones",
+        operations={
+            "get": {
+                "summary": "The catalogue of CENACE load zones, their system and NodosP count",
+                "operationId": "zones",
+                "parameters": [
+                    {
+                        "name": "system",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": [s.value for s in System]},
+                        "description": "Only the zones of this system.",
+                    }
+                ],
+                "responses": responses("Zones", "Every load zone.", "ValidationFailed"),
+            }
+        },
+    )
+
+
+def amend_openapi(document: dict[str, Any]) -> None:
+    """POST /optimize also answers ``text/csv`` (SPEC §9) when the Accept header asks."""
+    ok = document["paths"]["/optimize"]["post"]["responses"]["200"]
+    ok["description"] += (
+        " With `Accept: text/csv`, the chosen strategy's hours as CSV (columns "
+        "date,hour,price_mxn_per_mwh,action,power_mw,soc,revenue_mxn); errors stay "
+        "problem+json."
+    )
+    ok["content"][CSV_MIMETYPE] = {"schema": {"type": "string"}, "example": _CSV_EXAMPLE}

@@ -14,6 +14,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Response, current_app
 
+from blueprints import analysis
 from blueprints.errors import PROBLEM_MIMETYPE
 from schemas.request import OptimizeRequestSchema
 from schemas.response import (
@@ -241,7 +242,9 @@ def build_spec(auth: str = "none") -> dict[str, Any]:
             }
         },
     )
+    analysis.register_openapi(spec, responses)  # POST /sizing, /siting, GET /zones
     document: dict[str, Any] = spec.to_dict()
+    analysis.amend_openapi(document)  # POST /optimize as text/csv
     declare_security(document, auth)
     return document
 

@@ -52,7 +52,8 @@ def _document() -> dict[str, Any]:
 def test_document_lists_every_route_and_error() -> None:
     doc = _document()
     assert doc["openapi"].startswith("3.")
-    assert set(doc["paths"]) == {"/optimize", "/health", "/strategies", "/openapi.json"}
+    assert set(doc["paths"]) == {"/optimize", "/health", "/strategies", "/openapi.json",
+                                 "/sizing", "/siting", "/zones"}  # fmt: skip
     optimize = doc["paths"]["/optimize"]["post"]
     statuses = set(optimize["responses"])
     assert statuses == {"200", "400", "404", "405", "413", "415", "422", "500", "502", "503", "504"}

@@ -14,6 +14,12 @@ from app import create_app
 from optimizer import MarketDay
 from prices import NoPricesError, PriceQuery, UpstreamError
 from prices.zones import ZONES, nodes_of
+from schemas.analysis import (
+    SitingRequest,
+    SitingRequestSchema,
+    SizingRequest,
+    SizingRequestSchema,
+)
 from tests.conftest import RecordedSource
 from tests.optimizer.helpers import PUBLISHED
 
@@ -443,3 +449,30 @@ def test_optimize_errors_stay_problem_json_when_csv_is_asked(client: FlaskClient
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
     assert "battery_params.duration_hours" in response.get_json()["errors"]
+
+
+def test_openapi_documents_sizing_siting_zones_and_csv(client: FlaskClient) -> None:
+    doc = client.get("/openapi.json").get_json()
+    schemas = doc["components"]["schemas"]
+    for path, method in [("/sizing", "post"), ("/siting", "post"), ("/zones", "get")]:
+        operation = doc["paths"][path][method]
+        assert {"200", "422", "500"} <= set(operation["responses"]), path
+    sizing = doc["paths"]["/sizing"]["post"]["requestBody"]["content"]["application/json"]
+    assert sizing["examples"]["spec"]["value"]["durations_hours"] == [1, 2, 4, 6, 8]
+    assert "duration_hours" not in schemas["SizingBatteryParams"]["properties"]
+    assert set(schemas["SitingRow"]["required"]) >= {"rank", "zone", "forecast_pct_of_optimal"}
+    summary = schemas["Summary"]["properties"]
+    assert {"captured_spread", "pct_of_tb", "tb_benchmark_revenue"} <= set(summary)
+    assert {"battery", "monthly"} <= set(schemas["OptimizeResponse"]["required"])
+    ok = doc["paths"]["/optimize"]["post"]["responses"]["200"]["content"]
+    assert set(ok) == {"application/json", "text/csv"}
+
+
+@pytest.mark.parametrize("name", ["sizing", "siting"])
+def test_openapi_examples_are_valid_requests(client: FlaskClient, name: str) -> None:
+    doc = client.get("/openapi.json").get_json()
+    content = doc["paths"][f"/{name}"]["post"]["requestBody"]["content"]["application/json"]
+    example = content["examples"]["spec"]["value"]
+    schema = SizingRequestSchema() if name == "sizing" else SitingRequestSchema()
+    loaded = schema.load(example)  # raises ValidationError if the example were invalid
+    assert isinstance(loaded, SizingRequest if name == "sizing" else SitingRequest)
