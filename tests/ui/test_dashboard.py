@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -15,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from flask import request
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -53,9 +56,30 @@ return out;
 """
 
 
+class Spy:
+    """What the test server saw, and a switch that makes the next POST slow (to watch the
+    spinner)."""
+
+    def __init__(self) -> None:
+        self.slow = threading.Event()
+        self.authorizations: list[str | None] = []
+
+    def before_request(self) -> None:
+        if request.method == "POST":
+            self.authorizations.append(request.headers.get("Authorization"))
+            if self.slow.is_set():  # only the next POST
+                self.slow.clear()
+                time.sleep(2.0)
+
+
+SPY = Spy()
+
+
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    with serve(synthetic_app()) as url:
+    app = synthetic_app()
+    app.before_request(SPY.before_request)
+    with serve(app) as url:
         yield url
 
 
@@ -420,3 +444,82 @@ def test_the_cli_report_renders_offline(driver: WebDriver, tmp_path: Path) -> No
         assert (shown[key] is None) if value is None else float(shown[key] or "nan") == value, key
     assert_charts_drawn(driver)
     assert cumulative_lines(driver) == set(STRATEGIES)
+
+
+def test_a_long_request_shows_a_spinner_with_the_elapsed_time(
+    driver: WebDriver, base_url: str
+) -> None:
+    SPY.slow.set()
+    try:
+        driver.get(base_url + "/?start=2024-01-01&end=2024-01-02")
+        readings = []
+        for _ in range(200):
+            if driver.execute_script("return document.body.dataset.state") != "running":
+                time.sleep(0.02)
+                continue
+            text = driver.find_element(By.ID, "status").text
+            assert driver.find_elements(By.CSS_SELECTOR, "#status .spinner")
+            match = re.fullmatch(r"Optimising\u2026 (\d+\.\d) s", text)
+            assert match, text
+            readings.append(float(match[1]))
+            if len(set(readings)) >= 2:
+                break
+            time.sleep(0.15)
+        assert len(set(readings)) >= 2 and readings == sorted(readings), readings
+    finally:
+        SPY.slow.clear()
+    assert wait_state(driver) == "ready"
+    assert not driver.find_elements(By.CSS_SELECTOR, "#status .spinner")
+
+
+def test_a_pasted_token_is_sent_as_a_bearer_token_and_kept_in_the_tab_only(
+    driver: WebDriver, base_url: str
+) -> None:
+    open_page(driver, base_url + "/?start=2024-01-01&end=2024-01-02")
+    driver.find_element(By.CSS_SELECTOR, "#token-box summary").click()
+    token = driver.find_element(By.ID, "api-token")
+    token.send_keys("tok-123\n")
+    del SPY.authorizations[:]
+    try:
+        assert click_and_wait(driver, "run") == "ready"
+        assert SPY.authorizations and set(SPY.authorizations) == {"Bearer tok-123"}
+        stored = driver.execute_script(
+            "return [JSON.stringify(sessionStorage), JSON.stringify(localStorage)]"
+        )
+        assert "tok-123" in stored[0] and "tok-123" not in stored[1]
+    finally:
+        driver.execute_script("sessionStorage.clear()")
+
+
+def test_a_bad_duration_list_shows_the_422_at_the_sizing_field(
+    driver: WebDriver, base_url: str
+) -> None:
+    open_page(driver, base_url + "/?tab=sizing&start=2024-01-01&end=2024-01-03")
+    set_field(driver, "durations", "0,abc")
+    assert click_and_wait(driver, "run", "error") == "error"
+    assert query(driver)["durations"] == "0,abc"
+    body = {
+        "battery_params": {"capacity_mw": 10.0, "efficiency": 0.85, "min_soc": 0.1, "max_soc": 1.0},
+        "market_params": {
+            "zone": "APATZINGAN",
+            "system": "SIN",
+            "process": "MDA",
+            "start_date": "2024-01-01",
+            "end_date": "2024-01-03",
+        },
+        "durations_hours": [0, "abc"],
+        "strategy": "optimal",
+        "horizon": "daily",
+    }
+    status, text = post(base_url, "/sizing", body)
+    assert status == 422
+    errors = json.loads(text)["errors"]
+    expected = " ".join(
+        " ".join(messages)
+        for path, messages in errors.items()
+        if path.split(".")[0] == "durations_hours"
+    )
+    assert expected
+    assert driver.find_element(By.CSS_SELECTOR, "[data-error-for='durations_hours']").text == (
+        expected
+    )
