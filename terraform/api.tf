@@ -1,5 +1,6 @@
-# HTTP API (payload 2.0) in front of the function. POST /optimize is authenticated per var.auth;
-# the read-only GET routes are public. Routes not listed here answer 404 from API Gateway.
+# HTTP API (payload 2.0) in front of the function. The POST routes are authenticated per
+# var.auth; the read-only GET routes (API and dashboard) are public. Routes not listed here
+# answer 404 from API Gateway.
 
 resource "aws_apigatewayv2_api" "this" {
   name          = var.name
@@ -37,16 +38,24 @@ resource "aws_apigatewayv2_authorizer" "this" {
   }
 }
 
-resource "aws_apigatewayv2_route" "optimize" {
+resource "aws_apigatewayv2_route" "authenticated" {
+  for_each = toset(local.authenticated_routes)
+
   api_id             = aws_apigatewayv2_api.this.id
-  route_key          = "POST /optimize"
+  route_key          = each.value
   target             = "integrations/${aws_apigatewayv2_integration.this.id}"
   authorization_type = local.route_authorization[var.auth]
   authorizer_id      = one(aws_apigatewayv2_authorizer.this[*].id)
 }
 
+# Earlier versions had POST /optimize as a single resource: keep it in place, not replaced.
+moved {
+  from = aws_apigatewayv2_route.optimize
+  to   = aws_apigatewayv2_route.authenticated["POST /optimize"]
+}
+
 resource "aws_apigatewayv2_route" "public" {
-  #checkov:skip=CKV_AWS_309:Read-only routes (liveness, strategy list, OpenAPI document) are public by design (SPEC section 6); they call no upstream and are throttled by the stage.
+  #checkov:skip=CKV_AWS_309:Read-only routes (liveness, strategies, zones, OpenAPI document, dashboard page, its static files, API docs) and CORS preflights are public by design (SPEC sections 6 and 12); they call no upstream and are throttled by the stage.
   for_each = toset(local.public_routes)
 
   api_id             = aws_apigatewayv2_api.this.id

@@ -43,6 +43,10 @@ resource "aws_lambda_function" "this" {
       PRICE_FETCH_TIMEOUT_S      = var.price_fetch_timeout_s
       PRICE_FETCH_DEADLINE_S     = var.price_fetch_deadline_s
       PRICE_CACHE_MAX_DAYS       = var.price_cache_max_days
+      REQUEST_DEADLINE_S         = var.request_deadline_s
+      CORS_ORIGINS               = join(",", var.cors_origins)
+      # The authentication API Gateway applies; the OpenAPI document declares it.
+      API_AUTH = var.auth
     }
   }
 
@@ -63,8 +67,18 @@ resource "aws_lambda_function" "this" {
     }
 
     precondition {
-      condition     = var.price_fetch_deadline_s + local.solver_time_limit_s < var.lambda_timeout_s
-      error_message = "price_fetch_deadline_s plus the solver limit (${local.solver_time_limit_s} s) must stay below lambda_timeout_s."
+      condition     = var.price_fetch_deadline_s <= var.request_deadline_s
+      error_message = "price_fetch_deadline_s must not exceed request_deadline_s (the fetch is part of the request)."
+    }
+
+    precondition {
+      condition     = var.request_deadline_s + local.deadline_margin_s < var.lambda_timeout_s
+      error_message = "request_deadline_s plus the ${local.deadline_margin_s} s the app needs to answer after it must stay below lambda_timeout_s."
+    }
+
+    precondition {
+      condition     = (var.request_deadline_s + local.deadline_margin_s) * 1000 < local.integration_timeout_ms
+      error_message = "request_deadline_s plus ${local.deadline_margin_s} s must stay below the API integration timeout (${local.integration_timeout_ms} ms)."
     }
 
     precondition {

@@ -9,7 +9,7 @@ output "optimize_url" {
 }
 
 output "auth" {
-  description = "Authentication required on POST /optimize (iam = SigV4, jwt = bearer token, none = public)."
+  description = "Authentication required on the POST routes (iam = SigV4, jwt = bearer token, none = public)."
   value       = var.auth
 }
 
@@ -46,6 +46,26 @@ output "api_log_group" {
 output "batu_api_key_ssm_parameter" {
   description = "Name of the SSM SecureString parameter the function reads the Batu API key from."
   value       = var.batu_api_key_ssm_parameter
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic created for the alarms when alarm_email is set (confirm the e-mail subscription), else null."
+  value       = one(aws_sns_topic.this[*].arn)
+}
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms (5xx, throttles, duration near the timeout, function errors)."
+  value = [
+    aws_cloudwatch_metric_alarm.api_5xx.alarm_name,
+    aws_cloudwatch_metric_alarm.throttles.alarm_name,
+    aws_cloudwatch_metric_alarm.duration.alarm_name,
+    aws_cloudwatch_metric_alarm.errors.alarm_name,
+  ]
+}
+
+output "authenticated_execute_api_arns" {
+  description = "ARNs to allow in a caller's IAM policy (execute-api:Invoke) when auth = iam: one per authenticated route."
+  value       = [for route in local.authenticated_routes : "${aws_apigatewayv2_api.this.execution_arn}/$default/${replace(route, " /", "/")}"]
 }
 
 output "optimize_execute_api_arn" {

@@ -64,7 +64,7 @@ variable "memory_size_mb" {
 }
 
 variable "lambda_timeout_s" {
-  description = "Lambda timeout in seconds; must exceed the price-fetch deadline plus the solver limit and stay below the 29 s API integration timeout."
+  description = "Lambda timeout in seconds; must exceed request_deadline_s by more than 0.5 s and stay below the 29 s API integration timeout."
   type        = number
   default     = 25
 
@@ -74,14 +74,25 @@ variable "lambda_timeout_s" {
   }
 }
 
-variable "reserved_concurrency" {
-  description = "Reserved concurrent executions of the function (caps cost and upstream load); -1 leaves it unreserved, which new accounts with a 10-execution quota need."
+variable "request_deadline_s" {
+  description = "REQUEST_DEADLINE_S: one deadline per request, shared by the price fetch and the optimisation; past it the app answers 504 or 503 within 0.5 s, so it must stay more than 0.5 s below lambda_timeout_s."
   type        = number
-  default     = -1
+  default     = 20
 
   validation {
-    condition     = var.reserved_concurrency >= -1 && var.reserved_concurrency <= 1000 && floor(var.reserved_concurrency) == var.reserved_concurrency
-    error_message = "reserved_concurrency must be a whole number from -1 (unreserved) to 1000."
+    condition     = var.request_deadline_s >= 1 && var.request_deadline_s <= 27
+    error_message = "request_deadline_s must be from 1 to 27 seconds (below the Lambda timeout, itself below API Gateway's 29 s)."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions of the function: a hard cap on parallel requests, hence on cost and upstream load (excess calls are throttled). -1 removes the cap; only accounts whose concurrency quota is 10 (new accounts), which cannot reserve any, need it."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = (var.reserved_concurrency == -1 || var.reserved_concurrency >= 1) && var.reserved_concurrency <= 1000 && floor(var.reserved_concurrency) == var.reserved_concurrency
+    error_message = "reserved_concurrency must be a whole number from 1 to 1000 (0 would disable the function), or -1 for no cap."
   }
 }
 
@@ -242,13 +253,13 @@ variable "price_fetch_timeout_s" {
 }
 
 variable "price_fetch_deadline_s" {
-  description = "PRICE_FETCH_DEADLINE_S: overall deadline of one request's price fetch (all chunks and retries), in seconds; plus the solver limit it must stay below lambda_timeout_s."
+  description = "PRICE_FETCH_DEADLINE_S: cap on one request's whole price fetch (all chunks and retries), in seconds; at most request_deadline_s, so that time is left to compute after a slow upstream."
   type        = number
   default     = 15
 
   validation {
-    condition     = var.price_fetch_deadline_s > 0 && var.price_fetch_deadline_s <= 22
-    error_message = "price_fetch_deadline_s must be greater than 0 and at most 22."
+    condition     = var.price_fetch_deadline_s > 0 && var.price_fetch_deadline_s <= 27
+    error_message = "price_fetch_deadline_s must be greater than 0 and at most 27."
   }
 }
 
@@ -260,5 +271,53 @@ variable "price_cache_max_days" {
   validation {
     condition     = var.price_cache_max_days >= 0 && var.price_cache_max_days <= 1000000 && floor(var.price_cache_max_days) == var.price_cache_max_days
     error_message = "price_cache_max_days must be a whole number from 0 to 1000000."
+  }
+}
+
+# --- browsers ----------------------------------------------------------------------------------
+
+variable "cors_origins" {
+  description = "CORS_ORIGINS: origins (scheme://host[:port], no path) whose pages may call the API from a browser, or [\"*\"]; empty (default) means no CORS. When set, API Gateway also routes OPTIONS preflights (unauthenticated) to the function."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for origin in var.cors_origins : (origin == "*" && length(var.cors_origins) == 1) || can(regex("^https?://([a-z0-9]([a-z0-9.-]*[a-z0-9])?|\\[[0-9a-f:.]+\\])(:[0-9]{1,5})?$", origin))])
+    error_message = "cors_origins must be lower-case origins such as https://dash.example.com (no path, no trailing slash), or [\"*\"] alone."
+  }
+}
+
+# --- alarms (alarms.tf) --------------------------------------------------------------------------
+
+variable "alarm_email" {
+  description = "E-mail address subscribed to a new SNS topic that receives every alarm (the address must confirm the subscription); null creates no topic."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "alarm_email must be an e-mail address."
+  }
+}
+
+variable "alarm_sns_topic_arn" {
+  description = "ARN of an existing SNS topic (e.g. your on-call topic) that also receives every alarm; null for none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]+$", var.alarm_sns_topic_arn))
+    error_message = "alarm_sns_topic_arn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)."
+  }
+}
+
+variable "alarm_5xx_per_5_minutes" {
+  description = "The 5xx alarm fires when the API answers at least this many 5xx responses (the app's 500, 502, 503, 504 and API Gateway's own) within 5 minutes."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.alarm_5xx_per_5_minutes >= 1 && floor(var.alarm_5xx_per_5_minutes) == var.alarm_5xx_per_5_minutes
+    error_message = "alarm_5xx_per_5_minutes must be a whole number of at least 1."
   }
 }

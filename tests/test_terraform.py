@@ -5,6 +5,7 @@ against the numbers in the code."""
 from __future__ import annotations
 
 import ast
+import math
 import re
 from collections import Counter
 from pathlib import Path
@@ -13,8 +14,9 @@ from typing import Any
 import hcl2
 import pytest
 
-from app import settings_from_env
-from optimizer.strategies.optimal import SOLVER_TIME_LIMIT_S
+from app import parse_cors_origins, settings_from_env
+from blueprints.openapi import AUTH_MODES, AUTHENTICATED_OPERATIONS
+from prices import ConfigError
 from prices.settings import PriceSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,6 +26,8 @@ OPTIONS = hcl2.SerializationOptions(
 )
 #: API Gateway's own ceiling for an HTTP API integration.
 HTTP_API_MAX_INTEGRATION_MS = 30_000
+#: SPEC section 13: past REQUEST_DEADLINE_S the app answers within this margin
+DEADLINE_MARGIN_S = 0.5
 
 
 def parse(path: Path) -> dict[str, Any]:
@@ -231,59 +235,105 @@ def test_lambda_environment_is_what_the_code_reads(tf: Config) -> None:
         "PRICE_FETCH_TIMEOUT_S",
         "PRICE_FETCH_DEADLINE_S",
         "PRICE_CACHE_MAX_DAYS",
+        "REQUEST_DEADLINE_S",
+        "CORS_ORIGINS",
+        "API_AUTH",
     }
+    assert expr(env["CORS_ORIGINS"]) == 'join(",", var.cors_origins)'
+    env["CORS_ORIGINS"] = ",".join(tf.default("cors_origins"))
     # Lambda passes every value as a string; the defaults reproduce the code's own defaults.
     as_strings = {key: str(value) for key, value in env.items()}
     settings = settings_from_env(as_strings)
     assert settings["LOG_LEVEL"] == "INFO"
+    assert settings["API_AUTH"] == "iam"
+    assert settings["CORS_ORIGINS"] == ()
     assert settings["PRICE_SETTINGS"] == PriceSettings(
         batu_api_key_ssm_parameter="/battery-arbitrage/batu-api-key"
     )
 
 
+def test_every_auth_mode_is_one_the_app_declares(tf: Config) -> None:
+    (validation,) = tf.variables["auth"]["validation"]
+    match = re.fullmatch(r"contains\((\[.*\]), var\.auth\)", expr(validation["condition"]))
+    assert match
+    assert sorted(ast.literal_eval(match.group(1))) == sorted(AUTH_MODES)
+    for mode in AUTH_MODES:
+        assert settings_from_env({"API_AUTH": mode})["API_AUTH"] == mode
+
+
 # --- API -------------------------------------------------------------------------------------
 
 
-def routes(tf: Config) -> dict[str, dict[str, Any]]:
-    """route key -> route body, expanding the for_each over the public routes."""
+PUBLIC_ROUTES_EXPR = (
+    "concat(local.public_api_routes, local.dashboard_routes, "
+    "length(var.cors_origins) > 0 ? local.preflight_routes : [])"
+)
+
+
+def public_routes(tf: Config, *, cors: bool) -> list[str]:
+    """local.public_routes for a deployment with or without CORS origins."""
+    assert expr(tf.locals["public_routes"]) == PUBLIC_ROUTES_EXPR
+    preflight = tf.locals["preflight_routes"] if cors else []
+    return [*tf.locals["public_api_routes"], *tf.locals["dashboard_routes"], *preflight]
+
+
+def routes(tf: Config, *, cors: bool = False) -> dict[str, dict[str, Any]]:
+    """route key -> route body, expanding each for_each over its route list."""
+    lists = {
+        "toset(local.public_routes)": public_routes(tf, cors=cors),
+        "toset(local.authenticated_routes)": tf.locals["authenticated_routes"],
+    }
     result: dict[str, dict[str, Any]] = {}
     for (rtype, _), body in tf.resources.items():
         if rtype != "aws_apigatewayv2_route":
             continue
-        if "for_each" in body:
-            assert expr(body["for_each"]) == "toset(local.public_routes)"
-            assert expr(body["route_key"]) == "each.value"
-            keys = tf.locals["public_routes"]
-        else:
-            keys = [body["route_key"]]
-        for key in keys:
+        assert expr(body["route_key"]) == "each.value"
+        for key in lists[expr(body["for_each"])]:
             assert key not in result, key
             result[key] = body
     return result
 
 
-def test_exactly_the_four_routes_all_to_the_lambda_integration(tf: Config) -> None:
-    table = routes(tf)
-    assert sorted(table) == [
-        "GET /health",
-        "GET /openapi.json",
-        "GET /strategies",
-        "POST /optimize",
-    ]
+PUBLIC_API = ["GET /health", "GET /openapi.json", "GET /strategies", "GET /zones"]
+DASHBOARD = ["GET /", "GET /docs", "GET /static/{proxy+}"]
+AUTHENTICATED = ["POST /optimize", "POST /siting", "POST /sizing"]
+
+
+@pytest.mark.parametrize("cors", [False, True], ids=["no-cors", "cors"])
+def test_exactly_these_routes_all_to_the_lambda_integration(tf: Config, cors: bool) -> None:
+    table = routes(tf, cors=cors)
+    preflight = ["OPTIONS /{proxy+}"] if cors else []
+    assert sorted(table) == sorted([*PUBLIC_API, *DASHBOARD, *AUTHENTICATED, *preflight])
     for body in table.values():
         assert body["target"] == "integrations/${aws_apigatewayv2_integration.this.id}"
         assert expr(body["api_id"]) == "aws_apigatewayv2_api.this.id"
 
 
-def test_read_only_routes_are_public(tf: Config) -> None:
-    table = routes(tf)
-    for key in ("GET /health", "GET /strategies", "GET /openapi.json"):
+def test_read_only_dashboard_and_preflight_routes_are_public(tf: Config) -> None:
+    table = routes(tf, cors=True)
+    for key in [*PUBLIC_API, *DASHBOARD, "OPTIONS /{proxy+}"]:
         assert table[key]["authorization_type"] == "NONE", key
         assert "authorizer_id" not in table[key]
 
 
-def test_optimize_authorization_follows_var_auth(tf: Config) -> None:
-    optimize = routes(tf)["POST /optimize"]
+def test_the_authenticated_routes_are_the_ones_the_openapi_document_guards(tf: Config) -> None:
+    declared = {(m.lower(), path) for m, path in (r.split(" ") for r in AUTHENTICATED)}
+    assert declared == AUTHENTICATED_OPERATIONS
+    assert sorted(tf.locals["authenticated_routes"]) == AUTHENTICATED
+
+
+def test_the_optimize_route_keeps_its_state_address(tf: Config) -> None:
+    (api,) = [parse(TERRAFORM / "api.tf")]
+    (moved,) = api["moved"]
+    assert moved == {
+        "from": "${aws_apigatewayv2_route.optimize}",
+        "to": '${aws_apigatewayv2_route.authenticated["POST /optimize"]}',
+    }
+
+
+def test_authorization_follows_var_auth(tf: Config) -> None:
+    optimize = tf.resource("aws_apigatewayv2_route", "authenticated")
+    assert expr(optimize["for_each"]) == "toset(local.authenticated_routes)"
     assert expr(optimize["authorization_type"]) == "local.route_authorization[var.auth]"
     assert tf.locals["route_authorization"] == {"iam": "AWS_IAM", "jwt": "JWT", "none": "NONE"}
     assert expr(optimize["authorizer_id"]) == "one(aws_apigatewayv2_authorizer.this[*].id)"
@@ -471,37 +521,165 @@ def test_artifact_bucket_is_versioned_encrypted_and_private(tf: Config) -> None:
 # --- the time budget ---------------------------------------------------------------------------
 
 
+def lambda_preconditions(tf: Config) -> set[str]:
+    lifecycle = block(tf.resource("aws_lambda_function", "this"), "lifecycle")
+    return {expr(p["condition"]) for p in lifecycle["precondition"]}
+
+
 def test_timeouts_are_layered_each_below_the_one_above(tf: Config) -> None:
     code = PriceSettings()
     # The deployed defaults are the code's defaults (one budget, not two).
     assert tf.default("price_connect_timeout_s") == code.connect_timeout_s
     assert tf.default("price_fetch_timeout_s") == code.read_timeout_s
     assert tf.default("price_fetch_deadline_s") == code.fetch_deadline_s
-    assert tf.locals["solver_time_limit_s"] == SOLVER_TIME_LIMIT_S
+    assert tf.default("request_deadline_s") == code.request_deadline_s
+    assert tf.locals["deadline_margin_s"] == DEADLINE_MARGIN_S
 
     read_s = tf.default("price_fetch_timeout_s")
-    deadline_s = tf.default("price_fetch_deadline_s")
-    solver_s = tf.locals["solver_time_limit_s"]
+    fetch_s = tf.default("price_fetch_deadline_s")
+    deadline_s = tf.default("request_deadline_s")
     lambda_s = tf.default("lambda_timeout_s")
     integration_s = tf.locals["integration_timeout_ms"] / 1000
 
-    assert tf.default("price_connect_timeout_s") < read_s < deadline_s
-    assert deadline_s + solver_s < lambda_s < integration_s
+    assert tf.default("price_connect_timeout_s") < read_s < fetch_s <= deadline_s
+    assert deadline_s + DEADLINE_MARGIN_S < lambda_s < integration_s
     assert integration_s * 1000 <= HTTP_API_MAX_INTEGRATION_MS
     # The same ordering is enforced at plan time for any -var values ...
-    conditions = {
-        expr(p["condition"])
-        for p in block(tf.resource("aws_lambda_function", "this"), "lifecycle")["precondition"]
-    }
-    assert "var.price_fetch_timeout_s < var.price_fetch_deadline_s" in conditions
-    assert (
-        "var.price_fetch_deadline_s + local.solver_time_limit_s < var.lambda_timeout_s"
-        in conditions
-    )
-    assert "var.lambda_timeout_s * 1000 < local.integration_timeout_ms" in conditions
+    assert {
+        "var.price_fetch_timeout_s < var.price_fetch_deadline_s",
+        "var.price_fetch_deadline_s <= var.request_deadline_s",
+        "var.request_deadline_s + local.deadline_margin_s < var.lambda_timeout_s",
+        "(var.request_deadline_s + local.deadline_margin_s) * 1000 < local.integration_timeout_ms",
+        "var.lambda_timeout_s * 1000 < local.integration_timeout_ms",
+    } <= lambda_preconditions(tf)
     # ... and the timeout variable cannot reach the integration's 29 s.
-    (validation,) = tf.variables["lambda_timeout_s"]["validation"]
-    assert "var.lambda_timeout_s <= 28" in validation["condition"]
+    assert holds(tf, "lambda_timeout_s", 28)
+    assert not holds(tf, "lambda_timeout_s", 29)
+    assert not holds(tf, "request_deadline_s", 28)
+
+
+def test_the_code_refuses_a_fetch_cap_above_the_request_deadline() -> None:
+    # what the precondition price_fetch_deadline_s <= request_deadline_s mirrors
+    with pytest.raises(ConfigError, match="REQUEST_DEADLINE_S"):
+        settings_from_env({"REQUEST_DEADLINE_S": "10", "PRICE_FETCH_DEADLINE_S": "12"})
+
+
+# --- deployment guards: concurrency, alarms ---------------------------------------------------
+
+_HCL_TO_PYTHON = [("&&", " and "), ("||", " or "), ("!=", " != "), ("null", "None")]
+
+
+def holds(tf: Config, variable: str, value: Any) -> bool:
+    """Whether every validation of ``variable`` accepts ``value``: the conditions of numeric
+    variables use only comparisons, arithmetic, ``floor``, ``&&``/``||`` and ``null``, which
+    read the same in Python once spelt its way."""
+    results = []
+    for validation in tf.variables[variable]["validation"]:
+        condition = expr(validation["condition"])
+        assert re.fullmatch(r"[\w\s.()=!<>&|*+-]+", condition), condition
+        for hcl, python in _HCL_TO_PYTHON:
+            condition = condition.replace(hcl, python)
+        condition = condition.replace(f"var.{variable}", "value")
+        results.append(eval(condition, {"floor": math.floor, "None": None}, {"value": value}))
+    return all(results)
+
+
+def test_reserved_concurrency_is_capped_by_default(tf: Config) -> None:
+    fn = tf.resource("aws_lambda_function", "this")
+    assert expr(fn["reserved_concurrent_executions"]) == "var.reserved_concurrency"
+    default = tf.default("reserved_concurrency")
+    assert isinstance(default, int) and 1 <= default <= 100
+    assert holds(tf, "reserved_concurrency", default)
+    assert holds(tf, "reserved_concurrency", -1)  # explicit opt-out for 10-execution accounts
+    for invalid in (0, -2, 2.5, 1001):  # 0 would disable the function
+        assert not holds(tf, "reserved_concurrency", invalid), invalid
+
+
+def alarms(tf: Config) -> dict[str, dict[str, Any]]:
+    return {name: body for (rtype, name), body in tf.resources.items()
+            if rtype == "aws_cloudwatch_metric_alarm"}  # fmt: skip
+
+
+def test_alarms_on_5xx_throttles_duration_and_errors(tf: Config) -> None:
+    table = alarms(tf)
+    fn_dimensions = {"FunctionName": "${aws_lambda_function.this.function_name}"}
+    expected = {
+        "api_5xx": ("AWS/ApiGateway", "5xx", {"ApiId": "${aws_apigatewayv2_api.this.id}"}),
+        "throttles": ("AWS/Lambda", "Throttles", fn_dimensions),
+        "duration": ("AWS/Lambda", "Duration", fn_dimensions),
+        "errors": ("AWS/Lambda", "Errors", fn_dimensions),
+    }
+    assert set(table) == set(expected)
+    for name, (namespace, metric, dimensions) in expected.items():
+        alarm = table[name]
+        assert (alarm["namespace"], alarm["metric_name"], alarm["dimensions"]) == (
+            namespace, metric, dimensions)  # fmt: skip
+        assert alarm["comparison_operator"] == "GreaterThanOrEqualToThreshold"
+        assert alarm["evaluation_periods"] == 1
+        assert resolve(alarm["period"], tf) == 300
+        assert alarm["treat_missing_data"] == "notBreaching"
+        assert alarm["actions_enabled"] is True
+        assert expr(alarm["alarm_actions"]) == "local.alarm_actions"
+        assert expr(alarm["ok_actions"]) == "local.alarm_actions"
+        assert alarm["alarm_name"].startswith("${var.name}-")
+        assert len(alarm["alarm_description"]) > 30
+    assert table["api_5xx"]["statistic"] == "Sum"
+    assert expr(table["api_5xx"]["threshold"]) == "var.alarm_5xx_per_5_minutes"
+    assert tf.default("alarm_5xx_per_5_minutes") >= 1
+    assert (table["throttles"]["statistic"], table["throttles"]["threshold"]) == ("Sum", 1)
+    assert (table["errors"]["statistic"], table["errors"]["threshold"]) == ("Sum", 1)
+
+
+def test_the_duration_alarm_sits_between_the_deadline_and_the_timeout(tf: Config) -> None:
+    alarm = alarms(tf)["duration"]
+    assert alarm["statistic"] == "Maximum"
+    assert expr(alarm["threshold"]) == "local.duration_alarm_ms"
+    assert expr(tf.locals["duration_alarm_ms"]) == "var.lambda_timeout_s * 900"
+    # At the defaults a request that honours its deadline never trips it (20.5 s < 22.5 s).
+    deadline_ms = (tf.default("request_deadline_s") + DEADLINE_MARGIN_S) * 1000
+    assert deadline_ms < tf.default("lambda_timeout_s") * 900
+
+
+def test_alarm_notifications_are_optional(tf: Config) -> None:
+    assert tf.default("alarm_email") is None
+    assert tf.default("alarm_sns_topic_arn") is None
+    topic = tf.resource("aws_sns_topic", "this")
+    assert expr(topic["count"]) == "var.alarm_email == null ? 0 : 1"
+    subscription = tf.resource("aws_sns_topic_subscription", "this")
+    assert expr(subscription["count"]) == "var.alarm_email == null ? 0 : 1"
+    assert subscription["protocol"] == "email"
+    assert expr(subscription["endpoint"]) == "var.alarm_email"
+    assert expr(subscription["topic_arn"]) == "aws_sns_topic.this[0].arn"
+    assert expr(tf.locals["alarm_actions"]) == (
+        "compact(concat(aws_sns_topic.this[*].arn, [var.alarm_sns_topic_arn]))"
+    )
+
+
+# --- CORS ------------------------------------------------------------------------------------
+
+_CORS_REGEX = re.compile(r'can\(regex\("((?:[^"\\]|\\.)*)", origin\)\)')
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["https://dash.example.com", "http://127.0.0.1:8000", "http://[::1]:5000",
+     "https://dash.example.com/", "https://dash.example.com/app", "ftp://example.com",
+     "example.com", "https://-bad.example.com", "HTTPS://DASH.EXAMPLE.COM"],
+)  # fmt: skip
+def test_cors_origins_variable_accepts_what_the_app_accepts(tf: Config, origin: str) -> None:
+    fn = tf.resource("aws_lambda_function", "this")
+    assert "CORS_ORIGINS" in block(fn, "environment")["variables"]
+    assert tf.default("cors_origins") == []
+    (validation,) = tf.variables["cors_origins"]["validation"]
+    (pattern,) = _CORS_REGEX.findall(validation["condition"])
+    pattern = pattern.encode().decode("unicode_escape")  # HCL escapes
+    terraform_accepts = re.search(pattern, origin) is not None
+    try:
+        app_accepts = parse_cors_origins(origin) == (origin,)
+    except ConfigError:
+        app_accepts = False
+    assert terraform_accepts == app_accepts
+    assert '(origin == "*" && length(var.cors_origins) == 1)' in validation["condition"]
 
 
 # --- validation regexes (Terraform uses Go's RE2, not Python's re) -----------------------------
