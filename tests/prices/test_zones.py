@@ -95,7 +95,8 @@ def _generator() -> Any:
     """scripts/generate_zones.py as a module."""
     if "generate_zones" not in sys.modules:
         spec = importlib.util.spec_from_file_location("generate_zones", GENERATOR)
-        assert spec is not None and spec.loader is not None
+        assert spec is not None
+        assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules["generate_zones"] = module
         spec.loader.exec_module(module)
