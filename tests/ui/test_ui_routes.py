@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from blueprints import ui
 from scripts import vendor_frontend
+from tests.events import make_v2_event
 from tests.ui.browser import synthetic_app
 
 
@@ -139,3 +140,28 @@ def test_view_from_payload_uses_the_page_parameter_names() -> None:
         "efficiency": "0.9",
     }
     assert set(ui.view_from_payload(payload)) <= set(ui.DEFAULT_VIEW)
+
+
+@pytest.mark.parametrize(
+    ("path", "mimetype"),
+    [
+        ("/", "text/html"),
+        ("/docs", "text/html"),
+        ("/static/ui/charts.js", "text/javascript"),
+        ("/static/vendor/uplot/uPlot.min.css", "text/css"),
+        ("/static/vendor/swagger-ui/swagger-ui-bundle.js", "text/javascript"),
+    ],
+    ids=["dashboard", "docs", "charts-js", "uplot-css", "swagger-js"],
+)
+def test_the_pages_and_files_come_through_the_lambda_handler_as_text(
+    path: str, mimetype: str
+) -> None:
+    from app import lambda_handler
+
+    response = lambda_handler(make_v2_event(method="GET", path=path), None)
+    assert response["statusCode"] == 200
+    assert response["headers"]["content-type"].split(";")[0] == mimetype
+    assert response["isBase64Encoded"] is False
+    if path.startswith("/static/"):
+        assert response["body"] == (ui.STATIC / path.removeprefix("/static/")).read_text("utf-8")
+    assert len(response["body"].encode()) < 6 * 1024 * 1024  # Lambda's response limit
