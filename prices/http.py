@@ -248,7 +248,7 @@ class InFlight:
                     shutdown()
                 else:
                     raw.close()
-            except Exception:  # noqa: BLE001 - best effort on a socket being abandoned
+            except Exception:  # best effort on a socket being abandoned
                 logger.debug("shutting an abandoned response failed", exc_info=True)
 
 

@@ -309,7 +309,7 @@ def _drop_hour(rows: list[dict]) -> dict:
 
 
 def _duplicate_hour(rows: list[dict]) -> dict:
-    return batu_body(rows[:6] + [rows[5]] + rows[6:])
+    return batu_body([*rows[:6], rows[5], *rows[6:]])
 
 
 def _string_price(rows: list[dict]) -> dict:
@@ -445,7 +445,7 @@ def test_the_key_is_asked_for_once_per_fetch_and_sent_as_header(
 def test_a_bad_key_fails_the_fetch_without_calling(
     mocked: responses.RequestsMock, fast_retry: RetryPolicy, provider: Callable[[], str]
 ) -> None:
-    with pytest.raises(UpstreamError, match="key is empty|SSM") as err:
+    with pytest.raises(UpstreamError, match=r"key is empty|SSM") as err:
         keyed_source(provider, fast_retry).fetch(query("2020-08-01", "2020-08-01"))
     assert err.value.status == 502
     assert len(mocked.calls) == 0

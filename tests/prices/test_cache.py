@@ -172,7 +172,7 @@ def test_a_day_beyond_the_price_bound_is_a_502_and_nothing_is_cached(price: floa
     inner = RecordingSource()
     cache = CachedSource(inner, max_days=100)
     inner.bad_price_next = price
-    with pytest.raises(UpstreamError, match="2024-01-03 hour 5: .* not within ±1,000,000") as err:
+    with pytest.raises(UpstreamError, match=r"2024-01-03 hour 5: .* not within ±1,000,000") as err:
         cache.fetch(q(1, 3))
     assert err.value.status == 502
     assert [d.date.day for d in cache.fetch(q(1, 3))] == [1, 2, 3]

@@ -93,7 +93,8 @@ def test_every_catalogue_node_key_goes_to_swpml_and_every_zone_to_swpend() -> No
         DATA / "zonas_de_carga_catalogo_v2025-09-26.csv.gz", "rt", encoding="utf-8", newline=""
     ) as f:
         zones = [row["zona_carga"] for row in csv.DictReader(f)]
-    assert len(keys) > 2500 and len(zones) > 100
+    assert len(keys) > 2500
+    assert len(zones) > 100
     assert [k for k in keys if not is_node_key(k)] == []
     assert [z for z in zones if is_node_key(z)] == []
 
@@ -351,7 +352,7 @@ def test_a_price_beyond_a_million_is_a_502_naming_the_day(
     body = cenace_body("APATZINGAN", between(AUG_2020, "2020-08-01", "2020-08-01"))
     _valores(body)[5]["pz"] = "-1000000.5"
     mocked.get(pend_url("APATZINGAN", "2020-08-01", "2020-08-01"), json=body)
-    with pytest.raises(UpstreamError, match="2020-08-01 hora 6: .*beyond ±1,000,000"):
+    with pytest.raises(UpstreamError, match=r"2020-08-01 hora 6: .*beyond ±1,000,000"):
         source().fetch(q("APATZINGAN", "2020-08-01", "2020-08-01"))
 
 

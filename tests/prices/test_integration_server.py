@@ -312,7 +312,7 @@ def test_batu_huge_price_is_a_502_naming_the_day_and_is_not_cached(upstream: Ups
     rows[i] = {**good, "pml": 1e300}
     source = batu(upstream, cache_max_days=100)
     for _ in range(2):
-        with pytest.raises(UpstreamError, match="2020-08-04 18:00:00.*beyond") as err:
+        with pytest.raises(UpstreamError, match=r"2020-08-04 18:00:00.*beyond") as err:
             source.fetch(q("APATZINGAN", "2020-08-03", "2020-08-05"))
         assert err.value.status == 502
     assert len(upstream.requests) == 2  # the second request asked upstream again

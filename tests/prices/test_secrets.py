@@ -20,7 +20,7 @@ REGION = "us-east-1"
 
 
 @pytest.fixture(autouse=True)
-def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials and region, no config files, no instance metadata: nothing can reach
     a real AWS endpoint or pick up a developer's own credentials."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -33,7 +33,6 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.setattr(secrets, "_cache", {})  # each test starts as a new process would
-    yield
 
 
 @pytest.fixture
@@ -128,7 +127,7 @@ def test_missing_parameter_is_an_upstream_error_without_details(ssm: Any) -> Non
 
 def test_blank_parameter_is_an_upstream_error(ssm: Any) -> None:
     put(ssm, "   ")
-    with pytest.raises(UpstreamError, match="^could not read the Batu API key from SSM$"):
+    with pytest.raises(UpstreamError, match=r"^could not read the Batu API key from SSM$"):
         secrets.batu_api_key(from_env(BATU_API_KEY_SSM_PARAMETER=PARAMETER))
 
 

@@ -213,10 +213,10 @@ def _answer_cenace(up: Upstream, parts: list[str]) -> tuple[int, bytes]:
 class _Handler(BaseHTTPRequestHandler):
     upstream: Upstream  # set on the per-server subclass
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - silence
+    def log_message(self, format: str, *args: object) -> None:  # silence
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
+    def do_GET(self) -> None:  # http.server API
         up = self.upstream
         split = urlsplit(self.path)
         params = {k: v[0] for k, v in parse_qs(split.query).items()}
