@@ -33,7 +33,6 @@ from prices.http import (
 )
 
 URL = "https://upstream.test/prices"
-FAST = RetryPolicy(backoff_factor_s=0.0, backoff_max_s=0.0, retry_after_max_s=0.0)
 TIMEOUTS = Timeouts(connect_s=0.5, read_s=2.0)
 MAX_BYTES = 100_000
 
@@ -79,15 +78,17 @@ def test_the_retry_policy_is_bounded_and_caps_retry_after() -> None:
     assert retry.get_backoff_time() == pytest.approx(1.5)
 
 
-def test_the_session_mounts_the_policy_for_http_and_https() -> None:
-    session = make_session(policy=FAST, pool_maxsize=7)
+def test_the_session_mounts_the_policy_for_http_and_https(fast_retry: RetryPolicy) -> None:
+    session = make_session(policy=fast_retry, pool_maxsize=7)
     for prefix in ("http://", "https://"):
         adapter = session.get_adapter(prefix + "x.test")
-        assert adapter.max_retries.status == FAST.status  # type: ignore[attr-defined]
+        assert adapter.max_retries.status == fast_retry.status  # type: ignore[attr-defined]
         assert adapter._pool_maxsize == 7  # type: ignore[attr-defined]
 
 
-def test_get_sends_params_and_headers_and_retries_5xx(mocked: responses.RequestsMock) -> None:
+def test_get_sends_params_and_headers_and_retries_5xx(
+    mocked: responses.RequestsMock, fast_retry: RetryPolicy
+) -> None:
     match = [
         matchers.query_param_matcher({"a": "1"}),
         matchers.header_matcher({"x-test": "yes"}),
@@ -95,23 +96,23 @@ def test_get_sends_params_and_headers_and_retries_5xx(mocked: responses.Requests
     mocked.get(URL, status=503, match=match)
     mocked.get(URL, status=429, headers={"Retry-After": "0"}, match=match)
     mocked.get(URL, json={"ok": True}, match=match)
-    answer = call(make_session(policy=FAST, pool_maxsize=2))
+    answer = call(make_session(policy=fast_retry, pool_maxsize=2))
     assert answer == Answer(200, b'{"ok": true}')
     assert len(mocked.calls) == 3
 
 
 def test_get_gives_the_last_response_back_when_status_retries_run_out(
-    mocked: responses.RequestsMock,
+    mocked: responses.RequestsMock, fast_retry: RetryPolicy
 ) -> None:
     mocked.get(URL, status=502, body="bad gateway")
-    answer = call(make_session(policy=FAST, pool_maxsize=2))
+    answer = call(make_session(policy=fast_retry, pool_maxsize=2))
     assert answer == Answer(502, b"bad gateway")
-    assert len(mocked.calls) == 1 + FAST.status
+    assert len(mocked.calls) == 1 + fast_retry.status
 
 
-def test_4xx_is_not_retried(mocked: responses.RequestsMock) -> None:
+def test_4xx_is_not_retried(mocked: responses.RequestsMock, fast_retry: RetryPolicy) -> None:
     mocked.get(URL, status=400, json={"status": "fail"})
-    assert call(make_session(policy=FAST, pool_maxsize=2)).status == 400
+    assert call(make_session(policy=fast_retry, pool_maxsize=2)).status == 400
     assert len(mocked.calls) == 1
 
 
@@ -127,11 +128,15 @@ def test_4xx_is_not_retried(mocked: responses.RequestsMock) -> None:
     ids=["timeout", "read-timeout", "connect-timeout", "connection-error", "other"],
 )
 def test_transport_errors_are_mapped_without_their_text(
-    mocked: responses.RequestsMock, fault: Exception, error: type[Exception], message: str
+    mocked: responses.RequestsMock,
+    fault: Exception,
+    error: type[Exception],
+    message: str,
+    fast_retry: RetryPolicy,
 ) -> None:
     mocked.get(URL, body=fault)
     with pytest.raises(error, match=message) as err:
-        call(make_session(policy=FAST, pool_maxsize=2))
+        call(make_session(policy=fast_retry, pool_maxsize=2))
     assert err.type is error
     assert "secret-url" not in str(err.value)
 
@@ -158,12 +163,14 @@ def test_deadline_counts_the_time_since_it_started() -> None:
     assert deadline.remaining_s() == pytest.approx(1.75)
 
 
-def test_no_call_is_made_after_the_deadline(mocked: responses.RequestsMock) -> None:
+def test_no_call_is_made_after_the_deadline(
+    mocked: responses.RequestsMock, fast_retry: RetryPolicy
+) -> None:
     clock = FakeClock()
     deadline = Deadline(1.0, clock=clock)
     clock.now += 1.0
     with pytest.raises(UpstreamTimeoutError):
-        call(make_session(policy=FAST, pool_maxsize=2), deadline)
+        call(make_session(policy=fast_retry, pool_maxsize=2), deadline)
     assert len(mocked.calls) == 0
 
 
@@ -241,37 +248,47 @@ def _connection_error(reason: Exception) -> requests.ConnectionError:
     ids=["refused", "dns", "connect-timeout"],
 )
 def test_a_failed_connection_is_502_and_only_a_slow_one_504(
-    mocked: responses.RequestsMock, fault: Exception, error: type[Exception], message: str
+    mocked: responses.RequestsMock,
+    fault: Exception,
+    error: type[Exception],
+    message: str,
+    fast_retry: RetryPolicy,
 ) -> None:
     # urllib3's NewConnectionError (and NameResolutionError) subclass ConnectTimeoutError.
     mocked.get(URL, body=fault)
     with pytest.raises(error, match=message) as err:
-        call(make_session(policy=FAST, pool_maxsize=2))
+        call(make_session(policy=fast_retry, pool_maxsize=2))
     assert err.type is error
 
 
-def test_a_body_over_the_cap_is_a_502(mocked: responses.RequestsMock) -> None:
+def test_a_body_over_the_cap_is_a_502(
+    mocked: responses.RequestsMock, fast_retry: RetryPolicy
+) -> None:
     mocked.get(URL, body=b"x" * (MAX_BYTES + 1))
     with pytest.raises(UpstreamError, match=f"larger than {MAX_BYTES} bytes"):
-        call(make_session(policy=FAST, pool_maxsize=2))
+        call(make_session(policy=fast_retry, pool_maxsize=2))
 
 
-def test_a_body_at_the_cap_is_read(mocked: responses.RequestsMock) -> None:
+def test_a_body_at_the_cap_is_read(mocked: responses.RequestsMock, fast_retry: RetryPolicy) -> None:
     mocked.get(URL, body=b"x" * MAX_BYTES)
-    assert call(make_session(policy=FAST, pool_maxsize=2)).body == b"x" * MAX_BYTES
+    assert call(make_session(policy=fast_retry, pool_maxsize=2)).body == b"x" * MAX_BYTES
 
 
-def test_the_cap_counts_bytes_after_decompression(mocked: responses.RequestsMock) -> None:
+def test_the_cap_counts_bytes_after_decompression(
+    mocked: responses.RequestsMock, fast_retry: RetryPolicy
+) -> None:
     bomb = gzip.compress(b"0" * (MAX_BYTES * 50))
     assert len(bomb) < MAX_BYTES // 10
     mocked.get(URL, body=bomb, headers={"Content-Encoding": "gzip"})
     with pytest.raises(UpstreamError, match="larger than"):
-        call(make_session(policy=FAST, pool_maxsize=2))
+        call(make_session(policy=fast_retry, pool_maxsize=2))
 
 
-def test_a_small_gzip_body_is_decompressed(mocked: responses.RequestsMock) -> None:
+def test_a_small_gzip_body_is_decompressed(
+    mocked: responses.RequestsMock, fast_retry: RetryPolicy
+) -> None:
     mocked.get(URL, body=gzip.compress(b'{"a": 1}'), headers={"Content-Encoding": "gzip"})
-    assert call(make_session(policy=FAST, pool_maxsize=2)).body == b'{"a": 1}'
+    assert call(make_session(policy=fast_retry, pool_maxsize=2)).body == b'{"a": 1}'
 
 
 def test_a_deadline_sets_the_end_unless_the_request_ends_first() -> None:
@@ -282,9 +299,11 @@ def test_a_deadline_sets_the_end_unless_the_request_ends_first() -> None:
     assert Deadline(3.0, not_after=clock.now - 1, clock=clock).remaining_s() == -1.0
 
 
-def test_a_request_deadline_already_past_makes_no_call(mocked: responses.RequestsMock) -> None:
+def test_a_request_deadline_already_past_makes_no_call(
+    mocked: responses.RequestsMock, fast_retry: RetryPolicy
+) -> None:
     with pytest.raises(UpstreamTimeoutError, match="deadline"):
-        call(make_session(policy=FAST, pool_maxsize=2), Deadline(5.0, not_after=0.0))
+        call(make_session(policy=fast_retry, pool_maxsize=2), Deadline(5.0, not_after=0.0))
     assert len(mocked.calls) == 0
 
 
