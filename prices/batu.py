@@ -1,8 +1,9 @@
 """The ``batu`` price source: the Batu Energy API (SPEC §5).
 
-Everything this project assumes about Batu's contract lives in this module (the constants and
-``request_params``/``parse_response`` below) and in ``docs/batu-api.md``; adapting to the real
-contract should touch nothing else.
+Everything this project assumes about Batu's contract lives in this module (the constants,
+``month_chunks``, ``request_params``/``build_call`` and ``parse_response`` below) and in
+``docs/batu-api.md``; adapting to the real contract should touch nothing else. Sessions,
+retries, deadlines, byte caps, concurrency and key redaction are ``prices.http.HttpSource``'s.
 """
 
 from __future__ import annotations
