@@ -22,7 +22,7 @@ from flask import Blueprint, Response, current_app, request
 
 from blueprints.api import read_json_body
 from blueprints.service import price_source
-from optimizer import STRATEGIES, MarketDay, optimize, run_strategy
+from optimizer import STRATEGIES, DeadlineExceededError, MarketDay, optimize, run_strategy
 from optimizer.metrics import PriceTable, run_metrics
 from prices import (
     PriceQuery,
@@ -57,6 +57,11 @@ OPTIMAL = "optimal"
 FORECAST = "forecast"
 #: concurrent price fetches of one siting request
 SITING_FETCH_WORKERS = 8
+#: ``failed`` detail of a zone fetched but not optimised by the request deadline
+_LATE = (
+    "This zone was not optimised within the request deadline; ask for fewer zones or days, "
+    "or use the `flask siting` command."
+)
 #: seconds when the app has no price settings (a test app with an injected source)
 DEFAULT_DEADLINE_S = 20.0
 
@@ -131,19 +136,29 @@ def run_sizing(
         "strategy": base.strategy,
         "horizon": base.horizon.value,
         "capacity_mw": base.battery.power_mw,
-        "rows": sizing_rows(sizing, days),
+        "rows": sizing_rows(sizing, days, deadline=deadline),
     }
 
 
-def sizing_rows(sizing: SizingRequest, days: Sequence[MarketDay]) -> list[dict[str, Any]]:
-    """One row per duration, ascending; marginal revenue against the previous row."""
+def sizing_rows(
+    sizing: SizingRequest, days: Sequence[MarketDay], *, deadline: float | None = None
+) -> list[dict[str, Any]]:
+    """One row per duration, ascending; marginal revenue against the previous row.
+    ``deadline`` (``time.monotonic()``): past it the optimizer raises a 503."""
     table = PriceTable.from_arrays([d.date for d in days], [d.prices_mxn_per_mwh for d in days])
     rows: list[dict[str, Any]] = []
     previous: tuple[float, float] | None = None  # (energy MWh, annualised revenue MXN)
     for hours in sizing.durations_hours:
         req = sizing.with_duration(hours)
         battery = req.battery
-        report = optimize(days, battery, strategy=req.strategy, horizon=req.horizon, compare=False)
+        report = optimize(
+            days,
+            battery,
+            strategy=req.strategy,
+            horizon=req.horizon,
+            compare=False,
+            deadline_s=deadline,
+        )
         metrics = run_metrics(report.run, battery, table=table)
         total = report.run.summary.total_revenue_mxn
         annual = total * 365 / len(days)
@@ -200,10 +215,13 @@ def run_siting(
 
     def done(index: int, outcome: tuple[MarketDay, ...] | PriceSourceError) -> None:
         site = siting.sites[index]
+        if not isinstance(outcome, PriceSourceError):
+            try:
+                rows.append((index, siting_row(siting, site, outcome, deadline=deadline)))
+            except DeadlineExceededError:
+                outcome = UpstreamTimeoutError(_LATE)
         if isinstance(outcome, PriceSourceError):
             failures.append(_Failure(index, site, outcome))
-        else:
-            rows.append((index, siting_row(siting, site, outcome)))
         if progress is not None:
             progress(site.zone, not isinstance(outcome, PriceSourceError))
 
@@ -284,13 +302,21 @@ def _fetch_all(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def siting_row(siting: SitingRequest, site: Site, days: Sequence[MarketDay]) -> dict[str, Any]:
+def siting_row(
+    siting: SitingRequest,
+    site: Site,
+    days: Sequence[MarketDay],
+    *,
+    deadline: float | None = None,
+) -> dict[str, Any]:
     """One zone's row (without its rank): the strategy's economics and what ``forecast``
-    captures of ``optimal`` there."""
+    captures of ``optimal`` there. Raises ``DeadlineExceededError`` past ``deadline``."""
+    if deadline is not None and time.monotonic() >= deadline:
+        raise DeadlineExceededError("the request deadline passed before this zone's turn")
     battery = siting.battery
     names = list(dict.fromkeys([siting.strategy, OPTIMAL, FORECAST]))
     runs = {
-        name: run_strategy(name, days, battery, horizon=siting.horizon)
+        name: run_strategy(name, days, battery, horizon=siting.horizon, deadline_s=deadline)
         for name in names
         if name in STRATEGIES
     }

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from optimizer import MarketDay
-from prices import NoPricesError, PriceQuery, UpstreamError
+from prices import NoPricesError, PriceQuery, UpstreamError, UpstreamTimeoutError
 from prices.zones import ZONES, nodes_of
 from schemas.analysis import (
     SitingRequest,
@@ -476,3 +476,11 @@ def test_openapi_examples_are_valid_requests(client: FlaskClient, name: str) -> 
     schema = SizingRequestSchema() if name == "sizing" else SitingRequestSchema()
     loaded = schema.load(example)  # raises ValidationError if the example were invalid
     assert isinstance(loaded, SizingRequest if name == "sizing" else SitingRequest)
+
+
+def test_siting_past_the_deadline_is_a_504_problem(recorded_source: RecordedSource) -> None:
+    """With no time left, every zone is either not fetched or not optimised in time."""
+    from blueprints import analysis
+
+    with pytest.raises(UpstreamTimeoutError, match="deadline"):
+        analysis.run_siting(_siting(), source=recorded_source, deadline_s=0.0)
