@@ -10,6 +10,7 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from blueprints.service import price_source, request_deadline, run_optimize
 from optimizer import STRATEGIES
+from schemas.analyst import CSV_MIMETYPE, schedule_csv
 
 bp = Blueprint("api", __name__)
 
@@ -33,12 +34,19 @@ def read_json_body() -> Any:
         raise BadRequest("The request body is not valid JSON.") from None
 
 
+def _wants_csv() -> bool:
+    """Whether the Accept header prefers text/csv to JSON (errors stay problem+json)."""
+    best = request.accept_mimetypes.best_match(["application/json", CSV_MIMETYPE])
+    return best == CSV_MIMETYPE
+
+
 @bp.post("/optimize")
 def optimize() -> Response:
     deadline_s = request_deadline()  # one deadline for the whole request (SPEC §13)
-    return _json_response(
-        run_optimize(read_json_body(), source=price_source(), deadline_s=deadline_s)
-    )
+    body = run_optimize(read_json_body(), source=price_source(), deadline_s=deadline_s)
+    if _wants_csv():  # SPEC §9: the hourly schedule as CSV
+        return Response(schedule_csv(body), mimetype=CSV_MIMETYPE)
+    return _json_response(body)
 
 
 @bp.get("/health")

@@ -12,6 +12,7 @@ from flask import Flask, current_app
 
 from optimizer import MarketDay, optimize
 from prices import PriceSource, UpstreamError
+from schemas.analyst import add_analyst_metrics
 from schemas.request import OptimizeRequest, OptimizeRequestSchema
 from schemas.response import INLINE_SOURCE, dump_optimize_response
 
@@ -62,7 +63,8 @@ def run_optimize(
         compare=request.compare,
         deadline_s=deadline_s,
     )
-    return dump_optimize_response(report, request.market, source=source_name)
+    body = dump_optimize_response(report, request.market, source=source_name)
+    return add_analyst_metrics(body, report, request.battery)  # SPEC §9 keys
 
 
 def _market_days(

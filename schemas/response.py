@@ -16,6 +16,12 @@ from marshmallow import Schema, fields, validate
 
 from optimizer import Action, ComparisonRow, Horizon, Report
 from prices import Process, System
+from schemas.analyst import (  # SPEC §9 keys
+    AnalystComparisonFields,
+    AnalystDayFields,
+    AnalystResponseFields,
+    AnalystSummaryFields,
+)
 from schemas.fields import StrictFloat
 from schemas.request import Market
 
@@ -39,7 +45,7 @@ class HourStepSchema(Schema):
     )
 
 
-class DayScheduleSchema(Schema):
+class DayScheduleSchema(AnalystDayFields):
     date = fields.Date(required=True)
     schedule = fields.List(fields.Nested(HourStepSchema), required=True)
     revenue = StrictFloat(required=True, attribute="revenue_mxn", metadata={"description": "MXN."})
@@ -74,7 +80,7 @@ class DayRevenueSchema(Schema):
     revenue = StrictFloat(required=True, attribute="revenue_mxn")
 
 
-class SummarySchema(Schema):
+class SummarySchema(AnalystSummaryFields):
     days = fields.Integer(required=True, metadata={"description": "Market days scheduled."})
     total_revenue = StrictFloat(required=True, attribute="total_revenue_mxn")
     avg_daily_revenue = StrictFloat(required=True, attribute="avg_daily_revenue_mxn")
@@ -82,7 +88,7 @@ class SummarySchema(Schema):
     worst_day = fields.Nested(DayRevenueSchema, required=True)
 
 
-class ComparisonRowSchema(Schema):
+class ComparisonRowSchema(AnalystComparisonFields):
     strategy = fields.String(required=True)
     total_revenue = StrictFloat(required=True, attribute="total_revenue_mxn")
     pct_of_optimal = StrictFloat(
@@ -109,7 +115,7 @@ class MarketSchema(Schema):
     price_unit = fields.String(required=True, validate=validate.Equal(PRICE_UNIT))
 
 
-class OptimizeResponseSchema(Schema):
+class OptimizeResponseSchema(AnalystResponseFields):
     strategy = fields.String(required=True)
     horizon = fields.Enum(Horizon, by_value=True, required=True)
     market = fields.Nested(MarketSchema, required=True)

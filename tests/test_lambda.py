@@ -30,7 +30,8 @@ def handler(app: Flask) -> Any:
 
 
 def _json(obj: Any) -> str:
-    return json.dumps(obj)
+    """What the service writes: compact JSON, UTF-8 as is (orjson)."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
 def _v1_response(status: int, body: str, content_type: str) -> dict[str, Any]:
@@ -264,6 +265,7 @@ def test_prd_example_through_the_deployed_handler() -> None:
     assert OptimizeResponseSchema().validate(body) == {}
     assert list(body) == [
         "strategy", "horizon", "market", "daily_schedules", "summary", "comparison",
+        "battery", "monthly",
     ]  # fmt: skip
     assert body["strategy"] == "optimal"
     assert body["horizon"] == "daily"
@@ -284,6 +286,7 @@ def test_prd_example_through_the_deployed_handler() -> None:
         assert set(day) == {
             "date", "schedule", "revenue", "energy_charged", "energy_discharged",
             "avg_charge_price", "avg_discharge_price", "cycles",
+            "price_mean", "price_min", "price_max", "tb4_spread",
         }  # fmt: skip
     revenues = [d["revenue"] for d in days]
     assert body["summary"]["days"] == 31

@@ -3,13 +3,15 @@ results say hour by hour, and its output validates against the documented schema
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from typing import Any
 
 import pytest
 
-from optimizer import Battery, DayResult, Horizon, MarketDay, optimize
+from optimizer import Battery, DayResult, Horizon, MarketDay, Report, optimize
 from prices import PriceQuery, Process, System
+from schemas.analyst import add_analyst_metrics
 from schemas.request import Market
 from schemas.response import OptimizeResponseSchema, dump_optimize_response
 from tests.conftest import RecordedSource
@@ -45,6 +47,11 @@ def _day_from_steps(day: DayResult) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _with_metrics(body: dict[str, Any], report: Report) -> dict[str, Any]:
+    """A copy of ``body`` with the SPEC §9 keys the service adds (schemas.analyst)."""
+    return add_analyst_metrics(copy.deepcopy(body), report, BATTERY)
+
+
 FLAT = MarketDay(dt.date(2024, 1, 1), (500.0,) * 24)  # nothing to arbitrage: idle all day
 SHORT = MarketDay(dt.date(2016, 4, 3), tuple(float(100 + 50 * (h % 12)) for h in range(23)))
 LONG = MarketDay(dt.date(2016, 10, 30), tuple(float(-20 + 40 * (h % 6)) for h in range(25)))
@@ -58,7 +65,7 @@ def test_body_says_what_the_results_say(
     days = _august(recorded_source)
     report = optimize(days, BATTERY, strategy="optimal", horizon=horizon, compare=compare)
     body = dump_optimize_response(report, _market(days), source="recorded")
-    assert OptimizeResponseSchema().validate(body) == {}
+    assert OptimizeResponseSchema().validate(_with_metrics(body, report)) == {}
     assert body["daily_schedules"] == [_day_from_steps(day) for day in report.run.days]
     assert body["market"] == {
         "zone": "APATZINGAN", "system": "SIN", "process": "MDA", "source": "recorded",
@@ -76,7 +83,7 @@ def test_body_says_what_the_results_say(
 def test_edge_days(days: list[MarketDay]) -> None:
     report = optimize(days, BATTERY, compare=True)
     body = dump_optimize_response(report, _market(days), source="inline")
-    assert OptimizeResponseSchema().validate(body) == {}
+    assert OptimizeResponseSchema().validate(_with_metrics(body, report)) == {}
     assert body["daily_schedules"] == [_day_from_steps(day) for day in report.run.days]
     assert [len(d["schedule"]) for d in body["daily_schedules"]] == [d.hours for d in days]
     if days == [FLAT]:
@@ -88,6 +95,7 @@ def test_edge_days(days: list[MarketDay]) -> None:
 def test_schema_rejects_a_wrong_shape() -> None:
     report = optimize([FLAT], BATTERY, compare=False)
     body = dump_optimize_response(report, _market([FLAT]), source="inline")
+    add_analyst_metrics(body, report, BATTERY)
     body["daily_schedules"][0]["schedule"][0]["power"] = "5"
     del body["summary"]["best_day"]
     errors = OptimizeResponseSchema().validate(body)
