@@ -53,16 +53,21 @@ def free_port() -> int:
         return port
 
 
-def wait_until_listening(port: int, process: subprocess.Popen[bytes]) -> None:
+def wait_until_serving(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Until a worker answers GET /health (the master listens before its worker has booted)."""
     for _attempt in range(300):  # bounded: up to about 30 s for gunicorn to boot
         if process.poll() is not None:
-            raise AssertionError(f"gunicorn exited with status {process.returncode}")
+            raise AssertionError(f"gunicorn exited ({process.returncode}):\n{log.read_text()}")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
+            connection.request("GET", "/health")
+            if connection.getresponse().status == 200:
+                return
         except OSError:
             time.sleep(0.1)
-    raise AssertionError(f"gunicorn is not listening on port {port}")
+        finally:
+            connection.close()
+    raise AssertionError(f"gunicorn is not serving on port {port}:\n{log.read_text()}")
 
 
 @pytest.fixture(scope="module", params=["werkzeug", "gunicorn"])
@@ -93,7 +98,7 @@ def server_port(
             cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
-            wait_until_listening(port, process)
+            wait_until_serving(port, process, log)
             yield port
         finally:
             process.terminate()
