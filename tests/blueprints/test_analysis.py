@@ -484,3 +484,47 @@ def test_siting_past_the_deadline_is_a_504_problem(recorded_source: RecordedSour
 
     with pytest.raises(UpstreamTimeoutError, match="deadline"):
         analysis.run_siting(_siting(), source=recorded_source, deadline_s=0.0)
+
+
+# --- through the Lambda handler ------------------------------------------------------------
+
+
+def test_routes_through_the_lambda_handler(app: Flask, client: FlaskClient) -> None:
+    """API Gateway HTTP API events for POST /sizing, POST /siting, GET /zones and a CSV
+    POST /optimize give the bodies the test client gets."""
+    import json
+
+    from apig_wsgi import make_lambda_handler
+
+    from tests.events import make_v2_event
+
+    handler = make_lambda_handler(app)
+
+    def call(method: str, path: str, body: Any = None, **headers: str) -> dict[str, Any]:
+        event = make_v2_event(
+            method=method,
+            path=path,
+            headers={"content-type": "application/json", **headers},
+            body=None if body is None else json.dumps(body),
+        )
+        response: dict[str, Any] = handler(event, None)
+        return response
+
+    sizing = call("POST", "/sizing", _sizing(durations_hours=[2, 4]))
+    assert sizing["statusCode"] == 200
+    expected = client.post("/sizing", json=_sizing(durations_hours=[2, 4])).get_json()
+    assert json.loads(sizing["body"]) == expected
+    siting = call("POST", "/siting", _siting())
+    assert json.loads(siting["body"]) == client.post("/siting", json=_siting()).get_json()
+    zones = call("GET", "/zones")
+    assert json.loads(zones["body"]) == client.get("/zones").get_json()
+    body = {"battery_params": {**BATTERY, "duration_hours": 4}, "market_params": MARKET}
+    as_csv = call("POST", "/optimize", body, accept="text/csv")
+    assert as_csv["statusCode"] == 200
+    assert as_csv["headers"]["content-type"] == "text/csv; charset=utf-8"
+    assert as_csv["isBase64Encoded"] is False
+    expected_csv = client.post("/optimize", json=body, headers={"Accept": "text/csv"})
+    assert as_csv["body"] == expected_csv.get_data(as_text=True)
+    bad = call("POST", "/sizing", _sizing(durations_hours=[1, 1]))
+    assert bad["statusCode"] == 422
+    assert bad["headers"]["content-type"] == "application/problem+json"
