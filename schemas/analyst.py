@@ -9,8 +9,6 @@ The schemas below document those keys in /openapi.json.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from marshmallow import Schema, fields
@@ -204,12 +202,10 @@ def add_analyst_metrics(body: dict[str, Any], report: Report, battery: Battery) 
 
 def schedule_csv(body: dict[str, Any]) -> str:
     """The chosen strategy's hours of a POST /optimize ``body`` (with its ``battery`` echo) as
-    CSV: header row, comma-separated, dot decimals, one row per hour (SPEC §9)."""
+    CSV: header row, comma-separated, dot decimals, one row per hour (SPEC §9). Every field is a
+    date, a whole number, a float or an action word, so none needs quoting."""
     kappa = float(body["battery"]["degradation_cost_per_mwh"])
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    rows = []
+    lines = [",".join(CSV_COLUMNS)]
     for day in body["daily_schedules"]:
         date = day["date"]
         for step in day["schedule"]:
@@ -222,16 +218,9 @@ def schedule_csv(body: dict[str, Any]) -> str:
                 revenue = -price * power
             else:
                 revenue = 0.0
-            rows.append(
-                (
-                    date,
-                    step["hour"],
-                    price,
-                    action,
-                    power,
-                    step["soc"],
-                    round(revenue, _MONEY_DECIMALS) + 0.0,
-                )
+            revenue = round(revenue, _MONEY_DECIMALS) + 0.0
+            lines.append(
+                f"{date},{step['hour']},{price!r},{action},{power!r},{step['soc']!r},{revenue!r}"
             )
-    writer.writerows(rows)
-    return out.getvalue()
+    lines.append("")
+    return "\n".join(lines)
