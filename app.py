@@ -36,6 +36,7 @@ from apig_wsgi import make_lambda_handler
 from flask import Flask, Response, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.wsgi import ClosingIterator
 
 import blueprints
 from blueprints.errors import REQUEST_ID_HEADER, request_id
@@ -54,6 +55,12 @@ CORS_ALLOW_HEADERS = "Authorization, Content-Type"
 #: how long (s) a browser may cache a preflight answer
 CORS_MAX_AGE_S = 600
 _READ_CHUNK_BYTES = 64 * 1024
+#: after a 413, up to this many times MAX_CONTENT_LENGTH of the rest of the body is read and
+#: dropped once the answer is sent, so that a client still sending sees the 413 rather than a
+#: connection reset; a longer body is cut off (gunicorn's worker timeout bounds a slow one)
+DISCARD_FACTOR = 8
+#: environ key: (input stream, bytes to discard) of a body refused with 413
+_UNREAD_BODY = "battery_optimizer.unread_body"
 
 
 class StrictJSONProvider(DefaultJSONProvider):
@@ -211,9 +218,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     blueprints.register(app)
     app.before_request(_start_timer)
-    app.before_request(_buffer_chunked_body)
+    app.before_request(_bound_request_body)
     app.after_request(_add_cors_headers)
     app.after_request(_finish_request)
+    app.wsgi_app = _DiscardRefusedBody(app.wsgi_app)  # type: ignore[method-assign]
     logger.debug("app created with price source %s", source.name)
     return app
 
@@ -222,8 +230,9 @@ def _start_timer() -> None:
     g.started = time.perf_counter()
 
 
-def _buffer_chunked_body() -> None:
-    """Read a chunked body (no Content-Length) here, with the ``MAX_CONTENT_LENGTH`` cap.
+def _bound_request_body() -> None:
+    """Refuse a body over ``MAX_CONTENT_LENGTH`` with a 413 before anything reads it, and read
+    a chunked body (no Content-Length) here, under the same cap.
 
     WSGI servers dechunk the body themselves, and Werkzeug then silently stops reading at the
     cap (a truncated body, so a 400 "not valid JSON" instead of a 413); a malformed chunk
@@ -231,10 +240,15 @@ def _buffer_chunked_body() -> None:
     it became a 500). Here: more than the cap is a 413, a body the server cannot dechunk a
     400, and a body within the cap is handed on as a plain buffered one."""
     environ = request.environ
-    if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        return  # Transfer-Encoding overrides any Content-Length (RFC 9112 section 6.3)
     limit: int = current_app.config["MAX_CONTENT_LENGTH"]
     stream = environ["wsgi.input"]
+    if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        length = request.content_length
+        if length is not None and length > limit:
+            environ[_UNREAD_BODY] = (stream, min(length, DISCARD_FACTOR * limit))
+            raise _too_large(limit)
+        return
+    # Transfer-Encoding overrides any Content-Length (RFC 9112 section 6.3).
     body = bytearray()
     try:
         while len(body) <= limit:
@@ -242,26 +256,49 @@ def _buffer_chunked_body() -> None:
             if not piece:
                 break
             body += piece
-        if len(body) > limit:
-            # Read (and drop) up to as much again, so that a client still sending gets the
-            # 413 instead of a connection reset; anything longer is cut off by the server.
-            drained = 0
-            while drained < limit:
-                piece = stream.read(min(_READ_CHUNK_BYTES, limit - drained))
-                if not piece:
-                    break
-                drained += len(piece)
     except Exception:  # the server's dechunking failed: gunicorn, werkzeug raise their own
         raise BadRequest(
             "The chunked request body is malformed (bad chunk size or framing)."
         ) from None
     if len(body) > limit:
-        raise RequestEntityTooLarge(
-            f"The request body is larger than the {limit} bytes this service accepts."
-        )
+        environ[_UNREAD_BODY] = (stream, DISCARD_FACTOR * limit)
+        raise _too_large(limit)
     environ["wsgi.input"] = io.BytesIO(bytes(body))
     environ["wsgi.input_terminated"] = True
     environ["CONTENT_LENGTH"] = str(len(body))
+
+
+def _too_large(limit: int) -> RequestEntityTooLarge:
+    return RequestEntityTooLarge(
+        f"The request body is larger than the {limit} bytes this service accepts."
+    )
+
+
+class _DiscardRefusedBody:
+    """WSGI wrapper: once a 413's answer has been sent (when the server closes the response),
+    read and drop the refused body, up to the bound ``_bound_request_body`` set."""
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        iterable = self.wsgi_app(environ, start_response)
+        unread = environ.get(_UNREAD_BODY)
+        if unread is None:
+            return iterable
+        return ClosingIterator(iterable, lambda: _discard(*unread))
+
+
+def _discard(stream: Any, max_bytes: int) -> None:
+    read = 0
+    try:
+        while read < max_bytes:
+            piece = stream.read(min(_READ_CHUNK_BYTES, max_bytes - read))
+            if not piece:
+                return
+            read += len(piece)
+    except Exception:  # the client went away or broke the framing: nothing left to do
+        return
 
 
 def _add_cors_headers(response: Response) -> Response:

@@ -21,11 +21,13 @@ import pytest
 from werkzeug.serving import make_server
 
 import app as app_module
-from app import CORS_ALLOW_HEADERS, create_app
+from app import CORS_ALLOW_HEADERS, DISCARD_FACTOR, create_app
 from tests.events import make_v1_event, make_v2_event
 
 REPO = Path(__file__).resolve().parents[1]
-LIMIT_BYTES = 4096
+#: MAX_CONTENT_LENGTH of the servers under test: 1 MiB, so that bodies several times larger
+#: exceed what the sockets' buffers absorb (the client must be read from to finish sending)
+LIMIT_BYTES = 1024 * 1024
 ALLOWED_ORIGIN = "https://dash.example.com"
 CORS_ORIGINS = f"{ALLOWED_ORIGIN},http://127.0.0.1:8000"
 PROBLEM = "application/problem+json"
@@ -74,7 +76,7 @@ def wait_until_serving(port: int, process: subprocess.Popen[bytes], log: Path) -
 def server_port(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[int]:
-    """The app with MAX_CONTENT_LENGTH=4096 and CORS_ORIGINS set, on a port of 127.0.0.1."""
+    """The app with MAX_CONTENT_LENGTH=1 MiB and CORS_ORIGINS set, on a port of 127.0.0.1."""
     if request.param == "werkzeug":
         app = create_app({"MAX_CONTENT_LENGTH": LIMIT_BYTES, "CORS_ORIGINS": (
             ALLOWED_ORIGIN, "http://127.0.0.1:8000")})  # fmt: skip
@@ -198,6 +200,21 @@ def test_a_content_length_body_over_the_limit_is_still_413(server_port: int) -> 
     head = request_head("POST", "/optimize", "Content-Type: application/json",
                         f"Content-Length: {len(body)}")  # fmt: skip
     status, headers, answer = exchange(server_port, head + body)
+    assert_problem(status, headers, answer, 413)
+
+
+@pytest.mark.parametrize("framing", ["chunked", "content-length"])
+def test_a_body_many_times_the_limit_still_gets_its_413(server_port: int, framing: str) -> None:
+    # 6 MiB: more than the sockets buffer, so the client finishes sending only if the server
+    # keeps reading after it has answered (up to DISCARD_FACTOR times the limit)
+    body = padded(6 * LIMIT_BYTES)
+    assert len(body) < DISCARD_FACTOR * LIMIT_BYTES
+    if framing == "chunked":
+        status, headers, answer = post_chunked(server_port, chunked(body, 64 * 1024))
+    else:
+        head = request_head("POST", "/optimize", "Content-Type: application/json",
+                            f"Content-Length: {len(body)}")  # fmt: skip
+        status, headers, answer = exchange(server_port, head + body)
     assert_problem(status, headers, answer, 413)
 
 
