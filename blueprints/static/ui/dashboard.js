@@ -189,6 +189,7 @@
     tick();
     timer = window.setInterval(tick, 100);
     body.dataset.state = "running";
+    clearProblems();
     for (const button of form.querySelectorAll("button")) button.disabled = true;
     return started;
   }
@@ -258,11 +259,17 @@
     problemBox.replaceChildren(...parts);
   }
 
+  /** {body} (decoded JSON), {response} (for another Accept), {problem} or {aborted}. */
   async function call(path, payload, accept) {
     try {
       const response = await api(path, payload, accept);
       if (!response.ok) return { problem: await readProblem(response) };
-      return { response };
+      if (accept) return { response };
+      try {
+        return { body: await response.json() };
+      } catch (error) {
+        return { problem: { title: "The server's answer is not JSON", detail: String(error), status: response.status } };
+      }
     } catch (error) {
       if (error && error.name === "AbortError") return { aborted: true };
       return { problem: { title: "The server could not be reached", detail: String(error) } };
@@ -274,6 +281,19 @@
     controller = new AbortController();
     runId += 1;
     return runId;
+  }
+
+  /** Runs draw(); a failure is shown as a problem instead of leaving the page half-drawn. */
+  function drawn(draw) {
+    try {
+      draw();
+      return true;
+    } catch (error) {
+      showProblem({ title: "The results could not be drawn", detail: String(error) });
+      finish("error", "");
+      console.error(error);
+      return false;
+    }
   }
 
   /* ---------- the three tabs ---------- */
@@ -295,7 +315,6 @@
     const values = readForm();
     const payload = optimizeBody(values);
     const started = startProgress("Optimising");
-    clearProblems();
     const main = await call("optimize", payload);
     if (id !== runId || main.aborted) return;
     if (main.problem) {
@@ -303,17 +322,16 @@
       finish("error", "");
       return;
     }
-    const result = await main.response.json();
+    const result = main.body;
     lastData = { request: values, result: result, strategies: {} };
     done.optimize = JSON.stringify(payload);
-    renderOptimize();
+    if (!drawn(renderOptimize)) return;
     const others = STRATEGIES.filter((name) => name !== result.strategy);
     startProgress("Running the other strategies for the cumulative chart");
     const answers = await Promise.all(others.map(async (name) => {
       const answer = await call("optimize", Object.assign({}, payload, { strategy: name, compare: false }));
-      if (!answer.response) return [name, null];
-      const other = await answer.response.json();
-      return [name, other.daily_schedules.map((d) => d.revenue)];
+      const days = answer.body && answer.body.daily_schedules;
+      return [name, Array.isArray(days) ? days.map((d) => d.revenue) : null];
     }));
     if (id !== runId) return;
     const missing = [];
@@ -321,7 +339,7 @@
       if (daily) lastData.strategies[name] = daily;
       else missing.push(name);
     }
-    renderOptimize();
+    if (!drawn(renderOptimize)) return;
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     finish("ready", `Done in ${seconds} s` + (missing.length ? ` (no daily revenue for ${missing.join(", ")})` : ""));
   }
@@ -337,7 +355,7 @@
       finish("error", "");
       return;
     }
-    BatteryCharts.renderSizing(panels.sizing, await answer.response.json());
+    if (!drawn(() => BatteryCharts.renderSizing(panels.sizing, answer.body))) return;
     done.sizing = JSON.stringify(payload);
     finish("ready", `Done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
@@ -353,7 +371,7 @@
       finish("error", "");
       return;
     }
-    BatteryCharts.renderSiting(panels.siting, await answer.response.json());
+    if (!drawn(() => BatteryCharts.renderSiting(panels.siting, answer.body))) return;
     done.siting = JSON.stringify(payload);
     finish("ready", `Done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
