@@ -528,3 +528,35 @@ def test_routes_through_the_lambda_handler(app: Flask, client: FlaskClient) -> N
     bad = call("POST", "/sizing", _sizing(durations_hours=[1, 1]))
     assert bad["statusCode"] == 422
     assert bad["headers"]["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("key", "zone", "system"),
+    [("APATZINGAN", "APATZINGAN", "SIN"), ("VDM-CENTRO", "VDM CENTRO", "SIN"),
+     ("LA PAZ", "LA PAZ", "BCS"), ("MEXICALI", "MEXICALI", "BCA"),
+     ("01PLO-115", "01PLO-115", "SIN"), ("07IVY-230", "07IVY-230", "BCA")],
+    ids=["zone", "hyphenated-zone", "bcs", "bca", "node", "tie-node"],
+)  # fmt: skip
+def test_each_site_gets_its_system_from_the_catalogue(key: str, zone: str, system: str) -> None:
+    from schemas.analysis import resolve_site
+
+    site = resolve_site(key)
+    assert site is not None
+    assert (site.zone, site.system.value) == (zone, system)
+    assert resolve_site("NOWHERE") is None
+
+
+def test_siting_on_the_synthetic_source_mixes_systems_and_nodes() -> None:
+    """Zones of three systems and a node in one request, each fetched in its own system."""
+    from prices.synthetic import SyntheticSource
+
+    app = create_app({"TESTING": True, "PRICE_SOURCE_OBJECT": SyntheticSource()})
+    market = {"zones": ["LA PAZ", "MEXICALI", "01PLO-115", "APATZINGAN"],
+              "start_date": "2024-03-01", "end_date": "2024-03-03"}  # fmt: skip
+    response = app.test_client().post("/siting", json=_siting(market_params=market))
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["failed"] == []
+    assert body["market"]["source"] == "synthetic"
+    systems = {row["zone"]: row["system"] for row in body["rows"]}
+    assert systems == {"LA PAZ": "BCS", "MEXICALI": "BCA", "01PLO-115": "SIN", "APATZINGAN": "SIN"}
