@@ -121,7 +121,7 @@
       legend: { live: false },
       width: chartWidth(target), height: 260,
       scales: {
-        x: { time: false, range: [-0.5, 23.5] },
+        x: { time: false, range: [-0.5, Math.max(23, ...hours) + 0.5] },
         mw: { range: (u, min, max) => {
           const m = Math.max(Math.abs(min || 0), Math.abs(max || 0), power || 0, 1e-9);
           return [-m * 1.05, m * 1.05];
@@ -244,7 +244,7 @@
   }
 
   /** rows x 24 cells coloured by colourFn(value); dates down the left, hours along the bottom. */
-  function heatmap(target, dates, values, colourFn) {
+  function heatmap(target, dates, values, colourFn, cols) {
     const rows = dates.length;
     const left = 78, bottom = 22, top = 4, right = 6;
     const width = chartWidth(target);
@@ -253,14 +253,14 @@
     target.append(canvas);
     const ctx = setupCanvas(canvas, width, plotH + top + bottom);
     const cells = document.createElement("canvas");
-    cells.width = 24;
+    cells.width = cols;
     cells.height = rows;
     const cellCtx = cells.getContext("2d");
-    const image = cellCtx.createImageData(24, rows);
+    const image = cellCtx.createImageData(cols, rows);
     for (let r = 0; r < rows; r++) {
-      for (let h = 0; h < 24; h++) {
-        const [red, green, blue] = colourFn(values[r * 24 + h]);
-        const o = (r * 24 + h) * 4;
+      for (let h = 0; h < cols; h++) {
+        const [red, green, blue] = colourFn(values[r * cols + h]);
+        const o = (r * cols + h) * 4;
         image.data[o] = red; image.data[o + 1] = green; image.data[o + 2] = blue; image.data[o + 3] = 255;
       }
     }
@@ -277,8 +277,8 @@
     }
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
-    for (let h = 0; h < 24; h += 3) {
-      ctx.fillText(String(h), left + (h + 0.5) * (plotW / 24), top + plotH + 5);
+    for (let h = 0; h < cols; h += 3) {
+      ctx.fillText(String(h), left + (h + 0.5) * (plotW / cols), top + plotH + 5);
     }
     return canvas;
   }
@@ -412,6 +412,30 @@
     const lastRow = el("div", { className: "grid2" }, [monthPanel.node]);
     container.append(lastRow);
 
+    // Every panel is in place before anything is drawn, so each chart gets its final width.
+    // Comparison table.
+    const rows = result.comparison || [];
+    if (rows.length) {
+      const columns = [
+        { label: "strategy", format: (r) => r.strategy },
+        { label: "revenue (MXN)", format: num("total_revenue", 2) },
+        { label: "% of optimal", format: num("pct_of_optimal", 2) },
+      ];
+      if (rows.some((r) => isNumber(r.revenue_per_mw_year))) {
+        columns.push({ label: "MXN per MW-year", format: num("revenue_per_mw_year", 0) });
+      }
+      columns.push(
+        { label: "discharged (MWh)", format: num("energy_discharged", 1) },
+        { label: "cycles", format: num("cycles", 2) },
+        { label: "runtime (ms)", format: num("runtime_ms", 1) },
+      );
+      const compare = el("section", { className: "panel", id: "comparison" }, [
+        el("h2", { text: "Strategy comparison" }),
+        table(columns, rows, (r) => (r.strategy === result.strategy ? "current" : null)),
+      ]);
+      container.append(compare);
+    }
+
     let dayPlot = null;
     function drawDay() {
       if (dayPlot) dayPlot.destroy();
@@ -435,47 +459,26 @@
       xLabel: "month", label: "revenue (MXN)", unit: "MXN", colour: "#0b6e4f",
     }));
 
-    const signed = new Float64Array(days.length * 24).fill(NaN);
-    const prices = new Float64Array(days.length * 24).fill(NaN);
+    // 24 columns, 25 when a day has a repeated clock hour (hour 24)
+    const cols = Math.max(24, ...days.map((d) => d.schedule.length));
+    const signed = new Float64Array(days.length * cols).fill(NaN);
+    const prices = new Float64Array(days.length * cols).fill(NaN);
     let maxPower = 0, pMin = Infinity, pMax = -Infinity;
     days.forEach((d, r) => {
       for (const h of d.schedule) {
-        if (h.hour < 0 || h.hour > 23) continue;
+        if (h.hour < 0 || h.hour >= cols) continue;
         const v = h.action === "charge" ? -h.power : h.action === "discharge" ? h.power : 0;
-        signed[r * 24 + h.hour] = v;
-        prices[r * 24 + h.hour] = h.price;
+        signed[r * cols + h.hour] = v;
+        prices[r * cols + h.hour] = h.price;
         maxPower = Math.max(maxPower, Math.abs(v));
         pMin = Math.min(pMin, h.price);
         pMax = Math.max(pMax, h.price);
       }
     });
-    heatmap(dispatchPanel.body, dates, signed, (v) => dispatchColour(v, maxPower));
+    heatmap(dispatchPanel.body, dates, signed, (v) => dispatchColour(v, maxPower), cols);
     const span = pMax - pMin || 1;
     pricePanel.body.before(legendBar(fmt(pMin, 0), fmt(pMax, 0) + " MXN/MWh", (t) => ramp(VIRIDIS, t)));
-    heatmap(pricePanel.body, dates, prices, (v) => (isNumber(v) ? ramp(VIRIDIS, (v - pMin) / span) : [240, 242, 245]));
-
-    // Comparison table.
-    const rows = result.comparison || [];
-    if (rows.length) {
-      const columns = [
-        { label: "strategy", format: (r) => r.strategy },
-        { label: "revenue (MXN)", format: num("total_revenue", 2) },
-        { label: "% of optimal", format: num("pct_of_optimal", 2) },
-      ];
-      if (rows.some((r) => isNumber(r.revenue_per_mw_year))) {
-        columns.push({ label: "MXN per MW-year", format: num("revenue_per_mw_year", 0) });
-      }
-      columns.push(
-        { label: "discharged (MWh)", format: num("energy_discharged", 1) },
-        { label: "cycles", format: num("cycles", 2) },
-        { label: "runtime (ms)", format: num("runtime_ms", 1) },
-      );
-      const compare = el("section", { className: "panel", id: "comparison" }, [
-        el("h2", { text: "Strategy comparison" }),
-        table(columns, rows, (r) => (r.strategy === result.strategy ? "current" : null)),
-      ]);
-      lastRow.append(compare);
-    }
+    heatmap(pricePanel.body, dates, prices, (v) => (isNumber(v) ? ramp(VIRIDIS, (v - pMin) / span) : [240, 242, 245]), cols);
 
     container._battery = { charts, dayPlot: () => dayPlot };
     return { day: () => current };

@@ -201,6 +201,8 @@
 
   function finish(state, message) {
     stopTimer();
+    // results left from an earlier run are dimmed while a problem is shown
+    panels[tab].classList.toggle("stale", state === "error");
     statusBox.textContent = message || "";
     for (const button of form.querySelectorAll("button")) button.disabled = false;
     body.dataset.state = state;
