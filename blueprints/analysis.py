@@ -206,10 +206,10 @@ def run_siting(
 
     Raises the first failure's ``PriceSourceError`` when no zone succeeds.
     """
+    deadline = None if deadline_s is None else time.monotonic() + deadline_s
     siting = schema.load(payload)
     if not isinstance(siting, SitingRequest):  # pragma: no cover - post_load guarantees it
         raise TypeError("the siting schema did not build a SitingRequest")
-    deadline = None if deadline_s is None else time.monotonic() + deadline_s
     rows: list[tuple[int, dict[str, Any]]] = []
     failures: list[_Failure] = []
 
