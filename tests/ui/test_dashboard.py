@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import request
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -273,6 +274,11 @@ def test_the_page_shows_the_prd_example_with_no_console_errors(
     assert cumulative_lines(driver) == set(STRATEGIES)
     rows = driver.find_elements(By.CSS_SELECTOR, "#comparison tbody tr")
     assert len(rows) == len(STRATEGIES)
+    # hovering a heatmap cell names its day, hour and value
+    cells = driver.find_element(By.CSS_SELECTOR, "#chart-heatmap-price canvas")
+    ActionChains(driver).move_to_element(cells).perform()
+    title = cells.get_attribute("title") or ""
+    assert re.fullmatch(r"2024-01-\d\d hour \d+: [\d,]+\.\d\d MXN/MWh", title), title
     screenshot(driver, "dashboard")
 
 

@@ -244,7 +244,7 @@
   }
 
   /** rows x 24 cells coloured by colourFn(value); dates down the left, hours along the bottom. */
-  function heatmap(target, dates, values, colourFn, cols) {
+  function heatmap(target, dates, values, colourFn, cols, label) {
     const rows = dates.length;
     const left = 78, bottom = 22, top = 4, right = 6;
     const width = chartWidth(target);
@@ -280,6 +280,12 @@
     for (let h = 0; h < cols; h += 3) {
       ctx.fillText(String(h), left + (h + 0.5) * (plotW / cols), top + plotH + 5);
     }
+    canvas.addEventListener("mousemove", (event) => {
+      const r = Math.floor(((event.offsetY - top) / plotH) * rows);
+      const h = Math.floor(((event.offsetX - left) / plotW) * cols);
+      const inside = r >= 0 && r < rows && h >= 0 && h < cols;
+      canvas.title = inside ? `${dates[r]} hour ${h}: ${label(values[r * cols + h])}` : "";
+    });
     return canvas;
   }
 
@@ -326,9 +332,10 @@
   /* ---------- tables ---------- */
 
   function table(columns, rows, rowClass) {
-    const head = el("tr", {}, columns.map((c) => el("th", { text: c.label })));
+    const cls = (c) => (c.text ? "text" : null);
+    const head = el("tr", {}, columns.map((c) => el("th", { text: c.label, className: cls(c) })));
     const body = rows.map((row) => el("tr", { className: rowClass ? rowClass(row) : null },
-      columns.map((c) => el("td", { text: c.format(row) }))));
+      columns.map((c) => el("td", { text: c.format(row), className: cls(c) }))));
     return el("div", { className: "scroll" }, [
       el("table", { className: "data" }, [el("thead", {}, [head]), el("tbody", {}, body)]),
     ]);
@@ -475,10 +482,12 @@
         pMax = Math.max(pMax, h.price);
       }
     });
-    heatmap(dispatchPanel.body, dates, signed, (v) => dispatchColour(v, maxPower), cols);
+    heatmap(dispatchPanel.body, dates, signed, (v) => dispatchColour(v, maxPower), cols,
+      (v) => (!isNumber(v) ? "no hour" : v > 0 ? `discharge ${fmt(v, 2)} MW` : v < 0 ? `charge ${fmt(-v, 2)} MW` : "idle"));
     const span = pMax - pMin || 1;
     pricePanel.body.before(legendBar(fmt(pMin, 0), fmt(pMax, 0) + " MXN/MWh", (t) => ramp(VIRIDIS, t)));
-    heatmap(pricePanel.body, dates, prices, (v) => (isNumber(v) ? ramp(VIRIDIS, (v - pMin) / span) : [240, 242, 245]), cols);
+    heatmap(pricePanel.body, dates, prices, (v) => (isNumber(v) ? ramp(VIRIDIS, (v - pMin) / span) : [240, 242, 245]), cols,
+      (v) => (isNumber(v) ? `${fmt(v, 2)} MXN/MWh` : "no hour"));
 
     container._battery = { charts, dayPlot: () => dayPlot };
     return { day: () => current };
@@ -529,8 +538,8 @@
     rankedBars(chartPanel.body, rows.map((r) => r.zone), rows.map((r) => r.revenue_per_mw_year), "MXN/MW-yr");
     container.append(el("section", { className: "panel", id: "siting-table" }, [table([
       { label: "rank", format: (r) => String(r.rank) },
-      { label: "zone", format: (r) => r.zone },
-      { label: "system", format: (r) => r.system || "" },
+      { label: "zone", format: (r) => r.zone, text: true },
+      { label: "system", format: (r) => r.system || "", text: true },
       { label: "revenue (MXN)", format: num("total_revenue", 0) },
       { label: "MXN per MW-year", format: num("revenue_per_mw_year", 0) },
       { label: "mean price", format: num("price_mean", 1) },
