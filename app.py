@@ -34,11 +34,11 @@ from urllib.parse import urlsplit
 
 from apig_wsgi import make_lambda_handler
 from flask import Flask, Response, current_app, g, request
-from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.wsgi import ClosingIterator
 
 import blueprints
+from blueprints.encoding import StrictJSONProvider, gzip_response
 from blueprints.errors import REQUEST_ID_HEADER, request_id
 from blueprints.openapi import AUTH_MODES
 from blueprints.service import SOURCE_EXTENSION
@@ -61,16 +61,6 @@ _READ_CHUNK_BYTES = 64 * 1024
 DISCARD_FACTOR = 8
 #: environ key: (input stream, bytes to discard) of a body refused with 413
 _UNREAD_BODY = "battery_optimizer.unread_body"
-
-
-class StrictJSONProvider(DefaultJSONProvider):
-    """Keys in the order the code builds them; NaN/Infinity can never reach a client."""
-
-    sort_keys = False
-
-    def dumps(self, obj: Any, **kwargs: Any) -> str:
-        kwargs.setdefault("allow_nan", False)
-        return super().dumps(obj, **kwargs)
 
 
 def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
@@ -219,6 +209,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     blueprints.register(app)
     app.before_request(_start_timer)
     app.before_request(_bound_request_body)
+    app.after_request(gzip_response)  # registered first: runs after the others
     app.after_request(_add_cors_headers)
     app.after_request(_finish_request)
     app.wsgi_app = _DiscardRefusedBody(app.wsgi_app)  # type: ignore[method-assign]
@@ -339,6 +330,8 @@ def _finish_request(response: Response) -> Response:
 
 
 app = create_app()
-#: API Gateway HTTP API (payload 2.0) and REST API (1.0) events; every response is JSON text
-#: (application/json or application/problem+json), which apig-wsgi never base64-encodes.
-lambda_handler = make_lambda_handler(app)
+#: API Gateway HTTP API (payload 2.0) and REST API (1.0) events. Text responses go out as text;
+#: a gzip-compressed one (Content-Encoding) is base64-encoded with isBase64Encoded, which
+#: payload 2.0 always allows and ``binary_support`` allows for 1.0 too (a REST API needs
+#: binaryMediaTypes "*/*" to decode it; the HTTP API of terraform/ decodes it as is).
+lambda_handler = make_lambda_handler(app, binary_support=True)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
+from blueprints.encoding import decode_json
 from blueprints.service import price_source, request_deadline, run_optimize
 from optimizer import STRATEGIES
 from schemas.analyst import CSV_MIMETYPE, schedule_csv
@@ -29,7 +29,7 @@ def read_json_body() -> Any:
             "Send the request body as JSON with the header Content-Type: application/json."
         )
     try:
-        return json.loads(raw)
+        return decode_json(raw)
     except (ValueError, RecursionError):
         raise BadRequest("The request body is not valid JSON.") from None
 

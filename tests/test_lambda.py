@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import gzip
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -120,6 +122,7 @@ def test_optimize_matches_the_wsgi_answer(
     assert {k.lower(): v for k, v in headers.items()} == {
         "content-type": "application/json",
         "content-length": str(len(response["body"].encode())),
+        "vary": "Accept-Encoding",  # the client could have had it gzip-compressed
         "x-request-id": REQUEST_ID,
     }
     assert _without_runtimes(json.loads(response["body"])) == _without_runtimes(expected.get_json())
@@ -332,3 +335,89 @@ def test_event_fixtures_answer_200(name: str) -> None:
     assert response["isBase64Encoded"] is False
     if "optimize" in name:
         assert OptimizeResponseSchema().validate(json.loads(response["body"])) == {}
+
+
+def _inline_year() -> dict[str, Any]:
+    """366 days of inline prices (a leap year, 24 hours a day), optimal only."""
+    start = dt.date(2024, 1, 1)
+    prices = [{"date": (start + dt.timedelta(days=i)).isoformat(), "hour": h,
+               "price": float(100 + 37 * ((i + 5 * h) % 11))}
+              for i in range(366) for h in range(24)]  # fmt: skip
+    return {"battery_params": PRD_REQUEST_2020["battery_params"],
+            "market_params": {"prices": prices}, "compare": False}  # fmt: skip
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_gzip_when_the_client_accepts_it(app: Flask, version: str) -> None:
+    """A gzip answer is base64 with isBase64Encoded (API Gateway decodes it for the client);
+    it inflates to the same JSON as the identity answer."""
+    handler = make_lambda_handler(app, binary_support=True)  # as app.lambda_handler
+    factory = make_v1_event if version == "v1" else make_v2_event
+    text = json.dumps(_inline_year())
+
+    def call(accept: str) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json", "Accept-Encoding": accept}
+        response: dict[str, Any] = handler(
+            factory(method="POST", path="/optimize", headers=headers, body=text), None
+        )
+        assert response["statusCode"] == 200
+        return response
+
+    def header(response: dict[str, Any], name: str) -> str | None:
+        headers = response.get("headers") or {
+            k: v[-1] for k, v in response["multiValueHeaders"].items()
+        }
+        return {k.lower(): v for k, v in headers.items()}.get(name)
+
+    zipped, plain = call("gzip, deflate, br"), call("identity")
+    assert zipped["isBase64Encoded"] is True
+    assert header(zipped, "content-encoding") == "gzip"
+    assert header(zipped, "vary") == "Accept-Encoding"
+    raw = base64.b64decode(zipped["body"])
+    assert int(header(zipped, "content-length") or 0) == len(raw)
+    assert plain["isBase64Encoded"] is False and header(plain, "content-encoding") is None
+    inflated = gzip.decompress(raw).decode()
+    assert _without_runtimes(json.loads(inflated)) == _without_runtimes(json.loads(plain["body"]))
+    assert len(raw) * 5 < len(plain["body"])  # a year compresses well
+
+
+def test_small_answers_are_not_compressed(app: Flask) -> None:
+    handler = make_lambda_handler(app, binary_support=True)
+    response = handler(make_v2_event(path="/health", headers={"accept-encoding": "gzip"}), None)
+    assert response["isBase64Encoded"] is False
+    assert "content-encoding" not in response["headers"]
+    assert json.loads(response["body"]) == {"status": "ok", "price_source": "recorded"}
+
+
+def test_a_million_zeros_get_a_small_422(handler: Any) -> None:
+    """SPEC §13 / issue 10 point 1: a 2 MB list of zeros is refused on its length, with a
+    small error body, through the Lambda handler."""
+    body = {"battery_params": PRD_REQUEST_2020["battery_params"],
+            "market_params": {"prices": [0] * 1_000_000}}  # fmt: skip
+    text = json.dumps(body, separators=(",", ":"))
+    assert len(text) < 2 * 1024 * 1024
+    event = make_v2_event(method="POST", path="/optimize",
+                          headers={"content-type": "application/json"}, body=text)  # fmt: skip
+    response = handler(event, None)
+    assert response["statusCode"] == 422
+    problem = json.loads(response["body"])
+    assert problem["errors"] == {"market_params.prices": ["Length must be between 1 and 9150."]}
+    assert len(response["body"]) < 64 * 1024
+
+
+def test_many_bad_items_list_50_errors_in_a_small_body(handler: Any) -> None:
+    year = _inline_year()
+    for item in year["market_params"]["prices"]:
+        item["price"] = "x" * 100
+    event = make_v2_event(method="POST", path="/optimize",
+                          headers={"content-type": "application/json"},
+                          body=json.dumps(year))  # fmt: skip
+    response = handler(event, None)
+    assert response["statusCode"] == 422
+    errors = json.loads(response["body"])["errors"]
+    assert len(errors) == 51  # 50 items and the count of the rest
+    assert errors["market_params.prices.49.price"] == ["Not a valid number."]
+    assert errors["market_params.prices"] == [
+        "8734 more items have errors; only the first 50 are listed."
+    ]
+    assert len(response["body"]) < 64 * 1024

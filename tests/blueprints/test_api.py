@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import math
 from typing import Any
@@ -340,3 +341,41 @@ def test_422_maps_field_paths_to_messages(
 ) -> None:
     response = client.post("/optimize", data=payload, content_type="application/json")
     assert response.get_json()["errors"] == errors
+
+
+def test_a_million_zeros_are_refused_fast_with_a_small_body(client: FlaskClient) -> None:
+    """SPEC §13 / issue 10 point 1: the list's length is checked before its items."""
+    body = {"battery_params": PRD_REQUEST_2020["battery_params"],
+            "market_params": {"prices": [0] * 1_000_000}}  # fmt: skip
+    response = client.post("/optimize", data=json.dumps(body, separators=(",", ":")),
+                           content_type="application/json")  # fmt: skip
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {
+        "market_params.prices": ["Length must be between 1 and 9150."]
+    }
+    assert len(response.data) < 64 * 1024
+
+
+def test_gzip_answer_inflates_to_the_identity_answer(client: FlaskClient) -> None:
+    plain = client.post("/optimize", json=PRD_REQUEST_2020)
+    zipped = client.post("/optimize", json=PRD_REQUEST_2020, headers={"Accept-Encoding": "gzip"})
+    assert (plain.status_code, zipped.status_code) == (200, 200)
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert "Content-Encoding" not in plain.headers
+    assert zipped.headers["Vary"] == plain.headers["Vary"] == "Accept-Encoding"
+    inflated, identity = json.loads(gzip.decompress(zipped.data)), plain.get_json()
+    assert OptimizeResponseSchema().validate(inflated) == {}
+    for body in (inflated, identity):
+        for row in body["comparison"]:
+            row.pop("runtime_ms")
+    assert inflated == identity
+
+
+def test_non_finite_numbers_never_reach_a_client() -> None:
+    """orjson would write NaN as null: the provider refuses it instead (a 500 upstream)."""
+    from blueprints.encoding import encode_json
+
+    assert encode_json({"a": None, "b": [1.5, {"c": 2}]}) == b'{"a":null,"b":[1.5,{"c":2}]}'
+    for bad in (math.nan, math.inf, -math.inf):
+        with pytest.raises(ValueError, match="Out of range float"):
+            encode_json({"zone": None, "rows": [{"x": 1.0}, {"x": bad}]})
