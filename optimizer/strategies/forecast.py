@@ -22,6 +22,7 @@ the mean over the days available (1 to 7).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import numpy as np
@@ -43,7 +44,7 @@ from optimizer.strategies.base import Strategy
 WINDOW_DAYS = 7
 
 
-def to_24_hours(prices: Sequence[float]) -> np.ndarray:
+def to_24_hours(prices: Sequence[float] | np.ndarray) -> np.ndarray:
     """A day's prices on a 24-hour clock (see the module docstring)."""
     p = np.asarray(prices, dtype=float)
     if p.size == SPRING_FORWARD_HOURS:
@@ -76,6 +77,45 @@ def forecast_profiles(days: Sequence[MarketDay]) -> np.ndarray:
         return (total[i] - total[first]) / (i - first)[:, None]
 
 
+def schedule_on_profiles(
+    days: Sequence[MarketDay],
+    profiles: np.ndarray,
+    battery: Battery,
+    *,
+    deadline_s: float | None = None,
+) -> Dispatch:
+    """Schedule ``days[i]`` exactly (``optimal``, daily) on the 24-hour forecast
+    ``profiles[i]``; a day whose row has a NaN (no forecast) idles. Settlement later prices
+    the schedule at the days' actual prices."""
+    forecast_days = [i for i, row in enumerate(profiles) if not np.isnan(row).any()]
+    charge = [np.zeros(day.hours) for day in days]
+    discharge = [np.zeros(day.hours) for day in days]
+    if forecast_days:
+        predicted = [
+            MarketDay.from_array(days[i].date, from_24_hours(profiles[i], days[i].hours))
+            for i in forecast_days
+        ]
+        # each forecast day is scheduled on its own (daily), whatever the horizon: the next
+        # day's forecast is not known when today is scheduled
+        planned = optimal.STRATEGY.dispatch(
+            predicted, battery, horizon=Horizon.DAILY, deadline_s=deadline_s
+        )
+        cuts = np.cumsum([d.hours for d in predicted])[:-1]
+        for i, c, d in zip(
+            forecast_days,
+            np.split(np.asarray(planned.charge_mw, dtype=float), cuts),
+            np.split(np.asarray(planned.discharge_mw, dtype=float), cuts),
+            strict=True,
+        ):
+            charge[i], discharge[i] = c, d
+    return Dispatch(np.concatenate(charge), np.concatenate(discharge))
+
+
+def earlier_days(history: Sequence[MarketDay], first: dt.date) -> list[MarketDay]:
+    """The history days before ``first``, in date order (later ones are ignored)."""
+    return sorted((d for d in history if d.date < first), key=lambda d: d.date)
+
+
 class Forecast(Strategy):
     name = "forecast"
     description = (
@@ -91,23 +131,11 @@ class Forecast(Strategy):
         *,
         horizon: Horizon,
         deadline_s: float | None = None,
+        history: Sequence[MarketDay] = (),
     ) -> Dispatch:
-        first = days[0].hours
-        charge, discharge = [np.zeros(first)], [np.zeros(first)]
-        if len(days) > 1:
-            profiles = forecast_profiles(days)
-            predicted = [
-                MarketDay(day.date, tuple(from_24_hours(profile, day.hours).tolist()))
-                for day, profile in zip(days[1:], profiles[1:], strict=True)
-            ]
-            # each forecast day is scheduled on its own (daily), whatever the horizon: the
-            # next day's forecast is not known when today is scheduled
-            planned = optimal.STRATEGY.dispatch(
-                predicted, battery, horizon=Horizon.DAILY, deadline_s=deadline_s
-            )
-            charge.append(np.asarray(planned.charge_mw, dtype=float))
-            discharge.append(np.asarray(planned.discharge_mw, dtype=float))
-        return Dispatch(np.concatenate(charge), np.concatenate(discharge))
+        earlier = earlier_days(history, days[0].date)
+        profiles = forecast_profiles([*earlier, *days])[len(earlier) :]
+        return schedule_on_profiles(days, profiles, battery, deadline_s=deadline_s)
 
 
 STRATEGY = Forecast()

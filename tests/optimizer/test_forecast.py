@@ -19,11 +19,12 @@ from tests.optimizer.helpers import batteries, day_prices, days_from, prd_batter
 NAME = "forecast"
 
 
-def test_registered_last() -> None:
+def test_registered_after_the_foresight_strategies() -> None:
     strategy = STRATEGIES[NAME]
     assert strategy.order == 40
     assert not strategy.supports_continuous
-    assert list(STRATEGIES)[-1] == NAME
+    names = list(STRATEGIES)
+    assert names.index(NAME) == names.index("learned") - 1
 
 
 def test_first_day_idles() -> None:
