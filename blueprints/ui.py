@@ -11,6 +11,8 @@ the data inlined: the page fills it in the browser and ``render_report`` here, t
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import json
 import logging
 import re
@@ -18,7 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, render_template, request
 
 from optimizer import STRATEGIES
 
@@ -26,7 +28,30 @@ logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 
-bp = Blueprint(
+#: Cache-Control max-age of a static file asked for with the current asset version (a year)
+IMMUTABLE_MAX_AGE_S = 365 * 24 * 3600
+
+
+@functools.cache
+def asset_version() -> str:
+    """A digest of every static file: the pages link ``/static/...?v=<it>``, so a browser may
+    keep those files for a year and still gets new ones after a deployment changes any."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(STATIC).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+class UiBlueprint(Blueprint):
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        if request.args.get("v") == asset_version():
+            return IMMUTABLE_MAX_AGE_S
+        return super().get_send_file_max_age(filename)  # conditional requests
+
+
+bp = UiBlueprint(
     "ui",
     __name__,
     template_folder="templates",
@@ -104,13 +129,14 @@ def dashboard() -> Response:
             strategies=strategies,
             battery_fields=BATTERY_FIELDS,
             defaults=DEFAULT_VIEW,
+            asset_version=asset_version(),
         )
     )
 
 
 @bp.get("/docs")
 def docs() -> Response:
-    return _page(render_template("ui/docs.html"))
+    return _page(render_template("ui/docs.html", asset_version=asset_version()))
 
 
 # --- the self-contained HTML report ----------------------------------------------------------

@@ -165,3 +165,15 @@ def test_the_pages_and_files_come_through_the_lambda_handler_as_text(
     if path.startswith("/static/"):
         assert response["body"] == (ui.STATIC / path.removeprefix("/static/")).read_text("utf-8")
     assert len(response["body"].encode()) < 6 * 1024 * 1024  # Lambda's response limit
+
+
+def test_versioned_static_urls_may_be_cached_and_others_are_revalidated(
+    client: FlaskClient,
+) -> None:
+    html = client.get("/").get_data(as_text=True)
+    links = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    assert links and all(link.endswith(f"?v={ui.asset_version()}") for link in links)
+    versioned = client.get(links[0])
+    assert versioned.headers["Cache-Control"] == f"public, max-age={ui.IMMUTABLE_MAX_AGE_S}"
+    for stale in (links[0].split("?")[0], links[0].split("?")[0] + "?v=old"):
+        assert client.get(stale).headers["Cache-Control"] == "no-cache", stale

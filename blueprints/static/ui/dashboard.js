@@ -12,6 +12,7 @@
   const BATTERY = JSON.parse(body.dataset.batteryFields);
   const TABS = ["optimize", "sizing", "siting"];
   const TOKEN_KEY = "battery-arbitrage-api-token";
+  const OTHER_STRATEGIES_AT_ONCE = 2; // requests in flight for the cumulative chart
   const REPORT_FILES = {
     SHELL: "ui/report.html",
     UPLOT_CSS: "vendor/uplot/uPlot.min.css",
@@ -285,6 +286,20 @@
     return runId;
   }
 
+  /** work(item) for every item, at most `size` at a time (kind to a throttled deployment). */
+  async function inPool(items, size, work) {
+    const results = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < items.length) {
+        const index = next++;
+        results[index] = await work(items[index]);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
+    return results;
+  }
+
   /** Runs draw(); a failure is shown as a problem instead of leaving the page half-drawn. */
   function drawn(draw) {
     try {
@@ -330,11 +345,11 @@
     if (!drawn(renderOptimize)) return;
     const others = STRATEGIES.filter((name) => name !== result.strategy);
     startProgress("Running the other strategies for the cumulative chart");
-    const answers = await Promise.all(others.map(async (name) => {
+    const answers = await inPool(others, OTHER_STRATEGIES_AT_ONCE, async (name) => {
       const answer = await call("optimize", Object.assign({}, payload, { strategy: name, compare: false }));
       const days = answer.body && answer.body.daily_schedules;
       return [name, Array.isArray(days) ? days.map((d) => d.revenue) : null];
-    }));
+    });
     if (id !== runId) return;
     const missing = [];
     for (const [name, daily] of answers) {
