@@ -344,6 +344,11 @@ def test_changing_an_input_and_running_updates_the_url(driver: WebDriver, base_u
     assert Select(driver.find_element(By.ID, "day-select")).first_selected_option.text == (
         "2024-02-05"
     )
+    # zone keys are upper case whatever is typed
+    set_field(driver, "zone", "monterrey")
+    assert click_and_wait(driver, "run") == "ready"
+    assert query(driver)["zone"] == "MONTERREY"
+    assert driver.find_element(By.ID, "results-meta").text.startswith("MONTERREY (SIN")
 
 
 def test_a_bad_value_shows_the_422_message_at_its_field(driver: WebDriver, base_url: str) -> None:

@@ -45,6 +45,9 @@
   function readForm() {
     const values = {};
     for (const input of inputs) values[input.name] = input.value.trim();
+    // zone and node keys are upper case; "all" (every zone) stays as typed
+    values.zone = values.zone.toUpperCase();
+    if (values.zones.toLowerCase() !== "all") values.zones = values.zones.toUpperCase();
     return values;
   }
 
