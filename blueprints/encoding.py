@@ -4,7 +4,9 @@
   ~1 ms instead of ~14 ms with the standard library). Keys stay in the order the code builds
   them, and NaN/Infinity can never reach a client: orjson would write them as ``null``, so
   when an encoded body contains ``null`` the object is checked and a non-finite float raises
-  ``ValueError`` (a 500), as the standard library's ``allow_nan=False`` did.
+  ``ValueError`` (a 500), as the standard library's ``allow_nan=False`` did. Rows the
+  response serialiser checked with numpy (``schemas.response.FiniteRows``) are not walked
+  again.
 - ``decode_json``: request bodies through orjson, falling back to the standard library for
   what orjson refuses but Python's JSON reads (integers beyond 64 bits, ``NaN``, lone
   surrogates), so such values still reach the schema and get their 422.
@@ -26,6 +28,8 @@ import numpy as np
 import orjson
 from flask import Response, request
 from flask.json.provider import DefaultJSONProvider
+
+from schemas.response import FiniteRows
 
 #: smallest body worth compressing (below it gzip's header and CPU cost outweigh the saving)
 GZIP_MIN_BYTES = 1024
@@ -78,6 +82,8 @@ def _default(obj: Any) -> Any:
 
 def _has_non_finite(obj: Any) -> bool:
     kind = type(obj)
+    if kind is FiniteRows:  # checked with numpy when it was built
+        return False
     if kind is float:
         return not math.isfinite(obj)
     if kind is dict:

@@ -22,6 +22,7 @@ market days per request.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +47,15 @@ from optimizer import (
     MarketDay,
 )
 from prices import PriceQuery, Process, System
-from schemas.fields import DateOrDateTime, StrictBoolean, StrictDate, StrictFloat, ZoneKey
+from schemas.fields import (
+    MAX_DATE,
+    MIN_DATE,
+    DateOrDateTime,
+    StrictBoolean,
+    StrictDate,
+    StrictFloat,
+    ZoneKey,
+)
 
 MAX_DAYS = 366
 #: Lower bounds keep the programs numerically sane (SPEC §2 only asks for > 0): a 1 kW battery,
@@ -289,6 +298,8 @@ class InlinePriceSchema(StrictSchema):
 
 
 _ITEM_KEYS = frozenset(InlinePriceSchema().fields)
+#: a calendar date as the item schema's field accepts it, checked without marshmallow
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ITEM_SCHEMA = InlinePriceSchema()
 _DATE_FIELD = StrictDate()
 #: hour slots per day in the (day, hour) keys of the checks
@@ -340,12 +351,16 @@ class InlinePriceList(fields.List):
 
 
 def _load_columns(items: list[Any]) -> InlinePrices | None:
-    """The whole list at array speed, or None when any item needs a closer look."""
-    if not all(type(item) is dict and item.keys() == _ITEM_KEYS for item in items):
+    """The whole list at array speed (C-level passes over it), or None when any item needs
+    a closer look."""
+    if set(map(type, items)) != {dict} or set(map(len, items)) != {len(_ITEM_KEYS)}:
         return None
-    dates = [item["date"] for item in items]
-    hours = [item["hour"] for item in items]
-    prices = [item["price"] for item in items]
+    try:  # three keys each, all of them ours: exactly the item schema's fields
+        dates = [item["date"] for item in items]
+        hours = [item["hour"] for item in items]
+        prices = [item["price"] for item in items]
+    except KeyError:
+        return None
     if set(map(type, dates)) != {str} or set(map(type, hours)) != {int}:
         return None
     if not set(map(type, prices)) <= {int, float}:
@@ -354,7 +369,7 @@ def _load_columns(items: list[Any]) -> InlinePrices | None:
     try:
         hour = np.array(hours, dtype=np.int64)
         price = np.array(prices, dtype=float)
-        day = np.array([day_of[d] for d in dates], dtype=np.int64)
+        day = np.array(list(map(day_of.__getitem__, dates)), dtype=np.int64)
     except (KeyError, OverflowError):
         return None
     if not ((hour >= 0) & (hour < _SLOTS)).all():
@@ -366,13 +381,20 @@ def _load_columns(items: list[Any]) -> InlinePrices | None:
 
 
 def _valid_dates(texts: set[str]) -> dict[str, int]:
-    """Each text that is a valid market date -> its ordinal (others are left out)."""
+    """Each text that is a valid market date -> its ordinal (others are left out). Plain
+    ``YYYY-MM-DD`` texts are read directly; anything else goes through the date field."""
     valid = {}
     for text in texts:
         try:
-            valid[text] = _DATE_FIELD.deserialize(text).toordinal()
-        except ValidationError:
+            if _ISO_DATE.fullmatch(text):
+                day = dt.date.fromisoformat(text)
+                if not MIN_DATE <= day <= MAX_DATE:
+                    continue
+            else:
+                day = _DATE_FIELD.deserialize(text)
+        except (ValueError, ValidationError):
             continue
+        valid[text] = day.toordinal()
     return valid
 
 
