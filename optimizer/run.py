@@ -22,16 +22,22 @@ def run_strategy(
     *,
     horizon: Horizon = Horizon.DAILY,
     deadline_s: float | None = None,
+    history: Sequence[MarketDay] = (),
 ) -> StrategyRun:
     """Schedule and settle ``days`` with one strategy.
 
     ``deadline_s``: the request's absolute deadline (``time.monotonic()``), or None; past it
-    the strategy raises ``DeadlineExceededError``."""
+    the strategy raises ``DeadlineExceededError``.
+    ``history``: market days before ``days[0]`` in date order, which strategies without
+    foresight forecast from; never scheduled, settled or reported."""
     strategy = get_strategy(name)
     _check_days(days)
+    _check_history(history, days)
     days = market_days(days)  # prices laid out once, shared by the strategy and settlement
     started = time.perf_counter()
-    dispatch = strategy.dispatch(days, battery, horizon=Horizon(horizon), deadline_s=deadline_s)
+    dispatch = strategy.dispatch(
+        days, battery, horizon=Horizon(horizon), deadline_s=deadline_s, history=history
+    )
     results = settle(days, dispatch, battery, horizon=Horizon(horizon))
     runtime_ms = (time.perf_counter() - started) * 1e3
     discharged = sum(r.energy_discharged_mwh for r in results)
@@ -55,18 +61,23 @@ def optimize(
     horizon: Horizon = Horizon.DAILY,
     compare: bool = True,
     deadline_s: float | None = None,
+    history: Sequence[MarketDay] = (),
 ) -> Report:
     """Run ``strategy`` on ``days``; with ``compare``, run every registered strategy too and
-    report each one's total against ``optimal``."""
+    report each one's total against ``optimal``. ``history``: see ``run_strategy``."""
     get_strategy(strategy)  # unknown names fail before any work
     days = market_days(days)  # one layout of the prices for every strategy
     if not compare:
         return Report(
-            run=run_strategy(strategy, days, battery, horizon=horizon, deadline_s=deadline_s),
+            run=run_strategy(
+                strategy, days, battery, horizon=horizon, deadline_s=deadline_s, history=history
+            ),
             comparison=None,
         )
     runs = {
-        name: run_strategy(name, days, battery, horizon=horizon, deadline_s=deadline_s)
+        name: run_strategy(
+            name, days, battery, horizon=horizon, deadline_s=deadline_s, history=history
+        )
         for name in STRATEGIES
     }
     best = runs[OPTIMAL].summary.total_revenue_mxn
@@ -94,3 +105,9 @@ def _check_days(days: Sequence[MarketDay]) -> None:
             raise InvalidPricesError(
                 f"market days must be in strictly increasing date order ({later.date})"
             )
+
+
+def _check_history(history: Sequence[MarketDay], days: Sequence[MarketDay]) -> None:
+    """History days: strictly increasing dates, all before the first scheduled day."""
+    if history:
+        _check_days([*history, days[0]])

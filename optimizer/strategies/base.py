@@ -39,8 +39,13 @@ class Strategy(ABC):
         *,
         horizon: Horizon,
         deadline_s: float | None = None,
+        history: Sequence[MarketDay] = (),
     ) -> Dispatch:
         """Schedule ``days`` (in date order) for ``battery``.
+
+        ``history``: market days before ``days[0]`` (date order, possibly with gaps), never
+        scheduled or reported. Strategies without foresight (``forecast``, ``learned``) build
+        their first days' forecasts from them; the others ignore them.
 
         ``deadline_s`` is the request's absolute deadline (a ``time.monotonic()`` timestamp) or
         None: a strategy that does much work checks it between its steps and raises

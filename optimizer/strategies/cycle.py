@@ -124,6 +124,7 @@ class Cycle(Strategy):
         *,
         horizon: Horizon,
         deadline_s: float | None = None,
+        history: Sequence[MarketDay] = (),  # days before days[0]: unused with foresight
     ) -> Dispatch:
         prices, hours = price_matrix(days)
         charge = np.zeros_like(prices)

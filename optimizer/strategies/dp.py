@@ -409,6 +409,7 @@ class DynamicProgramming(Strategy):
         *,
         horizon: Horizon,
         deadline_s: float | None = None,
+        history: Sequence[MarketDay] = (),  # days before days[0]: unused with foresight
     ) -> Dispatch:
         return dp_dispatch(days, battery, horizon=horizon)
 

@@ -352,6 +352,7 @@ class Optimal(Strategy):
         *,
         horizon: Horizon,
         deadline_s: float | None = None,
+        history: Sequence[MarketDay] = (),  # days before days[0]: unused with foresight
     ) -> Dispatch:
         if horizon is Horizon.CONTINUOUS:
             prices = np.concatenate([np.asarray(d.prices_mxn_per_mwh, dtype=float) for d in days])

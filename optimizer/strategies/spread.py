@@ -131,6 +131,7 @@ class Spread(Strategy):
         *,
         horizon: Horizon,
         deadline_s: float | None = None,
+        history: Sequence[MarketDay] = (),  # days before days[0]: unused with foresight
     ) -> Dispatch:
         prices, hours = price_matrix(days)
         charge, discharge = spread_dispatch(prices, hours, battery)

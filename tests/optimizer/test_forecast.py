@@ -10,7 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from optimizer import STRATEGIES, Battery, Horizon, MarketDay, optimize, run_strategy
+from optimizer import (
+    STRATEGIES,
+    Battery,
+    Horizon,
+    InvalidPricesError,
+    MarketDay,
+    optimize,
+    run_strategy,
+)
 from optimizer.clock import hours_in_day, market_hour
 from optimizer.strategies.forecast import forecast_profiles, from_24_hours, to_24_hours
 from tests.optimizer.baseline_checks import PUBLISHED, check_run, total
@@ -165,6 +173,58 @@ def test_property_no_foresight(
     # (or later ones)
     first = run_strategy(NAME, days_from(prices), battery)
     second = run_strategy(NAME, days_from([*prices[:-1], last]), battery)
+    for a, b in zip(first.days, second.days, strict=True):
+        np.testing.assert_array_equal(a.charge_mw, b.charge_mw)
+        np.testing.assert_array_equal(a.discharge_mw, b.discharge_mw)
+
+
+def test_history_gives_the_first_day_a_forecast() -> None:
+    every = list(real_days()[:40])
+    history, days = every[:10], every[10:]
+    alone = run_strategy(NAME, days, prd_battery())
+    after = run_strategy(NAME, days, prd_battery(), history=history)
+    whole = run_strategy(NAME, every, prd_battery())
+    assert alone.days[0].energy_discharged_mwh == 0.0
+    assert after.days[0].energy_discharged_mwh > 0
+    assert [d.date for d in after.days] == [d.date for d in days]  # history never reported
+    for a, b in zip(whole.days[10:], after.days, strict=True):
+        np.testing.assert_array_equal(a.charge_mw, b.charge_mw)
+        np.testing.assert_array_equal(a.discharge_mw, b.discharge_mw)
+    # day 7 on: the 7 days before lie inside the request, and history changes nothing
+    for a, b in zip(alone.days[7:], after.days[7:], strict=True):
+        np.testing.assert_array_equal(a.charge_mw, b.charge_mw)
+
+
+def test_history_changes_no_other_strategy() -> None:
+    every = list(real_days()[:12])
+    for name in ("optimal", "spread", "cycle", "dp"):
+        plain = run_strategy(name, every[5:], prd_battery())
+        with_history = run_strategy(name, every[5:], prd_battery(), history=every[:5])
+        assert plain.summary.total_revenue_mxn == with_history.summary.total_revenue_mxn
+
+
+def test_history_must_come_before_the_days() -> None:
+    every = list(real_days()[:6])
+    with pytest.raises(InvalidPricesError, match="increasing date order"):
+        run_strategy(NAME, every[:3], prd_battery(), history=every[2:4])
+    with pytest.raises(InvalidPricesError, match="increasing date order"):
+        run_strategy(NAME, every[4:], prd_battery(), history=[every[1], every[0]])
+
+
+@given(
+    battery=batteries(),
+    history=st.lists(day_prices(24), min_size=1, max_size=8),
+    prices=st.lists(day_prices(24), min_size=2, max_size=4),
+    last=day_prices(24),
+)
+def test_property_no_foresight_with_history(
+    battery: Battery, history: list[np.ndarray], prices: list[np.ndarray], last: np.ndarray
+) -> None:
+    every = days_from([*history, *prices])
+    changed = days_from([*history, *prices[:-1], last])
+    cut = len(history)
+    first = run_strategy(NAME, every[cut:], battery, history=every[:cut])
+    second = run_strategy(NAME, changed[cut:], battery, history=changed[:cut])
     for a, b in zip(first.days, second.days, strict=True):
         np.testing.assert_array_equal(a.charge_mw, b.charge_mw)
         np.testing.assert_array_equal(a.discharge_mw, b.discharge_mw)
