@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +178,31 @@ def test_versioned_static_urls_may_be_cached_and_others_are_revalidated(
     assert versioned.headers["Cache-Control"] == f"public, max-age={ui.IMMUTABLE_MAX_AGE_S}"
     for stale in (links[0].split("?")[0], links[0].split("?")[0] + "?v=old"):
         assert client.get(stale).headers["Cache-Control"] == "no-cache", stale
+
+
+def _shipped_files(root: Path) -> set[str]:
+    return {
+        path.relative_to(root).as_posix()
+        for folder in ("static", "templates")
+        for path in (root / folder).rglob("*")
+        if path.is_file()
+    }
+
+
+def test_the_lambda_package_and_the_wheel_carry_every_page_file(tmp_path: Path) -> None:
+    from scripts.package_lambda import REPO, copy_app
+
+    source = REPO / "blueprints"
+    expected = _shipped_files(source)
+    assert {"static/vendor/uplot/LICENSE", "templates/ui/dashboard.html"} <= expected
+    copy_app(source=REPO, site=tmp_path)
+    assert _shipped_files(tmp_path / "blueprints") == expected
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["blueprints"]
+    packaged = {
+        path.relative_to(source).as_posix()
+        for pattern in patterns
+        for path in source.glob(pattern)
+        if path.is_file()
+    }
+    assert packaged >= expected
