@@ -1,16 +1,35 @@
-"""API benchmark (SPEC §7): POST /optimize for 31 days with the comparison, in-process through
-``app.lambda_handler`` (target: median <= 100 ms), and the cold import of ``app`` in a fresh
-interpreter (target: <= 1.5 s). Prints figures; asserts nothing.
+"""API benchmark (SPEC §7): POST /optimize end to end through ``app.lambda_handler``
+(in-process, API Gateway HTTP API events), CPU time on one core, medians; and the cold
+``import app`` in fresh interpreters. Prints figures; asserts nothing.
 
-    .venv/bin/python bench/bench_api.py [--repeats 30] [--imports 5]
+    .venv/bin/python bench/bench_api.py [--repeats 15] [--imports 5] [--cpu K] [--epl]
 
-Prices come from the configured source; leave PRICE_SOURCE unset for the offline synthetic
-source (the number is then the service's own cost, with no network in it).
+Cases (SPEC §7 targets in brackets):
+
+- 366 days of inline prices, ``optimal`` only                      [<= 40 ms]
+- 366 days of inline prices, ``compare: true``                      [<= 120 ms]
+- the PRD request: 31 days, synthetic source, with the comparison   [<= 12 ms]
+- the same 366 inline days with ``Accept-Encoding: gzip``, and the 31-day ``optimal`` only
+
+The inline prices are real: APATZINGAN day-ahead (MDA) zone prices, the 366 market days
+2016-01-29 .. 2017-01-28 of ``data/cenace/pend_MDA_2016-01-27_2017-06-30_7zonas_jluisfgarza.csv.gz``
+(the days ``bench/bench_optimizer.py`` uses), PRD battery (10 MW, 4 h, 0.85, SoC 0.1 .. 1).
+Prices for the PRD request come from the configured source; leave PRICE_SOURCE unset for the
+offline synthetic source (the figure is then the service's own cost, no network in it).
+
+``--epl`` also solves the same 366 days with energy-py-linear (``bench/epl_runner.py`` in
+``.venv-epl``, see bench/README.md; ~30-60 s) and prints its build+solve CPU time against our
+whole inline request (SPEC §7: >= 600x). energy-py-linear's battery convention is SPEC §2's
+with charge efficiency 0.85, discharge 1, SoC 0 .. 1 (bench/README.md explains why); our side
+of the ratio runs that same battery through the API.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import datetime as dt
+import gzip
 import json
 import os
 import statistics
@@ -24,88 +43,85 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 # one log line per request would drown the figures
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
 
 from tests.events import make_v2_event, prd_request  # noqa: E402
 
-PRD_REQUEST = prd_request()
+DATA_FILE = ROOT / "data" / "cenace" / "pend_MDA_2016-01-27_2017-06-30_7zonas_jluisfgarza.csv.gz"
+ZONE = "APATZINGAN"
+FIRST_DAY, LAST_DAY = dt.date(2016, 1, 29), dt.date(2017, 1, 28)
+PRD_BATTERY = {"capacity_mw": 10, "duration_hours": 4, "efficiency": 0.85,
+               "min_soc": 0.1, "max_soc": 1.0}  # fmt: skip
+#: energy-py-linear's convention (bench/README.md): losses on charging only, SoC 0 .. 1
+EPL_BATTERY = {"capacity_mw": 10, "duration_hours": 4, "charge_efficiency": 0.85,
+               "discharge_efficiency": 1.0, "min_soc": 0.0, "max_soc": 1.0}  # fmt: skip
+EPL_PYTHON = ROOT / ".venv-epl" / "bin" / "python"
+EPL_RUNNER = ROOT / "bench" / "epl_runner.py"
+TARGETS_MS = {"inline-optimal": 40.0, "inline-compare": 120.0, "prd": 12.0}
+TARGET_IMPORT_S = 0.6
+TARGET_EPL_RATIO = 600.0
 
 
-def v2_event(body: dict[str, Any]) -> dict[str, Any]:
+def inline_prices() -> list[dict[str, Any]]:
+    """The 366 real days as ``market_params.prices`` items (``hora`` 1..N is hour-ending, so
+    hour = hora - 1)."""
+    by_day: dict[dt.date, dict[int, float]] = {}
+    with gzip.open(DATA_FILE, "rt", newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["zona_carga"] != ZONE or row["proceso"] != "MDA" or row["sistema"] != "SIN":
+                continue
+            day = dt.date.fromisoformat(row["fecha"])
+            if FIRST_DAY <= day <= LAST_DAY:
+                by_day.setdefault(day, {})[int(row["hora"]) - 1] = float(row["pz"])
+    if len(by_day) != 366:
+        raise SystemExit(f"{DATA_FILE.name}: expected 366 days of {ZONE}, found {len(by_day)}")
+    return [{"date": day.isoformat(), "hour": hour, "price": by_day[day][hour]}
+            for day in sorted(by_day) for hour in sorted(by_day[day])]  # fmt: skip
+
+
+def v2_event(body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
     """POST /optimize with ``body``, as an API Gateway HTTP API (payload 2.0) event."""
     return make_v2_event(
         method="POST",
         path="/optimize",
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **(headers or {})},
         body=json.dumps(body),
         request_id="bench",
     )
 
 
-def ms(seconds: float) -> str:
-    return f"{seconds * 1e3:8.1f} ms"
+def pin_to_one_cpu(cpu: int | None) -> str:
+    allowed = sorted(os.sched_getaffinity(0))
+    chosen = allowed[0] if cpu is None else cpu
+    os.sched_setaffinity(0, {chosen})
+    return f"CPU {chosen} of {len(allowed)} allowed"
 
 
-def time_handler(handler: Any, event: dict[str, Any], repeats: int) -> list[float]:
-    response = handler(event, None)  # warm-up (first call builds caches, imports lazily)
+def cpu_samples(handler: Any, event: dict[str, Any], repeats: int) -> tuple[list[float], int]:
+    """CPU seconds (``time.process_time``) of ``repeats`` calls after one warm-up, and the
+    response body's size in bytes."""
+    response = handler(event, None)
     if response["statusCode"] != 200:
         raise SystemExit(f"POST /optimize answered {response['statusCode']}: {response['body']}")
     samples = []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started = time.process_time()
         handler(event, None)
-        samples.append(time.perf_counter() - started)
-    return samples
+        samples.append(time.process_time() - started)
+    return samples, len(response["body"])
 
 
-def phases(body: dict[str, Any], repeats: int) -> dict[str, float]:
-    """Median time of each step of the service path, for the same request."""
-    from app import app
-    from blueprints.service import price_source
-    from optimizer import optimize
-    from schemas.request import OptimizeRequestSchema
-    from schemas.response import MarketInfo, dump_optimize_response
-
-    schema = OptimizeRequestSchema()
-    source = price_source(app)
-    out: dict[str, list[float]] = {k: [] for k in ("parse", "fetch", "optimize", "dump", "json")}
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        request = schema.load(body)
-        t1 = time.perf_counter()
-        days = source.fetch(request.query)
-        t2 = time.perf_counter()
-        report = optimize(days, request.battery, strategy=request.strategy,
-                          horizon=request.horizon, compare=request.compare)  # fmt: skip
-        t3 = time.perf_counter()
-        market = MarketInfo(
-            zone=request.zone,
-            system=request.system,
-            process=request.process,
-            source=source.name,
-            start_date=request.start,
-            end_date=request.end,
-        )
-        doc = dump_optimize_response(report, market)
-        t4 = time.perf_counter()
-        app.json.dumps(doc)
-        t5 = time.perf_counter()
-        for key, value in zip(out, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
-            out[key].append(value)
-    return {k: statistics.median(v) for k, v in out.items()}
-
-
-def cold_imports(runs: int) -> tuple[list[float], list[float]]:
-    """Seconds to ``import app`` in a fresh interpreter, and the whole process's wall time."""
+def cold_imports(runs: int, cpu: int) -> list[float]:
+    """Seconds to ``import app`` in fresh interpreters (pinned to ``cpu``)."""
     code = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    imports, processes = [], []
+    seconds = []
     for _ in range(runs):
-        started = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
-                             capture_output=True, text=True)  # fmt: skip
-        processes.append(time.perf_counter() - started)
-        imports.append(float(out.stdout.strip().splitlines()[-1]))
-    return imports, processes
+        out = subprocess.run(["taskset", "-c", str(cpu), sys.executable, "-c", code], cwd=ROOT,
+                             env=env, check=True, capture_output=True, text=True)  # fmt: skip
+        seconds.append(float(out.stdout.strip().splitlines()[-1]))
+    return seconds
 
 
 def slowest_imports(top: int) -> list[tuple[float, str]]:
@@ -124,43 +140,136 @@ def slowest_imports(top: int) -> list[tuple[float, str]]:
     return sorted(rows, reverse=True)[:top]
 
 
+def phases(body: dict[str, Any], repeats: int) -> dict[str, float]:
+    """Median CPU time of each step of the service path, for one request body."""
+    from blueprints.encoding import decode_json, encode_json
+    from optimizer import optimize
+    from schemas.request import OptimizeRequestSchema
+    from schemas.response import INLINE_SOURCE, dump_optimize_response
+
+    schema = OptimizeRequestSchema()
+    raw = json.dumps(body).encode()
+    out: dict[str, list[float]] = {k: [] for k in ("decode", "validate", "optimize", "dump",
+                                                    "encode", "gzip")}  # fmt: skip
+    for _ in range(repeats):
+        t0 = time.process_time()
+        payload = decode_json(raw)
+        t1 = time.process_time()
+        request = schema.load(payload)
+        t2 = time.process_time()
+        report = optimize(request.inline_days, request.battery, strategy=request.strategy,
+                          horizon=request.horizon, compare=request.compare)  # fmt: skip
+        t3 = time.process_time()
+        doc = dump_optimize_response(report, request.market, source=INLINE_SOURCE)
+        t4 = time.process_time()
+        data = encode_json(doc)
+        t5 = time.process_time()
+        gzip.compress(data, compresslevel=5, mtime=0)
+        t6 = time.process_time()
+        for key, value in zip(out, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5),
+                              strict=True):  # fmt: skip
+            out[key].append(value)
+    return {k: statistics.median(v) for k, v in out.items()}
+
+
+def epl_cpu_s(prices: list[dict[str, Any]]) -> float | None:
+    """energy-py-linear's build+solve CPU seconds for the days of ``prices`` (None without
+    .venv-epl)."""
+    if not EPL_PYTHON.exists():
+        return None
+    days: dict[str, list[float]] = {}
+    for item in prices:
+        days.setdefault(item["date"], []).append(item["price"])
+    battery = {"power_mw": 10.0, "capacity_mwh": 40.0, "efficiency_pct": 0.85,
+               "initial_charge_mwh": 0.0, "final_charge_mwh": 0.0}  # fmt: skip
+    request = {"battery": battery, "warmup": True,
+               "days": [{"date": d, "prices": p} for d, p in days.items()]}  # fmt: skip
+    done = subprocess.run([str(EPL_PYTHON), str(EPL_RUNNER)], input=json.dumps(request),
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"energy-py-linear runner failed:\n{done.stderr[-2000:]}")
+    return float(json.loads(done.stdout)["total_cpu_s"])
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:8.1f} ms"
+
+
+def verdict(value: float, target: float) -> str:
+    return "met" if value <= target else "NOT met"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--imports", type=int, default=5)
+    parser.add_argument("--cpu", type=int, default=None, help="CPU to pin to")
+    parser.add_argument("--epl", action="store_true", help="also time energy-py-linear")
     args = parser.parse_args()
 
-    imports, processes = cold_imports(args.imports)
-    print(f"cold import of app ({args.imports} fresh interpreters; target <= 1.5 s)")
-    print(f"  import app   median {ms(statistics.median(imports))}  "
-          f"min {ms(min(imports))}  max {ms(max(imports))}")  # fmt: skip
-    print(
-        f"  whole process median {ms(statistics.median(processes))}  (interpreter start-up "
-        "included)"
-    )
-    print("  slowest top-level packages (cumulative, one run of -X importtime):")
-    for seconds, name in slowest_imports(8):
+    pinned = pin_to_one_cpu(args.cpu)
+    cpu = next(iter(os.sched_getaffinity(0)))
+    print(f"one core: {pinned}; CPU time (time.process_time), medians\n")
+
+    imports = cold_imports(args.imports, cpu)
+    median_import = statistics.median(imports)
+    print(f"cold import of app ({args.imports} fresh interpreters; target <= "
+          f"{TARGET_IMPORT_S} s): median {ms(median_import)}  min {ms(min(imports))}  "
+          f"max {ms(max(imports))}  -> {verdict(median_import, TARGET_IMPORT_S)}")  # fmt: skip
+    print("  slowest top-level packages (cumulative wall time, one run of -X importtime):")
+    for seconds, name in slowest_imports(6):
         print(f"    {name:<20}{ms(seconds)}")
 
     from app import app, lambda_handler
 
+    prices = inline_prices()
+    inline = {"battery_params": PRD_BATTERY, "market_params": {"prices": prices}}
+    prd = prd_request()
+    cases: list[tuple[str, str | None, dict[str, Any], dict[str, str] | None]] = [
+        ("366 days inline, optimal only", "inline-optimal", {**inline, "compare": False}, None),
+        ("366 days inline, compare", "inline-compare", {**inline, "compare": True}, None),
+        ("366 days inline, optimal, gzip", None, {**inline, "compare": False},
+         {"accept-encoding": "gzip"}),
+        ("31 days synthetic, compare (PRD)", "prd", prd, None),
+        ("31 days synthetic, optimal only", None, {**prd, "compare": False}, None),
+    ]  # fmt: skip
     source = app.extensions["price_source"].name
-    print(f"\nPOST /optimize through lambda_handler, price source {source}, "
+    print(f"\nPOST /optimize through lambda_handler (price source for the PRD request: {source}), "
           f"{args.repeats} calls after one warm-up")  # fmt: skip
-    cases = {
-        "31 days, compare (PRD example)": PRD_REQUEST,
-        "31 days, optimal only": {**PRD_REQUEST, "compare": False},
-        "366 days, compare": prd_request(end_date="2024-12-31"),
-    }  # fmt: skip
-    for label, body in cases.items():
-        repeats = args.repeats if "366" not in label else max(3, args.repeats // 10)
-        samples = time_handler(lambda_handler, v2_event(body), repeats)
-        target = "  (target <= 100 ms)" if label.startswith("31 days, compare") else ""
-        print(f"  {label:<32} median {ms(statistics.median(samples))}  "
-              f"min {ms(min(samples))}  max {ms(max(samples))}{target}")  # fmt: skip
-    print("\n  where the 31-day comparison request spends its time (medians):")
-    for step, seconds in phases(PRD_REQUEST, args.repeats).items():
+    medians = {}
+    for label, key, body, headers in cases:
+        repeats = args.repeats if key != "inline-compare" else max(3, args.repeats // 3)
+        samples, size = cpu_samples(lambda_handler, v2_event(body, headers), repeats)
+        median = statistics.median(samples)
+        target = ""
+        if key is not None:
+            medians[key] = median
+            goal = TARGETS_MS[key]
+            target = f"  target <= {goal:.0f} ms: {verdict(median * 1e3, goal)}"
+        print(f"  {label:<34} median {ms(median)}  min {ms(min(samples))}  "
+              f"body {size / 1e6:5.2f} MB{target}")  # fmt: skip
+
+    print("\n  where the 366-day inline optimal request spends its CPU (medians):")
+    for step, seconds in phases({**inline, "compare": False}, args.repeats).items():
         print(f"    {step:<10}{ms(seconds)}")
+
+    if args.epl:
+        epl = epl_cpu_s(prices)
+        if epl is None:
+            print(f"\nenergy-py-linear: {EPL_PYTHON} missing; create it with "
+                  "`.venv/bin/python bench/bench_optimizer.py --setup-epl`")  # fmt: skip
+            return
+        body = {"battery_params": EPL_BATTERY, "market_params": {"prices": prices},
+                "compare": False}  # fmt: skip
+        samples, _ = cpu_samples(lambda_handler, v2_event(body), args.repeats)
+        ours = statistics.median(samples)
+        ratio = epl / ours
+        print(f"\nenergy-py-linear build+solve of the 366 days: {epl:8.1f} s CPU (its process "
+              f"and CBC's)\nour whole inline request, same battery:     {ms(ours)}\n"
+              f"ratio: {ratio:,.0f}x  (target >= {TARGET_EPL_RATIO:.0f}x: "
+              f"{'met' if ratio >= TARGET_EPL_RATIO else 'NOT met'})")  # fmt: skip
+    else:
+        print("\n(--epl adds the energy-py-linear ratio, SPEC §7: >= 600x)")
 
 
 if __name__ == "__main__":

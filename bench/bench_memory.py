@@ -1,4 +1,4 @@
-"""Peak memory of one 366-day POST /optimize (SPEC §7: <= 300 MB), in a fresh process.
+"""Peak memory of one 366-day POST /optimize (SPEC §7: <= 150 MB), in a fresh process.
 
 Runs ``app.lambda_handler`` in-process on an API Gateway v2 event for a whole leap year of
 synthetic prices with the strategy comparison, and prints the process's peak resident set
@@ -51,7 +51,7 @@ def main() -> None:
     print(f"request time (one call)     : {elapsed * 1e3:.0f} ms")
     print(f"peak RSS before import      : {before_import:.0f} MB")
     print(f"peak RSS after import       : {after_import:.0f} MB")
-    print(f"peak RSS after the request  : {peak_mb():.0f} MB   (target <= 300 MB, SPEC §7)")
+    print(f"peak RSS after the request  : {peak_mb():.0f} MB   (target <= 150 MB, SPEC §7)")
 
 
 if __name__ == "__main__":

@@ -3,12 +3,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 import optimizer
 from optimizer import InvalidPricesError, MarketDay, UnknownStrategyError, optimize
+from optimizer.market import MarketDays, market_days
 from tests.optimizer.helpers import days_from, prd_battery, real_days
 
 
@@ -70,3 +72,59 @@ def test_importing_optimizer_loads_no_web_stack() -> None:
     )
     assert out.stdout.strip() == ""
     assert "optimal" in optimizer.STRATEGIES
+
+
+@pytest.mark.parametrize(
+    "prices",
+    [np.ones(22), np.ones(26), np.full(24, np.nan), np.array([1.0] * 23 + [np.inf]),
+     np.ones((2, 24))],
+    ids=["22-hours", "26-hours", "nan", "inf", "2-d"],
+)  # fmt: skip
+def test_market_day_from_an_array_rejects_bad_prices(prices: np.ndarray) -> None:
+    with pytest.raises(InvalidPricesError):
+        MarketDay.from_array(real_days()[0].date, prices)
+
+
+def test_market_day_from_an_array_is_the_same_day() -> None:
+    day = real_days()[0]
+    source = np.array(day.prices_mxn_per_mwh)
+    copy = MarketDay.from_array(day.date, source)
+    source[0] = -1.0  # the day holds its own copy
+    assert copy == day
+    assert all(type(p) is float for p in copy.prices_mxn_per_mwh)
+    np.testing.assert_array_equal(copy.prices, day.prices)
+    assert not copy.prices.flags.writeable and not day.prices.flags.writeable
+
+
+def test_days_are_laid_out_once_and_shared() -> None:
+    """Every strategy and the settlement of one run see the same read-only layout."""
+    days = [*real_days()[:3], MarketDay(real_days()[3].date, (50.0,) * 23)]
+    layout = market_days(days)
+    assert market_days(layout) is layout
+    assert layout == tuple(days)
+    np.testing.assert_array_equal(layout.hours, [24, 24, 24, 23])
+    np.testing.assert_array_equal(layout.offsets, [0, 24, 48, 72, 95])
+    np.testing.assert_array_equal(layout.flat, np.concatenate([d.prices for d in days]))
+    assert layout.matrix.shape == (4, 24)
+    np.testing.assert_array_equal(layout.matrix[layout.mask], layout.flat)
+    assert layout.matrix[3, 23] == 0.0 and not layout.mask[3, 23]
+    for array in (layout.hours, layout.offsets, layout.flat, layout.mask, layout.matrix):
+        assert not array.flags.writeable
+    assert layout.matrix is layout.matrix  # built once
+
+
+def test_every_strategy_gets_the_same_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[object] = []
+    for strategy in optimizer.STRATEGIES.values():
+        original = strategy.dispatch
+
+        def spy(days: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            seen.append(days)
+            return _original(days, *args, **kwargs)
+
+        monkeypatch.setattr(strategy, "dispatch", spy)
+    optimize(real_days()[:5], prd_battery(), compare=True)
+    # forecast (and other strategies built on one) call optimal's dispatch on their own days
+    assert len(seen) >= len(optimizer.STRATEGIES)
+    assert isinstance(seen[0], MarketDays)
+    assert sum(days is seen[0] for days in seen) >= len(optimizer.STRATEGIES)
