@@ -250,6 +250,8 @@ def optimize_command(
     click.echo(json.dumps(body, indent=2) if as_json else format_summary(body))
     if csv_path is not None and not as_json:
         click.echo(f"\nHourly schedule written to {csv_path}")
+    if html_path is not None and not as_json:
+        click.echo(f"\nReport written to {html_path} (open it in a browser; it works offline)")
 
 
 # --- flask sizing --------------------------------------------------------------------------
