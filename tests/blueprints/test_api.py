@@ -6,6 +6,7 @@ import datetime as dt
 import gzip
 import json
 import math
+import time
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from optimizer import STRATEGIES
 from prices import PriceQuery, Process, System
 from schemas.response import OptimizeResponseSchema
 from tests.conftest import PRD_REQUEST_2020, RecordedSource
+from tests.events import FIXTURES
 
 SPEC_PRICES = [20, 15, 10, 12, 15, 25, 40, 60, 55, 40, 35, 30, 25, 20, 18, 25, 60, 90, 85, 70, 50,
                40, 30, 25]  # fmt: skip
@@ -379,3 +381,58 @@ def test_non_finite_numbers_never_reach_a_client() -> None:
     for bad in (math.nan, math.inf, -math.inf):
         with pytest.raises(ValueError, match="Out of range float"):
             encode_json({"zone": None, "rows": [{"x": 1.0}, {"x": bad}]})
+
+
+class _DeadlineSpy(RecordedSource):
+    """The recorded prices, noting the deadline each fetch was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deadlines: list[float | None] = []
+
+    def fetch(self, query: PriceQuery, *, deadline_s: float | None = None) -> list[Any]:
+        self.deadlines.append(deadline_s)
+        return super().fetch(query, deadline_s=deadline_s)
+
+
+def test_one_request_deadline_reaches_the_fetch_and_the_optimizer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SPEC §13: REQUEST_DEADLINE_S becomes one time.monotonic() deadline per request, the
+    same for the price fetch and the optimizer."""
+    import blueprints.service as service
+    from app import create_app
+    from prices import PriceSettings
+
+    source = _DeadlineSpy()
+    seen: list[float | None] = []
+
+    def optimize_spy(*args: Any, deadline_s: float | None = None, **kwargs: Any) -> Any:
+        seen.append(deadline_s)
+        return real_optimize(*args, deadline_s=deadline_s, **kwargs)
+
+    real_optimize = service.optimize
+    monkeypatch.setattr(service, "optimize", optimize_spy)
+    settings = PriceSettings(request_deadline_s=7.0, fetch_deadline_s=5.0)
+    app = create_app({"TESTING": True, "PRICE_SOURCE_OBJECT": source, "PRICE_SETTINGS": settings})
+    before = time.monotonic()
+    response = app.test_client().post("/optimize", json=PRD_REQUEST_2020)
+    after = time.monotonic()
+    assert response.status_code == 200
+    (fetch_deadline,) = source.deadlines
+    assert seen == [fetch_deadline]
+    assert fetch_deadline is not None
+    assert before + 7.0 <= fetch_deadline <= after + 7.0
+
+
+def test_a_passed_deadline_is_a_503_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    import blueprints.api as api
+    from app import create_app
+
+    monkeypatch.setattr(api, "request_deadline", lambda app=None: time.monotonic() - 1.0)
+    app = create_app({"TESTING": True})
+    body = json.loads((FIXTURES / "inline_request.json").read_text())
+    response = app.test_client().post("/optimize", json=body)
+    assert response.status_code == 503
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["status"] == 503
