@@ -23,14 +23,19 @@ def run_strategy(
     horizon: Horizon = Horizon.DAILY,
     deadline_s: float | None = None,
     history: Sequence[MarketDay] = (),
+    caller_forecast: Sequence[MarketDay] | None = None,
 ) -> StrategyRun:
     """Schedule and settle ``days`` with one strategy.
 
     ``deadline_s``: the request's absolute deadline (``time.monotonic()``), or None; past it
     the strategy raises ``DeadlineExceededError``.
     ``history``: market days before ``days[0]`` in date order, which strategies without
-    foresight forecast from; never scheduled, settled or reported."""
+    foresight forecast from; never scheduled, settled or reported.
+    ``caller_forecast``: the caller's price forecast of ``days`` (``Strategy.with_forecast``;
+    only ``forecast`` schedules on it)."""
     strategy = get_strategy(name)
+    if caller_forecast is not None:
+        strategy = strategy.with_forecast(caller_forecast)
     _check_days(days)
     _check_history(history, days)
     days = market_days(days)  # prices laid out once, shared by the strategy and settlement
@@ -62,21 +67,35 @@ def optimize(
     compare: bool = True,
     deadline_s: float | None = None,
     history: Sequence[MarketDay] = (),
+    caller_forecast: Sequence[MarketDay] | None = None,
 ) -> Report:
     """Run ``strategy`` on ``days``; with ``compare``, run every registered strategy too and
-    report each one's total against ``optimal``. ``history``: see ``run_strategy``."""
+    report each one's total against ``optimal``. ``history``, ``caller_forecast``: see
+    ``run_strategy``."""
     get_strategy(strategy)  # unknown names fail before any work
     days = market_days(days)  # one layout of the prices for every strategy
     if not compare:
         return Report(
             run=run_strategy(
-                strategy, days, battery, horizon=horizon, deadline_s=deadline_s, history=history
+                strategy,
+                days,
+                battery,
+                horizon=horizon,
+                deadline_s=deadline_s,
+                history=history,
+                caller_forecast=caller_forecast,
             ),
             comparison=None,
         )
     runs = {
         name: run_strategy(
-            name, days, battery, horizon=horizon, deadline_s=deadline_s, history=history
+            name,
+            days,
+            battery,
+            horizon=horizon,
+            deadline_s=deadline_s,
+            history=history,
+            caller_forecast=caller_forecast,
         )
         for name in STRATEGIES
     }

@@ -52,3 +52,9 @@ class Strategy(ABC):
         ``optimizer.errors.DeadlineExceededError`` once it has passed. It is only a last guard:
         what a strategy computes never depends on it.
         """
+
+    def with_forecast(self, forecast: Sequence[MarketDay]) -> Strategy:
+        """This strategy scheduling on the caller's own price forecast (one market day per
+        scheduled day, SPEC §11) instead of a forecast of its own. Only ``forecast`` takes
+        one; every other strategy returns itself."""
+        return self

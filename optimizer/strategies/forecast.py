@@ -1,6 +1,6 @@
 """``forecast``: scheduling without foresight (SPEC §3).
 
-Day D is scheduled on a forecast built only from the days before it in the request: for each
+Day D is scheduled on a forecast built only from the days before it: for each
 hour, the mean of that hour's price over up to the last 7 earlier days. The forecast day is
 scheduled by the exact daily optimizer (the ``optimal`` strategy, called once for every
 forecast day of the request), and settlement then prices that schedule at D's actual prices.
@@ -13,11 +13,15 @@ neighbours, a 25-hour day has its two 01:00 hours averaged -- and the 24-hour fo
 mapped back to the target day's length by dropping 02:00 (23 hours) or repeating 01:00
 (25 hours).
 
-First day. With no earlier day there is no forecast, and the first day idles. A generic
-"typical Mexican price shape" would be an invented number unrelated to the zone, season and
-fuel prices of the request; idling is the only choice that uses no information the strategy
-does not have, and it costs at most one day's revenue. From the second day on the forecast is
-the mean over the days available (1 to 7).
+History and the caller's forecast (SPEC §11). Days before the first scheduled day
+(``history``) are forecast inputs only, so the first day has a forecast too; with
+``with_forecast`` the caller's own forecast of each day replaces the 7-day mean.
+
+First day. With no earlier day (and no history) there is no forecast, and the first day
+idles. A generic "typical Mexican price shape" would be an invented number unrelated to the
+zone, season and fuel prices of the request; idling is the only choice that uses no
+information the strategy does not have, and it costs at most one day's revenue. From the
+second day on the forecast is the mean over the days available (1 to 7).
 """
 
 from __future__ import annotations
@@ -119,10 +123,20 @@ def earlier_days(history: Sequence[MarketDay], first: dt.date) -> list[MarketDay
 class Forecast(Strategy):
     name = "forecast"
     description = (
-        "No foresight: schedules each day on the mean of the same hour over the last 7 days, "
-        "then settles at the actual prices."
+        "No foresight: schedules each day on the mean of the same hour over the last 7 days "
+        "(or on your own forecast), then settles at the actual prices."
     )
     order = 40
+
+    def __init__(self, caller_forecast: Sequence[MarketDay] = ()) -> None:
+        #: the caller's forecast by date (SPEC §11); empty: the 7-day mean
+        self.caller_forecast = {day.date: day for day in caller_forecast}
+
+    def with_forecast(self, forecast: Sequence[MarketDay]) -> Forecast:
+        """``forecast`` scheduling each day on the caller's forecast of it (a day the caller
+        left out keeps the 7-day mean); a forecast day of another length than the actual day
+        is mapped through the 24-hour clock."""
+        return Forecast(forecast)
 
     def dispatch(
         self,
@@ -135,6 +149,10 @@ class Forecast(Strategy):
     ) -> Dispatch:
         earlier = earlier_days(history, days[0].date)
         profiles = forecast_profiles([*earlier, *days])[len(earlier) :]
+        for i, day in enumerate(days):
+            mine = self.caller_forecast.get(day.date)
+            if mine is not None:
+                profiles[i] = to_24_hours(mine.prices)
         return schedule_on_profiles(days, profiles, battery, deadline_s=deadline_s)
 
 

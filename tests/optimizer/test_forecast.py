@@ -228,3 +228,47 @@ def test_property_no_foresight_with_history(
     for a, b in zip(first.days, second.days, strict=True):
         np.testing.assert_array_equal(a.charge_mw, b.charge_mw)
         np.testing.assert_array_equal(a.discharge_mw, b.discharge_mw)
+
+
+def test_caller_forecast_replaces_the_mean() -> None:
+    days = list(real_days()[:10])
+    rng = np.random.default_rng(5)
+    mine = [MarketDay.from_array(d.date, d.prices + rng.normal(0, 200, d.hours)) for d in days]
+    run = run_strategy(NAME, days, prd_battery(), caller_forecast=mine)
+    assert run.days[0].energy_discharged_mwh > 0  # a forecast from the first day on
+    for day, planned_on, got in zip(days, mine, run.days, strict=True):
+        planned = run_strategy("optimal", [planned_on], prd_battery()).days[0]
+        np.testing.assert_allclose(got.charge_mw, planned.charge_mw, atol=1e-9)
+        np.testing.assert_allclose(got.discharge_mw, planned.discharge_mw, atol=1e-9)
+        settled = float(day.prices @ (planned.discharge_mw - planned.charge_mw))
+        assert got.revenue_mxn == pytest.approx(settled)
+
+
+def test_perfect_caller_forecast_earns_the_optimum() -> None:
+    days = list(real_days()[:10])
+    report = optimize(days, prd_battery(), caller_forecast=days)
+    assert report.comparison is not None
+    rows = {r.strategy: r for r in report.comparison}
+    assert rows[NAME].total_revenue_mxn == pytest.approx(rows["optimal"].total_revenue_mxn)
+    plain = optimize(days, prd_battery())
+    assert plain.comparison is not None
+    for row in plain.comparison:  # no other strategy looks at it
+        if row.strategy != NAME:
+            assert rows[row.strategy].total_revenue_mxn == row.total_revenue_mxn
+
+
+def test_caller_forecast_of_another_length_and_missing_days() -> None:
+    # the 23-hour 2016-04-03 forecast with a 24-hour day; a day left out keeps the mean
+    days = list(real_days()[70:80])
+    short = next(d for d in real_days() if d.date == dt.date(2016, 4, 3))
+    assert short.hours == 23
+    forecast = [MarketDay(days[5].date, short.prices_mxn_per_mwh)]
+    run = run_strategy(NAME, days, prd_battery(), caller_forecast=forecast)
+    mean = run_strategy(NAME, days, prd_battery())
+    assert len(run.days[5].charge_mw) == days[5].hours == 24
+    planned = run_strategy(
+        "optimal", [MarketDay.from_array(days[5].date, to_24_hours(short.prices))], prd_battery()
+    ).days[0]
+    np.testing.assert_allclose(run.days[5].discharge_mw, planned.discharge_mw, atol=1e-9)
+    for i in (0, 4, 6):
+        np.testing.assert_array_equal(run.days[i].charge_mw, mean.days[i].charge_mw)
