@@ -9,6 +9,8 @@ from dataclasses import dataclass
 SOURCES = ("synthetic", "batu", "cenace")
 #: Smallest accepted PRICE_MAX_RESPONSE_BYTES (one day of one zone is about 5 KB).
 MIN_RESPONSE_BYTES = 64 * 1024
+#: Largest accepted FORECAST_HISTORY_DAYS (SPEC §11).
+MAX_FORECAST_HISTORY_DAYS = 366
 
 
 class ConfigError(ValueError):
@@ -42,6 +44,9 @@ class PriceSettings:
     max_response_bytes: int = 20_000_000
     #: PRICE_CACHE_MAX_DAYS: zone-days kept in the in-memory cache (0 disables it)
     cache_max_days: int = 20_000
+    #: FORECAST_HISTORY_DAYS: days before start_date fetched (best effort) for the strategies
+    #: without foresight (``forecast``, ``learned``), 0..366 (SPEC §11)
+    forecast_history_days: int = 56
 
     def __post_init__(self) -> None:
         if self.fetch_deadline_s > self.request_deadline_s:
@@ -51,6 +56,10 @@ class PriceSettings:
             )
         if self.max_response_bytes < MIN_RESPONSE_BYTES:
             raise ConfigError(f"PRICE_MAX_RESPONSE_BYTES must be at least {MIN_RESPONSE_BYTES}")
+        if not 0 <= self.forecast_history_days <= MAX_FORECAST_HISTORY_DAYS:
+            raise ConfigError(
+                f"FORECAST_HISTORY_DAYS must be between 0 and {MAX_FORECAST_HISTORY_DAYS}"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PriceSettings:
@@ -103,4 +112,7 @@ class PriceSettings:
                 "PRICE_MAX_RESPONSE_BYTES", cls.max_response_bytes, minimum=MIN_RESPONSE_BYTES
             ),
             cache_max_days=whole("PRICE_CACHE_MAX_DAYS", cls.cache_max_days, minimum=0),
+            forecast_history_days=whole(
+                "FORECAST_HISTORY_DAYS", cls.forecast_history_days, minimum=0
+            ),
         )

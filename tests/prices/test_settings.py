@@ -89,3 +89,22 @@ def test_the_fetch_deadline_fits_in_the_request_deadline(
 def test_bad_values_fail_at_start_up_naming_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         PriceSettings.from_env(env)
+
+
+@pytest.mark.parametrize(("raw", "days"), [(None, 56), ("0", 0), ("366", 366), (" 90 ", 90)])
+def test_forecast_history_days(raw: str | None, days: int) -> None:
+    env = {} if raw is None else {"FORECAST_HISTORY_DAYS": raw}
+    assert PriceSettings.from_env(env).forecast_history_days == days
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("367", "FORECAST_HISTORY_DAYS must be between 0 and 366"),
+        ("-1", "FORECAST_HISTORY_DAYS must be at least 0"),
+        ("eight weeks", "FORECAST_HISTORY_DAYS must be a whole number"),
+    ],
+)
+def test_bad_forecast_history_days_fail_at_start_up(raw: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        PriceSettings.from_env({"FORECAST_HISTORY_DAYS": raw})
