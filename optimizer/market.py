@@ -68,6 +68,37 @@ class MarketDay:
         object.__setattr__(day, "prices", prices)
         return day
 
+    @classmethod
+    def split(
+        cls, dates: Sequence[dt.date], prices_mxn_per_mwh: np.ndarray, offsets: Sequence[int]
+    ) -> tuple[MarketDay, ...]:
+        """Consecutive days cut from one array of prices: day ``k`` is ``dates[k]`` with the
+        prices ``offsets[k]:offsets[k + 1]``. The array is checked once (finite) and copied
+        once; each day's ``prices`` is a read-only view of that copy."""
+        prices = np.array(prices_mxn_per_mwh, dtype=float)
+        bounds = [int(b) for b in offsets]
+        if prices.ndim != 1 or len(bounds) != len(dates) + 1 or bounds[-1] != prices.size:
+            raise InvalidPricesError("prices, dates and offsets do not describe the same days")
+        finite = np.isfinite(prices)
+        if not finite.all():
+            bad = int(np.argmin(finite))
+            k = int(np.searchsorted(bounds, bad, side="right")) - 1
+            raise InvalidPricesError(f"{dates[k]} hour {bad - bounds[k]}: price must be finite")
+        prices.flags.writeable = False
+        values = prices.tolist()
+        days = []
+        for date, lo, hi in zip(dates, bounds, bounds[1:], strict=False):
+            if hi - lo not in ALLOWED_HOURS_PER_DAY:
+                raise InvalidPricesError(
+                    f"{date}: a market day has 23, 24 or 25 hours, not {hi - lo}"
+                )
+            day = object.__new__(cls)
+            object.__setattr__(day, "date", date)
+            object.__setattr__(day, "prices_mxn_per_mwh", tuple(values[lo:hi]))
+            object.__setattr__(day, "prices", prices[lo:hi])
+            days.append(day)
+        return tuple(days)
+
     @property
     def hours(self) -> int:
         return len(self.prices_mxn_per_mwh)

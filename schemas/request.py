@@ -321,14 +321,12 @@ class InlinePrices:
 
     def market_days(self) -> tuple[MarketDay, ...]:
         """The items grouped into market days, in date order (run the list checks first)."""
-        keys = self.day * _SLOTS + self.hour
-        order = np.argsort(keys, kind="stable")
+        order = np.argsort(self.day * _SLOTS + self.hour, kind="stable")
         days, starts = np.unique(self.day[order], return_index=True)
-        bounds = [*starts.tolist(), len(order)]
-        prices = self.price[order]
-        return tuple(
-            MarketDay.from_array(dt.date.fromordinal(day), prices[lo:hi])
-            for day, lo, hi in zip(days.tolist(), bounds, bounds[1:], strict=False)
+        return MarketDay.split(
+            [dt.date.fromordinal(day) for day in days.tolist()],
+            self.price[order],
+            [*starts.tolist(), order.size],
         )
 
 

@@ -128,3 +128,27 @@ def test_every_strategy_gets_the_same_layout(monkeypatch: pytest.MonkeyPatch) ->
     assert len(seen) >= len(optimizer.STRATEGIES)
     assert isinstance(seen[0], MarketDays)
     assert sum(days is seen[0] for days in seen) >= len(optimizer.STRATEGIES)
+
+
+def test_market_days_split_from_one_array() -> None:
+    first, second = real_days()[:2]
+    flat = np.concatenate([first.prices, second.prices[:23]])
+    days = MarketDay.split([first.date, second.date], flat, [0, 24, 47])
+    assert days == (first, MarketDay(second.date, second.prices_mxn_per_mwh[:23]))
+    flat[0] = -1.0  # the days hold their own copy
+    assert days[0].prices[0] == first.prices[0]
+    assert not days[0].prices.flags.writeable
+
+
+@pytest.mark.parametrize(
+    ("prices", "offsets", "message"),
+    [(np.ones(46), [0, 24, 46], "not 22"), (np.r_[np.ones(47), np.nan], [0, 24, 48], "hour 23"),
+     (np.ones(48), [0, 24], "same days")],
+    ids=["short-day", "nan", "offsets"],
+)  # fmt: skip
+def test_market_days_split_rejects_bad_days(
+    prices: np.ndarray, offsets: list[int], message: str
+) -> None:
+    dates = [day.date for day in real_days()[:2]]
+    with pytest.raises(InvalidPricesError, match=message):
+        MarketDay.split(dates, prices, offsets)
