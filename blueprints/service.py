@@ -4,15 +4,18 @@ request deadline (SPEC §13)."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import logging
 import time
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 
 from optimizer import MarketDay, optimize
-from prices import PriceSource, UpstreamError
+from prices import PriceSource, PriceSourceError, UpstreamError
 from schemas.analyst import add_analyst_metrics
+from schemas.fields import MIN_DATE
 from schemas.request import OptimizeRequest, OptimizeRequestSchema
 from schemas.response import INLINE_SOURCE, dump_optimize_response
 
@@ -22,6 +25,12 @@ logger = logging.getLogger(__name__)
 SOURCE_EXTENSION = "price_source"
 #: REQUEST_DEADLINE_S when the app's settings do not say (SPEC §13)
 DEFAULT_REQUEST_DEADLINE_S = 20.0
+#: FORECAST_HISTORY_DAYS when the app's settings do not say (SPEC §11)
+DEFAULT_FORECAST_HISTORY_DAYS = 56
+#: the strategies that forecast from days before start_date (SPEC §11)
+NO_FORESIGHT = frozenset({"forecast", "learned"})
+#: share of the time left before the request deadline a history fetch may use
+HISTORY_FETCH_SHARE = 0.5
 
 _REQUEST_SCHEMA = OptimizeRequestSchema()
 
@@ -55,6 +64,7 @@ def run_optimize(
     if not isinstance(request, OptimizeRequest):  # pragma: no cover - post_load guarantees it
         raise TypeError("the request schema did not build an OptimizeRequest")
     days, source_name = _market_days(request, source=source, deadline_s=deadline_s)
+    history = _history(request, days, source=source, deadline_s=deadline_s)
     report = optimize(
         days,
         request.battery,
@@ -62,8 +72,11 @@ def run_optimize(
         horizon=request.horizon,
         compare=request.compare,
         deadline_s=deadline_s,
+        history=history,
+        caller_forecast=request.forecast_days,
     )
     body = dump_optimize_response(report, request.market, source=source_name)
+    body["market"]["forecast"] = "caller" if request.forecast_days is not None else "mean7"
     return add_analyst_metrics(body, report, request.battery)  # SPEC §9 keys
 
 
@@ -90,3 +103,58 @@ def _market_days(
             "requested market days."
         )
     return days, source.name
+
+
+def _history(
+    request: OptimizeRequest,
+    days: tuple[MarketDay, ...],
+    *,
+    source: PriceSource,
+    deadline_s: float | None,
+) -> tuple[MarketDay, ...]:
+    """Days before the first requested day for the strategies without foresight (SPEC §11):
+    the caller's ``history_prices``, else -- for fetched prices, when ``forecast`` or
+    ``learned`` runs -- up to ``FORECAST_HISTORY_DAYS`` days fetched from the same source
+    (through its cache). Best effort: days the source has no prices for are absent, and a
+    failed fetch is logged and leaves no history (the first days then forecast from the
+    request's own days); it never fails the request. The fetch may use half the time left
+    before the request deadline, so the optimizer keeps the rest.
+    """
+    if request.history_days is not None:
+        return request.history_days
+    query = request.query
+    runs = request.compare or request.strategy in NO_FORESIGHT
+    wanted = _forecast_history_days()
+    if query is None or not runs or wanted == 0:
+        return ()
+    first = days[0].date
+    start = max(first - dt.timedelta(days=wanted), MIN_DATE)
+    if start >= first:
+        return ()
+    history_query = dataclasses.replace(query, start=start, end=first - dt.timedelta(days=1))
+    fetch_deadline = None
+    if deadline_s is not None:
+        now = time.monotonic()
+        fetch_deadline = now + HISTORY_FETCH_SHARE * max(deadline_s - now, 0.0)
+    try:
+        fetched = source.fetch(history_query, deadline_s=fetch_deadline)
+    except PriceSourceError as exc:
+        logger.warning(
+            "no forecast history: %s %s..%s from %s failed (%s)",
+            query.zone,
+            start,
+            history_query.end,
+            source.name,
+            exc.detail,
+        )
+        return ()
+    by_date = {day.date: day for day in fetched if start <= day.date < first}
+    return tuple(by_date[date] for date in sorted(by_date))
+
+
+def _forecast_history_days() -> int:
+    """FORECAST_HISTORY_DAYS of the current app (``PriceSettings.forecast_history_days``)."""
+    if not has_app_context():
+        return DEFAULT_FORECAST_HISTORY_DAYS
+    settings = current_app.config.get("PRICE_SETTINGS")
+    return int(getattr(settings, "forecast_history_days", DEFAULT_FORECAST_HISTORY_DAYS))

@@ -165,6 +165,10 @@ class OptimizeRequest:
     strategy: str
     horizon: Horizon
     compare: bool
+    #: ``market_params.history_prices`` (days before ``start_date``), or None (SPEC §11)
+    history_days: tuple[MarketDay, ...] | None = None
+    #: ``market_params.forecast_prices`` (one day per requested day), or None (SPEC §11)
+    forecast_days: tuple[MarketDay, ...] | None = None
 
     @property
     def query(self) -> PriceQuery | None:
@@ -474,6 +478,21 @@ class MarketParamsSchema(StrictSchema):
             "entry per hour, hours 0..n-1 of each day with n in 23, 24, 25."
         },
     )
+    history_prices = InlinePriceList(
+        metadata={
+            "description": "Days before start_date (same format as prices, at most 366 days, "
+            "each day complete) that the strategies without foresight (forecast, learned) "
+            "forecast the first requested days from; never scheduled or reported. When "
+            "given, no history is fetched."
+        },
+    )
+    forecast_prices = InlinePriceList(
+        metadata={
+            "description": "Your own price forecast (same format as prices), every requested "
+            "day exactly once: the forecast strategy schedules each day on it instead of "
+            "its 7-day mean, then settles at the actual prices (market.forecast: caller)."
+        },
+    )
 
     @validates_schema
     def _consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -493,12 +512,67 @@ class MarketParamsSchema(StrictSchema):
             price_errors = _check_inline(data["prices"], start=start, end=end)
             if price_errors:
                 errors["prices"] = price_errors
+        if not errors:
+            errors.update(_check_history_and_forecast(data))
         if errors:
             raise ValidationError(errors)
 
 
+def _requested_days(data: dict[str, Any]) -> list[int]:
+    """Ordinals of the market days a valid request schedules."""
+    if "prices" in data:
+        return np.unique(data["prices"].day).tolist()
+    start, end = data["start_date"].toordinal(), data["end_date"].toordinal()
+    return list(range(start, end + 1))
+
+
+def _check_history_and_forecast(data: dict[str, Any]) -> dict[str, Any]:
+    """Messages for ``history_prices`` (days before the first requested day) and
+    ``forecast_prices`` (every requested day exactly once), SPEC §11."""
+    errors: dict[str, Any] = {}
+    requested = _requested_days(data)
+    first = dt.date.fromordinal(requested[0])
+    if "history_prices" in data:
+        history_errors = _check_inline(
+            data["history_prices"],
+            start=None,
+            end=first - dt.timedelta(days=1),
+            outside_message="History days must be before start_date.",
+        )
+        if history_errors:
+            errors["history_prices"] = history_errors
+    if "forecast_prices" in data:
+        forecast = data["forecast_prices"]
+        forecast_errors = _check_inline(
+            forecast,
+            start=first,
+            end=dt.date.fromordinal(requested[-1]),
+            outside_message="Date outside the requested market days.",
+        )
+        if not forecast_errors:
+            given, wanted = set(np.unique(forecast.day).tolist()), set(requested)
+            problems = [
+                f"{what}: {', '.join(dt.date.fromordinal(d).isoformat() for d in days[:5])}"
+                + (f" and {len(days) - 5} more" if len(days) > 5 else "")
+                for what, days in (
+                    ("No forecast for requested days", sorted(wanted - given)),
+                    ("Forecast for days without prices", sorted(given - wanted)),
+                )
+                if days
+            ]
+            if problems:
+                forecast_errors["_schema"] = problems
+        if forecast_errors:
+            errors["forecast_prices"] = forecast_errors
+    return errors
+
+
 def _check_inline(
-    prices: InlinePrices, *, start: dt.date | None, end: dt.date | None
+    prices: InlinePrices,
+    *,
+    start: dt.date | None,
+    end: dt.date | None,
+    outside_message: str = "Date outside start_date .. end_date.",
 ) -> dict[Any, list[str]]:
     """Messages for duplicates, dates outside ``start`` .. ``end`` (keys: item index) and days
     with gaps (key ``_schema``), at most ``MAX_LISTED_ERRORS`` of each kind listed."""
@@ -519,7 +593,7 @@ def _check_inline(
             day = dt.date.fromordinal(int(prices.day[index])).isoformat()
             errors[index] = [f"Duplicate of item {earlier} ({day} hour {prices.hour[index]})."]
         else:
-            errors[index] = ["Date outside start_date .. end_date."]
+            errors[index] = [outside_message]
     problems: list[str] = []
     days, day_starts, hour_counts = np.unique(
         unique // _SLOTS, return_index=True, return_counts=True
@@ -587,4 +661,10 @@ class OptimizeRequestSchema(BoundedErrorsSchema):
             strategy=data["strategy"],
             horizon=data["horizon"],
             compare=data["compare"],
+            history_days=(
+                params["history_prices"].market_days() if "history_prices" in params else None
+            ),
+            forecast_days=(
+                params["forecast_prices"].market_days() if "forecast_prices" in params else None
+            ),
         )

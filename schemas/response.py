@@ -113,6 +113,14 @@ class MarketSchema(Schema):
     end_date = fields.Date(required=True)
     currency = fields.String(required=True, validate=validate.Equal(CURRENCY))
     price_unit = fields.String(required=True, validate=validate.Equal(PRICE_UNIT))
+    forecast = fields.String(
+        validate=validate.OneOf(["mean7", "caller"]),
+        metadata={
+            "description": "What the forecast strategy scheduled on: caller (the request's "
+            "market_params.forecast_prices) or mean7 (the same hour's mean over the 7 days "
+            "before). Always present in POST /optimize answers (SPEC §11)."
+        },
+    )
 
 
 class OptimizeResponseSchema(AnalystResponseFields):

@@ -281,6 +281,7 @@ def test_prd_example_through_the_deployed_handler() -> None:
         "end_date": "2024-01-31",
         "currency": "MXN",
         "price_unit": "MXN/MWh",
+        "forecast": "mean7",
     }
     days = body["daily_schedules"]
     assert [d["date"] for d in days] == [f"2024-01-{i:02d}" for i in range(1, 32)]

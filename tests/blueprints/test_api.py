@@ -82,9 +82,19 @@ def test_prd_request_on_recorded_prices(
             process=Process.MDA,
             start=dt.date(2020, 8, 1),
             end=dt.date(2020, 8, 31),
-        )
+        ),
+        # SPEC §11: FORECAST_HISTORY_DAYS (56) before start_date, best effort (the recording
+        # has none of them: the request still answers, forecasting from its own days)
+        PriceQuery(
+            zone="APATZINGAN",
+            system=System.SIN,
+            process=Process.MDA,
+            start=dt.date(2020, 6, 6),
+            end=dt.date(2020, 7, 31),
+        ),
     ]
     assert body["market"]["source"] == "recorded"
+    assert body["market"]["forecast"] == "mean7"
     days = recorded_source.fetch(recorded_source.calls[0])
     assert [d["date"] for d in body["daily_schedules"]] == [d.date.isoformat() for d in days]
     for day, market_day in zip(body["daily_schedules"], days, strict=True):
@@ -112,7 +122,7 @@ def test_published_vectors_with_inline_prices(
     assert body["market"] == {
         "zone": None, "system": "SIN", "process": "MDA", "source": "inline",
         "start_date": "2024-01-01", "end_date": "2024-01-01", "currency": "MXN",
-        "price_unit": "MXN/MWh",
+        "price_unit": "MXN/MWh", "forecast": "mean7",
     }  # fmt: skip
     assert recorded_source.calls == []  # inline prices: nothing fetched
     check_physics(body, request["battery_params"])
@@ -419,10 +429,13 @@ def test_one_request_deadline_reaches_the_fetch_and_the_optimizer(
     response = app.test_client().post("/optimize", json=PRD_REQUEST_2020)
     after = time.monotonic()
     assert response.status_code == 200
-    (fetch_deadline,) = source.deadlines
+    fetch_deadline, history_deadline = source.deadlines  # the days, then their history
     assert seen == [fetch_deadline]
     assert fetch_deadline is not None
     assert before + 7.0 <= fetch_deadline <= after + 7.0
+    # the best-effort history fetch (SPEC §11) may use half the time left, no more
+    assert history_deadline is not None
+    assert before < history_deadline <= after + 3.5
 
 
 def test_a_passed_deadline_is_a_503_problem(monkeypatch: pytest.MonkeyPatch) -> None:

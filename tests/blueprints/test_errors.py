@@ -149,8 +149,10 @@ def test_deadline_passed_end_to_end_is_a_503(client: Any, monkeypatch: pytest.Mo
     # a deadline already in the past: optimal gives up at its first check
     original = optimal.Optimal.dispatch
 
-    def late(self: Any, days: Any, battery: Any, *, horizon: Any, deadline_s: Any = None) -> Any:
-        return original(self, days, battery, horizon=horizon, deadline_s=-1.0)
+    def late(
+        self: Any, days: Any, battery: Any, *, horizon: Any, deadline_s: Any = None, **more: Any
+    ) -> Any:
+        return original(self, days, battery, horizon=horizon, deadline_s=-1.0, **more)
 
     monkeypatch.setattr(optimal.Optimal, "dispatch", late)
     prices = [
