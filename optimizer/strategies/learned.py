@@ -39,12 +39,14 @@ has a full window; at that window ``RIDGE_LAMBDA`` and ``BLEND_DAYS`` the best f
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from optimizer.battery import Battery
+from optimizer.errors import DeadlineExceededError
 from optimizer.market import MarketDay
 from optimizer.results import Horizon
 from optimizer.settle import Dispatch
@@ -253,8 +255,16 @@ class Learned(Strategy):
         earlier = earlier_days(history, days[0].date)
         every = [*earlier, *days]
         targets = np.arange(len(earlier), len(every))
+        _check_deadline(deadline_s, "fitting the price model")
         profiles = combined_profiles(every, targets)
+        _check_deadline(deadline_s, "fitting the price model")  # the optimizer checks on
         return schedule_on_profiles(days, profiles, battery, deadline_s=deadline_s)
+
+
+def _check_deadline(deadline_s: float | None, doing: str) -> None:
+    """The request deadline as a last guard (``Strategy.dispatch``); never changes a number."""
+    if deadline_s is not None and time.monotonic() > deadline_s:
+        raise DeadlineExceededError(f"the request's deadline passed while {doing}")
 
 
 STRATEGY = Learned()

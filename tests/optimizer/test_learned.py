@@ -4,13 +4,21 @@ with the 7-day mean, scheduled exactly and settled at the actual prices (SPEC §
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optimizer import STRATEGIES, Battery, Horizon, MarketDay, run_strategy
+from optimizer import (
+    STRATEGIES,
+    Battery,
+    DeadlineExceededError,
+    Horizon,
+    MarketDay,
+    run_strategy,
+)
 from optimizer.strategies import learned
 from optimizer.strategies.forecast import forecast_profiles, to_24_hours
 from tests.optimizer.baseline_checks import check_run
@@ -228,3 +236,9 @@ def test_quality_bar_on_real_prices() -> None:
         assert mine >= mean7, zone
         gains.append(mine - mean7)
     assert float(np.mean(gains)) >= 1.5
+
+
+def test_a_passed_deadline_stops_it() -> None:
+    every = list(real_days()[:40])
+    with pytest.raises(DeadlineExceededError, match="price model"):
+        run_strategy(NAME, every, prd_battery(), deadline_s=time.monotonic() - 1.0)
