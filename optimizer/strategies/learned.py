@@ -134,6 +134,10 @@ def learned_profiles(
     xh = xh * m[..., None]
     beta_s, beta_h = _ridge(xs, xh, y, ridge_lambda)
     z_hat = np.einsum("ni,nhi->nh", xs_pred, beta_s) + np.einsum("nhi,nhi->nh", xh_pred, beta_h)
+    # never beyond the window's own range by more than one asinh unit (an extrapolating fit
+    # on wild prices must not overflow sinh)
+    reach = np.nanmax(np.abs(np.where(np.isnan(z), 0.0, z)), axis=(1, 2)) + 1.0
+    z_hat = np.clip(z_hat, -reach[:, None], reach[:, None])
     predicted = median[:, None] + mad[:, None] * np.sinh(z_hat)
     out[has_model] = predicted[has_model]
     return out

@@ -242,3 +242,19 @@ def test_a_passed_deadline_stops_it() -> None:
     every = list(real_days()[:40])
     with pytest.raises(DeadlineExceededError, match="price model"):
         run_strategy(NAME, every, prd_battery(), deadline_s=time.monotonic() - 1.0)
+
+
+def test_wild_prices_give_finite_forecasts() -> None:
+    """Near-constant prices with rare extreme spikes: the fit may extrapolate, the forecast
+    stays finite and within the prices' reach, and the run settles."""
+    rng = np.random.default_rng(1)
+    prices = [np.full(24, 500.0) + rng.normal(0, 1e-3, 24) for _ in range(60)]
+    for i in (40, 47, 54):
+        prices[i][rng.integers(0, 24)] = rng.choice([-999_000.0, 999_000.0])
+    days = days_from(prices)
+    for ridge in (learned.RIDGE_LAMBDA, 1.0, 1e-6):  # weak penalties extrapolate wildly
+        model = learned.learned_profiles(days, np.arange(36, 60), ridge_lambda=ridge)
+        assert np.isfinite(model).all()
+        # within e (one asinh unit) times the window's largest deviation from its median
+        assert np.abs(model - 500.0).max() <= np.e * 1e6
+    check_run(NAME, days, prd_battery())
