@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, current_app, has_app_context
 
 from optimizer import MarketDay, optimize
-from prices import PriceSource, PriceSourceError, UpstreamError
+from prices import NoPricesError, PriceSource, PriceSourceError, UpstreamError
 from schemas.analyst import add_analyst_metrics
 from schemas.fields import MIN_DATE
 from schemas.request import OptimizeRequest, OptimizeRequestSchema
@@ -31,6 +31,9 @@ DEFAULT_FORECAST_HISTORY_DAYS = 56
 NO_FORESIGHT = frozenset({"forecast", "learned"})
 #: share of the time left before the request deadline a history fetch may use
 HISTORY_FETCH_SHARE = 0.5
+#: shortest history span tried after the source had no prices for a longer one (a week:
+#: the 7-day mean's window)
+MIN_HISTORY_DAYS = 7
 
 _REQUEST_SCHEMA = OptimizeRequestSchema()
 
@@ -115,41 +118,50 @@ def _history(
     """Days before the first requested day for the strategies without foresight (SPEC §11):
     the caller's ``history_prices``, else -- for fetched prices, when ``forecast`` or
     ``learned`` runs -- up to ``FORECAST_HISTORY_DAYS`` days fetched from the same source
-    (through its cache). Best effort: days the source has no prices for are absent, and a
-    failed fetch is logged and leaves no history (the first days then forecast from the
-    request's own days); it never fails the request. The fetch may use half the time left
-    before the request deadline, so the optimizer keeps the rest.
+    (through its cache). Best effort, and it never fails the request: sources refuse a whole
+    span when some of its days have no prices (404), so on a 404 the span is halved, keeping
+    its latest days, down to ``MIN_HISTORY_DAYS`` (days the source lacks at the start of the
+    span, e.g. before a node or the market opened, are thus left out); any other failure, or
+    a 404 on the shortest span, is logged and leaves no history (the first days then forecast
+    from the request's own days). All attempts share half the time left before the request
+    deadline, so the optimizer keeps the rest.
     """
     if request.history_days is not None:
         return request.history_days
     query = request.query
     runs = request.compare or request.strategy in NO_FORESIGHT
-    wanted = _forecast_history_days()
-    if query is None or not runs or wanted == 0:
+    span = _forecast_history_days()
+    if query is None or not runs or span == 0:
         return ()
     first = days[0].date
-    start = max(first - dt.timedelta(days=wanted), MIN_DATE)
-    if start >= first:
-        return ()
-    history_query = dataclasses.replace(query, start=start, end=first - dt.timedelta(days=1))
+    end = first - dt.timedelta(days=1)
     fetch_deadline = None
     if deadline_s is not None:
         now = time.monotonic()
         fetch_deadline = now + HISTORY_FETCH_SHARE * max(deadline_s - now, 0.0)
-    try:
-        fetched = source.fetch(history_query, deadline_s=fetch_deadline)
-    except PriceSourceError as exc:
-        logger.warning(
-            "no forecast history: %s %s..%s from %s failed (%s)",
-            query.zone,
-            start,
-            history_query.end,
-            source.name,
-            exc.detail,
-        )
-        return ()
-    by_date = {day.date: day for day in fetched if start <= day.date < first}
-    return tuple(by_date[date] for date in sorted(by_date))
+    while True:
+        start = max(first - dt.timedelta(days=span), MIN_DATE)
+        if start >= first:
+            return ()
+        try:
+            fetched = source.fetch(
+                dataclasses.replace(query, start=start, end=end), deadline_s=fetch_deadline
+            )
+        except PriceSourceError as exc:
+            if isinstance(exc, NoPricesError) and span > MIN_HISTORY_DAYS:
+                span = max(span // 2, MIN_HISTORY_DAYS)
+                continue
+            logger.warning(
+                "no forecast history: %s %s..%s from %s failed (%s)",
+                query.zone,
+                start,
+                end,
+                source.name,
+                exc.detail,
+            )
+            return ()
+        by_date = {day.date: day for day in fetched if start <= day.date < first}
+        return tuple(by_date[date] for date in sorted(by_date))
 
 
 def _forecast_history_days() -> int:

@@ -83,14 +83,18 @@ def test_prd_request_on_recorded_prices(
             start=dt.date(2020, 8, 1),
             end=dt.date(2020, 8, 31),
         ),
-        # SPEC §11: FORECAST_HISTORY_DAYS (56) before start_date, best effort (the recording
-        # has none of them: the request still answers, forecasting from its own days)
-        PriceQuery(
-            zone="APATZINGAN",
-            system=System.SIN,
-            process=Process.MDA,
-            start=dt.date(2020, 6, 6),
-            end=dt.date(2020, 7, 31),
+        # SPEC §11: FORECAST_HISTORY_DAYS (56) before start_date, best effort: the recording
+        # has none of them (404), so 28, 14 and 7 days are tried, then the request answers
+        # forecasting from its own days
+        *(
+            PriceQuery(
+                zone="APATZINGAN",
+                system=System.SIN,
+                process=Process.MDA,
+                start=dt.date(2020, 8, 1) - dt.timedelta(days=span),
+                end=dt.date(2020, 7, 31),
+            )
+            for span in (56, 28, 14, 7)
         ),
     ]
     assert body["market"]["source"] == "recorded"
@@ -429,11 +433,13 @@ def test_one_request_deadline_reaches_the_fetch_and_the_optimizer(
     response = app.test_client().post("/optimize", json=PRD_REQUEST_2020)
     after = time.monotonic()
     assert response.status_code == 200
-    fetch_deadline, history_deadline = source.deadlines  # the days, then their history
+    fetch_deadline, *history_deadlines = source.deadlines  # the days, then their history
     assert seen == [fetch_deadline]
     assert fetch_deadline is not None
     assert before + 7.0 <= fetch_deadline <= after + 7.0
-    # the best-effort history fetch (SPEC §11) may use half the time left, no more
+    # the best-effort history attempts (SPEC §11) share half the time left, no more
+    assert len(set(history_deadlines)) == 1
+    (history_deadline,) = set(history_deadlines)
     assert history_deadline is not None
     assert before < history_deadline <= after + 3.5
 

@@ -146,6 +146,24 @@ def test_a_failed_history_fetch_is_logged_not_fatal(caplog: pytest.LogCaptureFix
     assert "the upstream failed" in caplog.text
 
 
+def test_history_the_source_lacks_in_part_is_shortened() -> None:
+    """The recording starts on 2020-08-01: 56 and 28 days before 2020-08-20 are refused (404),
+    the latest 14 are there and used."""
+    source = RecordedSource()
+    client = make_client(source, history_days=56)
+    response = client.post(
+        "/optimize", json=request("2020-08-20", "2020-08-31", strategy="forecast")
+    )
+    assert response.status_code == 200
+    assert [(q.start, q.end) for q in source.calls] == [
+        (dt.date(2020, 8, 20), dt.date(2020, 8, 31)),
+        (dt.date(2020, 6, 25), dt.date(2020, 8, 19)),
+        (dt.date(2020, 7, 23), dt.date(2020, 8, 19)),
+        (dt.date(2020, 8, 6), dt.date(2020, 8, 19)),
+    ]
+    assert response.get_json()["daily_schedules"][0]["energy_discharged"] > 0
+
+
 def test_inline_history_prices() -> None:
     recorded = RecordedSource()
     august = recorded.fetch(
