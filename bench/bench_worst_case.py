@@ -42,6 +42,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from optimizer import Battery, Horizon, MarketDay  # noqa: E402
+from optimizer.chain import solve_chain  # noqa: E402
+from optimizer.envelope import needs_binary  # noqa: E402
 from optimizer.settle import day_offsets  # noqa: E402
 from optimizer.strategies._days import hour_mask, price_matrix  # noqa: E402
 from optimizer.strategies.optimal import STRATEGY, daily_moves, solve_milp  # noqa: E402
@@ -152,7 +154,16 @@ def ours(days: list[MarketDay], battery: Battery, horizon: Horizon) -> tuple[flo
 
 def route(days: list[MarketDay], battery: Battery, horizon: Horizon) -> str:
     if horizon is Horizon.CONTINUOUS:
-        return "HiGHS over the chain"
+        prices = np.concatenate([d.prices_mxn_per_mwh for d in days])
+        if battery.max_cycles_per_day is not None:
+            return "HiGHS MILP over the chain"
+        if not needs_binary(prices, battery).any():
+            return "HiGHS LP over the chain"
+        kappa = battery.degradation_cost_mxn_per_mwh
+        sol = solve_chain(
+            prices / battery.eta_charge, (prices - kappa) * battery.eta_discharge, battery
+        )
+        return f"chain recursion, peak {sol.peak_breakpoints} breakpoints"
     matrix, hours = price_matrix(days)
     return str(daily_moves(matrix, hour_mask(hours, matrix.shape[1]), battery)[2])
 
@@ -182,6 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
          prd(charge_efficiency=0.1, discharge_efficiency=0.1, max_cycles_per_day=0.1), daily),
         ("real year, continuous", year, prd(), continuous),
         ("30 % negative hours, continuous", negative_hours(year, 0.3), prd(), continuous),
+        ("366 days of -1200, continuous", flat(-1200.0, 366), prd(), continuous),
+        ("solar dips, 168 h, continuous", solar_dips(year), prd(duration_h=168.0, initial_soc=0.5),
+         continuous),
     ]  # fmt: skip
     print(f"{'family':<40} {'days':>4} {'CPU ms':>9} {'MILP ms':>9} {'ratio':>7} "
           f"{'max rel diff':>12}  route")  # fmt: skip

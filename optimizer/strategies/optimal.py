@@ -29,8 +29,13 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
   and so can the round limit (``CAP_MAX_ROUNDS``, never reached in the tests or the bench);
   such a day, and only such a day, is solved by one HiGHS MILP (``solve_milp``).
 
-``continuous`` horizon: one HiGHS program over the whole chain of days (an LP when every hour
-is concave, else a MILP with a binary where needed).
+``continuous`` horizon (one chain of hours over all days):
+
+* some hour not concave, no cycle cap: the exact chain recursion of ``optimizer.chain``
+  (piecewise-linear value functions that need not be concave; bounded work per hour);
+* every hour concave: one HiGHS LP over the chain (no binaries; polynomial);
+* with a cycle cap: one HiGHS program over the chain (a binary only where needed): the one
+  route whose work is not bounded in advance (open, see the README).
 
 The request deadline (``deadline_s``, a ``time.monotonic()`` timestamp, SPEC §13) is only a
 last guard: it is checked between vectorised steps and raises ``DeadlineExceededError``; it
@@ -54,6 +59,7 @@ import numpy as np
 
 from optimizer import lattice
 from optimizer.battery import Battery
+from optimizer.chain import solve_chain
 from optimizer.envelope import HourModels, needs_binary, recurse, to_grid
 from optimizer.errors import DeadlineExceededError, InfeasibleProblemError, SolverError
 from optimizer.market import MarketDay
@@ -356,6 +362,17 @@ class Optimal(Strategy):
     ) -> Dispatch:
         if horizon is Horizon.CONTINUOUS:
             prices = np.concatenate([np.asarray(d.prices_mxn_per_mwh, dtype=float) for d in days])
+            convex = not needs_binary(prices, battery).any()
+            if battery.max_cycles_per_day is None and not convex:
+                solution = solve_chain(
+                    prices / battery.eta_charge,
+                    (prices - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge,
+                    battery,
+                    deadline_s=deadline_s,
+                )
+                moves = solution.moves[None, :]
+                charge, discharge = to_grid(moves, battery)
+                return Dispatch(charge[0], discharge[0])
             return Dispatch(
                 *solve_milp(
                     prices, day_offsets(days), battery, horizon=horizon, deadline_s=deadline_s

@@ -3,6 +3,12 @@
 It shares nothing with ``optimizer``'s own solvers: binaries on every hour (no argument about
 when they are needed), stored energy written as dense cumulative sums (no energy variables),
 one row per bound. Slow, obvious, and easy to check against SPEC §2 by reading.
+
+Units: powers in units of P and every stored-energy row divided by the usable energy
+``E (soc_max - soc_min)``, so HiGHS's absolute feasibility tolerance (1e-7) means the same
+small share of the SoC window for a 10 kWh battery as for a 10 GWh one (unscaled, a tiny
+battery could "gain" that tolerance, a measurable share of its window). The objective is
+scaled back to MXN.
 """
 
 from __future__ import annotations
@@ -23,7 +29,10 @@ def reference_optimum(
     prices = np.concatenate([np.asarray(p, dtype=float) for p in day_prices])
     sizes = [len(p) for p in day_prices]
     n = prices.size
-    P, E = battery.power_mw, battery.energy_mwh
+    # unit power: c, d in [0, 1] (times P); energies in hours at full power, rows per window
+    scale_mw = battery.power_mw
+    P, E = 1.0, battery.duration_h
+    window = E * (battery.max_soc - battery.min_soc)
     eta_c, eta_d = battery.eta_charge, battery.eta_discharge
     e0 = battery.soc_start * E
     kappa = battery.degradation_cost_mxn_per_mwh
@@ -34,8 +43,8 @@ def reference_optimum(
     for t in range(n):
         first = 0 if continuous else day_start[t]
         row = np.zeros(3 * n)
-        row[first : t + 1] = eta_c
-        row[n + first : n + t + 1] = -1.0 / eta_d
+        row[first : t + 1] = eta_c / window
+        row[n + first : n + t + 1] = -1.0 / (eta_d * window)
         last_of_day = t == n - 1 or (not continuous and day_start[t + 1] != day_start[t])
         if last_of_day:
             rows.append(row)
@@ -43,8 +52,8 @@ def reference_optimum(
             hi.append(0.0)
         else:
             rows.append(row)
-            lo.append(battery.min_soc * E - e0)
-            hi.append(battery.max_soc * E - e0)
+            lo.append((battery.min_soc * E - e0) / window)
+            hi.append((battery.max_soc * E - e0) / window)
         exclusive_c = np.zeros(3 * n)
         exclusive_c[t], exclusive_c[2 * n + t] = 1.0, -P  # c_t <= P z_t
         exclusive_d = np.zeros(3 * n)
@@ -56,10 +65,10 @@ def reference_optimum(
     if cap is not None:
         for start, size in zip(np.cumsum([0, *sizes[:-1]]), sizes, strict=True):
             row = np.zeros(3 * n)
-            row[n + start : n + start + size] = 1.0 / eta_d
+            row[n + start : n + start + size] = 1.0 / (eta_d * window)
             rows.append(row)
             lo.append(-np.inf)
-            hi.append(cap)
+            hi.append(cap / (scale_mw * window))
     result = milp(
         cost,
         constraints=LinearConstraint(np.array(rows), np.array(lo), np.array(hi)),
@@ -69,4 +78,4 @@ def reference_optimum(
     )
     if result.status != 0:
         raise RuntimeError(f"reference MILP failed: {result.message}")
-    return float(-result.fun)
+    return float(-result.fun) * scale_mw

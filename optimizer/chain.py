@@ -1,0 +1,227 @@
+"""Exact optimum of one chain of hours (``continuous`` horizon) by dynamic programming over
+piecewise-linear value functions that need not be concave.
+
+Notation of ``optimizer.envelope``: stored energy above the floor ``x`` in ``[0, W]``, from
+``x0`` at the start of the chain back to ``x0`` at its end; in hour ``t`` the level moves by
+``u`` in ``[-D, C]`` and earns ``-a_t u`` charging (``u >= 0``) or ``-b_t u`` discharging.
+
+The value-to-go ``V_t`` (best revenue from hour ``t`` on, from level ``x``) is kept exactly as
+a continuous piecewise-linear function on an interval (breakpoints and values). One hour is
+
+    V_{t-1}(x) = max( a x + max_{y in [x, x + C]} (V_t(y) - a y),
+                      b x + max_{y in [x - D, x]} (V_t(y) - b y) )
+
+-- charge-only and discharge-only branches, each a linear reward, so never both in one hour;
+no concavity is needed. Each branch is a sliding-window maximum of a piecewise-linear
+function ``F``. Between consecutive points of ``{breakpoints of F} - {window offsets}`` the
+window's two ends move linearly over pieces where ``F`` is linear and the breakpoints strictly
+inside the window do not change, so there the maximum is the upper envelope of three lines
+(``F`` at the left end, ``F`` at the right end, the best interior breakpoint): computed exactly
+with its at most three crossings. The maximum of the two branches is again exact (both are
+linear between the union of their breakpoints; one crossing at most per piece). Points where
+the slope does not change are dropped, which keeps the number of breakpoints near the number
+of distinct slopes that matter (tens for a 4-hour battery; the bench prints the peak).
+
+The forward pass follows the stored ``V_t``: from the current level, the best next level is a
+window end or a breakpoint inside the window (a piecewise-linear maximum is attained there);
+ties go to the smallest move, so indifferent hours idle.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.battery import Battery
+from optimizer.errors import DeadlineExceededError
+
+#: breakpoints closer than this (relative to W) are merged
+X_REL = 1e-12
+#: a breakpoint whose value is within this of its neighbours' chord (relative) is dropped
+V_REL = 1e-13
+#: hours between deadline checks
+CHECK_EVERY = 256
+
+
+@dataclass(frozen=True)
+class ChainSolution:
+    moves: np.ndarray  # stored-energy move per hour (MWh)
+    value: float  # V_0(x0): the optimal revenue (MXN)
+    peak_breakpoints: int
+
+
+def _range_max(f: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``max(f[lo[k]:hi[k]])`` per k (``0 <= lo, hi <= f.size``), ``-inf`` where empty."""
+    padded = np.append(f, -np.inf)  # so that an end index may equal f.size
+    idx = np.empty(2 * lo.size, dtype=np.intp)
+    idx[0::2], idx[1::2] = lo, hi
+    out = np.maximum.reduceat(padded, idx)[0::2]  # reduce(f[lo:hi]) where lo < hi
+    return np.where(hi > lo, out, -np.inf)
+
+
+def _window_max(
+    xs: np.ndarray, f: np.ndarray, lo_off: float, hi_off: float, width: float, tol_x: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``R(x) = max f(y)`` over ``y in [x + lo_off, x + hi_off]`` within f's domain, for every
+    ``x`` in ``[0, width]`` where that window meets the domain: breakpoints and values."""
+    d_lo = max(0.0, xs[0] - hi_off)
+    d_hi = min(width, xs[-1] - lo_off)
+    cand = np.sort(np.clip(np.concatenate([xs - lo_off, xs - hi_off, [d_lo, d_hi]]), d_lo, d_hi))
+    cand = cand[np.r_[True, np.diff(cand) > tol_x]]
+    cand[-1] = d_hi  # the last kept point is within tol_x of d_hi
+    first, last = xs[0], xs[-1]
+    # F at the window's two ends, at every candidate point (F is continuous)
+    ends = np.interp(
+        np.concatenate([np.maximum(cand + lo_off, first), np.minimum(cand + hi_off, last)]), xs, f
+    )
+    k = cand.size
+    a_c, b_c = ends[:k], ends[k:]
+    if k == 1:
+        inside = f[(xs > cand[0] + lo_off) & (xs < cand[0] + hi_off)]
+        return cand, np.array([max(a_c[0], b_c[0], inside.max(initial=-np.inf))])
+    xl, xr = cand[:-1], cand[1:]
+    mid = 0.5 * (xl + xr)
+    i_lo = np.searchsorted(xs, mid + lo_off, side="right")
+    i_hi = np.searchsorted(xs, mid + hi_off, side="left")
+    m = _range_max(f, i_lo, i_hi)
+    # the three lines on each interval (F at the left end, F at the right end, the best
+    # interior breakpoint) and their crossings inside it, as fractions t in (0, 1)
+    fin = np.isfinite(m)
+    m0 = np.where(fin, m, 0.0)
+    a_l, a_r, b_l, b_r = a_c[:-1], a_c[1:], b_c[:-1], b_c[1:]
+    d_l = np.stack([a_l - b_l, a_l - m0, b_l - m0])
+    d_r = np.stack([a_r - b_r, a_r - m0, b_r - m0])
+    cross = (d_l * d_r < 0) & np.stack([np.ones_like(fin), fin, fin])
+    _, k_idx = np.nonzero(cross)
+    tt = d_l[cross] / (d_l[cross] - d_r[cross])
+    x_cross = xl[k_idx] + tt * (xr[k_idx] - xl[k_idx])
+    v_cross = np.maximum(
+        np.maximum(
+            a_l[k_idx] + tt * (a_r[k_idx] - a_l[k_idx]), b_l[k_idx] + tt * (b_r[k_idx] - b_l[k_idx])
+        ),
+        m[k_idx],
+    )
+    v_c = np.maximum(a_c, b_c)
+    v_c[:-1] = np.maximum(v_c[:-1], m)
+    v_c[-1] = max(v_c[-1], m[-1])
+    if not x_cross.size:
+        return cand, v_c
+    x = np.concatenate([cand, x_cross])
+    v = np.concatenate([v_c, v_cross])
+    order = np.argsort(x, kind="stable")
+    return x[order], v[order]
+
+
+def _upper(
+    x1: np.ndarray, v1: np.ndarray, x2: np.ndarray, v2: np.ndarray, tol_x: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise maximum of two piecewise-linear functions on overlapping intervals (each is
+    -inf outside its own interval)."""
+    xs = np.union1d(x1, x2)
+
+    def at(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+        inside = (x >= xp[0] - tol_x) & (x <= xp[-1] + tol_x)
+        return np.where(inside, np.interp(x, xp, fp), -np.inf)
+
+    g, h = at(xs, x1, v1), at(xs, x2, v2)
+    both = np.isfinite(g) & np.isfinite(h)
+    d = np.where(both, g - h, 0.0)
+    cross = both[:-1] & both[1:] & (d[:-1] * d[1:] < 0)
+    k = np.flatnonzero(cross)
+    t = d[k] / (d[k] - d[k + 1])
+    xc = xs[k] + t * (xs[k + 1] - xs[k])
+    vc = g[k] + t * (g[k + 1] - g[k])
+    x = np.concatenate([xs, xc])
+    v = np.concatenate([np.maximum(g, h), vc])
+    order = np.argsort(x, kind="stable")
+    return x[order], v[order]
+
+
+def _simplify(
+    x: np.ndarray, v: np.ndarray, tol_x: float, tol_v: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge points closer than ``tol_x`` (keeping the larger value) and drop interior points
+    within ``tol_v`` of the chord of their neighbours."""
+    if x.size > 1:
+        new = np.r_[True, np.diff(x) > tol_x]
+        if not new.all():
+            group = np.cumsum(new) - 1
+            best = np.full(int(group[-1]) + 1, -np.inf)
+            np.maximum.at(best, group, v)
+            x, v = x[new], best
+    if x.size > 2:
+        w = (x[1:-1] - x[:-2]) / (x[2:] - x[:-2])
+        chord = v[:-2] + w * (v[2:] - v[:-2])
+        flat = np.abs(v[1:-1] - chord) <= tol_v
+        if flat.any():  # a run of such points is one straight piece (to within its tol_v's)
+            keep = np.r_[True, ~flat, True]
+            x, v = x[keep], v[keep]
+    return x, v
+
+
+def solve_chain(
+    buy: np.ndarray,
+    sell: np.ndarray,
+    battery: Battery,
+    *,
+    deadline_s: float | None = None,
+) -> ChainSolution:
+    """Optimal stored-energy moves over one chain of hours (``buy`` = a_t, ``sell`` = b_t)."""
+    n = buy.size
+    E = battery.energy_mwh
+    width = E * (battery.max_soc - battery.min_soc)
+    x0 = E * (battery.soc_start - battery.min_soc)
+    up = battery.eta_charge * battery.power_mw
+    down = battery.power_mw / battery.eta_discharge
+    tol_x = X_REL * max(width, up, down)
+    scale = max(1.0, float(np.max(np.abs(buy), initial=0.0)), float(np.max(np.abs(sell))))
+    tol_v = V_REL * scale * max(width, up, down)
+    xs, vs = np.array([x0]), np.array([0.0])
+    tables: list[tuple[np.ndarray, np.ndarray]] = [(xs, vs)]
+    peak = 1
+    for t in range(n - 1, -1, -1):
+        if deadline_s is not None and t % CHECK_EVERY == 0 and time.monotonic() > deadline_s:
+            raise DeadlineExceededError(
+                "the request's deadline passed while scheduling the continuous chain"
+            )
+        a, b = float(buy[t]), float(sell[t])
+        xc, vc = _window_max(xs, vs - a * xs, 0.0, up, width, tol_x)
+        vc = vc + a * xc
+        xd, vd = _window_max(xs, vs - b * xs, -down, 0.0, width, tol_x)
+        vd = vd + b * xd
+        xs, vs = _simplify(*_upper(xc, vc, xd, vd, tol_x), tol_x, tol_v)
+        peak = max(peak, xs.size)
+        tables.append((xs, vs))
+    tables.reverse()  # tables[t] is V_t
+    value = float(np.interp(x0, *tables[0]))
+
+    moves = np.zeros(n)
+    x = x0
+    for t in range(n):
+        nxt_x, nxt_v = tables[t + 1]
+        a, b = float(buy[t]), float(sell[t])
+        lo, hi = nxt_x[0], nxt_x[-1]
+        c_l, c_r = max(x, lo), min(x + up, hi)
+        d_l, d_r = max(x - down, lo), min(x, hi)
+        inner_c = nxt_x[(nxt_x > c_l) & (nxt_x < c_r)]
+        inner_d = nxt_x[(nxt_x > d_l) & (nxt_x < d_r)]
+        ys = np.concatenate([[c_l, c_r], inner_c, [d_l, d_r], inner_d, [min(max(x, lo), hi)]])
+        charge = np.zeros(ys.size, dtype=bool)
+        charge[: 2 + inner_c.size] = True
+        valid = np.r_[
+            np.full(2 + inner_c.size, c_l <= c_r + tol_x),
+            np.full(2 + inner_d.size, d_l <= d_r + tol_x),
+            True,
+        ]
+        u = ys - x
+        reward = np.where(charge, -a * u, -b * u)
+        reward = np.where(np.abs(u) <= tol_x, 0.0, reward)
+        total = np.where(valid, np.interp(ys, nxt_x, nxt_v) + reward, -np.inf)
+        top = total.max()
+        near = total >= top - 1e-12 * max(1.0, abs(top))
+        pick = int(np.argmin(np.where(near, np.abs(u), np.inf)))
+        moves[t] = ys[pick] - x
+        x = float(ys[pick])
+    return ChainSolution(moves=moves, value=value, peak_breakpoints=peak)

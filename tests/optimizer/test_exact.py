@@ -1,0 +1,215 @@
+"""``optimal`` is exact on every valid request, the hard ones included (issue 9): flat and very
+negative prices, batteries starting full, cycle caps over negative hours, the continuous
+chain, extreme batteries -- each against the independent MILP of ``reference.py``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from optimizer import Battery, Horizon, run_strategy
+from optimizer.chain import solve_chain
+from optimizer.lattice import make_lattice, solve
+from optimizer.strategies.optimal import daily_moves
+from tests.optimizer.helpers import days_from, prd_battery, real_days
+from tests.optimizer.reference import reference_optimum
+
+
+def assert_exact(got: float, want: float) -> None:
+    assert got == pytest.approx(want, rel=1e-6, abs=1e-6)
+
+
+def day_totals(days: list, battery: Battery, horizon: Horizon = Horizon.DAILY) -> list[float]:
+    run = run_strategy("optimal", days, battery, horizon=horizon)
+    for day in run.days:  # SPEC §2: never both in one hour
+        assert not ((day.charge_mw > 0) & (day.discharge_mw > 0)).any()
+    return [d.revenue_mxn for d in run.days]
+
+
+# ----------------------------------------------------------------------------- strategies
+
+
+@st.composite
+def hard_day(draw: st.DrawFn, hours: int = 24) -> np.ndarray:
+    """Flat days (-1200, -0.01, 0, positive), solar dips, and runs of negative, zero and flat
+    hours between ordinary prices."""
+    kind = draw(st.sampled_from(["flat", "dip", "runs"]))
+    if kind == "flat":
+        return np.full(hours, draw(st.sampled_from([-1200.0, -300.0, -0.01, 0.0, 450.0])))
+    base = np.array(draw(st.lists(st.floats(50, 3000), min_size=hours, max_size=hours)))
+    if kind == "dip":
+        length = draw(st.integers(10, min(15, hours)))
+        first = max(0, 12 - length // 2)
+        base[first : first + length] = draw(
+            st.lists(st.floats(-300, -20), min_size=length, max_size=length)
+        )
+        return base
+    for _ in range(draw(st.integers(1, 4))):
+        start = draw(st.integers(0, hours - 1))
+        length = draw(st.integers(1, hours - start))
+        base[start : start + length] = draw(st.sampled_from([-1200.0, -0.01, 0.0, -60.0, 900.0]))
+    return base
+
+
+@st.composite
+def any_battery(draw: st.DrawFn, cap: bool = True) -> Battery:
+    """Any battery the schema accepts: efficiencies down to 0.01 (round trip), durations
+    0.01-168 h, any SoC window and start (empty, full, between), degradation, caps 0.1-100."""
+    lo = draw(st.floats(0.0, 0.95))
+    hi = draw(st.floats(lo + 0.01, 1.0))
+    one_way = draw(st.booleans())
+    charge = draw(st.floats(0.1, 1.0)) if one_way else None
+    discharge = draw(st.floats(max(0.01, 0.01 / charge), 1.0)) if charge else None
+    return Battery(
+        power_mw=draw(st.floats(0.01, 500.0)),
+        duration_h=draw(
+            st.one_of(st.sampled_from([0.01, 0.25, 4.0, 24.0, 168.0]), st.floats(0.01, 168.0))
+        ),  # fmt: skip
+        round_trip_efficiency=draw(st.floats(0.01, 1.0)),
+        charge_efficiency=charge,
+        discharge_efficiency=discharge,
+        min_soc=lo,
+        max_soc=hi,
+        initial_soc=draw(st.sampled_from([None, lo, hi, 0.5 * (lo + hi)])),
+        degradation_cost_mxn_per_mwh=draw(st.sampled_from([0.0, 0.0, 25.0, 300.0])),
+        max_cycles_per_day=(
+            draw(st.one_of(st.none(), st.sampled_from([0.1, 0.5, 1.0, 2.0, 100.0])))
+            if cap
+            else None
+        ),
+    )
+
+
+# ----------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=150)
+@given(
+    prices=st.lists(st.sampled_from([23, 24, 25]).flatmap(hard_day), min_size=1, max_size=3),
+    battery=any_battery(),
+)
+def test_property_daily_equals_reference(prices: list[np.ndarray], battery: Battery) -> None:
+    totals = day_totals(days_from(prices), battery)
+    for p, total in zip(prices, totals, strict=True):
+        assert_exact(total, reference_optimum([p], battery))
+
+
+@settings(max_examples=40)
+@given(first=hard_day(), second=st.sampled_from([23, 24, 25]).flatmap(hard_day),
+       battery=any_battery(cap=False))  # fmt: skip
+def test_property_continuous_equals_reference(
+    first: np.ndarray, second: np.ndarray, battery: Battery
+) -> None:
+    total = sum(day_totals(days_from([first, second]), battery, Horizon.CONTINUOUS))
+    assert_exact(total, reference_optimum([first, second], battery, continuous=True))
+
+
+@settings(max_examples=150)
+@given(prices=st.sampled_from([23, 24, 25]).flatmap(hard_day), battery=any_battery(cap=False))
+def test_property_chain_of_one_day_equals_lattice(prices: np.ndarray, battery: Battery) -> None:
+    # two exact methods that share no code: one day's chain is the daily problem
+    buy = prices / battery.eta_charge
+    sell = (prices - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge
+    chain = solve_chain(buy, sell, battery)
+    moves, best = solve(buy[None, :], sell[None, :], np.ones((1, prices.size), bool), battery)
+    assert_exact(chain.value, float(best[0]))
+    for path in (chain.moves, moves[0]):  # each schedule earns its value
+        revenue = np.sum(np.where(path > 0, -buy * path, -sell * path))
+        assert_exact(float(revenue), float(best[0]))
+
+
+# ----------------------------------------------------------------------------- named families
+
+
+def test_flat_very_negative_days() -> None:
+    days = days_from([np.full(24, -1200.0)] * 5)
+    battery = prd_battery()
+    want = reference_optimum([np.full(24, -1200.0)], battery)
+    assert want > 0  # cycling is paid
+    for total in day_totals(days, battery):
+        assert_exact(total, want)
+
+
+def test_constant_minus_one_cent_for_a_month() -> None:
+    prices = np.full(24, -0.01)
+    totals = day_totals(days_from([prices] * 31), prd_battery())
+    want = reference_optimum([prices], prd_battery())
+    for total in totals:
+        assert_exact(total, want)
+
+
+@pytest.mark.parametrize("value", [-1200.0, -40.0])
+def test_battery_starting_full_on_flat_negative_days(value: float) -> None:
+    battery = prd_battery(initial_soc=1.0)
+    prices = np.full(24, value)
+    for total in day_totals(days_from([prices, prices]), battery):
+        assert_exact(total, reference_optimum([prices], battery))
+
+
+def solar_dip_days(n: int, seed: int = 9) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for day in real_days()[100 : 100 + n]:
+        p = np.array(day.prices_mxn_per_mwh, dtype=float)
+        length = int(rng.integers(10, 16))
+        first = max(0, 12 - length // 2)
+        p[first : first + length] = rng.uniform(-300.0, -20.0, length)
+        out.append(p)
+    return out
+
+
+@pytest.mark.parametrize("cap", [1.0, 0.1, 2.5])
+def test_solar_dips_with_a_cycle_cap(cap: float) -> None:
+    prices = solar_dip_days(6)
+    battery = prd_battery(max_cycles_per_day=cap)
+    run = run_strategy("optimal", days_from(prices), battery)
+    for p, day in zip(prices, run.days, strict=True):
+        assert day.cycles <= cap + 1e-9
+        assert_exact(day.revenue_mxn, reference_optimum([p], battery))
+
+
+def test_solar_dips_are_certified_without_highs() -> None:
+    # the cap binds on every day and the Lagrangian certificate holds: no MILP fallback
+    prices = np.array(solar_dip_days(20))
+    battery = prd_battery(max_cycles_per_day=1.0)
+    _, unsolved, route = daily_moves(prices, np.ones(prices.shape, bool), battery)
+    assert route.capped_days == 20 and route.lattice_days == 20
+    assert not unsolved.any() and route.milp_days == 0
+
+
+def test_continuous_with_negative_hours() -> None:
+    rng = np.random.default_rng(30)
+    prices = []
+    for day in real_days()[200:203]:
+        p = np.array(day.prices_mxn_per_mwh, dtype=float)
+        hit = rng.random(p.size) < 0.3
+        p[hit] = rng.uniform(-1200.0, -20.0, int(hit.sum()))
+        prices.append(p)
+    battery = prd_battery(initial_soc=0.5)
+    total = sum(day_totals(days_from(prices), battery, Horizon.CONTINUOUS))
+    assert_exact(total, reference_optimum(prices, battery, continuous=True))
+    assert total >= sum(day_totals(days_from(prices), battery)) - 1e-6
+
+
+def test_week_long_battery_over_solar_dips() -> None:
+    prices = solar_dip_days(3)
+    battery = prd_battery(duration_h=168.0, initial_soc=1.0)
+    for p, total in zip(prices, day_totals(days_from(prices), battery), strict=True):
+        assert_exact(total, reference_optimum([p], battery))
+    chain = sum(day_totals(days_from(prices), battery, Horizon.CONTINUOUS))
+    assert_exact(chain, reference_optimum(prices, battery, continuous=True))
+
+
+def test_lattice_holds_the_pinned_levels() -> None:
+    battery = prd_battery(initial_soc=0.437)
+    lattice = make_lattice(battery, 24)
+    width = battery.energy_mwh * 0.9
+    x0 = battery.energy_mwh * (0.437 - 0.1)
+    assert lattice.levels[lattice.start] == x0
+    assert lattice.levels[0] == 0.0 and lattice.levels[-1] == pytest.approx(width)
+    assert (np.diff(lattice.levels) > 0).all()
+    # one full-power hour from x0 either way, and back from the bounds, are lattice points
+    for point in (x0 + 0.85**0.5 * 10, x0 - 10 / 0.85**0.5, width - 0.85**0.5 * 10):
+        assert np.min(np.abs(lattice.levels - point)) < 1e-9
