@@ -138,22 +138,28 @@ def grid(data: dict[str, list[MarketDay]]) -> None:
         best = daily_revenue("optimal", every)
         scheduled = np.array([a <= d.date <= b for d in every])
         cache[zone] = (layout, best, np.flatnonzero(scheduled))
-    for window in (28, 56, 91):
-        for ridge in (30.0, 100.0, 300.0):
+    window = learned.WINDOW_DAYS
+    for stats in (7, 14, 28, 56):
+        for ridge in (3.0, 10.0, 30.0, 100.0, 300.0):
             for blend in (7, 14, 28):
                 values = []
                 for layout, best, targets in cache.values():
                     profiles = np.full((len(layout), 24), np.nan)
                     profiles[targets] = learned.combined_profiles(
-                        layout, targets, window_days=window, ridge_lambda=ridge, blend_days=blend
+                        layout,
+                        targets,
+                        window_days=window,
+                        stats_days=stats,
+                        ridge_lambda=ridge,
+                        blend_days=blend,
                     )
                     dispatch = schedule_on_profiles(layout, profiles, battery())
                     results = settle(layout, dispatch, battery(), horizon=Horizon.DAILY)
                     revenue = {r.date: r.revenue_mxn for r in results}
                     values.append(capture(revenue, best, a, b))
                 print(
-                    f"window {window:3d} d, ridge {ridge:6.1f}, blend {blend:2d} d: "
-                    f"{statistics.fmean(values):6.2f}"
+                    f"window {window} d, scale {stats:2d} d, ridge {ridge:5.1f}, "
+                    f"blend {blend:2d} d: {statistics.fmean(values):6.2f}"
                 )
 
 

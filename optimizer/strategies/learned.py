@@ -10,12 +10,16 @@ h, a linear model predicts the price of (D, h) from
 * seven weekday indicators of D (their coefficients are not penalised: one level per weekday).
 
 It is refitted for every day D on a rolling window of the ``WINDOW_DAYS`` days before D only
-(each window day is one training sample per hour, its features taken from the days before
-it), so nothing from D or later enters D's forecast. Prices are variance-stabilised as in
-LEAR: over the window, ``z = asinh((p - median) / mad)`` (``mad`` the scaled median absolute
-deviation), the model is fitted on ``z`` and its prediction mapped back with ``sinh``. Each
-fit is one ridge solve of a 34 x 34 system per hour; all days and hours are assembled and
-solved at once with numpy, so a 366-day request costs a few tens of milliseconds.
+(each window day t is one training sample per hour, its features taken from the days before
+t), so nothing from D or later enters D's forecast. Prices are variance-stabilised as in LEAR,
+``z = asinh((p - median) / mad)`` (``mad`` the scaled median absolute deviation), with the
+median and MAD of the ``STATS_DAYS`` days before each sample's own day: a sample (its target
+and its lags alike) is expressed relative to the week before it, and D's prediction relative
+to the week before D, then mapped back with ``sinh``. Because a sample's numbers no longer
+depend on which window it sits in, every window's normal equations are differences of running
+sums over the calendar; each fit is then one 31 x 31 inverse per day (the part the 24 hourly
+models share) and one 3 x 3 solve per hour (Schur complement), all days at once with numpy: a
+366-day request costs about 50 ms of CPU.
 
 The 7-day mean (the ``forecast`` strategy's) is combined with it where that measures better:
 for each day, both forecasts' errors on the ``BLEND_DAYS`` days before it (out of sample: each
@@ -26,14 +30,15 @@ at the actual prices, as ``forecast`` does.
 Clock-change days are put on a 24-hour clock and back exactly as ``forecast`` does. Days are
 placed on the calendar: a day whose lags (D-1, D-2, D-3, D-7) are missing is no training
 sample, and a day with too few samples in its window (short history) or with a missing lag is
-forecast by the 7-day mean alone; a day with no earlier day idles.
+forecast by the 7-day mean alone; a day with no earlier day idles. A prediction is kept within
+one asinh unit of the largest scaled price seen before it (a guard against an extrapolating
+fit on wild prices).
 
 Hyper-parameters were chosen on 2016-07-01..2016-12-31 of the five SIN zones of the
-2016-2017 MDA file only (``bench/bench_learned.py --grid``; the grid is flat, 85.1-85.8 % mean
-capture): ``WINDOW_DAYS`` = 56, the service's default history, so that a request's first day
-has a full window; at that window ``RIDGE_LAMBDA`` and ``BLEND_DAYS`` the best first-half mean.
-``MIN_TRAIN_DAYS`` (half a window) and the lags were fixed beforehand. The second half
-(2017-01-01..2017-06-30) was looked at only after that choice.
+2016-2017 MDA file only (``bench/bench_learned.py --grid``): ``WINDOW_DAYS`` = 56, the
+service's default history, so that a request's first day has a full window; ``STATS_DAYS``,
+``RIDGE_LAMBDA`` and ``BLEND_DAYS`` the best first-half mean capture of that grid.
+``MIN_TRAIN_DAYS`` (half a window) and the lags were fixed beforehand.
 """
 
 from __future__ import annotations
@@ -58,19 +63,25 @@ from optimizer.strategies.forecast import (
     to_24_hours,
 )
 
-#: Days before D whose prices train D's model.
+#: Days before D whose samples train D's model.
 WINDOW_DAYS = 56
+#: Days before a sample's day whose median and MAD scale it.
+STATS_DAYS = 7
 #: Ridge penalty on the price coefficients (in asinh units).
-RIDGE_LAMBDA = 300.0
+RIDGE_LAMBDA = 100.0
 #: Days before D on which the learned forecast and the 7-day mean are compared.
-BLEND_DAYS = 28
+BLEND_DAYS = 7
 #: A day's model needs at least this many training days in its window, else the 7-day mean.
 MIN_TRAIN_DAYS = 28
 #: Same-hour lags (days) besides D-1's full day.
 SAME_HOUR_LAGS = (2, 3, 7)
+#: Penalty on the weekday levels: practically none, only enough to keep a weekday the window
+#: lacks from making the system singular.
+WEEKDAY_PENALTY = 1e-3
 #: MAD to standard deviation of a normal distribution.
 _MAD_TO_SIGMA = 1.4826
 _HOURS = 24
+_WEEKDAYS = 7
 _MAX_LAG = max(SAME_HOUR_LAGS)
 
 
@@ -85,11 +96,26 @@ def _calendar(days: Sequence[MarketDay]) -> tuple[np.ndarray, dt.date]:
     return grid, first
 
 
+def _before(grid: np.ndarray, k: int) -> np.ndarray:
+    """Row t: ``grid``'s row t - k (NaN before the first)."""
+    shifted = np.full(grid.shape, np.nan)
+    shifted[k:] = grid[: max(grid.shape[0] - k, 0)]
+    return shifted
+
+
+def _window_sums(per_row: np.ndarray, rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sums of ``per_row`` over rows ``starts[i]`` .. ``rows[i] - 1``, for every i."""
+    total = np.zeros((per_row.shape[0] + 1, *per_row.shape[1:]))
+    np.cumsum(per_row, axis=0, out=total[1:])
+    return total[rows] - total[starts]
+
+
 def learned_profiles(
     days: Sequence[MarketDay],
     targets: np.ndarray,
     *,
     window_days: int = WINDOW_DAYS,
+    stats_days: int = STATS_DAYS,
     ridge_lambda: float = RIDGE_LAMBDA,
     min_train_days: int = MIN_TRAIN_DAYS,
 ) -> np.ndarray:
@@ -98,47 +124,50 @@ def learned_profiles(
 
     ``days`` are in strictly increasing date order; row i uses days before ``days[i]`` only.
     """
-    grid, first = _calendar(days)
-    lead = window_days + _MAX_LAG  # rows a window and its lags span before the target
-    padded = np.concatenate((np.full((lead, _HOURS), np.nan), grid))
-    # calendar row of every target (in padded coordinates), its window rows c-lead .. c-1
-    rows = np.array([(days[i].date - first).days for i in targets], dtype=np.intp) + lead
-    n = rows.size
-    out = np.full((n, _HOURS), np.nan)
-    if n == 0:
+    out = np.full((len(targets), _HOURS), np.nan)
+    if len(targets) == 0:
         return out
-    windows = sliding_window_view(padded, lead, axis=0)[rows - lead].transpose(0, 2, 1)
-    # window-wise robust scale (the W training targets' prices, all hours)
-    median, mad = _median_and_mad(windows[:, _MAX_LAG:, :].reshape(n, -1))
-    z = np.arcsinh((windows - median[:, None, None]) / mad[:, None, None])  # (n, lead, 24)
+    grid, first = _calendar(days)
+    span = grid.shape[0]
+    # every calendar row t as a sample: scaled by the days t - stats_days .. t - 1
+    before = np.concatenate((np.full((stats_days, _HOURS), np.nan), grid))
+    week = sliding_window_view(before, stats_days, axis=0)[:span].reshape(span, -1)
+    median, mad = _median_and_mad(week)
 
-    # training samples j = lag .. lead-1 (days c-W .. c-1), and the target day itself (lead)
-    z_ext = np.concatenate((z, np.zeros((n, 1, _HOURS))), axis=1)
-    sample = np.arange(_MAX_LAG, lead + 1)
-    lag1 = z_ext[:, sample - 1, :]  # (n, W+1, 24): D-1 all hours
-    same = np.stack([z_ext[:, sample - k, :] for k in SAME_HOUR_LAGS], axis=-1)  # (n,W+1,24,3)
-    target = z_ext[:, sample, :]  # (n, W+1, 24); the last column is the unknown day
-    weekday = (first.toordinal() - lead + rows[:, None] + sample[None, :] - lead) % 7
-    dummies = (weekday[..., None] == np.arange(7)).astype(float)  # (n, W+1, 7)
+    def scaled(rows: np.ndarray) -> np.ndarray:
+        return np.arcsinh((rows - median[:, None]) / mad[:, None])
 
-    ok = ~np.isnan(lag1).any(axis=2) & ~np.isnan(same).any(axis=(2, 3))  # features present
-    valid = ok[:, :-1] & ~np.isnan(target[:, :-1]).any(axis=2)
-    has_model = ok[:, -1] & (valid.sum(axis=1) >= min_train_days)
+    target = scaled(grid)
+    lag1 = scaled(_before(grid, 1))
+    same = np.stack([scaled(_before(grid, k)) for k in SAME_HOUR_LAGS], axis=-1)  # (t, 24, 3)
+    weekday = (first.toordinal() + np.arange(span)) % _WEEKDAYS
+    dummies = (weekday[:, None] == np.arange(_WEEKDAYS)).astype(float)
+    has_lags = ~np.isnan(lag1).any(axis=1) & ~np.isnan(same).any(axis=(1, 2))
+    sample = has_lags & ~np.isnan(target).any(axis=1)
 
-    shared = np.concatenate((np.nan_to_num(lag1), dummies), axis=2)  # (n, W+1, 31)
-    same = np.nan_to_num(same)
-    y = np.nan_to_num(target[:, :-1, :])
-    m = valid.astype(float)[:, :, None]
-    xs, xs_pred = shared[:, :-1, :] * m, shared[:, -1, :]
-    xh, xh_pred = same[:, :-1], same[:, -1]
-    xh = xh * m[..., None]
-    beta_s, beta_h = _ridge(xs, xh, y, ridge_lambda)
-    z_hat = np.einsum("ni,nhi->nh", xs_pred, beta_s) + np.einsum("nhi,nhi->nh", xh_pred, beta_h)
-    # never beyond the window's own range by more than one asinh unit (an extrapolating fit
-    # on wild prices must not overflow sinh)
-    reach = np.nanmax(np.abs(np.where(np.isnan(z), 0.0, z)), axis=(1, 2)) + 1.0
-    z_hat = np.clip(z_hat, -reach[:, None], reach[:, None])
-    predicted = median[:, None] + mad[:, None] * np.sinh(z_hat)
+    xs = np.concatenate((np.nan_to_num(lag1), dummies), axis=1)  # (t, 31) shared by the hours
+    xh = np.nan_to_num(same)  # (t, 24, 3) each hour's own
+    y = np.nan_to_num(target)
+    weight = sample.astype(float)
+    xs_w, xh_w = xs * weight[:, None], xh * weight[:, None, None]
+
+    rows = np.array([(days[i].date - first).days for i in targets], dtype=np.intp)
+    starts = np.maximum(rows - window_days, 0)
+    beta_s, beta_h = _ridge(
+        _window_sums(xs_w[:, :, None] * xs[:, None, :], rows, starts),
+        _window_sums(np.einsum("ti,thj->tihj", xs_w, xh), rows, starts),
+        _window_sums(np.einsum("thi,thj->thij", xh_w, xh), rows, starts),
+        _window_sums(xs_w[:, :, None] * y[:, None, :], rows, starts),
+        _window_sums(xh_w * y[:, :, None], rows, starts),
+        ridge_lambda,
+    )
+    z_hat = np.einsum("ni,nhi->nh", xs[rows], beta_s) + np.einsum("nhi,nhi->nh", xh[rows], beta_h)
+    # never more than one asinh unit beyond the largest scaled price seen before
+    seen = np.maximum.accumulate(np.concatenate(([0.0], np.abs(y).max(axis=1))))[rows] + 1.0
+    z_hat = np.clip(z_hat, -seen[:, None], seen[:, None])
+    predicted = median[rows, None] + mad[rows, None] * np.sinh(z_hat)
+    trained = _window_sums(weight, rows, starts)
+    has_model = has_lags[rows] & (trained >= min_train_days)
     out[has_model] = predicted[has_model]
     return out
 
@@ -160,36 +189,54 @@ def _median_and_mad(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _ridge(
-    xs: np.ndarray, xh: np.ndarray, y: np.ndarray, ridge_lambda: float
+    a: np.ndarray,
+    b: np.ndarray,
+    c: np.ndarray,
+    rs: np.ndarray,
+    rh: np.ndarray,
+    ridge_lambda: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Ridge coefficients of every (day, hour) model.
+    """Ridge coefficients of every (day, hour) model from its normal equations
+    ``[[A, B], [B', C]] [bs; bh] = [rs; rh]`` (before the penalty).
 
-    ``xs`` (n, W, ks): features shared by the 24 hours' models (D-1's prices, weekdays, whose
-    last 7 columns are not penalised); ``xh`` (n, W, 24, kh): each hour's own features; ``y``
-    (n, W, 24): targets. The normal equations ``[[A, B], [B', C]] [bs; bh] = [rs; rh]`` share
-    ``A`` across the hours, so they are solved by the Schur complement: one ks x ks solve per
-    day and one kh x kh solve per (day, hour).
+    ``a`` (n, ks, ks): the features the 24 hours share (D-1's prices, then the 7 weekday
+    levels, penalised ``WEEKDAY_PENALTY`` only); ``b`` (n, ks, 24, kh) and ``c``
+    (n, 24, kh, kh): each hour's own features; ``rs`` (n, ks, 24), ``rh`` (n, 24, kh): the
+    right-hand sides. ``A`` is shared across the hours, so the system is solved by the Schur
+    complement: one ks x ks inverse per day and one kh x kh (3 x 3, in closed form) solve per
+    (day, hour). Returns (n, 24, ks) and (n, 24, kh) coefficients.
     """
-    n, _, ks = xs.shape
-    kh = xh.shape[3]
+    n, ks, _ = a.shape
+    kh = c.shape[-1]
     penalty = np.full(ks, float(ridge_lambda))
-    penalty[ks - 7 :] = 1e-3  # weekday levels: (practically) unpenalised
-    xs_t = xs.transpose(0, 2, 1)
-    a = xs_t @ xs + np.diag(penalty)  # (n, ks, ks)
-    b = (xs_t @ xh.reshape(n, -1, _HOURS * kh)).reshape(n, ks, _HOURS, kh)
-    c = np.einsum("nwhi,nwhj->nhij", xh, xh, optimize=True) + ridge_lambda * np.eye(kh)
-    rs = xs_t @ y  # (n, ks, 24)
-    rh = np.einsum("nwhi,nwh->nhi", xh, y, optimize=True)  # (n, 24, kh)
-    solved = np.linalg.solve(a, np.concatenate((b.reshape(n, ks, -1), rs), axis=2))
+    penalty[ks - _WEEKDAYS :] = WEEKDAY_PENALTY
+    a_inv = np.linalg.inv(a + np.diag(penalty))
+    solved = a_inv @ np.concatenate((b.reshape(n, ks, _HOURS * kh), rs), axis=2)
     a_inv_b = solved[:, :, : _HOURS * kh].reshape(n, ks, _HOURS, kh)
     a_inv_rs = solved[:, :, _HOURS * kh :]  # (n, ks, 24)
-    schur = c - np.einsum("nihj,nihk->nhjk", b, a_inv_b, optimize=True)
-    rhs = rh - np.einsum("nihj,nih->nhj", b, a_inv_rs, optimize=True)
-    beta_h = np.linalg.solve(schur, rhs[..., None])[..., 0]  # (n, 24, kh)
-    beta_s = a_inv_rs.transpose(0, 2, 1) - np.einsum(
-        "nihj,nhj->nhi", a_inv_b, beta_h, optimize=True
-    )
+    schur = c + ridge_lambda * np.eye(kh) - np.einsum("nihj,nihk->nhjk", b, a_inv_b)
+    rhs = rh - np.einsum("nihj,nih->nhj", b, a_inv_rs)
+    beta_h = _solve_3x3(schur, rhs)
+    beta_s = a_inv_rs.transpose(0, 2, 1) - np.einsum("nihj,nhj->nhi", a_inv_b, beta_h)
     return beta_s, beta_h
+
+
+def _solve_3x3(m: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """``m[...] x = r[...]`` for stacks of 3 x 3 systems, by the adjugate (``m`` symmetric
+    positive definite here: a ridge Gram matrix's Schur complement)."""
+    (m00, m01, m02), (m10, m11, m12), (m20, m21, m22) = (
+        (m[..., i, 0], m[..., i, 1], m[..., i, 2]) for i in range(3)
+    )
+    adjugate = np.stack(
+        (
+            np.stack((m11 * m22 - m12 * m21, m02 * m21 - m01 * m22, m01 * m12 - m02 * m11), -1),
+            np.stack((m12 * m20 - m10 * m22, m00 * m22 - m02 * m20, m02 * m10 - m00 * m12), -1),
+            np.stack((m10 * m21 - m11 * m20, m01 * m20 - m00 * m21, m00 * m11 - m01 * m10), -1),
+        ),
+        -2,
+    )
+    determinant = m00 * adjugate[..., 0, 0] + m01 * adjugate[..., 1, 0] + m02 * adjugate[..., 2, 0]
+    return np.einsum("...ij,...j->...i", adjugate, r) / determinant[..., None]
 
 
 def combined_profiles(
@@ -197,6 +244,7 @@ def combined_profiles(
     targets: np.ndarray,
     *,
     window_days: int = WINDOW_DAYS,
+    stats_days: int = STATS_DAYS,
     ridge_lambda: float = RIDGE_LAMBDA,
     blend_days: int = BLEND_DAYS,
     min_train_days: int = MIN_TRAIN_DAYS,
@@ -204,38 +252,39 @@ def combined_profiles(
     """The forecast ``learned`` schedules on, for ``days[i]``, i in ``targets``: the model and
     the 7-day mean weighed by their errors on the ``blend_days`` days before (row i uses days
     before ``days[i]`` only); NaN rows where no earlier day exists."""
+    if len(targets) == 0:
+        return np.full((0, _HOURS), np.nan)
     mean7 = forecast_profiles(days)
-    first_scored = max(int(targets.min()) - blend_days, 0) if targets.size else 0
-    scored = np.arange(first_scored, len(days))
+    first_scored = max(int(targets.min()) - blend_days, 0)
+    later = days[first_scored:]
     model = learned_profiles(
         days,
-        scored,
+        np.arange(first_scored, len(days)),
         window_days=window_days,
+        stats_days=stats_days,
         ridge_lambda=ridge_lambda,
         min_train_days=min_train_days,
     )
-    later = days[first_scored:]
     actual = np.array([to_24_hours(d.prices) for d in later])
-    err_model = np.mean((model - actual) ** 2, axis=1)
-    err_mean = np.mean((mean7[scored] - actual) ** 2, axis=1)
-    dates = np.array([d.date.toordinal() for d in later])
-    out = np.empty((targets.size, _HOURS))
-    for row, i in enumerate(targets):
-        j = i - first_scored
-        mine, fallback = model[j], mean7[i]
-        if np.isnan(mine).any():
-            out[row] = fallback
-            continue
-        before = (dates < dates[j]) & (dates >= dates[j] - blend_days)
-        e_model, e_mean = err_model[before], err_mean[before]
-        both = ~np.isnan(e_model) & ~np.isnan(e_mean)
-        if both.sum() == 0 or np.isnan(fallback).any():
-            out[row] = mine
-            continue
-        w_model = 1.0 / max(float(e_model[both].mean()), 1e-9)
-        w_mean = 1.0 / max(float(e_mean[both].mean()), 1e-9)
-        out[row] = (w_model * mine + w_mean * fallback) / (w_model + w_mean)
-    return out
+    # both forecasts' squared errors on the calendar, summed over the blend window before
+    # each day (days without either forecast count in neither)
+    both = ~np.isnan(model).any(axis=1) & ~np.isnan(mean7[first_scored:]).any(axis=1)
+    err_model = np.where(both, np.mean((model - actual) ** 2, axis=1), 0.0)
+    err_mean = np.where(both, np.mean((mean7[first_scored:] - actual) ** 2, axis=1), 0.0)
+    offset = np.array([(d.date - later[0].date).days for d in later], dtype=np.intp)
+    span = int(offset[-1]) + 1
+    on_calendar = np.zeros((span, 3))
+    on_calendar[offset] = np.stack((err_model, err_mean, both.astype(float)), axis=1)
+    rows = offset[targets - first_scored]
+    sums = _window_sums(on_calendar, rows, np.maximum(rows - blend_days, 0))
+    mine, fallback = model[targets - first_scored], mean7[targets]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w_model = sums[:, 2] / np.maximum(sums[:, 0], 1e-9)
+        w_mean = sums[:, 2] / np.maximum(sums[:, 1], 1e-9)
+        blend = (w_model[:, None] * mine + w_mean[:, None] * fallback) / (w_model + w_mean)[:, None]
+    no_model = np.isnan(mine).any(axis=1)
+    no_mean = np.isnan(fallback).any(axis=1) | (sums[:, 2] == 0)
+    return np.where(no_model[:, None], fallback, np.where(no_mean[:, None], mine, blend))
 
 
 class Learned(Strategy):
