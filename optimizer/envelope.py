@@ -73,25 +73,18 @@ def recurse(models: HourModels, battery: Battery) -> tuple[np.ndarray, np.ndarra
     x0 = E * (battery.soc_start - battery.min_soc)
     buy, sell, up, down = models.buy, models.sell, models.up, models.down
 
-    k = 2 * n_hours
-    rows = np.arange(n_rows)[:, None]
     left = np.full(n_rows, x0)  # V_T is the single point x0, value 0
     value = np.zeros(n_rows)
-    slopes = np.zeros((n_rows, k))
-    lengths = np.zeros((n_rows, k))
-    history: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    history.append((left, slopes[:, :0], lengths[:, :0]))
-    used = 0
+    slopes = np.zeros((n_rows, 0))
+    lengths = np.zeros((n_rows, 0))
+    history: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [(left, slopes, lengths)]
     for t in range(n_hours - 1, -1, -1):
         # sup-convolve with h_t(z) = r_t(-z): slope buy on [-up, 0], sell on [0, down]
-        slopes[:, used] = buy[:, t]
-        lengths[:, used] = up[:, t]
-        slopes[:, used + 1] = sell[:, t]
-        lengths[:, used + 1] = down[:, t]
-        used += 2
-        order = np.argsort(-slopes[:, :used], axis=1, kind="stable")
-        s = slopes[:, :used][rows, order]
-        ln = lengths[:, :used][rows, order]
+        s = np.concatenate((slopes, buy[:, t, None], sell[:, t, None]), axis=1)
+        ln = np.concatenate((lengths, up[:, t, None], down[:, t, None]), axis=1)
+        order = np.argsort(-s, axis=1, kind="stable")
+        s = np.take_along_axis(s, order, axis=1)
+        ln = np.take_along_axis(ln, order, axis=1)
         conv_left = left - up[:, t]
         conv_value = value - buy[:, t] * up[:, t] + models.offset[:, t]
         # restrict to [0, W]
@@ -99,13 +92,20 @@ def recurse(models: HourModels, battery: Battery) -> tuple[np.ndarray, np.ndarra
         starts = ends - ln
         a = np.maximum(-conv_left, 0.0)[:, None]
         b = np.minimum(width - conv_left, ends[:, -1])[:, None]
-        skipped = np.clip(ends, 0.0, a) - np.clip(starts, 0.0, a)
-        ln = np.clip(ends, a, b) - np.clip(starts, a, b)
+        skipped = np.minimum(ends, a) - np.minimum(starts, a)
+        ln = np.minimum(np.maximum(ends, a), b) - np.minimum(np.maximum(starts, a), b)
         value = conv_value + np.sum(s * skipped, axis=1)
         left = conv_left + a[:, 0]
-        slopes[:, :used] = s
-        lengths[:, :used] = ln
-        history.append((left, s.copy(), ln.copy()))
+        # drop the segments the restriction emptied (moving them last keeps the order of
+        # the others, and their positions: they have no length)
+        kept = ln > 0
+        count = int(kept.sum(axis=1).max(initial=0))
+        if count < s.shape[1]:
+            order = np.argsort(~kept, axis=1, kind="stable")[:, :count]
+            s = np.take_along_axis(s, order, axis=1)
+            ln = np.take_along_axis(ln, order, axis=1)
+        slopes, lengths = s, ln
+        history.append((left, s, ln))
     history.reverse()  # history[t] describes V_t
 
     best = value + _integral(history[0][1], history[0][2], x0 - left)
