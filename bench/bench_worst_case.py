@@ -173,6 +173,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="1 repeat, no MILP peer")
     parser.add_argument("--only", default="", help="run only families whose name contains this")
+    parser.add_argument(
+        "--peer-days",
+        type=int,
+        default=0,
+        help="compare with the MILP peer on the first N days only (both timed on them)",
+    )
     args = parser.parse_args(argv)
     repeats = 1 if args.quick else args.repeats
     year = real_year()
@@ -197,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("solar dips, 168 h, continuous", solar_dips(year), prd(duration_h=168.0, initial_soc=0.5),
          continuous),
     ]  # fmt: skip
+    if args.peer_days and not args.quick:
+        print(f"MILP peer and ratio on the first {args.peer_days} days of each family")
     print(f"{'family':<40} {'days':>4} {'CPU ms':>9} {'MILP ms':>9} {'ratio':>7} "
           f"{'max rel diff':>12}  route")  # fmt: skip
     for name, days, battery, horizon in families:
@@ -206,11 +214,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                            repeats)  # fmt: skip
         peer_ms = ratio = diff = float("nan")
         if not args.quick:
+            some = days[: args.peer_days] if args.peer_days else days
             t0 = time.process_time()
-            total_peer, days_peer = peer(days, battery, horizon)
+            total_peer, days_peer = peer(some, battery, horizon)
             peer_ms = (time.process_time() - t0) * 1e3
-            total_ours, days_ours = ours(days, battery, horizon)
-            ratio = peer_ms / ms
+            total_ours, days_ours = ours(some, battery, horizon)
+            ours_ms = (
+                ms
+                if some is days
+                else cpu_median_ms(
+                    lambda d=some, b=battery, h=horizon: STRATEGY.dispatch(d, b, horizon=h), repeats
+                )
+            )
+            ratio = peer_ms / ours_ms
             if horizon is Horizon.CONTINUOUS:
                 diff = abs(total_ours - total_peer) / max(1.0, abs(total_peer))
             else:

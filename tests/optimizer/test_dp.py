@@ -191,7 +191,9 @@ def test_property_valid_and_never_beats_optimal(
     battery: Battery, prices: list[np.ndarray], horizon: Horizon
 ) -> None:
     run, best = check_run(NAME, days_from(prices), battery, horizon=horizon)
-    if horizon is Horizon.DAILY:
-        # the grid loses a few grid steps' worth; a cycle limit adds the Lagrangian's gap
-        floor = 0.97 if battery.max_cycles_per_day is None else 0.9
-        assert total(run) >= floor * total(best) - 1e-6 * max(1.0, abs(total(best)))
+    # the grid loses a few grid steps' worth (measured: >= 99.25 % on these cases without a
+    # continuous cap); a cap along a continuous chain adds the gap the module docstring
+    # explains (measured: >= 97.3 %)
+    capped_chain = horizon is Horizon.CONTINUOUS and battery.max_cycles_per_day is not None
+    floor = 0.97 if capped_chain else 0.99
+    assert total(run) >= floor * total(best) - 1e-6 * max(1.0, abs(total(best)))
