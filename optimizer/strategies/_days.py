@@ -6,6 +6,7 @@ Not a strategy (the registry skips modules whose name starts with ``_``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -14,6 +15,8 @@ from optimizer.battery import Battery
 from optimizer.market import MarketDay, market_days
 from optimizer.results import Horizon
 from optimizer.settle import Dispatch, clean_power, day_offsets, physics_faults
+
+logger = logging.getLogger(__name__)
 
 #: strategies check their schedules with this fraction of settlement's tolerances
 GUARD_SLACK = 0.5
@@ -56,6 +59,7 @@ def guard_physics(
     The baselines construct valid schedules; this guard makes that a guarantee. It runs
     settlement's own checks (``settle.physics_faults``) on the cleaned powers, exactly as
     settlement will see them, with half of its tolerances. An idle day is always valid.
+    A guard that fires means a strategy has a bug: it is logged as a warning (never silent).
     """
     offsets = day_offsets(days)
     charge = clean_power(charge_mw, battery)
@@ -65,6 +69,15 @@ def guard_physics(
     )
     bad_day = np.logical_or.reduce([bad for _, bad in faults])
     if bad_day.any():
+        first = int(np.argmax(bad_day))
+        reasons = [message for message, bad in faults if bad[first]]
+        logger.warning(
+            "physics guard idled %d of %d days (first %s: %s)",
+            int(bad_day.sum()),
+            bad_day.size,
+            days[first].date,
+            "; ".join(reasons),
+        )
         idle = np.repeat(bad_day, np.diff(offsets))
         charge = np.where(idle, 0.0, charge)
         discharge = np.where(idle, 0.0, discharge)

@@ -9,6 +9,7 @@ regression red.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import numpy as np
 import pytest
@@ -18,6 +19,8 @@ from optimizer.errors import PhysicsViolationError
 from optimizer.results import Horizon
 from optimizer.run import run_strategy
 from optimizer.settle import Dispatch, settle
+from optimizer.strategies import STRATEGIES
+from optimizer.strategies._days import guard_physics
 from tests.optimizer.helpers import prd_battery, real_days
 
 #: the year the README's strategy table measures: APATZINGAN MDA 2016-01-29 .. 2017-01-28
@@ -134,3 +137,34 @@ def test_continuous_chain_may_cross_midnight_but_must_end_at_the_start() -> None
             battery,
             horizon=Horizon.CONTINUOUS,
         )
+
+
+# --- the physics guard is a last line, never a silent one ---------------------------------
+
+
+def test_guard_idles_a_broken_day_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    battery = prd_battery()
+    days = _flat_days(2)
+    good = _cycle(battery, 10.0)
+    broken = _cycle(battery, 10.0)
+    broken.charge_mw[5] = 1.0  # day 2 would end above where it started
+    charge = np.concatenate([good.charge_mw, broken.charge_mw])
+    discharge = np.concatenate([good.discharge_mw, broken.discharge_mw])
+    with caplog.at_level(logging.WARNING, logger="optimizer.strategies._days"):
+        guarded = guard_physics(charge, discharge, days, battery)
+    np.testing.assert_array_equal(guarded.charge_mw[:24], good.charge_mw)
+    assert not guarded.charge_mw[24:].any()
+    assert not guarded.discharge_mw[24:].any()
+    (record,) = caplog.records
+    assert "idled 1 of 2 days (first 2024-01-02" in record.getMessage()
+    assert "does not end at the starting state of charge" in record.getMessage()
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_no_strategy_trips_the_guard_on_the_real_year(
+    name: str, year: tuple[MarketDay, ...], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="optimizer"):
+        run_strategy(name, year, prd_battery(max_cycles_per_day=1.0))
+        run_strategy(name, year, prd_battery())
+    assert [r.getMessage() for r in caplog.records] == []
