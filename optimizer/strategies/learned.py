@@ -17,9 +17,10 @@ median and MAD of the ``STATS_DAYS`` days before each sample's own day: a sample
 and its lags alike) is expressed relative to the week before it, and D's prediction relative
 to the week before D, then mapped back with ``sinh``. Because a sample's numbers no longer
 depend on which window it sits in, every window's normal equations are differences of running
-sums over the calendar; each fit is then one 31 x 31 inverse per day (the part the 24 hourly
-models share) and one 3 x 3 solve per hour (Schur complement), all days at once with numpy: a
-366-day request costs about 50 ms of CPU.
+sums over the calendar (one running sum of every sample's terms, in one pass); each fit is
+then one 31 x 31 inverse per day (the part the 24 hourly models share; through its Cholesky
+factor) and one 3 x 3 solve per hour (Schur complement), all days at once with numpy: the
+model of a 366-day request costs about 35 ms of CPU.
 
 The 7-day mean (the ``forecast`` strategy's) is combined with it where that measures better:
 for each day, both forecasts' errors on the ``BLEND_DAYS`` days before it (out of sample: each
@@ -107,7 +108,18 @@ def _window_sums(per_row: np.ndarray, rows: np.ndarray, starts: np.ndarray) -> n
     """Sums of ``per_row`` over rows ``starts[i]`` .. ``rows[i] - 1``, for every i."""
     total = np.zeros((per_row.shape[0] + 1, *per_row.shape[1:]))
     np.cumsum(per_row, axis=0, out=total[1:])
-    return total[rows] - total[starts]
+    return np.asarray(total[rows] - total[starts])
+
+
+def _wide_window_sums(per_row: np.ndarray, rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """``_window_sums`` of a wide (samples, columns) matrix: the running sum is built one row
+    at a time (the same additions in the same order as ``np.cumsum``, which is slower along
+    the first axis of a wide array)."""
+    total = np.empty((per_row.shape[0] + 1, per_row.shape[1]))
+    total[0] = 0.0
+    for t in range(per_row.shape[0]):
+        np.add(total[t], per_row[t], out=total[t + 1])
+    return np.asarray(np.subtract(total[rows], total[starts]))
 
 
 def learned_profiles(
@@ -135,7 +147,7 @@ def learned_profiles(
     median, mad = _median_and_mad(week)
 
     def scaled(rows: np.ndarray) -> np.ndarray:
-        return np.arcsinh((rows - median[:, None]) / mad[:, None])
+        return np.asarray(np.arcsinh((rows - median[:, None]) / mad[:, None]))
 
     target = scaled(grid)
     lag1 = scaled(_before(grid, 1))
@@ -153,20 +165,42 @@ def learned_profiles(
 
     rows = np.array([(days[i].date - first).days for i in targets], dtype=np.intp)
     starts = np.maximum(rows - window_days, 0)
-    beta_s, beta_h = _ridge(
-        _window_sums(xs_w[:, :, None] * xs[:, None, :], rows, starts),
-        _window_sums(np.einsum("ti,thj->tihj", xs_w, xh), rows, starts),
-        _window_sums(np.einsum("thi,thj->thij", xh_w, xh), rows, starts),
-        _window_sums(xs_w[:, :, None] * y[:, None, :], rows, starts),
-        _window_sums(xh_w * y[:, :, None], rows, starts),
-        ridge_lambda,
+    # every sample's contribution to the normal equations, one row per calendar day, summed
+    # over each target's window in one pass: A (ks x ks), B (ks x 24 x kh), C (24 x kh x kh),
+    # the right-hand sides (ks x 24, 24 x kh) and the sample count
+    ks, kh = xs.shape[1], xh.shape[2]
+    parts = (
+        (xs_w[:, :, None] * xs[:, None, :]),
+        (xs_w[:, :, None, None] * xh[:, None, :, :]),
+        (xh_w[:, :, :, None] * xh[:, :, None, :]),
+        (xs_w[:, :, None] * y[:, None, :]),
+        (xh_w * y[:, :, None]),
+        weight[:, None],
     )
+    sizes = [part[0].size for part in parts]
+    per_row = np.empty((span, sum(sizes)))
+    cuts = np.cumsum([0, *sizes])
+    for part, lo, hi in zip(parts, cuts, cuts[1:], strict=False):
+        per_row[:, lo:hi] = part.reshape(span, -1)
+    del parts
+    sums = _wide_window_sums(per_row, rows, starts)
+    del per_row
+    n = rows.size
+    a, b, c, rs, rh, trained = (
+        sums[:, lo:hi].reshape(n, *shape)
+        for lo, hi, shape in zip(
+            cuts[:-1],
+            cuts[1:],
+            ((ks, ks), (ks, _HOURS, kh), (_HOURS, kh, kh), (ks, _HOURS), (_HOURS, kh), ()),
+            strict=True,
+        )
+    )
+    beta_s, beta_h = _ridge(a, b, c, rs, rh, ridge_lambda)
     z_hat = np.einsum("ni,nhi->nh", xs[rows], beta_s) + np.einsum("nhi,nhi->nh", xh[rows], beta_h)
     # never more than one asinh unit beyond the largest scaled price seen before
     seen = np.maximum.accumulate(np.concatenate(([0.0], np.abs(y).max(axis=1))))[rows] + 1.0
     z_hat = np.clip(z_hat, -seen[:, None], seen[:, None])
     predicted = median[rows, None] + mad[rows, None] * np.sinh(z_hat)
-    trained = _window_sums(weight, rows, starts)
     has_model = has_lags[rows] & (trained >= min_train_days)
     out[has_model] = predicted[has_model]
     return out
@@ -180,7 +214,7 @@ def _median_and_mad(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     def median_of(x: np.ndarray) -> np.ndarray:
         ordered = np.sort(x, axis=1)  # NaN sort last
-        return 0.5 * (ordered[rows, low] + ordered[rows, high])
+        return np.asarray(0.5 * (ordered[rows, low] + ordered[rows, high]))
 
     median = median_of(values)
     mad = median_of(np.abs(values - median[:, None])) * _MAD_TO_SIGMA
@@ -210,15 +244,35 @@ def _ridge(
     kh = c.shape[-1]
     penalty = np.full(ks, float(ridge_lambda))
     penalty[ks - _WEEKDAYS :] = WEEKDAY_PENALTY
-    a_inv = np.linalg.inv(a + np.diag(penalty))
+    a_inv = _spd_inverse(a + np.diag(penalty))
     solved = a_inv @ np.concatenate((b.reshape(n, ks, _HOURS * kh), rs), axis=2)
-    a_inv_b = solved[:, :, : _HOURS * kh].reshape(n, ks, _HOURS, kh)
-    a_inv_rs = solved[:, :, _HOURS * kh :]  # (n, ks, 24)
-    schur = c + ridge_lambda * np.eye(kh) - np.einsum("nihj,nihk->nhjk", b, a_inv_b)
-    rhs = rh - np.einsum("nihj,nih->nhj", b, a_inv_rs)
+    # per hour: (n, 24, ks, kh) and (n, 24, ks)
+    a_inv_b = solved[:, :, : _HOURS * kh].reshape(n, ks, _HOURS, kh).transpose(0, 2, 1, 3)
+    a_inv_rs = solved[:, :, _HOURS * kh :].transpose(0, 2, 1)
+    b_t = b.transpose(0, 2, 3, 1)  # (n, 24, kh, ks)
+    schur = c + ridge_lambda * np.eye(kh) - b_t @ a_inv_b
+    rhs = rh - (b_t @ a_inv_rs[..., None])[..., 0]
     beta_h = _solve_3x3(schur, rhs)
-    beta_s = a_inv_rs.transpose(0, 2, 1) - np.einsum("nihj,nhj->nhi", a_inv_b, beta_h)
+    beta_s = a_inv_rs - (a_inv_b @ beta_h[..., None])[..., 0]
     return beta_s, beta_h
+
+
+def _spd_inverse(m: np.ndarray) -> np.ndarray:
+    """Inverses of a stack of symmetric positive definite matrices through their Cholesky
+    factors ``L`` (``inv(m) = inv(L)' inv(L)``, ``inv(L)`` by forward substitution over all
+    matrices at once): several times cheaper than ``np.linalg.inv`` on a stack of small
+    matrices. Falls back to ``np.linalg.inv`` if a factorisation fails."""
+    try:
+        low = np.linalg.cholesky(m)
+    except np.linalg.LinAlgError:
+        return np.asarray(np.linalg.inv(m))
+    k = m.shape[-1]
+    inv_low = np.zeros_like(m)
+    for i in range(k):
+        row = -(low[:, i : i + 1, :i] @ inv_low[:, :i, :])[:, 0, :]
+        row[:, i] += 1.0
+        inv_low[:, i, :] = row / low[:, i, i, None]
+    return np.asarray(inv_low.transpose(0, 2, 1) @ inv_low)
 
 
 def _solve_3x3(m: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -236,7 +290,7 @@ def _solve_3x3(m: np.ndarray, r: np.ndarray) -> np.ndarray:
         -2,
     )
     determinant = m00 * adjugate[..., 0, 0] + m01 * adjugate[..., 1, 0] + m02 * adjugate[..., 2, 0]
-    return np.einsum("...ij,...j->...i", adjugate, r) / determinant[..., None]
+    return np.asarray(np.einsum("...ij,...j->...i", adjugate, r) / determinant[..., None])
 
 
 def combined_profiles(
@@ -284,7 +338,9 @@ def combined_profiles(
         blend = (w_model[:, None] * mine + w_mean[:, None] * fallback) / (w_model + w_mean)[:, None]
     no_model = np.isnan(mine).any(axis=1)
     no_mean = np.isnan(fallback).any(axis=1) | (sums[:, 2] == 0)
-    return np.where(no_model[:, None], fallback, np.where(no_mean[:, None], mine, blend))
+    return np.asarray(
+        np.where(no_model[:, None], fallback, np.where(no_mean[:, None], mine, blend))
+    )
 
 
 class Learned(Strategy):
