@@ -1,7 +1,8 @@
 # Battery arbitrage optimizer: the two Quickstart commands and their virtual environment.
 #
 #   make demo   the CLI on synthetic prices (APATZINGAN, January 2024)
-#   make test   ruff, ruff format --check, mypy, pytest (what .ci/run runs)
+#   make test   ruff, ruff format --check, mypy, pytest without the slow tests
+#   (.ci/run runs `make test`, then `make test-slow`)
 #
 # Both create .venv with $(PYTHON) (3.11+) when it is missing and reinstall when a
 # requirements file changes. Add new targets below the "Other targets" line.
@@ -14,7 +15,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv dev-venv demo test
+.PHONY: help venv dev-venv demo test test-slow
 
 help:
 	@echo "make demo   optimise a 10 MW / 40 MWh battery in APATZINGAN for January 2024 (synthetic prices)"
@@ -51,8 +52,13 @@ test: $(DEV_STAMP) checkov-venv
 	echo "+ ruff check ."; $(BIN)/ruff check . || status=1; \
 	echo "+ ruff format --check ."; $(BIN)/ruff format --check . || status=1; \
 	echo "+ mypy"; $(BIN)/mypy || status=1; \
-	echo "+ pytest"; $(BIN)/pytest || status=1; \
+	echo "+ pytest -m 'not slow'"; $(BIN)/pytest -m "not slow" || status=1; \
 	exit $$status
+
+# The tests marked slow (the real Lambda zip, the OpenAPI conformance run, long property runs);
+# .ci/run runs them after `make test`.
+test-slow: $(DEV_STAMP) checkov-venv
+	$(BIN)/pytest -m slow
 
 # --- Other targets (package, bench, ...) -----------------------------------------------------
 

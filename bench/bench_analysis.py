@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("LOG_LEVEL", "WARNING")  # one log line per request would drown the figures
 os.environ["PRICE_SOURCE"] = "synthetic"
 
-from tests.events import make_v2_event  # noqa: E402
+from testkit.events import make_v2_event  # noqa: E402
 
 BATTERY = {"capacity_mw": 10, "efficiency": 0.85, "min_soc": 0.1, "max_soc": 1.0}
 YEAR = {"start_date": "2024-01-01", "end_date": "2024-12-31"}  # 366 market days

@@ -46,7 +46,7 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_threads, "1")
 
-from tests.events import make_v2_event, prd_request  # noqa: E402
+from testkit.events import make_v2_event, prd_request  # noqa: E402
 
 DATA_FILE = ROOT / "data" / "cenace" / "pend_MDA_2016-01-27_2017-06-30_7zonas_jluisfgarza.csv.gz"
 ZONE = "APATZINGAN"

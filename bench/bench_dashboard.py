@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-from tests.ui.browser import chromium, serve, synthetic_app  # noqa: E402
+from testkit.browser import chromium, serve, synthetic_app  # noqa: E402
 
 #: fetches the answers for every strategy once (arguments: body, strategy names)
 FETCH_JS = """

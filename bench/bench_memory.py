@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # one log line per request would drown the figures
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-from tests.events import make_v2_event, prd_request  # noqa: E402
+from testkit.events import make_v2_event, prd_request
 
 
 def peak_mb() -> float:

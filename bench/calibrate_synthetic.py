@@ -18,6 +18,7 @@ import gzip
 import sys
 from collections import defaultdict
 from collections.abc import Iterable
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,7 @@ def load(name: str) -> Series:
 
 
 def days24(series: Series, *, systems: Iterable[str], zones: Iterable[str] | None = None):
-    """(keys, dates, log-prices N×24) of the 24-hour days of the chosen systems/zones."""
+    """(keys, dates, log-prices Nx24) of the 24-hour days of the chosen systems/zones."""
     systems, zone_set = set(systems), None if zones is None else set(zones)
     keys, dates, rows = [], [], []
     for key, days in series.items():
@@ -102,7 +103,7 @@ def daily_log_returns(series: Series, *, systems: Iterable[str]) -> np.ndarray:
             continue
         dates = list(days)
         lm = np.array([np.log(days[d].mean()) for d in dates])
-        gap = np.array([(b - a).days for a, b in zip(dates[:-1], dates[1:], strict=True)])
+        gap = np.array([(b - a).days for a, b in pairwise(dates)])
         out.append(np.diff(lm)[gap == 1])
     return np.concatenate(out) if out else np.zeros(0)
 
@@ -199,9 +200,7 @@ def fit(d16: Series, d17: Series, d20: Series, d26: Series) -> None:
         phis, sds = [], []
         for dates, res in resid_all:
             r = res - wd[[d.weekday() for d in dates]]
-            consecutive = np.array(
-                [(b - a).days == 1 for a, b in zip(dates[:-1], dates[1:], strict=True)]
-            )
+            consecutive = np.array([(b - a).days == 1 for a, b in pairwise(dates)])
             x = r - r.mean()
             phis.append(float((x[1:] * x[:-1])[consecutive].mean() / (x * x).mean()))
             sds.append(float(x.std()))

@@ -376,7 +376,7 @@ def zones() -> Response:
     return _json_response(zones_body(None if system is None else system.value))
 
 
-__all__ = ["bp", "run_siting", "run_sizing", "sizing_rows", "siting_row", "zones_body"]
+__all__ = ["bp", "run_siting", "run_sizing", "siting_row", "sizing_rows", "zones_body"]
 
 
 # --- OpenAPI -------------------------------------------------------------------------------

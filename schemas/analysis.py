@@ -126,7 +126,10 @@ class SizingBatteryParamsSchema(BatteryParamsSchema):
     @post_load
     def _battery(self, data: dict[str, Any], **kwargs: Any) -> Battery:
         # a placeholder duration: every row replaces it with one of durations_hours
-        return BatteryParamsSchema._battery(self, {**data, "duration_hours": 1.0}, **kwargs)
+        battery: Battery = BatteryParamsSchema._battery(
+            self, {**data, "duration_hours": 1.0}, **kwargs
+        )
+        return battery
 
 
 class SizingRequestSchema(StrictSchema):
@@ -188,7 +191,7 @@ class SizingRequestSchema(StrictSchema):
 # --- siting --------------------------------------------------------------------------------
 
 
-class ZonesField(fields.Field):
+class ZonesField(fields.Field[Any]):
     """A list of distinct zone or node keys, or the string ``"all"``."""
 
     def __init__(self, **kwargs: Any) -> None:

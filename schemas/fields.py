@@ -12,7 +12,7 @@ from marshmallow import ValidationError, fields
 class StrictFloat(fields.Float):
     """A finite JSON number: rejects strings, booleans, NaN and infinities."""
 
-    default_error_messages = {"type": "Not a valid number."}
+    default_error_messages = {"type": "Not a valid number."}  # noqa: RUF012 (marshmallow merges it)
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("allow_nan", False)
@@ -73,11 +73,11 @@ MIN_DATE = dt.date(2016, 1, 1)
 MAX_DATE = dt.date(2100, 12, 31)
 
 
-class DateOrDateTime(fields.Field):
+class DateOrDateTime(fields.Field[dt.date]):
     """An ISO 8601 date (``2024-01-01``) or date-time (``2024-01-01T00:00:00Z``); loads as the
     calendar date written in the string (the market day), ignoring time and offset."""
 
-    default_error_messages = {
+    default_error_messages = {  # noqa: RUF012 (marshmallow merges it)
         "invalid": "Not a valid ISO 8601 date or date-time.",
         "range": f"Must be between {MIN_DATE.isoformat()} and {MAX_DATE.isoformat()}.",
     }

@@ -334,7 +334,7 @@ class InlinePrices:
         )
 
 
-class InlinePriceList(fields.List):
+class InlinePriceList(fields.List[Any]):
     """``market_params.prices``: documented as a list of ``InlinePriceSchema`` items, loaded
     in one pass (length first, then keys and types, then values as arrays) into
     ``InlinePrices``. Items that fail are loaded through the item schema for their messages."""
@@ -521,7 +521,8 @@ class MarketParamsSchema(StrictSchema):
 def _requested_days(data: dict[str, Any]) -> list[int]:
     """Ordinals of the market days a valid request schedules."""
     if "prices" in data:
-        return np.unique(data["prices"].day).tolist()
+        days: list[int] = np.unique(data["prices"].day).tolist()
+        return days
     start, end = data["start_date"].toordinal(), data["end_date"].toordinal()
     return list(range(start, end + 1))
 

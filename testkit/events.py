@@ -2,7 +2,7 @@
 API payload 1.0 and HTTP API payload 2.0, as apig-wsgi receives them) and the PRD's example
 request. Keyword-only factories returning fresh dicts; tests compare whole dicts against them.
 
-Imported by the tests (``tests.events``) and by the bench scripts (which put the repository
+Imported by the tests and by the bench scripts (which put the repository
 root on ``sys.path``)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
 API_HOST = "abc123.execute-api.us-east-1.amazonaws.com"
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 #: the PRD's example request, verbatim (also what the curl fixtures send)
 _PRD_REQUEST_TEXT = (FIXTURES / "prd_request.json").read_text()
 

@@ -7,7 +7,6 @@ import csv
 import datetime as dt
 import gzip
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from hypothesis import settings
 from app import create_app
 from optimizer import MarketDay
 from prices import NoPricesError, PriceQuery
-from tests.events import prd_request
+from testkit.events import prd_request
 
 # One hypothesis profile for the whole suite: the same examples on every machine and no
 # deadline (CI machines are noisy). Tests that need more examples say so with @settings.
@@ -88,9 +87,9 @@ def recorded_source() -> RecordedSource:
 
 
 @pytest.fixture
-def app(recorded_source: RecordedSource) -> Iterator[Flask]:
+def app(recorded_source: RecordedSource) -> Flask:
     recorded_source.calls.clear()
-    yield create_app({"TESTING": True, "PRICE_SOURCE_OBJECT": recorded_source})
+    return create_app({"TESTING": True, "PRICE_SOURCE_OBJECT": recorded_source})
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 TERRAFORM = REPO / "terraform"
 _spec = importlib.util.spec_from_file_location("checkov_venv", REPO / "scripts" / "checkov_venv.py")
-assert _spec is not None and _spec.loader is not None
+assert _spec is not None
+assert _spec.loader is not None
 checkov_venv = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(checkov_venv)
 

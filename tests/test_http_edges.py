@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 
 import app as app_module
 from app import CORS_ALLOW_HEADERS, DISCARD_FACTOR, create_app
-from tests.events import make_v1_event, make_v2_event
+from testkit.events import make_v1_event, make_v2_event
 
 REPO = Path(__file__).resolve().parents[1]
 #: MAX_CONTENT_LENGTH of the servers under test: 1 MiB, so that bodies several times larger
@@ -161,7 +161,7 @@ def assert_problem(
 def test_a_chunked_body_within_the_limit_is_read_whole(server_port: int) -> None:
     body = json.dumps(INLINE_REQUEST).encode()
     assert 1000 < len(body) < LIMIT_BYTES
-    status, headers, chunked_answer = post_chunked(server_port, chunked(body, 100))
+    status, _headers, chunked_answer = post_chunked(server_port, chunked(body, 100))
     assert status == 200, chunked_answer[:300]
     head = request_head("POST", "/optimize", "Content-Type: application/json",
                         f"Content-Length: {len(body)}")  # fmt: skip

@@ -28,7 +28,7 @@ from packaging.utils import canonicalize_name
 
 from app import create_app
 from prices import PriceSettings
-from tests.events import make_v2_event, prd_request
+from testkit.events import make_v2_event, prd_request
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "package_lambda.py"
@@ -187,6 +187,7 @@ def invoked(built: Built, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     return output
 
 
+@pytest.mark.slow
 def test_manifest_describes_the_local_target_and_the_size(built: Built) -> None:
     manifest = built.manifest
     assert manifest["python_version"] == f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -200,6 +201,7 @@ def test_manifest_describes_the_local_target_and_the_size(built: Built) -> None:
     assert f"unzipped {manifest['unzipped_bytes'] / 2**20:.1f} MiB" in built.build_output
 
 
+@pytest.mark.slow
 def test_zip_has_the_app_and_runtime_deps_but_no_tests_or_dev_deps(built: Built) -> None:
     with zipfile.ZipFile(built.zip_path) as zf:
         names = zf.namelist()
@@ -233,6 +235,7 @@ def test_zip_has_the_app_and_runtime_deps_but_no_tests_or_dev_deps(built: Built)
     assert modes == {0o644}
 
 
+@pytest.mark.slow
 def test_every_module_is_precompiled_for_the_target_python(built: Built) -> None:
     # Built with this interpreter's version, so the build precompiles with it.
     tag = sys.implementation.cache_tag
@@ -248,6 +251,7 @@ def test_every_module_is_precompiled_for_the_target_python(built: Built) -> None
     assert sorted(compiled - expected) == []
 
 
+@pytest.mark.slow
 def test_everything_is_imported_from_the_package_only(
     invoked: dict[str, Any], built: Built
 ) -> None:
@@ -262,6 +266,7 @@ def test_everything_is_imported_from_the_package_only(
     assert invoked["boto3_loaded"] is False
 
 
+@pytest.mark.slow
 def test_health_through_the_packaged_handler(invoked: dict[str, Any]) -> None:
     body = json.dumps({"status": "ok", "price_source": "synthetic"})
     assert invoked["responses"][0] == {
@@ -282,6 +287,7 @@ def _without_runtimes(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "comparison": [{k: v for k, v in r.items() if k != "runtime_ms"} for r in rows]}
 
 
+@pytest.mark.slow
 def test_optimize_through_the_packaged_handler(invoked: dict[str, Any]) -> None:
     response = invoked["responses"][1]
     assert response["statusCode"] == 200, response["body"]
@@ -301,6 +307,7 @@ def test_optimize_through_the_packaged_handler(invoked: dict[str, Any]) -> None:
     assert body["summary"]["total_revenue"] > 0
 
 
+@pytest.mark.slow
 def test_packaged_answer_equals_the_source_trees(invoked: dict[str, Any]) -> None:
     """The same events through the repository's own app give the same answers."""
 

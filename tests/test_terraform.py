@@ -90,7 +90,8 @@ def expr(value: Any) -> str:
 def block(body: dict[str, Any], name: str) -> dict[str, Any]:
     """The one nested block ``name`` of a resource body."""
     blocks = body[name]
-    assert isinstance(blocks, list) and len(blocks) == 1, (name, blocks)
+    assert isinstance(blocks, list), (name, blocks)
+    assert len(blocks) == 1, (name, blocks)
     result: dict[str, Any] = blocks[0]
     return result
 
@@ -588,7 +589,8 @@ def test_reserved_concurrency_is_capped_by_default(tf: Config) -> None:
     fn = tf.resource("aws_lambda_function", "this")
     assert expr(fn["reserved_concurrent_executions"]) == "var.reserved_concurrency"
     default = tf.default("reserved_concurrency")
-    assert isinstance(default, int) and 1 <= default <= 100
+    assert isinstance(default, int)
+    assert 1 <= default <= 100
     assert holds(tf, "reserved_concurrency", default)
     assert holds(tf, "reserved_concurrency", -1)  # explicit opt-out for 10-execution accounts
     for invalid in (0, -2, 2.5, 1001):  # 0 would disable the function

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -74,7 +75,7 @@ def test_sizing_rows_equal_single_optimize_runs(
     revenues = [row["total_revenue"] for row in rows]
     assert revenues == sorted(revenues)  # a longer battery can do all a shorter one can
     assert rows[0]["marginal_revenue_per_mwh_year"] is None
-    for previous, row in zip(rows, rows[1:], strict=False):
+    for previous, row in pairwise(rows):
         extra = (row["total_revenue"] - previous["total_revenue"]) * 365 / 31
         assert close(
             row["marginal_revenue_per_mwh_year"],
@@ -244,7 +245,8 @@ def test_zones_lists_the_catalogue(client: FlaskClient) -> None:
         "nodes": len(nodes_of("APATZINGAN")),
     }
     bca = client.get("/zones?system=BCA").get_json()["zones"]
-    assert bca and all(z["system"] == "BCA" for z in bca)
+    assert bca
+    assert all(z["system"] == "BCA" for z in bca)
     assert len(bca) == sum(1 for system in ZONES.values() if system.value == "BCA")
 
 
@@ -496,7 +498,7 @@ def test_routes_through_the_lambda_handler(app: Flask, client: FlaskClient) -> N
 
     from apig_wsgi import make_lambda_handler
 
-    from tests.events import make_v2_event
+    from testkit.events import make_v2_event
 
     handler = make_lambda_handler(app)
 

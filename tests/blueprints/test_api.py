@@ -15,8 +15,8 @@ from flask.testing import FlaskClient
 from optimizer import STRATEGIES
 from prices import PriceQuery, Process, System
 from schemas.response import OptimizeResponseSchema
+from testkit.events import FIXTURES
 from tests.conftest import PRD_REQUEST_2020, RecordedSource
-from tests.events import FIXTURES
 
 SPEC_PRICES = [20, 15, 10, 12, 15, 25, 40, 60, 55, 40, 35, 30, 25, 20, 18, 25, 60, 90, 85, 70, 50,
                40, 30, 25]  # fmt: skip
@@ -308,41 +308,45 @@ BAD_REQUESTS: list[tuple[str, str, str, str | bytes | None, str | None, int]] = 
 
 
 #: the field path each 422 above must blame, and nothing else
-FIELD_PATHS: dict[str, set[str]] = {
-    **dict.fromkeys(["json-null", "json-array", "json-string", "json-number"], {"body"}),
-    "empty-object": {"battery_params", "market_params"},
-    "unknown-top-field": {"extra"},
-    "battery-not-object": {"battery_params"},
+FIELD_PATHS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(
+        ["json-null", "json-array", "json-string", "json-number"], frozenset({"body"})
+    ),
+    "empty-object": frozenset({"battery_params", "market_params"}),
+    "unknown-top-field": frozenset({"extra"}),
+    "battery-not-object": frozenset({"battery_params"}),
     **dict.fromkeys(
         ["capacity-string", "capacity-bool", "capacity-null", "capacity-zero",
          "capacity-negative", "capacity-huge", "capacity-huge-int", "capacity-nan",
          "battery-nested-garbage"],
-        {"battery_params.capacity_mw"},
+        frozenset({"battery_params.capacity_mw"}),
     ),
-    "duration-inf": {"battery_params.duration_hours"},
-    "efficiency-above-1": {"battery_params.efficiency"},
-    "min-above-max": {"battery_params.min_soc"},
-    "initial-outside": {"battery_params.initial_soc"},
-    "one-way-alone": {"battery_params.discharge_efficiency"},  # the partner that is missing
-    "unknown-battery-field": {"battery_params.voltage"},
+    "duration-inf": frozenset({"battery_params.duration_hours"}),
+    "efficiency-above-1": frozenset({"battery_params.efficiency"}),
+    "min-above-max": frozenset({"battery_params.min_soc"}),
+    "initial-outside": frozenset({"battery_params.initial_soc"}),
+    # the partner that is missing
+    "one-way-alone": frozenset({"battery_params.discharge_efficiency"}),
+    "unknown-battery-field": frozenset({"battery_params.voltage"}),
     **dict.fromkeys(
         ["zone-lowercase", "zone-injection", "zone-huge", "zone-number", "zone-missing"],
-        {"market_params.zone"},
+        frozenset({"market_params.zone"}),
     ),
-    "system-unknown": {"market_params.system"},
-    "process-unknown": {"market_params.process"},
-    "date-garbage": {"market_params.start_date"},
-    "date-year-0001": {"market_params.start_date"},
+    "system-unknown": frozenset({"market_params.system"}),
+    "process-unknown": frozenset({"market_params.process"}),
+    "date-garbage": frozenset({"market_params.start_date"}),
+    "date-year-0001": frozenset({"market_params.start_date"}),
     **dict.fromkeys(
-        ["date-impossible", "dates-reversed", "range-too-long"], {"market_params.end_date"}
+        ["date-impossible", "dates-reversed", "range-too-long"],
+        frozenset({"market_params.end_date"}),
     ),
-    "prices-gap": {"market_params.prices"},
-    "prices-duplicate": {"market_params.prices.24"},  # the second 2024-01-01 hour 0
-    "prices-hour-float": {f"market_params.prices.{h}.hour" for h in range(24)},
-    "prices-empty": {"market_params.prices"},
-    **dict.fromkeys(["strategy-unknown", "strategy-huge"], {"strategy"}),
-    "compare-string": {"compare"},
-    "horizon-unknown": {"horizon"},
+    "prices-gap": frozenset({"market_params.prices"}),
+    "prices-duplicate": frozenset({"market_params.prices.24"}),  # the second 2024-01-01 hour 0
+    "prices-hour-float": frozenset(f"market_params.prices.{h}.hour" for h in range(24)),
+    "prices-empty": frozenset({"market_params.prices"}),
+    **dict.fromkeys(["strategy-unknown", "strategy-huge"], frozenset({"strategy"})),
+    "compare-string": frozenset({"compare"}),
+    "horizon-unknown": frozenset({"horizon"}),
 }  # fmt: skip
 
 

@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from app import create_app
 from optimizer import MarketDay
 from prices import PriceQuery, PriceSettings, UpstreamError
+from testkit.events import prd_request
 from tests.conftest import RecordedSource
-from tests.events import prd_request
 
 
 class HistoryFailsSource(RecordedSource):
@@ -85,7 +85,7 @@ def test_fetched_history_continues_the_run(strategy: str) -> None:
         zone="APATZINGAN", start=dt.date(2020, 8, 1), end=dt.date(2020, 8, 14)
     )
     body = short.get_json()
-    assert [d["date"] for d in body["daily_schedules"]][0] == "2020-08-15"
+    assert next(d["date"] for d in body["daily_schedules"]) == "2020-08-15"
     assert body["summary"]["days"] == 17
     assert body["market"]["forecast"] == "mean7"
     assert body["daily_schedules"][0]["energy_discharged"] > 0  # not idle: it had history

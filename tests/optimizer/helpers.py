@@ -36,7 +36,7 @@ MDA_2016 = DATA / "pend_MDA_2016-01-27_2017-06-30_7zonas_jluisfgarza.csv.gz"
 
 @cache
 def real_days(zone: str = "APATZINGAN") -> tuple[MarketDay, ...]:
-    """Every MDA market day of ``zone`` in the 2016–2017 file (hora 1..N hour-ending)."""
+    """Every MDA market day of ``zone`` in the 2016-2017 file (hora 1..N hour-ending)."""
     by_day: dict[str, dict[int, float]] = defaultdict(dict)
     with gzip.open(MDA_2016, "rt", encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
@@ -54,7 +54,7 @@ def real_day(date: str, zone: str = "APATZINGAN") -> MarketDay:
 
 
 def prd_battery(**overrides: float | None) -> Battery:
-    """The PRD example battery: 10 MW, 4 h, 85 % round trip, SoC 0.1–1.0."""
+    """The PRD example battery: 10 MW, 4 h, 85 % round trip, SoC 0.1-1.0."""
     params: dict = {
         "power_mw": 10.0,
         "duration_h": 4.0,

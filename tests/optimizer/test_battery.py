@@ -12,7 +12,8 @@ BASE = {"power_mw": 10.0, "duration_h": 4.0}
 def test_defaults_and_derived_quantities() -> None:
     b = Battery(**BASE, round_trip_efficiency=0.81, min_soc=0.1, max_soc=0.9)
     assert b.energy_mwh == 40.0
-    assert b.eta_charge == pytest.approx(0.9) and b.eta_discharge == pytest.approx(0.9)
+    assert b.eta_charge == pytest.approx(0.9)
+    assert b.eta_discharge == pytest.approx(0.9)
     assert b.soc_start == 0.1  # initial SoC defaults to min_soc
     assert b.usable_energy_mwh == pytest.approx(32.0)
     assert b.daily_withdrawal_cap_mwh is None

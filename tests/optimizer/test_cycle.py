@@ -129,7 +129,7 @@ def test_long_duration_fits_both_windows_in_the_day() -> None:
 
 @pytest.mark.parametrize("hours", [23, 25])
 def test_clock_change_days(hours: int) -> None:
-    prices = np.array(PUBLISHED + [90.0], float)[:hours]
+    prices = np.array([*PUBLISHED, 90.0], float)[:hours]
     run, _ = check_run(NAME, days_from([prices, np.array(PUBLISHED, float)]), prd_battery())
     assert [len(d.schedule) for d in run.days] == [hours, 24]
     for day in run.days:

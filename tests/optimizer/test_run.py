@@ -19,19 +19,23 @@ def test_optimize_compares_every_registered_strategy() -> None:
     report = optimize(days, prd_battery(), strategy="optimal")
     assert report.comparison is not None
     names = [row.strategy for row in report.comparison]
-    assert names == list(optimizer.STRATEGIES) and names[0] == "optimal"
+    assert names == list(optimizer.STRATEGIES)
+    assert names[0] == "optimal"
     best = report.comparison[0]
     assert best.pct_of_optimal == 100.0
     assert best.total_revenue_mxn == report.run.summary.total_revenue_mxn
     for row in report.comparison:
         assert row.total_revenue_mxn <= best.total_revenue_mxn + 1e-6
-        assert row.pct_of_optimal is not None and row.pct_of_optimal <= 100.0 + 1e-6
-        assert row.runtime_ms >= 0 and row.energy_discharged_mwh >= 0
+        assert row.pct_of_optimal is not None
+        assert row.pct_of_optimal <= 100.0 + 1e-6
+        assert row.runtime_ms >= 0
+        assert row.energy_discharged_mwh >= 0
 
 
 def test_without_comparison_only_the_chosen_strategy_runs() -> None:
     report = optimize(list(real_days()[:2]), prd_battery(), compare=False)
-    assert report.comparison is None and report.run.strategy == "optimal"
+    assert report.comparison is None
+    assert report.run.strategy == "optimal"
 
 
 def test_pct_of_optimal_is_none_when_nothing_can_be_earned() -> None:
@@ -93,7 +97,8 @@ def test_market_day_from_an_array_is_the_same_day() -> None:
     assert copy == day
     assert all(type(p) is float for p in copy.prices_mxn_per_mwh)
     np.testing.assert_array_equal(copy.prices, day.prices)
-    assert not copy.prices.flags.writeable and not day.prices.flags.writeable
+    assert not copy.prices.flags.writeable
+    assert not day.prices.flags.writeable
 
 
 def test_days_are_laid_out_once_and_shared() -> None:
@@ -107,7 +112,8 @@ def test_days_are_laid_out_once_and_shared() -> None:
     np.testing.assert_array_equal(layout.flat, np.concatenate([d.prices for d in days]))
     assert layout.matrix.shape == (4, 24)
     np.testing.assert_array_equal(layout.matrix[layout.mask], layout.flat)
-    assert layout.matrix[3, 23] == 0.0 and not layout.mask[3, 23]
+    assert layout.matrix[3, 23] == 0.0
+    assert not layout.mask[3, 23]
     for array in (layout.hours, layout.offsets, layout.flat, layout.mask, layout.matrix):
         assert not array.flags.writeable
     assert layout.matrix is layout.matrix  # built once

@@ -28,12 +28,14 @@ def test_prices_a_valid_dispatch() -> None:
         horizon=Horizon.DAILY,
     )[0]
     assert day.revenue_mxn == pytest.approx((220 + 230 - 10 - 20) * 10)
-    assert day.energy_charged_mwh == 20.0 and day.energy_discharged_mwh == 20.0
+    assert day.energy_charged_mwh == 20.0
+    assert day.energy_discharged_mwh == 20.0
     assert day.avg_charge_price_mxn_per_mwh == pytest.approx(15.0)
     assert day.avg_discharge_price_mxn_per_mwh == pytest.approx(225.0)
     assert day.cycles == pytest.approx(1.0)
     assert [s.soc for s in day.schedule][:4] == [0.0, 0.5, 1.0, 1.0]
-    assert day.schedule[22].action == "discharge" and day.schedule[0].action == "idle"
+    assert day.schedule[22].action == "discharge"
+    assert day.schedule[0].action == "idle"
 
 
 @pytest.mark.parametrize(
@@ -93,7 +95,8 @@ def test_tiny_battery_over_a_long_continuous_run_settles() -> None:
     charge[0::24] = 1e-5 / 0.9 / 3 * 0.999999  # a third of E each day, not a round number
     discharge[23::24] = charge[0::24] * 0.81
     results = settle(days, Dispatch(charge, discharge), tiny, horizon=Horizon.CONTINUOUS)
-    assert results[-1].soc[-1] == 0.0 and results[0].revenue_mxn > 0
+    assert results[-1].soc[-1] == 0.0
+    assert results[0].revenue_mxn > 0
 
 
 def test_rejects_a_day_over_the_cycle_cap() -> None:
@@ -118,7 +121,8 @@ def test_summary_best_and_worst_days() -> None:
     assert summary.total_revenue_mxn == pytest.approx(2 * 2200.0)
     assert summary.avg_daily_revenue_mxn == pytest.approx(2 * 2200.0 / 3)
     assert summary.best_day.date == results[0].date  # tie -> earliest
-    assert summary.worst_day.date == results[1].date and summary.worst_day.revenue_mxn == 0.0
+    assert summary.worst_day.date == results[1].date
+    assert summary.worst_day.revenue_mxn == 0.0
 
 
 def test_money_is_rounded_to_the_micro_peso() -> None:

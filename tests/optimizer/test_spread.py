@@ -113,7 +113,7 @@ def test_negative_prices_are_bought() -> None:
 
 @pytest.mark.parametrize("hours", [23, 25])
 def test_clock_change_days(hours: int) -> None:
-    prices = np.array(PUBLISHED + [90.0], float)[:hours]
+    prices = np.array([*PUBLISHED, 90.0], float)[:hours]
     run, _ = check_run(NAME, days_from([prices, np.array(PUBLISHED, float)]), prd_battery())
     assert [len(d.schedule) for d in run.days] == [hours, 24]
     assert total(run) > 0
@@ -124,7 +124,8 @@ def test_tight_window() -> None:
     run, _ = check_run(NAME, days_from([np.array(PUBLISHED, float)]), battery)
     assert total(run) > 0
     soc = run.days[0].soc
-    assert soc.min() >= 0.30 and soc.max() <= 0.31
+    assert soc.min() >= 0.30
+    assert soc.max() <= 0.31
     assert soc.max() == pytest.approx(0.31)
 
 

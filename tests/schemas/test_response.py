@@ -88,7 +88,8 @@ def test_edge_days(days: list[MarketDay]) -> None:
     assert [len(d["schedule"]) for d in body["daily_schedules"]] == [d.hours for d in days]
     if days == [FLAT]:
         day = body["daily_schedules"][0]
-        assert day["avg_charge_price"] is None and day["avg_discharge_price"] is None
+        assert day["avg_charge_price"] is None
+        assert day["avg_discharge_price"] is None
         assert {s["action"] for s in day["schedule"]} == {"idle"}
 
 

@@ -25,7 +25,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from blueprints.ui import DEFAULT_VIEW
 from optimizer import STRATEGIES
-from tests.ui.browser import Browser, chromium, serve, synthetic_app
+from testkit.browser import Browser, chromium, serve, synthetic_app
 
 ARTIFACTS = Path(__file__).with_name("artifacts")
 CSV_HEADER = "date,hour,price_mxn_per_mwh,action,power_mw,soc,revenue_mxn"
@@ -268,7 +268,8 @@ def test_the_page_shows_the_prd_example_with_no_console_errors(
         "duration_hours": "4",
     }
     meta = driver.find_element(By.ID, "results-meta").text
-    assert "APATZINGAN" in meta and "2024-01-01 .. 2024-01-31" in meta
+    assert "APATZINGAN" in meta
+    assert "2024-01-01 .. 2024-01-31" in meta
     assert_charts_drawn(driver)
     # every strategy's cumulative revenue is drawn
     assert cumulative_lines(driver) == set(STRATEGIES)
@@ -322,7 +323,8 @@ def test_a_url_query_reproduces_its_view_and_kpis_equal_the_api(
         if value is None:
             assert shown[key] is None, key
         else:
-            assert shown[key] is not None and float(shown[key]) == value, (key, shown[key], value)
+            assert shown[key] is not None, key
+            assert float(shown[key]) == value, (key, shown[key], value)
 
 
 def test_changing_an_input_and_running_updates_the_url(driver: WebDriver, base_url: str) -> None:
@@ -333,7 +335,8 @@ def test_changing_an_input_and_running_updates_the_url(driver: WebDriver, base_u
     after = page_tiles(driver)["total_revenue"]
     assert query(driver)["capacity_mw"] == "7"
     assert query(driver)["start"] == "2024-02-01"
-    assert before is not None and after is not None
+    assert before is not None
+    assert after is not None
     assert float(after) == pytest.approx(float(before) * 0.7, rel=1e-6)
     Select(driver.find_element(By.ID, "day-select")).select_by_visible_text("2024-02-05")
     assert query(driver)["day"] == "2024-02-05"
@@ -396,7 +399,8 @@ def test_the_report_download_renders_offline(
     report = wait_download(browser.downloads, ".html")
     html = report.read_text(encoding="utf-8")
     assert "@@" not in html
-    assert '<script src="' not in html and '<link rel="stylesheet"' not in html
+    assert '<script src="' not in html
+    assert '<link rel="stylesheet"' not in html
     assert open_page(driver, report.as_uri()) == "ready"
     assert console_errors(driver) == []
     assert driver.execute_script("return performance.getEntriesByType('resource').length") == 0
@@ -412,7 +416,8 @@ def test_sizing_and_siting_tabs(driver: WebDriver, base_url: str) -> None:
     rows = driver.find_elements(By.CSS_SELECTOR, "#sizing-table tbody tr")
     assert len(rows) == len(DEFAULT_VIEW["durations"].split(","))
     sizing = driver.execute_script(PIXELS_JS, "chart-sizing", ["#0b6e4f", "#e07b00"])
-    assert sizing and all(n > 0 for n in max(sizing, key=lambda c: c["painted"])["near"])
+    assert sizing
+    assert all(n > 0 for n in max(sizing, key=lambda c: c["painted"])["near"])
     screenshot(driver, "sizing")
     assert click_and_wait(driver, "tab-siting") == "ready"
     assert query(driver)["tab"] == "siting"
@@ -422,7 +427,8 @@ def test_sizing_and_siting_tabs(driver: WebDriver, base_url: str) -> None:
     ]
     assert sorted(ranked) == sorted(DEFAULT_VIEW["zones"].split(","))
     siting = driver.execute_script(PIXELS_JS, "chart-siting", ["#0b6e4f"])
-    assert siting and siting[0]["near"][0] > 0
+    assert siting
+    assert siting[0]["near"][0] > 0
     screenshot(driver, "siting")
     # the siting URL opened afresh lands on the same tab
     open_page(driver, driver.current_url)
@@ -440,7 +446,8 @@ def test_the_api_reference_renders_the_openapi_document(driver: WebDriver, base_
     resources = driver.execute_script(
         "return performance.getEntriesByType('resource').map((e) => e.name)"
     )
-    assert resources and all(name.startswith(base_url + "/") for name in resources)
+    assert resources
+    assert all(name.startswith(base_url + "/") for name in resources)
     assert console_errors(driver) == []
 
 
@@ -480,7 +487,8 @@ def test_a_long_request_shows_a_spinner_with_the_elapsed_time(
             if len(set(readings)) >= 2:
                 break
             time.sleep(0.15)
-        assert len(set(readings)) >= 2 and readings == sorted(readings), readings
+        assert len(set(readings)) >= 2, readings
+        assert readings == sorted(readings), readings
     finally:
         SPY.slow.clear()
     assert wait_state(driver) == "ready"
@@ -497,11 +505,13 @@ def test_a_pasted_token_is_sent_as_a_bearer_token_and_kept_in_the_tab_only(
     del SPY.authorizations[:]
     try:
         assert click_and_wait(driver, "run") == "ready"
-        assert SPY.authorizations and set(SPY.authorizations) == {"Bearer tok-123"}
+        assert SPY.authorizations
+        assert set(SPY.authorizations) == {"Bearer tok-123"}
         stored = driver.execute_script(
             "return [JSON.stringify(sessionStorage), JSON.stringify(localStorage)]"
         )
-        assert "tok-123" in stored[0] and "tok-123" not in stored[1]
+        assert "tok-123" in stored[0]
+        assert "tok-123" not in stored[1]
     finally:
         driver.execute_script("sessionStorage.clear()")
 
