@@ -43,6 +43,8 @@ resource "aws_lambda_function" "this" {
       PRICE_FETCH_TIMEOUT_S      = var.price_fetch_timeout_s
       PRICE_FETCH_DEADLINE_S     = var.price_fetch_deadline_s
       PRICE_CACHE_MAX_DAYS       = var.price_cache_max_days
+      PRICE_MAX_RESPONSE_BYTES   = var.price_max_response_bytes
+      FORECAST_HISTORY_DAYS      = var.forecast_history_days
       REQUEST_DEADLINE_S         = var.request_deadline_s
       CORS_ORIGINS               = join(",", var.cors_origins)
       # The authentication API Gateway applies; the OpenAPI document declares it.

@@ -274,6 +274,28 @@ variable "price_cache_max_days" {
   }
 }
 
+variable "price_max_response_bytes" {
+  description = "PRICE_MAX_RESPONSE_BYTES: cap on one upstream answer, counted after decompression (a larger answer is a 502)."
+  type        = number
+  default     = 20000000
+
+  validation {
+    condition     = var.price_max_response_bytes >= 65536 && var.price_max_response_bytes <= 200000000 && floor(var.price_max_response_bytes) == var.price_max_response_bytes
+    error_message = "price_max_response_bytes must be a whole number from 65536 to 200000000 (the function's memory bounds it)."
+  }
+}
+
+variable "forecast_history_days" {
+  description = "FORECAST_HISTORY_DAYS: days before start_date fetched (best effort) so that the forecast and learned strategies can schedule the first requested day."
+  type        = number
+  default     = 56
+
+  validation {
+    condition     = var.forecast_history_days >= 0 && var.forecast_history_days <= 366 && floor(var.forecast_history_days) == var.forecast_history_days
+    error_message = "forecast_history_days must be a whole number from 0 to 366."
+  }
+}
+
 # --- browsers ----------------------------------------------------------------------------------
 
 variable "cors_origins" {

@@ -236,6 +236,8 @@ def test_lambda_environment_is_what_the_code_reads(tf: Config) -> None:
         "PRICE_FETCH_TIMEOUT_S",
         "PRICE_FETCH_DEADLINE_S",
         "PRICE_CACHE_MAX_DAYS",
+        "PRICE_MAX_RESPONSE_BYTES",
+        "FORECAST_HISTORY_DAYS",
         "REQUEST_DEADLINE_S",
         "CORS_ORIGINS",
         "API_AUTH",
