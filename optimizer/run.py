@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from itertools import pairwise
+
+import numpy as np
 
 from optimizer.battery import Battery
 from optimizer.errors import InvalidPricesError
-from optimizer.market import MarketDay, market_days
+from optimizer.market import MarketDay, MarketDays, market_days
 from optimizer.results import ComparisonRow, Horizon, Report, StrategyRun
-from optimizer.settle import settle, summarise
+from optimizer.settle import Dispatch, settle, summarise
 from optimizer.strategies import STRATEGIES, get_strategy
+from optimizer.strategies.forecast import ProfileStrategy, schedule_plans
 
 OPTIMAL = "optimal"
 
@@ -43,13 +47,27 @@ def run_strategy(
     dispatch = strategy.dispatch(
         days, battery, horizon=Horizon(horizon), deadline_s=deadline_s, history=history
     )
-    results = settle(days, dispatch, battery, horizon=Horizon(horizon))
-    runtime_ms = (time.perf_counter() - started) * 1e3
+    return _settled(name, days, dispatch, battery, Horizon(horizon), started, 0.0)
+
+
+def _settled(
+    name: str,
+    days: MarketDays,
+    dispatch: Dispatch,
+    battery: Battery,
+    horizon: Horizon,
+    started: float,
+    extra_s: float,
+) -> StrategyRun:
+    """Settle ``dispatch`` into a run; its runtime is from ``started`` (``perf_counter``)
+    to the end of settlement, plus ``extra_s`` seconds spent on it elsewhere."""
+    results = settle(days, dispatch, battery, horizon=horizon)
+    runtime_ms = (time.perf_counter() - started + extra_s) * 1e3
     discharged = sum(r.energy_discharged_mwh for r in results)
     cycles = sum(r.cycles for r in results)
     return StrategyRun(
         strategy=name,
-        horizon=Horizon(horizon),
+        horizon=horizon,
         days=results,
         summary=summarise(results),
         energy_discharged_mwh=round(discharged, 9),
@@ -87,18 +105,14 @@ def optimize(
             ),
             comparison=None,
         )
-    runs = {
-        name: run_strategy(
-            name,
-            days,
-            battery,
-            horizon=horizon,
-            deadline_s=deadline_s,
-            history=history,
-            caller_forecast=caller_forecast,
-        )
-        for name in STRATEGIES
-    }
+    runs = _run_all(
+        days,
+        battery,
+        horizon=Horizon(horizon),
+        deadline_s=deadline_s,
+        history=history,
+        caller_forecast=caller_forecast,
+    )
     best = runs[OPTIMAL].summary.total_revenue_mxn
     rows = tuple(
         ComparisonRow(
@@ -116,10 +130,76 @@ def optimize(
     return Report(run=runs[strategy], comparison=rows)
 
 
+def _run_all(
+    days: MarketDays,
+    battery: Battery,
+    *,
+    horizon: Horizon,
+    deadline_s: float | None,
+    history: Sequence[MarketDay],
+    caller_forecast: Sequence[MarketDay] | None,
+) -> dict[str, StrategyRun]:
+    """Every registered strategy on ``days``, each run exactly as ``run_strategy`` makes it.
+
+    The strategies that end in ``optimal``'s daily schedule -- ``optimal`` itself under the
+    ``daily`` horizon and those that schedule on a forecast (``ProfileStrategy``) -- share one
+    call of it (``schedule_plans``: every day is still solved on its own). That call's time is
+    shared among them in proportion to the days each gave it."""
+    _check_days(days)
+    _check_history(history, days)
+    strategies = {name: get_strategy(name) for name in STRATEGIES}
+    if caller_forecast is not None:
+        strategies = {name: s.with_forecast(caller_forecast) for name, s in strategies.items()}
+    plans: dict[str, tuple[np.ndarray | None, float]] = {}
+    for name, strategy in strategies.items():
+        if isinstance(strategy, ProfileStrategy):
+            started = time.perf_counter()
+            profiles = strategy.profiles(days, history, deadline_s=deadline_s)
+            plans[name] = (profiles, time.perf_counter() - started)
+        elif name == OPTIMAL and horizon is Horizon.DAILY:
+            plans[name] = (None, 0.0)
+    started = time.perf_counter()
+    dispatches = dict(
+        zip(
+            plans,
+            schedule_plans(
+                [(days, profiles) for profiles, _ in plans.values()],
+                battery,
+                deadline_s=deadline_s,
+            ),
+            strict=True,
+        )
+    )
+    shared_s = time.perf_counter() - started
+    scheduled = {
+        name: len(days) if profiles is None else int((~np.isnan(profiles).any(axis=1)).sum())
+        for name, (profiles, _) in plans.items()
+    }
+    total = max(sum(scheduled.values()), 1)
+    runs = {}
+    for name in strategies:
+        if name not in plans:
+            runs[name] = run_strategy(
+                name,
+                days,
+                battery,
+                horizon=horizon,
+                deadline_s=deadline_s,
+                history=history,
+                caller_forecast=caller_forecast,
+            )
+            continue
+        own_s = plans[name][1] + shared_s * scheduled[name] / total
+        runs[name] = _settled(
+            name, days, dispatches[name], battery, horizon, time.perf_counter(), own_s
+        )
+    return runs
+
+
 def _check_days(days: Sequence[MarketDay]) -> None:
     if not days:
         raise InvalidPricesError("no market days to schedule")
-    for earlier, later in zip(days, days[1:], strict=False):
+    for earlier, later in pairwise(days):
         if later.date <= earlier.date:
             raise InvalidPricesError(
                 f"market days must be in strictly increasing date order ({later.date})"

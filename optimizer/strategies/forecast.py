@@ -27,6 +27,7 @@ second day on the forecast is the mean over the days available (1 to 7).
 from __future__ import annotations
 
 import datetime as dt
+from abc import abstractmethod
 from collections.abc import Sequence
 
 import numpy as np
@@ -38,7 +39,7 @@ from optimizer.clock import (
     SKIPPED_CLOCK_HOUR,
     SPRING_FORWARD_HOURS,
 )
-from optimizer.market import MarketDay
+from optimizer.market import MarketDay, market_days
 from optimizer.results import Horizon
 from optimizer.settle import Dispatch
 from optimizer.strategies import optimal
@@ -78,7 +79,7 @@ def forecast_profiles(days: Sequence[MarketDay]) -> np.ndarray:
     i = np.arange(len(days))
     first = np.maximum(i - WINDOW_DAYS, 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (total[i] - total[first]) / (i - first)[:, None]
+        return np.asarray((total[i] - total[first]) / (i - first)[:, None])
 
 
 def schedule_on_profiles(
@@ -91,28 +92,65 @@ def schedule_on_profiles(
     """Schedule ``days[i]`` exactly (``optimal``, daily) on the 24-hour forecast
     ``profiles[i]``; a day whose row has a NaN (no forecast) idles. Settlement later prices
     the schedule at the days' actual prices."""
-    forecast_days = [i for i, row in enumerate(profiles) if not np.isnan(row).any()]
-    charge = [np.zeros(day.hours) for day in days]
-    discharge = [np.zeros(day.hours) for day in days]
-    if forecast_days:
-        predicted = [
-            MarketDay.from_array(days[i].date, from_24_hours(profiles[i], days[i].hours))
-            for i in forecast_days
-        ]
-        # each forecast day is scheduled on its own (daily), whatever the horizon: the next
-        # day's forecast is not known when today is scheduled
+    return schedule_plans([(days, profiles)], battery, deadline_s=deadline_s)[0]
+
+
+def schedule_plans(
+    plans: Sequence[tuple[Sequence[MarketDay], np.ndarray | None]],
+    battery: Battery,
+    *,
+    deadline_s: float | None = None,
+) -> list[Dispatch]:
+    """Several daily schedules by ``optimal`` in one call: a plan ``(days, profiles)`` is
+    scheduled as ``schedule_on_profiles(days, profiles)``, or, with ``profiles`` None, on the
+    days' own prices (``optimal``'s daily schedule). Every day is solved on its own, so each
+    plan gets exactly what it would get alone; one call shares ``optimal``'s per-hour work
+    (a comparison runs ``optimal``, ``forecast`` and ``learned`` on the same days)."""
+    layouts = [market_days(days) for days, _ in plans]
+    to_solve: list[MarketDay] = []
+    chosen: list[np.ndarray] = []  # per plan: which of its hours are scheduled
+    for layout, (_, profiles) in zip(layouts, plans, strict=True):
+        if profiles is None:
+            to_solve.extend(layout)
+            chosen.append(np.ones(int(layout.offsets[-1]), dtype=bool))
+            continue
+        forecast = ~np.isnan(profiles).any(axis=1)
+        picked = np.flatnonzero(forecast).tolist()
+        hours = layout.hours[forecast]
+        if picked:
+            to_solve.extend(
+                MarketDay.split(
+                    [layout[i].date for i in picked],
+                    np.concatenate(
+                        [
+                            from_24_hours(profiles[i], int(n))
+                            for i, n in zip(picked, hours, strict=True)
+                        ]
+                    ),
+                    [0, *np.cumsum(hours).tolist()],
+                )
+            )
+        chosen.append(np.repeat(forecast, layout.hours))
+    charge = np.zeros(0)
+    discharge = np.zeros(0)
+    if to_solve:
+        # each day is scheduled on its own (daily), whatever the horizon: the next day's
+        # forecast is not known when today is scheduled
         planned = optimal.STRATEGY.dispatch(
-            predicted, battery, horizon=Horizon.DAILY, deadline_s=deadline_s
+            market_days(to_solve), battery, horizon=Horizon.DAILY, deadline_s=deadline_s
         )
-        cuts = np.cumsum([d.hours for d in predicted])[:-1]
-        for i, c, d in zip(
-            forecast_days,
-            np.split(np.asarray(planned.charge_mw, dtype=float), cuts),
-            np.split(np.asarray(planned.discharge_mw, dtype=float), cuts),
-            strict=True,
-        ):
-            charge[i], discharge[i] = c, d
-    return Dispatch(np.concatenate(charge), np.concatenate(discharge))
+        charge = np.asarray(planned.charge_mw, dtype=float)
+        discharge = np.asarray(planned.discharge_mw, dtype=float)
+    out = []
+    start = 0
+    for mask in chosen:
+        stop = start + int(mask.sum())
+        plan_charge, plan_discharge = np.zeros(mask.size), np.zeros(mask.size)
+        plan_charge[mask] = charge[start:stop]
+        plan_discharge[mask] = discharge[start:stop]
+        out.append(Dispatch(plan_charge, plan_discharge))
+        start = stop
+    return out
 
 
 def earlier_days(history: Sequence[MarketDay], first: dt.date) -> list[MarketDay]:
@@ -120,7 +158,37 @@ def earlier_days(history: Sequence[MarketDay], first: dt.date) -> list[MarketDay
     return sorted((d for d in history if d.date < first), key=lambda d: d.date)
 
 
-class Forecast(Strategy):
+class ProfileStrategy(Strategy):
+    """A strategy without foresight: a 24-hour price forecast of every day (``profiles``),
+    on which ``optimal`` schedules the day (daily); settlement prices it at the actual
+    prices. ``optimizer.run`` schedules the forecasts of several such strategies, and
+    ``optimal``'s own days, in one call (``schedule_plans``)."""
+
+    @abstractmethod
+    def profiles(
+        self,
+        days: Sequence[MarketDay],
+        history: Sequence[MarketDay] = (),
+        *,
+        deadline_s: float | None = None,
+    ) -> np.ndarray:
+        """Row i: the 24-hour forecast ``days[i]`` is scheduled on, from days before it only
+        (``days[:i]`` and ``history``); a row with a NaN idles that day."""
+
+    def dispatch(
+        self,
+        days: Sequence[MarketDay],
+        battery: Battery,
+        *,
+        horizon: Horizon,
+        deadline_s: float | None = None,
+        history: Sequence[MarketDay] = (),
+    ) -> Dispatch:
+        profiles = self.profiles(days, history, deadline_s=deadline_s)
+        return schedule_on_profiles(days, profiles, battery, deadline_s=deadline_s)
+
+
+class Forecast(ProfileStrategy):
     name = "forecast"
     description = (
         "No foresight: schedules each day on the mean of the same hour over the last 7 days "
@@ -138,22 +206,20 @@ class Forecast(Strategy):
         is mapped through the 24-hour clock."""
         return Forecast(forecast)
 
-    def dispatch(
+    def profiles(
         self,
         days: Sequence[MarketDay],
-        battery: Battery,
-        *,
-        horizon: Horizon,
-        deadline_s: float | None = None,
         history: Sequence[MarketDay] = (),
-    ) -> Dispatch:
+        *,
+        deadline_s: float | None = None,
+    ) -> np.ndarray:
         earlier = earlier_days(history, days[0].date)
         profiles = forecast_profiles([*earlier, *days])[len(earlier) :]
         for i, day in enumerate(days):
             mine = self.caller_forecast.get(day.date)
             if mine is not None:
                 profiles[i] = to_24_hours(mine.prices)
-        return schedule_on_profiles(days, profiles, battery, deadline_s=deadline_s)
+        return profiles
 
 
 STRATEGY = Forecast()

@@ -51,16 +51,12 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from optimizer.battery import Battery
 from optimizer.errors import DeadlineExceededError
 from optimizer.market import MarketDay
-from optimizer.results import Horizon
-from optimizer.settle import Dispatch
-from optimizer.strategies.base import Strategy
 from optimizer.strategies.forecast import (
+    ProfileStrategy,
     earlier_days,
     forecast_profiles,
-    schedule_on_profiles,
     to_24_hours,
 )
 
@@ -343,7 +339,7 @@ def combined_profiles(
     )
 
 
-class Learned(Strategy):
+class Learned(ProfileStrategy):
     name = "learned"
     description = (
         "No foresight: schedules each day on a ridge-regularised autoregressive price forecast "
@@ -352,22 +348,20 @@ class Learned(Strategy):
     )
     order = 50
 
-    def dispatch(
+    def profiles(
         self,
         days: Sequence[MarketDay],
-        battery: Battery,
-        *,
-        horizon: Horizon,
-        deadline_s: float | None = None,
         history: Sequence[MarketDay] = (),
-    ) -> Dispatch:
+        *,
+        deadline_s: float | None = None,
+    ) -> np.ndarray:
         earlier = earlier_days(history, days[0].date)
         every = [*earlier, *days]
         targets = np.arange(len(earlier), len(every))
         _check_deadline(deadline_s, "fitting the price model")
         profiles = combined_profiles(every, targets)
         _check_deadline(deadline_s, "fitting the price model")  # the optimizer checks on
-        return schedule_on_profiles(days, profiles, battery, deadline_s=deadline_s)
+        return profiles
 
 
 def _check_deadline(deadline_s: float | None, doing: str) -> None:

@@ -11,6 +11,8 @@ import pytest
 import optimizer
 from optimizer import InvalidPricesError, MarketDay, UnknownStrategyError, optimize
 from optimizer.market import MarketDays, market_days
+from optimizer.run import run_strategy
+from optimizer.strategies.forecast import ProfileStrategy
 from tests.optimizer.helpers import days_from, prd_battery, real_days
 
 
@@ -120,20 +122,51 @@ def test_days_are_laid_out_once_and_shared() -> None:
 
 
 def test_every_strategy_gets_the_same_layout(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[object] = []
-    for strategy in optimizer.STRATEGIES.values():
-        original = strategy.dispatch
+    seen: list[tuple[str, object]] = []
+    for name, strategy in optimizer.STRATEGIES.items():
+        # strategies without foresight hand their forecasts in (``profiles``), the others
+        # their schedule (``dispatch``)
+        entry = "profiles" if isinstance(strategy, ProfileStrategy) else "dispatch"
+        original = getattr(strategy, entry)
 
-        def spy(days: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            seen.append(days)
+        def spy(
+            days: Any, *args: Any, _original: Any = original, _name: str = name, **kwargs: Any
+        ) -> Any:
+            seen.append((_name, days))
             return _original(days, *args, **kwargs)
 
-        monkeypatch.setattr(strategy, "dispatch", spy)
-    optimize(real_days()[:5], prd_battery(), compare=True)
-    # forecast (and other strategies built on one) call optimal's dispatch on their own days
-    assert len(seen) >= len(optimizer.STRATEGIES)
-    assert isinstance(seen[0], MarketDays)
-    assert sum(days is seen[0] for days in seen) >= len(optimizer.STRATEGIES)
+        monkeypatch.setattr(strategy, entry, spy)
+    requested = real_days()[:5]
+    optimize(requested, prd_battery(), compare=True)
+    layout = seen[0][1]
+    assert isinstance(layout, MarketDays)
+    assert list(layout) == list(requested)
+    others = [days for name, days in seen if name != "optimal"]
+    assert len(others) == len(optimizer.STRATEGIES) - 1
+    assert all(days is layout for days in others)
+    # optimal schedules its own days and the forecast days of the others in one call
+    (combined,) = [days for name, days in seen if name == "optimal"]
+    assert isinstance(combined, MarketDays)
+    assert list(combined[: len(requested)]) == list(requested)
+    assert len(combined) > len(requested)
+
+
+@pytest.mark.parametrize("cap", [None, 1.0])
+def test_comparison_runs_are_the_single_runs(cap: float | None) -> None:
+    """The comparison schedules optimal, forecast and learned in one call of optimal: every
+    run must still be what the strategy gives alone."""
+    days, history = real_days()[120:150], real_days()[60:120]
+    battery = prd_battery(max_cycles_per_day=cap, degradation_cost_mxn_per_mwh=25.0)
+    report = optimize(days, battery, compare=True, history=history)
+    assert report.comparison is not None
+    for row in report.comparison:
+        alone = run_strategy(row.strategy, days, battery, history=history)
+        compared = optimize(days, battery, strategy=row.strategy, history=history).run
+        assert row.total_revenue_mxn == alone.summary.total_revenue_mxn
+        for mine, single in zip(compared.days, alone.days, strict=True):
+            assert mine.revenue_mxn == pytest.approx(single.revenue_mxn, rel=1e-9, abs=1e-6)
+            np.testing.assert_allclose(mine.charge_mw, single.charge_mw, rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(mine.discharge_mw, single.discharge_mw, rtol=1e-9, atol=1e-9)
 
 
 def test_market_days_split_from_one_array() -> None:
