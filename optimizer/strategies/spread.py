@@ -101,16 +101,25 @@ def spread_dispatch(
     c_max, w_max = eta_c * p, p / eta_d
     tiny = 1e-6 * min(p, energy)  # smaller moves would be snapped to 0 by settlement
     for k in range(steps):
-        i, j, sk, in_span = flat_i[k], flat_j[k], sign_k[k], span_k[k]
-        room_c = np.where(withdrawn[i] > 0, 0.0, c_max - stored[i])
-        room_d = np.where(stored[j] > 0, 0.0, w_max - withdrawn[j])
-        head = bound_k[k] - np.where(in_span, level * sk[:, None], -np.inf).max(axis=1)
-        amount = np.minimum(np.minimum(room_c, room_d), np.minimum(head, room_cap))
-        amount = np.where(good_k[k] & (amount > tiny), amount, 0.0)
+        i, j = flat_i[k], flat_j[k]
+        room = np.minimum(
+            np.where(withdrawn[i] > 0, 0.0, c_max - stored[i]),
+            np.where(stored[j] > 0, 0.0, w_max - withdrawn[j]),
+        )
+        # a day moves at most ``room``: only the days where that is more than ``tiny`` can
+        # move anything at this step, and only they are worked on
+        live = np.flatnonzero(good_k[k] & (room > tiny))
+        if not live.size:
+            continue
+        i, j, sk, in_span = i[live], j[live], sign_k[k, live], span_k[k, live]
+        signed_level = level[live] * sk[:, None]
+        head = bound_k[k, live] - np.max(signed_level, axis=1, where=in_span, initial=-np.inf)
+        amount = np.minimum(room[live], np.minimum(head, room_cap[live]))
+        amount = np.where(amount > tiny, amount, 0.0)
         stored[i] += amount
         withdrawn[j] += amount
-        level += in_span * (amount * sk)[:, None]
-        room_cap -= amount
+        level[live] += in_span * (amount * sk)[:, None]
+        room_cap[live] -= amount
     stored = stored.reshape(n_days, width)
     withdrawn = withdrawn.reshape(n_days, width)
     return stored / eta_c, withdrawn * eta_d
