@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -162,23 +162,39 @@ def settle(
     )
     bounds = offsets.tolist()
     return tuple(
-        DayResult(
-            date=day.date,
-            prices_mxn_per_mwh=prices[lo:hi],
-            charge_mw=charge[lo:hi],
-            discharge_mw=discharge[lo:hi],
-            soc=soc[lo:hi],
-            revenue_mxn=revenue,
-            energy_charged_mwh=e_charged,
-            energy_discharged_mwh=e_discharged,
-            avg_charge_price_mxn_per_mwh=None if math.isnan(avg_c) else avg_c,
-            avg_discharge_price_mxn_per_mwh=None if math.isnan(avg_d) else avg_d,
-            cycles=day_cycles,
+        _day_result(
+            {
+                "date": day.date,
+                "prices_mxn_per_mwh": prices[lo:hi],
+                "charge_mw": charge[lo:hi],
+                "discharge_mw": discharge[lo:hi],
+                "soc": soc[lo:hi],
+                "revenue_mxn": revenue,
+                "energy_charged_mwh": e_charged,
+                "energy_discharged_mwh": e_discharged,
+                "avg_charge_price_mxn_per_mwh": None if math.isnan(avg_c) else avg_c,
+                "avg_discharge_price_mxn_per_mwh": None if math.isnan(avg_d) else avg_d,
+                "cycles": day_cycles,
+            }
         )
         for day, lo, hi, (revenue, e_charged, e_discharged, avg_c, avg_d, day_cycles) in zip(
             days, bounds, bounds[1:], columns, strict=False
         )
     )
+
+
+_DAY_FIELDS = frozenset(field.name for field in fields(DayResult))
+
+
+def _day_result(values: dict[str, object]) -> DayResult:
+    """A ``DayResult`` from its complete, already checked fields: the frozen dataclass's
+    ``__init__`` sets them one ``object.__setattr__`` at a time (~2.5 us a day, for every
+    day of every strategy of a comparison); this fills the instance's ``__dict__`` at once."""
+    if values.keys() != _DAY_FIELDS:
+        raise TypeError(f"DayResult fields: {sorted(values)}")
+    day = object.__new__(DayResult)
+    day.__dict__.update(values)
+    return day
 
 
 def _round(x: np.ndarray) -> np.ndarray:
