@@ -44,6 +44,9 @@ V_REL = 1e-13
 #: hours between deadline checks
 CHECK_EVERY = 256
 
+_TRUE = np.array([True])
+_NEG_INF = np.array([-np.inf])
+
 
 @dataclass(frozen=True)
 class ChainSolution:
@@ -54,7 +57,7 @@ class ChainSolution:
 
 def _range_max(f: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """``max(f[lo[k]:hi[k]])`` per k (``0 <= lo, hi <= f.size``), ``-inf`` where empty."""
-    padded = np.append(f, -np.inf)  # so that an end index may equal f.size
+    padded = np.concatenate((f, _NEG_INF))  # so that an end index may equal f.size
     idx = np.empty(2 * lo.size, dtype=np.intp)
     idx[0::2], idx[1::2] = lo, hi
     out = np.maximum.reduceat(padded, idx)[0::2]  # reduce(f[lo:hi]) where lo < hi
@@ -69,7 +72,7 @@ def _window_max(
     d_lo = max(0.0, xs[0] - hi_off)
     d_hi = min(width, xs[-1] - lo_off)
     cand = np.sort(np.clip(np.concatenate([xs - lo_off, xs - hi_off, [d_lo, d_hi]]), d_lo, d_hi))
-    cand = cand[np.r_[True, np.diff(cand) > tol_x]]
+    cand = cand[np.concatenate((_TRUE, cand[1:] - cand[:-1] > tol_x))]
     cand[-1] = d_hi  # the last kept point is within tol_x of d_hi
     first, last = xs[0], xs[-1]
     # F at the window's two ends, at every candidate point (F is continuous)
@@ -91,9 +94,10 @@ def _window_max(
     fin = np.isfinite(m)
     m0 = np.where(fin, m, 0.0)
     a_l, a_r, b_l, b_r = a_c[:-1], a_c[1:], b_c[:-1], b_c[1:]
-    d_l = np.stack([a_l - b_l, a_l - m0, b_l - m0])
-    d_r = np.stack([a_r - b_r, a_r - m0, b_r - m0])
-    cross = (d_l * d_r < 0) & np.stack([np.ones_like(fin), fin, fin])
+    d_l = np.array([a_l - b_l, a_l - m0, b_l - m0])
+    d_r = np.array([a_r - b_r, a_r - m0, b_r - m0])
+    cross = d_l * d_r < 0
+    cross[1:] &= fin
     _, k_idx = np.nonzero(cross)
     tt = d_l[cross] / (d_l[cross] - d_r[cross])
     x_cross = xl[k_idx] + tt * (xr[k_idx] - xl[k_idx])
@@ -119,7 +123,7 @@ def _upper(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pointwise maximum of two piecewise-linear functions on overlapping intervals (each is
     -inf outside its own interval)."""
-    xs = np.union1d(x1, x2)
+    xs = np.sort(np.concatenate((x1, x2)))
 
     def at(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
         inside = (x >= xp[0] - tol_x) & (x <= xp[-1] + tol_x)
@@ -145,7 +149,7 @@ def _simplify(
     """Merge points closer than ``tol_x`` (keeping the larger value) and drop interior points
     within ``tol_v`` of the chord of their neighbours."""
     if x.size > 1:
-        new = np.r_[True, np.diff(x) > tol_x]
+        new = np.concatenate((_TRUE, x[1:] - x[:-1] > tol_x))
         if not new.all():
             group = np.cumsum(new) - 1
             best = np.full(int(group[-1]) + 1, -np.inf)
@@ -156,7 +160,7 @@ def _simplify(
         chord = v[:-2] + w * (v[2:] - v[:-2])
         flat = np.abs(v[1:-1] - chord) <= tol_v
         if flat.any():  # a run of such points is one straight piece (to within its tol_v's)
-            keep = np.r_[True, ~flat, True]
+            keep = np.concatenate((_TRUE, ~flat, _TRUE))
             x, v = x[keep], v[keep]
     return x, v
 
@@ -203,22 +207,15 @@ def solve_chain(
         nxt_x, nxt_v = tables[t + 1]
         a, b = float(buy[t]), float(sell[t])
         lo, hi = nxt_x[0], nxt_x[-1]
-        c_l, c_r = max(x, lo), min(x + up, hi)
-        d_l, d_r = max(x - down, lo), min(x, hi)
-        inner_c = nxt_x[(nxt_x > c_l) & (nxt_x < c_r)]
-        inner_d = nxt_x[(nxt_x > d_l) & (nxt_x < d_r)]
-        ys = np.concatenate([[c_l, c_r], inner_c, [d_l, d_r], inner_d, [min(max(x, lo), hi)]])
-        charge = np.zeros(ys.size, dtype=bool)
-        charge[: 2 + inner_c.size] = True
-        valid = np.r_[
-            np.full(2 + inner_c.size, c_l <= c_r + tol_x),
-            np.full(2 + inner_d.size, d_l <= d_r + tol_x),
-            True,
-        ]
+        # a maximum of a piecewise-linear function over an interval is at a breakpoint or at
+        # an end: the charge window [x, x + C] and the discharge window [x - D, x] in V's
+        # domain; the sign of the move tells which reward applies
+        ends = np.array([x, x + up, x - down])
+        ys = np.concatenate((nxt_x, np.minimum(np.maximum(ends, lo), hi)))
         u = ys - x
-        reward = np.where(charge, -a * u, -b * u)
-        reward = np.where(np.abs(u) <= tol_x, 0.0, reward)
-        total = np.where(valid, np.interp(ys, nxt_x, nxt_v) + reward, -np.inf)
+        ok = (u <= up + tol_x) & (u >= -down - tol_x)
+        reward = np.where(u > 0, -a * u, -b * u)
+        total = np.where(ok, np.interp(ys, nxt_x, nxt_v) + reward, -np.inf)
         top = total.max()
         near = total >= top - 1e-12 * max(1.0, abs(top))
         pick = int(np.argmin(np.where(near, np.abs(u), np.inf)))

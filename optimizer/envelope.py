@@ -129,7 +129,7 @@ def _integral(slopes: np.ndarray, lengths: np.ndarray, span: np.ndarray) -> np.n
     ends = np.cumsum(lengths, axis=1)
     starts = ends - lengths
     covered = np.clip(ends, 0.0, span[:, None]) - np.clip(starts, 0.0, span[:, None])
-    return np.sum(slopes * covered, axis=1)
+    return np.asarray(np.sum(slopes * covered, axis=1), dtype=float)
 
 
 def to_grid(moves: np.ndarray, battery: Battery) -> tuple[np.ndarray, np.ndarray]:
