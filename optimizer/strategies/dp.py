@@ -284,8 +284,10 @@ def _powers(moves: np.ndarray, battery: Battery, grid: Grid) -> tuple[np.ndarray
     return stored / battery.eta_charge, withdrawn * battery.eta_discharge
 
 
-def _revenue(prices: np.ndarray, charge: np.ndarray, discharge: np.ndarray, kappa: float):
-    return (prices * (discharge - charge) - kappa * discharge).sum(axis=-1)
+def _revenue(
+    prices: np.ndarray, charge: np.ndarray, discharge: np.ndarray, kappa: float
+) -> np.ndarray:
+    return np.asarray((prices * (discharge - charge) - kappa * discharge).sum(axis=-1))
 
 
 def _unmix(
