@@ -16,11 +16,12 @@ t), so nothing from D or later enters D's forecast. Prices are variance-stabilis
 median and MAD of the ``STATS_DAYS`` days before each sample's own day: a sample (its target
 and its lags alike) is expressed relative to the week before it, and D's prediction relative
 to the week before D, then mapped back with ``sinh``. Because a sample's numbers no longer
-depend on which window it sits in, every window's normal equations are differences of running
-sums over the calendar (one running sum of every sample's terms, in one pass); each fit is
-then one 31 x 31 inverse per day (the part the 24 hourly models share; through its Cholesky
-factor) and one 3 x 3 solve per hour (Schur complement), all days at once with numpy: the
-model of a 366-day request costs about 35 ms of CPU.
+depend on which window it sits in, all windows are built from one table of samples: the
+terms the 24 hourly models share are one matrix product per window (a strided view of the
+table, no copy), each hour's own terms differences of running sums over the calendar; each
+fit is then one 31 x 31 inverse per day (through its Cholesky factor) and one 3 x 3 solve
+per hour (Schur complement), all days at once with numpy: the model of a 366-day request
+costs about 25 ms of CPU.
 
 The 7-day mean (the ``forecast`` strategy's) is combined with it where that measures better:
 for each day, both forecasts' errors on the ``BLEND_DAYS`` days before it (out of sample: each
@@ -107,17 +108,6 @@ def _window_sums(per_row: np.ndarray, rows: np.ndarray, starts: np.ndarray) -> n
     return np.asarray(total[rows] - total[starts])
 
 
-def _wide_window_sums(per_row: np.ndarray, rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """``_window_sums`` of a wide (samples, columns) matrix: the running sum is built one row
-    at a time (the same additions in the same order as ``np.cumsum``, which is slower along
-    the first axis of a wide array)."""
-    total = np.empty((per_row.shape[0] + 1, per_row.shape[1]))
-    total[0] = 0.0
-    for t in range(per_row.shape[0]):
-        np.add(total[t], per_row[t], out=total[t + 1])
-    return np.asarray(np.subtract(total[rows], total[starts]))
-
-
 def learned_profiles(
     days: Sequence[MarketDay],
     targets: np.ndarray,
@@ -161,37 +151,42 @@ def learned_profiles(
 
     rows = np.array([(days[i].date - first).days for i in targets], dtype=np.intp)
     starts = np.maximum(rows - window_days, 0)
-    # every sample's contribution to the normal equations, one row per calendar day, summed
-    # over each target's window in one pass: A (ks x ks), B (ks x 24 x kh), C (24 x kh x kh),
-    # the right-hand sides (ks x 24, 24 x kh) and the sample count
     ks, kh = xs.shape[1], xh.shape[2]
-    parts = (
-        (xs_w[:, :, None] * xs[:, None, :]),
-        (xs_w[:, :, None, None] * xh[:, None, :, :]),
-        (xh_w[:, :, :, None] * xh[:, :, None, :]),
-        (xs_w[:, :, None] * y[:, None, :]),
-        (xh_w * y[:, :, None]),
-        weight[:, None],
-    )
-    sizes = [part[0].size for part in parts]
-    per_row = np.empty((span, sum(sizes)))
-    cuts = np.cumsum([0, *sizes])
-    for part, lo, hi in zip(parts, cuts, cuts[1:], strict=False):
-        per_row[:, lo:hi] = part.reshape(span, -1)
-    del parts
-    sums = _wide_window_sums(per_row, rows, starts)
-    del per_row
     n = rows.size
-    a, b, c, rs, rh, trained = (
-        sums[:, lo:hi].reshape(n, *shape)
-        for lo, hi, shape in zip(
-            cuts[:-1],
-            cuts[1:],
-            ((ks, ks), (ks, _HOURS, kh), (_HOURS, kh, kh), (ks, _HOURS), (_HOURS, kh), ()),
-            strict=True,
-        )
+
+    # the terms the 24 hours share -- A (ks x ks), B (ks x 24 x kh) and the right-hand sides
+    # (ks x 24) -- as products of each target's window of samples: A = Xs_w' Xs and
+    # [B rs] = Xs_w' [XH Y] over the window
+    def windows(x: np.ndarray) -> np.ndarray:
+        """Each target's window of rows of ``x`` (zero rows before the first day),
+        (targets, columns, window_days)."""
+        padded = np.concatenate((np.zeros((window_days, x.shape[1])), x))
+        return sliding_window_view(padded, window_days, axis=0)[lo:hi]
+
+    lo, hi = int(rows.min()), int(rows.max()) + 1
+    weighted = windows(xs_w)
+    a = (weighted @ windows(xs).transpose(0, 2, 1))[rows - lo]
+    sides = (weighted @ windows(np.hstack((xh.reshape(span, -1), y))).transpose(0, 2, 1))[rows - lo]
+    b = sides[:, :, : _HOURS * kh].reshape(n, ks, _HOURS, kh)
+    rs = sides[:, :, _HOURS * kh :]
+    # each hour's own terms (C, 24 x kh x kh; the right-hand sides, 24 x kh) and the sample
+    # count, as differences of running sums
+    own = _window_sums(
+        np.concatenate(
+            (
+                (xh_w[:, :, :, None] * xh[:, :, None, :]).reshape(span, -1),
+                (xh_w * y[:, :, None]).reshape(span, -1),
+                weight[:, None],
+            ),
+            axis=1,
+        ),
+        rows,
+        starts,
     )
-    beta_s, beta_h = _ridge(a, b, c, rs, rh, ridge_lambda)
+    c = own[:, : _HOURS * kh * kh].reshape(n, _HOURS, kh, kh)
+    rh = own[:, _HOURS * kh * kh : -1].reshape(n, _HOURS, kh)
+    trained = own[:, -1]
+    beta_s, beta_h = _ridge(a, b, c, rs, rh, ridge_lambda, sides=sides)
     z_hat = np.einsum("ni,nhi->nh", xs[rows], beta_s) + np.einsum("nhi,nhi->nh", xh[rows], beta_h)
     # never more than one asinh unit beyond the largest scaled price seen before
     seen = np.maximum.accumulate(np.concatenate(([0.0], np.abs(y).max(axis=1))))[rows] + 1.0
@@ -225,6 +220,8 @@ def _ridge(
     rs: np.ndarray,
     rh: np.ndarray,
     ridge_lambda: float,
+    *,
+    sides: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Ridge coefficients of every (day, hour) model from its normal equations
     ``[[A, B], [B', C]] [bs; bh] = [rs; rh]`` (before the penalty).
@@ -234,14 +231,17 @@ def _ridge(
     (n, 24, kh, kh): each hour's own features; ``rs`` (n, ks, 24), ``rh`` (n, 24, kh): the
     right-hand sides. ``A`` is shared across the hours, so the system is solved by the Schur
     complement: one ks x ks inverse per day and one kh x kh (3 x 3, in closed form) solve per
-    (day, hour). Returns (n, 24, ks) and (n, 24, kh) coefficients.
+    (day, hour). Returns (n, 24, ks) and (n, 24, kh) coefficients. ``sides``: ``b`` and
+    ``rs`` side by side, (n, ks, 24 kh + 24), when the caller has them so (saves a copy).
     """
     n, ks, _ = a.shape
     kh = c.shape[-1]
     penalty = np.full(ks, float(ridge_lambda))
     penalty[ks - _WEEKDAYS :] = WEEKDAY_PENALTY
     a_inv = _spd_inverse(a + np.diag(penalty))
-    solved = a_inv @ np.concatenate((b.reshape(n, ks, _HOURS * kh), rs), axis=2)
+    if sides is None:
+        sides = np.concatenate((b.reshape(n, ks, _HOURS * kh), rs), axis=2)
+    solved = a_inv @ sides
     # per hour: (n, 24, ks, kh) and (n, 24, ks)
     a_inv_b = solved[:, :, : _HOURS * kh].reshape(n, ks, _HOURS, kh).transpose(0, 2, 1, 3)
     a_inv_rs = solved[:, :, _HOURS * kh :].transpose(0, 2, 1)
