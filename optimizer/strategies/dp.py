@@ -207,11 +207,11 @@ def _solve(
     level = np.full(rows, grid.start)
     chosen = np.zeros((hours, rows), dtype=np.intp)
     charging = moves[:, None] > 0
-    cols = np.arange(rows)[None, :]
+    cols = np.arange(rows)[None, :]  # flat index of (level, row) in a (levels, rows) table
     for t in range(hours):
         target = moves[:, None] + level[None, :]  # (moves, rows)
         inside = (target >= 0) & (target < grid.levels)
-        future = values[t + 1][np.clip(target, 0, grid.levels - 1), cols]
+        future = values[t + 1].take(np.clip(target, 0, grid.levels - 1) * rows + cols)
         reward = np.where(charging, -a[t] * moves[:, None], b[t] * -moves[:, None])
         total = np.where(inside, future + reward, -np.inf)
         best = total.max(axis=0)
