@@ -98,18 +98,26 @@ def pin_to_one_cpu(cpu: int | None) -> str:
     return f"CPU {chosen} of {len(allowed)} allowed"
 
 
-def cpu_samples(handler: Any, event: dict[str, Any], repeats: int) -> tuple[list[float], int]:
-    """CPU seconds (``time.process_time``) of ``repeats`` calls after one warm-up, and the
-    response body's size in bytes."""
+def cpu_samples(
+    handler: Any, event: dict[str, Any], repeats: int
+) -> tuple[list[float], int, dict[str, list[float]]]:
+    """CPU seconds (``time.process_time``) of ``repeats`` calls after one warm-up, the
+    response body's size in bytes, and, for a comparison, each strategy's ``runtime_ms``
+    (its own time inside the request, comparison rows) of every timed call."""
     response = handler(event, None)
     if response["statusCode"] != 200:
         raise SystemExit(f"POST /optimize answered {response['statusCode']}: {response['body']}")
     samples = []
+    strategies: dict[str, list[float]] = {}
     for _ in range(repeats):
         started = time.process_time()
-        handler(event, None)
+        answer = handler(event, None)
         samples.append(time.process_time() - started)
-    return samples, len(response["body"])
+        if answer.get("isBase64Encoded"):
+            continue
+        for row in json.loads(answer["body"]).get("comparison") or ():
+            strategies.setdefault(row["strategy"], []).append(row["runtime_ms"])
+    return samples, len(response["body"]), strategies
 
 
 def cold_imports(runs: int, cpu: int) -> list[float]:
@@ -238,8 +246,8 @@ def main() -> None:
           f"{args.repeats} calls after one warm-up")  # fmt: skip
     medians = {}
     for label, key, body, headers in cases:
-        repeats = args.repeats if key != "inline-compare" else max(3, args.repeats // 3)
-        samples, size = cpu_samples(lambda_handler, v2_event(body, headers), repeats)
+        repeats = args.repeats if key != "inline-compare" else max(5, args.repeats // 2)
+        samples, size, strategies = cpu_samples(lambda_handler, v2_event(body, headers), repeats)
         median = statistics.median(samples)
         target = ""
         if key is not None:
@@ -248,6 +256,10 @@ def main() -> None:
             target = f"  target <= {goal:.0f} ms: {verdict(median * 1e3, goal)}"
         print(f"  {label:<34} median {ms(median)}  min {ms(min(samples))}  "
               f"body {size / 1e6:5.2f} MB{target}")  # fmt: skip
+        if strategies:
+            print("    each strategy (median runtime_ms of its comparison row): " + ", ".join(
+                f"{name} {statistics.median(times):.1f}" for name, times in strategies.items()
+            ))  # fmt: skip
 
     print("\n  where the 366-day inline optimal request spends its CPU (medians):")
     for step, seconds in phases({**inline, "compare": False}, args.repeats).items():
@@ -261,7 +273,7 @@ def main() -> None:
             return
         body = {"battery_params": EPL_BATTERY, "market_params": {"prices": prices},
                 "compare": False}  # fmt: skip
-        samples, _ = cpu_samples(lambda_handler, v2_event(body), args.repeats)
+        samples, _, _ = cpu_samples(lambda_handler, v2_event(body), args.repeats)
         ours = statistics.median(samples)
         ratio = epl / ours
         print(f"\nenergy-py-linear build+solve of the 366 days: {epl:8.1f} s CPU (its process "
