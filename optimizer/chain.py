@@ -134,6 +134,8 @@ def _upper(
     d = np.where(both, g - h, 0.0)
     cross = both[:-1] & both[1:] & (d[:-1] * d[1:] < 0)
     k = np.flatnonzero(cross)
+    if not k.size:
+        return xs, np.maximum(g, h)
     t = d[k] / (d[k] - d[k + 1])
     xc = xs[k] + t * (xs[k + 1] - xs[k])
     vc = g[k] + t * (g[k + 1] - g[k])
@@ -150,11 +152,9 @@ def _simplify(
     within ``tol_v`` of the chord of their neighbours."""
     if x.size > 1:
         new = np.concatenate((_TRUE, x[1:] - x[:-1] > tol_x))
-        if not new.all():
-            group = np.cumsum(new) - 1
-            best = np.full(int(group[-1]) + 1, -np.inf)
-            np.maximum.at(best, group, v)
-            x, v = x[new], best
+        if not new.all():  # close points are adjacent: one maximum per run
+            v = np.maximum.reduceat(v, np.flatnonzero(new))
+            x = x[new]
     if x.size > 2:
         w = (x[1:-1] - x[:-2]) / (x[2:] - x[:-2])
         chord = v[:-2] + w * (v[2:] - v[:-2])
