@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
@@ -12,7 +13,7 @@ from optimizer.battery import Battery
 from optimizer.errors import InvalidPricesError
 from optimizer.market import MarketDay, MarketDays, market_days
 from optimizer.results import ComparisonRow, Horizon, Report, StrategyRun
-from optimizer.settle import Dispatch, settle, summarise
+from optimizer.settle import Dispatch, settle, settle_totals, summarise, total_mxn
 from optimizer.strategies import STRATEGIES, get_strategy
 from optimizer.strategies.forecast import ProfileStrategy, schedule_plans
 
@@ -105,41 +106,54 @@ def optimize(
             ),
             comparison=None,
         )
-    runs = _run_all(
+    reported, totals = _run_all(
         days,
         battery,
+        strategy,
         horizon=Horizon(horizon),
         deadline_s=deadline_s,
         history=history,
         caller_forecast=caller_forecast,
     )
-    best = runs[OPTIMAL].summary.total_revenue_mxn
+    best = totals[OPTIMAL].total_revenue_mxn
     rows = tuple(
         ComparisonRow(
             strategy=name,
-            total_revenue_mxn=run.summary.total_revenue_mxn,
-            pct_of_optimal=(
-                round(100.0 * run.summary.total_revenue_mxn / best, 6) if best > 0 else None
-            ),
-            energy_discharged_mwh=run.energy_discharged_mwh,
-            cycles=run.cycles,
-            runtime_ms=round(run.runtime_ms, 3),
+            total_revenue_mxn=row.total_revenue_mxn,
+            pct_of_optimal=(round(100.0 * row.total_revenue_mxn / best, 6) if best > 0 else None),
+            energy_discharged_mwh=row.energy_discharged_mwh,
+            cycles=row.cycles,
+            runtime_ms=round(row.runtime_ms, 3),
         )
-        for name, run in runs.items()
+        for name, row in totals.items()
     )
-    return Report(run=runs[strategy], comparison=rows)
+    return Report(run=reported, comparison=rows)
+
+
+@dataclass(frozen=True)
+class _Totals:
+    """A compared run's totals, as its ``StrategyRun`` would hold them."""
+
+    total_revenue_mxn: float
+    energy_discharged_mwh: float
+    cycles: float
+    runtime_ms: float
 
 
 def _run_all(
     days: MarketDays,
     battery: Battery,
+    reported: str,
     *,
     horizon: Horizon,
     deadline_s: float | None,
     history: Sequence[MarketDay],
     caller_forecast: Sequence[MarketDay] | None,
-) -> dict[str, StrategyRun]:
-    """Every registered strategy on ``days``, each run exactly as ``run_strategy`` makes it.
+) -> tuple[StrategyRun, dict[str, _Totals]]:
+    """Every registered strategy on ``days``: the ``reported`` one's run, exactly as
+    ``run_strategy`` makes it, and every strategy's totals (in registry order). The other
+    strategies are settled and checked alike, but only their totals are kept
+    (``settle_totals``: no per-hour results that nobody reads).
 
     The strategies that end in ``optimal``'s daily schedule -- ``optimal`` itself under the
     ``daily`` horizon and those that schedule on a forecast (``ProfileStrategy``) -- share one
@@ -176,24 +190,37 @@ def _run_all(
         for name, (profiles, _) in plans.items()
     }
     total = max(sum(scheduled.values()), 1)
-    runs = {}
-    for name in strategies:
-        if name not in plans:
-            runs[name] = run_strategy(
-                name,
-                days,
-                battery,
-                horizon=horizon,
-                deadline_s=deadline_s,
-                history=history,
-                caller_forecast=caller_forecast,
+    run: StrategyRun | None = None
+    totals = {}
+    for name, strategy in strategies.items():
+        started = time.perf_counter()
+        if name in plans:
+            dispatch = dispatches[name]
+            earlier_s = plans[name][1] + shared_s * scheduled[name] / total
+        else:
+            dispatch = strategy.dispatch(
+                days, battery, horizon=horizon, deadline_s=deadline_s, history=history
+            )
+            earlier_s = 0.0
+        if name == reported:
+            run = _settled(name, days, dispatch, battery, horizon, started, earlier_s)
+            totals[name] = _Totals(
+                total_revenue_mxn=run.summary.total_revenue_mxn,
+                energy_discharged_mwh=run.energy_discharged_mwh,
+                cycles=run.cycles,
+                runtime_ms=run.runtime_ms,
             )
             continue
-        own_s = plans[name][1] + shared_s * scheduled[name] / total
-        runs[name] = _settled(
-            name, days, dispatches[name], battery, horizon, time.perf_counter(), own_s
+        day_totals = settle_totals(days, dispatch, battery, horizon=horizon)
+        totals[name] = _Totals(
+            total_revenue_mxn=total_mxn(day_totals.revenue_mxn),
+            energy_discharged_mwh=round(sum(day_totals.energy_discharged_mwh), 9),
+            cycles=round(sum(day_totals.cycles), 9),
+            runtime_ms=(time.perf_counter() - started + earlier_s) * 1e3,
         )
-    return runs
+    if run is None:  # get_strategy(reported) passed, so the registry has it
+        raise KeyError(reported)
+    return run, totals
 
 
 def _check_days(days: Sequence[MarketDay]) -> None:

@@ -121,16 +121,7 @@ def settle(
     horizon: Horizon,
 ) -> tuple[DayResult, ...]:
     """Price ``dispatch`` at the days' actual prices and check it against SPEC §2."""
-    offsets = day_offsets(days)
-    n = int(offsets[-1])
-    charge = clean_power(dispatch.charge_mw, battery)
-    discharge = clean_power(dispatch.discharge_mw, battery)
-    if charge.shape != (n,) or discharge.shape != (n,):
-        raise PhysicsViolationError(f"dispatch has {charge.shape}/{discharge.shape} hours, not {n}")
-    level, faults = physics_faults(charge, discharge, offsets, battery, horizon=horizon)
-    for message, bad_days in faults:
-        if bad_days.any():
-            raise PhysicsViolationError(message)
+    offsets, charge, discharge, level = _checked(days, dispatch, battery, horizon)
     energy = battery.energy_mwh
     soc = clean_fraction(
         np.clip(level / energy, battery.min_soc, battery.max_soc),
@@ -197,6 +188,58 @@ def _day_result(values: dict[str, object]) -> DayResult:
     return day
 
 
+@dataclass(frozen=True)
+class DayTotals:
+    """What a comparison row needs of a settled run, per day and rounded exactly as
+    ``settle``'s ``DayResult`` fields: revenue (MXN), energy discharged (MWh), cycles."""
+
+    revenue_mxn: list[float]
+    energy_discharged_mwh: list[float]
+    cycles: list[float]
+
+
+def settle_totals(
+    days: Sequence[MarketDay],
+    dispatch: Dispatch,
+    battery: Battery,
+    *,
+    horizon: Horizon,
+) -> DayTotals:
+    """``settle``'s checks and per-day totals without the per-hour results (the strategies
+    of a comparison other than the one reported): the same numbers as the corresponding
+    ``DayResult`` fields."""
+    offsets, charge, discharge, _ = _checked(days, dispatch, battery, horizon)
+    prices = market_days(days).flat
+    kappa = battery.degradation_cost_mxn_per_mwh
+    hourly_revenue = prices * (discharge - charge) - kappa * discharge
+    starts = offsets[:-1]
+    discharged = np.add.reduceat(discharge, starts)
+    cycles = discharged / battery.eta_discharge / battery.usable_energy_mwh
+    return DayTotals(
+        revenue_mxn=_money(np.add.reduceat(hourly_revenue, starts)),
+        energy_discharged_mwh=_round(discharged).tolist(),
+        cycles=_round(cycles).tolist(),
+    )
+
+
+def _checked(
+    days: Sequence[MarketDay], dispatch: Dispatch, battery: Battery, horizon: Horizon
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Day offsets, cleaned charge and discharge and the stored energy after every hour, once
+    the dispatch has passed every SPEC §2 check (``PhysicsViolationError`` otherwise)."""
+    offsets = day_offsets(days)
+    n = int(offsets[-1])
+    charge = clean_power(dispatch.charge_mw, battery)
+    discharge = clean_power(dispatch.discharge_mw, battery)
+    if charge.shape != (n,) or discharge.shape != (n,):
+        raise PhysicsViolationError(f"dispatch has {charge.shape}/{discharge.shape} hours, not {n}")
+    level, faults = physics_faults(charge, discharge, offsets, battery, horizon=horizon)
+    for message, bad_days in faults:
+        if bad_days.any():
+            raise PhysicsViolationError(message)
+    return offsets, charge, discharge, level
+
+
 def _round(x: np.ndarray) -> np.ndarray:
     """MWh totals, fractions and average prices to ``DECIMALS`` (-0.0 becomes 0.0)."""
     return np.round(x, DECIMALS) + 0.0
@@ -221,6 +264,11 @@ def summarise(results: Sequence[DayResult]) -> Summary:
         best_day=DayRevenue(results[best].date, revenues[best]),
         worst_day=DayRevenue(results[worst].date, revenues[worst]),
     )
+
+
+def total_mxn(revenues: Sequence[float]) -> float:
+    """A run's total revenue from its days' rounded revenues, as ``summarise`` reports it."""
+    return _money_one(math.fsum(revenues))
 
 
 def _money_one(x: float) -> float:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from optimizer import Battery, Horizon, PhysicsViolationError
-from optimizer.settle import Dispatch, clean_power, settle, summarise
+from optimizer.settle import Dispatch, clean_power, settle, settle_totals, summarise, total_mxn
 from tests.optimizer.helpers import days_from
 
 BATTERY = Battery(power_mw=10, duration_h=2, round_trip_efficiency=1.0, min_soc=0.0, max_soc=1.0)
@@ -55,6 +55,27 @@ def test_prices_a_valid_dispatch() -> None:
 def test_rejects_physically_invalid_dispatch(hours: dict, message: str) -> None:
     with pytest.raises(PhysicsViolationError, match=message):
         settle(days_from([PRICES]), dispatch(**hours), BATTERY, horizon=Horizon.DAILY)
+    # the totals a comparison keeps of its other strategies go through the same checks
+    with pytest.raises(PhysicsViolationError, match=message):
+        settle_totals(days_from([PRICES]), dispatch(**hours), BATTERY, horizon=Horizon.DAILY)
+
+
+@pytest.mark.parametrize("horizon", [Horizon.DAILY, Horizon.CONTINUOUS])
+def test_totals_are_the_settled_days_figures(horizon: Horizon) -> None:
+    rng = np.random.default_rng(5)
+    prices = [rng.normal(300.0, 150.0, 24) for _ in range(4)]
+    charge, discharge = np.zeros(96), np.zeros(96)
+    for day in range(4):
+        charge[day * 24 + 2 : day * 24 + 4] = 10.0 * (day + 1) / 4
+        discharge[day * 24 + 18 : day * 24 + 20] = 10.0 * (day + 1) / 4
+    days = days_from(prices)
+    results = settle(days, Dispatch(charge, discharge), BATTERY, horizon=horizon)
+    totals = settle_totals(days, Dispatch(charge, discharge), BATTERY, horizon=horizon)
+    assert totals.revenue_mxn == [r.revenue_mxn for r in results]
+    assert totals.energy_discharged_mwh == [r.energy_discharged_mwh for r in results]
+    assert totals.cycles == [r.cycles for r in results]
+    assert total_mxn(totals.revenue_mxn) == summarise(results).total_revenue_mxn
+    assert any(r.revenue_mxn != 0.0 for r in results)
 
 
 def test_rejects_simultaneous_charge_and_discharge() -> None:
