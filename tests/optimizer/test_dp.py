@@ -91,7 +91,7 @@ def test_negative_prices_and_losses_never_charge_and_discharge_together() -> Non
 
 @pytest.mark.parametrize("hours", [23, 25])
 def test_clock_change_days_and_padding(hours: int) -> None:
-    short = np.array(PUBLISHED + [90.0], float)[:hours]
+    short = np.array([*PUBLISHED, 90.0], float)[:hours]
     both = days_from([short, np.array(PUBLISHED, float)])
     run, best = check_run(NAME, both, prd_battery())
     assert [len(d.schedule) for d in run.days] == [hours, 24]

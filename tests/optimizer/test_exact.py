@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optimizer import Battery, Horizon, run_strategy
+from optimizer import Battery, DeadlineExceededError, Horizon, run_strategy
 from optimizer.chain import solve_chain
 from optimizer.lattice import make_lattice, solve
 from optimizer.strategies.optimal import daily_moves
@@ -66,7 +66,7 @@ def any_battery(draw: st.DrawFn, cap: bool = True) -> Battery:
         power_mw=draw(st.floats(0.01, 500.0)),
         duration_h=draw(
             st.one_of(st.sampled_from([0.01, 0.25, 4.0, 24.0, 168.0]), st.floats(0.01, 168.0))
-        ),  # fmt: skip
+        ),
         round_trip_efficiency=draw(st.floats(0.01, 1.0)),
         charge_efficiency=charge,
         discharge_efficiency=discharge,
@@ -175,8 +175,10 @@ def test_solar_dips_are_certified_without_highs() -> None:
     prices = np.array(solar_dip_days(20))
     battery = prd_battery(max_cycles_per_day=1.0)
     _, unsolved, route = daily_moves(prices, np.ones(prices.shape, bool), battery)
-    assert route.capped_days == 20 and route.lattice_days == 20
-    assert not unsolved.any() and route.milp_days == 0
+    assert route.capped_days == 20
+    assert route.lattice_days == 20
+    assert not unsolved.any()
+    assert route.milp_days == 0
 
 
 def test_continuous_with_negative_hours() -> None:
@@ -208,8 +210,17 @@ def test_lattice_holds_the_pinned_levels() -> None:
     width = battery.energy_mwh * 0.9
     x0 = battery.energy_mwh * (0.437 - 0.1)
     assert lattice.levels[lattice.start] == x0
-    assert lattice.levels[0] == 0.0 and lattice.levels[-1] == pytest.approx(width)
+    assert lattice.levels[0] == 0.0
+    assert lattice.levels[-1] == pytest.approx(width)
     assert (np.diff(lattice.levels) > 0).all()
     # one full-power hour from x0 either way, and back from the bounds, are lattice points
     for point in (x0 + 0.85**0.5 * 10, x0 - 10 / 0.85**0.5, width - 0.85**0.5 * 10):
         assert np.min(np.abs(lattice.levels - point)) < 1e-9
+
+
+@pytest.mark.parametrize("horizon", list(Horizon))
+def test_a_passed_deadline_stops_every_route(horizon: Horizon) -> None:
+    prices = solar_dip_days(3)
+    for battery in (prd_battery(), prd_battery(max_cycles_per_day=1.0)):
+        with pytest.raises(DeadlineExceededError, match="deadline passed"):
+            run_strategy("optimal", days_from(prices), battery, horizon=horizon, deadline_s=-1.0)

@@ -50,8 +50,10 @@ def test_hand_checkable_single_cycle() -> None:
     day = run_strategy("optimal", days_from([prices]), battery).days[0]
     assert day.revenue_mxn == pytest.approx(80.0, abs=1e-9)
     steps = day.schedule
-    assert steps[3].action == "charge" and steps[3].power_mw == 1.0
-    assert steps[20].action == "discharge" and steps[20].power_mw == 1.0
+    assert steps[3].action == "charge"
+    assert steps[3].power_mw == 1.0
+    assert steps[20].action == "discharge"
+    assert steps[20].power_mw == 1.0
     assert steps[-1].soc == 0.0
 
 
