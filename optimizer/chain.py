@@ -64,58 +64,75 @@ def _range_max(f: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.where(hi > lo, out, -np.inf)
 
 
-def _window_max(
-    xs: np.ndarray, f: np.ndarray, lo_off: float, hi_off: float, width: float, tol_x: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """``R(x) = max f(y)`` over ``y in [x + lo_off, x + hi_off]`` within f's domain, for every
-    ``x`` in ``[0, width]`` where that window meets the domain: breakpoints and values."""
-    d_lo = max(0.0, xs[0] - hi_off)
-    d_hi = min(width, xs[-1] - lo_off)
-    cand = np.sort(np.clip(np.concatenate([xs - lo_off, xs - hi_off, [d_lo, d_hi]]), d_lo, d_hi))
-    cand = cand[np.concatenate((_TRUE, cand[1:] - cand[:-1] > tol_x))]
-    cand[-1] = d_hi  # the last kept point is within tol_x of d_hi
+def _both_windows(
+    xs: np.ndarray, vs: np.ndarray, rates: np.ndarray, offsets: np.ndarray, width: float
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Both branches of one hour at once (row 0: charge, window ``[x, x + C]``; row 1:
+    discharge, ``[x - D, x]``): ``rate_r x + max F_r(y)`` over the window within V's domain,
+    with ``F_r(y) = V(y) - rate_r y``, for every ``x`` in ``[0, W]`` where the window meets
+    the domain. Returns both rows' breakpoints and values concatenated, and where the second
+    row starts (coinciding candidate points are kept; ``_simplify`` merges them).
+
+    Candidates are V's breakpoints minus each window offset and the domain's ends; between two
+    consecutive candidates the maximum is the upper envelope of three lines (F at the left
+    end, F at the right end, the best breakpoint strictly inside), added with its crossings."""
+    lo_off, hi_off = offsets[:, 0:1], offsets[:, 1:2]
     first, last = xs[0], xs[-1]
-    # F at the window's two ends, at every candidate point (F is continuous)
-    ends = np.interp(
-        np.concatenate([np.maximum(cand + lo_off, first), np.minimum(cand + hi_off, last)]), xs, f
+    d_lo = np.maximum(0.0, first - hi_off)
+    d_hi = np.minimum(width, last - lo_off)
+    cand = np.sort(
+        np.clip(np.concatenate((xs - lo_off, xs - hi_off, d_lo, d_hi), axis=1), d_lo, d_hi),
+        axis=1,
     )
-    k = cand.size
-    a_c, b_c = ends[:k], ends[k:]
-    if k == 1:
-        inside = f[(xs > cand[0] + lo_off) & (xs < cand[0] + hi_off)]
-        return cand, np.array([max(a_c[0], b_c[0], inside.max(initial=-np.inf))])
-    xl, xr = cand[:-1], cand[1:]
+    k = cand.shape[1]
+    y = np.concatenate((np.maximum(cand + lo_off, first), np.minimum(cand + hi_off, last)), axis=1)
+    rate = rates[:, None]
+    ends = np.interp(y, xs, vs) - rate * y  # F at the window's two ends, every candidate
+    a_c, b_c = ends[:, :k], ends[:, k:]
+    xl, xr = cand[:, :-1], cand[:, 1:]
     mid = 0.5 * (xl + xr)
-    i_lo = np.searchsorted(xs, mid + lo_off, side="right")
-    i_hi = np.searchsorted(xs, mid + hi_off, side="left")
-    m = _range_max(f, i_lo, i_hi)
-    # the three lines on each interval (F at the left end, F at the right end, the best
-    # interior breakpoint) and their crossings inside it, as fractions t in (0, 1)
+    m_pts = xs.size
+    i_lo = np.searchsorted(xs, (mid + lo_off).ravel(), side="right").reshape(mid.shape)
+    i_hi = np.searchsorted(xs, (mid + hi_off).ravel(), side="left").reshape(mid.shape)
+    f = vs[None, :] - rate * xs[None, :]
+    shift = np.array([[0], [m_pts + 1]])
+    m = _range_max(
+        np.concatenate((f[0], _NEG_INF, f[1])), (i_lo + shift).ravel(), (i_hi + shift).ravel()
+    ).reshape(mid.shape)
     fin = np.isfinite(m)
     m0 = np.where(fin, m, 0.0)
-    a_l, a_r, b_l, b_r = a_c[:-1], a_c[1:], b_c[:-1], b_c[1:]
+    a_l, a_r, b_l, b_r = a_c[:, :-1], a_c[:, 1:], b_c[:, :-1], b_c[:, 1:]
     d_l = np.array([a_l - b_l, a_l - m0, b_l - m0])
     d_r = np.array([a_r - b_r, a_r - m0, b_r - m0])
     cross = d_l * d_r < 0
     cross[1:] &= fin
-    _, k_idx = np.nonzero(cross)
-    tt = d_l[cross] / (d_l[cross] - d_r[cross])
-    x_cross = xl[k_idx] + tt * (xr[k_idx] - xl[k_idx])
-    v_cross = np.maximum(
-        np.maximum(
-            a_l[k_idx] + tt * (a_r[k_idx] - a_l[k_idx]), b_l[k_idx] + tt * (b_r[k_idx] - b_l[k_idx])
-        ),
-        m[k_idx],
-    )
     v_c = np.maximum(a_c, b_c)
-    v_c[:-1] = np.maximum(v_c[:-1], m)
-    v_c[-1] = max(v_c[-1], m[-1])
-    if not x_cross.size:
-        return cand, v_c
-    x = np.concatenate([cand, x_cross])
-    v = np.concatenate([v_c, v_cross])
-    order = np.argsort(x, kind="stable")
-    return x[order], v[order]
+    v_c[:, :-1] = np.maximum(v_c[:, :-1], m)
+    v_c[:, -1] = np.maximum(v_c[:, -1], m[:, -1])
+    v_c += rate * cand
+    out = []
+    for r in (0, 1):
+        c = cross[:, r]
+        if not c.any():
+            out.append((cand[r], v_c[r]))
+            continue
+        _, idx = np.nonzero(c)
+        dl, dr = d_l[:, r][c], d_r[:, r][c]
+        tt = dl / (dl - dr)
+        x_cross = xl[r, idx] + tt * (xr[r, idx] - xl[r, idx])
+        v_cross = np.maximum(
+            np.maximum(
+                a_l[r, idx] + tt * (a_r[r, idx] - a_l[r, idx]),
+                b_l[r, idx] + tt * (b_r[r, idx] - b_l[r, idx]),
+            ),
+            m[r, idx],
+        )
+        x = np.concatenate((cand[r], x_cross))
+        v = np.concatenate((v_c[r], v_cross + rates[r] * x_cross))
+        order = np.argsort(x, kind="stable")
+        out.append((x[order], v[order]))
+    (xc, vc), (xd, vd) = out
+    return np.concatenate((xc, xd)), np.concatenate((vc, vd)), xc.size
 
 
 def _upper(
@@ -182,6 +199,7 @@ def solve_chain(
     tol_x = X_REL * max(width, up, down)
     scale = max(1.0, float(np.max(np.abs(buy), initial=0.0)), float(np.max(np.abs(sell))))
     tol_v = V_REL * scale * max(width, up, down)
+    offsets = np.array([[0.0, up], [-down, 0.0]])
     xs, vs = np.array([x0]), np.array([0.0])
     tables: list[tuple[np.ndarray, np.ndarray]] = [(xs, vs)]
     peak = 1
@@ -190,11 +208,8 @@ def solve_chain(
             raise DeadlineExceededError(
                 "the request's deadline passed while scheduling the continuous chain"
             )
-        a, b = float(buy[t]), float(sell[t])
-        xc, vc = _window_max(xs, vs - a * xs, 0.0, up, width, tol_x)
-        vc = vc + a * xc
-        xd, vd = _window_max(xs, vs - b * xs, -down, 0.0, width, tol_x)
-        vd = vd + b * xd
+        x_all, v_all, split = _both_windows(xs, vs, np.array([buy[t], sell[t]]), offsets, width)
+        xc, vc, xd, vd = x_all[:split], v_all[:split], x_all[split:], v_all[split:]
         xs, vs = _simplify(*_upper(xc, vc, xd, vd, tol_x), tol_x, tol_v)
         peak = max(peak, xs.size)
         tables.append((xs, vs))
