@@ -142,19 +142,23 @@ def make_grid(
 
 def _window_max(g: np.ndarray, width: int) -> np.ndarray:
     """``out[k] = max(g[k : k + width])`` along axis 0 (positions past the end count as
-    -inf), by doubling: log2(width) vectorised maxima."""
+    -inf), by doubling: log2(width) vectorised maxima. ``g`` is scratch (a temporary of the
+    caller's): it may be overwritten. Each pass writes into the other of two buffers, so no
+    pass reads what it writes (numpy would otherwise copy the overlapping operand first)."""
     size = g.shape[0]
     width = min(width, size)
-    m = g.copy()
+    m, spare = g, np.empty_like(g)
     span = 1
     while 2 * span <= width:  # invariant: m[k] = max(g[k : k + span])
-        np.maximum(m[: size - span], m[span:], out=m[: size - span])
+        np.maximum(m[: size - span], m[span:], out=spare[: size - span])
+        spare[size - span :] = m[size - span :]
+        m, spare = spare, m
         span *= 2
     rest = width - span
     if rest:
-        out = m.copy()
-        np.maximum(m[: size - rest], m[rest:], out=out[: size - rest])
-        return out
+        np.maximum(m[: size - rest], m[rest:], out=spare[: size - rest])
+        spare[size - rest :] = m[size - rest :]
+        return spare
     return m
 
 
@@ -193,10 +197,10 @@ def _solve(
         up += ak
         down = _window_max((v - bk)[::-1], grid.down + 1)[::-1]
         down += bk
-        new = np.maximum(up, down, out=up)
-        if idle_hour[t].any():
-            new = np.where(idle_hour[t], v, new)
-        v = values[t] = new
+        np.maximum(up, down, out=values[t])
+        if idle_hour[t].any():  # padding hours keep V unchanged
+            np.copyto(values[t], v, where=idle_hour[t])
+        v = values[t]
 
     # forward: candidate moves ordered by size, so the first of equal values is the smallest
     steps = np.arange(1, max(grid.up, grid.down) + 1)
