@@ -135,16 +135,16 @@ class PriceTable:
 
     def lowest(self, k: int) -> np.ndarray:
         """Sum of each day's ``k`` lowest prices (k no larger than the shortest day)."""
-        return self.sorted_prices[:, :k].sum(axis=1)
+        return np.asarray(self.sorted_prices[:, :k].sum(axis=1))
 
     def highest(self, k: int) -> np.ndarray:
         """Sum of each day's ``k`` highest prices."""
         index = self.hours[:, None] - 1 - np.arange(k)[None, :]
-        return np.take_along_axis(self.sorted_prices, index, axis=1).sum(axis=1)
+        return np.asarray(np.take_along_axis(self.sorted_prices, index, axis=1).sum(axis=1))
 
     def tb_spread(self, k: int) -> np.ndarray:
         """Each day's TBk spread: mean of the k highest - mean of the k lowest (MXN/MWh)."""
-        return (self.highest(k) - self.lowest(k)) / k
+        return np.asarray((self.highest(k) - self.lowest(k)) / k)
 
     @property
     def mins(self) -> np.ndarray:
@@ -152,7 +152,7 @@ class PriceTable:
 
     @property
     def maxs(self) -> np.ndarray:
-        return self.sorted_prices[np.arange(self.hours.size), self.hours - 1]
+        return np.asarray(self.sorted_prices[np.arange(self.hours.size), self.hours - 1])
 
 
 def tb_k(duration_hours: float) -> int:
