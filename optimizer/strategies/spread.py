@@ -40,6 +40,10 @@ from optimizer.strategies._days import (
 )
 from optimizer.strategies.base import Strategy
 
+#: Days from which a greedy step gathers the days that can still move energy rather than
+#: working on whole rows (below it numpy's per-call cost outweighs the smaller arrays).
+GATHER_FROM_DAYS = 96
+
 
 @cache
 def _pairs(width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -100,6 +104,8 @@ def spread_dispatch(
     room_cap = np.full(n_days, np.inf if cap is None else cap)
     c_max, w_max = eta_c * p, p / eta_d
     tiny = 1e-6 * min(p, energy)  # smaller moves would be snapped to 0 by settlement
+    # from this many days on, each step works on the days that can move energy only
+    gather = n_days >= GATHER_FROM_DAYS
     for k in range(steps):
         i, j = flat_i[k], flat_j[k]
         room = np.minimum(
@@ -108,7 +114,20 @@ def spread_dispatch(
         )
         # a day moves at most ``room``: only the days where that is more than ``tiny`` can
         # move anything at this step, and only they are worked on
-        live = np.flatnonzero(good_k[k] & (room > tiny))
+        moving = good_k[k] & (room > tiny)
+        if not gather:  # few days: whole rows (the others move 0) cost less than gathering
+            if not moving.any():
+                continue
+            sk, in_span = sign_k[k], span_k[k]
+            head = bound_k[k] - np.max(level * sk[:, None], axis=1, where=in_span, initial=-np.inf)
+            amount = np.minimum(room, np.minimum(head, room_cap))
+            amount = np.where(moving & (amount > tiny), amount, 0.0)
+            stored[i] += amount
+            withdrawn[j] += amount
+            level += in_span * (amount * sk)[:, None]
+            room_cap -= amount
+            continue
+        live = np.flatnonzero(moving)
         if not live.size:
             continue
         i, j, sk, in_span = i[live], j[live], sign_k[k, live], span_k[k, live]

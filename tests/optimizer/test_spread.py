@@ -8,6 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from optimizer import STRATEGIES, Battery, Horizon, optimize
+from optimizer.market import market_days
+from optimizer.strategies import spread
 from tests.optimizer.baseline_checks import PUBLISHED, check_run, total
 from tests.optimizer.helpers import batteries, day_prices, days_from, prd_battery, real_days
 
@@ -156,3 +158,21 @@ def test_property_valid_and_never_beats_optimal(
     battery: Battery, prices: list[np.ndarray], horizon: Horizon
 ) -> None:
     check_run(NAME, days_from(prices), battery, horizon=horizon)
+
+
+@pytest.mark.parametrize("cap", [None, 1.0])
+def test_gathering_the_moving_days_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch, cap: float | None
+) -> None:
+    """A greedy step works on whole rows for few days and on the days that can still move
+    energy for many; both must give the same schedule to the bit."""
+    days = market_days(real_days()[:40])
+    battery = prd_battery(max_cycles_per_day=cap, degradation_cost_mxn_per_mwh=25.0)
+    for prices in (np.asarray(days.matrix), -np.asarray(days.matrix)):
+        monkeypatch.setattr(spread, "GATHER_FROM_DAYS", 10**9)
+        whole = spread.spread_dispatch(prices, days.hours, battery)
+        monkeypatch.setattr(spread, "GATHER_FROM_DAYS", 1)
+        gathered = spread.spread_dispatch(prices, days.hours, battery)
+        assert np.array_equal(whole[0], gathered[0])
+        assert np.array_equal(whole[1], gathered[1])
+        assert whole[1].sum() > 0
