@@ -45,6 +45,7 @@ V_REL = 1e-13
 CHECK_EVERY = 256
 
 _TRUE = np.array([True])
+_BRANCHES = np.array([0, 1])
 _NEG_INF = np.array([-np.inf])
 
 
@@ -110,29 +111,24 @@ def _both_windows(
     v_c[:, :-1] = np.maximum(v_c[:, :-1], m)
     v_c[:, -1] = np.maximum(v_c[:, -1], m[:, -1])
     v_c += rate * cand
-    out = []
-    for r in (0, 1):
-        c = cross[:, r]
-        if not c.any():
-            out.append((cand[r], v_c[r]))
-            continue
-        _, idx = np.nonzero(c)
-        dl, dr = d_l[:, r][c], d_r[:, r][c]
-        tt = dl / (dl - dr)
-        x_cross = xl[r, idx] + tt * (xr[r, idx] - xl[r, idx])
-        v_cross = np.maximum(
-            np.maximum(
-                a_l[r, idx] + tt * (a_r[r, idx] - a_l[r, idx]),
-                b_l[r, idx] + tt * (b_r[r, idx] - b_l[r, idx]),
-            ),
-            m[r, idx],
-        )
-        x = np.concatenate((cand[r], x_cross))
-        v = np.concatenate((v_c[r], v_cross + rates[r] * x_cross))
-        order = np.argsort(x, kind="stable")
-        out.append((x[order], v[order]))
-    (xc, vc), (xd, vd) = out
-    return np.concatenate((xc, xd)), np.concatenate((vc, vd)), xc.size
+    if not cross.any():
+        return cand.ravel(), v_c.ravel(), k
+    _, row, at = np.nonzero(cross)
+    dl, dr = d_l[cross], d_r[cross]
+    tt = dl / (dl - dr)
+    x_cross = xl[row, at] + tt * (xr[row, at] - xl[row, at])
+    v_cross = np.maximum(
+        np.maximum(
+            a_l[row, at] + tt * (a_r[row, at] - a_l[row, at]),
+            b_l[row, at] + tt * (b_r[row, at] - b_l[row, at]),
+        ),
+        m[row, at],
+    )
+    v_cross += rates[row] * x_cross
+    x = np.concatenate((cand.ravel(), x_cross))
+    v = np.concatenate((v_c.ravel(), v_cross))
+    order = np.lexsort((x, np.concatenate((np.repeat(_BRANCHES, k), row))))
+    return x[order], v[order], k + int(np.count_nonzero(row == 0))
 
 
 def _upper(
