@@ -122,6 +122,8 @@ def spread_dispatch(
             head = bound_k[k] - np.max(level * sk[:, None], axis=1, where=in_span, initial=-np.inf)
             amount = np.minimum(room, np.minimum(head, room_cap))
             amount = np.where(moving & (amount > tiny), amount, 0.0)
+            if not amount.any():  # nothing fits (most steps): nothing to update
+                continue
             stored[i] += amount
             withdrawn[j] += amount
             level += in_span * (amount * sk)[:, None]
@@ -135,6 +137,8 @@ def spread_dispatch(
         head = bound_k[k, live] - np.max(signed_level, axis=1, where=in_span, initial=-np.inf)
         amount = np.minimum(room[live], np.minimum(head, room_cap[live]))
         amount = np.where(amount > tiny, amount, 0.0)
+        if not amount.any():
+            continue
         stored[i] += amount
         withdrawn[j] += amount
         level[live] += in_span * (amount * sk)[:, None]
