@@ -268,7 +268,8 @@ def test_everything_is_imported_from_the_package_only(
 
 @pytest.mark.slow
 def test_health_through_the_packaged_handler(invoked: dict[str, Any]) -> None:
-    body = json.dumps({"status": "ok", "price_source": "synthetic"})
+    # the app encodes compact JSON (orjson)
+    body = json.dumps({"status": "ok", "price_source": "synthetic"}, separators=(",", ":"))
     assert invoked["responses"][0] == {
         "statusCode": 200,
         "cookies": [],
