@@ -100,7 +100,8 @@ def test_24_hour_clock_agrees_with_the_clock_calendar(system: str, day: dt.date)
     profile = np.arange(24, dtype=float)
     on_24 = to_24_hours(prices)
     back = from_24_hours(profile, hours)
-    assert on_24.shape == (24,) and back.shape == (hours,)
+    assert on_24.shape == (24,)
+    assert back.shape == (hours,)
     for clock_hour in range(24):
         first = market_hour(system, day, clock_hour)
         if first is not None and market_hour(system, day, clock_hour, 1) is None:
