@@ -85,7 +85,7 @@ def spread_dispatch(
     scale = max(1.0, float(np.max(np.abs(prices))))
     good = margin > 1e-12 * scale
     steps = int(good.sum(axis=1).max(initial=0))
-    order = np.argsort(-margin, axis=1, kind="stable")[:, :steps]
+    order = _good_first(margin, good, steps)
 
     # everything the k-th step needs, as (steps, days) arrays; hours as flat indices
     rows = np.arange(n_days)
@@ -146,6 +146,23 @@ def spread_dispatch(
     stored = stored.reshape(n_days, width)
     withdrawn = withdrawn.reshape(n_days, width)
     return stored / eta_c, withdrawn * eta_d
+
+
+def _good_first(margin: np.ndarray, good: np.ndarray, steps: int) -> np.ndarray:
+    """Per day, the ``steps`` pair columns a stable sort by decreasing margin puts first, as
+    far as they are good: the good pairs (every pair above the threshold, so exactly the
+    first ones) in decreasing margin, equal margins in column order; the remaining places
+    hold a pair that is not good (never used). Only the good pairs are sorted, packed in
+    column order into (days, steps), which costs about half a sort of every pair."""
+    n_days = margin.shape[0]
+    rows, cols = np.nonzero(good)  # row by row, columns ascending
+    count = good.sum(axis=1)
+    place = np.arange(rows.size) - np.repeat(np.cumsum(count) - count, count)
+    keys = np.full((n_days, steps), np.inf)
+    keys[rows, place] = -margin[rows, cols]
+    packed = np.repeat(np.argmin(good, axis=1)[:, None], steps, axis=1)  # a pair not good
+    packed[rows, place] = cols
+    return np.take_along_axis(packed, np.argsort(keys, axis=1, kind="stable"), axis=1)
 
 
 class Spread(Strategy):
