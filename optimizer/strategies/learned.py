@@ -151,6 +151,12 @@ def learned_profiles(
 
     rows = np.array([(days[i].date - first).days for i in targets], dtype=np.intp)
     starts = np.maximum(rows - window_days, 0)
+    # only the days that get a model are fitted (each fit is its own: the others change none)
+    trained = _window_sums(weight, rows, starts)
+    has_model = has_lags[rows] & (trained >= min_train_days)
+    if not has_model.any():
+        return out
+    rows, starts = rows[has_model], starts[has_model]
     ks, kh = xs.shape[1], xh.shape[2]
     n = rows.size
 
@@ -169,14 +175,13 @@ def learned_profiles(
     sides = (weighted @ windows(np.hstack((xh.reshape(span, -1), y))).transpose(0, 2, 1))[rows - lo]
     b = sides[:, :, : _HOURS * kh].reshape(n, ks, _HOURS, kh)
     rs = sides[:, :, _HOURS * kh :]
-    # each hour's own terms (C, 24 x kh x kh; the right-hand sides, 24 x kh) and the sample
-    # count, as differences of running sums
+    # each hour's own terms (C, 24 x kh x kh; the right-hand sides, 24 x kh), as differences
+    # of running sums
     own = _window_sums(
         np.concatenate(
             (
                 (xh_w[:, :, :, None] * xh[:, :, None, :]).reshape(span, -1),
                 (xh_w * y[:, :, None]).reshape(span, -1),
-                weight[:, None],
             ),
             axis=1,
         ),
@@ -184,16 +189,13 @@ def learned_profiles(
         starts,
     )
     c = own[:, : _HOURS * kh * kh].reshape(n, _HOURS, kh, kh)
-    rh = own[:, _HOURS * kh * kh : -1].reshape(n, _HOURS, kh)
-    trained = own[:, -1]
+    rh = own[:, _HOURS * kh * kh :].reshape(n, _HOURS, kh)
     beta_s, beta_h = _ridge(a, b, c, rs, rh, ridge_lambda, sides=sides)
     z_hat = np.einsum("ni,nhi->nh", xs[rows], beta_s) + np.einsum("nhi,nhi->nh", xh[rows], beta_h)
     # never more than one asinh unit beyond the largest scaled price seen before
     seen = np.maximum.accumulate(np.concatenate(([0.0], np.abs(y).max(axis=1))))[rows] + 1.0
     z_hat = np.clip(z_hat, -seen[:, None], seen[:, None])
-    predicted = median[rows, None] + mad[rows, None] * np.sinh(z_hat)
-    has_model = has_lags[rows] & (trained >= min_train_days)
-    out[has_model] = predicted[has_model]
+    out[has_model] = median[rows, None] + mad[rows, None] * np.sinh(z_hat)
     return out
 
 
