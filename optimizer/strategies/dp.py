@@ -162,6 +162,27 @@ def _window_max(g: np.ndarray, width: int) -> np.ndarray:
     return m
 
 
+def _window_max_back(g: np.ndarray, width: int) -> np.ndarray:
+    """``out[k] = max(g[k - width + 1 : k + 1])`` along axis 0 (positions before the start
+    count as -inf): ``_window_max`` of the reversed rows, reversed back, without working on
+    reversed (negative-stride) arrays. ``g`` is scratch, as there."""
+    size = g.shape[0]
+    width = min(width, size)
+    m, spare = g, np.empty_like(g)
+    span = 1
+    while 2 * span <= width:  # invariant: m[k] = max(g[k - span + 1 : k + 1])
+        np.maximum(m[span:], m[: size - span], out=spare[span:])
+        spare[:span] = m[:span]
+        m, spare = spare, m
+        span *= 2
+    rest = width - span
+    if rest:
+        np.maximum(m[rest:], m[: size - rest], out=spare[rest:])
+        spare[:rest] = m[:rest]
+        return spare
+    return m
+
+
 @dataclass(frozen=True)
 class _Solution:
     moves: np.ndarray  # (rows, hours) grid steps per hour, + charge / - discharge
@@ -195,7 +216,7 @@ def _solve(
         ak, bk = k * a[t], k * b[t]
         up = _window_max(v - ak, grid.up + 1)
         up += ak
-        down = _window_max((v - bk)[::-1], grid.down + 1)[::-1]
+        down = _window_max_back(v - bk, grid.down + 1)
         down += bk
         np.maximum(up, down, out=values[t])
         if idle_hour[t].any():  # padding hours keep V unchanged
