@@ -231,13 +231,17 @@ def _solve(
     tol = 1e-9 * scale
     level = np.full(rows, grid.start)
     chosen = np.zeros((hours, rows), dtype=np.intp)
-    charging = moves[:, None] > 0
     cols = np.arange(rows)[None, :]  # flat index of (level, row) in a (levels, rows) table
+    # each move's reward: -a_t·m for a charge (m > 0), b_t·(-m) otherwise, row block by block
+    ups, downs = np.flatnonzero(moves > 0), np.flatnonzero(moves <= 0)
+    up_moves, down_moves = moves[ups, None], -moves[downs, None]
+    reward = np.empty((moves.size, rows))
     for t in range(hours):
         target = moves[:, None] + level[None, :]  # (moves, rows)
         inside = (target >= 0) & (target < grid.levels)
         future = values[t + 1].take(np.clip(target, 0, grid.levels - 1) * rows + cols)
-        reward = np.where(charging, -a[t] * moves[:, None], b[t] * -moves[:, None])
+        reward[ups] = -a[t] * up_moves
+        reward[downs] = b[t] * down_moves
         total = np.where(inside, future + reward, -np.inf)
         best = total.max(axis=0)
         pick = np.argmax(total >= best - tol, axis=0)
