@@ -29,6 +29,8 @@ ties go to the smallest move, so indifferent hours idle.
 
 from __future__ import annotations
 
+import bisect
+import math
 import time
 from dataclasses import dataclass
 
@@ -41,6 +43,8 @@ from optimizer.errors import DeadlineExceededError
 X_REL = 1e-12
 #: a breakpoint whose value is within this of its neighbours' chord (relative) is dropped
 V_REL = 1e-13
+#: slopes within this of each other (relative to the largest price) count as equal
+S_REL = 1e-12
 #: hours between deadline checks
 CHECK_EVERY = 256
 
@@ -178,6 +182,164 @@ def _simplify(
     return x, v
 
 
+def _concave_pieces(
+    xs: np.ndarray, vs: np.ndarray, tol_s: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """V's slopes and segment lengths when V is concave (slopes non-increasing to within
+    ``tol_s``), else None."""
+    lengths = xs[1:] - xs[:-1]
+    slopes = (vs[1:] - vs[:-1]) / lengths
+    if slopes.size > 1 and (slopes[1:] > slopes[:-1] + tol_s).any():
+        return None
+    return slopes, lengths
+
+
+def _merged(
+    left: float,
+    left_v: float,
+    slopes: np.ndarray,
+    lengths: np.ndarray,
+    width: float,
+    tol_x: float,
+    tol_s: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The concave function that starts at (``left``, ``left_v``) and follows ``slopes``
+    (any order: sorted here, decreasing) over ``lengths``, restricted to ``[0, width]``;
+    equal slopes (to within ``tol_s``) become one piece."""
+    order = np.argsort(-slopes, kind="stable")
+    s, ln = slopes[order], lengths[order]
+    new = np.concatenate((_TRUE, s[:-1] - s[1:] > tol_s))
+    if not new.all():  # equal slopes: one piece (their lengths add up)
+        starts = np.flatnonzero(new)
+        s, ln = s[starts], np.add.reduceat(ln, starts)
+    x = np.empty(s.size + 1)
+    v = np.empty(s.size + 1)
+    x[0], v[0] = left, left_v
+    np.cumsum(ln, out=x[1:])
+    np.cumsum(s * ln, out=v[1:])
+    x[1:] += left
+    v[1:] += left_v
+    lo, hi = max(left, 0.0), min(float(x[-1]), width)
+    if lo == left and hi == x[-1]:
+        return x, v
+    inside = (x > lo + tol_x) & (x < hi - tol_x)
+    ends = np.interp(np.array([lo, hi]), x, v)
+    return (
+        np.concatenate(((lo,), x[inside], (hi,))),
+        np.concatenate((ends[:1], v[inside], ends[1:])),
+    )
+
+
+def _concave_hour(
+    xs: np.ndarray,
+    vs: np.ndarray,
+    pieces: tuple[np.ndarray, np.ndarray],
+    a: float,
+    b: float,
+    up: float,
+    down: float,
+    width: float,
+    tol_x: float,
+    tol_s: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One hour from a concave V_t whose hour is concave too (``a >= b``): the
+    sup-convolution with the hour's reward is the merge of the slope sequences (charging at
+    slope ``a`` over ``C``, discharging at ``b`` over ``D``; ``optimizer.envelope``), and so
+    concave again."""
+    slopes, lengths = pieces
+    return _merged(
+        float(xs[0]) - up,
+        float(vs[0]) - a * up,
+        np.concatenate((slopes, (a, b))),
+        np.concatenate((lengths, (up, down))),
+        width,
+        tol_x,
+        tol_s,
+    )
+
+
+def _split_hour(
+    xs: np.ndarray,
+    vs: np.ndarray,
+    pieces: tuple[np.ndarray, np.ndarray],
+    a: float,
+    b: float,
+    up: float,
+    down: float,
+    width: float,
+    tol_x: float,
+    tol_s: float,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """One non-concave hour (``a < b``) from a concave V_t: the charge-only and the
+    discharge-only branch, each the merge of V's slopes with one segment (so concave);
+    V_{t-1} is their upper envelope."""
+    slopes, lengths = pieces
+    x_first, v_first = float(xs[0]), float(vs[0])
+    charge = _merged(
+        x_first - up,
+        v_first - a * up,
+        np.concatenate((slopes, (a,))),
+        np.concatenate((lengths, (up,))),
+        width,
+        tol_x,
+        tol_s,
+    )
+    discharge = _merged(
+        x_first,
+        v_first,
+        np.concatenate((slopes, (b,))),
+        np.concatenate((lengths, (down,))),
+        width,
+        tol_x,
+        tol_s,
+    )
+    return charge, discharge
+
+
+def _at(xl: list[float], vl: list[float], y: float) -> float:
+    """Linear interpolation of a breakpoint list at ``y`` (inside its domain)."""
+    i = bisect.bisect_right(xl, y)
+    if i == 0:
+        return vl[0]
+    if i == len(xl):
+        return vl[-1]
+    x_left, x_right = xl[i - 1], xl[i]
+    return vl[i - 1] + (vl[i] - vl[i - 1]) * (y - x_left) / (x_right - x_left)
+
+
+def _best_move(
+    xl: list[float],
+    vl: list[float],
+    x: float,
+    a: float,
+    b: float,
+    up: float,
+    down: float,
+    tol_x: float,
+) -> float:
+    """The best next level from ``x`` under V_{t+1} (breakpoints ``xl``, values ``vl``): a
+    maximum of a piecewise-linear function over an interval is at a breakpoint or at an end,
+    so the candidates are ``x`` itself, the charge window's end ``x + C`` and the discharge
+    window's end ``x - D`` (each within V's domain) and V's breakpoints in ``[x - D, x + C]``;
+    the sign of the move tells which reward applies. Ties go to the smallest move
+    (indifferent hours idle). Plain Python: a handful of candidates, where numpy's per-call
+    cost would dominate."""
+    lo, hi = xl[0], xl[-1]
+    first = bisect.bisect_left(xl, x - down - tol_x)
+    last = bisect.bisect_right(xl, x + up + tol_x)
+    ends = [min(max(y, lo), hi) for y in (x, x + up, x - down)]
+    ys = xl[first:last] + ends
+    vals = vl[first:last] + [_at(xl, vl, y) for y in ends]
+    totals = [v - (a * (y - x) if y > x else b * (y - x)) for y, v in zip(ys, vals, strict=True)]
+    top = max(totals)
+    near = top - 1e-12 * max(1.0, abs(top))
+    best_y, best_u = x, math.inf
+    for y, total in zip(ys, totals, strict=True):
+        if total >= near and abs(y - x) < best_u:
+            best_y, best_u = y, abs(y - x)
+    return best_y
+
+
 def solve_chain(
     buy: np.ndarray,
     sell: np.ndarray,
@@ -195,41 +357,42 @@ def solve_chain(
     tol_x = X_REL * max(width, up, down)
     scale = max(1.0, float(np.max(np.abs(buy), initial=0.0)), float(np.max(np.abs(sell))))
     tol_v = V_REL * scale * max(width, up, down)
+    tol_s = S_REL * scale
     offsets = np.array([[0.0, up], [-down, 0.0]])
     xs, vs = np.array([x0]), np.array([0.0])
-    tables: list[tuple[np.ndarray, np.ndarray]] = [(xs, vs)]
+    tables: list[tuple[np.ndarray, np.ndarray]] = [(xs, vs)] * (n + 1)  # tables[t] is V_t
     peak = 1
+    pieces: tuple[np.ndarray, np.ndarray] | None = (np.empty(0), np.empty(0))
+    buys, sells = buy.tolist(), sell.tolist()
     for t in range(n - 1, -1, -1):
         if deadline_s is not None and t % CHECK_EVERY == 0 and time.monotonic() > deadline_s:
             raise DeadlineExceededError(
                 "the request's deadline passed while scheduling the continuous chain"
             )
-        x_all, v_all, split = _both_windows(xs, vs, np.array([buy[t], sell[t]]), offsets, width)
-        xc, vc, xd, vd = x_all[:split], v_all[:split], x_all[split:], v_all[split:]
-        xs, vs = _simplify(*_upper(xc, vc, xd, vd, tol_x), tol_x, tol_v)
+        a, b = buys[t], sells[t]
+        if pieces is not None and a >= b:
+            xs, vs = _concave_hour(xs, vs, pieces, a, b, up, down, width, tol_x, tol_s)
+            pieces = (np.diff(vs) / np.diff(xs), np.diff(xs))
+        else:
+            if pieces is not None:
+                (xc, vc), (xd, vd) = _split_hour(
+                    xs, vs, pieces, a, b, up, down, width, tol_x, tol_s
+                )
+            else:
+                x_all, v_all, split = _both_windows(xs, vs, np.array([a, b]), offsets, width)
+                xc, vc, xd, vd = x_all[:split], v_all[:split], x_all[split:], v_all[split:]
+            xs, vs = _simplify(*_upper(xc, vc, xd, vd, tol_x), tol_x, tol_v)
+            pieces = _concave_pieces(xs, vs, tol_s)
         peak = max(peak, xs.size)
-        tables.append((xs, vs))
-    tables.reverse()  # tables[t] is V_t
+        tables[t] = (xs, vs)
     value = float(np.interp(x0, *tables[0]))
 
-    moves = np.zeros(n)
+    moves = np.empty(n)
     x = x0
     for t in range(n):
         nxt_x, nxt_v = tables[t + 1]
-        a, b = float(buy[t]), float(sell[t])
-        lo, hi = nxt_x[0], nxt_x[-1]
-        # a maximum of a piecewise-linear function over an interval is at a breakpoint or at
-        # an end: the charge window [x, x + C] and the discharge window [x - D, x] in V's
-        # domain; the sign of the move tells which reward applies
-        ends = np.array([x, x + up, x - down])
-        ys = np.concatenate((nxt_x, np.minimum(np.maximum(ends, lo), hi)))
-        u = ys - x
-        ok = (u <= up + tol_x) & (u >= -down - tol_x)
-        reward = np.where(u > 0, -a * u, -b * u)
-        total = np.where(ok, np.interp(ys, nxt_x, nxt_v) + reward, -np.inf)
-        top = total.max()
-        near = total >= top - 1e-12 * max(1.0, abs(top))
-        pick = int(np.argmin(np.where(near, np.abs(u), np.inf)))
-        moves[t] = ys[pick] - x
-        x = float(ys[pick])
+        x_next = _best_move(nxt_x.tolist(), nxt_v.tolist(), x, buys[t], sells[t], up, down, tol_x)
+        moves[t] = x_next
+        moves[t] -= x
+        x = x_next
     return ChainSolution(moves=moves, value=value, peak_breakpoints=peak)
