@@ -46,10 +46,16 @@ GATHER_FROM_DAYS = 96
 
 
 @cache
-def _pairs(width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """All ordered pairs (i charge, j discharge) of distinct hours, each pair's SoC range (the
-    hours after which the level differs while the pair runs) and direction (+1 charge first)."""
+def _pairs(
+    width: int, *, charge_first: bool = True, discharge_first: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The ordered pairs (i charge, j discharge) of distinct hours -- those charging first
+    (i < j) and/or those discharging first -- in (i, j) order, each pair's SoC range (the
+    hours after which the level differs while the pair runs) and direction (+1 charge
+    first)."""
     i, j = np.nonzero(~np.eye(width, dtype=bool))
+    keep = ((i < j) & charge_first) | ((i > j) & discharge_first)
+    i, j = i[keep], j[keep]
     hour = np.arange(width)[None, :]
     lo = np.minimum(i, j)[:, None]
     hi = np.maximum(i, j)[:, None]
@@ -72,16 +78,14 @@ def spread_dispatch(
     e0 = battery.soc_start * energy
     cap = battery.daily_withdrawal_cap_mwh
 
-    pi, pj, span, sign = _pairs(width)
+    # nothing to lend (at min_soc): only charge-first pairs can move energy; no room (at
+    # max_soc): only discharge-first pairs
+    pi, pj, span, sign = _pairs(width, charge_first=e0 < e_max, discharge_first=e0 > e_min)
     buy = prices / eta_c
     sell = (prices - battery.degradation_cost_mxn_per_mwh) * eta_d
     margin = sell[:, pj] - buy[:, pi]  # (days, pairs)
     real = hour_mask(hours, width)
     margin = np.where(real[:, pi] & real[:, pj], margin, -np.inf)
-    if e0 <= e_min:  # nothing to lend: only charge-first pairs can move energy
-        margin = np.where(sign > 0, margin, -np.inf)
-    if e0 >= e_max:  # no room: only discharge-first pairs can move energy
-        margin = np.where(sign < 0, margin, -np.inf)
     scale = max(1.0, float(np.max(np.abs(prices))))
     good = margin > 1e-12 * scale
     steps = int(good.sum(axis=1).max(initial=0))
@@ -155,6 +159,8 @@ def _good_first(margin: np.ndarray, good: np.ndarray, steps: int) -> np.ndarray:
     hold a pair that is not good (never used). Only the good pairs are sorted, packed in
     column order into (days, steps), which costs about half a sort of every pair."""
     n_days = margin.shape[0]
+    if steps == 0:
+        return np.zeros((n_days, 0), dtype=np.intp)
     rows, cols = np.nonzero(good)  # row by row, columns ascending
     count = good.sum(axis=1)
     place = np.arange(rows.size) - np.repeat(np.cumsum(count) - count, count)
