@@ -22,9 +22,32 @@ linear between the union of their breakpoints; one crossing at most per piece). 
 the slope does not change are dropped, which keeps the number of breakpoints near the number
 of distinct slopes that matter (tens for a 4-hour battery; the bench prints the peak).
 
-The forward pass follows the stored ``V_t``: from the current level, the best next level is a
-window end or a breakpoint inside the window (a piecewise-linear maximum is attained there);
-ties go to the smallest move, so indifferent hours idle.
+Two exact shortcuts keep the per-hour cost near numpy's per-call floor (a year is 8,784
+sequential hours, so the number of numpy calls per hour is what counts):
+
+* **V_t concave** (checked from its slopes; a slope that rises by ``ds`` between pieces of
+  lengths ``l1``, ``l2`` with ``ds min(l1, l2) <= tol_v`` counts as rounding noise). A
+  concave hour (``a_t >= b_t``, i.e. ``p_t (1 - eta_c eta_d) + kappa eta_c eta_d >= 0``)
+  is then the sup-convolution of two concave functions: V's slopes merged with ``a_t`` over
+  ``C`` and ``b_t`` over ``D``, restricted to ``[0, W]`` -- concave again
+  (``optimizer.envelope``'s step, one row). A non-concave hour is the upper envelope of
+  two such merges (charge-only: ``a_t`` over ``C``; discharge-only: ``b_t`` over ``D``);
+  the result is concave again unless the two cross. About a dozen numpy calls instead of
+  the general step's ~60. Merged pieces whose joint lies within ``tol_v`` of their chord
+  become one piece.
+* **The general step** (above) runs only where V_t is not concave; a crossing of the two
+  branches always leaves a convex kink, so it marks V_{t-1} non-concave without a check.
+
+The forward pass follows the stored ``V_t`` in plain Python (a handful of candidates per
+hour, where numpy's per-call cost would dominate): from the current level, the best next
+level is a window end or a breakpoint inside the window (a piecewise-linear maximum is
+attained there); ties go to the smallest move, so indifferent hours idle.
+
+Work: every hour costs one merge or one general step on the current breakpoints, so the
+total is linear in the hours times a function of the breakpoint count, which is bounded by
+the slopes that can matter (the distinct prices within ``W / min(C, D)`` hours or so; ~10 for
+a 4-hour battery, ~200 for a 168-hour one: ``bench/bench_worst_case.py`` prints the peak).
+No step depends on a clock.
 """
 
 from __future__ import annotations
@@ -43,8 +66,6 @@ from optimizer.errors import DeadlineExceededError
 X_REL = 1e-12
 #: a breakpoint whose value is within this of its neighbours' chord (relative) is dropped
 V_REL = 1e-13
-#: slopes within this of each other (relative to the largest price) count as equal
-S_REL = 1e-12
 #: hours between deadline checks
 CHECK_EVERY = 256
 
@@ -136,30 +157,27 @@ def _both_windows(
 
 
 def _upper(
-    x1: np.ndarray, v1: np.ndarray, x2: np.ndarray, v2: np.ndarray, tol_x: float
-) -> tuple[np.ndarray, np.ndarray]:
+    x1: np.ndarray, v1: np.ndarray, x2: np.ndarray, v2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, bool]:
     """Pointwise maximum of two piecewise-linear functions on overlapping intervals (each is
-    -inf outside its own interval)."""
+    -inf outside its own interval), and whether they cross (then the maximum has a convex
+    kink there: it turns from the flatter function to the steeper one)."""
     xs = np.sort(np.concatenate((x1, x2)))
-
-    def at(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
-        inside = (x >= xp[0] - tol_x) & (x <= xp[-1] + tol_x)
-        return np.where(inside, np.interp(x, xp, fp), -np.inf)
-
-    g, h = at(xs, x1, v1), at(xs, x2, v2)
-    both = np.isfinite(g) & np.isfinite(h)
-    d = np.where(both, g - h, 0.0)
-    cross = both[:-1] & both[1:] & (d[:-1] * d[1:] < 0)
+    g = np.interp(xs, x1, v1, left=-np.inf, right=-np.inf)
+    h = np.interp(xs, x2, v2, left=-np.inf, right=-np.inf)
+    top = np.maximum(g, h)
+    d = g - h  # +-inf where only one is defined (every point is in one of the intervals)
+    d = np.where(np.isfinite(d), d, 0.0)  # crossings only where both are defined
+    cross = d[:-1] * d[1:] < 0
+    if not cross.any():
+        return xs, top, False
     k = np.flatnonzero(cross)
-    if not k.size:
-        return xs, np.maximum(g, h)
     t = d[k] / (d[k] - d[k + 1])
     xc = xs[k] + t * (xs[k + 1] - xs[k])
     vc = g[k] + t * (g[k + 1] - g[k])
-    x = np.concatenate([xs, xc])
-    v = np.concatenate([np.maximum(g, h), vc])
+    x = np.concatenate((xs, xc))
     order = np.argsort(x, kind="stable")
-    return x[order], v[order]
+    return x[order], np.concatenate((top, vc))[order], True
 
 
 def _simplify(
@@ -183,13 +201,18 @@ def _simplify(
 
 
 def _concave_pieces(
-    xs: np.ndarray, vs: np.ndarray, tol_s: float
+    xs: np.ndarray, vs: np.ndarray, tol_v: float
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """V's slopes and segment lengths when V is concave (slopes non-increasing to within
-    ``tol_s``), else None."""
+    """V's slopes and segment lengths when V is concave, else None. A slope that rises by
+    ``ds`` between pieces of lengths ``l1``, ``l2`` counts as concave when ``ds min(l1, l2)
+    <= tol_v``: V is then within ``tol_v`` of its concave hull there (rounding noise of
+    the values, not a shape)."""
     lengths = xs[1:] - xs[:-1]
     slopes = (vs[1:] - vs[:-1]) / lengths
-    if slopes.size > 1 and (slopes[1:] > slopes[:-1] + tol_s).any():
+    if (
+        slopes.size > 1
+        and ((slopes[1:] - slopes[:-1]) * np.minimum(lengths[1:], lengths[:-1]) > tol_v).any()
+    ):
         return None
     return slopes, lengths
 
@@ -201,14 +224,14 @@ def _merged(
     lengths: np.ndarray,
     width: float,
     tol_x: float,
-    tol_s: float,
+    tol_v: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The concave function that starts at (``left``, ``left_v``) and follows ``slopes``
     (any order: sorted here, decreasing) over ``lengths``, restricted to ``[0, width]``;
-    equal slopes (to within ``tol_s``) become one piece."""
+    neighbouring pieces whose joint is within ``tol_v`` of their chord become one."""
     order = np.argsort(-slopes, kind="stable")
     s, ln = slopes[order], lengths[order]
-    new = np.concatenate((_TRUE, s[:-1] - s[1:] > tol_s))
+    new = np.concatenate((_TRUE, (s[:-1] - s[1:]) * np.minimum(ln[:-1], ln[1:]) > tol_v))
     if not new.all():  # equal slopes: one piece (their lengths add up)
         starts = np.flatnonzero(new)
         s, ln = s[starts], np.add.reduceat(ln, starts)
@@ -240,7 +263,7 @@ def _concave_hour(
     down: float,
     width: float,
     tol_x: float,
-    tol_s: float,
+    tol_v: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One hour from a concave V_t whose hour is concave too (``a >= b``): the
     sup-convolution with the hour's reward is the merge of the slope sequences (charging at
@@ -254,7 +277,7 @@ def _concave_hour(
         np.concatenate((lengths, (up, down))),
         width,
         tol_x,
-        tol_s,
+        tol_v,
     )
 
 
@@ -268,7 +291,7 @@ def _split_hour(
     down: float,
     width: float,
     tol_x: float,
-    tol_s: float,
+    tol_v: float,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """One non-concave hour (``a < b``) from a concave V_t: the charge-only and the
     discharge-only branch, each the merge of V's slopes with one segment (so concave);
@@ -282,7 +305,7 @@ def _split_hour(
         np.concatenate((lengths, (up,))),
         width,
         tol_x,
-        tol_s,
+        tol_v,
     )
     discharge = _merged(
         x_first,
@@ -291,7 +314,7 @@ def _split_hour(
         np.concatenate((lengths, (down,))),
         width,
         tol_x,
-        tol_s,
+        tol_v,
     )
     return charge, discharge
 
@@ -357,7 +380,6 @@ def solve_chain(
     tol_x = X_REL * max(width, up, down)
     scale = max(1.0, float(np.max(np.abs(buy), initial=0.0)), float(np.max(np.abs(sell))))
     tol_v = V_REL * scale * max(width, up, down)
-    tol_s = S_REL * scale
     offsets = np.array([[0.0, up], [-down, 0.0]])
     xs, vs = np.array([x0]), np.array([0.0])
     tables: list[tuple[np.ndarray, np.ndarray]] = [(xs, vs)] * (n + 1)  # tables[t] is V_t
@@ -371,18 +393,21 @@ def solve_chain(
             )
         a, b = buys[t], sells[t]
         if pieces is not None and a >= b:
-            xs, vs = _concave_hour(xs, vs, pieces, a, b, up, down, width, tol_x, tol_s)
+            xs, vs = _concave_hour(xs, vs, pieces, a, b, up, down, width, tol_x, tol_v)
             pieces = (np.diff(vs) / np.diff(xs), np.diff(xs))
         else:
             if pieces is not None:
                 (xc, vc), (xd, vd) = _split_hour(
-                    xs, vs, pieces, a, b, up, down, width, tol_x, tol_s
+                    xs, vs, pieces, a, b, up, down, width, tol_x, tol_v
                 )
             else:
                 x_all, v_all, split = _both_windows(xs, vs, np.array([a, b]), offsets, width)
                 xc, vc, xd, vd = x_all[:split], v_all[:split], x_all[split:], v_all[split:]
-            xs, vs = _simplify(*_upper(xc, vc, xd, vd, tol_x), tol_x, tol_v)
-            pieces = _concave_pieces(xs, vs, tol_s)
+            xs, vs, crossed = _upper(xc, vc, xd, vd)
+            xs, vs = _simplify(xs, vs, tol_x, tol_v)
+            # a crossing leaves a convex kink (V not concave; if it was below tol_v and
+            # simplified away, the general step stays exact, only slower)
+            pieces = None if crossed else _concave_pieces(xs, vs, tol_v)
         peak = max(peak, xs.size)
         tables[t] = (xs, vs)
     value = float(np.interp(x0, *tables[0]))

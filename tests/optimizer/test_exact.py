@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optimizer import Battery, DeadlineExceededError, Horizon, run_strategy
+from optimizer import Battery, DeadlineExceededError, Horizon, chain, run_strategy
 from optimizer.chain import solve_chain
 from optimizer.lattice import make_lattice, solve
 from optimizer.strategies.optimal import daily_moves
@@ -120,6 +120,30 @@ def test_property_chain_of_one_day_equals_lattice(prices: np.ndarray, battery: B
         assert_exact(float(revenue), float(best[0]))
 
 
+@settings(max_examples=60)
+@given(
+    prices=st.lists(st.sampled_from([23, 24, 25]).flatmap(hard_day), min_size=2, max_size=4),
+    battery=any_battery(cap=False),
+)
+def test_property_chain_shortcuts_equal_the_general_step(
+    prices: list[np.ndarray], battery: Battery
+) -> None:
+    # the chain's slope merges from a concave V (optimizer.chain) against its general window
+    # step alone: two exact computations of the same value function must agree, and each
+    # schedule must earn its value
+    p = np.concatenate(prices)
+    buy = p / battery.eta_charge
+    sell = (p - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge
+    fast = solve_chain(buy, sell, battery)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chain, "_concave_pieces", lambda *_: None)
+        general = solve_chain(buy, sell, battery)
+    assert_exact(fast.value, general.value)
+    for path in (fast.moves, general.moves):
+        revenue = np.sum(np.where(path > 0, -buy * path, -sell * path))
+        assert_exact(float(revenue), general.value)
+
+
 # ----------------------------------------------------------------------------- named families
 
 
@@ -202,6 +226,18 @@ def test_week_long_battery_over_solar_dips() -> None:
         assert_exact(total, reference_optimum([p], battery))
     chain = sum(day_totals(days_from(prices), battery, Horizon.CONTINUOUS))
     assert_exact(chain, reference_optimum(prices, battery, continuous=True))
+
+
+@pytest.mark.parametrize("duration_h", [0.25, 4.0, 168.0])
+def test_chain_in_and_out_of_concave_stretches(duration_h: float) -> None:
+    # ordinary days (every hour concave, V concave: slope merges), a run of very negative
+    # hours (V turns non-concave: the general step), and ordinary days again, on the chain
+    days = [np.array(d.prices_mxn_per_mwh, dtype=float) for d in real_days()[40:44]]
+    days[1][3:20] = [-1200.0, -5.0, -300.0, -0.01, 0.0] * 3 + [-1200.0, 40.0]
+    days[2][10:14] = -60.0
+    battery = prd_battery(duration_h=duration_h, initial_soc=0.5, degradation_cost_mxn_per_mwh=25.0)
+    total = sum(day_totals(days_from(days), battery, Horizon.CONTINUOUS))
+    assert_exact(total, reference_optimum(days, battery, continuous=True))
 
 
 def test_lattice_holds_the_pinned_levels() -> None:
