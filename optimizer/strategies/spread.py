@@ -18,12 +18,15 @@ pair may also run the other way -- sell stored energy early and buy it back late
 uses the same margin rule and the SoC floor instead of the ceiling.
 
 This is a heuristic: valid and sensible, not optimal (greedy choices can block better
-combinations). It is vectorised across days: step k takes every day's k-th best pair.
+combinations). It is vectorised across days: on short runs each round makes every day's next
+move (its first remaining pair that moves anything), on long runs step k takes every day's k-th
+best pair; both walks give the same schedule to the bit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -40,8 +43,9 @@ from optimizer.strategies._days import (
 )
 from optimizer.strategies.base import Strategy
 
-#: Days from which a greedy step gathers the days that can still move energy rather than
-#: working on whole rows (below it numpy's per-call cost outweighs the smaller arrays).
+#: Days from which the greedy walks step by step (every day's k-th pair at step k, on the days
+#: that can still move energy) rather than move by move (``_Greedy.by_moves``: a few rounds,
+#: but each over every remaining candidate pair, which outgrows the steps on long runs).
 GATHER_FROM_DAYS = 96
 
 
@@ -91,65 +95,163 @@ def spread_dispatch(
     steps = int(good.sum(axis=1).max(initial=0))
     order = _good_first(margin, good, steps)
 
-    # everything the k-th step needs, as (steps, days) arrays; hours as flat indices
-    rows = np.arange(n_days)
-    ranked = order.T
-    good_k = np.take_along_axis(good, order, axis=1).T
-    flat_i = pi[ranked] + (rows * width)[None, :]
-    flat_j = pj[ranked] + (rows * width)[None, :]
-    sign_k = sign[ranked]
-    span_k = span[ranked]  # (steps, days, width)
-    # SoC headroom = bound_k - max over the span of sign * level (max_soc above, min_soc below)
-    bound_k = np.where(sign_k > 0, e_max, -e_min)
-
-    stored = np.zeros(n_days * width)  # battery-side MWh stored per hour
-    withdrawn = np.zeros(n_days * width)  # battery-side MWh withdrawn per hour
+    stored = np.zeros(n_days * width)  # battery-side MWh stored per hour (flat)
+    withdrawn = np.zeros(n_days * width)  # battery-side MWh withdrawn per hour (flat)
     level = np.full((n_days, width), e0)  # stored energy after each hour
     room_cap = np.full(n_days, np.inf if cap is None else cap)
-    c_max, w_max = eta_c * p, p / eta_d
-    tiny = 1e-6 * min(p, energy)  # smaller moves would be snapped to 0 by settlement
-    # from this many days on, each step works on the days that can move energy only
-    gather = n_days >= GATHER_FROM_DAYS
-    for k in range(steps):
-        i, j = flat_i[k], flat_j[k]
-        room = np.minimum(
-            np.where(withdrawn[i] > 0, 0.0, c_max - stored[i]),
-            np.where(stored[j] > 0, 0.0, w_max - withdrawn[j]),
-        )
-        # a day moves at most ``room``: only the days where that is more than ``tiny`` can
-        # move anything at this step, and only they are worked on
-        moving = good_k[k] & (room > tiny)
-        if not gather:  # few days: whole rows (the others move 0) cost less than gathering
-            if not moving.any():
+    greedy = _Greedy(
+        stored=stored,
+        withdrawn=withdrawn,
+        level=level,
+        room_cap=room_cap,
+        c_max=eta_c * p,
+        w_max=p / eta_d,
+        e_min=e_min,
+        e_max=e_max,
+        capped=cap is not None,
+        tiny=1e-6 * min(p, energy),  # smaller moves would be snapped to 0 by settlement
+    )
+    if n_days >= GATHER_FROM_DAYS:
+        greedy.by_steps(order, good, pi, pj, span, sign)
+    else:
+        greedy.by_moves(order, good.sum(axis=1), pi, pj)
+    return stored.reshape(n_days, width) / eta_c, withdrawn.reshape(n_days, width) * eta_d
+
+
+@dataclass
+class _Greedy:
+    """The greedy's state (flat per-hour stored and withdrawn MWh, the level after each hour,
+    each day's remaining withdrawal cap) and its two exact walks over the ranked pairs."""
+
+    stored: np.ndarray
+    withdrawn: np.ndarray
+    level: np.ndarray
+    room_cap: np.ndarray
+    c_max: float
+    w_max: float
+    e_min: float
+    e_max: float
+    capped: bool
+    tiny: float
+
+    def by_steps(
+        self,
+        order: np.ndarray,
+        good: np.ndarray,
+        pi: np.ndarray,
+        pj: np.ndarray,
+        span: np.ndarray,
+        sign: np.ndarray,
+    ) -> None:
+        """Step k takes every day's k-th pair, on the days that can still move energy."""
+        stored, withdrawn, level, room_cap = self.stored, self.withdrawn, self.level, self.room_cap
+        n_days, width = level.shape
+        rows = np.arange(n_days)
+        ranked = order.T
+        good_k = np.take_along_axis(good, order, axis=1).T
+        flat_i = pi[ranked] + (rows * width)[None, :]
+        flat_j = pj[ranked] + (rows * width)[None, :]
+        sign_k = sign[ranked]
+        span_k = span[ranked]  # (steps, days, width)
+        # SoC headroom = bound_k - max over the span of sign * level (max_soc above, min_soc
+        # below)
+        bound_k = np.where(sign_k > 0, self.e_max, -self.e_min)
+        for k in range(order.shape[1]):
+            i, j = flat_i[k], flat_j[k]
+            room = np.minimum(
+                np.where(withdrawn[i] > 0, 0.0, self.c_max - stored[i]),
+                np.where(stored[j] > 0, 0.0, self.w_max - withdrawn[j]),
+            )
+            # a day moves at most ``room``: only the days where that is more than ``tiny``
+            # can move anything at this step, and only they are worked on
+            live = np.flatnonzero(good_k[k] & (room > self.tiny))
+            if not live.size:
                 continue
-            sk, in_span = sign_k[k], span_k[k]
-            head = bound_k[k] - np.max(level * sk[:, None], axis=1, where=in_span, initial=-np.inf)
-            amount = np.minimum(room, np.minimum(head, room_cap))
-            amount = np.where(moving & (amount > tiny), amount, 0.0)
-            if not amount.any():  # nothing fits (most steps): nothing to update
+            i, j, sk, in_span = i[live], j[live], sign_k[k, live], span_k[k, live]
+            signed_level = level[live] * sk[:, None]
+            head = bound_k[k, live] - np.max(signed_level, axis=1, where=in_span, initial=-np.inf)
+            amount = np.minimum(room[live], np.minimum(head, room_cap[live]))
+            amount = np.where(amount > self.tiny, amount, 0.0)
+            if not amount.any():
                 continue
             stored[i] += amount
             withdrawn[j] += amount
-            level += in_span * (amount * sk)[:, None]
-            room_cap -= amount
-            continue
-        live = np.flatnonzero(moving)
-        if not live.size:
-            continue
-        i, j, sk, in_span = i[live], j[live], sign_k[k, live], span_k[k, live]
-        signed_level = level[live] * sk[:, None]
-        head = bound_k[k, live] - np.max(signed_level, axis=1, where=in_span, initial=-np.inf)
-        amount = np.minimum(room[live], np.minimum(head, room_cap[live]))
-        amount = np.where(amount > tiny, amount, 0.0)
-        if not amount.any():
-            continue
-        stored[i] += amount
-        withdrawn[j] += amount
-        level[live] += in_span * (amount * sk)[:, None]
-        room_cap[live] -= amount
-    stored = stored.reshape(n_days, width)
-    withdrawn = withdrawn.reshape(n_days, width)
-    return stored / eta_c, withdrawn * eta_d
+            level[live] += in_span * (amount * sk)[:, None]
+            room_cap[live] -= amount
+
+    def by_moves(
+        self, order: np.ndarray, n_good: np.ndarray, pi: np.ndarray, pj: np.ndarray
+    ) -> None:
+        """The same greedy, move by move: a pair that would move no more than ``tiny``
+        changes nothing, so a day's next move is its first remaining pair that would move
+        more, at the current state. Every round finds and makes each day's next move (days are
+        independent), then drops the pairs that can never move again: those before it, and
+        those whose hours have no room left (room only shrinks as hours fill and close).
+        A day without a move is done. Rounds: the most moves of a day (~10 for the PRD
+        battery), instead of one step per ranked place (~180)."""
+        stored, withdrawn, level, room_cap = self.stored, self.withdrawn, self.level, self.room_cap
+        n_days, width = level.shape
+        valid = np.arange(order.shape[1])[None, :] < n_good[:, None]
+        day = np.nonzero(valid)[0]  # candidates by day, then rank
+        pair = order[valid]
+        ci, cj = pi[pair], pj[pair]
+        first, last = np.minimum(ci, cj), np.maximum(ci, cj) - 1  # the hours the pair spans
+        # the extreme level over first..last from a sparse table: rung k holds the extreme over
+        # hours h .. h + 2**k - 1, and first..last is covered by two runs of one rung
+        length = last - first + 1
+        rung = np.zeros(length.shape, dtype=np.intp)
+        while (longer := (2 << rung) <= length).any():
+            rung += longer
+        rungs = int(rung.max(initial=0)) + 1
+        at = (rung * n_days + day) * width
+        # one row per candidate: day, flat charge and discharge hours, the two table entries,
+        # the span, charges first
+        cand = np.stack(
+            (day, day * width + ci, day * width + cj, at + first, at + last + 1 - (1 << rung),
+             first, last, ci < cj),
+            axis=1,
+        ).astype(np.int32)  # fmt: skip
+        lends = bool((ci > cj).any())  # discharge-first pairs (bound: min_soc)
+        holds = bool((ci < cj).any())  # charge-first pairs (bound: max_soc)
+        hour = np.arange(width)
+        table = np.empty((rungs, n_days, width))
+
+        def extremes(pick: np.ufunc, one: np.ndarray, two: np.ndarray) -> np.ndarray:
+            table[0] = level
+            for k in range(1, rungs):
+                half, w = 1 << (k - 1), width - (1 << k) + 1
+                pick(table[k - 1, :, :w], table[k - 1, :, half : half + w], out=table[k, :, :w])
+            flat = table.reshape(-1)
+            return np.asarray(pick(flat[one], flat[two]))
+
+        while cand.shape[0]:
+            owner, ii, jj, one, two = cand[:, 0], cand[:, 1], cand[:, 2], cand[:, 3], cand[:, 4]
+            room = np.minimum(
+                np.where(withdrawn[ii] > 0, 0.0, self.c_max - stored[ii]),
+                np.where(stored[jj] > 0, 0.0, self.w_max - withdrawn[jj]),
+            )
+            # headroom: bound - max over the span of sign * level, as ``by_steps`` has it
+            if holds:
+                head = self.e_max - extremes(np.maximum, one, two)
+            if lends:
+                lent = -self.e_min - -extremes(np.minimum, one, two)
+                head = lent if not holds else np.where(cand[:, 7] == 1, head, lent)
+            amount = np.minimum(room, np.minimum(head, room_cap[owner]) if self.capped else head)
+            moves = np.flatnonzero(amount > self.tiny)
+            if not moves.size:
+                return
+            on = owner[moves]
+            moves = moves[np.concatenate(([True], on[1:] != on[:-1]))]  # each day's first
+            d, a, mover = owner[moves], amount[moves], cand[moves]
+            stored[mover[:, 1]] += a
+            withdrawn[mover[:, 2]] += a
+            sk = np.where(mover[:, 7] == 1, 1.0, -1.0)
+            in_span = (hour >= mover[:, 5, None]) & (hour <= mover[:, 6, None])
+            level[d] += in_span * (a * sk)[:, None]
+            room_cap[d] -= a
+            cut = np.full(n_days, cand.shape[0])
+            cut[d] = moves
+            cand = cand[(room > self.tiny) & (np.arange(cand.shape[0]) > cut[owner])]
 
 
 def _good_first(margin: np.ndarray, good: np.ndarray, steps: int) -> np.ndarray:

@@ -161,13 +161,16 @@ def test_property_valid_and_never_beats_optimal(
 
 
 @pytest.mark.parametrize("cap", [None, 1.0])
-def test_gathering_the_moving_days_changes_nothing(
-    monkeypatch: pytest.MonkeyPatch, cap: float | None
+@pytest.mark.parametrize("start", [None, 0.55, 1.0])
+def test_move_by_move_and_step_by_step_agree(
+    monkeypatch: pytest.MonkeyPatch, cap: float | None, start: float | None
 ) -> None:
-    """A greedy step works on whole rows for few days and on the days that can still move
-    energy for many; both must give the same schedule to the bit."""
+    """The greedy walks move by move for few days and step by step for many; both must give
+    the same schedule to the bit (charge-first pairs, discharge-first pairs, both)."""
     days = market_days(real_days()[:40])
-    battery = prd_battery(max_cycles_per_day=cap, degradation_cost_mxn_per_mwh=25.0)
+    battery = prd_battery(
+        max_cycles_per_day=cap, degradation_cost_mxn_per_mwh=25.0, initial_soc=start
+    )
     for prices in (np.asarray(days.matrix), -np.asarray(days.matrix)):
         monkeypatch.setattr(spread, "GATHER_FROM_DAYS", 10**9)
         whole = spread.spread_dispatch(prices, days.hours, battery)
