@@ -32,10 +32,24 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
 ``continuous`` horizon (one chain of hours over all days):
 
 * some hour not concave, no cycle cap: the exact chain recursion of ``optimizer.chain``
-  (piecewise-linear value functions that need not be concave; bounded work per hour);
-* every hour concave: one HiGHS LP over the chain (no binaries; polynomial);
-* with a cycle cap: one HiGHS program over the chain (a binary only where needed): the one
-  route whose work is not bounded in advance (open, see the README).
+  (piecewise-linear value functions that need not be concave; work linear in the hours,
+  bounded per hour by the breakpoint count);
+* every hour concave, with or without a cycle cap: one HiGHS LP over the chain (no
+  binaries; polynomial);
+* a cycle cap and some hour not concave: one HiGHS MILP over the chain with a binary on
+  each such hour only (see below). **The one route whose work is not bounded in advance**:
+  branch and bound over up to one binary per hour. Measured (PRD battery, cap 1, one core):
+  a year with midday solar dips (4,569 binaries) ~3 s of CPU, a year with 30 % of hours at
+  -20..-1200 (2,495) ~3 s, 31 days of flat -1200 (744) ~0.8 s, a year of flat -1200 (8,784)
+  ~22 s, past the default request deadline, so that request answers 503. Why no bounded
+  exact method here: the cap is one constraint per market day across a chain that does not
+  return to ``x0`` at midnight. The chain recursion would need a second state (energy
+  withdrawn so far that day), making each value function a two-dimensional piecewise-linear
+  surface; pricing the caps instead (a multiplier per day, as the daily route does with
+  one) gives a 366-dimensional non-smooth dual with no finite exact search like the daily
+  route's one-dimensional Newton, and on non-concave hours a duality gap that the daily
+  route's certificate (a mix of two schedules of one day) cannot close day by day on a
+  chain. Without non-concave hours the problem is the LP above.
 
 The request deadline (``deadline_s``, a ``time.monotonic()`` timestamp, SPEC §13) is only a
 last guard: it is checked between vectorised steps and raises ``DeadlineExceededError``; it
