@@ -292,7 +292,9 @@ def _market_days(
     """One MarketDay per row; on clock-change days drop the skipped clock hour (02:00) or repeat
     the doubled one (01:00, with its own noise), as CENACE publishes them."""
     rows: list[list[float]] = prices.tolist()
-    out = []
+    dates = []
+    offsets = [0]
+    values: list[float] = []
     for i, row in enumerate(rows):
         date = start + dt.timedelta(days=i)
         hours = hours_in_day(system, date)
@@ -302,5 +304,8 @@ def _market_days(
             noise = _normal(seed, days[i : i + 1], _EXTRA_HOUR, 1)[0, 0]
             repeat = round(row[REPEATED_CLOCK_HOUR] * float(np.exp(0.05 * noise)), 2)
             row.insert(REPEATED_CLOCK_HOUR + 1, repeat)
-        out.append(MarketDay(date, tuple(row)))
-    return out
+        dates.append(date)
+        values.extend(row)
+        offsets.append(len(values))
+    # checked and laid out as one array (MarketDay.split), not day by day
+    return list(MarketDay.split(dates, np.array(values), offsets))

@@ -102,6 +102,21 @@ def test_same_query_twice_gives_identical_days(source: SyntheticSource) -> None:
     assert [d.date for d in first] == [start + dt.timedelta(days=i) for i in range(91)]
 
 
+def test_kept_days_are_the_generated_ones() -> None:
+    """Days answered from the kept ones (whole query kept, one day missing, evicted) are
+    exactly what a source that keeps nothing generates."""
+    keeping, fresh = SyntheticSource(keep_days=40), SyntheticSource(keep_days=0)
+    spans = [(1, 31), (5, 20), (1, 31), (20, 40), (1, 10), (1, 31)]
+    for process in Process:
+        for first, last in spans:
+            start, end = dt.date(2024, 3, first), dt.date(2024, 3, 1) + dt.timedelta(last - 1)
+            kept = fetch(keeping, "CANCUN", start, end, process=process)
+            made = fetch(fresh, "CANCUN", start, end, process=process)
+            assert kept == made
+            assert all(np.array_equal(k.prices, m.prices) for k, m in zip(kept, made, strict=True))
+    assert len(keeping._kept) == 40
+
+
 @pytest.mark.parametrize("process", list(Process), ids=str)
 def test_a_day_does_not_depend_on_the_range_it_was_asked_in(
     source: SyntheticSource, process: Process
