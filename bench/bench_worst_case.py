@@ -46,7 +46,12 @@ from optimizer.chain import solve_chain  # noqa: E402
 from optimizer.envelope import needs_binary  # noqa: E402
 from optimizer.settle import day_offsets  # noqa: E402
 from optimizer.strategies._days import hour_mask, price_matrix  # noqa: E402
-from optimizer.strategies.optimal import STRATEGY, daily_moves, solve_milp  # noqa: E402
+from optimizer.strategies.optimal import (  # noqa: E402
+    STRATEGY,
+    daily_moves,
+    solve_milp,
+    within_cap,
+)
 
 DATA_FILE = REPO / "data" / "cenace" / "pend_MDA_2016-01-27_2017-06-30_7zonas_jluisfgarza.csv.gz"
 ZONE = "APATZINGAN"
@@ -158,13 +163,14 @@ def route(days: list[MarketDay], battery: Battery, horizon: Horizon) -> str:
         binaries = int(needs_binary(prices, battery).sum())
         if not binaries:
             return "HiGHS LP over the chain"
-        if battery.max_cycles_per_day is not None:
-            return f"HiGHS MILP over the chain, {binaries} binaries (unbounded work)"
         kappa = battery.degradation_cost_mxn_per_mwh
         sol = solve_chain(
             prices / battery.eta_charge, (prices - kappa) * battery.eta_discharge, battery
         )
-        return f"chain recursion, peak {sol.peak_breakpoints} breakpoints"
+        text = f"chain recursion, peak {sol.peak_breakpoints} breakpoints"
+        if not within_cap(sol.moves, day_offsets(days), battery.daily_withdrawal_cap_mwh):
+            text += f", cap binds: HiGHS MILP over the chain, {binaries} binaries (unbounded)"
+        return text
     matrix, hours = price_matrix(days)
     return str(daily_moves(matrix, hour_mask(hours, matrix.shape[1]), battery)[2])
 
@@ -208,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
          continuous),
         ("30 % negative hours, cap 1, continuous", negative_hours(year, 0.3),
          prd(max_cycles_per_day=1.0), continuous),
+        ("30 % negative hours, cap 3, continuous", negative_hours(year, 0.3),
+         prd(max_cycles_per_day=3.0), continuous),
         ("31 days of -1200, cap 1, continuous", flat(-1200.0, 31), prd(max_cycles_per_day=1.0),
          continuous),
         ("366 days of -1200, cap 1, continuous", flat(-1200.0, 366), prd(max_cycles_per_day=1.0),

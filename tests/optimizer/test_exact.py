@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from optimizer import Battery, DeadlineExceededError, Horizon, chain, run_strategy
 from optimizer.chain import solve_chain
 from optimizer.lattice import make_lattice, solve
+from optimizer.strategies import optimal
 from optimizer.strategies.optimal import daily_moves
 from tests.optimizer.helpers import days_from, prd_battery, real_days
 from tests.optimizer.reference import reference_optimum
@@ -238,6 +239,52 @@ def test_chain_in_and_out_of_concave_stretches(duration_h: float) -> None:
     battery = prd_battery(duration_h=duration_h, initial_soc=0.5, degradation_cost_mxn_per_mwh=25.0)
     total = sum(day_totals(days_from(days), battery, Horizon.CONTINUOUS))
     assert_exact(total, reference_optimum(days, battery, continuous=True))
+
+
+def negative_hour_days(n: int, share: float = 0.3, seed: int = 30) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for day in real_days()[200 : 200 + n]:
+        p = np.array(day.prices_mxn_per_mwh, dtype=float)
+        hit = rng.random(p.size) < share
+        p[hit] = rng.uniform(-1200.0, -20.0, int(hit.sum()))
+        out.append(p)
+    return out
+
+
+def test_continuous_cap_that_never_binds_is_the_chain_optimum() -> None:
+    # the uncapped chain optimum withdraws less than the cap every day: it is returned as
+    # is (optimal for the capped problem too), and HiGHS is never called
+    prices = negative_hour_days(3)
+    battery = prd_battery(initial_soc=0.5, max_cycles_per_day=50.0)
+
+    def no_highs(*_: object, **__: object) -> None:
+        raise AssertionError("HiGHS called")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(optimal, "solve_milp", no_highs)
+        run = run_strategy("optimal", days_from(prices), battery, horizon=Horizon.CONTINUOUS)
+    total = sum(day.revenue_mxn for day in run.days)
+    assert_exact(total, reference_optimum(prices, battery, continuous=True))
+    assert all(day.cycles <= 50.0 for day in run.days)
+
+
+@pytest.mark.parametrize("cap", [0.5, 1.0])
+def test_continuous_binding_cap_over_negative_hours(cap: float) -> None:
+    prices = negative_hour_days(3)
+    battery = prd_battery(initial_soc=0.5, max_cycles_per_day=cap)
+    uncapped = solve_chain(
+        np.concatenate(prices) / battery.eta_charge,
+        np.concatenate(prices) * battery.eta_discharge,
+        battery,
+    )
+    assert not optimal.within_cap(
+        uncapped.moves, np.array([0, 24, 48, 72]), battery.daily_withdrawal_cap_mwh
+    )  # the cap binds: this is the HiGHS route
+    run = run_strategy("optimal", days_from(prices), battery, horizon=Horizon.CONTINUOUS)
+    assert all(day.cycles <= cap + 1e-9 for day in run.days)
+    total = sum(day.revenue_mxn for day in run.days)
+    assert_exact(total, reference_optimum(prices, battery, continuous=True))
 
 
 def test_lattice_holds_the_pinned_levels() -> None:
