@@ -63,6 +63,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -140,47 +141,26 @@ def make_grid(
     return Grid(step_mwh=step, levels=levels, start=below, up=up, down=down)
 
 
-def _window_max(g: np.ndarray, width: int) -> np.ndarray:
-    """``out[k] = max(g[k : k + width])`` along axis 0 (positions past the end count as
-    -inf), by doubling: log2(width) vectorised maxima. ``g`` is scratch (a temporary of the
-    caller's): it may be overwritten. Each pass writes into the other of two buffers, so no
-    pass reads what it writes (numpy would otherwise copy the overlapping operand first)."""
-    size = g.shape[0]
-    width = min(width, size)
-    m, spare = g, np.empty_like(g)
+def _window_max(g: np.ndarray, spare: np.ndarray, width: int) -> np.ndarray:
+    """``out[k] = max(g[k : k + width])`` along axis 0 for every k that has a whole window
+    (``g.shape[0] - width + 1`` rows; pad ``g`` with -inf rows for windows past its end), by
+    doubling: log2(width) vectorised maxima. ``g`` and ``spare`` (same shape) are scratch: both
+    are overwritten, and the result is a view of one of them. Each pass writes into the other
+    buffer, so no pass reads what it writes (numpy would otherwise copy the overlapping
+    operand first)."""
+    count = g.shape[0]  # rows of m that hold a whole window
+    m = g
     span = 1
-    while 2 * span <= width:  # invariant: m[k] = max(g[k : k + span])
-        np.maximum(m[: size - span], m[span:], out=spare[: size - span])
-        spare[size - span :] = m[size - span :]
+    while 2 * span <= width:  # invariant: m[k] = max(g[k : k + span]) for k < count
+        np.maximum(m[: count - span], m[span:count], out=spare[: count - span])
         m, spare = spare, m
+        count -= span
         span *= 2
     rest = width - span
     if rest:
-        np.maximum(m[: size - rest], m[rest:], out=spare[: size - rest])
-        spare[size - rest :] = m[size - rest :]
-        return spare
-    return m
-
-
-def _window_max_back(g: np.ndarray, width: int) -> np.ndarray:
-    """``out[k] = max(g[k - width + 1 : k + 1])`` along axis 0 (positions before the start
-    count as -inf): ``_window_max`` of the reversed rows, reversed back, without working on
-    reversed (negative-stride) arrays. ``g`` is scratch, as there."""
-    size = g.shape[0]
-    width = min(width, size)
-    m, spare = g, np.empty_like(g)
-    span = 1
-    while 2 * span <= width:  # invariant: m[k] = max(g[k - span + 1 : k + 1])
-        np.maximum(m[span:], m[: size - span], out=spare[span:])
-        spare[:span] = m[:span]
-        m, spare = spare, m
-        span *= 2
-    rest = width - span
-    if rest:
-        np.maximum(m[rest:], m[: size - rest], out=spare[rest:])
-        spare[:rest] = m[:rest]
-        return spare
-    return m
+        np.maximum(m[: count - rest], m[rest:count], out=spare[: count - rest])
+        return spare[: count - rest]
+    return m[:count]
 
 
 @dataclass(frozen=True)
@@ -208,18 +188,30 @@ def _solve(
     b = (((prices - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge - penalty) * h).T
     idle_hour = ~real.T
     k = np.arange(grid.levels, dtype=float)[:, None]
-    values = np.empty((hours + 1, grid.levels, rows))
-    v = np.full((grid.levels, rows), -np.inf)
+    levels = grid.levels
+    values = np.empty((hours + 1, levels, rows))
+    v = values[hours]
+    v[...] = -np.inf
     v[grid.start] = 0.0
-    values[hours] = v
+    # window maxima over the levels: up, max(g[k : k + U + 1]), on g padded with -inf after
+    # the last level; down, max(g[k - W : k + 1]), on g padded with -inf before the first
+    # (the windows past the grid count as -inf; one longer than the grid reaches no further)
+    wide_up, wide_down = min(grid.up + 1, levels), min(grid.down + 1, levels)
+    g_up, spare_up = np.empty((2, levels + wide_up - 1, rows))
+    g_down, spare_down = np.empty((2, levels + wide_down - 1, rows))
+    idles = cast("list[bool]", idle_hour.any(axis=1).tolist())
     for t in range(hours - 1, -1, -1):
         ak, bk = k * a[t], k * b[t]
-        up = _window_max(v - ak, grid.up + 1)
+        g_up[levels:] = -np.inf
+        np.subtract(v, ak, out=g_up[:levels])
+        up = _window_max(g_up, spare_up, wide_up)
         up += ak
-        down = _window_max_back(v - bk, grid.down + 1)
+        g_down[: wide_down - 1] = -np.inf
+        np.subtract(v, bk, out=g_down[wide_down - 1 :])
+        down = _window_max(g_down, spare_down, wide_down)
         down += bk
         np.maximum(up, down, out=values[t])
-        if idle_hour[t].any():  # padding hours keep V unchanged
+        if idles[t]:  # padding hours keep V unchanged
             np.copyto(values[t], v, where=idle_hour[t])
         v = values[t]
 
@@ -231,23 +223,26 @@ def _solve(
     tol = 1e-9 * scale
     level = np.full(rows, grid.start)
     chosen = np.zeros((hours, rows), dtype=np.intp)
-    cols = np.arange(rows)[None, :]  # flat index of (level, row) in a (levels, rows) table
-    # each move's reward: -a_t·m for a charge (m > 0), b_t·(-m) otherwise, row block by block
-    ups, downs = np.flatnonzero(moves > 0), np.flatnonzero(moves <= 0)
-    up_moves, down_moves = moves[ups, None], -moves[downs, None]
-    reward = np.empty((moves.size, rows))
+    # V_{t+1} is read through a copy padded with -inf on both sides (rows below ..
+    # below + levels - 1), so every move's target is read without a range check: ``reach``
+    # is the flat index of each move's target from level 0, one column per row
+    below = grid.down
+    padded = np.full((below + levels + grid.up, rows), -np.inf)
+    reach = (moves[:, None] + below) * rows + np.arange(rows)[None, :]
+    # each move's reward: -a_t·m for a charge (m > 0), b_t·(-m) otherwise, i.e. the hour's
+    # a_t or b_t times -m (exactly the same products)
+    charges = (moves > 0)[:, None]
+    minus = -moves[:, None]
     for t in range(hours):
-        target = moves[:, None] + level[None, :]  # (moves, rows)
-        inside = (target >= 0) & (target < grid.levels)
-        future = values[t + 1].take(np.clip(target, 0, grid.levels - 1) * rows + cols)
-        reward[ups] = -a[t] * up_moves
-        reward[downs] = b[t] * down_moves
-        total = np.where(inside, future + reward, -np.inf)
+        padded[below : below + levels] = values[t + 1]
+        total = padded.take(reach + level * rows)  # (moves, rows)
+        total += np.where(charges, a[t], b[t]) * minus
         best = total.max(axis=0)
-        pick = np.argmax(total >= best - tol, axis=0)
-        step = np.where(idle_hour[t], 0, moves[pick])
+        step = moves[np.argmax(total >= best - tol, axis=0)]
+        if idles[t]:
+            step = np.where(idle_hour[t], 0, step)
         chosen[t] = step
-        level = level + step
+        level += step
     chosen = chosen.T
     withdrawn = np.where(chosen < 0, -chosen, 0).sum(axis=1) * h
     return _Solution(moves=chosen, withdrawn_mwh=withdrawn)
