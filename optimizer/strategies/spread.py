@@ -186,7 +186,9 @@ class _Greedy:
         changes nothing, so a day's next move is its first remaining pair that would move
         more, at the current state. Every round finds and makes each day's next move (days are
         independent), then drops the pairs that can never move again: those before it, and
-        those whose hours have no room left (room only shrinks as hours fill and close).
+        those whose hours have no room left (room only shrinks as hours fill and close) and,
+        when every pair runs one way, those that cannot move now (the level then moves one
+        way, so the headroom and the daily cap only shrink too).
         A day without a move is done. Rounds: the most moves of a day (~10 for the PRD
         battery), instead of one step per ranked place (~180)."""
         stored, withdrawn, level, room_cap = self.stored, self.withdrawn, self.level, self.room_cap
@@ -226,10 +228,10 @@ class _Greedy:
 
         while cand.shape[0]:
             owner, ii, jj, one, two = cand[:, 0], cand[:, 1], cand[:, 2], cand[:, 3], cand[:, 4]
-            room = np.minimum(
-                np.where(withdrawn[ii] > 0, 0.0, self.c_max - stored[ii]),
-                np.where(stored[jj] > 0, 0.0, self.w_max - withdrawn[jj]),
-            )
+            # each hour's room first (the same numbers ``by_steps`` gathers pair by pair)
+            charge_room = np.where(withdrawn > 0, 0.0, self.c_max - stored)
+            discharge_room = np.where(stored > 0, 0.0, self.w_max - withdrawn)
+            room = np.minimum(charge_room[ii], discharge_room[jj])
             # headroom: bound - max over the span of sign * level, as ``by_steps`` has it
             if holds:
                 head = self.e_max - extremes(np.maximum, one, two)
@@ -251,7 +253,10 @@ class _Greedy:
             room_cap[d] -= a
             cut = np.full(n_days, cand.shape[0])
             cut[d] = moves
-            cand = cand[(room > self.tiny) & (np.arange(cand.shape[0]) > cut[owner])]
+            # with pairs of one direction only, the level moves one way and the headroom only
+            # shrinks too: a pair that cannot move now never will
+            alive = (amount if holds != lends else room) > self.tiny
+            cand = cand[alive & (np.arange(cand.shape[0]) > cut[owner])]
 
 
 def _good_first(margin: np.ndarray, good: np.ndarray, steps: int) -> np.ndarray:
