@@ -4,6 +4,7 @@ Run from the repository root::
 
     taskset -c 0 .venv/bin/python bench/bench_worst_case.py            # every family
     taskset -c 0 .venv/bin/python bench/bench_worst_case.py --quick    # 1 repeat, no MILP peer
+    taskset -c 0 .venv/bin/python bench/bench_worst_case.py --no-peer --only continuous
 
 For each family it prints the days, the median CPU time (``time.process_time``) of
 ``Optimal.dispatch``, the route taken (``optimizer.strategies.optimal.Route``), and, side by
@@ -179,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="1 repeat, no MILP peer")
+    parser.add_argument("--no-peer", action="store_true", help="no MILP peer (keeps --repeats)")
     parser.add_argument("--only", default="", help="run only families whose name contains this")
     parser.add_argument(
         "--peer-days",
@@ -231,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ms = cpu_median_ms(lambda d=days, b=battery, h=horizon: STRATEGY.dispatch(d, b, horizon=h),
                            repeats)  # fmt: skip
         peer_ms = ratio = diff = float("nan")
-        if not args.quick:
+        if not (args.quick or args.no_peer):
             some = days[: args.peer_days] if args.peer_days else days
             t0 = time.process_time()
             total_peer, days_peer = peer(some, battery, horizon)
