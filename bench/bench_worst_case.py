@@ -51,8 +51,8 @@ from optimizer.strategies.optimal import (  # noqa: E402
     STRATEGY,
     daily_moves,
     solve_milp,
-    within_cap,
 )
+from optimizer.strategies.optimal import _chain_moves as chain_moves  # noqa: E402
 
 DATA_FILE = REPO / "data" / "cenace" / "pend_MDA_2016-01-27_2017-06-30_7zonas_jluisfgarza.csv.gz"
 ZONE = "APATZINGAN"
@@ -169,9 +169,11 @@ def route(days: list[MarketDay], battery: Battery, horizon: Horizon) -> str:
             prices / battery.eta_charge, (prices - kappa) * battery.eta_discharge, battery
         )
         text = f"chain recursion, peak {sol.peak_breakpoints} breakpoints"
-        if not within_cap(sol.moves, day_offsets(days), battery.daily_withdrawal_cap_mwh):
-            text += f", cap binds: HiGHS MILP over the chain, {binaries} binaries (unbounded)"
-        return text
+        if battery.max_cycles_per_day is None:
+            return text
+        if chain_moves(prices, day_offsets(days), days, battery, None) is not None:
+            return text + ", cap: certified by its Lagrangian bound"
+        return text + f", cap not certified: HiGHS MILP over the chain, {binaries} binaries"
     matrix, hours = price_matrix(days)
     return str(daily_moves(matrix, hour_mask(hours, matrix.shape[1]), battery)[2])
 

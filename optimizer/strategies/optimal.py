@@ -91,6 +91,9 @@ MIP_REL_GAP = 1e-9
 CAP_MAX_ROUNDS = 60
 #: relative tolerance of the cap certificates (far below the promised 1e-6)
 CAP_REL_TOL = 1e-10
+#: relative tolerance of the chain's cap certificate (two exact recursions' rounding; far
+#: below the promised 1e-6)
+CHAIN_CAP_REL_TOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -274,17 +277,19 @@ def _capped(
     battery: Battery,
     cap: float,
     deadline_s: float | None,
-) -> tuple[np.ndarray, np.ndarray, int, int]:
+) -> tuple[np.ndarray, np.ndarray, int, int, np.ndarray]:
     """Moves under the daily withdrawal cap (module docstring), a per-row flag: True where
     the certificate failed or the rounds ran out (the caller solves those rows by MILP), the
-    number of rows the cap binds on, and the Newton rounds taken."""
+    number of rows the cap binds on, the Newton rounds taken, and each row's multiplier
+    ``lambda*`` (0 where the cap does not bind, NaN where the rounds ran out)."""
     moves = _solve_rows(buy, sell, movable, hard, battery, deadline_s)
     f_over, w_over = _revenue_and_withdrawal(moves, buy, sell)
     tol_w = CAP_REL_TOL * max(cap, 1e-300)
     open_rows = np.flatnonzero(w_over > cap + tol_w)
     unsolved = np.zeros(buy.shape[0], dtype=bool)
+    multipliers = np.zeros(buy.shape[0])
     if not open_rows.size:
-        return moves, unsolved, 0, 0
+        return moves, unsolved, 0, 0, multipliers
     m_over = moves[open_rows]
     f_over, w_over = f_over[open_rows], w_over[open_rows]
     m_under = np.zeros_like(m_over)  # idle: optimal for lambda above every spread
@@ -326,7 +331,8 @@ def _capped(
     )
     moves[open_rows] = mixed
     unsolved[open_rows[~certified]] = True
-    return moves, unsolved, open_rows.size, rounds
+    multipliers[open_rows] = lam_star
+    return moves, unsolved, open_rows.size, rounds, multipliers
 
 
 def within_cap(moves: np.ndarray, offsets: np.ndarray, cap: float | None) -> bool:
@@ -345,6 +351,15 @@ def daily_moves(
 ) -> tuple[np.ndarray, np.ndarray, Route]:
     """Exact stored-energy moves of every day (rows of ``prices``) under the ``daily`` rule,
     a per-day flag of the days left to HiGHS (module docstring), and the route taken."""
+    moves, unsolved, route, _ = _daily(prices, movable, battery, deadline_s)
+    return moves, unsolved, route
+
+
+def _daily(
+    prices: np.ndarray, movable: np.ndarray, battery: Battery, deadline_s: float | None
+) -> tuple[np.ndarray, np.ndarray, Route, np.ndarray]:
+    """``daily_moves`` plus each day's cycle-cap multiplier (``_capped``; zeros without a
+    cap)."""
     eta_c, eta_d = battery.eta_charge, battery.eta_discharge
     # identical days (flat prices, repeated inline values) are solved once
     unique, inverse = np.unique(
@@ -361,8 +376,11 @@ def daily_moves(
         moves = _solve_rows(buy, sell, mov, hard, battery, deadline_s)
         unsolved = np.zeros(p.shape[0], dtype=bool)
         capped = rounds = 0
+        multipliers = np.zeros(p.shape[0])
     else:
-        moves, unsolved, capped, rounds = _capped(buy, sell, mov, hard, battery, cap, deadline_s)
+        moves, unsolved, capped, rounds, multipliers = _capped(
+            buy, sell, mov, hard, battery, cap, deadline_s
+        )
     route = Route(
         convex_days=int((~hard).sum()),
         lattice_days=int(hard.sum()),
@@ -370,7 +388,42 @@ def daily_moves(
         cap_rounds=rounds,
         milp_days=int(unsolved[inverse].sum()),
     )
-    return moves[inverse], unsolved[inverse], route
+    return moves[inverse], unsolved[inverse], route, multipliers[inverse]
+
+
+def _chain_moves(
+    prices: np.ndarray,
+    offsets: np.ndarray,
+    days: Sequence[MarketDay],
+    battery: Battery,
+    deadline_s: float | None,
+) -> np.ndarray | None:
+    """Exact moves of the ``continuous`` chain when some hour is not concave: the chain
+    recursion without a cap; with a cap, a schedule certified optimal by the cap's Lagrangian
+    bound (module docstring), or None (the caller solves the chain by MILP)."""
+    eta_c, eta_d = battery.eta_charge, battery.eta_discharge
+    buy = prices / eta_c
+    sell = (prices - battery.degradation_cost_mxn_per_mwh) * eta_d
+    cap = battery.daily_withdrawal_cap_mwh
+    if cap is None:
+        return solve_chain(buy, sell, battery, deadline_s=deadline_s).moves
+    matrix, hours = price_matrix(days)
+    day_moves, unsolved, _, multipliers = _daily(
+        matrix, hour_mask(hours, matrix.shape[1]), battery, deadline_s
+    )
+    lam = np.nan_to_num(multipliers, nan=0.0)  # any lambda >= 0 gives a bound
+    priced = solve_chain(buy, sell - np.repeat(lam, hours), battery, deadline_s=deadline_s)
+    bound = priced.value + cap * float(lam.sum())  # >= the capped chain optimum
+    candidates = []
+    if within_cap(priced.moves, offsets, cap):
+        candidates.append(priced.moves)
+    if not unsolved.any():  # every day back at soc_0 within its cap: feasible on the chain
+        candidates.append(flatten(day_moves, hours))
+    for moves in candidates:
+        revenue = float(np.sum(np.where(moves > 0, -buy * moves, -sell * moves)))
+        if revenue >= bound - CHAIN_CAP_REL_TOL * max(1.0, abs(bound)):
+            return moves
+    return None
 
 
 class Optimal(Strategy):
@@ -393,14 +446,9 @@ class Optimal(Strategy):
             convex = not needs_binary(prices, battery).any()
             offsets = day_offsets(days)
             if not convex:
-                solution = solve_chain(
-                    prices / battery.eta_charge,
-                    (prices - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge,
-                    battery,
-                    deadline_s=deadline_s,
-                )
-                if within_cap(solution.moves, offsets, battery.daily_withdrawal_cap_mwh):
-                    charge, discharge = to_grid(solution.moves[None, :], battery)
+                moves = _chain_moves(prices, offsets, days, battery, deadline_s)
+                if moves is not None:
+                    charge, discharge = to_grid(moves[None, :], battery)
                     return Dispatch(charge[0], discharge[0])
             return Dispatch(
                 *solve_milp(prices, offsets, battery, horizon=horizon, deadline_s=deadline_s)

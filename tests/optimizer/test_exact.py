@@ -269,6 +269,39 @@ def test_continuous_cap_that_never_binds_is_the_chain_optimum() -> None:
     assert all(day.cycles <= 50.0 for day in run.days)
 
 
+@pytest.mark.parametrize(
+    ("value", "cap", "start"),
+    [(-1200.0, 1.0, None), (-1200.0, 0.5, 1.0), (-40.0, 2.0, 0.5), (-0.01, 1.0, None)],
+)
+def test_continuous_cap_on_flat_negative_days_is_certified(
+    value: float, cap: float, start: float | None
+) -> None:
+    # the daily capped schedule meets the chain's Lagrangian bound (per-day multipliers of
+    # the daily route priced into the chain recursion): optimal on the chain, no HiGHS
+    prices = [np.full(24, value)] * 4
+    battery = prd_battery(max_cycles_per_day=cap, initial_soc=start)
+
+    def no_highs(*_: object, **__: object) -> None:
+        raise AssertionError("HiGHS called")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(optimal, "solve_milp", no_highs)
+        run = run_strategy("optimal", days_from(prices), battery, horizon=Horizon.CONTINUOUS)
+    assert all(day.cycles <= cap + 1e-9 for day in run.days)
+    total = sum(day.revenue_mxn for day in run.days)
+    assert_exact(total, reference_optimum(prices, battery, continuous=True))
+
+
+@settings(max_examples=40)
+@given(first=hard_day(), second=st.sampled_from([23, 24, 25]).flatmap(hard_day),
+       battery=any_battery(cap=True))  # fmt: skip
+def test_property_continuous_with_caps_equals_reference(
+    first: np.ndarray, second: np.ndarray, battery: Battery
+) -> None:
+    total = sum(day_totals(days_from([first, second]), battery, Horizon.CONTINUOUS))
+    assert_exact(total, reference_optimum([first, second], battery, continuous=True))
+
+
 @pytest.mark.parametrize("cap", [0.5, 1.0])
 def test_continuous_binding_cap_over_negative_hours(cap: float) -> None:
     prices = negative_hour_days(3)
