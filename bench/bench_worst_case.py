@@ -82,6 +82,12 @@ def flat(value: float, n: int) -> list[MarketDay]:
     return days_of([np.full(24, value)] * n)
 
 
+def flat_noisy(value: float, spread: float, n: int, seed: int = 1) -> list[MarketDay]:
+    """``n`` days of ``value`` +- ``spread`` (uniform per hour): nearly flat, never identical."""
+    rng = np.random.default_rng(seed)
+    return days_of([value + rng.uniform(-spread, spread, 24) for _ in range(n)])
+
+
 def solar_dips(year: list[MarketDay], seed: int = 9) -> list[MarketDay]:
     """The real year with a midday dip: 10-15 hours at -20..-300 MXN/MWh every day."""
     rng = np.random.default_rng(seed)
@@ -213,6 +219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("366 days of -1200, continuous", flat(-1200.0, 366), prd(), continuous),
         ("solar dips, 168 h, continuous", solar_dips(year), prd(duration_h=168.0, initial_soc=0.5),
          continuous),
+        ("366 days of -1200 +- 1, continuous", flat_noisy(-1200.0, 1.0, 366), prd(), continuous),
+        ("366 days of -1200 +- 50, continuous", flat_noisy(-1200.0, 50.0, 366), prd(),
+         continuous),
         ("real year, cap 1, continuous", year, prd(max_cycles_per_day=1.0), continuous),
         ("solar dips, cap 1, continuous", solar_dips(year), prd(max_cycles_per_day=1.0),
          continuous),
@@ -222,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
          prd(max_cycles_per_day=3.0), continuous),
         ("31 days of -1200, cap 1, continuous", flat(-1200.0, 31), prd(max_cycles_per_day=1.0),
          continuous),
+        ("366 days of -1200 +- 50, cap 1, continuous", flat_noisy(-1200.0, 50.0, 366),
+         prd(max_cycles_per_day=1.0), continuous),
         ("366 days of -1200, cap 1, continuous", flat(-1200.0, 366), prd(max_cycles_per_day=1.0),
          continuous),
     ]  # fmt: skip

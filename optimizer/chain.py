@@ -44,10 +44,11 @@ level is a window end or a breakpoint inside the window (a piecewise-linear maxi
 attained there); ties go to the smallest move, so indifferent hours idle.
 
 Work: every hour costs one merge or one general step on the current breakpoints, so the
-total is linear in the hours times a function of the breakpoint count, which is bounded by
-the slopes that can matter (the distinct prices within ``W / min(C, D)`` hours or so; ~10 for
-a 4-hour battery, ~200 for a 168-hour one: ``bench/bench_worst_case.py`` prints the peak).
-No step depends on a clock.
+total is linear in the hours times a function of the breakpoint count. That count is what
+varies: ~10 for a 4-hour battery on real prices with negative hours, ~200 for a 168-hour one
+over solar dips, but also ~160 for a 4-hour battery over nearly flat very negative prices
+(-1200 +- 1: every level reachable by whole charge and discharge moves becomes a
+breakpoint); ``bench/bench_worst_case.py`` prints the peak. No step depends on a clock.
 """
 
 from __future__ import annotations

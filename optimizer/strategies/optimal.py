@@ -36,23 +36,30 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
   bounded per hour by the breakpoint count);
 * every hour concave, with or without a cycle cap: one HiGHS LP over the chain (no
   binaries; polynomial);
-* a cycle cap and some hour not concave: first the chain recursion without the cap; when
-  its schedule withdraws at most the cap on every day it is optimal (the optimum of a
-  relaxation that is feasible) and is returned. Otherwise one HiGHS MILP over the chain with
-  a binary on each such hour only (see below). **The one route whose work is not bounded in
-  advance**:
-  branch and bound over up to one binary per hour. Measured (PRD battery, cap 1, one core):
-  a year with midday solar dips (4,569 binaries) ~3 s of CPU, a year with 30 % of hours at
-  -20..-1200 (2,495) ~3 s, 31 days of flat -1200 (744) ~0.8 s, a year of flat -1200 (8,784)
-  ~22 s, past the default request deadline, so that request answers 503. Why no bounded
-  exact method here: the cap is one constraint per market day across a chain that does not
-  return to ``x0`` at midnight. The chain recursion would need a second state (energy
-  withdrawn so far that day), making each value function a two-dimensional piecewise-linear
-  surface; pricing the caps instead (a multiplier per day, as the daily route does with
-  one) gives a 366-dimensional non-smooth dual with no finite exact search like the daily
-  route's one-dimensional Newton, and on non-concave hours a duality gap that the daily
-  route's certificate (a mix of two schedules of one day) cannot close day by day on a
-  chain. Without non-concave hours the problem is the LP above.
+* a cycle cap and some hour not concave: a Lagrangian certificate first (``_chain_moves``).
+  The daily route gives each day a multiplier ``lambda_d >= 0`` (0 where its cap does not
+  bind); one chain recursion with withdrawn energy priced at ``lambda_d`` gives
+  ``L = max_chain [revenue - sum_d lambda_d (w_d - K)] >= `` the capped chain optimum for
+  any ``lambda >= 0`` (weak duality: no convexity needed). Two schedules are feasible on the
+  capped chain: the priced chain's own, when it stays within the cap every day, and the daily
+  capped schedule (every day back at ``soc_0``). Whichever reaches ``L`` (to 1e-9 relative)
+  is optimal and is returned. This holds for flat and repeated negative days (a year of
+  flat -1200 with cap 1: 0.33 s, certified) and whenever the cap never binds; the work is
+  one daily solve plus one chain recursion, bounded. Otherwise one HiGHS MILP over the
+  chain with a binary on each non-concave hour only (see below): **the one route whose work
+  is not bounded in advance**, branch and bound over up to one binary per hour. Measured
+  (PRD battery, cap 1, one core, certificate included): a year with midday solar dips
+  (4,569 binaries) ~3.5 s of CPU, a year with 30 % of hours at -20..-1200 (2,495) ~3.4 s;
+  there the chain earns 1-11 % more than the daily schedule, so the daily multipliers
+  leave a gap. Why no bounded exact method for these: the cap is one constraint per market
+  day across a chain that does not return to ``x0`` at midnight. The chain recursion would
+  need a second state (energy withdrawn so far that day), making each value function a
+  two-dimensional piecewise-linear surface; the best multipliers for the chain solve a
+  366-dimensional non-smooth dual with no finite exact search like the daily route's
+  one-dimensional Newton, and at them a single chain schedule need not withdraw exactly
+  ``K`` on every day, while mixing two chain schedules (the daily route's certificate)
+  cannot be done day by day; on non-concave hours a duality gap may remain anyway. Without
+  non-concave hours the problem is the LP above.
 
 The request deadline (``deadline_s``, a ``time.monotonic()`` timestamp, SPEC §13) is only a
 last guard: it is checked between vectorised steps and raises ``DeadlineExceededError``; it
