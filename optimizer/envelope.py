@@ -11,9 +11,10 @@ stored energy moves by ``u`` in ``[-D, C]`` (``C = eta_c P``, ``D = P / eta_d``)
 ``p_t (1 - eta_c eta_d) + kappa eta_c eta_d >= 0``: then charging and discharging at once can
 never pay, and the value-to-go ``V_{t-1}(x) = max_u r_t(u) + V_t(x + u)`` is the
 sup-convolution of two concave piecewise-linear functions restricted to ``[0, W]`` -- a merge
-of their slope sequences. Every ``V_t`` is kept as (left end, value there, slopes sorted in
-decreasing order, segment lengths), for all rows at once (rows are days; shorter days are
-padded with hours that cannot move), so a year is ~25 vectorised steps, not 366 solver calls.
+of their slope sequences. Every slope ``V_t`` can have is one of the row's ``2T`` hour slopes, so
+``V_t`` is kept as the positions of its breakpoints over those slopes sorted once (``recurse``),
+for all rows at once (rows are days; shorter days are padded with hours that cannot move), so
+a year is ~25 vectorised steps, not 366 solver calls.
 
 The forward pass follows the marginal value of stored energy: charge while ``V_t'`` exceeds
 the cost of storing a unit, discharge while it is below what a stored unit sells for,
@@ -65,71 +66,85 @@ def hour_models(prices: np.ndarray, movable: np.ndarray, battery: Battery) -> Ho
 def recurse(models: HourModels, battery: Battery) -> tuple[np.ndarray, np.ndarray]:
     """Backward recursion + forward pass over concave hour models.
 
-    Returns the stored-energy moves ``u`` (rows x hours) and each row's optimal value.
+    Returns the stored-energy moves ``u`` (rows x hours) and each row's optimal value (the
+    value of those moves).
+
+    Every slope a row's ``V_t`` can have is one of its hours' ``buy`` or ``sell``, so the
+    ``2T`` candidates are sorted once per row (ties: later hour first, ``buy`` before ``sell``:
+    the order the backward pass meets them) and ``V_t`` is kept as the absolute positions of
+    its left end and of the end of every candidate segment in that fixed order (a segment not
+    yet met, or emptied, has no length). Hour ``t`` moves the ends left of its ``buy``
+    segment by ``-up`` and those right of its ``sell`` segment by ``+down`` (the
+    sup-convolution), and the restriction to ``[0, W]`` clips every end to ``[0, W]``: two
+    array operations per hour, no sorting, merging or compaction.
     """
     n_rows, n_hours = models.buy.shape
     E = battery.energy_mwh
     width = E * (battery.max_soc - battery.min_soc)
     x0 = E * (battery.soc_start - battery.min_soc)
     buy, sell, up, down = models.buy, models.sell, models.up, models.down
+    n_slopes = 2 * n_hours
+    stride = n_slopes + 1  # ends: column 0 the left end, column k + 1 segment k's right end
 
-    left = np.full(n_rows, x0)  # V_T is the single point x0, value 0
-    value = np.zeros(n_rows)
-    slopes = np.zeros((n_rows, 0))
-    lengths = np.zeros((n_rows, 0))
-    history: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [(left, slopes, lengths)]
-    for t in range(n_hours - 1, -1, -1):
-        # sup-convolve with h_t(z) = r_t(-z): slope buy on [-up, 0], sell on [0, down]
-        s = np.concatenate((slopes, buy[:, t, None], sell[:, t, None]), axis=1)
-        ln = np.concatenate((lengths, up[:, t, None], down[:, t, None]), axis=1)
-        order = np.argsort(-s, axis=1, kind="stable")
-        s = np.take_along_axis(s, order, axis=1)
-        ln = np.take_along_axis(ln, order, axis=1)
-        conv_left = left - up[:, t]
-        conv_value = value - buy[:, t] * up[:, t] + models.offset[:, t]
-        # restrict to [0, W]
-        ends = np.cumsum(ln, axis=1)
-        starts = ends - ln
-        a = np.maximum(-conv_left, 0.0)[:, None]
-        b = np.minimum(width - conv_left, ends[:, -1])[:, None]
-        skipped = np.minimum(ends, a) - np.minimum(starts, a)
-        ln = np.minimum(np.maximum(ends, a), b) - np.minimum(np.maximum(starts, a), b)
-        value = conv_value + np.sum(s * skipped, axis=1)
-        left = conv_left + a[:, 0]
-        # drop the segments the restriction emptied (moving them last keeps the order of
-        # the others, and their positions: they have no length)
-        kept = ln > 0
-        count = int(kept.sum(axis=1).max(initial=0))
-        if count < s.shape[1]:
-            order = np.argsort(~kept, axis=1, kind="stable")[:, :count]
-            s = np.take_along_axis(s, order, axis=1)
-            ln = np.take_along_axis(ln, order, axis=1)
-        slopes, lengths = s, ln
-        history.append((left, s, ln))
-    history.reverse()  # history[t] describes V_t
+    # the candidate slopes in the order the backward pass meets them, sorted stably
+    pairs = np.empty((n_rows, n_hours, 2))
+    pairs[:, :, 0] = buy[:, ::-1]
+    pairs[:, :, 1] = sell[:, ::-1]
+    met = pairs.reshape(n_rows, n_slopes)
+    order = np.argsort(-met, axis=1, kind="stable")
+    slopes = np.take_along_axis(met, order, axis=1)
+    rank = np.empty_like(order)
+    rank[np.arange(n_rows)[:, None], order] = np.arange(n_slopes)
+    position = rank.reshape(n_rows, n_hours, 2)[:, ::-1].transpose(1, 0, 2)  # [t, row]
+    # the forward pass charges while V_{t+1}' > buy_t and discharges while it is < sell_t:
+    # count the sorted slopes > buy_t (the first of buy_t's run of equal slopes) and
+    # >= sell_t (one past the last of sell_t's run)
+    index = np.arange(n_slopes)
+    differs = slopes[:, 1:] != slopes[:, :-1]
+    first = np.zeros((n_rows, n_slopes), dtype=np.intp)
+    first[:, 1:] = np.where(differs, index[1:], 0)
+    np.maximum.accumulate(first, axis=1, out=first)
+    last = np.full((n_rows, n_slopes), n_slopes - 1, dtype=np.intp)
+    last[:, :-1] = np.where(differs, index[:-1], n_slopes - 1)
+    last = np.minimum.accumulate(last[:, ::-1], axis=1)[:, ::-1]
+    rows = np.arange(n_rows)
+    steeper = first[rows, position[:, :, 0]]
+    not_below = last[rows, position[:, :, 1]] + 1
 
-    best = value + _integral(history[0][1], history[0][2], x0 - left)
+    # hour t's moves of the ends: -up up to its buy segment's start, +down after its sell
+    # segment's end (a cumulative sum of exact steps: -up + up = 0 exactly)
+    shifts = np.zeros((n_hours, n_rows, stride))
+    shifts[:, :, 0] = -up.T
+    base = np.arange(n_hours * n_rows).reshape(n_hours, n_rows) * stride
+    flat = shifts.reshape(-1)
+    flat[base + position[:, :, 0] + 1] = up.T
+    flat[base + position[:, :, 1] + 1] = down.T
+    np.cumsum(shifts, axis=2, out=shifts)
+
+    ends = np.empty((n_hours + 1, n_rows, stride))  # ends[t]: V_t; V_T is the point x0
+    ends[n_hours] = x0
+    for t in range(n_hours - 1, 0, -1):
+        np.add(ends[t + 1], shifts[t], out=ends[t])
+        np.clip(ends[t], 0.0, width, out=ends[t])
+    after = ends.reshape(-1)[n_rows * stride :]  # V_{t+1}, what hour t looks at
+    lowest = after[base]
+    highest = after[base + n_slopes]
+    charge_to = after[base + steeper]
+    discharge_to = after[base + not_below]
+
+    up_t, down_t = up.T, down.T
     x = np.full(n_rows, x0)
-    moves = np.empty((n_rows, n_hours))
+    moves = np.empty((n_hours, n_rows))
     for t in range(n_hours):
-        lft, s, ln = history[t + 1]
-        right = lft + ln.sum(axis=1)
-        charge_to = lft + np.sum(np.where(s > buy[:, t, None], ln, 0.0), axis=1)
-        discharge_to = lft + np.sum(np.where(s >= sell[:, t, None], ln, 0.0), axis=1)
-        target = np.where(x < charge_to, charge_to, np.where(x > discharge_to, discharge_to, x))
-        target = np.clip(target, x - down[:, t], x + up[:, t])
-        target = np.clip(target, lft, right)
-        moves[:, t] = target - x
+        # charge up to charge_to, discharge down to discharge_to (charge_to <= discharge_to)
+        target = np.minimum(np.maximum(x, charge_to[t]), discharge_to[t])
+        target = np.minimum(np.maximum(target, x - down_t[t]), x + up_t[t])
+        target = np.minimum(np.maximum(target, lowest[t]), highest[t])
+        moves[t] = target - x
         x = target
-    return moves, best
-
-
-def _integral(slopes: np.ndarray, lengths: np.ndarray, span: np.ndarray) -> np.ndarray:
-    """Integral of the slopes from the left end over ``span`` (per row)."""
-    ends = np.cumsum(lengths, axis=1)
-    starts = ends - lengths
-    covered = np.clip(ends, 0.0, span[:, None]) - np.clip(starts, 0.0, span[:, None])
-    return np.asarray(np.sum(slopes * covered, axis=1), dtype=float)
+    moves = np.ascontiguousarray(moves.T)
+    earned = models.offset - buy * np.maximum(moves, 0.0) - sell * np.minimum(moves, 0.0)
+    return moves, earned.sum(axis=1)
 
 
 def to_grid(moves: np.ndarray, battery: Battery) -> tuple[np.ndarray, np.ndarray]:
