@@ -111,26 +111,35 @@ def recurse(models: HourModels, battery: Battery) -> tuple[np.ndarray, np.ndarra
     steeper = first[rows, position[:, :, 0]]
     not_below = last[rows, position[:, :, 1]] + 1
 
-    # hour t's moves of the ends: -up up to its buy segment's start, +down after its sell
-    # segment's end (a cumulative sum of exact steps: -up + up = 0 exactly)
-    shifts = np.zeros((n_hours, n_rows, stride))
-    shifts[:, :, 0] = -up.T
-    base = np.arange(n_hours * n_rows).reshape(n_hours, n_rows) * stride
-    flat = shifts.reshape(-1)
-    flat[base + position[:, :, 0] + 1] = up.T
-    flat[base + position[:, :, 1] + 1] = down.T
-    np.cumsum(shifts, axis=2, out=shifts)
-
-    ends = np.empty((n_hours + 1, n_rows, stride))  # ends[t]: V_t; V_T is the point x0
-    ends[n_hours] = x0
+    # hour t moves the ends up to its buy segment's start by -up, those after its sell
+    # segment's end by +down; one row of ends is updated in place, hour by hour, and what
+    # the forward pass needs of V_{t+1} is read before hour t is applied
+    left_of_buy = np.ascontiguousarray(position[:, :, 0])[:, :, None]
+    right_of_sell = np.ascontiguousarray(position[:, :, 1])[:, :, None]
+    up_col, down_col = up.T[:, :, None], down.T[:, :, None]
+    column = np.arange(stride)
+    moved_down = np.empty((n_rows, stride), dtype=bool)
+    moved_up = np.empty((n_rows, stride), dtype=bool)
+    row_base = np.arange(n_rows) * stride
+    at_charge = steeper + row_base
+    at_discharge = not_below + row_base
+    ends = np.full((n_rows, stride), x0)  # V_T is the point x0
+    flat_ends = ends.reshape(-1)
+    lowest = np.empty((n_hours, n_rows))  # hour t: V_{t+1}'s domain and where to stop
+    highest = np.empty((n_hours, n_rows))
+    charge_to = np.empty((n_hours, n_rows))
+    discharge_to = np.empty((n_hours, n_rows))
+    lowest[-1] = highest[-1] = charge_to[-1] = discharge_to[-1] = x0
     for t in range(n_hours - 1, 0, -1):
-        np.add(ends[t + 1], shifts[t], out=ends[t])
-        np.clip(ends[t], 0.0, width, out=ends[t])
-    after = ends.reshape(-1)[n_rows * stride :]  # V_{t+1}, what hour t looks at
-    lowest = after[base]
-    highest = after[base + n_slopes]
-    charge_to = after[base + steeper]
-    discharge_to = after[base + not_below]
+        np.less_equal(column, left_of_buy[t], out=moved_down)
+        np.greater(column, right_of_sell[t], out=moved_up)
+        np.subtract(ends, up_col[t], out=ends, where=moved_down)
+        np.add(ends, down_col[t], out=ends, where=moved_up)
+        np.clip(ends, 0.0, width, out=ends)
+        lowest[t - 1] = ends[:, 0]
+        highest[t - 1] = ends[:, -1]
+        charge_to[t - 1] = flat_ends[at_charge[t - 1]]
+        discharge_to[t - 1] = flat_ends[at_discharge[t - 1]]
 
     up_t, down_t = up.T, down.T
     x = np.full(n_rows, x0)
