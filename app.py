@@ -40,6 +40,7 @@ from werkzeug.wsgi import ClosingIterator
 import blueprints
 from blueprints.encoding import StrictJSONProvider, gzip_response
 from blueprints.errors import REQUEST_ID_HEADER, request_id
+from blueprints.memory import tune_malloc
 from blueprints.openapi import AUTH_MODES
 from blueprints.service import SOURCE_EXTENSION
 from prices import ConfigError, PriceSettings, make_source
@@ -329,6 +330,8 @@ def _finish_request(response: Response) -> Response:
     return response
 
 
+# freed arrays stay in the heap for the next request (no page faults per call)
+tune_malloc()
 app = create_app()
 #: API Gateway HTTP API (payload 2.0) and REST API (1.0) events. Text responses go out as text;
 #: a gzip-compressed one (Content-Encoding) is base64-encoded with isBase64Encoded, which
