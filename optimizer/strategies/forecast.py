@@ -72,9 +72,18 @@ def from_24_hours(profile: np.ndarray, hours: int) -> np.ndarray:
     return profile
 
 
+def days_on_24_hours(days: Sequence[MarketDay]) -> np.ndarray:
+    """Row i: ``days[i]``'s prices on a 24-hour clock (``to_24_hours``), (days, 24); days of
+    24 hours are stacked as they are."""
+    prices = [d.prices for d in days]
+    if all(p.size == 24 for p in prices):
+        return np.array(prices).reshape(len(prices), 24)
+    return np.array([to_24_hours(p) for p in prices]).reshape(len(prices), 24)
+
+
 def forecast_profiles(days: Sequence[MarketDay]) -> np.ndarray:
     """Row i: the 24-hour forecast for day i from days max(0, i-7) .. i-1 (row 0 is NaN)."""
-    profiles = np.array([to_24_hours(d.prices_mxn_per_mwh) for d in days])
+    profiles = days_on_24_hours(days)
     total = np.concatenate((np.zeros((1, 24)), np.cumsum(profiles, axis=0)))
     i = np.arange(len(days))
     first = np.maximum(i - WINDOW_DAYS, 0)

@@ -56,9 +56,9 @@ from optimizer.errors import DeadlineExceededError
 from optimizer.market import MarketDay
 from optimizer.strategies.forecast import (
     ProfileStrategy,
+    days_on_24_hours,
     earlier_days,
     forecast_profiles,
-    to_24_hours,
 )
 
 #: Days before D whose samples train D's model.
@@ -89,8 +89,7 @@ def _calendar(days: Sequence[MarketDay]) -> tuple[np.ndarray, dt.date]:
     first = days[0].date
     span = (days[-1].date - first).days + 1
     grid = np.full((span, _HOURS), np.nan)
-    for day in days:
-        grid[(day.date - first).days] = to_24_hours(day.prices)
+    grid[[(day.date - first).days for day in days]] = days_on_24_hours(days)
     return grid, first
 
 
@@ -317,7 +316,7 @@ def combined_profiles(
         ridge_lambda=ridge_lambda,
         min_train_days=min_train_days,
     )
-    actual = np.array([to_24_hours(d.prices) for d in later])
+    actual = days_on_24_hours(later)
     # both forecasts' squared errors on the calendar, summed over the blend window before
     # each day (days without either forecast count in neither)
     both = ~np.isnan(model).any(axis=1) & ~np.isnan(mean7[first_scored:]).any(axis=1)
