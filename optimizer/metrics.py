@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -113,6 +113,10 @@ class PriceTable:
     hours: np.ndarray
     sorted_prices: np.ndarray
     sums: np.ndarray
+    #: k -> each day's k highest minus k lowest prices, computed once (read-only arrays)
+    _spans: dict[int, np.ndarray] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_arrays(
@@ -122,10 +126,14 @@ class PriceTable:
         if hours.size == 0 or hours.min() < TB_K_MAX:
             raise ValueError(f"every day needs at least {TB_K_MAX} hourly prices")
         width = int(hours.max())
-        mask = np.arange(width)[None, :] < hours[:, None]
-        matrix = np.full(mask.shape, np.inf)
-        flat = np.concatenate([np.asarray(p, dtype=float) for p in prices])
-        matrix[mask] = flat
+        if hours.min() == width:  # days of one length: no padding
+            matrix = np.array(prices, dtype=float).reshape(hours.size, width)
+            flat = matrix.reshape(-1)
+        else:
+            mask = np.arange(width)[None, :] < hours[:, None]
+            matrix = np.full(mask.shape, np.inf)
+            flat = np.concatenate([np.asarray(p, dtype=float) for p in prices])
+            matrix[mask] = flat
         sums = np.add.reduceat(flat, np.concatenate(([0], np.cumsum(hours)[:-1])))
         return cls(tuple(dates), hours, np.sort(matrix, axis=1), sums)
 
@@ -142,9 +150,19 @@ class PriceTable:
         index = self.hours[:, None] - 1 - np.arange(k)[None, :]
         return np.asarray(np.take_along_axis(self.sorted_prices, index, axis=1).sum(axis=1))
 
+    def span(self, k: int) -> np.ndarray:
+        """Each day's ``k`` highest minus ``k`` lowest prices (computed once per k; the array
+        is read-only)."""
+        spans = self._spans.get(k)
+        if spans is None:
+            spans = np.asarray(self.highest(k) - self.lowest(k))
+            spans.flags.writeable = False
+            self._spans[k] = spans
+        return spans
+
     def tb_spread(self, k: int) -> np.ndarray:
         """Each day's TBk spread: mean of the k highest - mean of the k lowest (MXN/MWh)."""
-        return np.asarray((self.highest(k) - self.lowest(k)) / k)
+        return np.asarray(self.span(k) / k)
 
     @property
     def mins(self) -> np.ndarray:
@@ -163,7 +181,7 @@ def tb_k(duration_hours: float) -> int:
 def tb_benchmark(table: PriceTable, battery: Battery) -> float:
     """Sum over days of (k highest - k lowest prices) x P x (soc_max - soc_min), in MXN."""
     k = tb_k(battery.duration_h)
-    spread_sum = float(np.sum(table.highest(k) - table.lowest(k)))
+    spread_sum = float(np.sum(table.span(k)))
     return _money(spread_sum * battery.power_mw * (battery.max_soc - battery.min_soc))
 
 
