@@ -169,9 +169,18 @@ def learned_profiles(
         return sliding_window_view(padded, window_days, axis=0)[lo:hi]
 
     lo, hi = int(rows.min()), int(rows.max()) + 1
+
+    pick = rows - lo
+    every_row = n == hi - lo and bool((pick == np.arange(n)).all())
+
+    def fitted(products: np.ndarray) -> np.ndarray:
+        """The fitted days' rows of ``products`` (no copy when they are all of them, in
+        order)."""
+        return products if every_row else products[pick]
+
     weighted = windows(xs_w)
-    a = (weighted @ windows(xs).transpose(0, 2, 1))[rows - lo]
-    sides = (weighted @ windows(np.hstack((xh.reshape(span, -1), y))).transpose(0, 2, 1))[rows - lo]
+    a = fitted(weighted @ windows(xs).transpose(0, 2, 1))
+    sides = fitted(weighted @ windows(np.hstack((xh.reshape(span, -1), y))).transpose(0, 2, 1))
     b = sides[:, :, : _HOURS * kh].reshape(n, ks, _HOURS, kh)
     rs = sides[:, :, _HOURS * kh :]
     # each hour's own terms (C, 24 x kh x kh; the right-hand sides, 24 x kh), as differences
