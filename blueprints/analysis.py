@@ -381,25 +381,18 @@ __all__ = ["bp", "run_siting", "run_sizing", "siting_row", "sizing_rows", "zones
 
 # --- OpenAPI -------------------------------------------------------------------------------
 
-_BODY_PROBLEMS = (
-    "BadRequest",
-    "NoPrices",
-    "PayloadTooLarge",
-    "UnsupportedMediaType",
-    "ValidationFailed",
-    "UpstreamFailed",
-    "SolverBudget",
-    "UpstreamTimeout",
-)
 _CSV_EXAMPLE = (
     "date,hour,price_mxn_per_mwh,action,power_mw,soc,revenue_mxn\n"
     "2024-01-01,0,20.0,charge,10.0,0.330488,-200.0\n"
 )
 
 
-def register_openapi(spec: APISpec, responses: Callable[..., dict[str, Any]]) -> None:
+def register_openapi(
+    spec: APISpec, responses: Callable[..., dict[str, Any]], body_problems: Sequence[str]
+) -> None:
     """Add POST /sizing, POST /siting and GET /zones (schemas, examples, problems) to
-    ``spec``; ``responses(ok_schema, description, *problem_names)`` is the builder's helper."""
+    ``spec``; ``responses(ok_schema, description, *problem_names)`` is the builder's helper
+    and ``body_problems`` the problems every POST with a body and prices can answer."""
     spec.components.schema("SizingRequest", schema=SizingRequestSchema)
     spec.components.schema("SizingResponse", schema=SizingResponseSchema)
     spec.components.schema("SitingRequest", schema=SitingRequestSchema)
@@ -433,7 +426,7 @@ def register_openapi(spec: APISpec, responses: Callable[..., dict[str, Any]]) ->
             "One market, one power, several durations: what each more hour of storage earns",
             SIZING_EXAMPLE,
             "One row per duration, ascending, with the marginal revenue per extra MWh.",
-            _BODY_PROBLEMS,
+            body_problems,
         ),
     )
     spec.path(
@@ -444,7 +437,7 @@ def register_openapi(spec: APISpec, responses: Callable[..., dict[str, Any]]) ->
             SITING_EXAMPLE,
             "Zones ranked by revenue; zones whose prices could not be had are listed in "
             "`failed` (404/502/504). When no zone succeeds, the first failure's problem.",
-            _BODY_PROBLEMS,
+            body_problems,
         ),
     )
     spec.path(

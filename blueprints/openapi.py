@@ -44,15 +44,27 @@ PROBLEM_RESPONSES: dict[str, tuple[int, str]] = {
     ),
     "InternalError": (500, "Unexpected failure; the body carries a request id, nothing else."),
     "UpstreamFailed": (502, "The price source failed, answered garbage or left hours missing."),
-    "SolverBudget": (
+    "DeadlineExceeded": (
         503,
-        "The exact optimum needs more than the solver's time budget (many days with negative "
-        "prices); request fewer days at a time.",
+        "The request deadline (REQUEST_DEADLINE_S) passed while the schedule was being "
+        "computed; answered within 0.5 s of it. Request fewer days or the daily horizon.",
     ),
     "UpstreamTimeout": (504, "The price source did not answer in time."),
 }
 
 _COMMON = ["MethodNotAllowed", "InternalError"]
+#: the problems of every route that takes a JSON body and prices (POST /optimize, /sizing,
+#: /siting)
+BODY_PROBLEMS = (
+    "BadRequest",
+    "NoPrices",
+    "PayloadTooLarge",
+    "UnsupportedMediaType",
+    "ValidationFailed",
+    "UpstreamFailed",
+    "DeadlineExceeded",
+    "UpstreamTimeout",
+)
 
 #: API_AUTH values (terraform's var.auth)
 AUTH_MODES = ("none", "iam", "jwt")
@@ -194,14 +206,7 @@ def build_spec(auth: str = "none") -> dict[str, Any]:
                 "responses": responses(
                     "OptimizeResponse",
                     "Schedules, economics and the strategy comparison.",
-                    "BadRequest",
-                    "NoPrices",
-                    "PayloadTooLarge",
-                    "UnsupportedMediaType",
-                    "ValidationFailed",
-                    "UpstreamFailed",
-                    "SolverBudget",
-                    "UpstreamTimeout",
+                    *BODY_PROBLEMS,
                 ),
             }
         },
@@ -242,7 +247,7 @@ def build_spec(auth: str = "none") -> dict[str, Any]:
             }
         },
     )
-    analysis.register_openapi(spec, responses)  # POST /sizing, /siting, GET /zones
+    analysis.register_openapi(spec, responses, BODY_PROBLEMS)  # POST /sizing, /siting, /zones
     document: dict[str, Any] = spec.to_dict()
     analysis.amend_openapi(document)  # POST /optimize as text/csv
     declare_security(document, auth)
