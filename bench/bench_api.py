@@ -29,8 +29,6 @@ of the ratio runs that same battery through the API.
 from __future__ import annotations
 
 import argparse
-import csv
-import datetime as dt
 import gzip
 import json
 import os
@@ -49,10 +47,8 @@ for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_threads, "1")
 
 from testkit.events import make_v2_event, prd_request  # noqa: E402
+from testkit.realdata import year_days  # noqa: E402
 
-DATA_FILE = ROOT / "data" / "cenace" / "pend_MDA_2016-01-27_2017-06-30_7zonas_jluisfgarza.csv.gz"
-ZONE = "APATZINGAN"
-FIRST_DAY, LAST_DAY = dt.date(2016, 1, 29), dt.date(2017, 1, 28)
 PRD_BATTERY = {"capacity_mw": 10, "duration_hours": 4, "efficiency": 0.85,
                "min_soc": 0.1, "max_soc": 1.0}  # fmt: skip
 #: energy-py-linear's convention (bench/README.md): losses on charging only, SoC 0 .. 1
@@ -66,20 +62,12 @@ TARGET_EPL_RATIO = 600.0
 
 
 def inline_prices() -> list[dict[str, Any]]:
-    """The 366 real days as ``market_params.prices`` items (``hora`` 1..N is hour-ending, so
-    hour = hora - 1)."""
-    by_day: dict[dt.date, dict[int, float]] = {}
-    with gzip.open(DATA_FILE, "rt", newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            if row["zona_carga"] != ZONE or row["proceso"] != "MDA" or row["sistema"] != "SIN":
-                continue
-            day = dt.date.fromisoformat(row["fecha"])
-            if FIRST_DAY <= day <= LAST_DAY:
-                by_day.setdefault(day, {})[int(row["hora"]) - 1] = float(row["pz"])
-    if len(by_day) != 366:
-        raise SystemExit(f"{DATA_FILE.name}: expected 366 days of {ZONE}, found {len(by_day)}")
-    return [{"date": day.isoformat(), "hour": hour, "price": by_day[day][hour]}
-            for day in sorted(by_day) for hour in sorted(by_day[day])]  # fmt: skip
+    """The 366 real days of ``testkit.realdata.year_days`` as ``market_params.prices`` items."""
+    return [
+        {"date": day.date.isoformat(), "hour": hour, "price": price}
+        for day in year_days()
+        for hour, price in enumerate(day.prices_mxn_per_mwh)
+    ]
 
 
 def v2_event(body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:

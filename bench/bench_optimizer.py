@@ -29,10 +29,8 @@ for _var in (
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import csv  # noqa: E402
 import datetime as dt  # noqa: E402
 import gc  # noqa: E402
-import gzip  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -50,11 +48,10 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere: import the repo's `optimizer`
     sys.path.insert(0, str(REPO))
-DATA_FILE = REPO / "data" / "cenace" / "pend_MDA_2016-01-27_2017-06-30_7zonas_jluisfgarza.csv.gz"
-ZONE = "APATZINGAN"
-FIRST_DAY = dt.date(2016, 1, 29)
-LAST_DAY = dt.date(2017, 1, 28)
-EXPECTED_DAYS = 366
+
+from testkit.realdata import YEAR_ZONE, year_days  # noqa: E402
+
+ZONE = YEAR_ZONE
 
 EPL_VENV = REPO / ".venv-epl"
 EPL_REQUIREMENT = "energypylinear==1.4.1"
@@ -69,33 +66,9 @@ TARGET_EPL_RATIO = 50.0
 # ----------------------------------------------------------------------------- data
 
 
-def load_days(path: Path = DATA_FILE) -> list[MarketDay]:
-    """APATZINGAN MDA prices, FIRST_DAY..LAST_DAY, as market days (``hora`` 1..N is hour-ending,
-    so hour index = hora - 1)."""
-    from optimizer import MarketDay
-
-    by_date: dict[dt.date, dict[int, float]] = {}
-    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["zona_carga"] != ZONE or row["proceso"] != "MDA" or row["sistema"] != "SIN":
-                continue
-            day = dt.date.fromisoformat(row["fecha"])
-            if not FIRST_DAY <= day <= LAST_DAY:
-                continue
-            hours = by_date.setdefault(day, {})
-            hora = int(row["hora"])
-            if hora in hours:
-                raise SystemExit(f"{path.name}: duplicate {day} hora {hora}")
-            hours[hora] = float(row["pz"])
-    days = []
-    for day in sorted(by_date):
-        hours = by_date[day]
-        if sorted(hours) != list(range(1, len(hours) + 1)):
-            raise SystemExit(f"{path.name}: {day} has hours {sorted(hours)}, not 1..N")
-        days.append(MarketDay(day, tuple(hours[h] for h in range(1, len(hours) + 1))))
-    if len(days) != EXPECTED_DAYS:
-        raise SystemExit(f"expected {EXPECTED_DAYS} days of {ZONE}, found {len(days)}")
-    return days
+def load_days() -> list[MarketDay]:
+    """APATZINGAN MDA prices, 2016-01-29 .. 2017-01-28, as market days (testkit.realdata)."""
+    return list(year_days())
 
 
 def prd_battery() -> Battery:

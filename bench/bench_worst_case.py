@@ -26,10 +26,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import csv  # noqa: E402
 import datetime as dt  # noqa: E402
 import gc  # noqa: E402
-import gzip  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -53,22 +51,14 @@ from optimizer.strategies.optimal import (  # noqa: E402
     solve_milp,
 )
 from optimizer.strategies.optimal import _chain_moves as chain_moves  # noqa: E402
+from testkit.realdata import YEAR_FIRST_DAY, year_days  # noqa: E402
+from testkit.realdata import prd_battery as prd  # noqa: E402
 
-DATA_FILE = REPO / "data" / "cenace" / "pend_MDA_2016-01-27_2017-06-30_7zonas_jluisfgarza.csv.gz"
-ZONE = "APATZINGAN"
-FIRST_DAY, LAST_DAY = dt.date(2016, 1, 29), dt.date(2017, 1, 28)
+FIRST_DAY = YEAR_FIRST_DAY
 
 
 def real_year() -> list[MarketDay]:
-    by_day: dict[dt.date, dict[int, float]] = {}
-    with gzip.open(DATA_FILE, "rt", newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["zona_carga"] != ZONE or row["proceso"] != "MDA" or row["sistema"] != "SIN":
-                continue
-            day = dt.date.fromisoformat(row["fecha"])
-            if FIRST_DAY <= day <= LAST_DAY:
-                by_day.setdefault(day, {})[int(row["hora"])] = float(row["pz"])
-    return [MarketDay(d, tuple(h[k] for k in sorted(h))) for d, h in sorted(by_day.items())]
+    return list(year_days())
 
 
 def days_of(prices: Sequence[np.ndarray], start: dt.date = FIRST_DAY) -> list[MarketDay]:
@@ -111,18 +101,6 @@ def negative_hours(year: list[MarketDay], share: float, seed: int = 30) -> list[
         p[hit] = rng.uniform(-1200.0, -20.0, int(hit.sum()))
         out.append(MarketDay(day.date, tuple(p)))
     return out
-
-
-def prd(**overrides: float | None) -> Battery:
-    params: dict = {
-        "power_mw": 10.0,
-        "duration_h": 4.0,
-        "round_trip_efficiency": 0.85,
-        "min_soc": 0.1,
-        "max_soc": 1.0,
-    }
-    params.update(overrides)
-    return Battery(**params)
 
 
 def cpu_median_ms(call: Callable[[], object], repeats: int) -> float:

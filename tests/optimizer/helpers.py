@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import gzip
-from collections import defaultdict
-from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from optimizer import Battery, MarketDay
+from testkit.realdata import mda_days
+from testkit.realdata import prd_battery as prd_battery  # re-exported for the tests
 
 #: the SPEC §2 published 24-hour price vector (MXN/MWh) ...
 PUBLISHED = [20, 15, 10, 12, 15, 25, 40, 60, 55, 40, 35, 30, 25, 20, 18, 25, 60, 90, 85, 70]
@@ -30,40 +27,15 @@ PUBLISHED_OPTIMA = [
     ),
 ]
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "cenace"
-MDA_2016 = DATA / "pend_MDA_2016-01-27_2017-06-30_7zonas_jluisfgarza.csv.gz"
 
-
-@cache
 def real_days(zone: str = "APATZINGAN") -> tuple[MarketDay, ...]:
     """Every MDA market day of ``zone`` in the 2016-2017 file (hora 1..N hour-ending)."""
-    by_day: dict[str, dict[int, float]] = defaultdict(dict)
-    with gzip.open(MDA_2016, "rt", encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["zona_carga"] == zone and row["proceso"] == "MDA":
-                by_day[row["fecha"]][int(row["hora"])] = float(row["pz"])
-    return tuple(
-        MarketDay(dt.date.fromisoformat(day), tuple(hours[h] for h in sorted(hours)))
-        for day, hours in sorted(by_day.items())
-    )
+    return mda_days(zone)
 
 
 def real_day(date: str, zone: str = "APATZINGAN") -> MarketDay:
     wanted = dt.date.fromisoformat(date)
     return next(d for d in real_days(zone) if d.date == wanted)
-
-
-def prd_battery(**overrides: float | None) -> Battery:
-    """The PRD example battery: 10 MW, 4 h, 85 % round trip, SoC 0.1-1.0."""
-    params: dict = {
-        "power_mw": 10.0,
-        "duration_h": 4.0,
-        "round_trip_efficiency": 0.85,
-        "min_soc": 0.1,
-        "max_soc": 1.0,
-    }
-    params.update(overrides)
-    return Battery(**params)
 
 
 def day_prices(hours: int = 24) -> st.SearchStrategy[np.ndarray]:
