@@ -265,20 +265,59 @@ def _ridge(
 
 def _spd_inverse(m: np.ndarray) -> np.ndarray:
     """Inverses of a stack of symmetric positive definite matrices through their Cholesky
-    factors ``L`` (``inv(m) = inv(L)' inv(L)``, ``inv(L)`` by forward substitution over all
-    matrices at once): several times cheaper than ``np.linalg.inv`` on a stack of small
-    matrices. Falls back to ``np.linalg.inv`` if a factorisation fails."""
+    factors ``L`` (``inv(m) = inv(L)' inv(L)``, ``inv(L)`` by blocks over all matrices at
+    once, ``_lower_inverse``): several times cheaper than ``np.linalg.inv`` on a stack of
+    small matrices. Falls back to ``np.linalg.inv`` if a factorisation fails."""
     try:
         low = np.linalg.cholesky(m)
     except np.linalg.LinAlgError:
         return np.asarray(np.linalg.inv(m))
-    k = m.shape[-1]
-    inv_low = np.zeros_like(m)
+    inv_low = _lower_inverse(low)
+    return np.asarray(inv_low.transpose(0, 2, 1) @ inv_low)
+
+
+#: Rows per block of ``_lower_inverse``'s block forward substitution.
+_BLOCK = 8
+
+
+def _lower_inverse(low: np.ndarray) -> np.ndarray:
+    """Inverses of a stack of lower-triangular matrices (non-zero diagonals), by block forward
+    substitution: the matrices are padded with the identity to whole ``_BLOCK`` x ``_BLOCK``
+    blocks, every diagonal block of every matrix is inverted at once (``_lower_inverse_rows``)
+    and block row ``b`` of the inverse is ``-inv(L_bb) L_b,<b inv(L)_<b`` -- a few numpy calls
+    per block row instead of per row (31 rows: 4 block rows)."""
+    n, k, _ = low.shape
+    blocks = -(-k // _BLOCK)
+    if blocks == 1:
+        return _lower_inverse_rows(low)
+    size = blocks * _BLOCK
+    full = np.zeros((n, size, size))
+    full[:, :k, :k] = low
+    pad = np.arange(k, size)
+    full[:, pad, pad] = 1.0
+    on_diagonal = np.arange(blocks)
+    diagonal = full.reshape(n, blocks, _BLOCK, blocks, _BLOCK)[:, on_diagonal, :, on_diagonal, :]
+    diagonal_inv = _lower_inverse_rows(diagonal.reshape(-1, _BLOCK, _BLOCK)).reshape(
+        blocks, n, _BLOCK, _BLOCK
+    )
+    inv = np.zeros_like(full)
+    inv[:, :_BLOCK, :_BLOCK] = diagonal_inv[0]
+    for b in range(1, blocks):
+        lo, hi = b * _BLOCK, (b + 1) * _BLOCK
+        inv[:, lo:hi, :lo] = -(diagonal_inv[b] @ (full[:, lo:hi, :lo] @ inv[:, :lo, :lo]))
+        inv[:, lo:hi, lo:hi] = diagonal_inv[b]
+    return inv[:, :k, :k]
+
+
+def _lower_inverse_rows(low: np.ndarray) -> np.ndarray:
+    """``_lower_inverse`` row by row (forward substitution over all matrices at once)."""
+    k = low.shape[-1]
+    inv_low = np.zeros_like(low)
     for i in range(k):
         row = -(low[:, i : i + 1, :i] @ inv_low[:, :i, :])[:, 0, :]
         row[:, i] += 1.0
         inv_low[:, i, :] = row / low[:, i, i, None]
-    return np.asarray(inv_low.transpose(0, 2, 1) @ inv_low)
+    return inv_low
 
 
 def _solve_3x3(m: np.ndarray, r: np.ndarray) -> np.ndarray:

@@ -70,6 +70,18 @@ def test_ridge_matches_the_full_normal_equations() -> None:
             np.testing.assert_allclose(beta_h[i, h], beta[ks:], rtol=1e-7, atol=1e-9)
 
 
+@pytest.mark.parametrize("k", [1, 5, 8, 9, 16, 31, 40])
+def test_lower_inverse_by_blocks(k: int) -> None:
+    """The block forward substitution inverts stacks of lower-triangular matrices of any
+    size (one block, whole blocks, a padded last block)."""
+    rng = np.random.default_rng(k)
+    low = np.tril(rng.normal(size=(4, k, k))) + 3.0 * np.eye(k)
+    inv = learned._lower_inverse(low)
+    assert inv.shape == low.shape
+    np.testing.assert_allclose(inv @ low, np.broadcast_to(np.eye(k), low.shape), atol=1e-12)
+    np.testing.assert_allclose(inv, np.linalg.inv(low), rtol=1e-10, atol=1e-13)
+
+
 def reference_forecast(days: list[MarketDay], target: int) -> np.ndarray:
     """One day's model forecast, written out plainly: every sample scaled by the median and
     MAD of the week before it, a loop over the window's days and one ridge solve per hour."""
