@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from marshmallow import Schema, fields
 
 from optimizer import Battery, Report
@@ -152,6 +153,11 @@ def add_analyst_metrics(body: dict[str, Any], report: Report, battery: Battery) 
         "max_cycles_per_day": echo.max_cycles_per_day,
     }
     stats = analysis.day_stats
+    # ``daily_schedules`` is a ``FiniteRows`` (the JSON encoder does not walk it again): its
+    # days get numbers checked finite only
+    columns = (stats.price_mean, stats.price_min, stats.price_max, stats.tb4_spread)
+    if not np.isfinite(np.array(columns, dtype=float)).all():
+        raise ValueError("a day's price statistics hold a NaN or an infinity")
     for day, mean, low, high, tb4 in zip(
         body["daily_schedules"],
         stats.price_mean,

@@ -179,12 +179,14 @@ _ACTIONS = np.array([Action.IDLE.value, Action.CHARGE.value, Action.DISCHARGE.va
 
 class FiniteRows(list[dict[str, Any]]):
     """A list of JSON rows whose numbers were checked finite (with numpy) when it was built:
-    the JSON encoder's NaN/Infinity guard skips it instead of walking 8 784 hours again."""
+    the JSON encoder's NaN/Infinity guard skips it instead of walking 8 784 hours again. Whoever
+    adds a number to one of its rows checks it first."""
 
 
-def _schedules(report: Report) -> list[dict[str, Any]]:
+def _schedules(report: Report) -> FiniteRows:
     """``daily_schedules``: the run's hourly arrays are joined and turned into Python values
-    once, then cut into days."""
+    once, then cut into days. Every number in it is checked finite here (whoever adds keys to
+    a day must check theirs: ``schemas.analyst.add_analyst_metrics`` does)."""
     days = report.run.days
     charge = np.concatenate([day.charge_mw for day in days])
     discharge = np.concatenate([day.discharge_mw for day in days])
@@ -205,7 +207,28 @@ def _schedules(report: Report) -> list[dict[str, Any]]:
         {"hour": h, "action": a, "power": p, "price": q, "soc": s}
         for h, a, p, q, s in zip(hour, _ACTIONS[code].tolist(), power, price, soc, strict=True)
     ]
-    out = []
+    # the days' own numbers, checked at once like the hours' (None, no average, is fine)
+    day_numbers = np.array(
+        [
+            (
+                day.revenue_mxn,
+                day.energy_charged_mwh,
+                day.energy_discharged_mwh,
+                day.cycles,
+                0.0
+                if day.avg_charge_price_mxn_per_mwh is None
+                else day.avg_charge_price_mxn_per_mwh,
+                0.0
+                if day.avg_discharge_price_mxn_per_mwh is None
+                else day.avg_discharge_price_mxn_per_mwh,
+            )
+            for day in days
+        ],
+        dtype=float,
+    )
+    if not np.isfinite(day_numbers).all():
+        raise ValueError("a day's result holds a NaN or an infinity")
+    out = FiniteRows()
     lo = 0
     for day, size in zip(days, sizes, strict=True):
         out.append(

@@ -101,3 +101,48 @@ def test_schema_rejects_a_wrong_shape() -> None:
     del body["summary"]["best_day"]
     errors = OptimizeResponseSchema().validate(body)
     assert set(errors) == {"daily_schedules", "summary"}
+
+
+@pytest.mark.parametrize(
+    "field", ["revenue_mxn", "energy_charged_mwh", "cycles", "avg_discharge_price_mxn_per_mwh"]
+)
+def test_a_non_finite_day_number_is_refused_where_the_body_is_built(field: str) -> None:
+    """``daily_schedules`` is not walked again by the JSON encoder's NaN guard, so the
+    serialiser checks every number of a day itself."""
+    import dataclasses
+    import math
+
+    from blueprints.encoding import encode_json
+
+    report = optimize([SHORT, LONG], BATTERY, compare=False)
+    good = dump_optimize_response(report, _market([SHORT, LONG]), source="inline")
+    assert b"NaN" not in encode_json(_with_metrics(good, report))
+    for bad in (math.nan, math.inf):
+        days = list(report.run.days)
+        days[1] = dataclasses.replace(days[1], **{field: bad})
+        broken = dataclasses.replace(report, run=dataclasses.replace(report.run, days=tuple(days)))
+        with pytest.raises(ValueError, match="NaN or an infinity"):
+            dump_optimize_response(broken, _market([SHORT, LONG]), source="inline")
+
+
+def test_a_non_finite_price_statistic_is_refused_where_it_is_added(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SPEC §9 per-day keys join the checked ``daily_schedules`` only once checked."""
+    import dataclasses
+    import math
+
+    import schemas.analyst as analyst
+
+    report = optimize([SHORT, LONG], BATTERY, compare=False)
+    body = dump_optimize_response(report, _market([SHORT, LONG]), source="inline")
+    real = analyst.analyse
+
+    def with_nan(run: Any, battery: Battery) -> Any:
+        analysis = real(run, battery)
+        stats = dataclasses.replace(analysis.day_stats, price_max=(1.0, math.nan))
+        return dataclasses.replace(analysis, day_stats=stats)
+
+    monkeypatch.setattr(analyst, "analyse", with_nan)
+    with pytest.raises(ValueError, match="NaN or an infinity"):
+        add_analyst_metrics(body, report, BATTERY)
