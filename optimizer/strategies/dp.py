@@ -63,6 +63,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import cast
 
 import numpy as np
@@ -104,6 +105,7 @@ class Grid:
     down: int  # max steps per hour discharging
 
 
+@lru_cache(maxsize=256)
 def day_reach_mwh(battery: Battery, hours: int) -> float:
     """How far (stored MWh) a day of ``hours`` hours can move away from its starting level
     and still come back: l hours one way, the other hours the other way."""
@@ -111,6 +113,7 @@ def day_reach_mwh(battery: Battery, hours: int) -> float:
     return max(min(k * eta_c * p, (hours - k) * p / eta_d) for k in range(1, hours))
 
 
+@lru_cache(maxsize=256)  # a pure function of a frozen battery: once per battery
 def make_grid(
     battery: Battery, *, reach_mwh: float = math.inf, max_levels: int = MAX_LEVELS
 ) -> Grid:
