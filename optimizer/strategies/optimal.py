@@ -36,30 +36,61 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
   bounded per hour by the breakpoint count);
 * every hour concave, with or without a cycle cap: one HiGHS LP over the chain (no
   binaries; polynomial);
-* a cycle cap and some hour not concave: a Lagrangian certificate first (``_chain_moves``).
-  The daily route gives each day a multiplier ``lambda_d >= 0`` (0 where its cap does not
-  bind); one chain recursion with withdrawn energy priced at ``lambda_d`` gives
-  ``L = max_chain [revenue - sum_d lambda_d (w_d - K)] >= `` the capped chain optimum for
-  any ``lambda >= 0`` (weak duality: no convexity needed). Two schedules are feasible on the
-  capped chain: the priced chain's own, when it stays within the cap every day, and the daily
-  capped schedule (every day back at ``soc_0``). Whichever reaches ``L`` (to 1e-9 relative)
-  is optimal and is returned. This holds for flat and repeated negative days (a year of
-  flat -1200 with cap 1: 0.33 s, certified) and whenever the cap never binds; the work is
-  one daily solve plus one chain recursion, bounded. Otherwise one HiGHS MILP over the
-  chain with a binary on each non-concave hour only (see below): **the one route whose work
-  is not bounded in advance**, branch and bound over up to one binary per hour. Measured
-  (PRD battery, cap 1, one core, certificate included): a year with midday solar dips
-  (4,569 binaries) ~3.5 s of CPU, a year with 30 % of hours at -20..-1200 (2,495) ~3.4 s;
-  there the chain earns 1-11 % more than the daily schedule, so the daily multipliers
-  leave a gap. Why no bounded exact method for these: the cap is one constraint per market
-  day across a chain that does not return to ``x0`` at midnight. The chain recursion would
-  need a second state (energy withdrawn so far that day), making each value function a
-  two-dimensional piecewise-linear surface; the best multipliers for the chain solve a
-  366-dimensional non-smooth dual with no finite exact search like the daily route's
-  one-dimensional Newton, and at them a single chain schedule need not withdraw exactly
-  ``K`` on every day, while mixing two chain schedules (the daily route's certificate)
-  cannot be done day by day; on non-concave hours a duality gap may remain anyway. Without
-  non-concave hours the problem is the LP above.
+* a cycle cap and some hour not concave (``chain_with_cap``): certificates first, each an
+  upper bound on the capped chain optimum met by a feasible schedule; HiGHS MILPs only when
+  neither holds. Write ``OPT`` for the optimum (the MILP with a binary on every non-concave
+  hour, SPEC §2).
+
+  1. **The LP relaxation** (``solve_program`` with no integral binary): ``z`` in ``[0, 1]``,
+     i.e. ``c_t + d_t <= P`` on the non-concave hours, which replaces each such hour's
+     reward by its concave envelope (the chord from full discharge to full charge: charging
+     and discharging at once allowed). Every schedule of the exact program is feasible for
+     it, so its optimum ``U >= OPT``. Its optimal schedule with the overlap removed
+     (``remove_overlap``: stored energy unchanged, withdrawal lowered, so SoC limits, the end
+     condition and the cap still hold) is feasible for the exact program; when its exact
+     revenue reaches ``U`` (to 1e-9 relative), it is optimal. This is the case exactly when
+     the LP optimum does not burn energy in a non-concave hour (on concave hours removing the
+     overlap never loses). One HiGHS LP over the chain (~3 variables per hour and one per
+     non-concave hour), no branch and bound; exact to HiGHS's tolerances like every HiGHS
+     route. Measured, a year (PRD battery, one core): solar
+     dips with cap 1, 30 % of hours at -20..-1200 with cap 1, and -1200 +- 50 with cap 1
+     are all certified here (the LP's optimum never burns): 0.2-0.5 s instead of 3.4-3.7 s
+     of MILP.
+  2. **The Lagrangian certificate** (``_lagrangian_certificate``). The daily route gives each
+     day a multiplier ``lambda_d >= 0`` (0 where its cap does not bind); one chain recursion
+     with withdrawn energy priced at ``lambda_d`` gives ``L = max_chain [revenue - sum_d
+     lambda_d (w_d - K)] >= OPT`` for any ``lambda >= 0`` (weak duality: no convexity
+     needed). Two schedules are feasible on the capped chain: the priced chain's own, when
+     it stays within the cap every day, and the daily capped schedule (every day back at
+     ``soc_0``). Whichever reaches ``min(L, U)`` (to 1e-9 relative) is optimal; the daily
+     schedule is tried against ``U`` before the chain recursion. This holds for flat and
+     repeated negative days, where the relaxation's optimum burns in ties (a year of flat
+     -1200 with cap 1: ~0.35 s, certified) and whenever the cap never binds.
+  3. **HiGHS MILPs with binaries where the relaxations burned**: the program with integral
+     ``z`` only on the hours where the previous solution charged and discharged at once
+     (the LP's, then each round's). Each is again a relaxation of the exact program (its
+     optimum ``>= OPT``), so a solution of it that does not burn (its revenue with the
+     overlap removed reaches its own value) is optimal. At most ``LAZY_ROUNDS`` rounds.
+  4. **The MILP with a binary on every non-concave hour** (``solve_milp``): the last resort.
+
+  Routes 3 and 4 are **the work not bounded in advance** (branch and bound). They are
+  reached when the relaxation is not tight and the Lagrangian bound leaves a gap: measured,
+  a year with 30 % of hours at -20..-1200 and cap 3 (the cap binds on a few days; the LP
+  bound is 1.2e-4 above ``OPT`` and ``L`` at the LP's own cap multipliers still 1.7e-7):
+  2 rounds, 69 binaries (~1.5 s of HiGHS) instead of 2,495. Why no bounded exact method
+  (looked for, issue 9): the cap is one constraint per market day across a chain that does
+  not return to ``x0`` at midnight. An exact recursion needs a second state within the day
+  (energy withdrawn so far, reset at midnight), so each within-day value function is a
+  two-dimensional piecewise-linear surface (charging moves along ``w`` constant,
+  discharging along ``x + w`` constant); a lattice argument like ``optimizer.lattice``'s
+  bounds its levels, but over the chain the free moves of a vertex couple segments that
+  span many days (each pinned segment and each binding day adds one), so the candidate
+  levels are sums of many anchor differences, not a small set. The dual side does not
+  close the gap in bounded work either: subgradient steps on the 366 multipliers (each a
+  chain recursion, 0.3-1.2 s) with the optimum known in advance (Polyak steps) left a gap of
+  6e-4 after 40 recursions on the 30 % negative year with cap 1, and on non-concave hours a
+  duality gap may remain at the best multipliers anyway. Without non-concave hours the
+  problem is the LP above.
 
 The request deadline (``deadline_s``, a ``time.monotonic()`` timestamp, SPEC §13) is only a
 last guard: it is checked between vectorised steps and raises ``DeadlineExceededError``; it
@@ -101,6 +132,8 @@ CAP_REL_TOL = 1e-10
 #: relative tolerance of the chain's cap certificate (two exact recursions' rounding; far
 #: below the promised 1e-6)
 CHAIN_CAP_REL_TOL = 1e-9
+#: HiGHS MILPs with binaries only where the relaxations overlapped, before the full MILP
+LAZY_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -135,6 +168,27 @@ def solve_milp(
     deadline_s: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact optimum by HiGHS over all hours at once; returns (charge_mw, discharge_mw)."""
+    return remove_overlap(
+        *solve_program(prices, offsets, battery, horizon=horizon, deadline_s=deadline_s),
+        battery,
+    )
+
+
+def solve_program(
+    prices: np.ndarray,
+    offsets: np.ndarray,
+    battery: Battery,
+    *,
+    horizon: Horizon,
+    deadline_s: float | None = None,
+    integral: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """HiGHS's optimum of the schedule program, (charge_mw, discharge_mw) as solved (overlap
+    not removed). Every hour that ``needs_binary`` gets a binary ``z``; ``integral`` (a mask
+    over the hours, default every hour) says which of them stay integral. A relaxed one is
+    ``z`` in ``[0, 1]``, i.e. ``c + d <= P``: the hour's reward replaced by its concave
+    envelope (charging and discharging at once allowed), so the program is a relaxation of
+    the exact one and its optimum an upper bound (``_chain_cap``)."""
     import scipy.sparse as sp
     from scipy.optimize import Bounds, LinearConstraint, milp
 
@@ -199,7 +253,7 @@ def solve_milp(
     integrality = np.zeros(nv)
     if nb:
         ub[3 * n :] = 1.0
-        integrality[3 * n :] = 1
+        integrality[3 * n :] = 1 if integral is None else integral[binary]
 
     # --- solve (the deadline, if any, is HiGHS's only time limit) ---
     options: dict[str, float | bool] = {"mip_rel_gap": MIP_REL_GAP, "presolve": True}
@@ -225,7 +279,7 @@ def solve_milp(
     # --- extract ---
     charge = np.clip(result.x[c_col], 0.0, P) * scale
     discharge = np.clip(result.x[d_col], 0.0, P) * scale
-    return remove_overlap(charge, discharge, battery)
+    return charge, discharge
 
 
 def remove_overlap(
@@ -398,6 +452,122 @@ def _daily(
     return moves[inverse], unsolved[inverse], route, multipliers[inverse]
 
 
+@dataclass(frozen=True)
+class ChainCap:
+    """A ``continuous`` chain under a cycle cap with some non-concave hour: the schedule and
+    the route that certified it (module docstring; for benchmarks and logs)."""
+
+    charge_mw: np.ndarray
+    discharge_mw: np.ndarray
+    route: str
+    milp: bool  # whether a branch and bound (binaries) was needed
+
+
+def _grid_revenue(
+    prices: np.ndarray, charge: np.ndarray, discharge: np.ndarray, battery: Battery
+) -> float:
+    """Exact revenue (MXN) of a grid-side schedule of one-hour steps (SPEC §2)."""
+    kappa = battery.degradation_cost_mxn_per_mwh
+    return float(np.sum(prices * (discharge - charge)) - kappa * np.sum(discharge))
+
+
+def _reaches(revenue: float, bound: float) -> bool:
+    return revenue >= bound - CHAIN_CAP_REL_TOL * max(1.0, abs(bound))
+
+
+def _overlap_hours(charge: np.ndarray, discharge: np.ndarray, battery: Battery) -> np.ndarray:
+    """Hours that charge and discharge at once."""
+    loop = battery.eta_charge * battery.eta_discharge
+    return np.asarray(np.minimum(charge, discharge / loop) > 0.0)
+
+
+def chain_with_cap(
+    prices: np.ndarray,
+    offsets: np.ndarray,
+    days: Sequence[MarketDay],
+    battery: Battery,
+    *,
+    deadline_s: float | None = None,
+) -> ChainCap:
+    """Exact schedule of the ``continuous`` chain under the cycle cap when some hour is not
+    concave (module docstring, "continuous horizon"): the relaxation's certificate, then the
+    Lagrangian one, then HiGHS MILPs with binaries where the relaxations overlapped, then one
+    with every binary."""
+    continuous = Horizon.CONTINUOUS
+    integral = np.zeros(prices.size, dtype=bool)  # no binary: the LP relaxation
+    raw = solve_program(
+        prices, offsets, battery, horizon=continuous, deadline_s=deadline_s, integral=integral
+    )
+    bound = _grid_revenue(prices, *raw, battery)  # >= the optimum
+    clean = remove_overlap(*raw, battery)
+    if _reaches(_grid_revenue(prices, *clean, battery), bound):
+        return ChainCap(*clean, route="certified by its LP relaxation", milp=False)
+    moves = _lagrangian_certificate(prices, offsets, days, battery, bound, deadline_s)
+    if moves is not None:
+        charge, discharge = to_grid(moves[None, :], battery)
+        return ChainCap(
+            charge[0], discharge[0], route="certified by its Lagrangian bound", milp=False
+        )
+    for rounds in range(1, LAZY_ROUNDS + 1):
+        integral = integral | _overlap_hours(*raw, battery)
+        raw = solve_program(
+            prices, offsets, battery, horizon=continuous, deadline_s=deadline_s, integral=integral
+        )
+        clean = remove_overlap(*raw, battery)
+        if _reaches(_grid_revenue(prices, *clean, battery), _grid_revenue(prices, *raw, battery)):
+            return ChainCap(
+                *clean,
+                route=f"HiGHS MILP over the chain, {int(integral.sum())} binaries "
+                f"({rounds} round{'s' if rounds > 1 else ''})",
+                milp=True,
+            )
+    binaries = int(needs_binary(prices, battery).sum())
+    return ChainCap(
+        *solve_milp(prices, offsets, battery, horizon=continuous, deadline_s=deadline_s),
+        route=f"HiGHS MILP over the chain, {binaries} binaries (all)",
+        milp=True,
+    )
+
+
+def _lagrangian_certificate(
+    prices: np.ndarray,
+    offsets: np.ndarray,
+    days: Sequence[MarketDay],
+    battery: Battery,
+    relaxed_bound: float,
+    deadline_s: float | None,
+) -> np.ndarray | None:
+    """Stored-energy moves of the capped chain certified by the daily route's multipliers
+    priced into one chain recursion, or by ``relaxed_bound`` (module docstring), else None."""
+    eta_c, eta_d = battery.eta_charge, battery.eta_discharge
+    buy = prices / eta_c
+    sell = (prices - battery.degradation_cost_mxn_per_mwh) * eta_d
+    cap = battery.daily_withdrawal_cap_mwh
+    assert cap is not None
+
+    def revenue(moves: np.ndarray) -> float:
+        return float(np.sum(np.where(moves > 0, -buy * moves, -sell * moves)))
+
+    matrix, hours = price_matrix(days)
+    day_moves, unsolved, _, multipliers = _daily(
+        matrix, hour_mask(hours, matrix.shape[1]), battery, deadline_s
+    )
+    # every day back at soc_0 within its cap: feasible on the chain
+    daily = None if unsolved.any() else flatten(day_moves, hours)
+    if daily is not None and _reaches(revenue(daily), relaxed_bound):
+        return daily
+    lam = np.nan_to_num(multipliers, nan=0.0)  # any lambda >= 0 gives a bound
+    priced = solve_chain(buy, sell - np.repeat(lam, hours), battery, deadline_s=deadline_s)
+    bound = min(priced.value + cap * float(lam.sum()), relaxed_bound)  # >= the optimum
+    candidates = [daily] if daily is not None else []
+    if within_cap(priced.moves, offsets, cap):
+        candidates.insert(0, priced.moves)
+    for moves in candidates:
+        if _reaches(revenue(moves), bound):
+            return moves
+    return None
+
+
 def _chain_moves(
     prices: np.ndarray,
     offsets: np.ndarray,
@@ -406,31 +576,18 @@ def _chain_moves(
     deadline_s: float | None,
 ) -> np.ndarray | None:
     """Exact moves of the ``continuous`` chain when some hour is not concave: the chain
-    recursion without a cap; with a cap, a schedule certified optimal by the cap's Lagrangian
-    bound (module docstring), or None (the caller solves the chain by MILP)."""
-    eta_c, eta_d = battery.eta_charge, battery.eta_discharge
-    buy = prices / eta_c
-    sell = (prices - battery.degradation_cost_mxn_per_mwh) * eta_d
-    cap = battery.daily_withdrawal_cap_mwh
-    if cap is None:
+    recursion without a cap; with a cap, the schedule of ``chain_with_cap`` when a
+    certificate holds without branch and bound, else None."""
+    if battery.daily_withdrawal_cap_mwh is None:
+        eta_c, eta_d = battery.eta_charge, battery.eta_discharge
+        buy = prices / eta_c
+        sell = (prices - battery.degradation_cost_mxn_per_mwh) * eta_d
         return solve_chain(buy, sell, battery, deadline_s=deadline_s).moves
-    matrix, hours = price_matrix(days)
-    day_moves, unsolved, _, multipliers = _daily(
-        matrix, hour_mask(hours, matrix.shape[1]), battery, deadline_s
-    )
-    lam = np.nan_to_num(multipliers, nan=0.0)  # any lambda >= 0 gives a bound
-    priced = solve_chain(buy, sell - np.repeat(lam, hours), battery, deadline_s=deadline_s)
-    bound = priced.value + cap * float(lam.sum())  # >= the capped chain optimum
-    candidates = []
-    if within_cap(priced.moves, offsets, cap):
-        candidates.append(priced.moves)
-    if not unsolved.any():  # every day back at soc_0 within its cap: feasible on the chain
-        candidates.append(flatten(day_moves, hours))
-    for moves in candidates:
-        revenue = float(np.sum(np.where(moves > 0, -buy * moves, -sell * moves)))
-        if revenue >= bound - CHAIN_CAP_REL_TOL * max(1.0, abs(bound)):
-            return moves
-    return None
+    solved = chain_with_cap(prices, offsets, days, battery, deadline_s=deadline_s)
+    if solved.milp:
+        return None
+    moves = battery.eta_charge * solved.charge_mw - solved.discharge_mw / battery.eta_discharge
+    return np.asarray(moves, dtype=float)
 
 
 class Optimal(Strategy):
@@ -452,11 +609,14 @@ class Optimal(Strategy):
             prices = np.concatenate([np.asarray(d.prices_mxn_per_mwh, dtype=float) for d in days])
             convex = not needs_binary(prices, battery).any()
             offsets = day_offsets(days)
+            if not convex and battery.daily_withdrawal_cap_mwh is not None:
+                solved = chain_with_cap(prices, offsets, days, battery, deadline_s=deadline_s)
+                return Dispatch(solved.charge_mw, solved.discharge_mw)
             if not convex:
                 moves = _chain_moves(prices, offsets, days, battery, deadline_s)
-                if moves is not None:
-                    charge, discharge = to_grid(moves[None, :], battery)
-                    return Dispatch(charge[0], discharge[0])
+                assert moves is not None  # no cap: the chain recursion
+                charge, discharge = to_grid(moves[None, :], battery)
+                return Dispatch(charge[0], discharge[0])
             return Dispatch(
                 *solve_milp(prices, offsets, battery, horizon=horizon, deadline_s=deadline_s)
             )

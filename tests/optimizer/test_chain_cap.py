@@ -1,0 +1,259 @@
+"""``continuous`` horizon with a cycle cap and non-concave hours (issue 9): every route of
+``optimal.chain_with_cap`` -- the LP relaxation's certificate, the Lagrangian one, HiGHS MILPs
+with binaries where the relaxations overlapped, the full MILP -- against the independent MILP
+of ``reference.py`` (a binary in every hour)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from optimizer import Battery, DeadlineExceededError, Horizon, MarketDay, run_strategy
+from optimizer.envelope import needs_binary
+from optimizer.settle import day_offsets
+from optimizer.strategies import optimal
+from optimizer.strategies.optimal import ChainCap, chain_with_cap, solve_program
+from tests.optimizer.helpers import days_from, prd_battery, real_days
+from tests.optimizer.reference import reference_optimum
+
+
+def assert_exact(got: float, want: float) -> None:
+    assert got == pytest.approx(want, rel=1e-6, abs=1e-6)
+
+
+def solved(prices: list[np.ndarray], battery: Battery) -> tuple[ChainCap, float]:
+    """``chain_with_cap`` on the days and its exact revenue (MXN)."""
+    days = days_from(prices)
+    flat = np.concatenate(prices)
+    result = chain_with_cap(flat, day_offsets(days), days, battery)
+    kappa = battery.degradation_cost_mxn_per_mwh
+    revenue = float(np.sum(flat * (result.discharge_mw - result.charge_mw)))
+    return result, revenue - kappa * float(result.discharge_mw.sum())
+
+
+def assert_feasible(prices: list[np.ndarray], battery: Battery, result: ChainCap) -> None:
+    """SPEC §2 on the chain: never both in one hour, power and SoC limits, the cap every day,
+    back at soc_0 at the end (tolerances: HiGHS's 1e-7 of P and of the window)."""
+    charge, discharge = result.charge_mw, result.discharge_mw
+    assert not ((charge > 0) & (discharge > 0)).any()
+    power, window = battery.power_mw, battery.energy_mwh * (battery.max_soc - battery.min_soc)
+    assert charge.min() >= 0.0
+    assert discharge.min() >= 0.0
+    assert max(charge.max(), discharge.max()) <= power * (1 + 1e-9)
+    stored = np.cumsum(battery.eta_charge * charge - discharge / battery.eta_discharge)
+    x0 = battery.energy_mwh * (battery.soc_start - battery.min_soc)
+    assert (x0 + stored).min() >= -1e-6 * window
+    assert (x0 + stored).max() <= window * (1 + 1e-6)
+    assert stored[-1] == pytest.approx(0.0, abs=1e-6 * window)
+    offsets = day_offsets(days_from(prices))
+    withdrawn = np.add.reduceat(discharge / battery.eta_discharge, offsets[:-1])
+    cap = battery.daily_withdrawal_cap_mwh
+    assert cap is not None
+    assert (withdrawn <= cap * (1 + 1e-6) + 1e-9).all()
+
+
+# ----------------------------------------------------------------------------- generators
+
+
+def negative_hour_days(n: int, share: float, seed: int, first: int = 200) -> list[np.ndarray]:
+    """Real days with ``share`` of the hours replaced by -1200..-20 MXN/MWh."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for day in real_days()[first : first + n]:
+        p = np.array(day.prices_mxn_per_mwh, dtype=float)
+        hit = rng.random(p.size) < share
+        p[hit] = rng.uniform(-1200.0, -20.0, int(hit.sum()))
+        out.append(p)
+    return out
+
+
+def solar_dip_days(n: int, seed: int = 9, first: int = 100) -> list[np.ndarray]:
+    """Real days with a 10-15 h midday run at -300..-20 MXN/MWh."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for day in real_days()[first : first + n]:
+        p = np.array(day.prices_mxn_per_mwh, dtype=float)
+        length = int(rng.integers(10, 16))
+        start = max(0, 12 - length // 2)
+        p[start : start + length] = rng.uniform(-300.0, -20.0, length)
+        out.append(p)
+    return out
+
+
+@st.composite
+def negative_runs_day(draw: st.DrawFn, hours: int = 24) -> np.ndarray:
+    """Ordinary prices with runs of negative, zero and flat hours, or a flat negative day."""
+    if draw(st.integers(0, 5)) == 0:
+        return np.full(hours, draw(st.sampled_from([-1200.0, -300.0, -0.01])))
+    base = np.array(draw(st.lists(st.floats(-50, 3000), min_size=hours, max_size=hours)))
+    for _ in range(draw(st.integers(1, 4))):
+        start = draw(st.integers(0, hours - 1))
+        length = draw(st.integers(1, hours - start))
+        value = draw(st.sampled_from([-1200.0, -400.0, -60.0, -0.01, 0.0, 900.0, None]))
+        if value is None:  # a run of distinct negative prices
+            base[start : start + length] = draw(
+                st.lists(st.floats(-1200, -20), min_size=length, max_size=length)
+            )
+        else:
+            base[start : start + length] = value
+    return base
+
+
+@st.composite
+def capped_battery(draw: st.DrawFn) -> Battery:
+    """Valid batteries with a cycle cap: any window, empty/full/between starts, losses down to
+    a 0.3 round trip, degradation, 0.5-8 h."""
+    lo = draw(st.sampled_from([0.0, 0.0, 0.1, 0.2]))
+    hi = draw(st.sampled_from([1.0, 1.0, 0.9, 0.6]))
+    return Battery(
+        power_mw=draw(st.sampled_from([1.0, 10.0, 37.5])),
+        duration_h=draw(st.sampled_from([0.5, 1.0, 2.0, 4.0, 8.0])),
+        round_trip_efficiency=draw(st.sampled_from([0.3, 0.7, 0.85, 0.95, 1.0])),
+        min_soc=lo,
+        max_soc=hi,
+        initial_soc=draw(st.sampled_from([None, lo, hi, (lo + hi) / 2])),
+        degradation_cost_mxn_per_mwh=draw(st.sampled_from([0.0, 0.0, 25.0, 300.0])),
+        max_cycles_per_day=draw(st.sampled_from([0.1, 0.5, 1.0, 2.0, 3.0])),
+    )
+
+
+# ----------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=50)
+@given(
+    prices=st.lists(negative_runs_day(), min_size=2, max_size=3),
+    battery=capped_battery(),
+)
+def test_property_every_route_equals_reference(prices: list[np.ndarray], battery: Battery) -> None:
+    result, revenue = solved(prices, battery)
+    assert_feasible(prices, battery, result)
+    assert_exact(revenue, reference_optimum(prices, battery, continuous=True))
+
+
+@settings(max_examples=25)
+@given(
+    prices=st.lists(negative_runs_day(), min_size=2, max_size=3),
+    battery=capped_battery(),
+)
+def test_property_the_relaxation_bounds_the_optimum(
+    prices: list[np.ndarray], battery: Battery
+) -> None:
+    # every binary relaxed (c + d <= P): an upper bound on the capped chain optimum, and
+    # every binary integral: the optimum itself
+    days = days_from(prices)
+    flat = np.concatenate(prices)
+    offsets = day_offsets(days)
+    kappa = battery.degradation_cost_mxn_per_mwh
+    want = reference_optimum(prices, battery, continuous=True)
+    for integral, check in ((False, "bound"), (True, "exact")):
+        charge, discharge = solve_program(
+            flat,
+            offsets,
+            battery,
+            horizon=Horizon.CONTINUOUS,
+            integral=np.full(flat.size, integral),
+        )
+        value = float(np.sum(flat * (discharge - charge)) - kappa * discharge.sum())
+        if check == "bound":
+            assert value >= want - 1e-6 * max(1.0, abs(want))
+        else:
+            assert_exact(value, want)
+
+
+# ----------------------------------------------------------------------------- named cases
+
+
+@pytest.mark.parametrize("cap", [0.5, 1.0])
+def test_solar_dips_are_certified_by_the_relaxation(cap: float) -> None:
+    # the bench's slowest family once (3.6 s of MILP for a year): the LP relaxation's optimum
+    # never charges and discharges at once, so it is the exact optimum; no branch and bound
+    prices = solar_dip_days(4)
+    battery = prd_battery(max_cycles_per_day=cap)
+    result, revenue = solved(prices, battery)
+    assert result.route == "certified by its LP relaxation"
+    assert not result.milp
+    assert_feasible(prices, battery, result)
+    assert_exact(revenue, reference_optimum(prices, battery, continuous=True))
+
+
+@pytest.mark.parametrize("cap", [0.5, 1.0, 3.0])
+def test_negative_hours_are_certified_by_the_relaxation(cap: float) -> None:
+    prices = negative_hour_days(3, 0.3, seed=30)
+    battery = prd_battery(max_cycles_per_day=cap)
+    result, revenue = solved(prices, battery)
+    assert result.route == "certified by its LP relaxation"
+    assert_feasible(prices, battery, result)
+    assert_exact(revenue, reference_optimum(prices, battery, continuous=True))
+
+
+def test_flat_negative_days_fall_to_the_lagrangian_certificate() -> None:
+    # flat -1200: the relaxation burns energy (c and d at once) in an optimal vertex; the
+    # daily capped schedule meets its bound instead
+    prices = [np.full(24, -1200.0)] * 4
+    battery = prd_battery(max_cycles_per_day=1.0)
+    result, revenue = solved(prices, battery)
+    assert result.route == "certified by its Lagrangian bound"
+    assert not result.milp
+    assert_feasible(prices, battery, result)
+    assert_exact(revenue, reference_optimum(prices, battery, continuous=True))
+
+
+@pytest.mark.parametrize(
+    ("share", "cap", "seed", "route"),
+    [
+        (0.3, 2.0, 36, "HiGHS MILP over the chain, 1 binaries (1 round)"),
+        (0.5, 3.0, 36, "HiGHS MILP over the chain, 8 binaries (2 rounds)"),
+        (0.5, 3.0, 42, "HiGHS MILP over the chain, 38 binaries (all)"),
+    ],
+)
+def test_uncertified_chains_are_solved_by_highs(
+    share: float, cap: float, seed: int, route: str
+) -> None:
+    # the relaxation is not tight (or its optimum overlaps): binaries where it overlapped,
+    # then where the next one did, and after LAZY_ROUNDS every binary
+    prices = negative_hour_days(3, share, seed=seed)
+    battery = prd_battery(max_cycles_per_day=cap)
+    result, revenue = solved(prices, battery)
+    assert result.route == route
+    assert result.milp
+    assert_feasible(prices, battery, result)
+    assert_exact(revenue, reference_optimum(prices, battery, continuous=True))
+
+
+def test_binaries_only_where_the_relaxation_overlapped_match_every_binary() -> None:
+    # no lazy round: straight to the MILP with a binary in every non-concave hour
+    prices = negative_hour_days(3, 0.5, seed=36)
+    battery = prd_battery(max_cycles_per_day=3.0)
+    lazy, lazy_revenue = solved(prices, battery)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(optimal, "LAZY_ROUNDS", 0)
+        full, full_revenue = solved(prices, battery)
+    binaries = int(needs_binary(np.concatenate(prices), battery).sum())
+    assert full.route == f"HiGHS MILP over the chain, {binaries} binaries (all)"
+    assert lazy.route != full.route
+    assert_exact(lazy_revenue, full_revenue)
+
+
+def test_dispatch_uses_the_certified_schedule() -> None:
+    prices = solar_dip_days(3)
+    battery = prd_battery(max_cycles_per_day=1.0)
+    _, revenue = solved(prices, battery)
+    run = run_strategy("optimal", days_from(prices), battery, horizon=Horizon.CONTINUOUS)
+    assert_exact(sum(day.revenue_mxn for day in run.days), revenue)
+    assert all(day.cycles <= 1.0 + 1e-9 for day in run.days)
+
+
+def test_a_passed_deadline_stops_the_relaxation() -> None:
+    prices = solar_dip_days(2)
+    days: list[MarketDay] = days_from(prices)
+    with pytest.raises(DeadlineExceededError, match="deadline passed"):
+        chain_with_cap(
+            np.concatenate(prices),
+            day_offsets(days),
+            days,
+            prd_battery(max_cycles_per_day=1.0),
+            deadline_s=-1.0,
+        )
