@@ -74,36 +74,47 @@ def physics_faults(
     them, ``(what is wrong, which days break it)`` for every rule. Tolerances are settlement's
     times ``slack`` (strategies check themselves with ``slack < 1`` to stay clear of them).
     In ``continuous`` mode the SoC runs as one chain and only the last day must end at soc_0.
+    The hours are the last axis: several schedules of the same days can be checked at once
+    as rows of a matrix (each row's numbers are those of checking it alone).
     """
     starts = offsets[:-1]
     p, energy = battery.power_mw, battery.energy_mwh
     p_tol = slack * NOISE_REL * p
     e_tol = slack * max(NOISE_REL * energy, 1e-9)
     e0 = battery.soc_start * energy
-    cum = np.cumsum(battery.eta_charge * charge - discharge / battery.eta_discharge)
+    cum = np.cumsum(battery.eta_charge * charge - discharge / battery.eta_discharge, axis=-1)
     if horizon is Horizon.DAILY:  # restart the running sum at every midnight
-        before_day = np.concatenate(([0.0], cum))[starts]
-        level = e0 + cum - np.repeat(before_day, np.diff(offsets))
-        off_start = np.abs(level[offsets[1:] - 1] - e0) > e_tol
+        zero = np.zeros((*cum.shape[:-1], 1))
+        before_day = np.concatenate((zero, cum), axis=-1)[..., starts]
+        level = e0 + cum - np.repeat(before_day, np.diff(offsets), axis=-1)
+        off_start = np.abs(level[..., offsets[1:] - 1] - e0) > e_tol
     else:
         level = e0 + cum
-        off_start = np.zeros(starts.size, dtype=bool)
-        off_start[-1] = abs(level[-1] - e0) > e_tol
+        off_start = np.zeros((*cum.shape[:-1], starts.size), dtype=bool)
+        off_start[..., -1] = np.abs(level[..., -1] - e0) > e_tol
 
-    def days(bad_hours: np.ndarray) -> np.ndarray:
-        return np.logical_or.reduceat(bad_hours, starts)
-
+    # every hourly rule at once, then one pass over the days
+    hourly = np.stack(
+        (
+            (charge < 0) | (discharge < 0),
+            (charge > p + p_tol) | (discharge > p + p_tol),
+            (charge > 0) & (discharge > 0),
+            level < battery.min_soc * energy - e_tol,
+            level > battery.max_soc * energy + e_tol,
+        )
+    )
+    by_day = np.logical_or.reduceat(hourly, starts, axis=-1)
     faults = [
-        ("negative power", days((charge < 0) | (discharge < 0))),
-        ("power above capacity_mw", days((charge > p + p_tol) | (discharge > p + p_tol))),
-        ("charge and discharge in the same hour", days((charge > 0) & (discharge > 0))),
-        ("state of charge below min_soc", days(level < battery.min_soc * energy - e_tol)),
-        ("state of charge above max_soc", days(level > battery.max_soc * energy + e_tol)),
+        ("negative power", by_day[0]),
+        ("power above capacity_mw", by_day[1]),
+        ("charge and discharge in the same hour", by_day[2]),
+        ("state of charge below min_soc", by_day[3]),
+        ("state of charge above max_soc", by_day[4]),
         ("schedule does not end at the starting state of charge", off_start),
     ]
     cap = battery.daily_withdrawal_cap_mwh
     if cap is not None:
-        withdrawn = np.add.reduceat(discharge, starts) / battery.eta_discharge
+        withdrawn = np.add.reduceat(discharge, starts, axis=-1) / battery.eta_discharge
         faults.append(
             (
                 "more energy withdrawn in a day than max_cycles_per_day allows",
@@ -208,18 +219,36 @@ def settle_totals(
     """``settle``'s checks and per-day totals without the per-hour results (the strategies
     of a comparison other than the one reported): the same numbers as the corresponding
     ``DayResult`` fields."""
-    offsets, charge, discharge, _ = _checked(days, dispatch, battery, horizon)
+    return settle_totals_many(days, [dispatch], battery, horizon=horizon)[0]
+
+
+def settle_totals_many(
+    days: Sequence[MarketDay],
+    dispatches: Sequence[Dispatch],
+    battery: Battery,
+    *,
+    horizon: Horizon,
+) -> list[DayTotals]:
+    """``settle_totals`` of several dispatches of the same days, checked and priced together
+    as the rows of one matrix (a comparison's strategies): the same numbers as settling each
+    alone, and the same ``PhysicsViolationError`` as settling them one after the other (the
+    first dispatch's first broken rule)."""
+    if not dispatches:
+        return []
+    offsets, charge, discharge, _ = _checked_rows(days, dispatches, battery, horizon)
     prices = market_days(days).flat
     kappa = battery.degradation_cost_mxn_per_mwh
     hourly_revenue = prices * (discharge - charge) - kappa * discharge
     starts = offsets[:-1]
-    discharged = np.add.reduceat(discharge, starts)
+    revenue = np.add.reduceat(hourly_revenue, starts, axis=-1)
+    discharged = np.add.reduceat(discharge, starts, axis=-1)
     cycles = discharged / battery.eta_discharge / battery.usable_energy_mwh
-    return DayTotals(
-        revenue_mxn=_money(np.add.reduceat(hourly_revenue, starts)),
-        energy_discharged_mwh=_round(discharged).tolist(),
-        cycles=_round(cycles).tolist(),
-    )
+    return [
+        DayTotals(revenue_mxn=_money(r), energy_discharged_mwh=e, cycles=c)
+        for r, e, c in zip(
+            revenue, _round(discharged).tolist(), _round(cycles).tolist(), strict=True
+        )
+    ]
 
 
 def _checked(
@@ -227,16 +256,30 @@ def _checked(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Day offsets, cleaned charge and discharge and the stored energy after every hour, once
     the dispatch has passed every SPEC §2 check (``PhysicsViolationError`` otherwise)."""
+    offsets, charge, discharge, level = _checked_rows(days, [dispatch], battery, horizon)
+    return offsets, charge[0], discharge[0], level[0]
+
+
+def _checked_rows(
+    days: Sequence[MarketDay], dispatches: Sequence[Dispatch], battery: Battery, horizon: Horizon
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``_checked`` for several dispatches at once, one row each; the first dispatch (in
+    order) that breaks a rule raises for its first broken rule."""
     offsets = day_offsets(days)
     n = int(offsets[-1])
-    charge = clean_power(dispatch.charge_mw, battery)
-    discharge = clean_power(dispatch.discharge_mw, battery)
-    if charge.shape != (n,) or discharge.shape != (n,):
-        raise PhysicsViolationError(f"dispatch has {charge.shape}/{discharge.shape} hours, not {n}")
+    for dispatch in dispatches:
+        shapes = np.shape(dispatch.charge_mw), np.shape(dispatch.discharge_mw)
+        if shapes != ((n,), (n,)):
+            raise PhysicsViolationError(f"dispatch has {shapes[0]}/{shapes[1]} hours, not {n}")
+    powers = clean_power(
+        np.array([(d.charge_mw, d.discharge_mw) for d in dispatches], dtype=float), battery
+    )
+    charge, discharge = powers[:, 0], powers[:, 1]
     level, faults = physics_faults(charge, discharge, offsets, battery, horizon=horizon)
-    for message, bad_days in faults:
-        if bad_days.any():
-            raise PhysicsViolationError(message)
+    broken = np.array([bad.any(axis=-1) for _, bad in faults])  # (rules, dispatches)
+    if broken.any():
+        row = int(np.argmax(broken.any(axis=0)))
+        raise PhysicsViolationError(faults[int(np.argmax(broken[:, row]))][0])
     return offsets, charge, discharge, level
 
 

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from optimizer import Battery, Horizon, PhysicsViolationError
-from optimizer.settle import Dispatch, clean_power, settle, settle_totals, summarise, total_mxn
+from optimizer.settle import (
+    Dispatch,
+    clean_power,
+    settle,
+    settle_totals,
+    settle_totals_many,
+    summarise,
+    total_mxn,
+)
 from tests.optimizer.helpers import days_from
 
 BATTERY = Battery(power_mw=10, duration_h=2, round_trip_efficiency=1.0, min_soc=0.0, max_soc=1.0)
@@ -52,7 +60,9 @@ def test_prices_a_valid_dispatch() -> None:
     ],
     ids=["not-back", "below-min", "above-max", "over-power", "negative"],
 )
-def test_rejects_physically_invalid_dispatch(hours: dict, message: str) -> None:
+def test_rejects_physically_invalid_dispatch(
+    hours: dict[str, tuple[str, float]], message: str
+) -> None:
     with pytest.raises(PhysicsViolationError, match=message):
         settle(days_from([PRICES]), dispatch(**hours), BATTERY, horizon=Horizon.DAILY)
     # the totals a comparison keeps of its other strategies go through the same checks
@@ -156,3 +166,47 @@ def test_money_is_rounded_to_the_micro_peso() -> None:
     )[0]
     assert day.revenue_mxn == round((230 - 10) / 3 * 10, 6)
     assert summarise([day]).total_revenue_mxn == day.revenue_mxn
+
+
+@pytest.mark.parametrize("horizon", [Horizon.DAILY, Horizon.CONTINUOUS])
+@pytest.mark.parametrize("cap", [None, 0.8])
+def test_many_dispatches_settled_together_as_one_by_one(
+    horizon: Horizon, cap: float | None
+) -> None:
+    """A comparison settles its other strategies in one pass: each row's totals are those of
+    settling it alone, to the bit."""
+    from dataclasses import replace
+
+    battery = replace(BATTERY, max_cycles_per_day=cap, round_trip_efficiency=0.85)
+    rng = np.random.default_rng(11)
+    days = days_from([rng.normal(300.0, 150.0, 24) for _ in range(5)])
+    dispatches = []
+    for scale in (0.0, 0.3, 0.55, 0.8):
+        charge, discharge = np.zeros(120), np.zeros(120)
+        for day in range(5):
+            charge[day * 24 + 1 : day * 24 + 3] = 10.0 * scale
+            discharge[day * 24 + 20 : day * 24 + 22] = 10.0 * scale * 0.85
+        dispatches.append(Dispatch(charge, discharge))
+    together = settle_totals_many(days, dispatches, battery, horizon=horizon)
+    alone = [settle_totals(days, d, battery, horizon=horizon) for d in dispatches]
+    assert together == alone
+    assert len({tuple(t.revenue_mxn) for t in together}) == 4
+    assert settle_totals_many(days, [], battery, horizon=horizon) == []
+
+
+def test_many_dispatches_raise_the_first_broken_dispatch_rule() -> None:
+    """The error is the one settling them in order raises: the first dispatch that breaks a
+    rule, and its first broken rule (in settlement's order)."""
+    days = days_from([PRICES])
+    good = dispatch(h1=("c", 10.0), h22=("d", 10.0))
+    below_and_not_back = dispatch(h1=("d", 1.0))
+    over_power = dispatch(h1=("c", 10.5), h23=("d", 10.5))
+    with pytest.raises(PhysicsViolationError, match="below min_soc"):
+        settle_totals_many(days, [good, below_and_not_back, over_power], BATTERY,
+                           horizon=Horizon.DAILY)  # fmt: skip
+    with pytest.raises(PhysicsViolationError, match="above capacity"):
+        settle_totals_many(days, [good, over_power, below_and_not_back], BATTERY,
+                           horizon=Horizon.DAILY)  # fmt: skip
+    with pytest.raises(PhysicsViolationError, match="hours, not 24"):
+        settle_totals_many(days, [good, Dispatch(np.zeros(23), np.zeros(23))], BATTERY,
+                           horizon=Horizon.DAILY)  # fmt: skip
