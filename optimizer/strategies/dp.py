@@ -204,19 +204,38 @@ def _solve(
     g_down, spare_down = np.empty((2, levels + wide_down - 1, rows))
     idles = cast("list[bool]", idle_hour.any(axis=1).tolist())
     for t in range(hours - 1, -1, -1):
-        ak, bk = k * a[t], k * b[t]
-        g_up[levels:] = -np.inf
-        np.subtract(v, ak, out=g_up[:levels])
-        up = _window_max(g_up, spare_up, wide_up)
-        up += ak
-        g_down[: wide_down - 1] = -np.inf
-        np.subtract(v, bk, out=g_down[wide_down - 1 :])
-        down = _window_max(g_down, spare_down, wide_down)
-        down += bk
-        np.maximum(up, down, out=values[t])
+        # only the levels [lo, hi) a schedule can be at after t hours and still get back to
+        # the start by the end are worked on: V_t is -inf at the levels that cannot get back
+        # (as the recursion would find), and the others, beyond the reach of the first t
+        # hours, are never read (the forward pass reads V_t at levels it reaches; V_{t-1} at
+        # levels one hour's move from those it reaches)
+        lo = max(grid.start - t * grid.down, grid.start - (hours - t) * grid.up, 0)
+        hi = min(grid.start + t * grid.up, grid.start + (hours - t) * grid.down, levels - 1) + 1
+        first = max(lo - wide_down + 1, 0)  # the lowest level a window reads
+        last = min(hi + wide_up - 1, levels)  # one past the highest
+        kk = k[first:last]
+        ak, bk = kk * a[t], kk * b[t]  # rows: levels first .. last - 1
+        count = hi - lo
+        span_up = count + wide_up - 1
+        g = g_up[:span_up]
+        np.subtract(v[lo:last], ak[lo - first :], out=g[: last - lo])
+        g[last - lo :] = -np.inf
+        up = _window_max(g, spare_up[:span_up], wide_up)
+        up += ak[lo - first : hi - first]
+        span_down = count + wide_down - 1
+        g = g_down[:span_down]
+        below = span_down - (hi - first)  # window rows before level 0
+        g[:below] = -np.inf
+        np.subtract(v[first:hi], bk[: hi - first], out=g[below:])
+        down = _window_max(g, spare_down[:span_down], wide_down)
+        down += bk[lo - first : hi - first]
+        out = values[t]
+        np.maximum(up, down, out=out[lo:hi])
+        out[:lo] = -np.inf
+        out[hi:] = -np.inf
         if idles[t]:  # padding hours keep V unchanged
-            np.copyto(values[t], v, where=idle_hour[t])
-        v = values[t]
+            np.copyto(out, v, where=idle_hour[t])
+        v = out
 
     # forward: candidate moves ordered by size, so the first of equal values is the smallest
     steps = np.arange(1, max(grid.up, grid.down) + 1)

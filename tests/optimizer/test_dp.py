@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from optimizer import STRATEGIES, Battery, Horizon, optimize, run_strategy
-from optimizer.strategies.dp import _solve, _solve_chain, make_grid
+from optimizer.strategies.dp import _solve, _solve_chain, day_reach_mwh, make_grid
 from tests.optimizer.baseline_checks import PUBLISHED, check_run, total
 from tests.optimizer.helpers import (
     PUBLISHED_OPTIMA,
@@ -73,7 +73,7 @@ def test_grid_holds_the_start_and_feasible_moves() -> None:
 
 
 @pytest.mark.parametrize(("efficiencies", "published"), PUBLISHED_OPTIMA)
-def test_published_vectors_nearly_reached(efficiencies: dict, published: float) -> None:
+def test_published_vectors_nearly_reached(efficiencies: dict[str, float], published: float) -> None:
     run, best = check_run(
         NAME, days_from([np.array(PUBLISHED, float)]), prd_battery(**efficiencies)
     )
@@ -158,6 +158,20 @@ def test_chain_solver_matches_the_vectorised_solver(battery: Battery) -> None:
     )
     np.testing.assert_array_equal(_solve_chain(prices, battery, grid, 0 * prices), general.moves[0])
     assert np.abs(general.moves).sum() > 0
+
+
+@pytest.mark.parametrize("initial", [None, 0.55, 1.0])
+def test_daily_rows_match_the_chain_solver_day_by_day(initial: float | None) -> None:
+    """The vectorised solver works on the levels each hour can reach and still get back from
+    only; every day's moves are those of the chain solver (all levels) on that day alone."""
+    battery = prd_battery(initial_soc=initial, degradation_cost_mxn_per_mwh=25.0)
+    prices = np.array([d.prices_mxn_per_mwh for d in real_days()[:6] if d.hours == 24])
+    prices[1, 3:6] = -300.0
+    grid = make_grid(battery, reach_mwh=day_reach_mwh(battery, 24))
+    rows = _solve(prices, np.ones(prices.shape, bool), battery, grid, 0 * prices)
+    for day, row in zip(prices, rows.moves, strict=True):
+        np.testing.assert_array_equal(_solve_chain(day, battery, grid, 0 * day), row)
+    assert np.abs(rows.moves).sum() > 0
 
 
 def test_continuous_with_cycle_cap_stays_valid() -> None:
