@@ -50,12 +50,13 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      condition and the cap still hold) is feasible for the exact program; when its exact
      revenue reaches ``U`` (to 1e-9 relative), it is optimal. This is the case exactly when
      the LP optimum does not burn energy in a non-concave hour (on concave hours removing the
-     overlap never loses). One HiGHS LP over the chain (~3 variables per hour and one per
-     non-concave hour), no branch and bound; exact to HiGHS's tolerances like every HiGHS
-     route. Measured, a year (PRD battery, one core): solar
+     overlap never loses). One HiGHS LP over the chain (3 variables per hour, one more row
+     per non-concave hour), no branch and bound; exact to HiGHS's tolerances like every HiGHS
+     route. Measured, a year (PRD battery, one core, ``bench/bench_worst_case.py``): solar
      dips with cap 1, 30 % of hours at -20..-1200 with cap 1, and -1200 +- 50 with cap 1
-     are all certified here (the LP's optimum never burns): 0.2-0.5 s instead of 3.4-3.7 s
-     of MILP.
+     are all certified here (the LP's optimum never burns): 0.17-0.23 s in all, where the
+     MILP took 3.4-3.7 s. Why it never burns there is not proven (with the cap binding,
+     burning spends the cap); the check decides, not the argument.
   2. **The Lagrangian certificate** (``_lagrangian_certificate``). The daily route gives each
      day a multiplier ``lambda_d >= 0`` (0 where its cap does not bind); one chain recursion
      with withdrawn energy priced at ``lambda_d`` gives ``L = max_chain [revenue - sum_d
@@ -65,7 +66,7 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      ``soc_0``). Whichever reaches ``min(L, U)`` (to 1e-9 relative) is optimal; the daily
      schedule is tried against ``U`` before the chain recursion. This holds for flat and
      repeated negative days, where the relaxation's optimum burns in ties (a year of flat
-     -1200 with cap 1: ~0.35 s, certified) and whenever the cap never binds.
+     -1200 with cap 1: 0.26-0.31 s, the LP included) and whenever the cap never binds.
   3. **HiGHS MILPs with binaries where the relaxations burned**: the program with integral
      ``z`` only on the hours where the previous solution charged and discharged at once
      (the LP's, then each round's). Each is again a relaxation of the exact program (its
@@ -75,9 +76,15 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
 
   Routes 3 and 4 are **the work not bounded in advance** (branch and bound). They are
   reached when the relaxation is not tight and the Lagrangian bound leaves a gap: measured,
-  a year with 30 % of hours at -20..-1200 and cap 3 (the cap binds on a few days; the LP
-  bound is 1.2e-4 above ``OPT`` and ``L`` at the LP's own cap multipliers still 1.7e-7):
-  2 rounds, 69 binaries (~1.5 s of HiGHS) instead of 2,495. Why no bounded exact method
+  a year with 30 % of hours at -20..-1200 and cap 3 (the cap binds on a few days; where it
+  does not, the LP burns in full-battery negative hours, so its bound is 1.2e-4 above
+  ``OPT``, 5.5e-5 even with each hour's exact convex hull, and ``L`` at the LP's own cap
+  multipliers still 1.7e-7 above; the LP's schedule with the overlap removed is already
+  optimal, only the proof is missing): 2 rounds, 69 binaries instead of 2,495, 2.4 s in
+  all (LP 0.2 s, daily route and chain recursion 0.6 s, two MILPs 1.6 s), as before the
+  relaxation. Hypothesis-generated short chains reach them too (6 of the 50 examples of
+  ``tests/optimizer/test_chain_cap.py`` end in the full MILP: ties where every MILP round
+  burns elsewhere). Why no bounded exact method
   (looked for, issue 9): the cap is one constraint per market day across a chain that does
   not return to ``x0`` at midnight. An exact recursion needs a second state within the day
   (energy withdrawn so far, reset at midnight), so each within-day value function is a
@@ -184,11 +191,11 @@ def solve_program(
     integral: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """HiGHS's optimum of the schedule program, (charge_mw, discharge_mw) as solved (overlap
-    not removed). Every hour that ``needs_binary`` gets a binary ``z``; ``integral`` (a mask
-    over the hours, default every hour) says which of them stay integral. A relaxed one is
-    ``z`` in ``[0, 1]``, i.e. ``c + d <= P``: the hour's reward replaced by its concave
-    envelope (charging and discharging at once allowed), so the program is a relaxation of
-    the exact one and its optimum an upper bound (``_chain_cap``)."""
+    not removed). The hours that ``needs_binary`` and ``integral`` selects (a mask over the
+    hours, default every hour) get a binary ``z``; the other hours that need one are relaxed
+    to ``c + d <= P`` (``z`` in ``[0, 1]`` projected out): the hour's reward replaced by its
+    concave envelope (charging and discharging at once allowed), so the program is then a
+    relaxation of the exact one and its optimum an upper bound (``chain_with_cap``)."""
     import scipy.sparse as sp
     from scipy.optimize import Bounds, LinearConstraint, milp
 
@@ -199,7 +206,9 @@ def solve_program(
     P, E = 1.0, battery.duration_h
     eta_c, eta_d = battery.eta_charge, battery.eta_discharge
     e0 = battery.soc_start * E
-    binary = needs_binary(prices, battery)
+    hard = needs_binary(prices, battery)
+    binary = hard if integral is None else hard & integral
+    relaxed = hard & ~binary  # c_t + d_t <= P: z_t projected out
     nb = int(binary.sum())
     nv = 3 * n + nb
     idx = np.arange(n)
@@ -243,6 +252,15 @@ def solve_program(
         lo += [np.full(nb, -np.inf), np.full(nb, -np.inf)]
         hi += [np.zeros(nb), np.full(nb, P)]
         nrows += 2 * nb
+    nr = int(relaxed.sum())
+    if nr:
+        hr = idx[relaxed]
+        rows += [nrows + np.arange(nr)] * 2
+        cols += [c_col[hr], d_col[hr]]
+        vals += [np.ones(nr), np.ones(nr)]
+        lo.append(np.full(nr, -np.inf))
+        hi.append(np.full(nr, P))
+        nrows += nr
     A = sp.csr_array(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(nrows, nv)
     )
@@ -253,7 +271,7 @@ def solve_program(
     integrality = np.zeros(nv)
     if nb:
         ub[3 * n :] = 1.0
-        integrality[3 * n :] = 1 if integral is None else integral[binary]
+        integrality[3 * n :] = 1
 
     # --- solve (the deadline, if any, is HiGHS's only time limit) ---
     options: dict[str, float | bool] = {"mip_rel_gap": MIP_REL_GAP, "presolve": True}
