@@ -253,8 +253,8 @@ def negative_hour_days(n: int, share: float = 0.3, seed: int = 30) -> list[np.nd
 
 
 def test_continuous_cap_that_never_binds_is_the_chain_optimum() -> None:
-    # the uncapped chain optimum withdraws less than the cap every day: it is returned as
-    # is (optimal for the capped problem too), and HiGHS is never called
+    # the uncapped chain optimum withdraws less than the cap every day (optimal for the
+    # capped problem too): a certificate finds the optimum, no MILP (solve_milp) is run
     prices = negative_hour_days(3)
     battery = prd_battery(initial_soc=0.5, max_cycles_per_day=50.0)
 
@@ -276,8 +276,8 @@ def test_continuous_cap_that_never_binds_is_the_chain_optimum() -> None:
 def test_continuous_cap_on_flat_negative_days_is_certified(
     value: float, cap: float, start: float | None
 ) -> None:
-    # the daily capped schedule meets the chain's Lagrangian bound (per-day multipliers of
-    # the daily route priced into the chain recursion): optimal on the chain, no HiGHS
+    # the daily capped schedule meets the bound of the LP relaxation or the chain's
+    # Lagrangian one (optimal.chain_with_cap): optimal on the chain, no MILP
     prices = [np.full(24, value)] * 4
     battery = prd_battery(max_cycles_per_day=cap, initial_soc=start)
 
