@@ -19,8 +19,9 @@ uses the same margin rule and the SoC floor instead of the ceiling.
 
 This is a heuristic: valid and sensible, not optimal (greedy choices can block better
 combinations). It is vectorised across days: on short runs each round makes every day's next
-move (its first remaining pair that moves anything), on long runs step k takes every day's k-th
-best pair; both walks give the same schedule to the bit.
+move (its first remaining pair that moves anything, looked for among its next few ranked
+pairs), on long runs step k takes every day's k-th best pair; both walks give the same schedule
+to the bit.
 """
 
 from __future__ import annotations
@@ -44,9 +45,13 @@ from optimizer.strategies._days import (
 from optimizer.strategies.base import Strategy
 
 #: Days from which the greedy walks step by step (every day's k-th pair at step k, on the days
-#: that can still move energy) rather than move by move (``_Greedy.by_moves``: a few rounds,
-#: but each over every remaining candidate pair, which outgrows the steps on long runs).
+#: that can still move energy) rather than window by window (``_Greedy.by_windows``: a few
+#: rounds, each over every unfinished day's next ``WINDOW`` pairs, which outgrows the steps on
+#: long runs).
 GATHER_FROM_DAYS = 96
+#: Ranked pairs of a day evaluated per round by ``_Greedy.by_windows`` (PRD request: ~11
+#: rounds; smaller windows take more rounds, larger ones evaluate more pairs per round).
+WINDOW = 32
 
 
 @cache
@@ -114,7 +119,7 @@ def spread_dispatch(
     if n_days >= GATHER_FROM_DAYS:
         greedy.by_steps(order, good, pi, pj, span, sign)
     else:
-        greedy.by_moves(order, good.sum(axis=1), pi, pj)
+        greedy.by_windows(order, good.sum(axis=1), pi, pj, window=WINDOW)
     return stored.reshape(n_days, width) / eta_c, withdrawn.reshape(n_days, width) * eta_d
 
 
@@ -179,44 +184,42 @@ class _Greedy:
             level[live] += in_span * (amount * sk)[:, None]
             room_cap[live] -= amount
 
-    def by_moves(
-        self, order: np.ndarray, n_good: np.ndarray, pi: np.ndarray, pj: np.ndarray
+    def by_windows(
+        self,
+        order: np.ndarray,
+        n_good: np.ndarray,
+        pi: np.ndarray,
+        pj: np.ndarray,
+        window: int = 32,
     ) -> None:
-        """The same greedy, move by move: a pair that would move no more than ``tiny``
-        changes nothing, so a day's next move is its first remaining pair that would move
-        more, at the current state. Every round finds and makes each day's next move (days are
-        independent), then drops the pairs that can never move again: those before it, and
-        those whose hours have no room left (room only shrinks as hours fill and close) and,
-        when every pair runs one way, those that cannot move now (the level then moves one
-        way, so the headroom and the daily cap only shrink too).
-        A day without a move is done. Rounds: the most moves of a day (~10 for the PRD
-        battery), instead of one step per ranked place (~180)."""
+        """The same greedy, ``window`` ranked pairs of every day at a time: each round
+        evaluates every unfinished day's next ``window`` pairs at the current state; the first
+        that would move more than ``tiny`` is the day's next move (the pairs before it are
+        passed for good, as the walk in rank order passes them: the day's state has not
+        changed since), and without one the day passes all of them. Rounds: about the moves
+        of a day plus its passed pairs / ``window``, each over at most days x ``window``
+        pairs."""
         stored, withdrawn, level, room_cap = self.stored, self.withdrawn, self.level, self.room_cap
         n_days, width = level.shape
-        valid = np.arange(order.shape[1])[None, :] < n_good[:, None]
-        day = np.nonzero(valid)[0]  # candidates by day, then rank
-        pair = order[valid]
-        ci, cj = pi[pair], pj[pair]
-        first, last = np.minimum(ci, cj), np.maximum(ci, cj) - 1  # the hours the pair spans
-        # the extreme level over first..last from a sparse table: rung k holds the extreme over
-        # hours h .. h + 2**k - 1, and first..last is covered by two runs of one rung
+        steps = order.shape[1]
+        if steps == 0:
+            return
+        # per pair: the hours its SoC range spans (first..last), the sparse table rung that
+        # covers them in two runs, and whether it charges first
+        first, last = np.minimum(pi, pj), np.maximum(pi, pj) - 1
         length = last - first + 1
         rung = np.zeros(length.shape, dtype=np.intp)
         while (longer := (2 << rung) <= length).any():
             rung += longer
         rungs = int(rung.max(initial=0)) + 1
-        at = (rung * n_days + day) * width
-        # one row per candidate: day, flat charge and discharge hours, the two table entries,
-        # the span, charges first
-        cand = np.stack(
-            (day, day * width + ci, day * width + cj, at + first, at + last + 1 - (1 << rung),
-             first, last, ci < cj),
-            axis=1,
-        ).astype(np.int32)  # fmt: skip
-        lends = bool((ci > cj).any())  # discharge-first pairs (bound: min_soc)
-        holds = bool((ci < cj).any())  # charge-first pairs (bound: max_soc)
+        second = last + 1 - (1 << rung)
+        holds_pair = pi < pj
+        lends = bool((pi > pj).any())
+        holds = bool(holds_pair.any())
         hour = np.arange(width)
         table = np.empty((rungs, n_days, width))
+        offsets = np.arange(window)
+        ptr = np.zeros(n_days, dtype=np.intp)
 
         def extremes(pick: np.ufunc, one: np.ndarray, two: np.ndarray) -> np.ndarray:
             table[0] = level
@@ -226,37 +229,38 @@ class _Greedy:
             flat = table.reshape(-1)
             return np.asarray(pick(flat[one], flat[two]))
 
-        while cand.shape[0]:
-            owner, ii, jj, one, two = cand[:, 0], cand[:, 1], cand[:, 2], cand[:, 3], cand[:, 4]
-            # each hour's room first (the same numbers ``by_steps`` gathers pair by pair)
+        while (days := np.flatnonzero(ptr < n_good)).size:
+            pos = ptr[days, None] + offsets
+            valid = pos < n_good[days, None]
+            col = order[days[:, None], np.minimum(pos, steps - 1)]
+            base = (days * width)[:, None]
+            ii, jj = base + pi[col], base + pj[col]
             charge_room = np.where(withdrawn > 0, 0.0, self.c_max - stored)
             discharge_room = np.where(stored > 0, 0.0, self.w_max - withdrawn)
             room = np.minimum(charge_room[ii], discharge_room[jj])
-            # headroom: bound - max over the span of sign * level, as ``by_steps`` has it
+            at = (rung[col] * n_days + days[:, None]) * width
+            one, two = at + first[col], at + second[col]
             if holds:
                 head = self.e_max - extremes(np.maximum, one, two)
             if lends:
                 lent = -self.e_min - -extremes(np.minimum, one, two)
-                head = lent if not holds else np.where(cand[:, 7] == 1, head, lent)
-            amount = np.minimum(room, np.minimum(head, room_cap[owner]) if self.capped else head)
-            moves = np.flatnonzero(amount > self.tiny)
-            if not moves.size:
-                return
-            on = owner[moves]
-            moves = moves[np.concatenate(([True], on[1:] != on[:-1]))]  # each day's first
-            d, a, mover = owner[moves], amount[moves], cand[moves]
-            stored[mover[:, 1]] += a
-            withdrawn[mover[:, 2]] += a
-            sk = np.where(mover[:, 7] == 1, 1.0, -1.0)
-            in_span = (hour >= mover[:, 5, None]) & (hour <= mover[:, 6, None])
+                head = lent if not holds else np.where(holds_pair[col], head, lent)
+            cap = room_cap[days, None]
+            amount = np.minimum(room, np.minimum(head, cap) if self.capped else head)
+            movable = (amount > self.tiny) & valid
+            moved = movable.any(axis=1)
+            place = np.argmax(movable, axis=1)
+            ptr[days] += np.where(moved, place + 1, window)
+            if not moved.any():
+                continue
+            which, place = np.flatnonzero(moved), place[moved]
+            d, a, pair = days[which], amount[which, place], col[which, place]
+            stored[ii[which, place]] += a
+            withdrawn[jj[which, place]] += a
+            sk = np.where(holds_pair[pair], 1.0, -1.0)
+            in_span = (hour >= first[pair, None]) & (hour <= last[pair, None])
             level[d] += in_span * (a * sk)[:, None]
             room_cap[d] -= a
-            cut = np.full(n_days, cand.shape[0])
-            cut[d] = moves
-            # with pairs of one direction only, the level moves one way and the headroom only
-            # shrinks too: a pair that cannot move now never will
-            alive = (amount if holds != lends else room) > self.tiny
-            cand = cand[alive & (np.arange(cand.shape[0]) > cut[owner])]
 
 
 def _good_first(margin: np.ndarray, good: np.ndarray, steps: int) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -18,7 +20,7 @@ NAME = "spread"
 
 def one_way(eta: float = 0.9, **overrides: float | None) -> Battery:
     """10 MW, 4 h, one-way efficiency ``eta`` both ways, SoC 0-1 (unless overridden)."""
-    params: dict = {
+    params: dict[str, Any] = {
         "power_mw": 10.0,
         "duration_h": 4.0,
         "charge_efficiency": eta,
@@ -162,20 +164,23 @@ def test_property_valid_and_never_beats_optimal(
 
 @pytest.mark.parametrize("cap", [None, 1.0])
 @pytest.mark.parametrize("start", [None, 0.55, 1.0])
-def test_move_by_move_and_step_by_step_agree(
+def test_window_by_window_and_step_by_step_agree(
     monkeypatch: pytest.MonkeyPatch, cap: float | None, start: float | None
 ) -> None:
-    """The greedy walks move by move for few days and step by step for many; both must give
-    the same schedule to the bit (charge-first pairs, discharge-first pairs, both)."""
+    """The greedy walks window by window for few days and step by step for many; both must
+    give the same schedule to the bit (charge-first pairs, discharge-first pairs, both), for
+    any window (one pair, a few, more than a day has)."""
     days = market_days(real_days()[:40])
     battery = prd_battery(
         max_cycles_per_day=cap, degradation_cost_mxn_per_mwh=25.0, initial_soc=start
     )
     for prices in (np.asarray(days.matrix), -np.asarray(days.matrix)):
-        monkeypatch.setattr(spread, "GATHER_FROM_DAYS", 10**9)
-        whole = spread.spread_dispatch(prices, days.hours, battery)
         monkeypatch.setattr(spread, "GATHER_FROM_DAYS", 1)
         gathered = spread.spread_dispatch(prices, days.hours, battery)
-        assert np.array_equal(whole[0], gathered[0])
-        assert np.array_equal(whole[1], gathered[1])
-        assert whole[1].sum() > 0
+        assert gathered[1].sum() > 0
+        monkeypatch.setattr(spread, "GATHER_FROM_DAYS", 10**9)
+        for window in (1, 5, spread.WINDOW, 600):
+            monkeypatch.setattr(spread, "WINDOW", window)
+            windowed = spread.spread_dispatch(prices, days.hours, battery)
+            assert np.array_equal(windowed[0], gathered[0])
+            assert np.array_equal(windowed[1], gathered[1])
