@@ -83,9 +83,14 @@ def days_on_24_hours(days: Sequence[MarketDay]) -> np.ndarray:
 
 def forecast_profiles(days: Sequence[MarketDay]) -> np.ndarray:
     """Row i: the 24-hour forecast for day i from days max(0, i-7) .. i-1 (row 0 is NaN)."""
-    profiles = days_on_24_hours(days)
+    return mean_profiles(days_on_24_hours(days))
+
+
+def mean_profiles(profiles: np.ndarray) -> np.ndarray:
+    """``forecast_profiles`` of the days whose 24-hour prices are ``profiles`` (one row each,
+    ``days_on_24_hours``)."""
     total = np.concatenate((np.zeros((1, 24)), np.cumsum(profiles, axis=0)))
-    i = np.arange(len(days))
+    i = np.arange(profiles.shape[0])
     first = np.maximum(i - WINDOW_DAYS, 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray((total[i] - total[first]) / (i - first)[:, None])

@@ -45,7 +45,6 @@ service's default history, so that a request's first day has a full window; ``ST
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Sequence
 
@@ -58,7 +57,7 @@ from optimizer.strategies.forecast import (
     ProfileStrategy,
     days_on_24_hours,
     earlier_days,
-    forecast_profiles,
+    mean_profiles,
 )
 
 #: Days before D whose samples train D's model.
@@ -83,21 +82,19 @@ _WEEKDAYS = 7
 _MAX_LAG = max(SAME_HOUR_LAGS)
 
 
-def _calendar(days: Sequence[MarketDay]) -> tuple[np.ndarray, dt.date]:
-    """Every day's prices on a 24-hour clock, one row per calendar date from the first day to
-    the last (NaN rows for absent dates), and the first date."""
-    first = days[0].date
-    span = (days[-1].date - first).days + 1
-    grid = np.full((span, _HOURS), np.nan)
-    grid[[(day.date - first).days for day in days]] = days_on_24_hours(days)
-    return grid, first
+def _calendar(prices_24: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Every day's prices on a 24-hour clock (``prices_24``, one row per day), one row per
+    calendar date from the first day (``offsets``: each day's date minus the first's, in
+    days) to the last (NaN rows for absent dates)."""
+    grid = np.full((int(offsets[-1]) + 1, _HOURS), np.nan)
+    grid[offsets] = prices_24
+    return grid
 
 
-def _before(grid: np.ndarray, k: int) -> np.ndarray:
-    """Row t: ``grid``'s row t - k (NaN before the first)."""
-    shifted = np.full(grid.shape, np.nan)
-    shifted[k:] = grid[: max(grid.shape[0] - k, 0)]
-    return shifted
+def _day_offsets(days: Sequence[MarketDay]) -> np.ndarray:
+    """Each day's date minus the first day's, in days."""
+    ordinals = np.fromiter((d.date.toordinal() for d in days), dtype=np.intp, count=len(days))
+    return np.asarray(ordinals - ordinals[0])
 
 
 def _window_sums(per_row: np.ndarray, rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -115,40 +112,44 @@ def learned_profiles(
     stats_days: int = STATS_DAYS,
     ridge_lambda: float = RIDGE_LAMBDA,
     min_train_days: int = MIN_TRAIN_DAYS,
+    prices_24: np.ndarray | None = None,
 ) -> np.ndarray:
     """The model's 24-hour forecast for ``days[i]`` for every i in ``targets`` (rows in that
     order), NaN where the day has no model (a missing lag or too few training days).
 
     ``days`` are in strictly increasing date order; row i uses days before ``days[i]`` only.
+    ``prices_24``: ``days_on_24_hours(days)``, when the caller has it.
     """
     out = np.full((len(targets), _HOURS), np.nan)
     if len(targets) == 0:
         return out
-    grid, first = _calendar(days)
+    offsets = _day_offsets(days)
+    grid = _calendar(days_on_24_hours(days) if prices_24 is None else prices_24, offsets)
     span = grid.shape[0]
     # every calendar row t as a sample: scaled by the days t - stats_days .. t - 1
-    before = np.concatenate((np.full((stats_days, _HOURS), np.nan), grid))
-    week = sliding_window_view(before, stats_days, axis=0)[:span].reshape(span, -1)
-    median, mad = _median_and_mad(week)
-
-    def scaled(rows: np.ndarray) -> np.ndarray:
-        return np.asarray(np.arcsinh((rows - median[:, None]) / mad[:, None]))
-
-    target = scaled(grid)
-    lag1 = scaled(_before(grid, 1))
-    same = np.stack([scaled(_before(grid, k)) for k in SAME_HOUR_LAGS], axis=-1)  # (t, 24, 3)
-    weekday = (first.toordinal() + np.arange(span)) % _WEEKDAYS
+    lead = max(stats_days, _MAX_LAG)
+    before = np.concatenate((np.full((lead, _HOURS), np.nan), grid))
+    week = sliding_window_view(before[lead - stats_days :], stats_days, axis=0)[:span]
+    median, mad = _median_and_mad(week.reshape(span, -1))
+    # row t of the day itself and of its lags (D-1, then the same-hour lags), each scaled by
+    # row t's week: (1 + 1 + 3, t, 24)
+    shifts = np.array((0, 1, *SAME_HOUR_LAGS))
+    lagged = before[(lead - shifts)[:, None] + np.arange(span)]
+    scaled = np.arcsinh((lagged - median[:, None]) / mad[:, None])
+    missing = np.isnan(scaled).any(axis=2)  # (5, t)
+    has_lags = ~missing[1:].any(axis=0)
+    sample = has_lags & ~missing[0]
+    scaled = np.nan_to_num(scaled)
+    y, lag1 = scaled[0], scaled[1]
+    weekday = (days[0].date.toordinal() + np.arange(span)) % _WEEKDAYS
     dummies = (weekday[:, None] == np.arange(_WEEKDAYS)).astype(float)
-    has_lags = ~np.isnan(lag1).any(axis=1) & ~np.isnan(same).any(axis=(1, 2))
-    sample = has_lags & ~np.isnan(target).any(axis=1)
 
-    xs = np.concatenate((np.nan_to_num(lag1), dummies), axis=1)  # (t, 31) shared by the hours
-    xh = np.nan_to_num(same)  # (t, 24, 3) each hour's own
-    y = np.nan_to_num(target)
+    xs = np.concatenate((lag1, dummies), axis=1)  # (t, 31) shared by the hours
+    xh = np.ascontiguousarray(scaled[2:].transpose(1, 2, 0))  # (t, 24, 3) each hour's own
     weight = sample.astype(float)
     xs_w, xh_w = xs * weight[:, None], xh * weight[:, None, None]
 
-    rows = np.array([(days[i].date - first).days for i in targets], dtype=np.intp)
+    rows = offsets[targets]
     starts = np.maximum(rows - window_days, 0)
     # only the days that get a model are fitted (each fit is its own: the others change none)
     trained = _window_sums(weight, rows, starts)
@@ -353,7 +354,8 @@ def combined_profiles(
     before ``days[i]`` only); NaN rows where no earlier day exists."""
     if len(targets) == 0:
         return np.full((0, _HOURS), np.nan)
-    mean7 = forecast_profiles(days)
+    prices_24 = days_on_24_hours(days)
+    mean7 = mean_profiles(prices_24)
     first_scored = max(int(targets.min()) - blend_days, 0)
     later = days[first_scored:]
     model = learned_profiles(
@@ -363,14 +365,15 @@ def combined_profiles(
         stats_days=stats_days,
         ridge_lambda=ridge_lambda,
         min_train_days=min_train_days,
+        prices_24=prices_24,
     )
-    actual = days_on_24_hours(later)
+    actual = prices_24[first_scored:]
     # both forecasts' squared errors on the calendar, summed over the blend window before
     # each day (days without either forecast count in neither)
     both = ~np.isnan(model).any(axis=1) & ~np.isnan(mean7[first_scored:]).any(axis=1)
     err_model = np.where(both, np.mean((model - actual) ** 2, axis=1), 0.0)
     err_mean = np.where(both, np.mean((mean7[first_scored:] - actual) ** 2, axis=1), 0.0)
-    offset = np.array([(d.date - later[0].date).days for d in later], dtype=np.intp)
+    offset = _day_offsets(later)
     span = int(offset[-1]) + 1
     on_calendar = np.zeros((span, 3))
     on_calendar[offset] = np.stack((err_model, err_mean, both.astype(float)), axis=1)
