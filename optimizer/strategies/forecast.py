@@ -122,29 +122,28 @@ def schedule_plans(
     (a comparison runs ``optimal``, ``forecast`` and ``learned`` on the same days)."""
     layouts = [market_days(days) for days, _ in plans]
     to_solve: list[MarketDay] = []
-    chosen: list[np.ndarray] = []  # per plan: which of its hours are scheduled
+    chosen: list[np.ndarray | None] = []  # per plan: which of its hours are scheduled (all: None)
     for layout, (_, profiles) in zip(layouts, plans, strict=True):
         if profiles is None:
             to_solve.extend(layout)
-            chosen.append(np.ones(int(layout.offsets[-1]), dtype=bool))
+            chosen.append(None)
             continue
         forecast = ~np.isnan(profiles).any(axis=1)
-        picked = np.flatnonzero(forecast).tolist()
         hours = layout.hours[forecast]
-        if picked:
-            to_solve.extend(
-                MarketDay.split(
-                    [layout[i].date for i in picked],
-                    np.concatenate(
-                        [
-                            from_24_hours(profiles[i], int(n))
-                            for i, n in zip(picked, hours, strict=True)
-                        ]
-                    ),
-                    [0, *np.cumsum(hours).tolist()],
-                )
+        bounds: Sequence[int]
+        if (hours == profiles.shape[1]).all():  # days of 24 hours: the profiles as they are
+            prices = profiles[forecast].reshape(-1)
+            bounds = range(0, prices.size + 1, profiles.shape[1])
+        else:
+            picked = np.flatnonzero(forecast).tolist()
+            prices = np.concatenate(
+                [from_24_hours(profiles[i], int(n)) for i, n in zip(picked, hours, strict=True)]
             )
-        chosen.append(np.repeat(forecast, layout.hours))
+            bounds = [0, *np.cumsum(hours).tolist()]
+        if hours.size:
+            dates = [day.date for day, keep in zip(layout, forecast.tolist(), strict=True) if keep]
+            to_solve.extend(MarketDay.split(dates, prices, bounds))
+        chosen.append(None if forecast.all() else np.repeat(forecast, layout.hours))
     charge = np.zeros(0)
     discharge = np.zeros(0)
     if to_solve:
@@ -157,7 +156,12 @@ def schedule_plans(
         discharge = np.asarray(planned.discharge_mw, dtype=float)
     out = []
     start = 0
-    for mask in chosen:
+    for layout, mask in zip(layouts, chosen, strict=True):
+        if mask is None:  # every hour scheduled: the plan's run of the solved hours
+            stop = start + int(layout.offsets[-1])
+            out.append(Dispatch(charge[start:stop].copy(), discharge[start:stop].copy()))
+            start = stop
+            continue
         stop = start + int(mask.sum())
         plan_charge, plan_discharge = np.zeros(mask.size), np.zeros(mask.size)
         plan_charge[mask] = charge[start:stop]
