@@ -15,6 +15,7 @@ import numpy as np
 from marshmallow import Schema, fields, validate
 
 from optimizer import Action, ComparisonRow, Horizon, Report
+from optimizer.market import ALLOWED_HOURS_PER_DAY
 from prices import Process, System
 from schemas.analyst import (  # SPEC §9 keys
     AnalystComparisonFields,
@@ -174,7 +175,10 @@ class ProblemSchema(Schema):
 # --- serialisation -------------------------------------------------------------------------
 
 
-_ACTIONS = np.array([Action.IDLE.value, Action.CHARGE.value, Action.DISCHARGE.value])
+#: the ``action`` of codes 0, 1 and 2 (idle, charge, discharge)
+_ACTION_NAMES = (Action.IDLE.value, Action.CHARGE.value, Action.DISCHARGE.value)
+#: ``hour`` of a day's rows
+_HOUR_NUMBERS = tuple(range(max(ALLOWED_HOURS_PER_DAY)))
 
 
 class FiniteRows(list[dict[str, Any]]):
@@ -202,10 +206,10 @@ def _schedules(report: Report) -> FiniteRows:
         raise ValueError("a schedule holds a NaN or an infinity")
     power, price, soc = columns.tolist()
     sizes = [day.soc.size for day in days]
-    hour = np.concatenate([np.arange(n) for n in sizes]).tolist()
+    hour = [h for size in sizes for h in _HOUR_NUMBERS[:size]]
     rows = [
-        {"hour": h, "action": a, "power": p, "price": q, "soc": s}
-        for h, a, p, q, s in zip(hour, _ACTIONS[code].tolist(), power, price, soc, strict=True)
+        {"hour": h, "action": _ACTION_NAMES[c], "power": p, "price": q, "soc": s}
+        for h, c, p, q, s in zip(hour, code.tolist(), power, price, soc, strict=True)
     ]
     # the days' own numbers, checked at once like the hours' (None, no average, is fine)
     day_numbers = np.array(
