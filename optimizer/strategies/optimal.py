@@ -71,7 +71,10 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      ``z`` only on the hours where the previous solution charged and discharged at once
      (the LP's, then each round's). Each is again a relaxation of the exact program (its
      optimum ``>= OPT``), so a solution of it that does not burn (its revenue with the
-     overlap removed reaches its own value) is optimal. At most ``LAZY_ROUNDS`` rounds.
+     overlap removed reaches its own value) is optimal. At most ``LAZY_ROUNDS`` rounds of at
+     most ``LAZY_MAX_BINARIES`` binaries (branch and bound is not cheaper with fewer
+     binaries in general: a year of solar dips with cap 3 burns in 1,216 hours, and three
+     rounds there cost 24 s where the full MILP takes 8 s).
   4. **The MILP with a binary on every non-concave hour** (``solve_milp``): the last resort.
 
   Routes 3 and 4 are **the work not bounded in advance** (branch and bound). They are
@@ -141,6 +144,9 @@ CAP_REL_TOL = 1e-10
 CHAIN_CAP_REL_TOL = 1e-9
 #: HiGHS MILPs with binaries only where the relaxations overlapped, before the full MILP
 LAZY_ROUNDS = 3
+#: ... each with at most this many binaries (a year of solar dips with cap 3 burns in 1,216
+#: hours: three such rounds cost 24 s of HiGHS where the full MILP takes 8 s)
+LAZY_MAX_BINARIES = 256
 
 
 @dataclass(frozen=True)
@@ -195,7 +201,16 @@ def solve_program(
     hours, default every hour) get a binary ``z``; the other hours that need one are relaxed
     to ``c + d <= P`` (``z`` in ``[0, 1]`` projected out): the hour's reward replaced by its
     concave envelope (charging and discharging at once allowed), so the program is then a
-    relaxation of the exact one and its optimum an upper bound (``chain_with_cap``)."""
+    relaxation of the exact one and its optimum an upper bound (``chain_with_cap``).
+
+    Every hour that needs a binary also gets two *headroom cuts*, ``eta_c c_t <= e_max -
+    e_{t-1}`` and ``d_t / eta_d <= e_{t-1} - e_min`` (``e_{-1}`` = the start level): valid
+    for every schedule that never charges and discharges in one hour (charging alone must
+    fit below the ceiling, discharging alone above the floor), so they cut no schedule of
+    the exact program and change no optimum, but they forbid burning in a full (empty)
+    battery in the relaxation: its bound is tighter and branch and bound shorter (a year of
+    30 % negative hours, one-way efficiencies 0.1, cap 0.1: 14.8 -> 2.7 s; solar dips,
+    cap 3: 8.5 -> 5.9 s)."""
     import scipy.sparse as sp
     from scipy.optimize import Bounds, LinearConstraint, milp
 
@@ -261,6 +276,18 @@ def solve_program(
         lo.append(np.full(nr, -np.inf))
         hi.append(np.full(nr, P))
         nrows += nr
+    if hard.any():  # headroom cuts: eta_c c_t <= e_hi - e_{t-1}, d_t / eta_d <= e_{t-1} - e_lo
+        hh = idx[hard]
+        k = np.arange(hh.size)
+        prev = ~first[hh]  # e_{t-1} a variable, else e0
+        e_lo, e_hi = battery.min_soc * E, battery.max_soc * E
+        rows += [nrows + k, nrows + k[prev], nrows + hh.size + k, nrows + hh.size + k[prev]]
+        cols += [c_col[hh], e_col[hh[prev]] - 1, d_col[hh], e_col[hh[prev]] - 1]
+        vals += [np.full(hh.size, eta_c), np.ones(prev.sum()), np.full(hh.size, 1.0 / eta_d)]
+        vals.append(-np.ones(prev.sum()))
+        lo += [np.full(2 * hh.size, -np.inf)]
+        hi += [np.where(prev, e_hi, e_hi - e0), np.where(prev, -e_lo, e0 - e_lo)]
+        nrows += 2 * hh.size
     A = sp.csr_array(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(nrows, nv)
     )
@@ -528,6 +555,8 @@ def chain_with_cap(
         )
     for rounds in range(1, LAZY_ROUNDS + 1):
         integral = integral | _overlap_hours(*raw, battery)
+        if int(integral.sum()) > LAZY_MAX_BINARIES:
+            break
         raw = solve_program(
             prices, offsets, battery, horizon=continuous, deadline_s=deadline_s, integral=integral
         )

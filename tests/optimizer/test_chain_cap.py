@@ -204,16 +204,15 @@ def test_flat_negative_days_fall_to_the_lagrangian_certificate() -> None:
 @pytest.mark.parametrize(
     ("share", "cap", "seed", "route"),
     [
-        (0.3, 2.0, 36, "HiGHS MILP over the chain, 1 binaries (1 round)"),
-        (0.5, 3.0, 36, "HiGHS MILP over the chain, 8 binaries (2 rounds)"),
-        (0.5, 3.0, 42, "HiGHS MILP over the chain, 38 binaries (all)"),
+        (0.3, 3.0, 38, "HiGHS MILP over the chain, 1 binaries (1 round)"),
+        (0.5, 3.0, 36, "HiGHS MILP over the chain, 4 binaries (2 rounds)"),
     ],
 )
 def test_uncertified_chains_are_solved_by_highs(
     share: float, cap: float, seed: int, route: str
 ) -> None:
     # the relaxation is not tight (or its optimum overlaps): binaries where it overlapped,
-    # then where the next one did, and after LAZY_ROUNDS every binary
+    # then where the next one did
     prices = negative_hour_days(3, share, seed=seed)
     battery = prd_battery(max_cycles_per_day=cap)
     result, revenue = solved(prices, battery)
@@ -223,13 +222,17 @@ def test_uncertified_chains_are_solved_by_highs(
     assert_exact(revenue, reference_optimum(prices, battery, continuous=True))
 
 
-def test_binaries_only_where_the_relaxation_overlapped_match_every_binary() -> None:
-    # no lazy round: straight to the MILP with a binary in every non-concave hour
+@pytest.mark.parametrize(("limit", "value"), [("LAZY_ROUNDS", 0), ("LAZY_MAX_BINARIES", 3)])
+def test_binaries_only_where_the_relaxation_overlapped_match_every_binary(
+    limit: str, value: int
+) -> None:
+    # no lazy round, or none small enough: straight to the MILP with a binary in every
+    # non-concave hour
     prices = negative_hour_days(3, 0.5, seed=36)
     battery = prd_battery(max_cycles_per_day=3.0)
     lazy, lazy_revenue = solved(prices, battery)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(optimal, "LAZY_ROUNDS", 0)
+        patch.setattr(optimal, limit, value)
         full, full_revenue = solved(prices, battery)
     binaries = int(needs_binary(np.concatenate(prices), battery).sum())
     assert full.route == f"HiGHS MILP over the chain, {binaries} binaries (all)"
