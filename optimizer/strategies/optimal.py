@@ -78,16 +78,24 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
   4. **The MILP with a binary on every non-concave hour** (``solve_milp``): the last resort.
 
   Routes 3 and 4 are **the work not bounded in advance** (branch and bound). They are
-  reached when the relaxation is not tight and the Lagrangian bound leaves a gap: measured,
-  a year with 30 % of hours at -20..-1200 and cap 3 (the cap binds on a few days; where it
-  does not, the LP burns in full-battery negative hours, so its bound is 1.2e-4 above
-  ``OPT``, 5.5e-5 even with each hour's exact convex hull, and ``L`` at the LP's own cap
-  multipliers still 1.7e-7 above; the LP's schedule with the overlap removed is already
-  optimal, only the proof is missing): 2 rounds, 69 binaries instead of 2,495, 2.4 s in
-  all (LP 0.2 s, daily route and chain recursion 0.6 s, two MILPs 1.6 s), as before the
-  relaxation. Hypothesis-generated short chains reach them too (6 of the 50 examples of
-  ``tests/optimizer/test_chain_cap.py`` end in the full MILP: ties where every MILP round
-  burns elsewhere). Why no bounded exact method
+  reached when the relaxation is not tight and the Lagrangian bound leaves a gap, typically
+  a cap that binds on a few days only, where the daily multipliers are 0 or small. Measured
+  (a year, PRD battery, one core): 30 % of hours at -20..-1200 with cap 3 (without the
+  headroom cuts the LP's bound is 1.2e-4 above ``OPT``, with them 5.5e-5 -- the same as
+  with each hour's exact convex hull, so the gap is between hours, not within one -- and
+  ``L`` at the LP's own cap multipliers is still 1.7e-7 above; the LP's schedule with the
+  overlap removed is already optimal, only the proof is missing): one round, 34 binaries
+  instead of 2,495, 1.7-2.2 s in all (2.4 s before the relaxation); the same with cap 2:
+  ~2 s; solar dips with cap 3 (the uncapped chain exceeds the cap on one day, by 9 %, and
+  the LP burns in ~1,200 hours): the full MILP, **7.6 s**. Hypothesis-generated short
+  chains reach them too (5 of the 50 examples of ``tests/optimizer/test_chain_cap.py``
+  take one MILP round, 1 the full MILP). On solar dips with cap 3 an exact Newton search on
+  the one violating day's multiplier (its line through the two bracketing chain schedules,
+  as on capped days) closes the gap exactly: the mix of the two chain schedules withdraws
+  ``K`` that day and reaches ``L(lambda*)`` -- but with 9 chain recursions of the whole
+  year (7.7 s); it becomes cheap only if a day can be re-priced locally, between the
+  chain's forward and backward value functions at its midnights, which
+  ``optimizer.chain`` does not expose. Why no bounded exact method
   (looked for, issue 9): the cap is one constraint per market day across a chain that does
   not return to ``x0`` at midnight. An exact recursion needs a second state within the day
   (energy withdrawn so far, reset at midnight), so each within-day value function is a
