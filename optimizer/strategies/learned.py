@@ -199,8 +199,7 @@ def learned_profiles(
     )
     c = own[:, : _HOURS * kh * kh].reshape(n, _HOURS, kh, kh)
     rh = own[:, _HOURS * kh * kh :].reshape(n, _HOURS, kh)
-    beta_s, beta_h = _ridge(a, b, c, rs, rh, ridge_lambda, sides=sides)
-    z_hat = np.einsum("ni,nhi->nh", xs[rows], beta_s) + np.einsum("nhi,nhi->nh", xh[rows], beta_h)
+    z_hat = _ridge_predictions(a, b, c, rs, rh, ridge_lambda, xs[rows], xh[rows], sides=sides)
     # never more than one asinh unit beyond the largest scaled price seen before
     seen = np.maximum.accumulate(np.concatenate(([0.0], np.abs(y).max(axis=1))))[rows] + 1.0
     z_hat = np.clip(z_hat, -seen[:, None], seen[:, None])
@@ -245,6 +244,54 @@ def _ridge(
     (day, hour). Returns (n, 24, ks) and (n, 24, kh) coefficients. ``sides``: ``b`` and
     ``rs`` side by side, (n, ks, 24 kh + 24), when the caller has them so (saves a copy).
     """
+    _, solved, beta_h = _ridge_hours(a, b, c, rs, rh, ridge_lambda, sides=sides)
+    n, ks, _ = a.shape
+    kh = c.shape[-1]
+    a_inv_b = solved[:, :, : _HOURS * kh].reshape(n, ks, _HOURS, kh).transpose(0, 2, 1, 3)
+    a_inv_rs = solved[:, :, _HOURS * kh :].transpose(0, 2, 1)
+    beta_s = a_inv_rs - (a_inv_b @ beta_h[..., None])[..., 0]
+    return beta_s, beta_h
+
+
+def _ridge_predictions(
+    a: np.ndarray,
+    b: np.ndarray,
+    c: np.ndarray,
+    rs: np.ndarray,
+    rh: np.ndarray,
+    ridge_lambda: float,
+    xs: np.ndarray,
+    xh: np.ndarray,
+    *,
+    sides: np.ndarray | None = None,
+) -> np.ndarray:
+    """Every (day, hour) model's prediction ``xs' bs + xh' bh`` (n, 24) at the features
+    ``xs`` (n, ks) and ``xh`` (n, 24, kh), without forming ``bs`` (see ``_ridge``): with
+    ``bs = inv(A) (rs - B bh)`` and ``u = inv(A) xs``, the prediction is
+    ``u' rs + (xh - B' u)' bh``."""
+    a_inv, _, beta_h = _ridge_hours(a, b, c, rs, rh, ridge_lambda, sides=sides)
+    n, ks, _ = a.shape
+    kh = c.shape[-1]
+    if sides is None:
+        sides = np.concatenate((b.reshape(n, ks, _HOURS * kh), rs), axis=2)
+    u = (a_inv @ xs[:, :, None])[:, :, 0]  # inv(A) xs (A symmetric)
+    at_u = (u[:, None, :] @ sides)[:, 0]  # u' [B rs]: (n, 24 kh + 24)
+    own = xh - at_u[:, : _HOURS * kh].reshape(n, _HOURS, kh)
+    return np.asarray(at_u[:, _HOURS * kh :] + np.einsum("nhi,nhi->nh", own, beta_h))
+
+
+def _ridge_hours(
+    a: np.ndarray,
+    b: np.ndarray,
+    c: np.ndarray,
+    rs: np.ndarray,
+    rh: np.ndarray,
+    ridge_lambda: float,
+    *,
+    sides: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What ``_ridge`` and ``_ridge_predictions`` share: ``inv(A)`` (penalised), ``inv(A)
+    [B rs]`` and every hour's ``bh`` (Schur complement, 3 x 3 solves)."""
     n, ks, _ = a.shape
     kh = c.shape[-1]
     penalty = np.full(ks, float(ridge_lambda))
@@ -259,9 +306,7 @@ def _ridge(
     b_t = b.transpose(0, 2, 3, 1)  # (n, 24, kh, ks)
     schur = c + ridge_lambda * np.eye(kh) - b_t @ a_inv_b
     rhs = rh - (b_t @ a_inv_rs[..., None])[..., 0]
-    beta_h = _solve_3x3(schur, rhs)
-    beta_s = a_inv_rs - (a_inv_b @ beta_h[..., None])[..., 0]
-    return beta_s, beta_h
+    return a_inv, solved, _solve_3x3(schur, rhs)
 
 
 def _spd_inverse(m: np.ndarray) -> np.ndarray:

@@ -52,14 +52,14 @@ def test_ridge_matches_the_full_normal_equations() -> None:
     xs[:, :, -7:] = (np.arange(w)[:, None] % 7 == np.arange(7)).astype(float)
     xh = rng.normal(size=(n, w, 24, kh))
     y = rng.normal(size=(n, w, 24))
-    beta_s, beta_h = learned._ridge(
+    normal = (
         np.einsum("nwi,nwj->nij", xs, xs),
         np.einsum("nwi,nwhj->nihj", xs, xh),
         np.einsum("nwhi,nwhj->nhij", xh, xh),
         np.einsum("nwi,nwh->nih", xs, y),
         np.einsum("nwhi,nwh->nhi", xh, y),
-        lam,
     )
+    beta_s, beta_h = learned._ridge(*normal, lam)
     for i in range(n):
         for h in range(24):
             x = np.concatenate((xs[i], xh[i, :, h]), axis=1)
@@ -68,6 +68,11 @@ def test_ridge_matches_the_full_normal_equations() -> None:
             beta = np.linalg.solve(x.T @ x + np.diag(penalty), x.T @ y[i, :, h])
             np.testing.assert_allclose(beta_s[i, h], beta[:ks], rtol=1e-7, atol=1e-9)
             np.testing.assert_allclose(beta_h[i, h], beta[ks:], rtol=1e-7, atol=1e-9)
+    # the forecast uses the models' predictions only, formed without the shared coefficients
+    at_s, at_h = rng.normal(size=(n, ks)), rng.normal(size=(n, 24, kh))
+    predicted = learned._ridge_predictions(*normal, lam, at_s, at_h)
+    expected = np.einsum("ni,nhi->nh", at_s, beta_s) + np.einsum("nhi,nhi->nh", at_h, beta_h)
+    np.testing.assert_allclose(predicted, expected, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("k", [1, 5, 8, 9, 16, 31, 40])
