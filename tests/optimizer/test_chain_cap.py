@@ -5,6 +5,8 @@ of ``reference.py`` (a binary in every hour)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -161,6 +163,26 @@ def test_property_the_relaxation_bounds_the_optimum(
             assert value >= want - 1e-6 * max(1.0, abs(want))
         else:
             assert_exact(value, want)
+
+
+@settings(max_examples=25)
+@given(
+    prices=st.lists(negative_runs_day(), min_size=2, max_size=3),
+    battery=capped_battery(),
+    capped=st.booleans(),
+)
+def test_property_headroom_cuts_keep_the_daily_milp_exact(
+    prices: list[np.ndarray], battery: Battery, capped: bool
+) -> None:
+    # the cuts at each day's first hour use soc_0 as the level before it (daily horizon)
+    if not capped:
+        battery = dataclasses.replace(battery, max_cycles_per_day=None)
+    days = days_from(prices)
+    flat = np.concatenate(prices)
+    charge, discharge = optimal.solve_milp(flat, day_offsets(days), battery, horizon=Horizon.DAILY)
+    kappa = battery.degradation_cost_mxn_per_mwh
+    value = float(np.sum(flat * (discharge - charge)) - kappa * discharge.sum())
+    assert_exact(value, reference_optimum(prices, battery))
 
 
 # ----------------------------------------------------------------------------- named cases
