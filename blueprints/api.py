@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-from blueprints.encoding import decode_json
+from blueprints.encoding import StrictJSONProvider, decode_json, encode_json
 from blueprints.service import price_source, request_deadline, run_optimize
 from optimizer import STRATEGIES
 from schemas.analyst import CSV_MIMETYPE, schedule_csv
@@ -16,7 +16,10 @@ bp = Blueprint("api", __name__)
 
 
 def _json_response(body: Any) -> Response:
-    return Response(current_app.json.dumps(body), mimetype="application/json")
+    provider = current_app.json
+    if isinstance(provider, StrictJSONProvider):  # its bytes as they are (no str round trip)
+        return Response(encode_json(body), mimetype="application/json")
+    return Response(provider.dumps(body), mimetype="application/json")
 
 
 def read_json_body() -> Any:
