@@ -267,19 +267,13 @@ def _good_first(margin: np.ndarray, good: np.ndarray, steps: int) -> np.ndarray:
     """Per day, the ``steps`` pair columns a stable sort by decreasing margin puts first, as
     far as they are good: the good pairs (every pair above the threshold, so exactly the
     first ones) in decreasing margin, equal margins in column order; the remaining places
-    hold a pair that is not good (never used). Only the good pairs are sorted, packed in
-    column order into (days, steps), which costs about half a sort of every pair."""
+    hold pairs that are not good (never used). One stable sort of every day's pairs, the
+    pairs that are not good keyed last."""
     n_days = margin.shape[0]
     if steps == 0:
         return np.zeros((n_days, 0), dtype=np.intp)
-    rows, cols = np.nonzero(good)  # row by row, columns ascending
-    count = good.sum(axis=1)
-    place = np.arange(rows.size) - np.repeat(np.cumsum(count) - count, count)
-    keys = np.full((n_days, steps), np.inf)
-    keys[rows, place] = -margin[rows, cols]
-    packed = np.repeat(np.argmin(good, axis=1)[:, None], steps, axis=1)  # a pair not good
-    packed[rows, place] = cols
-    return np.take_along_axis(packed, np.argsort(keys, axis=1, kind="stable"), axis=1)
+    keys = np.where(good, -margin, np.inf)
+    return np.argsort(keys, axis=1, kind="stable")[:, :steps]
 
 
 class Spread(Strategy):
