@@ -213,10 +213,14 @@ class _Greedy:
             rung += longer
         rungs = int(rung.max(initial=0)) + 1
         second = last + 1 - (1 << rung)
+        # the pair's two sparse table entries, less the day's offset (day * width)
+        table_one = rung * (n_days * width) + first
+        table_two = rung * (n_days * width) + second
         holds_pair = pi < pj
+        sign = np.where(holds_pair, 1.0, -1.0)
+        in_span = (np.arange(width) >= first[:, None]) & (np.arange(width) <= last[:, None])
         lends = bool((pi > pj).any())
         holds = bool(holds_pair.any())
-        hour = np.arange(width)
         table = np.empty((rungs, n_days, width))
         offsets = np.arange(window)
         ptr = np.zeros(n_days, dtype=np.intp)
@@ -238,8 +242,7 @@ class _Greedy:
             charge_room = np.where(withdrawn > 0, 0.0, self.c_max - stored)
             discharge_room = np.where(stored > 0, 0.0, self.w_max - withdrawn)
             room = np.minimum(charge_room[ii], discharge_room[jj])
-            at = (rung[col] * n_days + days[:, None]) * width
-            one, two = at + first[col], at + second[col]
+            one, two = table_one[col] + base, table_two[col] + base
             if holds:
                 head = self.e_max - extremes(np.maximum, one, two)
             if lends:
@@ -257,9 +260,7 @@ class _Greedy:
             d, a, pair = days[which], amount[which, place], col[which, place]
             stored[ii[which, place]] += a
             withdrawn[jj[which, place]] += a
-            sk = np.where(holds_pair[pair], 1.0, -1.0)
-            in_span = (hour >= first[pair, None]) & (hour <= last[pair, None])
-            level[d] += in_span * (a * sk)[:, None]
+            level[d] += in_span[pair] * (a * sign[pair])[:, None]
             room_cap[d] -= a
 
 
