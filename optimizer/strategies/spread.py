@@ -93,8 +93,9 @@ def spread_dispatch(
     buy = prices / eta_c
     sell = (prices - battery.degradation_cost_mxn_per_mwh) * eta_d
     margin = sell[:, pj] - buy[:, pi]  # (days, pairs)
-    real = hour_mask(hours, width)
-    margin = np.where(real[:, pi] & real[:, pj], margin, -np.inf)
+    if (hours < width).any():  # padded hours pair with nothing
+        real = hour_mask(hours, width)
+        margin = np.where(real[:, pi] & real[:, pj], margin, -np.inf)
     scale = max(1.0, float(np.max(np.abs(prices))))
     good = margin > 1e-12 * scale
     steps = int(good.sum(axis=1).max(initial=0))
