@@ -546,6 +546,9 @@ def chain_with_cap(
     concave (module docstring, "continuous horizon"): the relaxation's certificate, then the
     Lagrangian one, then HiGHS MILPs with binaries where the relaxations overlapped, then one
     with every binary."""
+    cap = battery.daily_withdrawal_cap_mwh
+    if cap is None:
+        raise ValueError("chain_with_cap needs a battery with max_cycles_per_day")
     continuous = Horizon.CONTINUOUS
     integral = np.zeros(prices.size, dtype=bool)  # no binary: the LP relaxation
     raw = solve_program(
@@ -555,7 +558,7 @@ def chain_with_cap(
     clean = remove_overlap(*raw, battery)
     if _reaches(_grid_revenue(prices, *clean, battery), bound):
         return ChainCap(*clean, route="certified by its LP relaxation", milp=False)
-    moves = _lagrangian_certificate(prices, offsets, days, battery, bound, deadline_s)
+    moves = _lagrangian_certificate(prices, offsets, days, battery, cap, bound, deadline_s)
     if moves is not None:
         charge, discharge = to_grid(moves[None, :], battery)
         return ChainCap(
@@ -589,6 +592,7 @@ def _lagrangian_certificate(
     offsets: np.ndarray,
     days: Sequence[MarketDay],
     battery: Battery,
+    cap: float,
     relaxed_bound: float,
     deadline_s: float | None,
 ) -> np.ndarray | None:
@@ -597,8 +601,6 @@ def _lagrangian_certificate(
     eta_c, eta_d = battery.eta_charge, battery.eta_discharge
     buy = prices / eta_c
     sell = (prices - battery.degradation_cost_mxn_per_mwh) * eta_d
-    cap = battery.daily_withdrawal_cap_mwh
-    assert cap is not None
 
     def revenue(moves: np.ndarray) -> float:
         return float(np.sum(np.where(moves > 0, -buy * moves, -sell * moves)))
@@ -668,8 +670,9 @@ class Optimal(Strategy):
                 solved = chain_with_cap(prices, offsets, days, battery, deadline_s=deadline_s)
                 return Dispatch(solved.charge_mw, solved.discharge_mw)
             if not convex:
-                moves = _chain_moves(prices, offsets, days, battery, deadline_s)
-                assert moves is not None  # no cap: the chain recursion
+                buy = prices / battery.eta_charge
+                sell = (prices - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge
+                moves = solve_chain(buy, sell, battery, deadline_s=deadline_s).moves
                 charge, discharge = to_grid(moves[None, :], battery)
                 return Dispatch(charge[0], discharge[0])
             return Dispatch(
