@@ -49,7 +49,7 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from optimizer.errors import DeadlineExceededError
 from optimizer.market import MarketDay
@@ -97,6 +97,19 @@ def _day_offsets(days: Sequence[MarketDay]) -> np.ndarray:
     return np.asarray(ordinals - ordinals[0])
 
 
+def _row_windows(x: np.ndarray, width: int) -> np.ndarray:
+    """``sliding_window_view(x, width, axis=0)`` (a read-only view: window k is rows k .. k +
+    width - 1, on a last axis), built directly: the generic function's checks cost more
+    than the view on the arrays here."""
+    step = x.strides[0]
+    return as_strided(
+        x,
+        shape=(x.shape[0] - width + 1, *x.shape[1:], width),
+        strides=(step, *x.strides[1:], step),
+        writeable=False,
+    )
+
+
 def _window_sums(per_row: np.ndarray, rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Sums of ``per_row`` over rows ``starts[i]`` .. ``rows[i] - 1``, for every i."""
     total = np.zeros((per_row.shape[0] + 1, *per_row.shape[1:]))
@@ -129,7 +142,7 @@ def learned_profiles(
     # every calendar row t as a sample: scaled by the days t - stats_days .. t - 1
     lead = max(stats_days, _MAX_LAG)
     before = np.concatenate((np.full((lead, _HOURS), np.nan), grid))
-    week = sliding_window_view(before[lead - stats_days :], stats_days, axis=0)[:span]
+    week = _row_windows(before[lead - stats_days :], stats_days)[:span]
     median, mad = _median_and_mad(week.reshape(span, -1))
     # row t of the day itself and of its lags (D-1, then the same-hour lags), each scaled by
     # row t's week: (1 + 1 + 3, t, 24)
@@ -167,7 +180,7 @@ def learned_profiles(
         """Each target's window of rows of ``x`` (zero rows before the first day),
         (targets, columns, window_days)."""
         padded = np.concatenate((np.zeros((window_days, x.shape[1])), x))
-        return sliding_window_view(padded, window_days, axis=0)[lo:hi]
+        return _row_windows(padded, window_days)[lo:hi]
 
     lo, hi = int(rows.min()), int(rows.max()) + 1
 
