@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 from abc import abstractmethod
 from collections.abc import Sequence
+from operator import attrgetter
 
 import numpy as np
 
@@ -47,6 +48,7 @@ from optimizer.strategies.base import Strategy
 
 #: How many earlier days the forecast averages.
 WINDOW_DAYS = 7
+_DATE = attrgetter("date")
 
 
 def to_24_hours(prices: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -173,7 +175,7 @@ def schedule_plans(
 
 def earlier_days(history: Sequence[MarketDay], first: dt.date) -> list[MarketDay]:
     """The history days before ``first``, in date order (later ones are ignored)."""
-    return sorted((d for d in history if d.date < first), key=lambda d: d.date)
+    return sorted((d for d in history if d.date < first), key=_DATE)
 
 
 class ProfileStrategy(Strategy):

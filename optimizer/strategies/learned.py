@@ -126,17 +126,20 @@ def learned_profiles(
     ridge_lambda: float = RIDGE_LAMBDA,
     min_train_days: int = MIN_TRAIN_DAYS,
     prices_24: np.ndarray | None = None,
+    offsets: np.ndarray | None = None,
 ) -> np.ndarray:
     """The model's 24-hour forecast for ``days[i]`` for every i in ``targets`` (rows in that
     order), NaN where the day has no model (a missing lag or too few training days).
 
     ``days`` are in strictly increasing date order; row i uses days before ``days[i]`` only.
-    ``prices_24``: ``days_on_24_hours(days)``, when the caller has it.
+    ``prices_24`` and ``offsets``: ``days_on_24_hours(days)`` and each day's date minus the
+    first's (days), when the caller has them.
     """
     out = np.full((len(targets), _HOURS), np.nan)
     if len(targets) == 0:
         return out
-    offsets = _day_offsets(days)
+    if offsets is None:
+        offsets = _day_offsets(days)
     grid = _calendar(days_on_24_hours(days) if prices_24 is None else prices_24, offsets)
     span = grid.shape[0]
     # every calendar row t as a sample: scaled by the days t - stats_days .. t - 1
@@ -413,9 +416,9 @@ def combined_profiles(
     if len(targets) == 0:
         return np.full((0, _HOURS), np.nan)
     prices_24 = days_on_24_hours(days)
+    offsets = _day_offsets(days)
     mean7 = mean_profiles(prices_24)
     first_scored = max(int(targets.min()) - blend_days, 0)
-    later = days[first_scored:]
     model = learned_profiles(
         days,
         np.arange(first_scored, len(days)),
@@ -424,6 +427,7 @@ def combined_profiles(
         ridge_lambda=ridge_lambda,
         min_train_days=min_train_days,
         prices_24=prices_24,
+        offsets=offsets,
     )
     actual = prices_24[first_scored:]
     # both forecasts' squared errors on the calendar, summed over the blend window before
@@ -431,7 +435,7 @@ def combined_profiles(
     both = ~np.isnan(model).any(axis=1) & ~np.isnan(mean7[first_scored:]).any(axis=1)
     err_model = np.where(both, np.mean((model - actual) ** 2, axis=1), 0.0)
     err_mean = np.where(both, np.mean((mean7[first_scored:] - actual) ** 2, axis=1), 0.0)
-    offset = _day_offsets(later)
+    offset = offsets[first_scored:] - offsets[first_scored]
     span = int(offset[-1]) + 1
     on_calendar = np.zeros((span, 3))
     on_calendar[offset] = np.stack((err_model, err_mean, both.astype(float)), axis=1)
