@@ -13,6 +13,8 @@ Cases (SPEC §7 targets in brackets):
 - the PRD request again with the synthetic source generating its prices on every call (it
   keeps the days it generated, so the repeated calls above reuse them)
 
+and where the PRD request and the 366-day inline request spend their CPU, step by step.
+
 The inline prices are real: APATZINGAN day-ahead (MDA) zone prices, the 366 market days
 2016-01-29 .. 2017-01-28 of ``data/cenace/pend_MDA_2016-01-27_2017-06-30_7zonas_jluisfgarza.csv.gz``
 (the days ``bench/bench_optimizer.py`` uses), PRD battery (10 MW, 4 h, 0.85, SoC 0.1 .. 1).
@@ -170,6 +172,45 @@ def phases(body: dict[str, Any], repeats: int) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in out.items()}
 
 
+def prd_phases(app: Any, body: dict[str, Any], repeats: int) -> dict[str, float]:
+    """Median CPU time of each step of the service path for the PRD request (its prices from
+    the configured source, as ``blueprints.service.run_optimize`` takes them)."""
+    from blueprints import service
+    from blueprints.encoding import decode_json, encode_json
+    from optimizer import optimize
+    from schemas.analyst import add_analyst_metrics
+    from schemas.response import dump_optimize_response
+
+    raw = json.dumps(body).encode()
+    steps = ("decode", "validate", "prices", "optimize", "body", "§9 metrics", "encode")
+    out: dict[str, list[float]] = {k: [] for k in steps}
+    with app.app_context():
+        source = service.price_source(app)
+        for _ in range(repeats):
+            t0 = time.process_time()
+            payload = decode_json(raw)
+            t1 = time.process_time()
+            request = service._REQUEST_SCHEMA.load(payload)
+            t2 = time.process_time()
+            days, source_name = service._market_days(request, source=source, deadline_s=None)
+            history = service._history(request, days, source=source, deadline_s=None)
+            t3 = time.process_time()
+            report = optimize(days, request.battery, strategy=request.strategy,
+                              horizon=request.horizon, compare=request.compare,
+                              history=history)  # fmt: skip
+            t4 = time.process_time()
+            doc = dump_optimize_response(report, request.market, source=source_name)
+            t5 = time.process_time()
+            add_analyst_metrics(doc, report, request.battery)
+            t6 = time.process_time()
+            encode_json(doc)
+            t7 = time.process_time()
+            ticks = (t0, t1, t2, t3, t4, t5, t6, t7)
+            for key, start, stop in zip(steps, ticks, ticks[1:], strict=False):
+                out[key].append(stop - start)
+    return {k: statistics.median(v) for k, v in out.items()}
+
+
 def epl_cpu_s(prices: list[dict[str, Any]]) -> float | None:
     """energy-py-linear's build+solve CPU seconds for the days of ``prices`` (None without
     .venv-epl)."""
@@ -260,6 +301,11 @@ def main() -> None:
         source_object.keep_days = kept
         print(f"  {'PRD, prices generated every call':<34} median {ms(statistics.median(samples))}"
               f"  min {ms(min(samples))}")  # fmt: skip
+
+    print("\n  where the PRD request spends its CPU (medians; the rest of a request is Flask, "
+          "apig-wsgi and the routing):")  # fmt: skip
+    for step, seconds in prd_phases(app, prd, args.repeats).items():
+        print(f"    {step:<11}{ms(seconds)}")
 
     print("\n  where the 366-day inline optimal request spends its CPU (medians):")
     for step, seconds in phases({**inline, "compare": False}, args.repeats).items():
