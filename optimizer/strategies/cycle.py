@@ -61,6 +61,29 @@ def _window(grid_mwh: float, power_mw: float) -> tuple[int, float]:
     return hours, min(power_mw, grid_mwh - (hours - 1) * power_mw)
 
 
+#: Windows shorter than this are summed by adding shifted columns (numpy sums fewer than 8
+#: numbers one after the other, so that is the same sum); longer ones as windows.
+_SHIFTED_BELOW = 8
+
+
+def _window_sum_and(
+    pick: np.ufunc, values: np.ndarray, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Along axis 1 of ``values`` (days, hours): every ``width``-hour window's sum and its
+    ``pick`` (``np.maximum`` or ``np.minimum``) reduction, (days, hours - width + 1) each."""
+    count = values.shape[1] - width + 1
+    if width >= _SHIFTED_BELOW:
+        windows = sliding_window_view(values, width, axis=1)
+        return windows.sum(axis=2), pick.reduce(windows, axis=2)
+    total = values[:, :count].copy()
+    extreme = total.copy()
+    for k in range(1, width):
+        shifted = values[:, k : k + count]
+        total += shifted
+        pick(extreme, shifted, out=extreme)
+    return total, extreme
+
+
 def _cycle_group(prices: np.ndarray, battery: Battery) -> tuple[np.ndarray, np.ndarray]:
     """Charge and discharge MW for days of equal length (rows of ``prices``)."""
     n_days, n = prices.shape
@@ -75,11 +98,11 @@ def _cycle_group(prices: np.ndarray, battery: Battery) -> tuple[np.ndarray, np.n
     net = prices - battery.degradation_cost_mxn_per_mwh  # income per MWh discharged
 
     # charging window starting at a: full power except the dearest hour, which takes part_c
-    win_c = sliding_window_view(prices, n_c, axis=1)  # (days, n - n_c + 1, n_c)
-    cost = p * win_c.sum(axis=2) - (p - part_c) * win_c.max(axis=2)
+    total_c, top_c = _window_sum_and(np.maximum, prices, n_c)
+    cost = p * total_c - (p - part_c) * top_c
     # discharging window starting at b: full power except the cheapest hour
-    win_d = sliding_window_view(net, n_d, axis=1)
-    income = p * win_d.sum(axis=2) - (p - part_d) * win_d.min(axis=2)
+    total_d, low_d = _window_sum_and(np.minimum, net, n_d)
+    income = p * total_d - (p - part_d) * low_d
     # best discharging window starting at b or later
     best_from = np.maximum.accumulate(income[:, ::-1], axis=1)[:, ::-1]
     # charging may start at a = 0 .. n - n_c - n_d; its discharge starts at a + n_c or later

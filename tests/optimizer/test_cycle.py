@@ -169,3 +169,21 @@ def test_property_valid_one_cycle_never_beats_optimal(
     for day in run.days:
         assert_one_cycle(day)
         assert day.cycles <= 1.0 + 1e-6  # settlement rounds energies to 1e-9 MWh
+
+
+@pytest.mark.parametrize("width", range(1, 13))
+def test_window_sums_and_extremes_are_numpys_to_the_bit(width: int) -> None:
+    """Short windows are summed by adding shifted columns: the very sums (and maxima, minima)
+    numpy gives over the windows, cancellation-prone values included."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from optimizer.strategies.cycle import _window_sum_and
+
+    rng = np.random.default_rng(width)
+    values = rng.normal(size=(40, 24)) * 10.0 ** rng.integers(-3, 6, size=(40, 1))
+    values[0, :4] = [1e16, 1.0, 1.0, -1e16]  # a sum whose order shows
+    windows = sliding_window_view(values, width, axis=1)
+    for pick, reduce in ((np.maximum, windows.max), (np.minimum, windows.min)):
+        total, extreme = _window_sum_and(pick, values, width)
+        assert np.array_equal(total, windows.sum(axis=2))
+        assert np.array_equal(extreme, reduce(axis=2))
