@@ -250,17 +250,19 @@ def _solve(
     # is the flat index of each move's target from level 0, one column per row
     below = grid.down
     padded = np.full((below + levels + grid.up, rows), -np.inf)
-    reach = (moves[:, None] + below) * rows + np.arange(rows)[None, :]
+    # (rows, moves): each row's candidates side by side, so that the reductions over them
+    # run along the last axis
+    reach = (moves[None, :] + below) * rows + np.arange(rows)[:, None]
     # each move's reward: -a_t·m for a charge (m > 0), b_t·(-m) otherwise, i.e. the hour's
     # a_t or b_t times -m (exactly the same products)
-    charges = (moves > 0)[:, None]
-    minus = -moves[:, None]
+    charges = moves > 0
+    minus = -moves
     for t in range(hours):
         padded[below : below + levels] = values[t + 1]
-        total = padded.take(reach + level * rows)  # (moves, rows)
-        total += np.where(charges, a[t], b[t]) * minus
-        best = total.max(axis=0)
-        step = moves[np.argmax(total >= best - tol, axis=0)]
+        total = padded.take(reach + (level * rows)[:, None])  # (rows, moves)
+        total += np.where(charges, a[t][:, None], b[t][:, None]) * minus
+        best = total.max(axis=1)
+        step = moves[np.argmax(total >= (best - tol)[:, None], axis=1)]
         if idles[t]:
             step = np.where(idle_hour[t], 0, step)
         chosen[t] = step
