@@ -187,8 +187,11 @@ def _solve(
     """
     rows, hours = prices.shape
     h = grid.step_mwh
-    a = (prices / battery.eta_charge * h).T  # (hours, rows): cost of one step up
-    b = (((prices - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge - penalty) * h).T
+    # (hours, rows), each hour's row contiguous: cost of one step up, income of one step down
+    a = np.ascontiguousarray((prices / battery.eta_charge * h).T)
+    b = np.ascontiguousarray(
+        (((prices - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge - penalty) * h).T
+    )
     idle_hour = ~real.T
     k = np.arange(grid.levels, dtype=float)[:, None]
     levels = grid.levels
