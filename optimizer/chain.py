@@ -13,16 +13,32 @@ a continuous piecewise-linear function on an interval (breakpoints and values). 
 
 -- charge-only and discharge-only branches, each a linear reward, so never both in one hour;
 no concavity is needed. Each branch is a sliding-window maximum of a piecewise-linear
-function ``F``. Between consecutive points of ``{breakpoints of F} - {window offsets}`` the
-window's two ends move linearly over pieces where ``F`` is linear and the breakpoints strictly
-inside the window do not change, so there the maximum is the upper envelope of three lines
-(``F`` at the left end, ``F`` at the right end, the best interior breakpoint): computed exactly
-with its at most three crossings. The maximum of the two branches is again exact (both are
-linear between the union of their breakpoints; one crossing at most per piece). Points where
-the slope does not change are dropped, which keeps the number of breakpoints near the number
-of distinct slopes that matter (tens for a 4-hour battery; the bench prints the peak).
+function ``F_r = V_t - r y``; a maximum over an interval is at one of its ends or at a
+breakpoint inside. So on every interval of the grid ``{xs - C} u {xs} u {xs + D}`` (``xs``:
+V_t's breakpoints; within ``[0, W]``), where no window end crosses a breakpoint, V_{t-1} is
+the upper envelope of at most five lines: ``V(x + C) - aC``, ``V(x - D) + bD``, ``a x + max
+F_a`` over the breakpoints inside ``(x, x + C)``, ``b x + max F_b`` over those inside ``(x -
+D, x)``, and ``V(x)`` -- the last only when ``a > b`` (when ``a <= b``, idling never beats
+the rest: where V rises at least as steeply as ``a``, ``F_a`` does not fall to the right of
+``x`` within the window; where it rises less steeply, ``F_b`` does not fall to its left). Its
+values at the grid points are exact; inside an interval it is convex and bends where the line
+on top at the left end crosses the one on top at the right (checked against the others, and
+split again where a third rises above that crossing). ``_general_hour`` does this in one pass
+for the whole grid (which breakpoints and domain ends an interval sees is read from the
+grid's sorted order, not from arithmetic on shifted positions, so rounding cannot put a
+breakpoint on the wrong side of a window).
 
-Two exact shortcuts keep the per-hour cost near numpy's per-call floor (a year is 8,784
+Points where the slope does not change are dropped (``_simplify``): points closer than
+``X_REL W`` merge (keeping the larger value: rounding moves a level reached along different
+paths, or the crossing of two nearly parallel lines, by far more than 1e-15 of W), and a point
+within ``tol_v`` of the chord of its neighbours goes -- but a run of such points only as far
+as each lies within ``tol_v`` of the chord of the points kept around it (two neighbouring
+points can each be near their neighbours' chord and still be a real kink together; dropping
+both once cost V up to 5e-6 of the year's value over nearly flat negative prices, while the
+schedule, found by the forward pass, was right). That keeps the number of breakpoints near
+the number of slopes that matter (tens for a 4-hour battery; the bench prints the peak).
+
+Three exact shortcuts keep the per-hour cost near numpy's per-call floor (a year is 8,784
 sequential hours, so the number of numpy calls per hour is what counts):
 
 * **V_t concave** (checked from its slopes; a slope that rises by ``ds`` between pieces of
@@ -33,22 +49,35 @@ sequential hours, so the number of numpy calls per hour is what counts):
   (``optimizer.envelope``'s step, one row). A non-concave hour is the upper envelope of
   two such merges (charge-only: ``a_t`` over ``C``; discharge-only: ``b_t`` over ``D``);
   the result is concave again unless the two cross. About a dozen numpy calls instead of
-  the general step's ~60. Merged pieces whose joint lies within ``tol_v`` of their chord
+  the general step's ~50. Merged pieces whose joint lies within ``tol_v`` of their chord
   become one piece.
-* **The general step** (above) runs only where V_t is not concave; a crossing of the two
-  branches always leaves a convex kink, so it marks V_{t-1} non-concave without a check.
+* **The general step** (above) runs only where V_t is not concave; a kink inside a grid
+  interval is convex, so it marks V_{t-1} non-concave without a check.
+* **Runs of one rate repeat a period.** Write ``T_r`` for one hour at rates ``r = (a, b)``:
+  ``T_r(V + c) = T_r(V) + c`` for any constant ``c`` (both branches and the restriction to
+  ``[0, W]`` commute with adding a constant). If hours ``t .. t + k`` all have rates ``r`` and
+  ``V_t = V_{t+k} + c``, then ``V_{t-1} = T_r(V_t) = T_r(V_{t+k}) + c = V_{t+k-1} + c``, and
+  so on down the run: those hours are copies of the period just computed, shifted by ``c``,
+  not recursions. After each recursed hour inside a run, ``V_t`` is compared with
+  ``V_{t+1} .. V_{t+k}`` (``k <= MAX_PERIOD``, only those with as many breakpoints);
+  equality means positions within ``tol_x`` and a rise that varies by at most ``tol_v``
+  (``T_r`` does not expand differences in the maximum norm, so a tolerance stays one
+  tolerance per hour). A year of -1200 MXN/MWh settles into a 37-hour period (``C / D =
+  eta_c eta_d = 17/20`` for the PRD battery) and is copied from there on. The first hour
+  recursed after a copied stretch takes its concavity from the copied V.
 
 The forward pass follows the stored ``V_t`` in plain Python (a handful of candidates per
 hour, where numpy's per-call cost would dominate): from the current level, the best next
 level is a window end or a breakpoint inside the window (a piecewise-linear maximum is
 attained there); ties go to the smallest move, so indifferent hours idle.
 
-Work: every hour costs one merge or one general step on the current breakpoints, so the
-total is linear in the hours times a function of the breakpoint count. That count is what
-varies: ~10 for a 4-hour battery on real prices with negative hours, ~200 for a 168-hour one
-over solar dips, but also ~160 for a 4-hour battery over nearly flat very negative prices
-(-1200 +- 1: every level reachable by whole charge and discharge moves becomes a
-breakpoint); ``bench/bench_worst_case.py`` prints the peak. No step depends on a clock.
+Work: every hour costs one merge, one general step on the current breakpoints, or one copy,
+so the total is linear in the hours times a function of the breakpoint count. That count is
+what varies: ~10 for a 4-hour battery on real prices with negative hours, ~200 for a
+168-hour one over solar dips, but also ~150-200 for a 4-hour battery over nearly flat very
+negative prices (-1200 +- 1: every level reachable by whole charge and discharge moves
+becomes a breakpoint); ``bench/bench_worst_case.py`` prints the peak. No step depends on a
+clock.
 """
 
 from __future__ import annotations
@@ -63,16 +92,21 @@ import numpy as np
 from optimizer.battery import Battery
 from optimizer.errors import DeadlineExceededError
 
-#: breakpoints closer than this (relative to W) are merged
-X_REL = 1e-12
+#: breakpoints closer than this (relative to W) are merged (positions reached along different
+#: paths, or crossings of nearly parallel lines, differ by rounding far above 1e-15 of W)
+X_REL = 1e-9
 #: a breakpoint whose value is within this of its neighbours' chord (relative) is dropped
 V_REL = 1e-13
 #: hours between deadline checks
 CHECK_EVERY = 256
+#: the longest period looked for in a run of hours of one rate
+MAX_PERIOD = 64
 
 _TRUE = np.array([True])
-_BRANCHES = np.array([0, 1])
-_NEG_INF = np.array([-np.inf])
+_SOURCES = np.array([[0], [1], [2]])
+_ZERO = np.zeros(1)
+#: the value of a line on an interval where it does not exist (finite: no inf - inf)
+_ABSENT = -1e150
 
 
 @dataclass(frozen=True)
@@ -82,79 +116,150 @@ class ChainSolution:
     peak_breakpoints: int
 
 
-def _range_max(f: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """``max(f[lo[k]:hi[k]])`` per k (``0 <= lo, hi <= f.size``), ``-inf`` where empty."""
-    padded = np.concatenate((f, _NEG_INF))  # so that an end index may equal f.size
-    idx = np.empty(2 * lo.size, dtype=np.intp)
-    idx[0::2], idx[1::2] = lo, hi
-    out = np.maximum.reduceat(padded, idx)[0::2]  # reduce(f[lo:hi]) where lo < hi
-    return np.where(hi > lo, out, -np.inf)
+def _general_hour(
+    xs: np.ndarray,
+    vs: np.ndarray,
+    a: float,
+    b: float,
+    up: float,
+    down: float,
+    width: float,
+    shifts: np.ndarray,
+    tol_v: float,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """V_{t-1} from any V_t (breakpoints ``xs``, values ``vs``): the general step of the module
+    docstring. Returns breakpoints and values (coinciding points kept; ``_simplify`` merges
+    them) and whether some interval has a kink inside (a convex one: V_{t-1} not concave).
+
+    The grid is ``xs - C``, ``xs``, ``xs + D`` (every breakpoint of every line below) within
+    ``[0, W]``, with 0 and W where the grid leaves it. On an interval of the grid V_{t-1} is
+    the upper envelope of the lines
+
+    * ``V(x + C) - a C`` (charge to the window's end) and ``V(x - D) + b D`` (discharge to
+      it), where those levels lie in V's domain;
+    * ``a x + max F_a(y_j)`` over the breakpoints ``y_j`` in ``(x, x + C)`` and ``b x +
+      max F_b(y_j)`` over those in ``(x - D, x)`` (``F_r = V - r y``);
+    * ``V(x)`` (idle) when ``a > b``; when ``a <= b`` idling is never better than one of the
+      others (V has slope ``s`` at ``x``: if ``s >= a``, ``F_a`` does not fall from ``x`` to
+      the next breakpoint or the window's end; if ``s <= a <= b``, ``F_b`` does not fall from
+      ``x`` to the previous one or the window's start).
+
+    Which breakpoints and which domain ends an interval sees is read from the grid's order
+    (counts of each source up to the interval), not from arithmetic on shifted positions.
+    Values at grid points are exact; an interval where no single line is the top at both
+    ends has kinks inside: the crossing of the line on top at the left with the one on top
+    at the right, checked against every line there and split again where a third one rises
+    above it (``_kinks``)."""
+    n = xs.size
+    pts = np.empty((3, n))
+    np.subtract(xs, up, out=pts[0])
+    pts[1] = xs
+    np.add(xs, down, out=pts[2])
+    flat = pts.ravel()
+    order = np.argsort(flat, kind="stable")  # three sorted runs
+    g_all = flat[order]
+    counts_all = np.cumsum(order // n == _SOURCES, axis=1)  # (3, 3n): entries <= g_k by source
+    i_lo, i_hi = np.searchsorted(g_all, (0.0, width)).tolist()
+    if i_lo == 0 and i_hi == 3 * n:
+        g, counts = g_all, counts_all
+    else:  # restricted to [0, W]: 0 and W become grid points
+        g_parts = [g_all[i_lo:i_hi]]
+        c_parts = [counts_all[:, i_lo:i_hi]]
+        if i_lo > 0:
+            g_parts.insert(0, _ZERO)
+            c_parts.insert(0, counts_all[:, i_lo - 1 : i_lo])
+        if i_hi < 3 * n:
+            g_parts.append(np.array([width]))
+        g = np.concatenate(g_parts)
+        counts = np.concatenate(c_parts, axis=1)
+    m = g.size
+    if m == 1:
+        return g, np.interp(g, xs, vs), False
+    c = counts[:, : m - 1]  # per interval: entries at or left of its left end
+    idle = a > b
+    lines = 5 if idle else 4
+    left = np.empty((lines, m - 1))
+    right = np.empty((lines, m - 1))
+    # rows 0, 1: the best breakpoint strictly inside the charge / discharge window
+    rates = np.array([[a], [b]])
+    f = np.empty((2, n + 1))
+    f[:, n] = 0.0  # never inside a window; keeps every index of reduceat in range
+    np.subtract(vs, rates * xs, out=f[:, :n])
+    window = c[[1, 0, 2, 1]]  # charge: breakpoints [c1, c0); discharge: [c2, c1)
+    window[2:] += n + 1
+    best = np.maximum.reduceat(f.ravel(), window.reshape(2, 2, m - 1).transpose(0, 2, 1).ravel())
+    best = best[0::2].reshape(2, m - 1)
+    best[window[1::2] <= window[0::2]] = _ABSENT  # empty window
+    np.add(best, rates * g[:-1], out=left[:2])
+    np.add(best, rates * g[1:], out=right[:2])
+    # rows 2, 3 (, 4): V(x + C) - aC, V(x - D) + bD (, V(x)) where those levels are in V's domain
+    k = 3 if idle else 2
+    at = g + shifts[:k]  # (x + C, x - D, x)
+    val = np.interp(at.ravel(), xs, vs).reshape(k, m)
+    val[0] -= a * up
+    val[1] += b * down
+    seen = c[[0, 2, 1][:k]]  # the domain's left end is in the grid at or before the interval,
+    inside = seen >= 1  # its right end after it
+    inside &= seen <= n - 1
+    left[2:] = np.where(inside, val[:, :-1], _ABSENT)
+    right[2:] = np.where(inside, val[:, 1:], _ABSENT)
+    top_l = left.max(0)
+    top_r = right.max(0)
+    v = np.empty(m)
+    v[:-1] = top_l
+    v[-1] = top_r[-1]
+    np.maximum(v[1:-1], top_r[:-1], out=v[1:-1])
+    straight = ((left == top_l) & (right == top_r)).any(0)  # one line on top at both ends
+    if straight.all():
+        return g, v, False
+    bent = np.flatnonzero(~straight)
+    xc, vc = _kinks(g[bent], g[bent + 1], left[:, bent], right[:, bent], tol_v)
+    x = np.concatenate((g, xc))
+    order = np.argsort(x, kind="stable")
+    return x[order], np.concatenate((v, vc))[order], True
 
 
-def _both_windows(
-    xs: np.ndarray, vs: np.ndarray, rates: np.ndarray, offsets: np.ndarray, width: float
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Both branches of one hour at once (row 0: charge, window ``[x, x + C]``; row 1:
-    discharge, ``[x - D, x]``): ``rate_r x + max F_r(y)`` over the window within V's domain,
-    with ``F_r(y) = V(y) - rate_r y``, for every ``x`` in ``[0, W]`` where the window meets
-    the domain. Returns both rows' breakpoints and values concatenated, and where the second
-    row starts (coinciding candidate points are kept; ``_simplify`` merges them).
-
-    Candidates are V's breakpoints minus each window offset and the domain's ends; between two
-    consecutive candidates the maximum is the upper envelope of three lines (F at the left
-    end, F at the right end, the best breakpoint strictly inside), added with its crossings."""
-    lo_off, hi_off = offsets[:, 0:1], offsets[:, 1:2]
-    first, last = xs[0], xs[-1]
-    d_lo = np.maximum(0.0, first - hi_off)
-    d_hi = np.minimum(width, last - lo_off)
-    cand = np.sort(
-        np.clip(np.concatenate((xs - lo_off, xs - hi_off, d_lo, d_hi), axis=1), d_lo, d_hi),
-        axis=1,
-    )
-    k = cand.shape[1]
-    y = np.concatenate((np.maximum(cand + lo_off, first), np.minimum(cand + hi_off, last)), axis=1)
-    rate = rates[:, None]
-    ends = np.interp(y, xs, vs) - rate * y  # F at the window's two ends, every candidate
-    a_c, b_c = ends[:, :k], ends[:, k:]
-    xl, xr = cand[:, :-1], cand[:, 1:]
-    mid = 0.5 * (xl + xr)
-    m_pts = xs.size
-    i_lo = np.searchsorted(xs, (mid + lo_off).ravel(), side="right").reshape(mid.shape)
-    i_hi = np.searchsorted(xs, (mid + hi_off).ravel(), side="left").reshape(mid.shape)
-    f = vs[None, :] - rate * xs[None, :]
-    shift = np.array([[0], [m_pts + 1]])
-    m = _range_max(
-        np.concatenate((f[0], _NEG_INF, f[1])), (i_lo + shift).ravel(), (i_hi + shift).ravel()
-    ).reshape(mid.shape)
-    fin = np.isfinite(m)
-    m0 = np.where(fin, m, 0.0)
-    a_l, a_r, b_l, b_r = a_c[:, :-1], a_c[:, 1:], b_c[:, :-1], b_c[:, 1:]
-    d_l = np.array([a_l - b_l, a_l - m0, b_l - m0])
-    d_r = np.array([a_r - b_r, a_r - m0, b_r - m0])
-    cross = d_l * d_r < 0
-    cross[1:] &= fin
-    v_c = np.maximum(a_c, b_c)
-    v_c[:, :-1] = np.maximum(v_c[:, :-1], m)
-    v_c[:, -1] = np.maximum(v_c[:, -1], m[:, -1])
-    v_c += rate * cand
-    if not cross.any():
-        return cand.ravel(), v_c.ravel(), k
-    _, row, at = np.nonzero(cross)
-    dl, dr = d_l[cross], d_r[cross]
-    tt = dl / (dl - dr)
-    x_cross = xl[row, at] + tt * (xr[row, at] - xl[row, at])
-    v_cross = np.maximum(
-        np.maximum(
-            a_l[row, at] + tt * (a_r[row, at] - a_l[row, at]),
-            b_l[row, at] + tt * (b_r[row, at] - b_l[row, at]),
-        ),
-        m[row, at],
-    )
-    v_cross += rates[row] * x_cross
-    x = np.concatenate((cand.ravel(), x_cross))
-    v = np.concatenate((v_c.ravel(), v_cross))
-    order = np.lexsort((x, np.concatenate((np.repeat(_BRANCHES, k), row))))
-    return x[order], v[order], k + int(np.count_nonzero(row == 0))
+def _kinks(
+    xl: np.ndarray, xr: np.ndarray, left: np.ndarray, right: np.ndarray, tol_v: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The kinks of the upper envelope of lines (rows; values at the intervals' ends ``xl``,
+    ``xr``) inside intervals where no single line is on top at both ends. The envelope is
+    convex there; from the line on top at the left (p) to the one on top at the right (q) it
+    turns at their crossing ``x*`` when no line rises above both there (then it is p up to
+    ``x*`` and q after: a convex function through three points of two lines). Otherwise the
+    envelope's value at ``x*`` is a point of it and both halves are treated alike (at most
+    one more round per line). A kink whose envelope lies within ``tol_v`` of the chord of
+    its interval (nearly parallel lines) is rounding noise and left out."""
+    xs_out, vs_out = [], []
+    top_l, top_r = left.max(0), right.max(0)
+    while True:
+        cols = np.arange(xl.size)
+        p_right = right[left.argmax(0), cols]
+        q_left = left[right.argmax(0), cols]
+        gap_l = top_l - q_left
+        t = gap_l / (gap_l + top_r - p_right)
+        x_star = xl + t * (xr - xl)
+        all_v = left + t * (right - left)
+        v_star = all_v.max(0)
+        third = v_star > top_l + t * (p_right - top_l) + tol_v
+        keep = top_l + t * (top_r - top_l) - v_star > tol_v
+        keep |= third
+        xs_out.append(x_star[keep])
+        vs_out.append(v_star[keep])
+        if not third.any():
+            break
+        split = np.flatnonzero(third)
+        xl = np.concatenate((xl[split], x_star[split]))
+        xr = np.concatenate((x_star[split], xr[split]))
+        left = np.concatenate((left[:, split], all_v[:, split]), axis=1)
+        right = np.concatenate((all_v[:, split], right[:, split]), axis=1)
+        top_l, top_r = left.max(0), right.max(0)
+        bent = np.flatnonzero(~((left == top_l) & (right == top_r)).any(0))
+        if not bent.size:
+            break
+        xl, xr, left, right = xl[bent], xr[bent], left[:, bent], right[:, bent]
+        top_l, top_r = top_l[bent], top_r[bent]
+    return np.concatenate(xs_out), np.concatenate(vs_out)
 
 
 def _upper(
@@ -185,18 +290,40 @@ def _simplify(
     x: np.ndarray, v: np.ndarray, tol_x: float, tol_v: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Merge points closer than ``tol_x`` (keeping the larger value) and drop interior points
-    within ``tol_v`` of the chord of their neighbours."""
+    within ``tol_v`` of the chord of their neighbours. Two neighbouring points can each be
+    near the chord of their neighbours and still be a real kink together (a point next to a
+    very close one is always near such a chord): a run of such points is dropped only as far
+    as each lies within ``tol_v`` of the chord of the points kept around it; otherwise the
+    farthest one is kept and the rest checked again."""
     if x.size > 1:
         new = np.concatenate((_TRUE, x[1:] - x[:-1] > tol_x))
         if not new.all():  # close points are adjacent: one maximum per run
             v = np.maximum.reduceat(v, np.flatnonzero(new))
             x = x[new]
-    if x.size > 2:
-        w = (x[1:-1] - x[:-2]) / (x[2:] - x[:-2])
-        chord = v[:-2] + w * (v[2:] - v[:-2])
-        flat = np.abs(v[1:-1] - chord) <= tol_v
-        if flat.any():  # a run of such points is one straight piece (to within its tol_v's)
+    m = x.size
+    if m > 2:
+        dx = x[1:] - x[:-1]
+        dv = v[1:] - v[:-1]
+        off = dv[:-1] - dx[:-1] * (dv[:-1] + dv[1:]) / (dx[:-1] + dx[1:])  # v_i - chord
+        flat = np.abs(off) <= tol_v
+        if flat.any():
             keep = np.concatenate((_TRUE, ~flat, _TRUE))
+            if (flat[1:] & flat[:-1]).any():
+                index = np.arange(m)
+                while True:
+                    before = np.maximum.accumulate(np.where(keep, index, 0))
+                    after = np.minimum.accumulate(np.where(keep, index, m - 1)[::-1])[::-1]
+                    drop = np.flatnonzero(~keep)
+                    lo, hi = before[drop], after[drop]
+                    chord = v[lo] + (x[drop] - x[lo]) * (v[hi] - v[lo]) / (x[hi] - x[lo])
+                    off = np.abs(v[drop] - chord)
+                    if not (off > tol_v).any():
+                        break
+                    # keep the farthest point of each run that is off its chord, check again
+                    first = np.concatenate((_TRUE, lo[1:] != lo[:-1]))
+                    worst = np.maximum.reduceat(off, np.flatnonzero(first))
+                    run = np.cumsum(first) - 1
+                    keep[drop[(off == worst[run]) & (off > tol_v)]] = True
             x, v = x[keep], v[keep]
     return x, v
 
@@ -334,6 +461,8 @@ def _at(xl: list[float], vl: list[float], y: float) -> float:
 def _best_move(
     xl: list[float],
     vl: list[float],
+    lo: float,
+    hi: float,
     x: float,
     a: float,
     b: float,
@@ -341,14 +470,14 @@ def _best_move(
     down: float,
     tol_x: float,
 ) -> float:
-    """The best next level from ``x`` under V_{t+1} (breakpoints ``xl``, values ``vl``): a
+    """The best next level from ``x`` under V_{t+1} (domain ``[lo, hi]``; ``xl``, ``vl``: its
+    breakpoints and values around the window, one beyond each end where there is one): a
     maximum of a piecewise-linear function over an interval is at a breakpoint or at an end,
     so the candidates are ``x`` itself, the charge window's end ``x + C`` and the discharge
     window's end ``x - D`` (each within V's domain) and V's breakpoints in ``[x - D, x + C]``;
     the sign of the move tells which reward applies. Ties go to the smallest move
     (indifferent hours idle). Plain Python: a handful of candidates, where numpy's per-call
     cost would dominate."""
-    lo, hi = xl[0], xl[-1]
     first = bisect.bisect_left(xl, x - down - tol_x)
     last = bisect.bisect_right(xl, x + up + tol_x)
     ends = [min(max(y, lo), hi) for y in (x, x + up, x - down)]
@@ -381,18 +510,31 @@ def solve_chain(
     tol_x = X_REL * max(width, up, down)
     scale = max(1.0, float(np.max(np.abs(buy), initial=0.0)), float(np.max(np.abs(sell))))
     tol_v = V_REL * scale * max(width, up, down)
-    offsets = np.array([[0.0, up], [-down, 0.0]])
+    shifts = np.array([[up], [-down], [0.0]])
     xs, vs = np.array([x0]), np.array([0.0])
     tables: list[tuple[np.ndarray, np.ndarray]] = [(xs, vs)] * (n + 1)  # tables[t] is V_t
     peak = 1
     pieces: tuple[np.ndarray, np.ndarray] | None = (np.empty(0), np.empty(0))
     buys, sells = buy.tolist(), sell.tolist()
+    sizes = [1] * (n + 1)
+    same = 0  # hours after t with t's rates, one after another
+    period = 0  # k with V_t = V_{t+k} + rise over hours of one rate (0: none seen)
+    rise = 0.0
     for t in range(n - 1, -1, -1):
         if deadline_s is not None and t % CHECK_EVERY == 0 and time.monotonic() > deadline_s:
             raise DeadlineExceededError(
                 "the request's deadline passed while scheduling the continuous chain"
             )
         a, b = buys[t], sells[t]
+        same = same + 1 if t + 1 < n and a == buys[t + 1] and b == sells[t + 1] else 0
+        if period and same > period:  # V_t = V_{t+k} + rise (module docstring)
+            xs, earlier = tables[t + period]
+            vs = earlier + rise
+            tables[t], sizes[t] = (xs, vs), xs.size
+            continue
+        if period:  # back to recursing from a copied V: its own shape
+            pieces = _concave_pieces(xs, vs, tol_v)
+            period = 0
         if pieces is not None and a >= b:
             xs, vs = _concave_hour(xs, vs, pieces, a, b, up, down, width, tol_x, tol_v)
             pieces = (np.diff(vs) / np.diff(xs), np.diff(xs))
@@ -401,23 +543,38 @@ def solve_chain(
                 (xc, vc), (xd, vd) = _split_hour(
                     xs, vs, pieces, a, b, up, down, width, tol_x, tol_v
                 )
+                xs, vs, crossed = _upper(xc, vc, xd, vd)
             else:
-                x_all, v_all, split = _both_windows(xs, vs, np.array([a, b]), offsets, width)
-                xc, vc, xd, vd = x_all[:split], v_all[:split], x_all[split:], v_all[split:]
-            xs, vs, crossed = _upper(xc, vc, xd, vd)
+                xs, vs, crossed = _general_hour(xs, vs, a, b, up, down, width, shifts, tol_v)
             xs, vs = _simplify(xs, vs, tol_x, tol_v)
             # a crossing leaves a convex kink (V not concave; if it was below tol_v and
             # simplified away, the general step stays exact, only slower)
             pieces = None if crossed else _concave_pieces(xs, vs, tol_v)
         peak = max(peak, xs.size)
-        tables[t] = (xs, vs)
+        tables[t], sizes[t] = (xs, vs), xs.size
+        for k in range(1, min(same, MAX_PERIOD) + 1):  # hours t .. t + k share one rate
+            if sizes[t + k] == xs.size:
+                later_x, later_v = tables[t + k]
+                gain = vs - later_v
+                if (
+                    np.abs(xs - later_x).max() <= tol_x
+                    and float(gain.max()) - float(gain.min()) <= tol_v
+                ):
+                    period, rise = k, float(gain[0])
+                    break
     value = float(np.interp(x0, *tables[0]))
 
     moves = np.empty(n)
     x = x0
     for t in range(n):
         nxt_x, nxt_v = tables[t + 1]
-        x_next = _best_move(nxt_x.tolist(), nxt_v.tolist(), x, buys[t], sells[t], up, down, tol_x)
+        lo, hi = float(nxt_x[0]), float(nxt_x[-1])
+        if nxt_x.size > 16:  # only the window (and one breakpoint beyond each end) to Python
+            i, j = np.searchsorted(nxt_x, (x - down - tol_x, x + up + tol_x)).tolist()
+            nxt_x, nxt_v = nxt_x[max(i - 1, 0) : j + 1], nxt_v[max(i - 1, 0) : j + 1]
+        x_next = _best_move(
+            nxt_x.tolist(), nxt_v.tolist(), lo, hi, x, buys[t], sells[t], up, down, tol_x
+        )
         moves[t] = x_next
         moves[t] -= x
         x = x_next

@@ -4,6 +4,8 @@ chain, extreme batteries -- each against the independent MILP of ``reference.py`
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -318,6 +320,88 @@ def test_continuous_binding_cap_over_negative_hours(cap: float) -> None:
     assert all(day.cycles <= cap + 1e-9 for day in run.days)
     total = sum(day.revenue_mxn for day in run.days)
     assert_exact(total, reference_optimum(prices, battery, continuous=True))
+
+
+def test_simplify_keeps_two_close_kinks() -> None:
+    # each of two neighbouring points lies within tol_v of the chord of its neighbours (one
+    # of them is on a straight piece, the other next to a very close point), yet together
+    # they are a real kink: dropping both would raise V by 0.5 at x = 1
+    x = np.array([0.0, 1.0, 1.0 + 1e-7, 2.0])
+    v = np.array([0.0, 0.0, 0.0, 1.0 - 1e-7])
+    xs, vs = chain._simplify(x, v, 1e-9, 1e-6)
+    assert np.interp(1.0, xs, vs) == pytest.approx(0.0, abs=1e-6)
+    assert np.interp(1.5, xs, vs) == pytest.approx(0.5, abs=1e-6)
+    assert xs.size == 3  # the straight piece's inner point goes
+
+
+def test_chain_value_is_what_its_schedule_earns_over_nearly_flat_negative_prices() -> None:
+    # 1,000 hours of -1200 +- 50 (the bench's family, hours 3000-4000): ~20 kinks per V, many
+    # of them close together. V_0(x0) must be what the forward pass's schedule earns (a
+    # lower value means the backward pass lost a kink; once 1.4e-7 of it, 5e-6 over the year)
+    rng = np.random.default_rng(1)
+    prices = np.concatenate([-1200.0 + rng.uniform(-50.0, 50.0, 24) for _ in range(366)])
+    prices = prices[3000:4000]
+    battery = prd_battery()
+    buy = prices / battery.eta_charge
+    sell = prices * battery.eta_discharge
+    solution = solve_chain(buy, sell, battery)
+    path = solution.moves
+    levels = battery.energy_mwh * (battery.soc_start - battery.min_soc) + np.cumsum(path)
+    width = battery.energy_mwh * (battery.max_soc - battery.min_soc)
+    assert levels.min() >= -1e-9
+    assert levels.max() <= width + 1e-9
+    assert levels[-1] == pytest.approx(levels[0] - path[0], abs=1e-9)  # back at x0
+    revenue = float(np.sum(np.where(path > 0, -buy * path, -sell * path)))
+    assert solution.value == pytest.approx(revenue, rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("value", "duration_h"), [(-1200.0, 4.0), (-40.0, 4.0), (-1200.0, 0.25), (-300.0, 24.0)]
+)
+def test_runs_of_one_rate_repeat_their_period(value: float, duration_h: float) -> None:
+    # hours of one rate: once V_t = V_{t+k} + c, the chain copies V_{t+k} + c instead of
+    # recursing; the same value and schedule as recursing every hour, and ordinary hours
+    # (concave merges) recurse on from the copied V again
+    day = real_days()[50].prices_mxn_per_mwh
+    prices = np.concatenate([day, np.full(96, value), day])
+    battery = prd_battery(duration_h=duration_h, initial_soc=0.5)
+    buy = prices / battery.eta_charge
+    sell = prices * battery.eta_discharge
+    steps = []
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("_general_hour", "_concave_hour", "_split_hour"):
+            step = getattr(chain, name)
+
+            def counted(*args: Any, step: Any = step) -> Any:
+                steps.append(1)
+                return step(*args)
+
+            patch.setattr(chain, name, counted)
+        fast = solve_chain(buy, sell, battery)
+        stepped = len(steps)
+        patch.setattr(chain, "MAX_PERIOD", 0)
+        slow = solve_chain(buy, sell, battery)
+    assert stepped < len(steps) - stepped  # hours were copied, not recursed
+    assert_exact(fast.value, slow.value)
+    for path in (fast.moves, slow.moves):
+        revenue = np.sum(np.where(path > 0, -buy * path, -sell * path))
+        assert_exact(float(revenue), slow.value)
+
+
+def test_copied_hours_then_concave_hours() -> None:
+    # (found by hypothesis) a tiny battery copies a period through 23 hours of -1200, then
+    # recurses through hours of 50 and -20: their merges must start from the copied V's own
+    # slopes, not from those of the last V it recursed to
+    tail = np.array([50.0] * 7 + [-20.0] * 5 + [-21.0] + [-20.0] * 4 + [50.0] * 6)
+    days = [np.full(23, -1200.0), tail]
+    battery = Battery(power_mw=7.0, duration_h=0.01, round_trip_efficiency=0.5)
+    prices = np.concatenate(days)
+    buy = prices / battery.eta_charge
+    sell = prices * battery.eta_discharge
+    solution = solve_chain(buy, sell, battery)
+    assert_exact(solution.value, reference_optimum(days, battery, continuous=True))
+    path = solution.moves
+    assert_exact(float(np.sum(np.where(path > 0, -buy * path, -sell * path))), solution.value)
 
 
 def test_lattice_holds_the_pinned_levels() -> None:
