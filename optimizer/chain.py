@@ -156,10 +156,10 @@ def _general_hour(
     pts[1] = xs
     np.add(xs, down, out=pts[2])
     flat = pts.ravel()
-    order = np.argsort(flat, kind="stable")  # three sorted runs
+    order = flat.argsort(kind="stable")  # three sorted runs
     g_all = flat[order]
-    counts_all = np.cumsum(order // n == _SOURCES, axis=1)  # (3, 3n): entries <= g_k by source
-    i_lo, i_hi = np.searchsorted(g_all, (0.0, width)).tolist()
+    counts_all = (order // n == _SOURCES).cumsum(1)  # (3, 3n): entries <= g_k by source
+    i_lo, i_hi = g_all.searchsorted(np.array((0.0, width))).tolist()
     if i_lo == 0 and i_hi == 3 * n:
         g, counts = g_all, counts_all
     else:  # restricted to [0, W]: 0 and W become grid points
@@ -212,26 +212,34 @@ def _general_hour(
     straight = ((left == top_l) & (right == top_r)).any(0)  # one line on top at both ends
     if straight.all():
         return g, v, False
-    bent = np.flatnonzero(~straight)
-    xc, vc = _kinks(g[bent], g[bent + 1], left[:, bent], right[:, bent], tol_v)
+    bent = (~straight).nonzero()[0]
+    xc, vc = _kinks(
+        g[bent], g[bent + 1], left[:, bent], right[:, bent], top_l[bent], top_r[bent], tol_v
+    )
     x = np.concatenate((g, xc))
-    order = np.argsort(x, kind="stable")
+    order = x.argsort(kind="stable")
     return x[order], np.concatenate((v, vc))[order], True
 
 
 def _kinks(
-    xl: np.ndarray, xr: np.ndarray, left: np.ndarray, right: np.ndarray, tol_v: float
+    xl: np.ndarray,
+    xr: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    top_l: np.ndarray,
+    top_r: np.ndarray,
+    tol_v: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The kinks of the upper envelope of lines (rows; values at the intervals' ends ``xl``,
-    ``xr``) inside intervals where no single line is on top at both ends. The envelope is
-    convex there; from the line on top at the left (p) to the one on top at the right (q) it
-    turns at their crossing ``x*`` when no line rises above both there (then it is p up to
-    ``x*`` and q after: a convex function through three points of two lines). Otherwise the
-    envelope's value at ``x*`` is a point of it and both halves are treated alike (at most
-    one more round per line). A kink whose envelope lies within ``tol_v`` of the chord of
-    its interval (nearly parallel lines) is rounding noise and left out."""
+    ``xr``; their maxima there ``top_l``, ``top_r``) inside intervals where no single line
+    is on top at both ends. The envelope is convex there; from the line on top at the left
+    (p) to the one on top at the right (q) it turns at their crossing ``x*`` when no line
+    rises above both there (then it is p up to ``x*`` and q after: a convex function
+    through three points of two lines). Otherwise the envelope's value at ``x*`` is a point
+    of it and both halves are treated alike (at most one more round per line). A kink whose
+    envelope lies within ``tol_v`` of the chord of its interval (nearly parallel lines) is
+    rounding noise and left out."""
     xs_out, vs_out = [], []
-    top_l, top_r = left.max(0), right.max(0)
     while True:
         cols = np.arange(xl.size)
         p_right = right[left.argmax(0), cols]
@@ -248,13 +256,13 @@ def _kinks(
         vs_out.append(v_star[keep])
         if not third.any():
             break
-        split = np.flatnonzero(third)
+        split = third.nonzero()[0]
         xl = np.concatenate((xl[split], x_star[split]))
         xr = np.concatenate((x_star[split], xr[split]))
         left = np.concatenate((left[:, split], all_v[:, split]), axis=1)
         right = np.concatenate((all_v[:, split], right[:, split]), axis=1)
         top_l, top_r = left.max(0), right.max(0)
-        bent = np.flatnonzero(~((left == top_l) & (right == top_r)).any(0))
+        bent = (~((left == top_l) & (right == top_r)).any(0)).nonzero()[0]
         if not bent.size:
             break
         xl, xr, left, right = xl[bent], xr[bent], left[:, bent], right[:, bent]
@@ -277,12 +285,12 @@ def _upper(
     cross = d[:-1] * d[1:] < 0
     if not cross.any():
         return xs, top, False
-    k = np.flatnonzero(cross)
+    k = cross.nonzero()[0]
     t = d[k] / (d[k] - d[k + 1])
     xc = xs[k] + t * (xs[k + 1] - xs[k])
     vc = g[k] + t * (g[k + 1] - g[k])
     x = np.concatenate((xs, xc))
-    order = np.argsort(x, kind="stable")
+    order = x.argsort(kind="stable")
     return x[order], np.concatenate((top, vc))[order], True
 
 
@@ -295,14 +303,15 @@ def _simplify(
     very close one is always near such a chord): a run of such points is dropped only as far
     as each lies within ``tol_v`` of the chord of the points kept around it; otherwise the
     farthest one is kept and the rest checked again."""
-    if x.size > 1:
-        new = np.concatenate((_TRUE, x[1:] - x[:-1] > tol_x))
-        if not new.all():  # close points are adjacent: one maximum per run
-            v = np.maximum.reduceat(v, np.flatnonzero(new))
-            x = x[new]
+    dx = x[1:] - x[:-1]
+    close = dx <= tol_x
+    if close.any():  # close points are adjacent: one maximum per run
+        new = np.concatenate((_TRUE, ~close))
+        v = np.maximum.reduceat(v, new.nonzero()[0])
+        x = x[new]
+        dx = x[1:] - x[:-1]
     m = x.size
     if m > 2:
-        dx = x[1:] - x[:-1]
         dv = v[1:] - v[:-1]
         off = dv[:-1] - dx[:-1] * (dv[:-1] + dv[1:]) / (dx[:-1] + dx[1:])  # v_i - chord
         flat = np.abs(off) <= tol_v
@@ -313,7 +322,7 @@ def _simplify(
                 while True:
                     before = np.maximum.accumulate(np.where(keep, index, 0))
                     after = np.minimum.accumulate(np.where(keep, index, m - 1)[::-1])[::-1]
-                    drop = np.flatnonzero(~keep)
+                    drop = (~keep).nonzero()[0]
                     lo, hi = before[drop], after[drop]
                     chord = v[lo] + (x[drop] - x[lo]) * (v[hi] - v[lo]) / (x[hi] - x[lo])
                     off = np.abs(v[drop] - chord)
@@ -321,8 +330,8 @@ def _simplify(
                         break
                     # keep the farthest point of each run that is off its chord, check again
                     first = np.concatenate((_TRUE, lo[1:] != lo[:-1]))
-                    worst = np.maximum.reduceat(off, np.flatnonzero(first))
-                    run = np.cumsum(first) - 1
+                    worst = np.maximum.reduceat(off, first.nonzero()[0])
+                    run = first.cumsum() - 1
                     keep[drop[(off == worst[run]) & (off > tol_v)]] = True
             x, v = x[keep], v[keep]
     return x, v
@@ -361,7 +370,7 @@ def _merged(
     s, ln = slopes[order], lengths[order]
     new = np.concatenate((_TRUE, (s[:-1] - s[1:]) * np.minimum(ln[:-1], ln[1:]) > tol_v))
     if not new.all():  # equal slopes: one piece (their lengths add up)
-        starts = np.flatnonzero(new)
+        starts = new.nonzero()[0]
         s, ln = s[starts], np.add.reduceat(ln, starts)
     x = np.empty(s.size + 1)
     v = np.empty(s.size + 1)
@@ -537,7 +546,8 @@ def solve_chain(
             period = 0
         if pieces is not None and a >= b:
             xs, vs = _concave_hour(xs, vs, pieces, a, b, up, down, width, tol_x, tol_v)
-            pieces = (np.diff(vs) / np.diff(xs), np.diff(xs))
+            lengths = xs[1:] - xs[:-1]
+            pieces = ((vs[1:] - vs[:-1]) / lengths, lengths)
         else:
             if pieces is not None:
                 (xc, vc), (xd, vd) = _split_hour(
@@ -570,7 +580,7 @@ def solve_chain(
         nxt_x, nxt_v = tables[t + 1]
         lo, hi = float(nxt_x[0]), float(nxt_x[-1])
         if nxt_x.size > 16:  # only the window (and one breakpoint beyond each end) to Python
-            i, j = np.searchsorted(nxt_x, (x - down - tol_x, x + up + tol_x)).tolist()
+            i, j = nxt_x.searchsorted(np.array((x - down - tol_x, x + up + tol_x))).tolist()
             nxt_x, nxt_v = nxt_x[max(i - 1, 0) : j + 1], nxt_v[max(i - 1, 0) : j + 1]
         x_next = _best_move(
             nxt_x.tolist(), nxt_v.tolist(), lo, hi, x, buys[t], sells[t], up, down, tol_x
