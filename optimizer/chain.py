@@ -107,6 +107,9 @@ _SOURCES = np.array([[0], [1], [2]])
 _ZERO = np.zeros(1)
 #: the value of a line on an interval where it does not exist (finite: no inf - inf)
 _ABSENT = -1e150
+#: reductions called directly (ndarray.max/any go through Python wrappers: ~1 us a call)
+_MAX = np.maximum.reduce
+_ANY = np.logical_or.reduce
 
 
 @dataclass(frozen=True)
@@ -203,14 +206,14 @@ def _general_hour(
     inside &= seen <= n - 1
     left[2:] = np.where(inside, val[:, :-1], _ABSENT)
     right[2:] = np.where(inside, val[:, 1:], _ABSENT)
-    top_l = left.max(0)
-    top_r = right.max(0)
+    top_l = _MAX(left, axis=0)
+    top_r = _MAX(right, axis=0)
     v = np.empty(m)
     v[:-1] = top_l
     v[-1] = top_r[-1]
     np.maximum(v[1:-1], top_r[:-1], out=v[1:-1])
-    straight = ((left == top_l) & (right == top_r)).any(0)  # one line on top at both ends
-    if straight.all():
+    straight = _ANY((left == top_l) & (right == top_r), axis=0)  # one line on top at both ends
+    if np.count_nonzero(straight) == straight.size:
         return g, v, False
     bent = (~straight).nonzero()[0]
     xc, vc = _kinks(
@@ -248,21 +251,21 @@ def _kinks(
         t = gap_l / (gap_l + top_r - p_right)
         x_star = xl + t * (xr - xl)
         all_v = left + t * (right - left)
-        v_star = all_v.max(0)
+        v_star = _MAX(all_v, axis=0)
         third = v_star > top_l + t * (p_right - top_l) + tol_v
         keep = top_l + t * (top_r - top_l) - v_star > tol_v
         keep |= third
         xs_out.append(x_star[keep])
         vs_out.append(v_star[keep])
-        if not third.any():
+        if not np.count_nonzero(third):
             break
         split = third.nonzero()[0]
         xl = np.concatenate((xl[split], x_star[split]))
         xr = np.concatenate((x_star[split], xr[split]))
         left = np.concatenate((left[:, split], all_v[:, split]), axis=1)
         right = np.concatenate((all_v[:, split], right[:, split]), axis=1)
-        top_l, top_r = left.max(0), right.max(0)
-        bent = (~((left == top_l) & (right == top_r)).any(0)).nonzero()[0]
+        top_l, top_r = _MAX(left, axis=0), _MAX(right, axis=0)
+        bent = (~_ANY((left == top_l) & (right == top_r), axis=0)).nonzero()[0]
         if not bent.size:
             break
         xl, xr, left, right = xl[bent], xr[bent], left[:, bent], right[:, bent]
@@ -283,7 +286,7 @@ def _upper(
     d = g - h  # +-inf where only one is defined (every point is in one of the intervals)
     d = np.where(np.isfinite(d), d, 0.0)  # crossings only where both are defined
     cross = d[:-1] * d[1:] < 0
-    if not cross.any():
+    if not np.count_nonzero(cross):
         return xs, top, False
     k = cross.nonzero()[0]
     t = d[k] / (d[k] - d[k + 1])
@@ -305,7 +308,7 @@ def _simplify(
     farthest one is kept and the rest checked again."""
     dx = x[1:] - x[:-1]
     close = dx <= tol_x
-    if close.any():  # close points are adjacent: one maximum per run
+    if np.count_nonzero(close):  # close points are adjacent: one maximum per run
         new = np.concatenate((_TRUE, ~close))
         v = np.maximum.reduceat(v, new.nonzero()[0])
         x = x[new]
@@ -315,9 +318,9 @@ def _simplify(
         dv = v[1:] - v[:-1]
         off = dv[:-1] - dx[:-1] * (dv[:-1] + dv[1:]) / (dx[:-1] + dx[1:])  # v_i - chord
         flat = np.abs(off) <= tol_v
-        if flat.any():
+        if np.count_nonzero(flat):
             keep = np.concatenate((_TRUE, ~flat, _TRUE))
-            if (flat[1:] & flat[:-1]).any():
+            if np.count_nonzero(flat[1:] & flat[:-1]):
                 index = np.arange(m)
                 while True:
                     before = np.maximum.accumulate(np.where(keep, index, 0))
@@ -326,7 +329,7 @@ def _simplify(
                     lo, hi = before[drop], after[drop]
                     chord = v[lo] + (x[drop] - x[lo]) * (v[hi] - v[lo]) / (x[hi] - x[lo])
                     off = np.abs(v[drop] - chord)
-                    if not (off > tol_v).any():
+                    if not np.count_nonzero(off > tol_v):
                         break
                     # keep the farthest point of each run that is off its chord, check again
                     first = np.concatenate((_TRUE, lo[1:] != lo[:-1]))
@@ -346,9 +349,8 @@ def _concave_pieces(
     the values, not a shape)."""
     lengths = xs[1:] - xs[:-1]
     slopes = (vs[1:] - vs[:-1]) / lengths
-    if (
-        slopes.size > 1
-        and ((slopes[1:] - slopes[:-1]) * np.minimum(lengths[1:], lengths[:-1]) > tol_v).any()
+    if slopes.size > 1 and np.count_nonzero(
+        (slopes[1:] - slopes[:-1]) * np.minimum(lengths[1:], lengths[:-1]) > tol_v
     ):
         return None
     return slopes, lengths
@@ -369,7 +371,7 @@ def _merged(
     order = np.argsort(-slopes, kind="stable")
     s, ln = slopes[order], lengths[order]
     new = np.concatenate((_TRUE, (s[:-1] - s[1:]) * np.minimum(ln[:-1], ln[1:]) > tol_v))
-    if not new.all():  # equal slopes: one piece (their lengths add up)
+    if np.count_nonzero(new) < new.size:  # equal slopes: one piece (their lengths add up)
         starts = new.nonzero()[0]
         s, ln = s[starts], np.add.reduceat(ln, starts)
     x = np.empty(s.size + 1)
