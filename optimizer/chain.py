@@ -110,6 +110,10 @@ _ABSENT = -1e150
 #: reductions called directly (ndarray.max/any go through Python wrappers: ~1 us a call)
 _MAX = np.maximum.reduce
 _ANY = np.logical_or.reduce
+#: rows of the grid counts that bound each window (charge: [c1, c0), discharge: [c2, c1))
+#: and each shifted line's domain (V(x + C): c0, V(x - D): c2, V(x): c1)
+_WINDOWS = np.array([1, 0, 2, 1])
+_DOMAINS = np.array([0, 2, 1])
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,8 @@ def _general_hour(
     down: float,
     width: float,
     shifts: np.ndarray,
+    spread: np.ndarray,
+    bounds: np.ndarray,
     tol_v: float,
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """V_{t-1} from any V_t (breakpoints ``xs``, values ``vs``): the general step of the module
@@ -154,15 +160,11 @@ def _general_hour(
     at the right, checked against every line there and split again where a third one rises
     above it (``_kinks``)."""
     n = xs.size
-    pts = np.empty((3, n))
-    np.subtract(xs, up, out=pts[0])
-    pts[1] = xs
-    np.add(xs, down, out=pts[2])
-    flat = pts.ravel()
+    flat = (xs + spread).ravel()  # xs - C, xs, xs + D
     order = flat.argsort(kind="stable")  # three sorted runs
     g_all = flat[order]
     counts_all = (order // n == _SOURCES).cumsum(1)  # (3, 3n): entries <= g_k by source
-    i_lo, i_hi = g_all.searchsorted(np.array((0.0, width))).tolist()
+    i_lo, i_hi = g_all.searchsorted(bounds).tolist()
     if i_lo == 0 and i_hi == 3 * n:
         g, counts = g_all, counts_all
     else:  # restricted to [0, W]: 0 and W become grid points
@@ -188,7 +190,7 @@ def _general_hour(
     f = np.empty((2, n + 1))
     f[:, n] = 0.0  # never inside a window; keeps every index of reduceat in range
     np.subtract(vs, rates * xs, out=f[:, :n])
-    window = c[[1, 0, 2, 1]]  # charge: breakpoints [c1, c0); discharge: [c2, c1)
+    window = c[_WINDOWS]  # charge: breakpoints [c1, c0); discharge: [c2, c1)
     window[2:] += n + 1
     best = np.maximum.reduceat(f.ravel(), window.reshape(2, 2, m - 1).transpose(0, 2, 1).ravel())
     best = best[0::2].reshape(2, m - 1)
@@ -197,11 +199,11 @@ def _general_hour(
     np.add(best, rates * g[1:], out=right[:2])
     # rows 2, 3 (, 4): V(x + C) - aC, V(x - D) + bD (, V(x)) where those levels are in V's domain
     k = 3 if idle else 2
-    at = g + shifts[:k]  # (x + C, x - D, x)
+    at = g + shifts[:k]  # x + C, x - D, x
     val = np.interp(at.ravel(), xs, vs).reshape(k, m)
     val[0] -= a * up
     val[1] += b * down
-    seen = c[[0, 2, 1][:k]]  # the domain's left end is in the grid at or before the interval,
+    seen = c[_DOMAINS[:k]]  # the domain's left end is in the grid at or before the interval,
     inside = seen >= 1  # its right end after it
     inside &= seen <= n - 1
     left[2:] = np.where(inside, val[:, :-1], _ABSENT)
@@ -521,7 +523,9 @@ def solve_chain(
     tol_x = X_REL * max(width, up, down)
     scale = max(1.0, float(np.max(np.abs(buy), initial=0.0)), float(np.max(np.abs(sell))))
     tol_v = V_REL * scale * max(width, up, down)
-    shifts = np.array([[up], [-down], [0.0]])
+    shifts = np.array([[up], [-down], [0.0]])  # the lines V(x + C), V(x - D), V(x)
+    spread = np.array([[-up], [0.0], [down]])  # the grid xs - C, xs, xs + D
+    bounds = np.array([0.0, width])
     xs, vs = np.array([x0]), np.array([0.0])
     tables: list[tuple[np.ndarray, np.ndarray]] = [(xs, vs)] * (n + 1)  # tables[t] is V_t
     peak = 1
@@ -557,7 +561,9 @@ def solve_chain(
                 )
                 xs, vs, crossed = _upper(xc, vc, xd, vd)
             else:
-                xs, vs, crossed = _general_hour(xs, vs, a, b, up, down, width, shifts, tol_v)
+                xs, vs, crossed = _general_hour(
+                    xs, vs, a, b, up, down, width, shifts, spread, bounds, tol_v
+                )
             xs, vs = _simplify(xs, vs, tol_x, tol_v)
             # a crossing leaves a convex kink (V not concave; if it was below tol_v and
             # simplified away, the general step stays exact, only slower)
