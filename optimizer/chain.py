@@ -272,6 +272,8 @@ def _kinks(
             break
         xl, xr, left, right = xl[bent], xr[bent], left[:, bent], right[:, bent]
         top_l, top_r = top_l[bent], top_r[bent]
+    if len(xs_out) == 1:
+        return xs_out[0], vs_out[0]
     return np.concatenate(xs_out), np.concatenate(vs_out)
 
 
@@ -323,12 +325,11 @@ def _simplify(
         if np.count_nonzero(flat):
             keep = np.concatenate((_TRUE, ~flat, _TRUE))
             if np.count_nonzero(flat[1:] & flat[:-1]):
-                index = np.arange(m)
                 while True:
-                    before = np.maximum.accumulate(np.where(keep, index, 0))
-                    after = np.minimum.accumulate(np.where(keep, index, m - 1)[::-1])[::-1]
+                    kept = keep.nonzero()[0]
                     drop = (~keep).nonzero()[0]
-                    lo, hi = before[drop], after[drop]
+                    at = kept.searchsorted(drop)
+                    lo, hi = kept[at - 1], kept[at]  # the kept points around each dropped one
                     chord = v[lo] + (x[drop] - x[lo]) * (v[hi] - v[lo]) / (x[hi] - x[lo])
                     off = np.abs(v[drop] - chord)
                     if not np.count_nonzero(off > tol_v):
