@@ -187,12 +187,12 @@ def _general_hour(
     right = np.empty((lines, m - 1))
     # rows 0, 1: the best breakpoint strictly inside the charge / discharge window
     rates = np.array([[a], [b]])
-    f = np.empty((2, n + 1))
-    f[:, n] = 0.0  # never inside a window; keeps every index of reduceat in range
-    np.subtract(vs, rates * xs, out=f[:, :n])
+    # F_a, then F_b, then one value never inside a window (keeps every index of reduceat in
+    # range; an empty window's result is replaced below)
+    f = np.concatenate(((vs - rates * xs).ravel(), _ZERO))
     window = c[_WINDOWS]  # charge: breakpoints [c1, c0); discharge: [c2, c1)
-    window[2:] += n + 1
-    best = np.maximum.reduceat(f.ravel(), window.reshape(2, 2, m - 1).transpose(0, 2, 1).ravel())
+    window[2:] += n
+    best = np.maximum.reduceat(f, window.reshape(2, 2, m - 1).transpose(0, 2, 1).ravel())
     best = best[0::2].reshape(2, m - 1)
     best[window[1::2] <= window[0::2]] = _ABSENT  # empty window
     np.add(best, rates * g[:-1], out=left[:2])
@@ -210,9 +210,7 @@ def _general_hour(
     right[2:] = np.where(inside, val[:, 1:], _ABSENT)
     top_l = _MAX(left, axis=0)
     top_r = _MAX(right, axis=0)
-    v = np.empty(m)
-    v[:-1] = top_l
-    v[-1] = top_r[-1]
+    v = np.concatenate((top_l, top_r[-1:]))  # each point: the larger of its two intervals
     np.maximum(v[1:-1], top_r[:-1], out=v[1:-1])
     straight = _ANY((left == top_l) & (right == top_r), axis=0)  # one line on top at both ends
     if np.count_nonzero(straight) == straight.size:
