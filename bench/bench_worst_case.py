@@ -47,11 +47,16 @@ from optimizer.settle import day_offsets  # noqa: E402
 from optimizer.strategies._days import hour_mask, price_matrix  # noqa: E402
 from optimizer.strategies.optimal import (  # noqa: E402
     STRATEGY,
+    chain_with_cap,
     daily_moves,
     solve_milp,
 )
-from optimizer.strategies.optimal import _chain_moves as chain_moves  # noqa: E402
-from testkit.realdata import YEAR_FIRST_DAY, year_days  # noqa: E402
+from testkit.realdata import (  # noqa: E402
+    YEAR_FIRST_DAY,
+    with_negative_hours,
+    with_solar_dips,
+    year_days,
+)
 from testkit.realdata import prd_battery as prd  # noqa: E402
 
 FIRST_DAY = YEAR_FIRST_DAY
@@ -80,27 +85,14 @@ def flat_noisy(value: float, spread: float, n: int, seed: int = 1) -> list[Marke
 
 def solar_dips(year: list[MarketDay], seed: int = 9) -> list[MarketDay]:
     """The real year with a midday dip: 10-15 hours at -20..-300 MXN/MWh every day."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for day in year:
-        p = np.array(day.prices_mxn_per_mwh, dtype=float)
-        length = int(rng.integers(10, 16))
-        first = max(0, 12 - length // 2)
-        p[first : first + length] = rng.uniform(-300.0, -20.0, length)
-        out.append(MarketDay(day.date, tuple(p)))
-    return out
+    prices = with_solar_dips(year, seed)
+    return [MarketDay(d.date, tuple(p)) for d, p in zip(year, prices, strict=True)]
 
 
 def negative_hours(year: list[MarketDay], share: float, seed: int = 30) -> list[MarketDay]:
     """The real year with ``share`` of its hours (at random) set to -20..-1200 MXN/MWh."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for day in year:
-        p = np.array(day.prices_mxn_per_mwh, dtype=float)
-        hit = rng.random(p.size) < share
-        p[hit] = rng.uniform(-1200.0, -20.0, int(hit.sum()))
-        out.append(MarketDay(day.date, tuple(p)))
-    return out
+    prices = with_negative_hours(year, share, seed)
+    return [MarketDay(d.date, tuple(p)) for d, p in zip(year, prices, strict=True)]
 
 
 def cpu_median_ms(call: Callable[[], object], repeats: int) -> float:
@@ -155,9 +147,7 @@ def route(days: list[MarketDay], battery: Battery, horizon: Horizon) -> str:
         text = f"chain recursion, peak {sol.peak_breakpoints} breakpoints"
         if battery.max_cycles_per_day is None:
             return text
-        if chain_moves(prices, day_offsets(days), days, battery, None) is not None:
-            return text + ", cap: certified by its Lagrangian bound"
-        return text + f", cap not certified: HiGHS MILP over the chain, {binaries} binaries"
+        return text + ", cap: " + chain_with_cap(prices, day_offsets(days), days, battery).route
     matrix, hours = price_matrix(days)
     return str(daily_moves(matrix, hour_mask(hours, matrix.shape[1]), battery)[2])
 

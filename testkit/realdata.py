@@ -7,9 +7,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import gzip
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from optimizer import Battery, MarketDay
 
@@ -63,3 +66,29 @@ def prd_battery(**overrides: float | None) -> Battery:
     }
     params.update(overrides)
     return Battery(**params)
+
+
+def with_solar_dips(days: Iterable[MarketDay], seed: int = 9) -> list[np.ndarray]:
+    """Each day's prices with a midday dip: a run of 10-15 hours around noon at -300..-20
+    MXN/MWh (the worst-case families of the tests and ``bench/bench_worst_case.py``)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for day in days:
+        prices = np.array(day.prices_mxn_per_mwh, dtype=float)
+        length = int(rng.integers(10, 16))
+        first = max(0, 12 - length // 2)
+        prices[first : first + length] = rng.uniform(-300.0, -20.0, length)
+        out.append(prices)
+    return out
+
+
+def with_negative_hours(days: Iterable[MarketDay], share: float, seed: int) -> list[np.ndarray]:
+    """Each day's prices with ``share`` of its hours (at random) at -1200..-20 MXN/MWh."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for day in days:
+        prices = np.array(day.prices_mxn_per_mwh, dtype=float)
+        hit = rng.random(prices.size) < share
+        prices[hit] = rng.uniform(-1200.0, -20.0, int(hit.sum()))
+        out.append(prices)
+    return out

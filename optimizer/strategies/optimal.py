@@ -625,28 +625,6 @@ def _lagrangian_certificate(
     return None
 
 
-def _chain_moves(
-    prices: np.ndarray,
-    offsets: np.ndarray,
-    days: Sequence[MarketDay],
-    battery: Battery,
-    deadline_s: float | None,
-) -> np.ndarray | None:
-    """Exact moves of the ``continuous`` chain when some hour is not concave: the chain
-    recursion without a cap; with a cap, the schedule of ``chain_with_cap`` when a
-    certificate holds without branch and bound, else None."""
-    if battery.daily_withdrawal_cap_mwh is None:
-        eta_c, eta_d = battery.eta_charge, battery.eta_discharge
-        buy = prices / eta_c
-        sell = (prices - battery.degradation_cost_mxn_per_mwh) * eta_d
-        return solve_chain(buy, sell, battery, deadline_s=deadline_s).moves
-    solved = chain_with_cap(prices, offsets, days, battery, deadline_s=deadline_s)
-    if solved.milp:
-        return None
-    moves = battery.eta_charge * solved.charge_mw - solved.discharge_mw / battery.eta_discharge
-    return np.asarray(moves, dtype=float)
-
-
 class Optimal(Strategy):
     name = "optimal"
     description = "Exact perfect-foresight optimum of every day (SPEC §2); the benchmark."

@@ -17,6 +17,7 @@ from optimizer.envelope import needs_binary
 from optimizer.settle import day_offsets
 from optimizer.strategies import optimal
 from optimizer.strategies.optimal import ChainCap, chain_with_cap, solve_program
+from testkit.realdata import with_negative_hours, with_solar_dips
 from tests.optimizer.helpers import days_from, prd_battery, real_days
 from tests.optimizer.reference import reference_optimum
 
@@ -60,28 +61,11 @@ def assert_feasible(prices: list[np.ndarray], battery: Battery, result: ChainCap
 
 
 def negative_hour_days(n: int, share: float, seed: int, first: int = 200) -> list[np.ndarray]:
-    """Real days with ``share`` of the hours replaced by -1200..-20 MXN/MWh."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for day in real_days()[first : first + n]:
-        p = np.array(day.prices_mxn_per_mwh, dtype=float)
-        hit = rng.random(p.size) < share
-        p[hit] = rng.uniform(-1200.0, -20.0, int(hit.sum()))
-        out.append(p)
-    return out
+    return with_negative_hours(real_days()[first : first + n], share, seed)
 
 
 def solar_dip_days(n: int, seed: int = 9, first: int = 100) -> list[np.ndarray]:
-    """Real days with a 10-15 h midday run at -300..-20 MXN/MWh."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for day in real_days()[first : first + n]:
-        p = np.array(day.prices_mxn_per_mwh, dtype=float)
-        length = int(rng.integers(10, 16))
-        start = max(0, 12 - length // 2)
-        p[start : start + length] = rng.uniform(-300.0, -20.0, length)
-        out.append(p)
-    return out
+    return with_solar_dips(real_days()[first : first + n], seed)
 
 
 @st.composite

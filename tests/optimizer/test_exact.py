@@ -16,6 +16,7 @@ from optimizer.chain import solve_chain
 from optimizer.lattice import make_lattice, solve
 from optimizer.strategies import optimal
 from optimizer.strategies.optimal import daily_moves
+from testkit.realdata import with_solar_dips
 from tests.optimizer.helpers import days_from, prd_battery, real_days
 from tests.optimizer.reference import reference_optimum
 
@@ -176,15 +177,7 @@ def test_battery_starting_full_on_flat_negative_days(value: float) -> None:
 
 
 def solar_dip_days(n: int, seed: int = 9) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    out = []
-    for day in real_days()[100 : 100 + n]:
-        p = np.array(day.prices_mxn_per_mwh, dtype=float)
-        length = int(rng.integers(10, 16))
-        first = max(0, 12 - length // 2)
-        p[first : first + length] = rng.uniform(-300.0, -20.0, length)
-        out.append(p)
-    return out
+    return with_solar_dips(real_days()[100 : 100 + n], seed)
 
 
 @pytest.mark.parametrize("cap", [1.0, 0.1, 2.5])
