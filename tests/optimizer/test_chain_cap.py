@@ -207,6 +207,19 @@ def test_flat_negative_days_fall_to_the_lagrangian_certificate() -> None:
     assert_exact(revenue, reference_optimum(prices, battery, continuous=True))
 
 
+def test_headroom_cuts_take_the_chain_level_before_each_day() -> None:
+    # on the chain the level before a day's first hour is where the day before ended, not
+    # soc_0: starting full, day 1 sells at 2000 and day 2 opens with 3 hours at -1200 that pay
+    # to charge into the room day 1 made (a cut that took soc_0 there loses a third)
+    second = np.full(24, 2000.0)
+    second[:3] = -1200.0
+    prices = [np.full(24, 2000.0), second]
+    battery = prd_battery(initial_soc=1.0, max_cycles_per_day=1.0)
+    result, revenue = solved(prices, battery)
+    assert_feasible(prices, battery, result)
+    assert_exact(revenue, reference_optimum(prices, battery, continuous=True))
+
+
 @pytest.mark.parametrize(
     ("share", "cap", "seed", "route"),
     [

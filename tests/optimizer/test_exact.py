@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 
 from optimizer import Battery, DeadlineExceededError, Horizon, chain, run_strategy
 from optimizer.chain import solve_chain
+from optimizer.envelope import needs_binary
 from optimizer.lattice import make_lattice, solve
 from optimizer.strategies import optimal
 from optimizer.strategies.optimal import daily_moves
-from testkit.realdata import with_solar_dips
+from testkit.realdata import with_negative_hours, with_solar_dips
 from tests.optimizer.helpers import days_from, prd_battery, real_days
 from tests.optimizer.reference import reference_optimum
 
@@ -237,27 +238,34 @@ def test_chain_in_and_out_of_concave_stretches(duration_h: float) -> None:
 
 
 def negative_hour_days(n: int, share: float = 0.3, seed: int = 30) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    out = []
-    for day in real_days()[200 : 200 + n]:
-        p = np.array(day.prices_mxn_per_mwh, dtype=float)
-        hit = rng.random(p.size) < share
-        p[hit] = rng.uniform(-1200.0, -20.0, int(hit.sum()))
-        out.append(p)
-    return out
+    return with_negative_hours(real_days()[200 : 200 + n], share, seed)
+
+
+def forbid_branch_and_bound(patch: pytest.MonkeyPatch) -> None:
+    """HiGHS may solve the LP relaxation (no binary) but no program with a binary: neither
+    ``solve_milp`` nor a lazy round of ``chain_with_cap`` (both go through
+    ``solve_program``)."""
+    program = optimal.solve_program
+
+    def relaxation_only(
+        prices: np.ndarray, offsets: np.ndarray, battery: Battery, **kwargs: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        integral = kwargs.get("integral")
+        if integral is None or (integral & needs_binary(prices, battery)).any():
+            raise AssertionError("branch and bound called")
+        return program(prices, offsets, battery, **kwargs)
+
+    patch.setattr(optimal, "solve_program", relaxation_only)
 
 
 def test_continuous_cap_that_never_binds_is_the_chain_optimum() -> None:
     # the uncapped chain optimum withdraws less than the cap every day (optimal for the
-    # capped problem too): a certificate finds the optimum, no MILP (solve_milp) is run
+    # capped problem too): a certificate finds the optimum, no branch and bound is run
     prices = negative_hour_days(3)
     battery = prd_battery(initial_soc=0.5, max_cycles_per_day=50.0)
 
-    def no_highs(*_: object, **__: object) -> None:
-        raise AssertionError("HiGHS called")
-
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(optimal, "solve_milp", no_highs)
+        forbid_branch_and_bound(patch)
         run = run_strategy("optimal", days_from(prices), battery, horizon=Horizon.CONTINUOUS)
     total = sum(day.revenue_mxn for day in run.days)
     assert_exact(total, reference_optimum(prices, battery, continuous=True))
@@ -276,11 +284,8 @@ def test_continuous_cap_on_flat_negative_days_is_certified(
     prices = [np.full(24, value)] * 4
     battery = prd_battery(max_cycles_per_day=cap, initial_soc=start)
 
-    def no_highs(*_: object, **__: object) -> None:
-        raise AssertionError("HiGHS called")
-
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(optimal, "solve_milp", no_highs)
+        forbid_branch_and_bound(patch)
         run = run_strategy("optimal", days_from(prices), battery, horizon=Horizon.CONTINUOUS)
     assert all(day.cycles <= cap + 1e-9 for day in run.days)
     total = sum(day.revenue_mxn for day in run.days)
