@@ -240,36 +240,6 @@ def _median_and_mad(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(counts > 0, median, 0.0), np.where(ok, mad, 1.0)
 
 
-def _ridge(
-    a: np.ndarray,
-    b: np.ndarray,
-    c: np.ndarray,
-    rs: np.ndarray,
-    rh: np.ndarray,
-    ridge_lambda: float,
-    *,
-    sides: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Ridge coefficients of every (day, hour) model from its normal equations
-    ``[[A, B], [B', C]] [bs; bh] = [rs; rh]`` (before the penalty).
-
-    ``a`` (n, ks, ks): the features the 24 hours share (D-1's prices, then the 7 weekday
-    levels, penalised ``WEEKDAY_PENALTY`` only); ``b`` (n, ks, 24, kh) and ``c``
-    (n, 24, kh, kh): each hour's own features; ``rs`` (n, ks, 24), ``rh`` (n, 24, kh): the
-    right-hand sides. ``A`` is shared across the hours, so the system is solved by the Schur
-    complement: one ks x ks inverse per day and one kh x kh (3 x 3, in closed form) solve per
-    (day, hour). Returns (n, 24, ks) and (n, 24, kh) coefficients. ``sides``: ``b`` and
-    ``rs`` side by side, (n, ks, 24 kh + 24), when the caller has them so (saves a copy).
-    """
-    _, solved, beta_h = _ridge_hours(a, b, c, rs, rh, ridge_lambda, sides=sides)
-    n, ks, _ = a.shape
-    kh = c.shape[-1]
-    a_inv_b = solved[:, :, : _HOURS * kh].reshape(n, ks, _HOURS, kh).transpose(0, 2, 1, 3)
-    a_inv_rs = solved[:, :, _HOURS * kh :].transpose(0, 2, 1)
-    beta_s = a_inv_rs - (a_inv_b @ beta_h[..., None])[..., 0]
-    return beta_s, beta_h
-
-
 def _ridge_predictions(
     a: np.ndarray,
     b: np.ndarray,
@@ -282,33 +252,19 @@ def _ridge_predictions(
     *,
     sides: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Every (day, hour) model's prediction ``xs' bs + xh' bh`` (n, 24) at the features
-    ``xs`` (n, ks) and ``xh`` (n, 24, kh), without forming ``bs`` (see ``_ridge``): with
-    ``bs = inv(A) (rs - B bh)`` and ``u = inv(A) xs``, the prediction is
-    ``u' rs + (xh - B' u)' bh``."""
-    a_inv, _, beta_h = _ridge_hours(a, b, c, rs, rh, ridge_lambda, sides=sides)
-    n, ks, _ = a.shape
-    kh = c.shape[-1]
-    if sides is None:
-        sides = np.concatenate((b.reshape(n, ks, _HOURS * kh), rs), axis=2)
-    u = (a_inv @ xs[:, :, None])[:, :, 0]  # inv(A) xs (A symmetric)
-    at_u = (u[:, None, :] @ sides)[:, 0]  # u' [B rs]: (n, 24 kh + 24)
-    own = xh - at_u[:, : _HOURS * kh].reshape(n, _HOURS, kh)
-    return np.asarray(at_u[:, _HOURS * kh :] + np.einsum("nhi,nhi->nh", own, beta_h))
+    """Every (day, hour) ridge model's prediction ``xs' bs + xh' bh`` (n, 24) at the features
+    ``xs`` (n, ks) and ``xh`` (n, 24, kh), from the models' normal equations
+    ``[[A, B], [B', C]] [bs; bh] = [rs; rh]`` (before the penalty).
 
-
-def _ridge_hours(
-    a: np.ndarray,
-    b: np.ndarray,
-    c: np.ndarray,
-    rs: np.ndarray,
-    rh: np.ndarray,
-    ridge_lambda: float,
-    *,
-    sides: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What ``_ridge`` and ``_ridge_predictions`` share: ``inv(A)`` (penalised), ``inv(A)
-    [B rs]`` and every hour's ``bh`` (Schur complement, 3 x 3 solves)."""
+    ``a`` (n, ks, ks): the features the 24 hours share (D-1's prices, then the 7 weekday
+    levels, penalised ``WEEKDAY_PENALTY`` only); ``b`` (n, ks, 24, kh) and ``c``
+    (n, 24, kh, kh): each hour's own features; ``rs`` (n, ks, 24), ``rh`` (n, 24, kh): the
+    right-hand sides. ``A`` is shared across the hours, so the systems are solved by the
+    Schur complement: one ks x ks inverse per day and one kh x kh (3 x 3, in closed form)
+    solve per (day, hour) for ``bh``. ``bs`` is never formed: with ``bs = inv(A) (rs - B bh)``
+    and ``u = inv(A) xs``, the prediction is ``u' rs + (xh - B' u)' bh``. ``sides``: ``b``
+    and ``rs`` side by side, (n, ks, 24 kh + 24), when the caller has them so (saves a
+    copy)."""
     n, ks, _ = a.shape
     kh = c.shape[-1]
     penalty = np.full(ks, float(ridge_lambda))
@@ -322,8 +278,11 @@ def _ridge_hours(
     a_inv_rs = solved[:, :, _HOURS * kh :].transpose(0, 2, 1)
     b_t = b.transpose(0, 2, 3, 1)  # (n, 24, kh, ks)
     schur = c + ridge_lambda * np.eye(kh) - b_t @ a_inv_b
-    rhs = rh - (b_t @ a_inv_rs[..., None])[..., 0]
-    return a_inv, solved, _solve_3x3(schur, rhs)
+    beta_h = _solve_3x3(schur, rh - (b_t @ a_inv_rs[..., None])[..., 0])
+    u = (a_inv @ xs[:, :, None])[:, :, 0]  # inv(A) xs (A symmetric)
+    at_u = (u[:, None, :] @ sides)[:, 0]  # u' [B rs]: (n, 24 kh + 24)
+    own = xh - at_u[:, : _HOURS * kh].reshape(n, _HOURS, kh)
+    return np.asarray(at_u[:, _HOURS * kh :] + np.einsum("nhi,nhi->nh", own, beta_h))
 
 
 def _spd_inverse(m: np.ndarray) -> np.ndarray:

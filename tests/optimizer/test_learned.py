@@ -44,8 +44,9 @@ def test_registered_after_forecast() -> None:
     assert strategy.order > STRATEGIES["forecast"].order
 
 
-def test_ridge_matches_the_full_normal_equations() -> None:
-    """The Schur-complement solve equals one solve of every (day, hour) system."""
+def test_ridge_predictions_match_the_full_normal_equations() -> None:
+    """The Schur-complement predictions equal those of one solve of every (day, hour) ridge
+    system, formed in full."""
     rng = np.random.default_rng(3)
     n, w, ks, kh, lam = 3, 20, 31, 3, 2.5
     xs = rng.normal(size=(n, w, ks))
@@ -59,20 +60,17 @@ def test_ridge_matches_the_full_normal_equations() -> None:
         np.einsum("nwi,nwh->nih", xs, y),
         np.einsum("nwhi,nwh->nhi", xh, y),
     )
-    beta_s, beta_h = learned._ridge(*normal, lam)
+    at_s, at_h = rng.normal(size=(n, ks)), rng.normal(size=(n, 24, kh))
+    predicted = learned._ridge_predictions(*normal, lam, at_s, at_h)
+    assert predicted.shape == (n, 24)
     for i in range(n):
         for h in range(24):
             x = np.concatenate((xs[i], xh[i, :, h]), axis=1)
             penalty = np.full(ks + kh, lam)
             penalty[ks - 7 : ks] = learned.WEEKDAY_PENALTY
             beta = np.linalg.solve(x.T @ x + np.diag(penalty), x.T @ y[i, :, h])
-            np.testing.assert_allclose(beta_s[i, h], beta[:ks], rtol=1e-7, atol=1e-9)
-            np.testing.assert_allclose(beta_h[i, h], beta[ks:], rtol=1e-7, atol=1e-9)
-    # the forecast uses the models' predictions only, formed without the shared coefficients
-    at_s, at_h = rng.normal(size=(n, ks)), rng.normal(size=(n, 24, kh))
-    predicted = learned._ridge_predictions(*normal, lam, at_s, at_h)
-    expected = np.einsum("ni,nhi->nh", at_s, beta_s) + np.einsum("nhi,nhi->nh", at_h, beta_h)
-    np.testing.assert_allclose(predicted, expected, rtol=1e-10, atol=1e-10)
+            expected = at_s[i] @ beta[:ks] + at_h[i, h] @ beta[ks:]
+            assert predicted[i, h] == pytest.approx(expected, rel=1e-9, abs=1e-10)
 
 
 @pytest.mark.parametrize("k", [1, 5, 8, 9, 16, 31, 40])
