@@ -197,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
          prd(max_cycles_per_day=1.0), continuous),
         ("30 % negative hours, cap 3, continuous", negative_hours(year, 0.3),
          prd(max_cycles_per_day=3.0), continuous),
+        ("solar dips, cap 3, continuous", solar_dips(year), prd(max_cycles_per_day=3.0),
+         continuous),
         ("31 days of -1200, cap 1, continuous", flat(-1200.0, 31), prd(max_cycles_per_day=1.0),
          continuous),
         ("366 days of -1200 +- 50, cap 1, continuous", flat_noisy(-1200.0, 50.0, 366),

@@ -87,7 +87,7 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
   overlap removed is already optimal, only the proof is missing): one round, 34 binaries
   instead of 2,495, 1.7-2.2 s in all (2.4 s before the relaxation); the same with cap 2:
   ~2 s; solar dips with cap 3 (the uncapped chain exceeds the cap on one day, by 9 %, and
-  the LP burns in ~1,200 hours): the full MILP, **7.6 s**. Hypothesis-generated short
+  the LP burns in ~1,200 hours): the full MILP, **6.6-7.6 s**. Hypothesis-generated short
   chains reach them too (of the 50 examples of ``tests/optimizer/test_chain_cap.py``'s
   deterministic profile, 49 are certified by the LP relaxation and 1 takes the full MILP;
   the Lagrangian certificate and the lazy MILP rounds are covered by its named cases).
