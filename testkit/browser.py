@@ -1,13 +1,12 @@
 """Headless Chromium from Debian's packages (never a downloaded browser build) driven by
-selenium, and the app served on a real socket on 127.0.0.1: what the browser tests and
-``bench/bench_dashboard.py`` share."""
+selenium, and the app served on a real socket on 127.0.0.1 (``testkit.server.serve``, re-exported
+here): what the browser tests and ``bench/bench_dashboard.py`` share."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,10 +15,10 @@ from pathlib import Path
 from flask import Flask
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from werkzeug.serving import make_server
 
 from app import create_app
 from prices import PriceSettings
+from testkit.server import serve
 
 #: Debian's chromium and chromium-driver packages (``.ci/run`` installs them when missing)
 CHROMIUM = os.environ.get("CHROMIUM_BINARY", "/usr/bin/chromium")
@@ -44,20 +43,6 @@ CHROMIUM_FLAGS = (
 def synthetic_app() -> Flask:
     """The app on the default synthetic price source (no network)."""
     return create_app({"PRICE_SETTINGS": PriceSettings.from_env({"PRICE_SOURCE": "synthetic"})})
-
-
-@contextmanager
-def serve(app: Flask) -> Iterator[str]:
-    """``app`` on a free port of 127.0.0.1 in a thread; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="ui-test-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
 
 
 @dataclass(frozen=True)
@@ -91,3 +76,6 @@ def chromium() -> Iterator[Browser]:
     finally:
         driver.quit()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+__all__ = ["CHROMEDRIVER", "CHROMIUM", "Browser", "chromium", "serve", "synthetic_app"]

@@ -7,7 +7,6 @@ import json
 import logging
 import shlex
 import socket
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,11 +15,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 import app as app_module
 from app import JsonLinesFormatter, configure_logging, create_app, settings_from_env
 from prices import ConfigError, PriceSettings
+from testkit.server import serve
 from tests.conftest import PRD_REQUEST_2020, RecordedSource
 
 
@@ -202,14 +201,8 @@ def test_logging_keeps_the_runtime_json_format(fresh_root_logger: logging.Logger
 
 @pytest.fixture
 def base_url(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve(app) as url:
+        yield url
 
 
 def _call(url: str, *, method: str = "GET", body: bytes | None = None,
@@ -309,14 +302,8 @@ def parse_curl_script(path: Path, base_url: str) -> urllib.request.Request:
 @pytest.fixture
 def default_base_url() -> Iterator[str]:
     """The app on its configured default source (synthetic), served on 127.0.0.1."""
-    server = make_server("127.0.0.1", 0, create_app({"TESTING": True}), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve(create_app({"TESTING": True})) as url:
+        yield url
 
 
 def test_every_curl_script_is_tested() -> None:

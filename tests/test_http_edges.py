@@ -11,18 +11,18 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
 import app as app_module
 from app import CORS_ALLOW_HEADERS, DISCARD_FACTOR, create_app
 from testkit.events import make_v1_event, make_v2_event
+from testkit.server import serve
 
 REPO = Path(__file__).resolve().parents[1]
 #: MAX_CONTENT_LENGTH of the servers under test: 1 MiB, so that bodies several times larger
@@ -80,14 +80,10 @@ def server_port(
     if request.param == "werkzeug":
         app = create_app({"MAX_CONTENT_LENGTH": LIMIT_BYTES, "CORS_ORIGINS": (
             ALLOWED_ORIGIN, "http://127.0.0.1:8000")})  # fmt: skip
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield server.server_port
-        finally:
-            server.shutdown()
-            thread.join(timeout=10)
+        with serve(app) as url:
+            port = urlsplit(url).port
+            assert port is not None
+            yield port
         return
     port = free_port()
     env = {**os.environ, "MAX_CONTENT_LENGTH": str(LIMIT_BYTES), "CORS_ORIGINS": CORS_ORIGINS,
