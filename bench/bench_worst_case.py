@@ -42,7 +42,7 @@ if str(REPO) not in sys.path:
 
 from optimizer import Battery, Horizon, MarketDay  # noqa: E402
 from optimizer.chain import solve_chain  # noqa: E402
-from optimizer.envelope import needs_binary  # noqa: E402
+from optimizer.envelope import needs_binary, stored_rates  # noqa: E402
 from optimizer.settle import day_offsets  # noqa: E402
 from optimizer.strategies._days import hour_mask, price_matrix  # noqa: E402
 from optimizer.strategies.optimal import (  # noqa: E402
@@ -140,10 +140,7 @@ def route(days: list[MarketDay], battery: Battery, horizon: Horizon) -> str:
         binaries = int(needs_binary(prices, battery).sum())
         if not binaries:
             return "HiGHS LP over the chain"
-        kappa = battery.degradation_cost_mxn_per_mwh
-        sol = solve_chain(
-            prices / battery.eta_charge, (prices - kappa) * battery.eta_discharge, battery
-        )
+        sol = solve_chain(*stored_rates(prices, battery), battery)
         text = f"chain recursion, peak {sol.peak_breakpoints} breakpoints"
         if battery.max_cycles_per_day is None:
             return text

@@ -51,12 +51,21 @@ class HourModels:
     offset: np.ndarray
 
 
+def stored_rates(prices: np.ndarray, battery: Battery) -> tuple[np.ndarray, np.ndarray]:
+    """``(buy, sell)`` of every hour in stored-energy terms: what one stored MWh costs to
+    charge (``p / eta_c``) and what one withdrawn MWh earns (``(p - kappa) eta_d``)."""
+    buy = prices / battery.eta_charge
+    sell = (prices - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge
+    return buy, sell
+
+
 def hour_models(prices: np.ndarray, movable: np.ndarray, battery: Battery) -> HourModels:
     """The exact models of every hour (concave only where ``needs_binary`` is false)."""
     eta_c, eta_d = battery.eta_charge, battery.eta_discharge
+    buy, sell = stored_rates(prices, battery)
     return HourModels(
-        buy=prices / eta_c,  # cost of one stored MWh
-        sell=(prices - battery.degradation_cost_mxn_per_mwh) * eta_d,  # income of one
+        buy=buy,
+        sell=sell,
         up=np.where(movable, eta_c * battery.power_mw, 0.0),
         down=np.where(movable, battery.power_mw / eta_d, 0.0),
         offset=np.zeros(prices.shape),

@@ -135,7 +135,7 @@ import numpy as np
 from optimizer import lattice
 from optimizer.battery import Battery
 from optimizer.chain import solve_chain
-from optimizer.envelope import HourModels, needs_binary, recurse, to_grid
+from optimizer.envelope import HourModels, needs_binary, recurse, stored_rates, to_grid
 from optimizer.errors import DeadlineExceededError, InfeasibleProblemError, SolverError
 from optimizer.market import MarketDay
 from optimizer.results import Horizon
@@ -480,7 +480,6 @@ def _daily(
 ) -> tuple[np.ndarray, np.ndarray, Route, np.ndarray]:
     """``daily_moves`` plus each day's cycle-cap multiplier (``_capped``; zeros without a
     cap)."""
-    eta_c, eta_d = battery.eta_charge, battery.eta_discharge
     # identical days (flat prices, repeated inline values) are solved once
     unique, inverse = np.unique(
         np.concatenate([prices, movable], axis=1), axis=0, return_inverse=True
@@ -488,8 +487,7 @@ def _daily(
     inverse = inverse.reshape(-1)
     width = prices.shape[1]
     p, mov = unique[:, :width], unique[:, width:].astype(bool)
-    buy = p / eta_c
-    sell = (p - battery.degradation_cost_mxn_per_mwh) * eta_d
+    buy, sell = stored_rates(p, battery)
     hard = (needs_binary(p, battery) & mov).any(axis=1)
     cap = battery.daily_withdrawal_cap_mwh
     if cap is None:
@@ -604,9 +602,7 @@ def _lagrangian_certificate(
 ) -> np.ndarray | None:
     """Stored-energy moves of the capped chain certified by the daily route's multipliers
     priced into one chain recursion, or by ``relaxed_bound`` (module docstring), else None."""
-    eta_c, eta_d = battery.eta_charge, battery.eta_discharge
-    buy = prices / eta_c
-    sell = (prices - battery.degradation_cost_mxn_per_mwh) * eta_d
+    buy, sell = stored_rates(prices, battery)
 
     def revenue(moves: np.ndarray) -> float:
         return float(np.sum(np.where(moves > 0, -buy * moves, -sell * moves)))
@@ -654,8 +650,7 @@ class Optimal(Strategy):
                 solved = chain_with_cap(prices, offsets, days, battery, deadline_s=deadline_s)
                 return Dispatch(solved.charge_mw, solved.discharge_mw)
             if not convex:
-                buy = prices / battery.eta_charge
-                sell = (prices - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge
+                buy, sell = stored_rates(prices, battery)
                 moves = solve_chain(buy, sell, battery, deadline_s=deadline_s).moves
                 charge, discharge = to_grid(moves[None, :], battery)
                 return Dispatch(charge[0], discharge[0])

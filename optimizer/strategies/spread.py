@@ -33,6 +33,7 @@ from functools import cache
 import numpy as np
 
 from optimizer.battery import Battery
+from optimizer.envelope import stored_rates
 from optimizer.market import MarketDay
 from optimizer.results import Horizon
 from optimizer.settle import Dispatch
@@ -90,8 +91,7 @@ def spread_dispatch(
     # nothing to lend (at min_soc): only charge-first pairs can move energy; no room (at
     # max_soc): only discharge-first pairs
     pi, pj, span, sign = _pairs(width, charge_first=e0 < e_max, discharge_first=e0 > e_min)
-    buy = prices / eta_c
-    sell = (prices - battery.degradation_cost_mxn_per_mwh) * eta_d
+    buy, sell = stored_rates(prices, battery)
     margin = sell[:, pj] - buy[:, pi]  # (days, pairs)
     if (hours < width).any():  # padded hours pair with nothing
         real = hour_mask(hours, width)
