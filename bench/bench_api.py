@@ -140,41 +140,9 @@ def slowest_imports(top: int) -> list[tuple[float, str]]:
     return sorted(rows, reverse=True)[:top]
 
 
-def phases(body: dict[str, Any], repeats: int) -> dict[str, float]:
-    """Median CPU time of each step of the service path, for one request body."""
-    from blueprints.encoding import decode_json, encode_json
-    from optimizer import optimize
-    from schemas.request import OptimizeRequestSchema
-    from schemas.response import INLINE_SOURCE, dump_optimize_response
-
-    schema = OptimizeRequestSchema()
-    raw = json.dumps(body).encode()
-    out: dict[str, list[float]] = {k: [] for k in ("decode", "validate", "optimize", "dump",
-                                                    "encode", "gzip")}  # fmt: skip
-    for _ in range(repeats):
-        t0 = time.process_time()
-        payload = decode_json(raw)
-        t1 = time.process_time()
-        request = schema.load(payload)
-        t2 = time.process_time()
-        report = optimize(request.inline_days, request.battery, strategy=request.strategy,
-                          horizon=request.horizon, compare=request.compare)  # fmt: skip
-        t3 = time.process_time()
-        doc = dump_optimize_response(report, request.market, source=INLINE_SOURCE)
-        t4 = time.process_time()
-        data = encode_json(doc)
-        t5 = time.process_time()
-        gzip.compress(data, compresslevel=5, mtime=0)
-        t6 = time.process_time()
-        for key, value in zip(out, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5),
-                              strict=True):  # fmt: skip
-            out[key].append(value)
-    return {k: statistics.median(v) for k, v in out.items()}
-
-
-def prd_phases(app: Any, body: dict[str, Any], repeats: int) -> dict[str, float]:
-    """Median CPU time of each step of the service path for the PRD request (its prices from
-    the configured source, as ``blueprints.service.run_optimize`` takes them)."""
+def phases(app: Any, body: dict[str, Any], repeats: int) -> dict[str, float]:
+    """Median CPU time of each step of ``blueprints.service.run_optimize`` for one request body
+    (prices inline or from the configured source), then of gzip-compressing the JSON."""
     from blueprints import service
     from blueprints.encoding import decode_json, encode_json
     from optimizer import optimize
@@ -182,7 +150,7 @@ def prd_phases(app: Any, body: dict[str, Any], repeats: int) -> dict[str, float]
     from schemas.response import dump_optimize_response
 
     raw = json.dumps(body).encode()
-    steps = ("decode", "validate", "prices", "optimize", "body", "§9 metrics", "encode")
+    steps = ("decode", "validate", "prices", "optimize", "body", "§9 metrics", "encode", "gzip")
     out: dict[str, list[float]] = {k: [] for k in steps}
     with app.app_context():
         source = service.price_source(app)
@@ -203,9 +171,11 @@ def prd_phases(app: Any, body: dict[str, Any], repeats: int) -> dict[str, float]
             t5 = time.process_time()
             add_analyst_metrics(doc, report, request.battery)
             t6 = time.process_time()
-            encode_json(doc)
+            data = encode_json(doc)
             t7 = time.process_time()
-            ticks = (t0, t1, t2, t3, t4, t5, t6, t7)
+            gzip.compress(data, compresslevel=5, mtime=0)
+            t8 = time.process_time()
+            ticks = (t0, t1, t2, t3, t4, t5, t6, t7, t8)
             for key, start, stop in zip(steps, ticks, ticks[1:], strict=False):
                 out[key].append(stop - start)
     return {k: statistics.median(v) for k, v in out.items()}
@@ -302,14 +272,16 @@ def main() -> None:
         print(f"  {'PRD, prices generated every call':<34} median {ms(statistics.median(samples))}"
               f"  min {ms(min(samples))}")  # fmt: skip
 
-    print("\n  where the PRD request spends its CPU (medians; the rest of a request is Flask, "
-          "apig-wsgi and the routing):")  # fmt: skip
-    for step, seconds in prd_phases(app, prd, args.repeats).items():
-        print(f"    {step:<11}{ms(seconds)}")
-
-    print("\n  where the 366-day inline optimal request spends its CPU (medians):")
-    for step, seconds in phases({**inline, "compare": False}, args.repeats).items():
-        print(f"    {step:<10}{ms(seconds)}")
+    for what, body in (
+        ("the PRD request", prd),
+        ("the 366-day inline optimal request", {**inline, "compare": False}),
+    ):
+        print(
+            f"\n  where {what} spends its CPU (medians; the rest of a request is Flask, "
+            "apig-wsgi and the routing; gzip only when the client accepts it):"
+        )
+        for step, seconds in phases(app, body, args.repeats).items():
+            print(f"    {step:<11}{ms(seconds)}")
 
     if args.epl:
         epl = epl_cpu_s(prices)
