@@ -69,6 +69,7 @@ from typing import cast
 import numpy as np
 
 from optimizer.battery import Battery
+from optimizer.envelope import stored_rates
 from optimizer.market import MarketDay
 from optimizer.results import Horizon
 from optimizer.settle import Dispatch, day_offsets
@@ -188,10 +189,9 @@ def _solve(
     rows, hours = prices.shape
     h = grid.step_mwh
     # (hours, rows), each hour's row contiguous: cost of one step up, income of one step down
-    a = np.ascontiguousarray((prices / battery.eta_charge * h).T)
-    b = np.ascontiguousarray(
-        (((prices - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge - penalty) * h).T
-    )
+    buy, sell = stored_rates(prices, battery)
+    a = np.ascontiguousarray((buy * h).T)
+    b = np.ascontiguousarray(((sell - penalty) * h).T)
     idle_hour = ~real.T
     k = np.arange(grid.levels, dtype=float)[:, None]
     levels = grid.levels
@@ -298,8 +298,9 @@ def _solve_chain(
     is long and thin, so the number of numpy calls per hour is what costs)."""
     hours = prices.size
     h = grid.step_mwh
-    a = prices / battery.eta_charge * h
-    b = ((prices - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge - penalty) * h
+    buy, sell = stored_rates(prices, battery)
+    a = buy * h
+    b = (sell - penalty) * h
     k = np.arange(grid.levels, dtype=float)
     values = np.empty((hours + 1, grid.levels))
     v = np.full(grid.levels, -np.inf)
