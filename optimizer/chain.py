@@ -505,28 +505,62 @@ def _best_move(
     return best_y
 
 
-def solve_chain(
+@dataclass(frozen=True)
+class Chain:
+    """One chain's geometry in stored-energy terms: room ``W``, the level ``x0`` it starts
+    from and returns to, a full hour's charge ``C`` and discharge ``D`` (MWh), and the
+    tolerances of the recursion (positions ``tol_x``; values ``tol_v`` set by the rates)."""
+
+    width: float
+    x0: float
+    up: float
+    down: float
+
+    @classmethod
+    def of(cls, battery: Battery) -> Chain:
+        E = battery.energy_mwh
+        return cls(
+            width=E * (battery.max_soc - battery.min_soc),
+            x0=E * (battery.soc_start - battery.min_soc),
+            up=battery.eta_charge * battery.power_mw,
+            down=battery.power_mw / battery.eta_discharge,
+        )
+
+    @property
+    def tol_x(self) -> float:
+        return X_REL * max(self.width, self.up, self.down)
+
+    def tol_v(self, buy: np.ndarray, sell: np.ndarray) -> float:
+        scale = max(1.0, float(np.max(np.abs(buy), initial=0.0)), float(np.max(np.abs(sell))))
+        return V_REL * scale * max(self.width, self.up, self.down)
+
+    def reversed(self) -> Chain:
+        """The same chain walked backwards in time: a charge of up to ``C`` becomes a
+        discharge of up to ``C`` and the other way round (see ``arrival_functions``)."""
+        return Chain(width=self.width, x0=self.x0, up=self.down, down=self.up)
+
+
+Table = tuple[np.ndarray, np.ndarray]  # breakpoints (sorted levels) and values
+
+
+def value_functions(
     buy: np.ndarray,
     sell: np.ndarray,
-    battery: Battery,
+    chain: Chain,
     *,
     deadline_s: float | None = None,
-) -> ChainSolution:
-    """Optimal stored-energy moves over one chain of hours (``buy`` = a_t, ``sell`` = b_t)."""
+) -> tuple[list[Table], int]:
+    """The value-to-go ``V_t`` for ``t = 0 .. n`` (``V_n``: 0 at ``x0``, the end condition;
+    ``V_0(x0)`` is the optimum) by the backward recursion of the module docstring, and the
+    peak breakpoint count."""
     n = buy.size
-    E = battery.energy_mwh
-    width = E * (battery.max_soc - battery.min_soc)
-    x0 = E * (battery.soc_start - battery.min_soc)
-    up = battery.eta_charge * battery.power_mw
-    down = battery.power_mw / battery.eta_discharge
-    tol_x = X_REL * max(width, up, down)
-    scale = max(1.0, float(np.max(np.abs(buy), initial=0.0)), float(np.max(np.abs(sell))))
-    tol_v = V_REL * scale * max(width, up, down)
+    up, down, width = chain.up, chain.down, chain.width
+    tol_x, tol_v = chain.tol_x, chain.tol_v(buy, sell)
     shifts = np.array([[up], [-down], [0.0]])  # the lines V(x + C), V(x - D), V(x)
     spread = np.array([[-up], [0.0], [down]])  # the grid xs - C, xs, xs + D
     bounds = np.array([0.0, width])
-    xs, vs = np.array([x0]), np.array([0.0])
-    tables: list[tuple[np.ndarray, np.ndarray]] = [(xs, vs)] * (n + 1)  # tables[t] is V_t
+    xs, vs = np.array([chain.x0]), np.array([0.0])
+    tables: list[Table] = [(xs, vs)] * (n + 1)  # tables[t] is V_t
     peak = 1
     pieces: tuple[np.ndarray, np.ndarray] | None = (np.empty(0), np.empty(0))
     buys, sells = buy.tolist(), sell.tolist()
@@ -579,10 +613,37 @@ def solve_chain(
                 ):
                     period, rise = k, float(gain[0])
                     break
-    value = float(np.interp(x0, *tables[0]))
+    return tables, peak
 
+
+def arrival_functions(
+    buy: np.ndarray,
+    sell: np.ndarray,
+    chain: Chain,
+    *,
+    deadline_s: float | None = None,
+) -> tuple[list[Table], int]:
+    """The value-to-arrive ``A_t`` for ``t = 0 .. n``: the best revenue of hours ``0 .. t-1``
+    from ``x0`` to level ``x`` at ``t`` (``A_0``: 0 at ``x0``; ``A_n(x0)`` is the optimum,
+    and ``A_t + V_t`` peaks at the optimum for every ``t``). It is the value-to-go of the
+    chain walked backwards: level ``y_s = x_{n-s}``, move ``-u``; charging ``u`` at ``a``
+    becomes a discharge of ``u`` earning ``-a`` per MWh, discharging ``u`` at ``b`` a charge
+    paying ``-b``, so the reversed hour has rates ``(-b, -a)`` and bounds ``(D, C)``, and is
+    concave exactly when the hour is."""
+    tables, peak = value_functions(-sell[::-1], -buy[::-1], chain.reversed(), deadline_s=deadline_s)
+    return tables[::-1], peak
+
+
+def follow(
+    tables: list[Table], buy: np.ndarray, sell: np.ndarray, chain: Chain, start: float
+) -> np.ndarray:
+    """Stored-energy moves of hours ``0 .. n-1`` from level ``start``, each to the best next
+    level under ``tables[t + 1]`` (the forward pass of the module docstring)."""
+    n = buy.size
+    up, down, tol_x = chain.up, chain.down, chain.tol_x
+    buys, sells = buy.tolist(), sell.tolist()
     moves = np.empty(n)
-    x = x0
+    x = start
     for t in range(n):
         nxt_x, nxt_v = tables[t + 1]
         lo, hi = float(nxt_x[0]), float(nxt_x[-1])
@@ -595,4 +656,19 @@ def solve_chain(
         moves[t] = x_next
         moves[t] -= x
         x = x_next
+    return moves
+
+
+def solve_chain(
+    buy: np.ndarray,
+    sell: np.ndarray,
+    battery: Battery,
+    *,
+    deadline_s: float | None = None,
+) -> ChainSolution:
+    """Optimal stored-energy moves over one chain of hours (``buy`` = a_t, ``sell`` = b_t)."""
+    chain = Chain.of(battery)
+    tables, peak = value_functions(buy, sell, chain, deadline_s=deadline_s)
+    value = float(np.interp(chain.x0, *tables[0]))
+    moves = follow(tables, buy, sell, chain, chain.x0)
     return ChainSolution(moves=moves, value=value, peak_breakpoints=peak)

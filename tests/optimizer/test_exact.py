@@ -353,6 +353,37 @@ def test_chain_value_is_what_its_schedule_earns_over_nearly_flat_negative_prices
     assert solution.value == pytest.approx(revenue, rel=1e-10)
 
 
+@pytest.mark.parametrize("family", ["negative hours", "nearly flat -1200"])
+def test_arrival_and_value_functions_meet_at_the_optimum(family: str) -> None:
+    # A_t (best revenue from x0 to x at t, the reversed chain's value-to-go) plus V_t peaks
+    # at the optimum at every hour: the forward and backward recursions agree (the capped
+    # chain re-prices one day between them); at t = n and t = 0 each alone is the optimum
+    rng = np.random.default_rng(7)
+    if family == "negative hours":
+        flat = np.concatenate(with_negative_hours(real_days()[:10], 0.3, seed=3))
+    else:
+        flat = -1200.0 + rng.uniform(-50.0, 50.0, 24 * 4)
+    battery = prd_battery(initial_soc=0.3)
+    buy = flat / battery.eta_charge
+    sell = (flat - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge
+    geometry = chain.Chain.of(battery)
+    values, _ = chain.value_functions(buy, sell, geometry)
+    arrivals, _ = chain.arrival_functions(buy, sell, geometry)
+    best = solve_chain(buy, sell, battery).value
+    assert best == pytest.approx(
+        reference_optimum(list(flat.reshape(-1, 24)), battery, continuous=True), rel=1e-9
+    )
+    assert float(np.interp(geometry.x0, *arrivals[-1])) == pytest.approx(best, rel=1e-12)
+    assert arrivals[0][0].tolist() == [geometry.x0]
+    for t in range(flat.size + 1):
+        (xv, vv), (xa, va) = values[t], arrivals[t]
+        lo, hi = max(xv[0], xa[0]), min(xv[-1], xa[-1])
+        grid = np.union1d(xv, xa)
+        grid = grid[(grid >= lo) & (grid <= hi)]
+        total = np.interp(grid, xv, vv) + np.interp(grid, xa, va)
+        assert float(total.max()) == pytest.approx(best, rel=1e-12)
+
+
 @pytest.mark.parametrize(
     ("value", "duration_h"), [(-1200.0, 4.0), (-40.0, 4.0), (-1200.0, 0.25), (-300.0, 24.0)]
 )
