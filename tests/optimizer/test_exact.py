@@ -362,7 +362,7 @@ def test_arrival_and_value_functions_meet_at_the_optimum(family: str) -> None:
     if family == "negative hours":
         flat = np.concatenate(with_negative_hours(real_days()[:10], 0.3, seed=3))
     else:
-        flat = -1200.0 + rng.uniform(-50.0, 50.0, 24 * 4)
+        flat = -1200.0 + rng.uniform(-50.0, 50.0, 24 * 2)
     battery = prd_battery(initial_soc=0.3)
     buy = flat / battery.eta_charge
     sell = (flat - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge
