@@ -548,21 +548,23 @@ def value_functions(
     sell: np.ndarray,
     chain: Chain,
     *,
+    end: Table | None = None,
     deadline_s: float | None = None,
 ) -> tuple[list[Table], int]:
-    """The value-to-go ``V_t`` for ``t = 0 .. n`` (``V_n``: 0 at ``x0``, the end condition;
-    ``V_0(x0)`` is the optimum) by the backward recursion of the module docstring, and the
-    peak breakpoint count."""
+    """The value-to-go ``V_t`` for ``t = 0 .. n`` (``V_n``: ``end``, by default 0 at ``x0``,
+    the end condition; then ``V_0(x0)`` is the optimum) by the backward recursion of the
+    module docstring, and the peak breakpoint count. A given ``end`` (breakpoints and values,
+    e.g. a later part of the chain's ``V``) re-prices a stretch of hours in front of it."""
     n = buy.size
     up, down, width = chain.up, chain.down, chain.width
     tol_x, tol_v = chain.tol_x, chain.tol_v(buy, sell)
     shifts = np.array([[up], [-down], [0.0]])  # the lines V(x + C), V(x - D), V(x)
     spread = np.array([[-up], [0.0], [down]])  # the grid xs - C, xs, xs + D
     bounds = np.array([0.0, width])
-    xs, vs = np.array([chain.x0]), np.array([0.0])
+    xs, vs = (np.array([chain.x0]), np.array([0.0])) if end is None else end
     tables: list[Table] = [(xs, vs)] * (n + 1)  # tables[t] is V_t
-    peak = 1
-    pieces: tuple[np.ndarray, np.ndarray] | None = (np.empty(0), np.empty(0))
+    peak = xs.size
+    pieces = _concave_pieces(xs, vs, tol_v)
     buys, sells = buy.tolist(), sell.tolist()
     sizes = [1] * (n + 1)
     same = 0  # hours after t with t's rates, one after another

@@ -375,6 +375,10 @@ def test_arrival_and_value_functions_meet_at_the_optimum(family: str) -> None:
     )
     assert float(np.interp(geometry.x0, *arrivals[-1])) == pytest.approx(best, rel=1e-12)
     assert arrivals[0][0].tolist() == [geometry.x0]
+    # a stretch re-run in front of a later V (``end``) gives the same V at its start
+    again, _ = chain.value_functions(buy[24:40], sell[24:40], geometry, end=values[40])
+    np.testing.assert_allclose(again[0][0], values[24][0], atol=1e-9)
+    np.testing.assert_allclose(again[0][1], values[24][1], rtol=1e-12)
     for t in range(flat.size + 1):
         (xv, vv), (xa, va) = values[t], arrivals[t]
         lo, hi = max(xv[0], xa[0]), min(xv[-1], xa[-1])
