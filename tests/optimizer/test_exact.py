@@ -332,6 +332,32 @@ def test_simplify_keeps_two_close_kinks() -> None:
     assert xs.size == 3  # the straight piece's inner point goes
 
 
+@given(
+    st.lists(st.integers(-3, 3), min_size=30, max_size=200),
+    st.floats(0.0, 1.0),
+    st.integers(-4, 1),
+    st.integers(0, 3),
+)
+@settings(max_examples=300)
+def test_a_wide_window_picks_the_same_move_in_numpy(
+    values: list[int], where: float, rate: int, spread: int
+) -> None:
+    # the forward pass compares a window of many breakpoints in numpy: the same candidates,
+    # arithmetic and tie rule as the Python loop, so the very same level -- ties included
+    # (whole values and rates on a grid of quarter MWh: many candidates earn exactly the same)
+    xs = np.arange(len(values)) * 0.25
+    vs = np.asarray(values, dtype=float)
+    width = float(xs[-1])
+    x = round(where * width * 4) / 4
+    up, down, tol_x = 2.0, 2.5, 1e-9
+    a, b = float(rate), float(rate + spread)
+    first = int(xs.searchsorted(x - down - tol_x))
+    last = int(xs.searchsorted(x + up + tol_x, "right"))
+    looped = chain._best_move(xs.tolist(), vs.tolist(), 0.0, width, x, a, b, up, down, tol_x)
+    wide = chain._best_move_wide(xs, vs, first, last, x, a, b, up, down)
+    assert wide == looped
+
+
 def test_chain_value_is_what_its_schedule_earns_over_nearly_flat_negative_prices() -> None:
     # 1,000 hours of -1200 +- 50 (the bench's family, hours 3000-4000): ~20 kinks per V, many
     # of them close together. V_0(x0) must be what the forward pass's schedule earns (a
