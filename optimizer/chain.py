@@ -665,6 +665,9 @@ def follow(
                 )
             else:
                 x_next = _best_move_wide(nxt_x, nxt_v, i, j, x, buys[t], sells[t], up, down)
+        # a breakpoint taken within tol_x beyond a window's end: the move stays within the
+        # hour's power (the level moves by at most tol_x, the revenue by its slope times that)
+        x_next = min(max(x_next, x - down), x + up)
         moves[t] = x_next
         moves[t] -= x
         x = x_next
