@@ -165,14 +165,15 @@ def make_batu_source(
     """The configured Batu source, behind the cache unless ``cache_max_days`` is 0.
 
     Fails at start-up (``ConfigError``) when no key is configured; the key itself is read on
-    each fetch through ``prices.secrets`` (from BATU_API_KEY, or from SSM once per process)."""
+    each fetch through ``prices.secrets`` (from BATU_API_KEY, or from SSM once per process,
+    waiting for SSM no longer than the fetch's deadline)."""
     if not settings.batu_api_key and not settings.batu_api_key_ssm_parameter:
         raise ConfigError("PRICE_SOURCE=batu needs BATU_API_KEY or BATU_API_KEY_SSM_PARAMETER")
 
-    def api_key() -> str:
+    def api_key(*, timeout_s: float) -> str:
         from prices.secrets import batu_api_key
 
-        return batu_api_key(settings)
+        return batu_api_key(settings, timeout_s=timeout_s)
 
     def call(query: PriceQuery, first: dt.date, last: dt.date, *, api_key: str | None) -> http.Call:
         return build_call(settings.batu_api_url, query, first, last, api_key=api_key)

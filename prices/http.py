@@ -506,14 +506,22 @@ class ParseResponse(Protocol):
     ) -> list[HourPrice]: ...
 
 
+class ApiKey(Protocol):
+    """A source's API key, waiting at most ``timeout_s`` seconds for it (the fetch's time left;
+    ``UpstreamTimeoutError`` when it is not there by then)."""
+
+    def __call__(self, *, timeout_s: float) -> str: ...
+
+
 class HttpSource:
     """A remote price source: a query's chunks fetched concurrently over one reused session,
     each answer parsed for its own days, the days assembled and validated (SPEC §5).
 
     What differs between upstreams is passed in: ``chunks``, ``build_call``, ``parse``, the
     ``processes`` served (others are a 404 without a call) and, for a keyed API, ``api_key``:
-    called once per fetch, before the first call (``prices.secrets`` keeps the one cache of
-    a key read from SSM); the key is redacted from every error that leaves :meth:`fetch`."""
+    called once per fetch, before the first call, with the fetch's time left, so a slow key
+    read (``prices.secrets``, the one cache of a key read from SSM) is a 504 at the deadline
+    like a slow upstream; the key is redacted from every error that leaves :meth:`fetch`."""
 
     def __init__(
         self,
@@ -528,7 +536,7 @@ class HttpSource:
         max_concurrent_calls: int,
         policy: RetryPolicy | None = None,
         processes: frozenset[Process] = frozenset(Process),
-        api_key: Callable[[], str] | None = None,
+        api_key: ApiKey | None = None,
     ) -> None:
         self.name = name
         self.chunks = chunks
@@ -553,7 +561,7 @@ class HttpSource:
         deadline = Deadline(self.deadline_s, not_after=deadline_s)
         key = None
         if self._api_key is not None:
-            key = self._api_key()
+            key = self._api_key(timeout_s=max(0.0, deadline.remaining_s()))
             if not key:
                 raise UpstreamError(f"{self.name}: the API key is empty")
         try:

@@ -4,35 +4,53 @@ On Lambda the key is read once per container from the parameter named by
 ``BATU_API_KEY_SSM_PARAMETER`` and kept for the container's life; boto3 comes with the Lambda
 runtime (it is not packaged) and is imported only when SSM is actually used. Error messages
 never contain the key.
+
+The SSM read is bounded by the fetch that needs it (SPEC §13): it runs in a background thread,
+one read per parameter at a time (single flight), and a fetch waits for it at most its time
+left, then gives up with a 504. A read outlived by its request is not lost: when it finishes it
+fills the cache for the next request; a failed read is forgotten, so the next request tries
+again.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
-from prices.base import UpstreamError
+from prices.base import UpstreamError, UpstreamTimeoutError
 from prices.settings import ConfigError, PriceSettings
 
 logger = logging.getLogger(__name__)
 
-#: botocore timeouts and retries for the SSM call: a few seconds at most, well inside the
-#: price-fetch deadline (the call happens before the first upstream request).
+#: botocore timeouts and retries of the SSM call: at worst 3 attempts of 2 s connect + 3 s read
+#: plus backoff (about 15-18 s); a fetch waits for it only until its deadline.
 SSM_CONNECT_TIMEOUT_S = 2.0
 SSM_READ_TIMEOUT_S = 3.0
 SSM_MAX_ATTEMPTS = 3
+#: What a fetch whose deadline passes during the SSM read answers (504).
+READ_TOO_SLOW = "batu: the API key was still being read from SSM at the fetch deadline"
 
+#: Guards ``_cache`` and ``_reads``.
 _lock = threading.Lock()
+#: Parameter name → its value, once read (for the life of the process).
 _cache: dict[str, str] = {}
+#: Parameter name → the read in progress (removed when it ends, whatever the outcome).
+_reads: dict[str, Future[str]] = {}
+#: Runs the reads (one per parameter at a time); its threads are created on first use only.
+_readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ssm-read")
 
 
-def batu_api_key(settings: PriceSettings) -> str:
+def batu_api_key(settings: PriceSettings, *, timeout_s: float | None = None) -> str:
     """The Batu API key: ``settings.batu_api_key`` if set, else the decrypted value of the SSM
     parameter ``settings.batu_api_key_ssm_parameter`` (read once per process, thread-safe: the
     one key cache; a rotated key is seen by new containers).
 
-    Raises ``ConfigError`` when neither is configured and ``UpstreamError`` (502) when SSM
-    cannot be read or holds an empty value.
+    ``timeout_s`` is how long the caller may wait for an SSM read (its time left; ``None``: as
+    long as the read takes). Raises ``ConfigError`` when neither is configured,
+    ``UpstreamTimeoutError`` (504) when the read is not done within ``timeout_s`` (it goes on
+    in the background and fills the cache) and ``UpstreamError`` (502) when SSM cannot be read
+    or holds an empty value.
     """
     if settings.batu_api_key:
         return settings.batu_api_key
@@ -41,10 +59,31 @@ def batu_api_key(settings: PriceSettings) -> str:
         raise ConfigError("the Batu API key needs BATU_API_KEY or BATU_API_KEY_SSM_PARAMETER")
     with _lock:
         cached = _cache.get(name)
-        if cached is None:
-            cached = _read_parameter(name)
-            _cache[name] = cached
-        return cached
+        if cached is not None:
+            return cached
+        read = _reads.get(name)
+        if read is None:
+            read = _reads[name] = _readers.submit(_read_and_keep, name)
+    try:
+        return read.result(timeout=None if timeout_s is None else max(0.0, timeout_s))
+    except TimeoutError:
+        logger.warning("SSM parameter %s: still being read at the fetch deadline", name)
+        raise UpstreamTimeoutError(READ_TOO_SLOW) from None
+
+
+def _read_and_keep(name: str) -> str:
+    """One read of ``name`` (in a reader thread): its value is cached before any waiter sees
+    it, and the read is forgotten before its error is, so the next call starts a fresh one."""
+    try:
+        value = _read_parameter(name)
+    except BaseException:
+        with _lock:
+            _reads.pop(name, None)
+        raise
+    with _lock:
+        _cache[name] = value
+        _reads.pop(name, None)
+    return value
 
 
 def _read_parameter(name: str) -> str:
@@ -58,7 +97,9 @@ def _read_parameter(name: str) -> str:
         retries={"max_attempts": SSM_MAX_ATTEMPTS, "mode": "standard"},
     )
     try:
-        response = boto3.client("ssm", config=config).get_parameter(Name=name, WithDecryption=True)
+        # A session of its own: boto3's default session is not safe to share between threads.
+        client = boto3.session.Session().client("ssm", config=config)
+        response = client.get_parameter(Name=name, WithDecryption=True)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "unknown")
         logger.error("reading SSM parameter %s failed: %s", name, code)

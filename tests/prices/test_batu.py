@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Callable
 
 import pytest
@@ -41,7 +42,7 @@ from prices.batu import (
     request_params,
 )
 from prices.cache import CachedSource
-from prices.http import HttpSource, RetryPolicy, Timeouts
+from prices.http import ApiKey, HttpSource, RetryPolicy, Timeouts
 
 BASE = "https://batu.test"
 URL = BASE + "/electricity-data/pmls/zone"
@@ -76,13 +77,15 @@ class KeyProvider:
     def __init__(self, key: str = API_KEY) -> None:
         self.key = key
         self.calls = 0
+        self.timeouts_s: list[float] = []
 
-    def __call__(self) -> str:
+    def __call__(self, *, timeout_s: float) -> str:
         self.calls += 1
+        self.timeouts_s.append(timeout_s)
         return self.key
 
 
-def keyed_source(api_key: Callable[[], str], policy: RetryPolicy) -> HttpSource:
+def keyed_source(api_key: ApiKey, policy: RetryPolicy) -> HttpSource:
     """The Batu pieces in an ``HttpSource`` with its own key provider."""
 
     def call(query: PriceQuery, first: dt.date, last: dt.date, *, api_key: str | None):
@@ -435,15 +438,32 @@ def test_the_key_is_asked_for_once_per_fetch_and_sent_as_header(
     assert key.calls == 1
     batu.fetch(query("2020-08-01", "2020-08-01"))
     assert key.calls == 2  # prices.secrets keeps the one cache (of a key read from SSM)
+    # Each time with the fetch's time left: at most the source's own 5 s deadline.
+    assert all(0.0 < t <= 5.0 for t in key.timeouts_s)
+
+
+def test_the_key_gets_the_request_deadlines_time_left(
+    mocked: responses.RequestsMock, fast_retry: RetryPolicy
+) -> None:
+    key = KeyProvider()
+    with pytest.raises(UpstreamTimeoutError):
+        keyed_source(key, fast_retry).fetch(
+            query("2020-08-01", "2020-08-01"), deadline_s=time.monotonic() - 1.0
+        )
+    assert key.timeouts_s == [0.0]  # a deadline already passed: no waiting for the key
+    assert len(mocked.calls) == 0
 
 
 @pytest.mark.parametrize(
     "provider",
-    [KeyProvider(""), lambda: (_ for _ in ()).throw(UpstreamError("could not read from SSM"))],
+    [
+        KeyProvider(""),
+        lambda *, timeout_s: (_ for _ in ()).throw(UpstreamError("could not read from SSM")),
+    ],
     ids=["empty", "failing"],
 )
 def test_a_bad_key_fails_the_fetch_without_calling(
-    mocked: responses.RequestsMock, fast_retry: RetryPolicy, provider: Callable[[], str]
+    mocked: responses.RequestsMock, fast_retry: RetryPolicy, provider: ApiKey
 ) -> None:
     with pytest.raises(UpstreamError, match=r"key is empty|SSM") as err:
         keyed_source(provider, fast_retry).fetch(query("2020-08-01", "2020-08-01"))
