@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from prices.base import UpstreamError, UpstreamTimeoutError
 from prices.settings import ConfigError, PriceSettings
@@ -64,11 +64,12 @@ def batu_api_key(settings: PriceSettings, *, timeout_s: float | None = None) -> 
         read = _reads.get(name)
         if read is None:
             read = _reads[name] = _readers.submit(_read_and_keep, name)
-    try:
-        return read.result(timeout=None if timeout_s is None else max(0.0, timeout_s))
-    except TimeoutError:
+    # wait(), not result(timeout): a TimeoutError raised by the read itself is not the deadline.
+    done, _ = wait([read], timeout=None if timeout_s is None else max(0.0, timeout_s))
+    if not done:
         logger.warning("SSM parameter %s: still being read at the fetch deadline", name)
-        raise UpstreamTimeoutError(READ_TOO_SLOW) from None
+        raise UpstreamTimeoutError(READ_TOO_SLOW)
+    return read.result()
 
 
 def _read_and_keep(name: str) -> str:

@@ -270,6 +270,15 @@ def test_a_caller_that_waits_sees_the_reads_own_error(blocked: BlockedRead) -> N
     assert caught.value.detail == "could not read the Batu API key from SSM"
 
 
+def test_a_timeout_error_of_the_read_itself_is_not_taken_for_the_deadline(
+    blocked: BlockedRead,
+) -> None:
+    blocked.outcomes = [TimeoutError("a socket timed out")]
+    blocked.release.set()
+    with pytest.raises(TimeoutError, match="a socket timed out"):
+        secrets.batu_api_key(ssm_settings(), timeout_s=60.0)
+
+
 def test_a_local_key_needs_no_time(blocked: BlockedRead) -> None:
     settings = PriceSettings(source="batu", batu_api_key="local-key")
     assert secrets.batu_api_key(settings, timeout_s=-1.0) == "local-key"
