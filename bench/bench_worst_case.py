@@ -141,7 +141,7 @@ def route(days: list[MarketDay], battery: Battery, horizon: Horizon) -> str:
         if not binaries:
             return "HiGHS LP over the chain"
         sol = solve_chain(*stored_rates(prices, battery), battery)
-        text = f"chain recursion, peak {sol.peak_breakpoints} breakpoints"
+        text = f"chain: {sol.route}"
         if battery.max_cycles_per_day is None:
             return text
         return text + ", cap: " + chain_with_cap(prices, day_offsets(days), days, battery).route

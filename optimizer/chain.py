@@ -1,6 +1,15 @@
 """Exact optimum of one chain of hours (``continuous`` horizon) by dynamic programming over
 piecewise-linear value functions that need not be concave.
 
+``solve_chain`` first tries the chain's *lattice* (``optimizer.lattice.chain_levels``: the
+levels reachable from 0, W and x0 by whole moves, which hold an optimal schedule of the
+chain). When C and D are commensurate -- ``C / D`` is the round trip, and 0.85 = 17/20,
+0.9 = 9/10 give lattices of ~70-200 levels for a 4-hour battery -- and it has at most
+``MAX_LATTICE_LEVELS`` levels, the chain is a Bellman recursion on those levels at a fixed
+cost per hour whatever the prices (a year: ~0.2 s on one core, ``bench/bench_worst_case.py``).
+Otherwise (a round trip like 0.8736, or a 168-hour battery: thousands of levels) it takes the
+piecewise-linear recursion below (``solve_piecewise``), whose cost grows with the breakpoints.
+
 Notation of ``optimizer.envelope``: stored energy above the floor ``x`` in ``[0, W]``, from
 ``x0`` at the start of the chain back to ``x0`` at its end; in hour ``t`` the level moves by
 ``u`` in ``[-D, C]`` and earns ``-a_t u`` charging (``u >= 0``) or ``-b_t u`` discharging.
@@ -89,6 +98,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from optimizer import lattice
 from optimizer.battery import Battery
 from optimizer.errors import DeadlineExceededError
 
@@ -101,6 +111,9 @@ V_REL = 1e-13
 CHECK_EVERY = 256
 #: the longest period looked for in a run of hours of one rate
 MAX_PERIOD = 64
+#: the most levels of a chain's lattice it is solved on (above, the piecewise recursion): at
+#: most ~0.25 s for a year of 8,784 hours on one core, whatever the prices
+MAX_LATTICE_LEVELS = 256
 #: breakpoints in a forward step's window above which its candidates are compared in numpy
 WIDE_WINDOW = 24
 
@@ -122,7 +135,7 @@ _DOMAINS = np.array([0, 2, 1])
 class ChainSolution:
     moves: np.ndarray  # stored-energy move per hour (MWh)
     value: float  # V_0(x0): the optimal revenue (MXN)
-    peak_breakpoints: int
+    route: str  # which recursion solved it (for benchmarks and logs)
 
 
 def _general_hour(
@@ -709,9 +722,32 @@ def solve_chain(
     *,
     deadline_s: float | None = None,
 ) -> ChainSolution:
-    """Optimal stored-energy moves over one chain of hours (``buy`` = a_t, ``sell`` = b_t)."""
+    """Optimal stored-energy moves over one chain of hours (``buy`` = a_t, ``sell`` = b_t):
+    on the chain's lattice (``optimizer.lattice.chain_levels``) when it has at most
+    ``MAX_LATTICE_LEVELS`` levels -- a fixed cost per hour whatever the prices -- else by the
+    piecewise-linear recursion of this module (``solve_piecewise``). Which one depends on
+    the battery only."""
+    chain = Chain.of(battery)
+    levels = lattice.chain_levels(chain.width, chain.x0, chain.up, chain.down, MAX_LATTICE_LEVELS)
+    if levels is None:
+        return solve_piecewise(buy, sell, battery, deadline_s=deadline_s)
+    moves, value = lattice.solve_chain(
+        buy, sell, levels, chain.x0, chain.up, chain.down, deadline_s=deadline_s
+    )
+    return ChainSolution(moves=moves, value=value, route=f"lattice of {levels.size} levels")
+
+
+def solve_piecewise(
+    buy: np.ndarray,
+    sell: np.ndarray,
+    battery: Battery,
+    *,
+    deadline_s: float | None = None,
+) -> ChainSolution:
+    """``solve_chain`` by the piecewise-linear recursion of the module docstring (any
+    battery)."""
     chain = Chain.of(battery)
     tables, peak = value_functions(buy, sell, chain, deadline_s=deadline_s)
     value = float(np.interp(chain.x0, *tables[0]))
     moves = follow(tables, buy, sell, chain, chain.x0)
-    return ChainSolution(moves=moves, value=value, peak_breakpoints=peak)
+    return ChainSolution(moves=moves, value=value, route=f"piecewise, peak {peak} breakpoints")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from optimizer import Battery, DeadlineExceededError, Horizon, chain, run_strategy
 from optimizer.chain import solve_chain
 from optimizer.envelope import needs_binary
-from optimizer.lattice import make_lattice, solve
+from optimizer.lattice import chain_levels, make_lattice, solve
 from optimizer.strategies import optimal
 from optimizer.strategies.optimal import daily_moves
 from testkit.realdata import with_negative_hours, with_solar_dips
@@ -114,13 +114,16 @@ def test_property_continuous_equals_reference(
 @settings(max_examples=150)
 @given(prices=st.sampled_from([23, 24, 25]).flatmap(hard_day), battery=any_battery(cap=False))
 def test_property_chain_of_one_day_equals_lattice(prices: np.ndarray, battery: Battery) -> None:
-    # two exact methods that share no code: one day's chain is the daily problem
+    # two exact methods that share no code: one day's chain is the daily problem (and the
+    # chain's own route, its lattice when small, agrees with both)
     buy = prices / battery.eta_charge
     sell = (prices - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge
-    chain = solve_chain(buy, sell, battery)
+    piecewise = chain.solve_piecewise(buy, sell, battery)
+    routed = solve_chain(buy, sell, battery)
     moves, best = solve(buy[None, :], sell[None, :], np.ones((1, prices.size), bool), battery)
-    assert_exact(chain.value, float(best[0]))
-    for path in (chain.moves, moves[0]):  # each schedule earns its value
+    assert_exact(piecewise.value, float(best[0]))
+    assert_exact(routed.value, float(best[0]))
+    for path in (piecewise.moves, routed.moves, moves[0]):  # each schedule earns its value
         revenue = np.sum(np.where(path > 0, -buy * path, -sell * path))
         assert_exact(float(revenue), float(best[0]))
 
@@ -139,14 +142,93 @@ def test_property_chain_shortcuts_equal_the_general_step(
     p = np.concatenate(prices)
     buy = p / battery.eta_charge
     sell = (p - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge
-    fast = solve_chain(buy, sell, battery)
+    fast = chain.solve_piecewise(buy, sell, battery)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(chain, "_concave_pieces", lambda *_: None)
-        general = solve_chain(buy, sell, battery)
+        general = chain.solve_piecewise(buy, sell, battery)
     assert_exact(fast.value, general.value)
     for path in (fast.moves, general.moves):
         revenue = np.sum(np.where(path > 0, -buy * path, -sell * path))
         assert_exact(float(revenue), general.value)
+
+
+@st.composite
+def lattice_battery(draw: st.DrawFn) -> Battery:
+    """Batteries whose chain lattice is small: round trips of a few digits (C / D = the round
+    trip), any SoC window and start, short durations."""
+    lo = draw(st.sampled_from([0.0, 0.1, 0.2]))
+    hi = draw(st.sampled_from([0.8, 0.9, 1.0]))
+    return Battery(
+        power_mw=draw(st.sampled_from([1.0, 10.0, 250.0])),
+        duration_h=draw(st.sampled_from([0.01, 0.25, 1.0, 2.0, 4.0])),
+        round_trip_efficiency=draw(st.sampled_from([1.0, 0.9, 0.85, 0.81, 0.64, 0.5])),
+        min_soc=lo,
+        max_soc=hi,
+        initial_soc=draw(st.sampled_from([None, lo, hi, 0.5 * (lo + hi), lo + 0.37 * (hi - lo)])),
+        degradation_cost_mxn_per_mwh=draw(st.sampled_from([0.0, 25.0, 300.0])),
+    )
+
+
+@settings(max_examples=80)
+@given(
+    prices=st.lists(st.sampled_from([23, 24, 25]).flatmap(hard_day), min_size=2, max_size=4),
+    battery=lattice_battery(),
+)
+def test_property_chain_lattice_equals_the_piecewise_recursion(
+    prices: list[np.ndarray], battery: Battery
+) -> None:
+    # the chain on its lattice (optimizer.lattice.chain_levels) against the piecewise-linear
+    # recursion: two exact methods, the same optimum, each schedule feasible and earning it
+    p = np.concatenate(prices)
+    buy = p / battery.eta_charge
+    sell = (p - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge
+    routed = solve_chain(buy, sell, battery)
+    assert routed.route.startswith("lattice of")
+    piecewise = chain.solve_piecewise(buy, sell, battery)
+    assert_exact(routed.value, piecewise.value)
+    geometry = chain.Chain.of(battery)
+    slack = 1e-9 * max(geometry.width, geometry.up, geometry.down)
+    for path in (routed.moves, piecewise.moves):
+        revenue = np.sum(np.where(path > 0, -buy * path, -sell * path))
+        assert_exact(float(revenue), piecewise.value)
+        levels = geometry.x0 + np.cumsum(path)
+        assert levels.min() >= -slack
+        assert levels.max() <= geometry.width + slack
+        assert levels[-1] == pytest.approx(geometry.x0, abs=slack)
+        assert path.max() <= geometry.up + slack
+        assert path.min() >= -geometry.down - slack
+
+
+def test_chain_lattice_of_the_prd_battery() -> None:
+    # C / D = 0.85 = 17 / 20: the levels reachable from 0, W and x0 by whole moves are
+    # D / 20 apart on each of the three cosets, and the set is closed under every move that
+    # stays in [0, W]; a 168-hour battery's lattice is too large and takes the piecewise route
+    battery = prd_battery(initial_soc=0.37)
+    geometry = chain.Chain.of(battery)
+    levels = chain_levels(geometry.width, geometry.x0, geometry.up, geometry.down, 10_000)
+    assert levels is not None
+    assert geometry.x0 in levels.tolist()
+    assert levels[0] == 0.0
+    assert levels[-1] == geometry.width
+    merge = 1e-12 * geometry.width
+    assert (np.diff(levels) > merge).all()
+    for step in (geometry.up, -geometry.down, -geometry.up, geometry.down):
+        moved = levels + step
+        moved = moved[(moved >= 0.0) & (moved <= geometry.width)]
+        gap = np.abs(levels[levels.searchsorted(moved).clip(0, levels.size - 1)] - moved)
+        below = np.abs(levels[(levels.searchsorted(moved) - 1).clip(0)] - moved)
+        assert (np.minimum(gap, below) <= 1e-9 * geometry.width).all()
+    spacing = geometry.down / 20
+    for anchor in (0.0, geometry.width, geometry.x0):  # each coset is a lattice of D / 20
+        offsets = (levels - anchor) / spacing
+        on_coset = np.abs(offsets - np.round(offsets)) < 1e-6
+        below_anchor, above_anchor = anchor / spacing, (geometry.width - anchor) / spacing
+        assert on_coset.sum() == int(below_anchor) + int(above_anchor) + 1
+    assert levels.size <= chain.MAX_LATTICE_LEVELS
+    big = chain.Chain.of(prd_battery(duration_h=168.0, initial_soc=0.5))
+    assert chain_levels(big.width, big.x0, big.up, big.down, chain.MAX_LATTICE_LEVELS) is None
+    prices = np.full(48, -300.0)
+    assert solve_chain(prices, prices, prd_battery(duration_h=168.0)).route.startswith("piecewise")
 
 
 # ----------------------------------------------------------------------------- named families
@@ -368,7 +450,7 @@ def test_chain_value_is_what_its_schedule_earns_over_nearly_flat_negative_prices
     battery = prd_battery()
     buy = prices / battery.eta_charge
     sell = prices * battery.eta_discharge
-    solution = solve_chain(buy, sell, battery)
+    solution = chain.solve_piecewise(buy, sell, battery)
     path = solution.moves
     levels = battery.energy_mwh * (battery.soc_start - battery.min_soc) + np.cumsum(path)
     width = battery.energy_mwh * (battery.max_soc - battery.min_soc)
@@ -436,10 +518,10 @@ def test_runs_of_one_rate_repeat_their_period(value: float, duration_h: float) -
                 return step(*args)
 
             patch.setattr(chain, name, counted)
-        fast = solve_chain(buy, sell, battery)
+        fast = chain.solve_piecewise(buy, sell, battery)
         stepped = len(steps)
         patch.setattr(chain, "MAX_PERIOD", 0)
-        slow = solve_chain(buy, sell, battery)
+        slow = chain.solve_piecewise(buy, sell, battery)
     assert stepped < len(steps) - stepped  # hours were copied, not recursed
     assert_exact(fast.value, slow.value)
     for path in (fast.moves, slow.moves):
@@ -457,7 +539,7 @@ def test_copied_hours_then_concave_hours() -> None:
     prices = np.concatenate(days)
     buy = prices / battery.eta_charge
     sell = prices * battery.eta_discharge
-    solution = solve_chain(buy, sell, battery)
+    solution = chain.solve_piecewise(buy, sell, battery)
     assert_exact(solution.value, reference_optimum(days, battery, continuous=True))
     path = solution.moves
     assert_exact(float(np.sum(np.where(path > 0, -buy * path, -sell * path))), solution.value)
