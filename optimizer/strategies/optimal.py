@@ -134,7 +134,8 @@ import numpy as np
 
 from optimizer import lattice
 from optimizer.battery import Battery
-from optimizer.chain import solve_chain
+from optimizer.chain import Chain, follow, solve_chain, value_functions
+from optimizer.chain_cap import feasible, reprice
 from optimizer.envelope import HourModels, needs_binary, recurse, stored_rates, to_grid
 from optimizer.errors import DeadlineExceededError, InfeasibleProblemError, SolverError
 from optimizer.market import MarketDay
@@ -562,12 +563,10 @@ def chain_with_cap(
     clean = remove_overlap(*raw, battery)
     if _reaches(_grid_revenue(prices, *clean, battery), bound):
         return ChainCap(*clean, route="certified by its LP relaxation", milp=False)
-    moves = _lagrangian_certificate(prices, offsets, days, battery, cap, bound, deadline_s)
-    if moves is not None:
-        charge, discharge = to_grid(moves[None, :], battery)
-        return ChainCap(
-            charge[0], discharge[0], route="certified by its Lagrangian bound", milp=False
-        )
+    certified = _lagrangian_certificate(prices, offsets, days, battery, cap, bound, deadline_s)
+    if certified is not None:
+        charge, discharge = to_grid(certified[0][None, :], battery)
+        return ChainCap(charge[0], discharge[0], route=certified[1], milp=False)
     for rounds in range(1, LAZY_ROUNDS + 1):
         integral = integral | _overlap_hours(*raw, battery)
         if int(integral.sum()) > LAZY_MAX_BINARIES:
@@ -599,9 +598,10 @@ def _lagrangian_certificate(
     cap: float,
     relaxed_bound: float,
     deadline_s: float | None,
-) -> np.ndarray | None:
+) -> tuple[np.ndarray, str] | None:
     """Stored-energy moves of the capped chain certified by the daily route's multipliers
-    priced into one chain recursion, or by ``relaxed_bound`` (module docstring), else None."""
+    priced into one chain recursion, or by ``relaxed_bound``, or by that bound re-priced
+    day by day (``optimizer.chain_cap``; module docstring), and the route; else None."""
     buy, sell = stored_rates(prices, battery)
 
     def revenue(moves: np.ndarray) -> float:
@@ -613,17 +613,34 @@ def _lagrangian_certificate(
     )
     # every day back at soc_0 within its cap: feasible on the chain
     daily = None if unsolved.any() else flatten(day_moves, hours)
+    route = "certified by its Lagrangian bound"
     if daily is not None and _reaches(revenue(daily), relaxed_bound):
-        return daily
+        return daily, route
     lam = np.nan_to_num(multipliers, nan=0.0)  # any lambda >= 0 gives a bound
-    priced = solve_chain(buy, sell - np.repeat(lam, hours), battery, deadline_s=deadline_s)
-    bound = min(priced.value + cap * float(lam.sum()), relaxed_bound)  # >= the optimum
+    chain = Chain.of(battery)
+    priced_sell = sell - np.repeat(lam, hours)
+    tables, _ = value_functions(buy, priced_sell, chain, deadline_s=deadline_s)
+    priced = follow(tables, buy, priced_sell, chain, chain.x0)  # as solve_chain
+    value = float(np.interp(chain.x0, *tables[0]))
+    bound = min(value + cap * float(lam.sum()), relaxed_bound)  # >= the optimum
     candidates = [daily] if daily is not None else []
-    if within_cap(priced.moves, offsets, cap):
-        candidates.insert(0, priced.moves)
+    if within_cap(priced, offsets, cap):
+        candidates.insert(0, priced)
     for moves in candidates:
         if _reaches(revenue(moves), bound):
-            return moves
+            return moves, route
+    # the days that break complementary slackness re-priced alone (optimizer.chain_cap)
+    proposal = reprice(buy, sell, offsets, chain, cap, lam, tables, priced, deadline_s=deadline_s)
+    if proposal is None:
+        return None
+    bound = min(proposal.bound, bound)  # both >= the optimum
+    route = (
+        f"certified by its Lagrangian bound re-priced on {proposal.days} "
+        f"day{'s' if proposal.days > 1 else ''} ({proposal.rounds} Newton rounds)"
+    )
+    for moves in (proposal.moves, *candidates):
+        if feasible(moves, offsets, chain, cap) and _reaches(revenue(moves), bound):
+            return moves, route
     return None
 
 

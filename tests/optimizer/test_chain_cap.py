@@ -1,19 +1,22 @@
 """``continuous`` horizon with a cycle cap and non-concave hours (issue 9): every route of
-``optimal.chain_with_cap`` -- the LP relaxation's certificate, the Lagrangian one, HiGHS MILPs
-with binaries where the relaxations overlapped, the full MILP -- against the independent MILP
-of ``reference.py`` (a binary in every hour)."""
+``optimal.chain_with_cap`` -- the LP relaxation's certificate, the Lagrangian one, that bound
+re-priced day by day (``optimizer.chain_cap``), HiGHS MILPs with binaries where the
+relaxations overlapped, the full MILP -- against the independent MILP of ``reference.py`` (a
+binary in every hour)."""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optimizer import Battery, DeadlineExceededError, Horizon, MarketDay, run_strategy
-from optimizer.envelope import needs_binary
+from optimizer import Battery, DeadlineExceededError, Horizon, MarketDay, chain_cap, run_strategy
+from optimizer.chain import Chain, follow, value_functions
+from optimizer.envelope import needs_binary, stored_rates
 from optimizer.settle import day_offsets
 from optimizer.strategies import optimal
 from optimizer.strategies.optimal import ChainCap, chain_with_cap, solve_program
@@ -34,6 +37,29 @@ def solved(prices: list[np.ndarray], battery: Battery) -> tuple[ChainCap, float]
     kappa = battery.degradation_cost_mxn_per_mwh
     revenue = float(np.sum(flat * (result.discharge_mw - result.charge_mw)))
     return result, revenue - kappa * float(result.discharge_mw.sum())
+
+
+REPRICED = "certified by its Lagrangian bound re-priced on "
+
+
+def forbid_branch_and_bound(patch: pytest.MonkeyPatch) -> None:
+    """HiGHS may solve the LP relaxation (no binary) but no program with a binary."""
+    program = optimal.solve_program
+
+    def relaxation_only(
+        prices: np.ndarray, offsets: np.ndarray, battery: Battery, **kwargs: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        integral = kwargs.get("integral")
+        if integral is None or (integral & needs_binary(prices, battery)).any():
+            raise AssertionError("branch and bound called")
+        return program(prices, offsets, battery, **kwargs)
+
+    patch.setattr(optimal, "solve_program", relaxation_only)
+
+
+def without_repricing(patch: pytest.MonkeyPatch) -> None:
+    """``chain_cap.reprice`` proposes nothing: the routes after it are taken."""
+    patch.setattr(chain_cap, "MAX_REPRICED_DAYS", 0)
 
 
 def assert_feasible(prices: list[np.ndarray], battery: Battery, result: ChainCap) -> None:
@@ -169,6 +195,53 @@ def test_property_headroom_cuts_keep_the_daily_milp_exact(
     assert_exact(value, reference_optimum(prices, battery))
 
 
+@settings(max_examples=40)
+@given(
+    prices=st.lists(negative_runs_day(), min_size=2, max_size=3),
+    battery=capped_battery(),
+    priced=st.sampled_from([0.0, 0.0, 5.0, 60.0, 900.0]),
+)
+def test_property_repriced_bound_is_an_upper_bound(
+    prices: list[np.ndarray], battery: Battery, priced: float
+) -> None:
+    # chain_cap.reprice from any multipliers: its bound is >= the optimum (weak duality and
+    # the pass's upper bounds), a proposal that passes the checks earns at most the optimum,
+    # and one that reaches its bound earns exactly the optimum; with nothing to re-price the
+    # priced chain's schedule is optimal itself
+    days = days_from(prices)
+    offsets = day_offsets(days)
+    flat = np.concatenate(prices)
+    cap = battery.daily_withdrawal_cap_mwh
+    assert cap is not None
+    chain = Chain.of(battery)
+    buy, sell = stored_rates(flat, battery)
+    lam = np.full(len(prices), priced)
+    lam[::2] = 0.0  # some days priced, some not
+    sell_lam = sell - np.repeat(lam, np.diff(offsets))
+    tables, _ = value_functions(buy, sell_lam, chain)
+    moves = follow(tables, buy, sell_lam, chain, chain.x0)
+    want = reference_optimum(prices, battery, continuous=True)
+    tol = 1e-6 * max(1.0, abs(want))
+
+    def revenue(m: np.ndarray) -> float:
+        return float(np.sum(np.where(m > 0, -buy * m, -sell * m)))
+
+    bound = float(np.interp(chain.x0, *tables[0])) + cap * float(lam.sum())
+    assert bound >= want - tol  # weak duality
+    proposal = chain_cap.reprice(buy, sell, offsets, chain, cap, lam, tables, moves)
+    if proposal is None:
+        withdrawn = np.add.reduceat(np.maximum(-moves, 0.0), offsets[:-1])
+        slack = (lam > 0) & (withdrawn < cap * (1 - chain_cap.CAP_REL_TOL))
+        if (withdrawn <= cap * (1 + chain_cap.CAP_REL_TOL)).all() and not slack.any():
+            assert revenue(moves) == pytest.approx(want, rel=1e-6, abs=1e-6)
+        return
+    assert proposal.bound >= want - tol
+    if chain_cap.feasible(proposal.moves, offsets, chain, cap):
+        assert revenue(proposal.moves) <= want + tol
+        if revenue(proposal.moves) >= proposal.bound - 1e-9 * max(1.0, abs(proposal.bound)):
+            assert_exact(revenue(proposal.moves), want)
+
+
 # ----------------------------------------------------------------------------- named cases
 
 
@@ -221,6 +294,46 @@ def test_headroom_cuts_take_the_chain_level_before_each_day() -> None:
 
 
 @pytest.mark.parametrize(
+    ("n", "share", "cap", "seed", "route"),
+    [
+        (3, 0.3, 3.0, 38, "1 day (8 Newton rounds)"),
+        (3, 0.5, 3.0, 36, "1 day (8 Newton rounds)"),
+        (4, 0.3, 2.0, 47, "2 days (12 Newton rounds)"),
+        (4, 0.5, 3.0, 42, "2 days (11 Newton rounds)"),
+    ],
+)
+def test_repriced_lagrangian_bound_certifies_without_binaries(
+    n: int, share: float, cap: float, seed: int, route: str
+) -> None:
+    # the relaxation is not tight and the uncapped chain withdraws above the cap on one or
+    # two days: each such day's multiplier found exactly between the chain's value functions
+    # (optimizer.chain_cap); the mix of the two schedules optimal there meets the bound
+    prices = negative_hour_days(n, share, seed=seed)
+    battery = prd_battery(max_cycles_per_day=cap)
+    with pytest.MonkeyPatch.context() as patch:
+        forbid_branch_and_bound(patch)
+        result, revenue = solved(prices, battery)
+    assert result.route == REPRICED + route
+    assert not result.milp
+    assert_feasible(prices, battery, result)
+    assert_exact(revenue, reference_optimum(prices, battery, continuous=True))
+
+
+@pytest.mark.parametrize("first", [54, 174])
+def test_solar_dips_with_cap_3_are_certified_by_the_repriced_bound(first: int) -> None:
+    # the bench's slowest family once (6.8 s of MILP for a year): the uncapped chain exceeds
+    # the cap on one day; its multiplier alone closes the gap
+    prices = solar_dip_days(3, first=first)
+    battery = prd_battery(max_cycles_per_day=3.0)
+    with pytest.MonkeyPatch.context() as patch:
+        forbid_branch_and_bound(patch)
+        result, revenue = solved(prices, battery)
+    assert result.route.startswith(REPRICED + "1 day")
+    assert_feasible(prices, battery, result)
+    assert_exact(revenue, reference_optimum(prices, battery, continuous=True))
+
+
+@pytest.mark.parametrize(
     ("share", "cap", "seed", "route"),
     [
         (0.3, 3.0, 38, "HiGHS MILP over the chain, 1 binaries (1 round)"),
@@ -230,11 +343,13 @@ def test_headroom_cuts_take_the_chain_level_before_each_day() -> None:
 def test_uncertified_chains_are_solved_by_highs(
     share: float, cap: float, seed: int, route: str
 ) -> None:
-    # the relaxation is not tight (or its optimum overlaps): binaries where it overlapped,
-    # then where the next one did
+    # without the re-priced bound the relaxation is not tight (or its optimum overlaps):
+    # binaries where it overlapped, then where the next one did
     prices = negative_hour_days(3, share, seed=seed)
     battery = prd_battery(max_cycles_per_day=cap)
-    result, revenue = solved(prices, battery)
+    with pytest.MonkeyPatch.context() as patch:
+        without_repricing(patch)
+        result, revenue = solved(prices, battery)
     assert result.route == route
     assert result.milp
     assert_feasible(prices, battery, result)
@@ -249,14 +364,64 @@ def test_binaries_only_where_the_relaxation_overlapped_match_every_binary(
     # non-concave hour
     prices = negative_hour_days(3, 0.5, seed=36)
     battery = prd_battery(max_cycles_per_day=3.0)
-    lazy, lazy_revenue = solved(prices, battery)
     with pytest.MonkeyPatch.context() as patch:
+        without_repricing(patch)
+        lazy, lazy_revenue = solved(prices, battery)
         patch.setattr(optimal, limit, value)
         full, full_revenue = solved(prices, battery)
     binaries = int(needs_binary(np.concatenate(prices), battery).sum())
     assert full.route == f"HiGHS MILP over the chain, {binaries} binaries (all)"
     assert lazy.route != full.route
     assert_exact(lazy_revenue, full_revenue)
+
+
+def test_repricing_that_runs_out_of_rounds_falls_back_to_highs() -> None:
+    prices = negative_hour_days(3, 0.3, seed=38)
+    battery = prd_battery(max_cycles_per_day=3.0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chain_cap, "NEWTON_MAX_ROUNDS", 2)
+        result, revenue = solved(prices, battery)
+    assert result.milp
+    assert_feasible(prices, battery, result)
+    assert_exact(revenue, reference_optimum(prices, battery, continuous=True))
+
+
+def test_the_bound_pass_stops_where_the_chain_forgets_the_repriced_days() -> None:
+    # the pass recurses only until its V differs from the priced chain's by a constant; never
+    # stopping (a spread that nothing meets) recurses every hour before the days and gives
+    # the same bound
+    prices = negative_hour_days(12, 0.5, seed=42)
+    battery = prd_battery(max_cycles_per_day=3.0)
+    days = days_from(prices)
+    offsets = day_offsets(days)
+    flat = np.concatenate(prices)
+    chain = Chain.of(battery)
+    buy, sell = stored_rates(flat, battery)
+    tables, _ = value_functions(buy, sell, chain)
+    moves = follow(tables, buy, sell, chain, chain.x0)
+    cap = battery.daily_withdrawal_cap_mwh
+    assert cap is not None
+    lam = np.zeros(len(days))
+    recursed: list[int] = []
+    counting = value_functions
+
+    def counted(b: np.ndarray, *args: Any, **kwargs: Any) -> Any:
+        recursed.append(b.size)
+        return counting(b, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chain_cap, "value_functions", counted)
+        short = chain_cap.reprice(buy, sell, offsets, chain, cap, lam, tables, moves)
+        hours_short = sum(recursed)
+        recursed.clear()
+        patch.setattr(chain_cap, "SPREAD_REL", -1.0)
+        full = chain_cap.reprice(buy, sell, offsets, chain, cap, lam, tables, moves)
+        hours_full = sum(recursed)
+    assert short is not None
+    assert full is not None
+    assert short.days >= 1
+    assert short.bound == pytest.approx(full.bound, rel=1e-12)
+    assert hours_short < hours_full
 
 
 def test_dispatch_uses_the_certified_schedule() -> None:

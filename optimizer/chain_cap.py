@@ -1,0 +1,431 @@
+"""The capped ``continuous`` chain certified without binaries: a Lagrangian bound re-priced
+one market day at a time (``reprice``; used by ``optimal.chain_with_cap``, issue 9).
+
+Notation of ``optimizer.chain``: stored energy ``x`` in ``[0, W]``, moves ``u_t``, revenue
+``f(pi) = sum_t r_t(u_t)`` with ``r_t(u) = -a_t u`` (charging) or ``-b_t u`` (discharging);
+withdrawal of market day ``d`` (hours ``[s_d, e_d)``) ``w_d = sum max(-u_t, 0)``, capped at
+``K``. ``OPT`` is the best revenue of a chain within the cap every day.
+
+**The bound.** For any ``lambda >= 0`` (one per day),
+
+    L(lambda) = max_pi [ f(pi) - sum_d lambda_d (w_d(pi) - K) ] >= OPT
+
+(weak duality: every capped schedule is a candidate and its penalty is ``<= 0``; no
+convexity needed). ``L`` is one chain recursion with ``b_t`` lowered by ``lambda`` on each
+day's hours: ``L = V_0(x0) + K sum lambda``.
+
+**The certificate.** A schedule ``Pi`` within the cap every day (levels in ``[0, W]``, back
+at ``x0``, moves within the power limits) with ``f(Pi) >= min(L(lambda), U) - tol`` is
+optimal (``U``: the LP relaxation's bound; ``tol``: ``CHAIN_CAP_REL_TOL`` relative).
+Everything below only *proposes* ``lambda`` and ``Pi``; both inequalities are checked on the
+numbers at the end, so a bad proposal costs time and falls back to the MILP routes, never
+exactness.
+
+**Proposal.** Start from a priced chain: multipliers ``lambda`` (the daily route's), its
+value functions ``V_t`` and its schedule ``pi`` (the Lagrangian route of ``optimal`` has
+computed them). Days where ``pi`` breaks complementary slackness -- withdrawal above ``K``,
+or ``lambda_d > 0`` with slack -- are the only gap between ``f(pi)`` and ``L`` (``L - f(pi)
+= sum_d lambda_d (K - w_d)``, and above ``K`` ``pi`` is not feasible). Each such day ``d``
+is re-priced alone, as ``optimal._capped`` does a day, but between the chain's value
+functions at its midnights:
+
+* with ``lambda_d`` changed and every other multiplier kept, ``L`` is ``max_x A_s(x) +
+  V^lambda_s(x)`` (plus constants), where ``V^lambda_s`` is 24 hours of recursion in front
+  of ``V_e`` (``value_functions(end=V_e)``) and ``A_s`` the best revenue of arriving at ``x``
+  at ``s``. ``A_s`` is taken over a window: from ``pi``'s own level ``ARRIVAL_WINDOW_H``
+  hours before ``s`` (``pi``'s revenue up to there is the best way to reach it, as ``pi``
+  is optimal), so ``A~_s <= A_s``, equal wherever the best arrivals pass through ``pi``'s
+  level there -- the usual case, as a battery full or empty at some hour forgets where it
+  was. Any error here only weakens the proposal: the bound is computed exactly below.
+* That local ``L`` is a maximum of lines ``F - lambda_d (w - K)`` in ``lambda_d``: Newton's
+  method on it (``_newton``, the intersection of the lines of two bracketing schedules, one
+  above ``K`` and one below, until the schedule found lies on it) ends at its minimum
+  ``lambda*_d`` with both bracketing schedules optimal there. Their mix ``theta`` over +
+  ``(1 - theta)`` under with ``theta w_over + (1 - theta) w_under = K`` withdraws at most
+  ``K`` (levels mix linearly; netting an hour only lowers withdrawal), and, when it loses
+  nothing to netting, earns exactly the local ``L(lambda*)``.
+* Each bracketing schedule is a whole chain: ``pi`` up to where its path (followed back
+  from the chosen level at ``s`` through the window's arrival tables) joins ``pi``, the day
+  itself, and forward from its level at ``e`` through ``V`` until it joins ``pi`` again.
+  ``Pi`` is ``pi`` with every re-priced day's window replaced by its mix (windows of
+  different days must not overlap, else no proposal).
+
+**Computing ``L(lambda')`` exactly** for the new multipliers (``_bound``): one backward pass
+from the last re-priced day, 24 hours at a time with ``end=`` the pass's own ``V``. Between
+re-priced days the pass recurses only until its ``V_t`` and the priced chain's ``V_t`` differ
+by a constant: write ``T_t`` for one hour's operator; it is monotone and ``T(V + c) = T(V) +
+c``, so ``V'_t <= V_t + c_max`` (``c_max``: the largest difference, at a breakpoint of either
+function) gives ``V'_{t'} <= V_{t'} + c_max`` for every earlier hour up to the next re-priced
+day, whose recursion starts from that upper bound. The result is an upper bound on
+``L(lambda')``, hence on ``OPT``, and equal to it when the differences are constant (their
+spread is at most ``1e-11`` of the values, else the pass keeps recursing). Work: the
+re-priced days plus the hours the chain needs to forget them, not the year.
+
+When the days' windows are apart and the arrivals pass through ``pi`` as assumed, the local
+minima add up: ``L(lambda') = L(lambda) - sum_d (L(lambda) - L_d(lambda*_d))`` and ``f(Pi) =
+f(pi) + sum_d (f(mix_d) - f(pi))`` are the same number, and the check passes. Measured (a
+year, PRD battery, cap 3): 30 % of hours at -20..-1200 (6 days above the cap at ``lambda =
+0``) and solar dips (1 day), both to ~1e-14 relative, where HiGHS needed a MILP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.chain import Chain, Table, follow, value_functions
+
+#: hours before a re-priced day over which its arrival tables are computed (module docs)
+ARRIVAL_WINDOW_H = 48
+#: Newton rounds on one day's multiplier before the proposal is given up
+NEWTON_MAX_ROUNDS = 40
+#: the most days re-priced in one proposal (each costs ~10-30 ms); more: no proposal
+MAX_REPRICED_DAYS = 24
+#: hours per step of the bound's pass and of the splices' forward passes
+STEP_H = 24
+#: relative tolerance of the cap (as ``optimal.CAP_REL_TOL``)
+CAP_REL_TOL = 1e-10
+#: largest spread (relative to the values) of a difference of value functions taken as a
+#: constant by the bound's pass (the pass uses its maximum: an upper bound either way)
+SPREAD_REL = 1e-11
+
+
+@dataclass(frozen=True)
+class Repriced:
+    """A proposal (module docstring): stored-energy moves ``moves``, withdrawing at most
+    ``K`` a day if the checks pass, the bound ``bound`` (``>= L(lambda') >= OPT``), the days
+    re-priced and the Newton rounds taken."""
+
+    moves: np.ndarray
+    bound: float
+    days: int
+    rounds: int
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One optimal schedule of the locally re-priced day at ``lam``: level ``xs`` at the
+    day's start, the day's moves, its line ``value - lam (w - K)``."""
+
+    lam: float
+    xs: float
+    moves: np.ndarray
+    value: float  # A~_s(xs) + the day's revenue + V_e(xe)
+    w: float
+    start: Table  # V_s at lam
+
+
+def _at(table: Table, x: float) -> float:
+    return float(np.interp(x, table[0], table[1]))
+
+
+def _revenue(moves: np.ndarray, buy: np.ndarray, sell: np.ndarray) -> float:
+    return float(np.sum(np.where(moves > 0, -buy * moves, -sell * moves)))
+
+
+class _Day:
+    """One market day re-priced between the chain's value functions (module docstring)."""
+
+    def __init__(
+        self,
+        s: int,
+        e: int,
+        arrival: list[Table],
+        begin: int,
+        end: Table,
+        buy: np.ndarray,
+        sell: np.ndarray,
+        chain: Chain,
+    ) -> None:
+        self.s, self.e, self.begin = s, e, begin
+        self.arrival = arrival  # A~_t for t = begin .. s
+        self.end = end  # V_e
+        self.buy, self.sell = buy[s:e], sell[s:e]
+        self.chain = chain
+
+    def evaluate(self, lam: float, deadline_s: float | None) -> _Side:
+        """The day at multiplier ``lam``: the best level at its start (the maximum of ``A~_s
+        + V_s`` lies at a breakpoint of either), the moves that follow from it."""
+        sell = self.sell - lam
+        tables, _ = value_functions(self.buy, sell, self.chain, end=self.end, deadline_s=deadline_s)
+        (vx, vv), (ax, av) = tables[0], self.arrival[-1]
+        lo, hi = max(vx[0], ax[0]), min(vx[-1], ax[-1])
+        points = np.unique(np.clip(np.concatenate((vx, ax)), lo, hi))
+        total = np.interp(points, ax, av) + np.interp(points, vx, vv)
+        xs = float(points[int(np.argmax(total))])
+        moves = follow(tables, self.buy, sell, self.chain, xs)
+        xe = xs + float(moves.sum())
+        value = _at((ax, av), xs) + _revenue(moves, self.buy, self.sell) + _at(self.end, xe)
+        return _Side(lam, xs, moves, value, float(np.maximum(-moves, 0.0).sum()), tables[0])
+
+
+def _newton(
+    day: _Day, lam0: float, cap: float, deadline_s: float | None
+) -> tuple[_Side, _Side, _Side, int] | None:
+    """``lambda*`` of the day (module docstring): the schedules above (``over``) and below
+    (``under``) the cap that are both optimal there, the evaluation at ``lambda*`` (its
+    ``V_s``), and the rounds; None if the rounds run out or no schedule below the cap is
+    found."""
+    tol_w = CAP_REL_TOL * cap
+    first = day.evaluate(lam0, deadline_s)
+    rounds = 1
+    if first.w > cap + tol_w:
+        over = first
+        high = lam0 + 2.0 * max(float(np.max(day.sell) - np.min(day.buy)), 1.0)
+        for _ in range(6):
+            under = day.evaluate(high, deadline_s)
+            rounds += 1
+            if under.w <= cap + tol_w:
+                break
+            high *= 4.0
+        else:
+            return None
+    else:  # lam0 > 0 with slack: lower it
+        under = first
+        over = day.evaluate(0.0, deadline_s)
+        rounds += 1
+        if over.w <= cap + tol_w:  # the cap does not bind at 0: lambda* = 0
+            return over, over, over, rounds
+    while rounds < NEWTON_MAX_ROUNDS:
+        lam = (over.value - under.value) / (over.w - under.w)
+        new = day.evaluate(lam, deadline_s)
+        rounds += 1
+        scale = max(1.0, abs(over.value), abs(under.value))
+        if new.value - lam * new.w <= over.value - lam * over.w + 1e-12 * scale:
+            return over, under, new, rounds
+        if new.w > cap + tol_w:
+            over = new
+        else:
+            under = new
+    return None
+
+
+def _offset(table: Table, base: Table, tol_x: float) -> float | None:
+    """``c_max`` with ``table <= base + c_max`` on their (common) domain, when the difference
+    is constant to ``SPREAD_REL``; else None."""
+    (x1, v1), (x2, v2) = table, base
+    if abs(x1[0] - x2[0]) > tol_x or abs(x1[-1] - x2[-1]) > tol_x:
+        return None
+    lo, hi = max(x1[0], x2[0]), min(x1[-1], x2[-1])
+    points = np.clip(np.concatenate((x1, x2)), lo, hi)
+    diff = np.interp(points, x1, v1) - np.interp(points, x2, v2)
+    scale = max(1.0, float(np.max(np.abs(v1))), float(np.max(np.abs(v2))))
+    if float(diff.max() - diff.min()) > SPREAD_REL * scale:
+        return None
+    return float(diff.max())
+
+
+def _backward_path(
+    day: _Day, xs: float, levels: np.ndarray, buy: np.ndarray, sell: np.ndarray
+) -> tuple[int, np.ndarray]:
+    """The moves of hours ``t0 .. s-1`` that reach ``xs`` at ``s`` through the window's
+    arrival tables (the reversed chain followed forward), from ``pi``'s level at ``t0``, the
+    last hour where that path meets ``pi``."""
+    s, begin = day.s, day.begin
+    if s == begin or xs == levels[s]:
+        return s, np.zeros(0)
+    # the reversed stretch [begin, s): level y_r = x_{s - r}, rates (-b, -a), bounds (D, C)
+    tables = day.arrival[::-1]
+    rev = follow(tables, -sell[begin:s][::-1], -buy[begin:s][::-1], day.chain.reversed(), xs)
+    path = xs + np.cumsum(rev)  # level at s - 1 - j
+    times = s - 1 - np.arange(s - begin)
+    hit = np.flatnonzero(np.abs(path - levels[times]) <= day.chain.tol_x)
+    j = int(hit[0]) if hit.size else s - begin - 1  # the window starts on pi's level
+    moves = -rev[: j + 1][::-1].copy()
+    moves[0] += path[j] - levels[times[j]]  # join pi's level exactly
+    return int(times[j]), moves
+
+
+def _forward_path(
+    tables: list[Table],
+    xe: float,
+    e: int,
+    stop: int,
+    levels: np.ndarray,
+    buy: np.ndarray,
+    sell: np.ndarray,
+    chain: Chain,
+) -> tuple[int, np.ndarray] | None:
+    """The moves of hours ``e .. t1-1`` from ``xe`` at ``e`` under ``tables`` until the path
+    meets ``pi``'s level at ``t1 <= stop``; None if it does not by then."""
+    if abs(xe - levels[e]) <= chain.tol_x:  # the caller joins the levels exactly
+        return e, np.zeros(0)
+    parts = []
+    x, t = xe, e
+    while t < stop:
+        h = min(STEP_H, stop - t)
+        moves = follow(tables[t : t + h + 1], buy[t : t + h], sell[t : t + h], chain, x)
+        path = x + np.cumsum(moves)
+        hit = np.flatnonzero(np.abs(path - levels[t + 1 : t + h + 1]) <= chain.tol_x)
+        if hit.size:
+            j = int(hit[0])
+            last = moves[: j + 1].copy()
+            last[-1] -= path[j] - levels[t + j + 1]  # join pi's level exactly
+            parts.append(last)
+            return t + j + 1, np.concatenate(parts)
+        parts.append(moves)
+        x, t = float(path[-1]), t + h
+    return None
+
+
+def reprice(
+    buy: np.ndarray,
+    sell: np.ndarray,
+    offsets: np.ndarray,
+    chain: Chain,
+    cap: float,
+    multipliers: np.ndarray,
+    tables: list[Table],
+    moves: np.ndarray,
+    *,
+    deadline_s: float | None = None,
+) -> Repriced | None:
+    """A proposal for the capped chain (module docstring) from a priced chain: ``buy``,
+    ``sell`` unpriced stored-energy rates, ``multipliers`` one per day (``offsets``: each
+    day's first hour, then the total), ``tables`` the ``V_t`` of the chain priced with them
+    and ``moves`` its schedule. None when there is nothing to re-price or no proposal;
+    otherwise the caller checks it."""
+    hours = np.diff(offsets)
+    lam = np.asarray(multipliers, dtype=float).copy()
+    priced = sell - np.repeat(lam, hours)
+    withdrawn = np.add.reduceat(np.maximum(-moves, 0.0), offsets[:-1])
+    tol_w = CAP_REL_TOL * cap
+    broken = (withdrawn > cap + tol_w) | ((lam > 0.0) & (withdrawn < cap - tol_w))
+    days = np.flatnonzero(broken).tolist()
+    if not days or len(days) > MAX_REPRICED_DAYS:
+        return None
+    levels = chain.x0 + np.concatenate(([0.0], np.cumsum(moves)))
+    n = buy.size
+    current = list(tables)  # V_t at the new multipliers, up to a constant per hour
+    # --- the backward pass (``_bound``): last re-priced day first ---
+    table: Table = tables[n]
+    t = n
+    shift: float | None = 0.0  # V'_t <= V_t + shift (None: ``table`` is V'_t itself)
+    results: dict[int, tuple[_Day, _Side, _Side, _Side]] = {}
+    rounds = 0
+    for k in range(len(days) - 1, -1, -1):
+        d = days[k]
+        s, e = int(offsets[d]), int(offsets[d + 1])
+        floor = int(offsets[days[k - 1] + 1]) if k else 0
+        t, table, shift = _recurse_to(
+            e, t, table, shift, tables, current, buy, priced, chain, deadline_s
+        )
+        end = table if shift is None else (tables[e][0], tables[e][1] + shift)
+        begin = max(s - ARRIVAL_WINDOW_H, floor)
+        arrival = _arrival(begin, s, levels[begin], buy, priced, chain, deadline_s)
+        day = _Day(s, e, arrival, begin, end, buy, sell, chain)  # unpriced: lam_d is set
+        found = _newton(day, float(lam[d]), cap, deadline_s)
+        if found is None:
+            return None
+        over, under, at_star, taken = found
+        rounds += taken
+        lam[d] = at_star.lam
+        priced[s:e] = sell[s:e] - at_star.lam
+        results[d] = (day, over, under, at_star)
+        t, table, shift = s, at_star.start, None
+        t, table, shift = _recurse_to(
+            floor, t, table, shift, tables, current, buy, priced, chain, deadline_s
+        )
+    value = _at(table, chain.x0) if shift is None else _at(tables[0], chain.x0) + shift
+    bound = value + cap * float(lam.sum())
+    # --- the proposal: pi with each day's window replaced by its mix ---
+    proposal = moves.copy()
+    previous_end = 0
+    for k, d in enumerate(days):
+        day, over, under, at_star = results[d]
+        stop = int(offsets[days[k + 1]]) if k + 1 < len(days) else n
+        sides = []
+        for side in (over, under):
+            t0, before = _backward_path(day, side.xs, levels, buy, priced)
+            xe = side.xs + float(side.moves.sum())
+            after = _forward_path(current, xe, day.e, stop, levels, buy, priced, chain)
+            if after is None:
+                return None
+            t1, later = after
+            full = moves.copy()
+            full[t0 : day.s] = before
+            full[day.s : day.e] = side.moves
+            full[day.e : t1] = later
+            # rounding of the sums: the window ends exactly on pi's level
+            full[t1 - 1] += levels[t1] - levels[t0] - float(full[t0:t1].sum())
+            sides.append((t0, t1, full))
+        lo = min(sides[0][0], sides[1][0])
+        hi = max(sides[0][1], sides[1][1])
+        if lo < previous_end:
+            return None  # overlapping windows
+        previous_end = hi
+        theta = 1.0 if over is under else (cap - under.w) / (over.w - under.w)
+        proposal[lo:hi] = theta * sides[0][2][lo:hi] + (1.0 - theta) * sides[1][2][lo:hi]
+    return Repriced(moves=proposal, bound=bound, days=len(days), rounds=rounds)
+
+
+def _recurse_to(
+    target: int,
+    t: int,
+    table: Table,
+    shift: float | None,
+    tables: list[Table],
+    current: list[Table],
+    buy: np.ndarray,
+    priced: np.ndarray,
+    chain: Chain,
+    deadline_s: float | None,
+) -> tuple[int, Table, float | None]:
+    """The bound's pass from hour ``t`` back to ``target``: while ``V'`` is not within a
+    constant of the priced chain's ``V`` (``shift`` None), ``STEP_H`` hours of recursion at a
+    time, recording the tables in ``current``; once it is, nothing (the constant carries
+    over, module docstring)."""
+    while shift is None and t > target:
+        h = min(STEP_H, t - target)
+        part, _ = value_functions(
+            buy[t - h : t], priced[t - h : t], chain, end=table, deadline_s=deadline_s
+        )
+        current[t - h : t] = part[:-1]
+        t -= h
+        table = part[0]
+        shift = _offset(table, tables[t], chain.tol_x)
+    if shift is not None:
+        return target, tables[target], shift
+    return t, table, shift
+
+
+def _arrival(
+    begin: int,
+    s: int,
+    level: float,
+    buy: np.ndarray,
+    priced: np.ndarray,
+    chain: Chain,
+    deadline_s: float | None,
+) -> list[Table]:
+    """``A~_t`` for ``t = begin .. s``: the best revenue of hours ``begin .. t-1`` from
+    ``level`` at ``begin`` (the reversed stretch's value-to-go, as ``chain.arrival_functions``
+    from one given level)."""
+    if begin == s:
+        return [(np.array([level]), np.array([0.0]))]
+    reversed_tables, _ = value_functions(
+        -priced[begin:s][::-1],
+        -buy[begin:s][::-1],
+        chain.reversed(),
+        end=(np.array([level]), np.array([0.0])),
+        deadline_s=deadline_s,
+    )
+    return reversed_tables[::-1]
+
+
+def feasible(moves: np.ndarray, offsets: np.ndarray, chain: Chain, cap: float) -> bool:
+    """Whether stored-energy moves are a schedule of the capped chain: each within ``[-D,
+    C]``, levels within ``[0, W]``, back at ``x0``, at most ``cap`` withdrawn every day (to
+    the chain's ``tol_x`` and ``CAP_REL_TOL``)."""
+    tol = chain.tol_x
+    levels = chain.x0 + np.cumsum(moves)
+    withdrawn = np.add.reduceat(np.maximum(-moves, 0.0), offsets[:-1])
+    return bool(
+        moves.max(initial=0.0) <= chain.up + tol
+        and moves.min(initial=0.0) >= -chain.down - tol
+        and levels.min(initial=chain.x0) >= -tol
+        and levels.max(initial=chain.x0) <= chain.width + tol
+        and abs(float(levels[-1]) - chain.x0) <= tol
+        and (withdrawn <= cap + CAP_REL_TOL * cap).all()
+    )
