@@ -187,6 +187,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("366 days of -1200 +- 1, continuous", flat_noisy(-1200.0, 1.0, 366), prd(), continuous),
         ("366 days of -1200 +- 50, continuous", flat_noisy(-1200.0, 50.0, 366), prd(),
          continuous),
+        # round trips whose chain lattice is large (0.87: 672 levels) or too large (0.8736)
+        ("-1200 +- 1, round trip 0.87, continuous", flat_noisy(-1200.0, 1.0, 366),
+         prd(round_trip_efficiency=0.87), continuous),
+        ("-1200 +- 1, round trip 0.8736, continuous", flat_noisy(-1200.0, 1.0, 366),
+         prd(round_trip_efficiency=0.8736), continuous),
+        ("30 % negative, round trip 0.8736, continuous", negative_hours(year, 0.3),
+         prd(round_trip_efficiency=0.8736), continuous),
         ("real year, cap 1, continuous", year, prd(max_cycles_per_day=1.0), continuous),
         ("solar dips, cap 1, continuous", solar_dips(year), prd(max_cycles_per_day=1.0),
          continuous),

@@ -3,12 +3,13 @@ piecewise-linear value functions that need not be concave.
 
 ``solve_chain`` first tries the chain's *lattice* (``optimizer.lattice.chain_levels``: the
 levels reachable from 0, W and x0 by whole moves, which hold an optimal schedule of the
-chain). When C and D are commensurate -- ``C / D`` is the round trip, and 0.85 = 17/20,
-0.9 = 9/10 give lattices of ~70-200 levels for a 4-hour battery -- and it has at most
-``MAX_LATTICE_LEVELS`` levels, the chain is a Bellman recursion on those levels at a fixed
-cost per hour whatever the prices (a year: ~0.2 s on one core, ``bench/bench_worst_case.py``).
-Otherwise (a round trip like 0.8736, or a 168-hour battery: thousands of levels) it takes the
-piecewise-linear recursion below (``solve_piecewise``), whose cost grows with the breakpoints.
+chain). When C and D are commensurate -- ``C / D`` is the round trip: 0.85 = 17/20, 0.9 =
+9/10 and 0.87 = 87/100 give 134, 70 and 672 levels for a 4-hour battery -- and the lattice is
+small enough (``MAX_LATTICE_LEVELS``, ``MAX_LATTICE_ENTRIES``), the chain is a Bellman
+recursion on those levels at a fixed cost per hour whatever the prices (a year: 0.2-0.3 s on
+one core, ``bench/bench_worst_case.py``). Otherwise (a round trip like 0.8736 over a year, or
+a 168-hour battery: thousands of levels) it takes the piecewise-linear recursion below
+(``solve_piecewise``), whose cost grows with the breakpoints.
 
 Notation of ``optimizer.envelope``: stored energy above the floor ``x`` in ``[0, W]``, from
 ``x0`` at the start of the chain back to ``x0`` at its end; in hour ``t`` the level moves by
@@ -111,9 +112,13 @@ V_REL = 1e-13
 CHECK_EVERY = 256
 #: the longest period looked for in a run of hours of one rate
 MAX_PERIOD = 64
-#: the most levels of a chain's lattice it is solved on (above, the piecewise recursion): at
-#: most ~0.25 s for a year of 8,784 hours on one core, whatever the prices
-MAX_LATTICE_LEVELS = 256
+#: the most levels of a chain's lattice it is solved on (above, the piecewise recursion):
+#: the recursion's work grows like levels x log2(levels) per hour (a year on 4,206 levels:
+#: 0.73 s of one core) ...
+MAX_LATTICE_LEVELS = 4096
+#: ... and it keeps every hour's values for the forward pass: levels x (hours + 1) at most
+#: this many (48 MB; a year: up to 683 levels)
+MAX_LATTICE_ENTRIES = 6_000_000
 #: breakpoints in a forward step's window above which its candidates are compared in numpy
 WIDE_WINDOW = 24
 
@@ -724,11 +729,13 @@ def solve_chain(
 ) -> ChainSolution:
     """Optimal stored-energy moves over one chain of hours (``buy`` = a_t, ``sell`` = b_t):
     on the chain's lattice (``optimizer.lattice.chain_levels``) when it has at most
-    ``MAX_LATTICE_LEVELS`` levels -- a fixed cost per hour whatever the prices -- else by the
-    piecewise-linear recursion of this module (``solve_piecewise``). Which one depends on
-    the battery only."""
+    ``MAX_LATTICE_LEVELS`` levels and ``MAX_LATTICE_ENTRIES`` values over the chain -- a
+    fixed cost per hour whatever the prices -- else by the piecewise-linear recursion of
+    this module (``solve_piecewise``). Which one depends on the battery and the chain's
+    length only."""
     chain = Chain.of(battery)
-    levels = lattice.chain_levels(chain.width, chain.x0, chain.up, chain.down, MAX_LATTICE_LEVELS)
+    most = min(MAX_LATTICE_LEVELS, MAX_LATTICE_ENTRIES // (buy.size + 1))
+    levels = lattice.chain_levels(chain.width, chain.x0, chain.up, chain.down, most)
     if levels is None:
         return solve_piecewise(buy, sell, battery, deadline_s=deadline_s)
     moves, value = lattice.solve_chain(

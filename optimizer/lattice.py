@@ -38,6 +38,7 @@ same as the others, and the work is fixed by ``n`` and ``|S|``, not by the price
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,9 @@ from optimizer.errors import DeadlineExceededError
 MERGE_REL = 1e-12
 #: slack (relative to max(W, C, D)) when testing whether a lattice difference is a feasible move
 FIT_REL = 1e-9
+#: a chain's window maxima by sparse table when reduceat would touch this many times more
+#: entries than the table has (measured crossover: 3.5-5 on one core)
+SPARSE_RATIO = 4.0
 #: rows per block of the recursion (bounds memory: rows x levels x (hours + log2 levels))
 BLOCK_ROWS = 64
 
@@ -253,13 +257,14 @@ def solve_chain(
     *,
     deadline_s: float | None = None,
     check_every: int = 256,
+    sparse: bool | None = None,
 ) -> tuple[np.ndarray, float]:
     """Optimal stored-energy moves of one chain of hours (``buy`` = a_t, ``sell`` = b_t) on
     ``levels`` (``chain_levels``, holding ``x0`` exactly) from ``x0`` back to ``x0``, and the
     optimal revenue. Each hour is the Bellman step of the module docstring: the charge and
-    discharge window maxima of every level in one ``maximum.reduceat`` (the windows are
-    fixed index ranges), so a year of 8,784 hours costs a dozen numpy calls per hour on
-    arrays of ``levels.size``, whatever the prices."""
+    discharge window maxima of every level (``_window_maxima``: the windows are fixed index
+    ranges), so a year of 8,784 hours costs a dozen or two numpy calls per hour on arrays of
+    about ``levels.size``, whatever the prices."""
     n = buy.size
     s = levels
     m = s.size
@@ -268,15 +273,11 @@ def solve_chain(
     k = np.arange(m)
     up_end = s.searchsorted(s + up + fit, side="right") - 1
     down_begin = s.searchsorted(s - down - fit, side="left")
-    # reduceat over [F_a, F_b, -inf]: charge windows [k, up_end], discharge [down_begin, k]
-    bounds = np.empty(4 * m, dtype=np.intp)
-    bounds[0 : 2 * m : 2], bounds[1 : 2 * m : 2] = k, up_end + 1
-    bounds[2 * m :: 2], bounds[2 * m + 1 :: 2] = down_begin + m, k + 1 + m
-    tail = np.array([-np.inf])
     values = np.empty((n + 1, m))
     v = np.full(m, -np.inf)
     v[start] = 0.0
     values[n] = v
+    step = _window_maxima(k, up_end, down_begin, sparse)
     buys, sells = buy.tolist(), sell.tolist()
     for t in range(n - 1, -1, -1):
         if deadline_s is not None and t % check_every == 0 and time.monotonic() > deadline_s:
@@ -284,7 +285,7 @@ def solve_chain(
                 "the request's deadline passed while scheduling the continuous chain"
             )
         a, b = buys[t], sells[t]
-        best = np.maximum.reduceat(np.concatenate((v - a * s, v - b * s, tail)), bounds)[::2]
+        best = step(v - a * s, v - b * s)
         best[:m] += a * s
         best[m:] += b * s
         v = values[t]
@@ -307,3 +308,46 @@ def solve_chain(
         moves[t] = s[nxt] - s[at]
         at = nxt
     return moves, value
+
+
+def _window_maxima(
+    k: np.ndarray, up_end: np.ndarray, down_begin: np.ndarray, sparse: bool | None
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A function of ``(F_a, F_b)`` giving every level's charge window maximum ``max F_a[k :
+    up_end + 1]`` and discharge window maximum ``max F_b[down_begin : k + 1]`` (one array,
+    charge first). The windows are fixed index ranges of the lattice: either one
+    ``maximum.reduceat`` over both (work: the windows' total length) or a sparse table
+    (work: ``log2`` of the longest window times the levels) -- whichever is less work;
+    ``sparse`` forces one (tests)."""
+    m = k.size
+    begin = np.concatenate((k, down_begin + m))
+    end = np.concatenate((up_end, k + m))  # inclusive
+    span = end - begin + 1
+    depth = int(span.max()).bit_length() - 1  # the sparse table's top level
+    if sparse is None:
+        sparse = int(span.sum()) > SPARSE_RATIO * (depth + 1) * 2 * m
+    if not sparse:
+        bounds = np.empty(4 * m, dtype=np.intp)
+        bounds[0::2], bounds[1::2] = begin, end + 1
+        tail = np.array([-np.inf])
+
+        def by_reduceat(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
+            maxima: np.ndarray = np.maximum.reduceat(np.concatenate((fa, fb, tail)), bounds)
+            return maxima[::2]
+
+        return by_reduceat
+    level = np.floor(np.log2(span)).astype(np.intp)
+    first = level * 2 * m + begin  # flat indices into the table: two halves cover a window
+    second = level * 2 * m + end - (1 << level) + 1
+    table = np.empty((depth + 1, 2 * m))
+
+    def by_table(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
+        table[0, :m], table[0, m:] = fa, fb
+        for j in range(1, depth + 1):  # row j: maxima over 2**j entries from each index
+            w = 1 << (j - 1)
+            np.maximum(table[j - 1, : 2 * m - w], table[j - 1, w:], out=table[j, : 2 * m - w])
+        flat = table.ravel()
+        maxima: np.ndarray = np.maximum(flat[first], flat[second])
+        return maxima
+
+    return by_table

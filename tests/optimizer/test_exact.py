@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optimizer import Battery, DeadlineExceededError, Horizon, chain, run_strategy
+from optimizer import Battery, DeadlineExceededError, Horizon, chain, lattice, run_strategy
 from optimizer.chain import solve_chain
 from optimizer.envelope import needs_binary
 from optimizer.lattice import chain_levels, make_lattice, solve
@@ -187,14 +187,21 @@ def test_property_chain_lattice_equals_the_piecewise_recursion(
     piecewise = chain.solve_piecewise(buy, sell, battery)
     assert_exact(routed.value, piecewise.value)
     geometry = chain.Chain.of(battery)
+    levels = chain_levels(geometry.width, geometry.x0, geometry.up, geometry.down, 4096)
+    assert levels is not None
+    for sparse in (False, True):  # both ways to the window maxima: the very same values
+        _, value = lattice.solve_chain(
+            buy, sell, levels, geometry.x0, geometry.up, geometry.down, sparse=sparse
+        )
+        assert value == pytest.approx(routed.value, rel=1e-12, abs=1e-9)
     slack = 1e-9 * max(geometry.width, geometry.up, geometry.down)
     for path in (routed.moves, piecewise.moves):
         revenue = np.sum(np.where(path > 0, -buy * path, -sell * path))
         assert_exact(float(revenue), piecewise.value)
-        levels = geometry.x0 + np.cumsum(path)
-        assert levels.min() >= -slack
-        assert levels.max() <= geometry.width + slack
-        assert levels[-1] == pytest.approx(geometry.x0, abs=slack)
+        reached = geometry.x0 + np.cumsum(path)
+        assert reached.min() >= -slack
+        assert reached.max() <= geometry.width + slack
+        assert reached[-1] == pytest.approx(geometry.x0, abs=slack)
         assert path.max() <= geometry.up + slack
         assert path.min() >= -geometry.down - slack
 
@@ -229,6 +236,24 @@ def test_chain_lattice_of_the_prd_battery() -> None:
     assert chain_levels(big.width, big.x0, big.up, big.down, chain.MAX_LATTICE_LEVELS) is None
     prices = np.full(48, -300.0)
     assert solve_chain(prices, prices, prd_battery(duration_h=168.0)).route.startswith("piecewise")
+
+
+def test_a_long_chain_on_a_large_lattice_takes_the_piecewise_route() -> None:
+    # the lattice keeps every hour's values: levels x (hours + 1) is bounded, so a chain too
+    # long for its lattice takes the piecewise recursion -- the same optimum
+    prices = np.concatenate(with_negative_hours(real_days()[:3], 0.4, seed=5))
+    battery = prd_battery(round_trip_efficiency=0.87, initial_soc=0.5)
+    buy = prices / battery.eta_charge
+    sell = prices * battery.eta_discharge
+    small = solve_chain(buy, sell, battery)
+    assert small.route == "lattice of 1008 levels"  # x0 at mid-window: a third coset
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chain, "MAX_LATTICE_ENTRIES", 1008 * prices.size)  # one hour short
+        large = solve_chain(buy, sell, battery)
+    assert large.route.startswith("piecewise")
+    assert_exact(large.value, small.value)
+    want = reference_optimum(list(np.reshape(prices, (3, 24))), battery, continuous=True)
+    assert_exact(small.value, want)
 
 
 # ----------------------------------------------------------------------------- named families
