@@ -629,18 +629,32 @@ def _lagrangian_certificate(
     for moves in candidates:
         if _reaches(revenue(moves), bound):
             return moves, route
-    # the days that break complementary slackness re-priced alone (optimizer.chain_cap)
-    proposal = reprice(buy, sell, offsets, chain, cap, lam, tables, priced, deadline_s=deadline_s)
-    if proposal is None:
-        return None
-    bound = min(proposal.bound, bound)  # both >= the optimum
-    route = (
-        f"certified by its Lagrangian bound re-priced on {proposal.days} "
-        f"day{'s' if proposal.days > 1 else ''} ({proposal.rounds} Newton rounds)"
-    )
-    for moves in (proposal.moves, *candidates):
-        if feasible(moves, offsets, chain, cap) and _reaches(revenue(moves), bound):
-            return moves, route
+    # the days that break complementary slackness re-priced alone (optimizer.chain_cap): from
+    # the daily multipliers' chain, then, if those were not all 0, from the uncapped chain
+    for start in ("daily", "uncapped"):
+        if start == "uncapped":
+            if not lam.any():
+                break
+            lam = np.zeros_like(lam)
+            tables, _ = value_functions(buy, sell, chain, deadline_s=deadline_s)
+            priced = follow(tables, buy, sell, chain, chain.x0)
+            bound = min(bound, float(np.interp(chain.x0, *tables[0])))
+            if within_cap(priced, offsets, cap) and _reaches(revenue(priced), bound):
+                return priced, route
+        proposal = reprice(
+            buy, sell, offsets, chain, cap, lam, tables, priced, deadline_s=deadline_s
+        )
+        if proposal is None:
+            continue
+        bound = min(proposal.bound, bound)  # each >= the optimum
+        label = (
+            f"certified by its Lagrangian bound re-priced on {proposal.days} "
+            f"day{'s' if proposal.days > 1 else ''} ({proposal.rounds} Newton rounds"
+            + (", from the uncapped chain)" if start == "uncapped" else ")")
+        )
+        for moves in (proposal.moves, *candidates):
+            if feasible(moves, offsets, chain, cap) and _reaches(revenue(moves), bound):
+                return moves, label
     return None
 
 

@@ -300,6 +300,10 @@ def test_headroom_cuts_take_the_chain_level_before_each_day() -> None:
         (3, 0.5, 3.0, 36, "1 day (8 Newton rounds)"),
         (4, 0.3, 2.0, 47, "2 days (12 Newton rounds)"),
         (4, 0.5, 3.0, 42, "2 days (11 Newton rounds)"),
+        # the daily multipliers' chain breaks complementary slackness on adjacent days (no
+        # proposal: their windows would meet); the uncapped chain's broken days are apart
+        (3, 0.5, 3.0, 34, "1 day (8 Newton rounds, from the uncapped chain)"),
+        (4, 0.5, 3.0, 40, "2 days (14 Newton rounds, from the uncapped chain)"),
     ],
 )
 def test_repriced_lagrangian_bound_certifies_without_binaries(
