@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from optimizer import Battery, DeadlineExceededError, Horizon, chain, lattice, run_strategy
 from optimizer.chain import solve_chain
-from optimizer.envelope import needs_binary
+from optimizer.envelope import needs_binary, stored_rates
 from optimizer.lattice import chain_levels, make_lattice, solve
 from optimizer.strategies import optimal
 from optimizer.strategies.optimal import daily_moves
@@ -116,8 +116,7 @@ def test_property_continuous_equals_reference(
 def test_property_chain_of_one_day_equals_lattice(prices: np.ndarray, battery: Battery) -> None:
     # two exact methods that share no code: one day's chain is the daily problem (and the
     # chain's own route, its lattice when small, agrees with both)
-    buy = prices / battery.eta_charge
-    sell = (prices - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge
+    buy, sell = stored_rates(prices, battery)
     piecewise = chain.solve_piecewise(buy, sell, battery)
     routed = solve_chain(buy, sell, battery)
     moves, best = solve(buy[None, :], sell[None, :], np.ones((1, prices.size), bool), battery)
@@ -140,8 +139,7 @@ def test_property_chain_shortcuts_equal_the_general_step(
     # step alone: two exact computations of the same value function must agree, and each
     # schedule must earn its value
     p = np.concatenate(prices)
-    buy = p / battery.eta_charge
-    sell = (p - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge
+    buy, sell = stored_rates(p, battery)
     fast = chain.solve_piecewise(buy, sell, battery)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(chain, "_concave_pieces", lambda *_: None)
@@ -180,8 +178,7 @@ def test_property_chain_lattice_equals_the_piecewise_recursion(
     # the chain on its lattice (optimizer.lattice.chain_levels) against the piecewise-linear
     # recursion: two exact methods, the same optimum, each schedule feasible and earning it
     p = np.concatenate(prices)
-    buy = p / battery.eta_charge
-    sell = (p - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge
+    buy, sell = stored_rates(p, battery)
     routed = solve_chain(buy, sell, battery)
     assert routed.route.startswith("lattice of")
     piecewise = chain.solve_piecewise(buy, sell, battery)
@@ -243,8 +240,7 @@ def test_a_long_chain_on_a_large_lattice_takes_the_piecewise_route() -> None:
     # long for its lattice takes the piecewise recursion -- the same optimum
     prices = np.concatenate(with_negative_hours(real_days()[:3], 0.4, seed=5))
     battery = prd_battery(round_trip_efficiency=0.87, initial_soc=0.5)
-    buy = prices / battery.eta_charge
-    sell = prices * battery.eta_discharge
+    buy, sell = stored_rates(prices, battery)
     small = solve_chain(buy, sell, battery)
     assert small.route == "lattice of 1008 levels"  # x0 at mid-window: a third coset
     with pytest.MonkeyPatch.context() as patch:
@@ -473,8 +469,7 @@ def test_chain_value_is_what_its_schedule_earns_over_nearly_flat_negative_prices
     prices = np.concatenate([-1200.0 + rng.uniform(-50.0, 50.0, 24) for _ in range(366)])
     prices = prices[3000:4000]
     battery = prd_battery()
-    buy = prices / battery.eta_charge
-    sell = prices * battery.eta_discharge
+    buy, sell = stored_rates(prices, battery)
     solution = chain.solve_piecewise(buy, sell, battery)
     path = solution.moves
     levels = battery.energy_mwh * (battery.soc_start - battery.min_soc) + np.cumsum(path)
@@ -497,8 +492,7 @@ def test_arrival_and_value_functions_meet_at_the_optimum(family: str) -> None:
     else:
         flat = -1200.0 + rng.uniform(-50.0, 50.0, 24 * 2)
     battery = prd_battery(initial_soc=0.3)
-    buy = flat / battery.eta_charge
-    sell = (flat - battery.degradation_cost_mxn_per_mwh) * battery.eta_discharge
+    buy, sell = stored_rates(flat, battery)
     geometry = chain.Chain.of(battery)
     values, _ = chain.value_functions(buy, sell, geometry)
     arrivals, _ = chain.arrival_functions(buy, sell, geometry)
@@ -531,8 +525,7 @@ def test_runs_of_one_rate_repeat_their_period(value: float, duration_h: float) -
     day = real_days()[50].prices_mxn_per_mwh
     prices = np.concatenate([day, np.full(96, value), day])
     battery = prd_battery(duration_h=duration_h, initial_soc=0.5)
-    buy = prices / battery.eta_charge
-    sell = prices * battery.eta_discharge
+    buy, sell = stored_rates(prices, battery)
     steps = []
     with pytest.MonkeyPatch.context() as patch:
         for name in ("_general_hour", "_concave_hour", "_split_hour"):
@@ -562,8 +555,7 @@ def test_copied_hours_then_concave_hours() -> None:
     days = [np.full(23, -1200.0), tail]
     battery = Battery(power_mw=7.0, duration_h=0.01, round_trip_efficiency=0.5)
     prices = np.concatenate(days)
-    buy = prices / battery.eta_charge
-    sell = prices * battery.eta_discharge
+    buy, sell = stored_rates(prices, battery)
     solution = chain.solve_piecewise(buy, sell, battery)
     assert_exact(solution.value, reference_optimum(days, battery, continuous=True))
     path = solution.moves
