@@ -65,7 +65,13 @@ When the days' windows are apart and the arrivals pass through ``pi`` as assumed
 minima add up: ``L(lambda') = L(lambda) - sum_d (L(lambda) - L_d(lambda*_d))`` and ``f(Pi) =
 f(pi) + sum_d (f(mix_d) - f(pi))`` are the same number, and the check passes. Measured (a
 year, PRD battery, cap 3): 30 % of hours at -20..-1200 (6 days above the cap at ``lambda =
-0``) and solar dips (1 day), both to ~1e-14 relative, where HiGHS needed a MILP.
+0``, 6 Newton searches of 6-9 rounds, ~0.1 s) and solar dips (1 day, ~0.02 s): the bound
+and the schedule's revenue agree to 1e-14 .. 1e-12 relative, and both equal HiGHS's full
+MILP. When it does not work: days next to each other that both break the cap (a day's
+window cannot end on ``pi`` before the next one starts, so no proposal), a window that
+carries a neighbouring day over the cap (the check fails), a duality gap (no ``lambda``
+closes it), or a cap that binds on many days (more than ``MAX_REPRICED_DAYS``: the days
+would need a joint search). Then ``optimal`` runs HiGHS.
 """
 
 from __future__ import annotations

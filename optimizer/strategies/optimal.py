@@ -67,7 +67,26 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      schedule is tried against ``U`` before the chain recursion. This holds for flat and
      repeated negative days, where the relaxation's optimum burns in ties (a year of flat
      -1200 with cap 1: 0.26-0.31 s, the LP included) and whenever the cap never binds.
-  3. **HiGHS MILPs with binaries where the relaxations burned**: the program with integral
+  3. **The Lagrangian bound re-priced day by day** (``optimizer.chain_cap.reprice``; the
+     proof is its module docstring). The priced chain's schedule misses ``L`` only on the
+     days that break complementary slackness (above ``K``, or ``lambda_d > 0`` with slack).
+     Each such day's multiplier is found exactly by Newton's method on that day alone,
+     between the chain's value functions at its midnights (24 hours of recursion a round,
+     arrivals over a 48-hour window); the mix of the two schedules optimal at ``lambda*_d``
+     that withdraws exactly ``K`` replaces the day's stretch of the schedule; the bound at
+     the new multipliers is recomputed by a backward pass that stops wherever the chain has
+     forgotten the change (``V`` within a constant of the priced chain's: an upper bound
+     either way). Certified when that schedule is feasible and reaches ``min(L', L, U)``.
+     From the daily multipliers' chain (computed in route 2), then, if those were not all
+     0, from the uncapped chain (one more recursion). No binary, no HiGHS beyond the LP.
+     Measured (a year, PRD battery, one core, ``bench/bench_worst_case.py``, route and
+     all): 30 % of hours at -20..-1200 with cap 3, 6 days re-priced, 0.79-0.92 s (the lazy
+     MILP took 1.7-2.2 s); solar dips with cap 3, 1 day, 0.93-1.17 s (the full MILP took
+     6.6-7.6 s); both equal to HiGHS's full MILP to 1.4e-15 and 0. It fails (and the MILPs
+     below run) when broken days are adjacent or their windows meet (a day's new schedule
+     must rejoin the priced chain's before the next broken day), when a neighbouring day
+     then breaks the cap, or when more than ``chain_cap.MAX_REPRICED_DAYS`` days break.
+  4. **HiGHS MILPs with binaries where the relaxations burned**: the program with integral
      ``z`` only on the hours where the previous solution charged and discharged at once
      (the LP's, then each round's). Each is again a relaxation of the exact program (its
      optimum ``>= OPT``), so a solution of it that does not burn (its revenue with the
@@ -75,30 +94,22 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      most ``LAZY_MAX_BINARIES`` binaries (branch and bound is not cheaper with fewer
      binaries in general: a year of solar dips with cap 3 burns in 1,216 hours, and three
      rounds there cost 24 s where the full MILP takes 8 s).
-  4. **The MILP with a binary on every non-concave hour** (``solve_milp``): the last resort.
+  5. **The MILP with a binary on every non-concave hour** (``solve_milp``): the last resort.
 
-  Routes 3 and 4 are **the work not bounded in advance** (branch and bound). They are
-  reached when the relaxation is not tight and the Lagrangian bound leaves a gap, typically
-  a cap that binds on a few days only, where the daily multipliers are 0 or small. Measured
-  (a year, PRD battery, one core): 30 % of hours at -20..-1200 with cap 3 (without the
-  headroom cuts the LP's bound is 1.2e-4 above ``OPT``, with them 5.5e-5 -- the same as
-  with each hour's exact convex hull, so the gap is between hours, not within one -- and
-  ``L`` at the LP's own cap multipliers is still 1.7e-7 above; the LP's schedule with the
-  overlap removed is already optimal, only the proof is missing): one round, 34 binaries
-  instead of 2,495, 1.7-2.2 s in all (2.4 s before the relaxation); the same with cap 2:
-  ~2 s; solar dips with cap 3 (the uncapped chain exceeds the cap on one day, by 9 %, and
-  the LP burns in ~1,200 hours): the full MILP, **6.6-7.6 s**. Hypothesis-generated short
-  chains reach them too (of the 50 examples of ``tests/optimizer/test_chain_cap.py``'s
-  deterministic profile, 49 are certified by the LP relaxation and 1 takes the full MILP;
-  the Lagrangian certificate and the lazy MILP rounds are covered by its named cases).
-  On solar dips with cap 3 an exact Newton search on
-  the one violating day's multiplier (its line through the two bracketing chain schedules,
-  as on capped days) closes the gap exactly: the mix of the two chain schedules withdraws
-  ``K`` that day and reaches ``L(lambda*)`` -- but with 9 chain recursions of the whole
-  year (7.7 s); it becomes cheap only if a day can be re-priced locally, between the
-  chain's forward and backward value functions at its midnights, which
-  ``optimizer.chain`` does not expose. Why no bounded exact method
-  (looked for, issue 9): the cap is one constraint per market day across a chain that does
+  Routes 4 and 5 are **the work not bounded in advance** (branch and bound). They are
+  reached when the relaxation is not tight, the Lagrangian bound leaves a gap and the
+  re-pricing fails: a cap that binds on many days, adjacent ones among them. Measured (a
+  year, PRD battery, one core, not among the bench's families): solar dips with cap 2 (the
+  uncapped chain breaks the cap on 211 days, 108 of them next to another): the full MILP,
+  26 s (18 s with the dips of seed 10); 50 % of hours negative with cap 3 (101 days): the
+  full MILP, 34-35 s; 30 % negative with cap 2 (192 days): one lazy round, 2.1 s (1.6 s
+  with seed 31). Starting from the LP relaxation's own cap multipliers (HiGHS's duals,
+  through ``linprog``) does not help there: its priced chain breaks 226-258 days.
+  Hypothesis-generated short chains reach them too (of the 50 examples of
+  ``tests/optimizer/test_chain_cap.py``'s deterministic profile, 49 are certified by the
+  LP relaxation and 1, with two adjacent broken days, takes the full MILP; the other
+  routes are covered by its named cases). Why no bounded exact method in general (looked
+  for, issue 9): the cap is one constraint per market day across a chain that does
   not return to ``x0`` at midnight. An exact recursion needs a second state within the day
   (energy withdrawn so far, reset at midnight), so each within-day value function is a
   two-dimensional piecewise-linear surface (charging moves along ``w`` constant,
@@ -549,8 +560,9 @@ def chain_with_cap(
 ) -> ChainCap:
     """Exact schedule of the ``continuous`` chain under the cycle cap when some hour is not
     concave (module docstring, "continuous horizon"): the relaxation's certificate, then the
-    Lagrangian one, then HiGHS MILPs with binaries where the relaxations overlapped, then one
-    with every binary."""
+    Lagrangian one, then that bound re-priced day by day (``optimizer.chain_cap``), then
+    HiGHS MILPs with binaries where the relaxations overlapped, then one with every
+    binary."""
     cap = battery.daily_withdrawal_cap_mwh
     if cap is None:
         raise ValueError("chain_with_cap needs a battery with max_cycles_per_day")
