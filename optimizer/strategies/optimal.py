@@ -145,8 +145,8 @@ import numpy as np
 
 from optimizer import lattice
 from optimizer.battery import Battery
-from optimizer.chain import Chain, follow, solve_chain, value_functions
-from optimizer.chain_cap import feasible, reprice
+from optimizer.chain import Chain, solve_chain
+from optimizer.chain_cap import feasible, priced_chain, reprice
 from optimizer.envelope import HourModels, needs_binary, recurse, stored_rates, to_grid
 from optimizer.errors import DeadlineExceededError, InfeasibleProblemError, SolverError
 from optimizer.market import MarketDay
@@ -630,11 +630,9 @@ def _lagrangian_certificate(
         return daily, route
     lam = np.nan_to_num(multipliers, nan=0.0)  # any lambda >= 0 gives a bound
     chain = Chain.of(battery)
-    priced_sell = sell - np.repeat(lam, hours)
-    tables, _ = value_functions(buy, priced_sell, chain, deadline_s=deadline_s)
-    priced = follow(tables, buy, priced_sell, chain, chain.x0)  # as solve_chain
-    value = float(np.interp(chain.x0, *tables[0]))
-    bound = min(value + cap * float(lam.sum()), relaxed_bound)  # >= the optimum
+    solution = priced_chain(buy, sell - np.repeat(lam, hours), chain, deadline_s=deadline_s)
+    tables, priced = solution.tables, solution.moves
+    bound = min(solution.value + cap * float(lam.sum()), relaxed_bound)  # >= the optimum
     candidates = [daily] if daily is not None else []
     if within_cap(priced, offsets, cap):
         candidates.insert(0, priced)
@@ -648,9 +646,9 @@ def _lagrangian_certificate(
             if not lam.any():
                 break
             lam = np.zeros_like(lam)
-            tables, _ = value_functions(buy, sell, chain, deadline_s=deadline_s)
-            priced = follow(tables, buy, sell, chain, chain.x0)
-            bound = min(bound, float(np.interp(chain.x0, *tables[0])))
+            solution = priced_chain(buy, sell, chain, deadline_s=deadline_s)
+            tables, priced = solution.tables, solution.moves
+            bound = min(bound, solution.value)
             if within_cap(priced, offsets, cap) and _reaches(revenue(priced), bound):
                 return priced, route
         proposal = reprice(

@@ -200,14 +200,16 @@ def test_property_headroom_cuts_keep_the_daily_milp_exact(
     prices=st.lists(negative_runs_day(), min_size=2, max_size=3),
     battery=capped_battery(),
     priced=st.sampled_from([0.0, 0.0, 5.0, 60.0, 900.0]),
+    lattice=st.booleans(),
 )
 def test_property_repriced_bound_is_an_upper_bound(
-    prices: list[np.ndarray], battery: Battery, priced: float
+    prices: list[np.ndarray], battery: Battery, priced: float, lattice: bool
 ) -> None:
     # chain_cap.reprice from any multipliers: its bound is >= the optimum (weak duality and
     # the pass's upper bounds), a proposal that passes the checks earns at most the optimum,
     # and one that reaches its bound earns exactly the optimum; with nothing to re-price the
-    # priced chain's schedule is optimal itself
+    # priced chain's schedule is optimal itself; from the piecewise recursion's tables or
+    # from chain_cap.priced_chain's (the lattice's where it is small)
     days = days_from(prices)
     offsets = day_offsets(days)
     flat = np.concatenate(prices)
@@ -218,8 +220,12 @@ def test_property_repriced_bound_is_an_upper_bound(
     lam = np.full(len(prices), priced)
     lam[::2] = 0.0  # some days priced, some not
     sell_lam = sell - np.repeat(lam, np.diff(offsets))
-    tables, _ = value_functions(buy, sell_lam, chain)
-    moves = follow(tables, buy, sell_lam, chain, chain.x0)
+    if lattice:
+        solution = chain_cap.priced_chain(buy, sell_lam, chain)
+        tables, moves = solution.tables, solution.moves
+    else:
+        tables, _ = value_functions(buy, sell_lam, chain)
+        moves = follow(tables, buy, sell_lam, chain, chain.x0)
     want = reference_optimum(prices, battery, continuous=True)
     tol = 1e-6 * max(1.0, abs(want))
 
@@ -240,6 +246,40 @@ def test_property_repriced_bound_is_an_upper_bound(
         assert revenue(proposal.moves) <= want + tol
         if revenue(proposal.moves) >= proposal.bound - 1e-9 * max(1.0, abs(proposal.bound)):
             assert_exact(revenue(proposal.moves), want)
+
+
+@settings(max_examples=40)
+@given(
+    prices=st.lists(negative_runs_day(), min_size=1, max_size=4),
+    battery=capped_battery(),
+    shift=st.floats(-500.0, 500.0),
+    on_lattice=st.booleans(),
+)
+def test_property_priced_chain_equals_the_piecewise_recursion(
+    prices: list[np.ndarray], battery: Battery, shift: float, on_lattice: bool
+) -> None:
+    # the lattice's value functions agree with the piecewise recursion's at the lattice's
+    # levels (x0 among them), and its schedule earns its value (without a lattice: the
+    # piecewise recursion's own)
+    flat = np.concatenate(prices)
+    chain = Chain.of(battery)
+    buy, sell = stored_rates(flat, battery)
+    sell = sell - shift * (np.arange(flat.size) % 3 == 0)  # any rates, not only prices'
+    with pytest.MonkeyPatch.context() as patch:
+        if not on_lattice:
+            patch.setattr(chain_cap, "LATTICE_LEVELS", 0)
+        solution = chain_cap.priced_chain(buy, sell, chain)
+    assert solution.route.startswith("lattice" if on_lattice else "piecewise")
+    tables, _ = value_functions(buy, sell, chain)
+    scale = 1e-9 * max(1.0, abs(solution.value))
+    assert solution.value == pytest.approx(float(np.interp(chain.x0, *tables[0])), abs=scale)
+    moves = solution.moves
+    earned = float(np.sum(np.where(moves > 0, -buy * moves, -sell * moves)))
+    assert earned == pytest.approx(solution.value, abs=scale)
+    assert chain_cap.feasible(moves, np.array([0, flat.size]), chain, np.inf)
+    for t in (0, flat.size // 2):
+        xs, vs = solution.tables[t]
+        assert np.interp(xs, *tables[t]) == pytest.approx(vs, abs=scale)
 
 
 # ----------------------------------------------------------------------------- named cases
