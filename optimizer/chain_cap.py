@@ -21,13 +21,15 @@ Everything below only *proposes* ``lambda`` and ``Pi``; both inequalities are ch
 numbers at the end, so a bad proposal costs time and falls back to the MILP routes, never
 exactness.
 
-**Proposal.** Start from a priced chain: multipliers ``lambda`` (the daily route's), its
-value functions ``V_t`` and its schedule ``pi`` (the Lagrangian route of ``optimal`` has
-computed them). Days where ``pi`` breaks complementary slackness -- withdrawal above ``K``,
-or ``lambda_d > 0`` with slack -- are the only gap between ``f(pi)`` and ``L`` (``L - f(pi)
-= sum_d lambda_d (K - w_d)``, and above ``K`` ``pi`` is not feasible). Each such day ``d``
-is re-priced alone, as ``optimal._capped`` does a day, but between the chain's value
-functions at its midnights:
+**Proposal.** Start from a priced chain: multipliers ``lambda`` (the daily route's, or 0),
+its value functions ``V_t`` and its schedule ``pi`` (``priced_chain``, which the Lagrangian
+route of ``optimal`` runs anyway: on the chain's lattice when it is small, exact at the
+lattice's levels, see there; else the piecewise recursion of ``optimizer.chain``). Days
+where ``pi`` breaks complementary slackness -- withdrawal above ``K``, or ``lambda_d > 0``
+with slack -- are the only gap between ``f(pi)`` and ``L`` (``L - f(pi) = sum_d lambda_d (K
+- w_d)``, and above ``K`` ``pi`` is not feasible). Each such day ``d`` is re-priced alone,
+as ``optimal._capped`` does a day, but between the chain's value functions at its
+midnights:
 
 * with ``lambda_d`` changed and every other multiplier kept, ``L`` is ``max_x A_s(x) +
   V^lambda_s(x)`` (plus constants), where ``V^lambda_s`` is 24 hours of recursion in front
@@ -66,12 +68,12 @@ minima add up: ``L(lambda') = L(lambda) - sum_d (L(lambda) - L_d(lambda*_d))`` a
 f(pi) + sum_d (f(mix_d) - f(pi))`` are the same number, and the check passes. Measured (a
 year, PRD battery, cap 3): 30 % of hours at -20..-1200 (6 days above the cap at ``lambda =
 0``, 6 Newton searches of 6-9 rounds, ~0.1 s) and solar dips (1 day, ~0.02 s): the bound
-and the schedule's revenue agree to 1e-14 .. 1e-12 relative, and both equal HiGHS's full
-MILP. When it does not work: days next to each other that both break the cap (a day's
-window cannot end on ``pi`` before the next one starts, so no proposal), a window that
-carries a neighbouring day over the cap (the check fails), a duality gap (no ``lambda``
-closes it), or a cap that binds on many days (more than ``MAX_REPRICED_DAYS``: the days
-would need a joint search). Then ``optimal`` runs HiGHS.
+and the schedule's revenue agree to 1e-14 .. 1e-11 relative, and both equal HiGHS's full
+MILP (to 3e-14 and 0). When it does not work: days next to each other that both break the
+cap (a day's window cannot end on ``pi`` before the next one starts, so no proposal), a
+window that carries a neighbouring day over the cap (the check fails), a duality gap (no
+``lambda`` closes it), or a cap that binds on many days (more than ``MAX_REPRICED_DAYS``:
+the days would need a joint search). Then ``optimal`` runs HiGHS.
 """
 
 from __future__ import annotations

@@ -77,12 +77,14 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      the new multipliers is recomputed by a backward pass that stops wherever the chain has
      forgotten the change (``V`` within a constant of the priced chain's: an upper bound
      either way). Certified when that schedule is feasible and reaches ``min(L', L, U)``.
-     From the daily multipliers' chain (computed in route 2), then, if those were not all
-     0, from the uncapped chain (one more recursion). No binary, no HiGHS beyond the LP.
-     Measured (a year, PRD battery, one core, ``bench/bench_worst_case.py``, route and
-     all): 30 % of hours at -20..-1200 with cap 3, 6 days re-priced, 0.79-0.92 s (the lazy
-     MILP took 1.7-2.2 s); solar dips with cap 3, 1 day, 0.93-1.17 s (the full MILP took
-     6.6-7.6 s); both equal to HiGHS's full MILP to 1.4e-15 and 0. It fails (and the MILPs
+     From the daily multipliers' chain (route 2's, ``chain_cap.priced_chain``: on the
+     chain's lattice when it is small, 0.11 s a year for the PRD battery's 134 levels), then,
+     if those were not all 0, from the uncapped chain (one more). No binary, no HiGHS beyond
+     the LP. Measured (a year, PRD battery, one core, ``bench/bench_worst_case.py``, medians
+     of 3, the LP included): 30 % of hours at -20..-1200 with cap 3, 6 days re-priced,
+     0.61-0.62 s (the lazy MILP took 1.7-2.2 s); solar dips with cap 3, 1 day, 0.52-0.62 s
+     (the full MILP took 6.6-7.6 s); both equal to HiGHS's full MILP in the same process
+     (3.2e-14 and 0 relative). It fails (and the MILPs
      below run) when broken days are adjacent or their windows meet (a day's new schedule
      must rejoin the priced chain's before the next broken day), when a neighbouring day
      then breaks the cap, or when more than ``chain_cap.MAX_REPRICED_DAYS`` days break.

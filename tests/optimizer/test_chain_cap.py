@@ -477,6 +477,28 @@ def test_dispatch_uses_the_certified_schedule() -> None:
     assert all(day.cycles <= 1.0 + 1e-9 for day in run.days)
 
 
+@pytest.mark.parametrize("lattice", [True, False])
+def test_a_passed_deadline_stops_the_priced_chain_and_the_repricing(lattice: bool) -> None:
+    prices = negative_hour_days(3, 0.3, seed=38)
+    battery = prd_battery(max_cycles_per_day=3.0)
+    offsets = day_offsets(days_from(prices))
+    chain = Chain.of(battery)
+    buy, sell = stored_rates(np.concatenate(prices), battery)
+    cap = battery.daily_withdrawal_cap_mwh
+    assert cap is not None
+    with pytest.MonkeyPatch.context() as patch:
+        if not lattice:
+            patch.setattr(chain_cap, "LATTICE_LEVELS", 0)
+        with pytest.raises(DeadlineExceededError, match="deadline passed"):
+            chain_cap.priced_chain(buy, sell, chain, deadline_s=-1.0)
+        solution = chain_cap.priced_chain(buy, sell, chain)
+    lam = np.zeros(len(prices))
+    args = (buy, sell, offsets, chain, cap, lam, solution.tables, solution.moves)
+    assert chain_cap.reprice(*args) is not None  # a day to re-price
+    with pytest.raises(DeadlineExceededError, match="deadline passed"):
+        chain_cap.reprice(*args, deadline_s=-1.0)
+
+
 def test_a_passed_deadline_stops_the_relaxation() -> None:
     prices = solar_dip_days(2)
     days: list[MarketDay] = days_from(prices)
