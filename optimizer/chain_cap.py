@@ -79,7 +79,9 @@ the days would need a joint search). Then ``optimal`` runs HiGHS.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -135,6 +137,47 @@ class _Side:
     value: float  # A~_s(xs) + the day's revenue + V_e(xe)
     w: float
     start: Table  # V_s at lam
+
+
+class _LatticeTables(Sequence[Table]):
+    """``V_t`` on a lattice as piecewise-linear tables, built when asked for (one row of the
+    value array each; levels where ``V_t`` is -inf are outside its domain)."""
+
+    def __init__(self, levels: np.ndarray, values: np.ndarray) -> None:
+        self.levels, self.values = levels, values
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
+
+    @overload
+    def __getitem__(self, index: int) -> Table: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Table]: ...
+
+    def __getitem__(self, index: int | slice) -> Table | list[Table]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        row = self.values[index]
+        finite = np.isfinite(row)
+        return self.levels[finite], row[finite]
+
+
+class _Overlay:
+    """The priced chain's ``V_t`` with the hours the bound's pass recursed replaced (each
+    within a constant of ``V'_t``: what the forward passes of the splices need)."""
+
+    def __init__(self, base: Sequence[Table]) -> None:
+        self.base = base
+        self.replaced: dict[int, Table] = {}
+
+    def stretch(self, start: int, stop: int) -> list[Table]:
+        return [
+            self.replaced[t] if t in self.replaced else self.base[t] for t in range(start, stop)
+        ]
+
+    def replace(self, start: int, tables: list[Table]) -> None:
+        self.replaced.update(enumerate(tables, start))
 
 
 def _at(table: Table, x: float) -> float:
@@ -259,7 +302,7 @@ def _backward_path(
 
 
 def _forward_path(
-    tables: list[Table],
+    tables: _Overlay,
     xe: float,
     e: int,
     stop: int,
@@ -276,7 +319,7 @@ def _forward_path(
     x, t = xe, e
     while t < stop:
         h = min(STEP_H, stop - t)
-        moves = follow(tables[t : t + h + 1], buy[t : t + h], sell[t : t + h], chain, x)
+        moves = follow(tables.stretch(t, t + h + 1), buy[t : t + h], sell[t : t + h], chain, x)
         path = x + np.cumsum(moves)
         hit = np.flatnonzero(np.abs(path - levels[t + 1 : t + h + 1]) <= chain.tol_x)
         if hit.size:
@@ -297,7 +340,7 @@ def reprice(
     chain: Chain,
     cap: float,
     multipliers: np.ndarray,
-    tables: list[Table],
+    tables: Sequence[Table],
     moves: np.ndarray,
     *,
     deadline_s: float | None = None,
@@ -318,7 +361,7 @@ def reprice(
         return None
     levels = chain.x0 + np.concatenate(([0.0], np.cumsum(moves)))
     n = buy.size
-    current = list(tables)  # V_t at the new multipliers, up to a constant per hour
+    current = _Overlay(tables)  # V_t at the new multipliers, up to a constant per hour
     # --- the backward pass (``_bound``): last re-priced day first ---
     table: Table = tables[n]
     t = n
@@ -386,8 +429,8 @@ def _recurse_to(
     t: int,
     table: Table,
     shift: float | None,
-    tables: list[Table],
-    current: list[Table],
+    tables: Sequence[Table],
+    current: _Overlay,
     buy: np.ndarray,
     priced: np.ndarray,
     chain: Chain,
@@ -402,7 +445,7 @@ def _recurse_to(
         part, _ = value_functions(
             buy[t - h : t], priced[t - h : t], chain, end=table, deadline_s=deadline_s
         )
-        current[t - h : t] = part[:-1]
+        current.replace(t - h, part[:-1])
         t -= h
         table = part[0]
         shift = _offset(table, tables[t], chain.tol_x)
@@ -457,7 +500,7 @@ class PricedChain:
     """The chain at rates ``(buy, sell)``: its value functions ``V_t`` (``t = 0 .. n``), an
     optimal schedule and its value ``V_0(x0)``, and how they were computed."""
 
-    tables: list[Table]
+    tables: Sequence[Table]
     moves: np.ndarray
     value: float
     route: str
@@ -495,9 +538,12 @@ def priced_chain(
     values = _lattice_values(buy, sell, levels, chain.x0, up_end, down_begin, deadline_s)
     start = int(np.flatnonzero(levels == chain.x0)[0])
     moves = _lattice_follow(values, buy, sell, levels, start, up_end, down_begin)
-    finite = np.isfinite(values)
-    tables = [(levels[row], v[row]) for row, v in zip(finite, values, strict=True)]
-    return PricedChain(tables, moves, float(values[0][start]), f"lattice of {levels.size} levels")
+    return PricedChain(
+        _LatticeTables(levels, values),
+        moves,
+        float(values[0][start]),
+        f"lattice of {levels.size} levels",
+    )
 
 
 def _lattice_values(
