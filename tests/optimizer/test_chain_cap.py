@@ -430,10 +430,11 @@ def test_repricing_that_runs_out_of_rounds_falls_back_to_highs() -> None:
     assert_exact(revenue, reference_optimum(prices, battery, continuous=True))
 
 
-def test_the_bound_pass_stops_where_the_chain_forgets_the_repriced_days() -> None:
+@pytest.mark.parametrize("lattice", [True, False])
+def test_the_bound_pass_stops_where_the_chain_forgets_the_repriced_days(lattice: bool) -> None:
     # the pass recurses only until its V differs from the priced chain's by a constant; never
     # stopping (a spread that nothing meets) recurses every hour before the days and gives
-    # the same bound
+    # the same bound (from the lattice's tables or the piecewise recursion's)
     prices = negative_hour_days(12, 0.5, seed=42)
     battery = prd_battery(max_cycles_per_day=3.0)
     days = days_from(prices)
@@ -441,8 +442,12 @@ def test_the_bound_pass_stops_where_the_chain_forgets_the_repriced_days() -> Non
     flat = np.concatenate(prices)
     chain = Chain.of(battery)
     buy, sell = stored_rates(flat, battery)
-    tables, _ = value_functions(buy, sell, chain)
-    moves = follow(tables, buy, sell, chain, chain.x0)
+    with pytest.MonkeyPatch.context() as patch:
+        if not lattice:
+            patch.setattr(chain_cap, "LATTICE_LEVELS", 0)
+        solution = chain_cap.priced_chain(buy, sell, chain)
+    assert solution.route.startswith("lattice" if lattice else "piecewise")
+    tables, moves = solution.tables, solution.moves
     cap = battery.daily_withdrawal_cap_mwh
     assert cap is not None
     lam = np.zeros(len(days))
