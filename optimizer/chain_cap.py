@@ -46,11 +46,22 @@ midnights:
   ``(1 - theta)`` under with ``theta w_over + (1 - theta) w_under = K`` withdraws at most
   ``K`` (levels mix linearly; netting an hour only lowers withdrawal), and, when it loses
   nothing to netting, earns exactly the local ``L(lambda*)``.
-* Each bracketing schedule is a whole chain: ``pi`` up to where its path (followed back
-  from the chosen level at ``s`` through the window's arrival tables) joins ``pi``, the day
-  itself, and forward from its level at ``e`` through ``V`` until it joins ``pi`` again.
-  ``Pi`` is ``pi`` with every re-priced day's window replaced by its mix (windows of
-  different days must not overlap, else no proposal).
+* Broken days at most ``RUN_GAP_DAYS`` apart are coupled through the levels between them,
+  so they are re-priced together as one *run* (the days between included, up to
+  ``MAX_RUN_DAYS``): ``L`` over the run's multipliers is a maximum of planes ``F - lambda .
+  (w - K)``, and Kelley's cutting-plane method (``_cutting_planes``: the next ``lambda``
+  minimises the planes found so far, a small LP; it ends when ``L`` there equals that
+  minimum, after finitely many rounds as every round finds a new plane) gives its minimum
+  ``lambda*`` and, from the LP's multipliers, weights on the planes active there (each such
+  schedule optimal at ``lambda*``) that withdraw exactly ``K`` on every day with
+  ``lambda*_d > 0`` and at most ``K`` on the others -- Newton's two-schedule mix in several
+  dimensions. The weights are recomputed on their support by a linear solve, so the mix
+  meets ``K`` to rounding, not to HiGHS's tolerances.
+* Each schedule to mix is a whole chain: ``pi`` up to where its path (followed back from the
+  chosen level at ``s`` through the window's arrival tables) joins ``pi``, the day(s)
+  themselves, and forward from the level at ``e`` through ``V`` until it joins ``pi`` again.
+  ``Pi`` is ``pi`` with every re-priced day's or run's window replaced by its mix (windows
+  must not overlap, else no proposal).
 
 **Computing ``L(lambda')`` exactly** for the new multipliers (``_bound``): one backward pass
 from the last re-priced day, 24 hours at a time with ``end=`` the pass's own ``V``. Between
@@ -69,11 +80,15 @@ f(pi) + sum_d (f(mix_d) - f(pi))`` are the same number, and the check passes. Me
 year, PRD battery, cap 3): 30 % of hours at -20..-1200 (6 days above the cap at ``lambda =
 0``, 6 Newton searches of 6-9 rounds, ~0.1 s) and solar dips (1 day, ~0.02 s): the bound
 and the schedule's revenue agree to 1e-14 .. 1e-11 relative, and both equal HiGHS's full
-MILP (to 3e-14 and 0). When it does not work: days next to each other that both break the
-cap (a day's window cannot end on ``pi`` before the next one starts, so no proposal), a
-window that carries a neighbouring day over the cap (the check fails), a duality gap (no
-``lambda`` closes it), or a cap that binds on many days (more than ``MAX_REPRICED_DAYS``:
-the days would need a joint search). Then ``optimal`` runs HiGHS.
+MILP (to 3e-14 and 0). A year of 30 % negative hours with another seed (9 broken days at
+the daily multipliers, two of them adjacent: one run, 9 cutting-plane rounds): the same.
+When it does not work: a window that does not rejoin ``pi`` before the next re-priced day or
+carries a neighbouring day over the cap (no proposal, or the check fails), a mix that loses
+to netting (schedules optimal at ``lambda*`` that charge and discharge in the same
+non-concave hour: their mix earns less than their planes promise, while an optimum inside
+that face exists), a duality gap (no ``lambda`` closes it), or a cap that binds on many days
+(more than ``MAX_REPRICED_DAYS``, or runs longer than ``MAX_RUN_DAYS``). Then ``optimal``
+runs HiGHS.
 """
 
 from __future__ import annotations
@@ -95,6 +110,12 @@ ARRIVAL_WINDOW_H = 48
 NEWTON_MAX_ROUNDS = 40
 #: the most days re-priced in one proposal (each costs ~10-30 ms); more: no proposal
 MAX_REPRICED_DAYS = 24
+#: broken days at most this many days apart are re-priced together (``_cutting_planes``)
+RUN_GAP_DAYS = 2
+#: the longest such run (days, those between included); longer: no proposal
+MAX_RUN_DAYS = 6
+#: cutting-plane rounds on a run's multipliers before the proposal is given up
+CUTTING_PLANE_MAX_ROUNDS = 80
 #: hours per step of the bound's pass and of the splices' forward passes
 STEP_H = 24
 #: the priced chain runs on its lattice when it has at most this many levels ...
@@ -124,19 +145,24 @@ class Repriced:
     bound: float
     days: int
     rounds: int
+    cuts: int = 0  # cutting-plane rounds of runs of days (``_cutting_planes``)
 
 
 @dataclass(frozen=True)
 class _Side:
-    """One optimal schedule of the locally re-priced day at ``lam``: level ``xs`` at the
-    day's start, the day's moves, its line ``value - lam (w - K)``."""
+    """One optimal schedule of the locally re-priced day (or run of days) at ``lam`` (one
+    per day): level ``xs`` at the start, the moves, its plane ``value - lam . (ws - K)``."""
 
-    lam: float
+    lam: np.ndarray
     xs: float
     moves: np.ndarray
-    value: float  # A~_s(xs) + the day's revenue + V_e(xe)
-    w: float
+    value: float  # A~_s(xs) + the revenue of the moves + V_e(xe)
+    ws: np.ndarray  # withdrawal of each day
     start: Table  # V_s at lam
+
+    @property
+    def w(self) -> float:
+        return float(self.ws.sum())
 
 
 class _LatticeTables(Sequence[Table]):
@@ -189,7 +215,8 @@ def _revenue(moves: np.ndarray, buy: np.ndarray, sell: np.ndarray) -> float:
 
 
 class _Day:
-    """One market day re-priced between the chain's value functions (module docstring)."""
+    """One market day, or a run of them (``hours`` each), re-priced between the chain's
+    value functions (module docstring)."""
 
     def __init__(
         self,
@@ -201,17 +228,21 @@ class _Day:
         buy: np.ndarray,
         sell: np.ndarray,
         chain: Chain,
+        hours: np.ndarray,
     ) -> None:
         self.s, self.e, self.begin = s, e, begin
         self.arrival = arrival  # A~_t for t = begin .. s
         self.end = end  # V_e
         self.buy, self.sell = buy[s:e], sell[s:e]
         self.chain = chain
+        self.hours = hours
+        self.firsts = np.concatenate(([0], np.cumsum(hours)[:-1]))
 
-    def evaluate(self, lam: float, deadline_s: float | None) -> _Side:
-        """The day at multiplier ``lam``: the best level at its start (the maximum of ``A~_s
-        + V_s`` lies at a breakpoint of either), the moves that follow from it."""
-        sell = self.sell - lam
+    def evaluate(self, lam: float | np.ndarray, deadline_s: float | None) -> _Side:
+        """The day(s) at multipliers ``lam``: the best level at the start (the maximum of
+        ``A~_s + V_s`` lies at a breakpoint of either), the moves that follow from it."""
+        lam = np.atleast_1d(np.asarray(lam, dtype=float))
+        sell = self.sell - np.repeat(lam, self.hours)
         tables, _ = value_functions(self.buy, sell, self.chain, end=self.end, deadline_s=deadline_s)
         (vx, vv), (ax, av) = tables[0], self.arrival[-1]
         lo, hi = max(vx[0], ax[0]), min(vx[-1], ax[-1])
@@ -221,7 +252,8 @@ class _Day:
         moves = follow(tables, self.buy, sell, self.chain, xs)
         xe = xs + float(moves.sum())
         value = _at((ax, av), xs) + _revenue(moves, self.buy, self.sell) + _at(self.end, xe)
-        return _Side(lam, xs, moves, value, float(np.maximum(-moves, 0.0).sum()), tables[0])
+        ws = np.add.reduceat(np.maximum(-moves, 0.0), self.firsts)
+        return _Side(lam, xs, moves, value, ws, tables[0])
 
 
 def _newton(
@@ -262,6 +294,67 @@ def _newton(
             over = new
         else:
             under = new
+    return None
+
+
+def _cutting_planes(
+    day: _Day, lam0: np.ndarray, cap: float, deadline_s: float | None
+) -> tuple[list[tuple[_Side, float]], _Side, int] | None:
+    """``lambda*`` of a run of days (module docstring) by Kelley's cutting planes: each
+    evaluation at ``lambda`` is a plane ``value - lambda . (ws - K)`` below the run's ``L``
+    (a maximum of such planes, convex and piecewise linear); the next ``lambda`` minimises
+    the planes found so far (a small LP, ``lambda`` in a box), until ``L`` there equals that
+    minimum -- then it is ``L``'s minimum, after finitely many rounds (each finds a new
+    plane). The planes active there, weighted by the LP's multipliers (recomputed exactly on
+    their support: weights 1 in sum, withdrawal ``K`` on every day with ``lambda_d > 0``, at
+    most ``K`` on the others), are the schedules to mix. Returns them with their weights,
+    the evaluation at ``lambda*`` and the rounds; None when the rounds run out, the box
+    binds or no such weights exist."""
+    from scipy.optimize import linprog
+
+    b = lam0.size
+    high = 4.0 * (float(np.max(np.abs(day.sell))) + float(np.max(np.abs(day.buy))) + 1.0)
+    high += float(lam0.max(initial=0.0))
+    cost = np.append(np.full(b, cap), 1.0)  # K sum(lambda) + z
+    box = [(0.0, high)] * b + [(None, None)]
+    planes = [day.evaluate(lam0, deadline_s)]
+    rounds = 1
+    while rounds < CUTTING_PLANE_MAX_ROUNDS:
+        # z >= value_i - lambda . ws_i  <=>  -ws_i . lambda - z <= -value_i
+        rows = np.array([np.append(-p.ws, -1.0) for p in planes])
+        result = linprog(
+            cost,
+            A_ub=rows,
+            b_ub=np.array([-p.value for p in planes]),
+            bounds=box,
+            method="highs",
+        )
+        if result.status != 0:
+            return None
+        lam = np.asarray(result.x[:b])
+        lower = float(result.fun)
+        new = day.evaluate(lam, deadline_s)
+        rounds += 1
+        upper = new.value - float(new.ws @ lam) + cap * float(lam.sum())
+        if upper > lower + 1e-11 * max(1.0, abs(upper)):
+            planes.append(new)
+            continue
+        if (lam >= high * (1.0 - 1e-9)).any():
+            return None
+        weights = np.maximum(-np.asarray(result.ineqlin.marginals), 0.0)
+        support = np.flatnonzero(weights > 1e-12 * max(1.0, float(weights.max())))
+        binding = np.flatnonzero(lam > 0.0)
+        ws = np.array([planes[i].ws for i in support])  # support x days
+        system = np.vstack((np.ones(support.size), ws[:, binding].T))
+        target = np.concatenate(([1.0], np.full(binding.size, cap)))
+        mu = np.linalg.lstsq(system, target, rcond=None)[0]
+        if (
+            (mu < 0.0).any()
+            or np.abs(system @ mu - target).max() > 1e-12 * max(1.0, cap)
+            or (mu @ ws > cap * (1.0 + CAP_REL_TOL)).any()
+        ):
+            return None
+        return [(planes[i], float(m)) for i, m in zip(support, mu, strict=True)], new, rounds
     return None
 
 
@@ -359,48 +452,68 @@ def reprice(
     days = np.flatnonzero(broken).tolist()
     if not days or len(days) > MAX_REPRICED_DAYS:
         return None
+    # runs: broken days at most RUN_GAP_DAYS apart, with the days between them
+    runs: list[list[int]] = [[days[0]]]
+    for d in days[1:]:
+        if d - runs[-1][-1] <= RUN_GAP_DAYS:
+            runs[-1].extend(range(runs[-1][-1] + 1, d + 1))
+        else:
+            runs.append([d])
+    if max(len(run) for run in runs) > MAX_RUN_DAYS:
+        return None
     levels = chain.x0 + np.concatenate(([0.0], np.cumsum(moves)))
     n = buy.size
     current = _Overlay(tables)  # V_t at the new multipliers, up to a constant per hour
-    # --- the backward pass (``_bound``): last re-priced day first ---
+    # --- the backward pass (``_bound``): last run first ---
     table: Table = tables[n]
     t = n
     shift: float | None = 0.0  # V'_t <= V_t + shift (None: ``table`` is V'_t itself)
-    results: dict[int, tuple[_Day, _Side, _Side, _Side]] = {}
-    rounds = 0
-    for k in range(len(days) - 1, -1, -1):
-        d = days[k]
-        s, e = int(offsets[d]), int(offsets[d + 1])
-        floor = int(offsets[days[k - 1] + 1]) if k else 0
+    mixes: list[tuple[_Day, list[tuple[_Side, float]]]] = []
+    rounds = cuts = 0
+    for k in range(len(runs) - 1, -1, -1):
+        run = runs[k]
+        s, e = int(offsets[run[0]]), int(offsets[run[-1] + 1])
+        floor = int(offsets[runs[k - 1][-1] + 1]) if k else 0
         t, table, shift = _recurse_to(
             e, t, table, shift, tables, current, buy, priced, chain, deadline_s
         )
         end = table if shift is None else (tables[e][0], tables[e][1] + shift)
         begin = max(s - ARRIVAL_WINDOW_H, floor)
         arrival = _arrival(begin, s, levels[begin], buy, priced, chain, deadline_s)
-        day = _Day(s, e, arrival, begin, end, buy, sell, chain)  # unpriced: lam_d is set
-        found = _newton(day, float(lam[d]), cap, deadline_s)
-        if found is None:
-            return None
-        over, under, at_star, taken = found
-        rounds += taken
-        lam[d] = at_star.lam
-        priced[s:e] = sell[s:e] - at_star.lam
-        results[d] = (day, over, under, at_star)
+        # unpriced rates: the run's multipliers are set by evaluate
+        day = _Day(s, e, arrival, begin, end, buy, sell, chain, hours[run[0] : run[-1] + 1])
+        mix: list[tuple[_Side, float]]
+        if len(run) == 1:
+            found = _newton(day, float(lam[run[0]]), cap, deadline_s)
+            if found is None:
+                return None
+            over, under, at_star, taken = found
+            rounds += taken
+            theta = 1.0 if over is under else (cap - under.w) / (over.w - under.w)
+            mix = [(over, theta)] if over is under else [(over, theta), (under, 1.0 - theta)]
+        else:
+            planes = _cutting_planes(day, lam[run[0] : run[-1] + 1], cap, deadline_s)
+            if planes is None:
+                return None
+            mix, at_star, taken = planes
+            cuts += taken
+        lam[run[0] : run[-1] + 1] = at_star.lam
+        priced[s:e] = sell[s:e] - np.repeat(at_star.lam, day.hours)
+        mixes.append((day, mix))
         t, table, shift = s, at_star.start, None
         t, table, shift = _recurse_to(
             floor, t, table, shift, tables, current, buy, priced, chain, deadline_s
         )
     value = _at(table, chain.x0) if shift is None else _at(tables[0], chain.x0) + shift
     bound = value + cap * float(lam.sum())
-    # --- the proposal: pi with each day's window replaced by its mix ---
+    # --- the proposal: pi with each run's window replaced by its mix ---
     proposal = moves.copy()
     previous_end = 0
-    for k, d in enumerate(days):
-        day, over, under, at_star = results[d]
-        stop = int(offsets[days[k + 1]]) if k + 1 < len(days) else n
+    mixes.reverse()  # in time order
+    for k, (day, mix) in enumerate(mixes):
+        stop = mixes[k + 1][0].s if k + 1 < len(mixes) else n
         sides = []
-        for side in (over, under):
+        for side, _ in mix:
             t0, before = _backward_path(day, side.xs, levels, buy, priced)
             xe = side.xs + float(side.moves.sum())
             after = _forward_path(current, xe, day.e, stop, levels, buy, priced, chain)
@@ -414,14 +527,17 @@ def reprice(
             # rounding of the sums: the window ends exactly on pi's level
             full[t1 - 1] += levels[t1] - levels[t0] - float(full[t0:t1].sum())
             sides.append((t0, t1, full))
-        lo = min(sides[0][0], sides[1][0])
-        hi = max(sides[0][1], sides[1][1])
+        lo = min(side[0] for side in sides)
+        hi = max(side[1] for side in sides)
         if lo < previous_end:
             return None  # overlapping windows
         previous_end = hi
-        theta = 1.0 if over is under else (cap - under.w) / (over.w - under.w)
-        proposal[lo:hi] = theta * sides[0][2][lo:hi] + (1.0 - theta) * sides[1][2][lo:hi]
-    return Repriced(moves=proposal, bound=bound, days=len(days), rounds=rounds)
+        mixed = np.zeros(hi - lo)
+        for (_, weight), (_, _, full) in zip(mix, sides, strict=True):
+            mixed += weight * full[lo:hi]
+        proposal[lo:hi] = mixed
+    repriced = sum(len(run) for run in runs)
+    return Repriced(moves=proposal, bound=bound, days=repriced, rounds=rounds, cuts=cuts)
 
 
 def _recurse_to(

@@ -72,11 +72,13 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      days that break complementary slackness (above ``K``, or ``lambda_d > 0`` with slack).
      Each such day's multiplier is found exactly by Newton's method on that day alone,
      between the chain's value functions at its midnights (24 hours of recursion a round,
-     arrivals over a 48-hour window); the mix of the two schedules optimal at ``lambda*_d``
-     that withdraws exactly ``K`` replaces the day's stretch of the schedule; the bound at
-     the new multipliers is recomputed by a backward pass that stops wherever the chain has
-     forgotten the change (``V`` within a constant of the priced chain's: an upper bound
-     either way). Certified when that schedule is feasible and reaches ``min(L', L, U)``.
+     arrivals over a 48-hour window), or, for broken days at most two days apart, the run's
+     multipliers by Kelley's cutting planes; the mix of the schedules optimal at
+     ``lambda*`` that withdraws exactly ``K`` replaces their stretch of the schedule; the
+     bound at the new multipliers is recomputed by a backward pass that stops wherever the
+     chain has forgotten the change (``V`` within a constant of the priced chain's: an upper
+     bound either way). Certified when that schedule is feasible and reaches ``min(L', L,
+     U)``.
      From the daily multipliers' chain (route 2's, ``chain_cap.priced_chain``: on the
      chain's lattice when it is small, 0.11 s a year for the PRD battery's 134 levels), then,
      if those were not all 0, from the uncapped chain (one more). No binary, no HiGHS beyond
@@ -84,10 +86,12 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      of 3, the LP included): 30 % of hours at -20..-1200 with cap 3, 6 days re-priced,
      0.61-0.62 s (the lazy MILP took 1.7-2.2 s); solar dips with cap 3, 1 day, 0.52-0.62 s
      (the full MILP took 6.6-7.6 s); both equal to HiGHS's full MILP in the same process
-     (3.2e-14 and 0 relative). It fails (and the MILPs
-     below run) when broken days are adjacent or their windows meet (a day's new schedule
-     must rejoin the priced chain's before the next broken day), when a neighbouring day
-     then breaks the cap, or when more than ``chain_cap.MAX_REPRICED_DAYS`` days break.
+     (3.2e-14 and 0 relative); the same year with the negative hours of seed 31 (9 days,
+     two adjacent: one run), 0.70 s where a lazy MILP round took 1.9 s. It fails (and the
+     MILPs below run) when a window does not rejoin the priced chain's schedule before the
+     next one or carries a neighbouring day over the cap, when the mix loses to netting,
+     at a duality gap, or when more than ``chain_cap.MAX_REPRICED_DAYS`` days break
+     (``chain_cap``'s docstring).
   4. **HiGHS MILPs with binaries where the relaxations burned**: the program with integral
      ``z`` only on the hours where the previous solution charged and discharged at once
      (the LP's, then each round's). Each is again a relaxation of the exact program (its
@@ -109,21 +113,24 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
   through ``linprog``) does not help there: its priced chain breaks 226-258 days.
   Hypothesis-generated short chains reach them too (of the 50 examples of
   ``tests/optimizer/test_chain_cap.py``'s deterministic profile, 49 are certified by the
-  LP relaxation and 1, with two adjacent broken days, takes the full MILP; the other
-  routes are covered by its named cases). Why no bounded exact method in general (looked
-  for, issue 9): the cap is one constraint per market day across a chain that does
-  not return to ``x0`` at midnight. An exact recursion needs a second state within the day
-  (energy withdrawn so far, reset at midnight), so each within-day value function is a
-  two-dimensional piecewise-linear surface (charging moves along ``w`` constant,
-  discharging along ``x + w`` constant); a lattice argument like ``optimizer.lattice``'s
-  bounds its levels, but over the chain the free moves of a vertex couple segments that
-  span many days (each pinned segment and each binding day adds one), so the candidate
-  levels are sums of many anchor differences, not a small set. The dual side does not
-  close the gap in bounded work either: subgradient steps on the 366 multipliers (each a
-  chain recursion, 0.3-1.2 s) with the optimum known in advance (Polyak steps) left a gap of
-  6e-4 after 40 recursions on the 30 % negative year with cap 1, and on non-concave hours a
-  duality gap may remain at the best multipliers anyway. Without non-concave hours the
-  problem is the LP above.
+  LP relaxation and 1 takes the full MILP: a run of two days whose bound is exact but
+  whose mix loses 2e-4 to netting; the other routes are covered by its named cases). Why no
+  bounded exact method in general (looked for, issue 9): the cap is one constraint per
+  market day across a chain that does not return to ``x0`` at midnight. An exact recursion
+  needs a second state within the day (energy withdrawn so far, reset at midnight), so each
+  within-day value function is a two-dimensional piecewise-linear surface (charging moves
+  along ``w`` constant, discharging along ``x + w`` constant); a lattice argument like
+  ``optimizer.lattice``'s bounds its levels, but over the chain the free moves of a vertex
+  couple segments that span many days (each pinned segment and each binding day adds one),
+  so the candidate levels are sums of many anchor differences, not a small set. The dual
+  side does not close the gap in bounded work either: subgradient steps on the 366
+  multipliers (each a chain recursion, 0.3-1.2 s) with the optimum known in advance (Polyak
+  steps) left a gap of 6e-4 after 40 recursions on the 30 % negative year with cap 1; sweeps
+  of day-by-day Newton re-pricing over all 211 broken days of solar dips with cap 2 (route 3
+  without runs and without the primal, 1.7-2.3 s each) leave the bound 1.1e-4 above the
+  optimum after 6 sweeps, rising and falling; and on non-concave hours a duality gap may
+  remain at the best multipliers anyway. Without non-concave hours the problem is the LP
+  above.
 
 The request deadline (``deadline_s``, a ``time.monotonic()`` timestamp, SPEC §13) is only a
 last guard: it is checked between vectorised steps and raises ``DeadlineExceededError``; it
@@ -659,10 +666,12 @@ def _lagrangian_certificate(
         if proposal is None:
             continue
         bound = min(proposal.bound, bound)  # each >= the optimum
+        how = [f"{proposal.rounds} Newton rounds"] if proposal.rounds else []
+        how += [f"{proposal.cuts} cutting-plane rounds"] if proposal.cuts else []
+        how += ["from the uncapped chain"] if start == "uncapped" else []
         label = (
             f"certified by its Lagrangian bound re-priced on {proposal.days} "
-            f"day{'s' if proposal.days > 1 else ''} ({proposal.rounds} Newton rounds"
-            + (", from the uncapped chain)" if start == "uncapped" else ")")
+            f"day{'s' if proposal.days > 1 else ''} ({', '.join(how)})"
         )
         for moves in (proposal.moves, *candidates):
             if feasible(moves, offsets, chain, cap) and _reaches(revenue(moves), bound):

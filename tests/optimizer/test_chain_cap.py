@@ -338,20 +338,20 @@ def test_headroom_cuts_take_the_chain_level_before_each_day() -> None:
     [
         (3, 0.3, 3.0, 38, "1 day (8 Newton rounds)"),
         (3, 0.5, 3.0, 36, "1 day (8 Newton rounds)"),
-        (4, 0.3, 2.0, 47, "2 days (12 Newton rounds)"),
-        (4, 0.5, 3.0, 42, "2 days (11 Newton rounds)"),
-        # the daily multipliers' chain breaks complementary slackness on adjacent days (no
-        # proposal: their windows would meet); the uncapped chain's broken days are apart
-        (3, 0.5, 3.0, 34, "1 day (8 Newton rounds, from the uncapped chain)"),
-        (4, 0.5, 3.0, 40, "2 days (14 Newton rounds, from the uncapped chain)"),
+        (8, 0.5, 3.0, 33, "2 days (17 Newton rounds)"),
+        # broken days next to each other (or one day apart): one run, its multipliers by
+        # cutting planes, the mix of the schedules active at their minimum
+        (3, 0.5, 3.0, 35, "2 days (17 cutting-plane rounds)"),
+        (4, 0.5, 3.0, 42, "3 days (10 cutting-plane rounds)"),
+        (8, 0.5, 3.0, 34, "3 days (8 Newton rounds, 8 cutting-plane rounds)"),
     ],
 )
 def test_repriced_lagrangian_bound_certifies_without_binaries(
     n: int, share: float, cap: float, seed: int, route: str
 ) -> None:
-    # the relaxation is not tight and the uncapped chain withdraws above the cap on one or
-    # two days: each such day's multiplier found exactly between the chain's value functions
-    # (optimizer.chain_cap); the mix of the two schedules optimal there meets the bound
+    # the relaxation is not tight and the uncapped chain withdraws above the cap on some
+    # days: each such day's multiplier found exactly between the chain's value functions
+    # (optimizer.chain_cap); the mix of the schedules optimal there meets the bound
     prices = negative_hour_days(n, share, seed=seed)
     battery = prd_battery(max_cycles_per_day=cap)
     with pytest.MonkeyPatch.context() as patch:
@@ -359,6 +359,21 @@ def test_repriced_lagrangian_bound_certifies_without_binaries(
         result, revenue = solved(prices, battery)
     assert result.route == REPRICED + route
     assert not result.milp
+    assert_feasible(prices, battery, result)
+    assert_exact(revenue, reference_optimum(prices, battery, continuous=True))
+
+
+def test_repricing_starts_again_from_the_uncapped_chain() -> None:
+    # without runs of days, the daily multipliers' chain breaks complementary slackness on
+    # two adjacent days (no proposal: their windows would meet); the uncapped chain breaks
+    # the cap on one day only
+    prices = negative_hour_days(3, 0.5, seed=34)
+    battery = prd_battery(max_cycles_per_day=3.0)
+    with pytest.MonkeyPatch.context() as patch:
+        forbid_branch_and_bound(patch)
+        patch.setattr(chain_cap, "MAX_RUN_DAYS", 1)
+        result, revenue = solved(prices, battery)
+    assert result.route == REPRICED + "1 day (8 Newton rounds, from the uncapped chain)"
     assert_feasible(prices, battery, result)
     assert_exact(revenue, reference_optimum(prices, battery, continuous=True))
 
