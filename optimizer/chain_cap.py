@@ -63,7 +63,7 @@ midnights:
   ``Pi`` is ``pi`` with every re-priced day's or run's window replaced by its mix (windows
   must not overlap, else no proposal).
 
-**Computing ``L(lambda')`` exactly** for the new multipliers (``_bound``): one backward pass
+**Computing ``L(lambda')`` exactly** for the new multipliers (``_recurse_to``): one backward pass
 from the last re-priced day, 24 hours at a time with ``end=`` the pass's own ``V``. Between
 re-priced days the pass recurses only until its ``V_t`` and the priced chain's ``V_t`` differ
 by a constant: write ``T_t`` for one hour's operator; it is monotone and ``T(V + c) = T(V) +
@@ -464,7 +464,7 @@ def reprice(
     levels = chain.x0 + np.concatenate(([0.0], np.cumsum(moves)))
     n = buy.size
     current = _Overlay(tables)  # V_t at the new multipliers, up to a constant per hour
-    # --- the backward pass (``_bound``): last run first ---
+    # --- the backward pass (``_recurse_to``): last run first ---
     table: Table = tables[n]
     t = n
     shift: float | None = 0.0  # V'_t <= V_t + shift (None: ``table`` is V'_t itself)
