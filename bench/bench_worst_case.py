@@ -203,6 +203,13 @@ def main(argv: Sequence[str] | None = None) -> int:
          prd(max_cycles_per_day=3.0), continuous),
         ("solar dips, cap 3, continuous", solar_dips(year), prd(max_cycles_per_day=3.0),
          continuous),
+        # caps that bind on many days, neighbours among them: HiGHS's branch and bound
+        ("30 % negative hours, cap 2, continuous", negative_hours(year, 0.3),
+         prd(max_cycles_per_day=2.0), continuous),
+        ("50 % negative hours, cap 3, continuous", negative_hours(year, 0.5),
+         prd(max_cycles_per_day=3.0), continuous),
+        ("solar dips, cap 2, continuous", solar_dips(year), prd(max_cycles_per_day=2.0),
+         continuous),
         ("31 days of -1200, cap 1, continuous", flat(-1200.0, 31), prd(max_cycles_per_day=1.0),
          continuous),
         ("366 days of -1200 +- 50, cap 1, continuous", flat_noisy(-1200.0, 50.0, 366),

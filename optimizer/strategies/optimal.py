@@ -88,30 +88,26 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      (the full MILP took 6.6-7.6 s); both equal to HiGHS's full MILP in the same process
      (3.2e-14 and 0 relative); the same year with the negative hours of seed 31 (9 days,
      two adjacent: one run), 0.70 s where a lazy MILP round took 1.9 s. It fails (and the
-     MILPs below run) when a window does not rejoin the priced chain's schedule before the
+     MILP below runs) when a window does not rejoin the priced chain's schedule before the
      next one or carries a neighbouring day over the cap, when the mix loses to netting,
      at a duality gap, or when more than ``chain_cap.MAX_REPRICED_DAYS`` days break
      (``chain_cap``'s docstring).
-  4. **HiGHS MILPs with binaries where the relaxations burned**: the program with integral
-     ``z`` only on the hours where the previous solution charged and discharged at once
-     (the LP's, then each round's). Each is again a relaxation of the exact program (its
-     optimum ``>= OPT``), so a solution of it that does not burn (its revenue with the
-     overlap removed reaches its own value) is optimal. At most ``LAZY_ROUNDS`` rounds of at
-     most ``LAZY_MAX_BINARIES`` binaries (branch and bound is not cheaper with fewer
-     binaries in general: a year of solar dips with cap 3 burns in 1,216 hours, and three
-     rounds there cost 24 s where the full MILP takes 8 s).
-  5. **The MILP with a binary on every non-concave hour** (``solve_milp``): the last resort.
+  4. **The MILP with a binary on every non-concave hour** (``solve_milp``): the last resort,
+     and **the one route whose work is not bounded in advance** (branch and bound). It is
+     reached when the relaxation is not tight, the Lagrangian bound leaves a gap and the
+     re-pricing fails: a cap that binds on many days, adjacent ones among them. Measured (a
+     year, PRD battery, one core; the bench's families "solar dips, cap 2" and "50 %
+     negative hours, cap 3"): solar dips with cap 2 (the uncapped chain breaks the cap on
+     211 days, 108 of them next to another) 13 s; 50 % of hours negative with cap 3 (101
+     days) 8.5 s; 30 % negative with cap 2 (192 days) 2.3 s. Starting from the LP
+     relaxation's own cap multipliers (HiGHS's duals, through ``linprog``) does not help
+     there: its priced chain breaks 226-258 days. There used to be up to three MILP rounds
+     with binaries only on the hours where the previous relaxation burned (at most 256):
+     each is a relaxation too, optimal when its solution does not burn; they saved 0.3 s
+     on the last year above but failed and cost 12-25 s before the full MILP on the first
+     two, so branch and bound now runs once.
 
-  Routes 4 and 5 are **the work not bounded in advance** (branch and bound). They are
-  reached when the relaxation is not tight, the Lagrangian bound leaves a gap and the
-  re-pricing fails: a cap that binds on many days, adjacent ones among them. Measured (a
-  year, PRD battery, one core, not among the bench's families): solar dips with cap 2 (the
-  uncapped chain breaks the cap on 211 days, 108 of them next to another): the full MILP,
-  26 s (18 s with the dips of seed 10); 50 % of hours negative with cap 3 (101 days): the
-  full MILP, 34-35 s; 30 % negative with cap 2 (192 days): one lazy round, 2.1 s (1.6 s
-  with seed 31). Starting from the LP relaxation's own cap multipliers (HiGHS's duals,
-  through ``linprog``) does not help there: its priced chain breaks 226-258 days.
-  Hypothesis-generated short chains reach them too (of the 50 examples of
+  Hypothesis-generated short chains reach it too (of the 50 examples of
   ``tests/optimizer/test_chain_cap.py``'s deterministic profile, 49 are certified by the
   LP relaxation and 1 takes the full MILP: a run of two days whose bound is exact but
   whose mix loses 2e-4 to netting; the other routes are covered by its named cases). Why no
@@ -173,11 +169,6 @@ CAP_REL_TOL = 1e-10
 #: relative tolerance of the chain's cap certificate (two exact recursions' rounding; far
 #: below the promised 1e-6)
 CHAIN_CAP_REL_TOL = 1e-9
-#: HiGHS MILPs with binaries only where the relaxations overlapped, before the full MILP
-LAZY_ROUNDS = 3
-#: ... each with at most this many binaries (a year of solar dips with cap 3 burns in 1,216
-#: hours: three such rounds cost 24 s of HiGHS where the full MILP takes 8 s)
-LAZY_MAX_BINARIES = 256
 
 
 @dataclass(frozen=True)
@@ -553,12 +544,6 @@ def _reaches(revenue: float, bound: float) -> bool:
     return revenue >= bound - CHAIN_CAP_REL_TOL * max(1.0, abs(bound))
 
 
-def _overlap_hours(charge: np.ndarray, discharge: np.ndarray, battery: Battery) -> np.ndarray:
-    """Hours that charge and discharge at once."""
-    loop = battery.eta_charge * battery.eta_discharge
-    return np.asarray(np.minimum(charge, discharge / loop) > 0.0)
-
-
 def chain_with_cap(
     prices: np.ndarray,
     offsets: np.ndarray,
@@ -570,15 +555,14 @@ def chain_with_cap(
     """Exact schedule of the ``continuous`` chain under the cycle cap when some hour is not
     concave (module docstring, "continuous horizon"): the relaxation's certificate, then the
     Lagrangian one, then that bound re-priced day by day (``optimizer.chain_cap``), then
-    HiGHS MILPs with binaries where the relaxations overlapped, then one with every
-    binary."""
+    HiGHS's MILP with every binary."""
     cap = battery.daily_withdrawal_cap_mwh
     if cap is None:
         raise ValueError("chain_with_cap needs a battery with max_cycles_per_day")
     continuous = Horizon.CONTINUOUS
-    integral = np.zeros(prices.size, dtype=bool)  # no binary: the LP relaxation
+    no_binary = np.zeros(prices.size, dtype=bool)  # the LP relaxation
     raw = solve_program(
-        prices, offsets, battery, horizon=continuous, deadline_s=deadline_s, integral=integral
+        prices, offsets, battery, horizon=continuous, deadline_s=deadline_s, integral=no_binary
     )
     bound = _grid_revenue(prices, *raw, battery)  # >= the optimum
     clean = remove_overlap(*raw, battery)
@@ -588,21 +572,6 @@ def chain_with_cap(
     if certified is not None:
         charge, discharge = to_grid(certified[0][None, :], battery)
         return ChainCap(charge[0], discharge[0], route=certified[1], milp=False)
-    for rounds in range(1, LAZY_ROUNDS + 1):
-        integral = integral | _overlap_hours(*raw, battery)
-        if int(integral.sum()) > LAZY_MAX_BINARIES:
-            break
-        raw = solve_program(
-            prices, offsets, battery, horizon=continuous, deadline_s=deadline_s, integral=integral
-        )
-        clean = remove_overlap(*raw, battery)
-        if _reaches(_grid_revenue(prices, *clean, battery), _grid_revenue(prices, *raw, battery)):
-            return ChainCap(
-                *clean,
-                route=f"HiGHS MILP over the chain, {int(integral.sum())} binaries "
-                f"({rounds} round{'s' if rounds > 1 else ''})",
-                milp=True,
-            )
     binaries = int(needs_binary(prices, battery).sum())
     return ChainCap(
         *solve_milp(prices, offsets, battery, horizon=continuous, deadline_s=deadline_s),

@@ -345,9 +345,8 @@ def negative_hour_days(n: int, share: float = 0.3, seed: int = 30) -> list[np.nd
 
 
 def forbid_branch_and_bound(patch: pytest.MonkeyPatch) -> None:
-    """HiGHS may solve the LP relaxation (no binary) but no program with a binary: neither
-    ``solve_milp`` nor a lazy round of ``chain_with_cap`` (both go through
-    ``solve_program``)."""
+    """HiGHS may solve the LP relaxation (no binary) but no program with a binary (the guard
+    sits in ``solve_program``, which ``solve_milp`` calls)."""
     program = optimal.solve_program
 
     def relaxation_only(
