@@ -734,14 +734,21 @@ def solve_chain(
     this module (``solve_piecewise``). Which one depends on the battery and the chain's
     length only."""
     chain = Chain.of(battery)
-    most = min(MAX_LATTICE_LEVELS, MAX_LATTICE_ENTRIES // (buy.size + 1))
-    levels = lattice.chain_levels(chain.width, chain.x0, chain.up, chain.down, most)
+    levels = lattice_levels(chain, buy.size)
     if levels is None:
         return solve_piecewise(buy, sell, battery, deadline_s=deadline_s)
-    moves, value = lattice.solve_chain(
-        buy, sell, levels, chain.x0, chain.up, chain.down, deadline_s=deadline_s
-    )
+    geometry = (levels, chain.x0, chain.up, chain.down)
+    values = lattice.chain_values(buy, sell, *geometry, deadline_s=deadline_s)
+    moves = lattice.chain_moves(values, buy, sell, *geometry)
+    value = float(values[0][int(np.flatnonzero(levels == chain.x0)[0])])
     return ChainSolution(moves=moves, value=value, route=f"lattice of {levels.size} levels")
+
+
+def lattice_levels(chain: Chain, hours: int) -> np.ndarray | None:
+    """The chain's lattice (``optimizer.lattice.chain_levels``) when a chain of ``hours``
+    hours is solved on it (``MAX_LATTICE_LEVELS``, ``MAX_LATTICE_ENTRIES``), else None."""
+    most = min(MAX_LATTICE_LEVELS, MAX_LATTICE_ENTRIES // (hours + 1))
+    return lattice.chain_levels(chain.width, chain.x0, chain.up, chain.down, most)
 
 
 def solve_piecewise(

@@ -93,16 +93,14 @@ runs HiGHS.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import overload
 
 import numpy as np
 
-from optimizer.chain import Chain, Table, follow, value_functions
-from optimizer.errors import DeadlineExceededError
-from optimizer.lattice import chain_levels
+from optimizer import lattice
+from optimizer.chain import Chain, Table, follow, lattice_levels, value_functions
 
 #: hours before a re-priced day over which its arrival tables are computed (module docs)
 ARRIVAL_WINDOW_H = 48
@@ -118,16 +116,6 @@ MAX_RUN_DAYS = 6
 CUTTING_PLANE_MAX_ROUNDS = 80
 #: hours per step of the bound's pass and of the splices' forward passes
 STEP_H = 24
-#: the priced chain runs on its lattice when it has at most this many levels ...
-LATTICE_LEVELS = 1024
-#: ... its windows hold at most this many entries an hour (the cost of an hour) ...
-LATTICE_WINDOW_ENTRIES = 60_000
-#: ... and its value table at most this many entries (8 bytes each); else piecewise
-LATTICE_TABLE_ENTRIES = 6_000_000
-#: positions within this (relative to the chain's scale) fit a window (``lattice.FIT_REL``)
-FIT_REL = 1e-9
-#: hours between deadline checks of the lattice recursion
-CHECK_EVERY = 256
 #: relative tolerance of the cap (as ``optimal.CAP_REL_TOL``)
 CAP_REL_TOL = 1e-10
 #: largest spread (relative to the values) of a difference of value functions taken as a
@@ -626,9 +614,9 @@ def priced_chain(
     buy: np.ndarray, sell: np.ndarray, chain: Chain, *, deadline_s: float | None = None
 ) -> PricedChain:
     """``V_t`` and an optimal schedule of the chain at rates ``(buy, sell)``: on the chain's
-    lattice (``optimizer.lattice.chain_levels``) when it is small (``LATTICE_LEVELS``,
-    ``LATTICE_WINDOW_ENTRIES``, ``LATTICE_TABLE_ENTRIES``; which one depends on the battery
-    and the chain's length only), else by ``optimizer.chain``'s piecewise recursion.
+    lattice when ``optimizer.chain.solve_chain`` would use it (``chain.lattice_levels``:
+    which one depends on the battery and the chain's length only), else by its piecewise
+    recursion.
 
     On the lattice ``V_t`` is known at its levels only, and kept as the piecewise-linear
     function through those values. That is what ``reprice`` needs: an optimal schedule from
@@ -638,93 +626,19 @@ def priced_chain(
     pin levels like 0 and W do). So every recursion from these tables is exact at lattice
     levels -- the chain's start ``x0`` among them -- and the bound's pass (module docstring)
     stays an upper bound there."""
-    levels = chain_levels(chain.width, chain.x0, chain.up, chain.down, LATTICE_LEVELS)
-    if levels is not None:
-        fit = FIT_REL * max(chain.width, chain.up, chain.down)
-        up_end = levels.searchsorted(levels + chain.up + fit, side="right")  # exclusive
-        down_begin = levels.searchsorted(levels - chain.down - fit, side="left")
-        entries = int((up_end - down_begin).sum()) + levels.size
-        if entries > LATTICE_WINDOW_ENTRIES or levels.size * (buy.size + 1) > LATTICE_TABLE_ENTRIES:
-            levels = None
+    levels = lattice_levels(chain, buy.size)
     if levels is None:
         tables, peak = value_functions(buy, sell, chain, deadline_s=deadline_s)
         moves = follow(tables, buy, sell, chain, chain.x0)
         value = float(np.interp(chain.x0, *tables[0]))
         return PricedChain(tables, moves, value, f"piecewise, peak {peak} breakpoints")
-    values = _lattice_values(buy, sell, levels, chain.x0, up_end, down_begin, deadline_s)
+    geometry = (levels, chain.x0, chain.up, chain.down)
+    values = lattice.chain_values(buy, sell, *geometry, deadline_s=deadline_s)
+    moves = lattice.chain_moves(values, buy, sell, *geometry)
     start = int(np.flatnonzero(levels == chain.x0)[0])
-    moves = _lattice_follow(values, buy, sell, levels, start, up_end, down_begin)
     return PricedChain(
         _LatticeTables(levels, values),
         moves,
         float(values[0][start]),
         f"lattice of {levels.size} levels",
     )
-
-
-def _lattice_values(
-    buy: np.ndarray,
-    sell: np.ndarray,
-    levels: np.ndarray,
-    x0: float,
-    up_end: np.ndarray,
-    down_begin: np.ndarray,
-    deadline_s: float | None,
-) -> np.ndarray:
-    """``V_t`` at the lattice's levels (rows ``t = 0 .. n``; -inf where ``x0`` cannot be
-    reached by the end): each hour the best level in the charge window ``[k, up_end)`` and
-    in the discharge window ``[down_begin, k]`` of every level ``k`` (idling is in both),
-    one ``maximum.reduceat`` over both windows."""
-    n, m = buy.size, levels.size
-    k = np.arange(m)
-    bounds = np.empty(4 * m, dtype=np.intp)  # [start, end) pairs: charge, then discharge
-    bounds[0 : 2 * m : 2], bounds[1 : 2 * m : 2] = k, up_end
-    bounds[2 * m :: 2], bounds[2 * m + 1 :: 2] = m + down_begin, m + k + 1
-    values = np.empty((n + 1, m))
-    v = values[n]
-    v.fill(-np.inf)
-    v[int(np.flatnonzero(levels == x0)[0])] = 0.0
-    g = np.full(2 * m + 1, -np.inf)  # F_a, F_b and one entry no window ends past
-    buys, sells = buy.tolist(), sell.tolist()
-    for t in range(n - 1, -1, -1):
-        if deadline_s is not None and t % CHECK_EVERY == 0 and time.monotonic() > deadline_s:
-            raise DeadlineExceededError(
-                "the request's deadline passed while scheduling the continuous chain"
-            )
-        a, b = buys[t], sells[t]
-        np.subtract(v, a * levels, out=g[:m])
-        np.subtract(v, b * levels, out=g[m : 2 * m])
-        best = np.maximum.reduceat(g, bounds)[::2]
-        best[:m] += a * levels
-        best[m:] += b * levels
-        v = values[t]
-        np.maximum(best[:m], best[m:], out=v)
-    return values
-
-
-def _lattice_follow(
-    values: np.ndarray,
-    buy: np.ndarray,
-    sell: np.ndarray,
-    levels: np.ndarray,
-    start: int,
-    up_end: np.ndarray,
-    down_begin: np.ndarray,
-) -> np.ndarray:
-    """The forward pass on the lattice from ``start``: each hour the best next level of the
-    window; near-ties go to the smallest move (indifferent hours idle)."""
-    n = buy.size
-    tol = 1e-12 * max(1.0, abs(float(values[0][start])))
-    moves = np.empty(n)
-    buys, sells = buy.tolist(), sell.tolist()
-    at = start
-    for t in range(n):
-        lo, hi = int(down_begin[at]), int(up_end[at])
-        step = levels[lo:hi] - levels[at]
-        total = values[t + 1][lo:hi] - np.where(step > 0, buys[t] * step, sells[t] * step)
-        distance = np.abs(step)
-        distance[total < float(total.max()) - tol] = np.inf
-        nxt = lo + int(distance.argmin())
-        moves[t] = levels[nxt] - levels[at]
-        at = nxt
-    return moves

@@ -247,7 +247,16 @@ def chain_levels(
     return levels
 
 
-def solve_chain(
+def chain_windows(levels: np.ndarray, up: float, down: float) -> tuple[np.ndarray, np.ndarray]:
+    """For every level ``k``: the last level one charge can reach (``up_end[k]``) and the
+    first one discharge can (``down_begin[k]``), with ``FIT_REL`` of slack."""
+    fit = FIT_REL * max(float(levels[-1]), up, down)
+    up_end = levels.searchsorted(levels + up + fit, side="right") - 1
+    down_begin = levels.searchsorted(levels - down - fit, side="left")
+    return up_end, down_begin
+
+
+def chain_values(
     buy: np.ndarray,
     sell: np.ndarray,
     levels: np.ndarray,
@@ -258,26 +267,20 @@ def solve_chain(
     deadline_s: float | None = None,
     check_every: int = 256,
     sparse: bool | None = None,
-) -> tuple[np.ndarray, float]:
-    """Optimal stored-energy moves of one chain of hours (``buy`` = a_t, ``sell`` = b_t) on
-    ``levels`` (``chain_levels``, holding ``x0`` exactly) from ``x0`` back to ``x0``, and the
-    optimal revenue. Each hour is the Bellman step of the module docstring: the charge and
+) -> np.ndarray:
+    """``V_t`` at ``levels`` (``chain_levels``, holding ``x0`` exactly) for ``t = 0 .. n``
+    (rows; ``V_n``: 0 at ``x0``, -inf elsewhere) of one chain of hours (``buy`` = a_t,
+    ``sell`` = b_t). Each hour is the Bellman step of the module docstring: the charge and
     discharge window maxima of every level (``_window_maxima``: the windows are fixed index
     ranges), so a year of 8,784 hours costs a dozen or two numpy calls per hour on arrays of
     about ``levels.size``, whatever the prices."""
-    n = buy.size
-    s = levels
-    m = s.size
-    fit = FIT_REL * max(float(s[-1]), up, down)
-    start = int(np.flatnonzero(s == x0)[0])
-    k = np.arange(m)
-    up_end = s.searchsorted(s + up + fit, side="right") - 1
-    down_begin = s.searchsorted(s - down - fit, side="left")
+    n, m = buy.size, levels.size
+    up_end, down_begin = chain_windows(levels, up, down)
     values = np.empty((n + 1, m))
-    v = np.full(m, -np.inf)
-    v[start] = 0.0
-    values[n] = v
-    step = _window_maxima(k, up_end, down_begin, sparse)
+    v = values[n]
+    v.fill(-np.inf)
+    v[int(np.flatnonzero(levels == x0)[0])] = 0.0
+    step = _window_maxima(np.arange(m), up_end, down_begin, sparse)
     buys, sells = buy.tolist(), sell.tolist()
     for t in range(n - 1, -1, -1):
         if deadline_s is not None and t % check_every == 0 and time.monotonic() > deadline_s:
@@ -285,29 +288,42 @@ def solve_chain(
                 "the request's deadline passed while scheduling the continuous chain"
             )
         a, b = buys[t], sells[t]
-        best = step(v - a * s, v - b * s)
-        best[:m] += a * s
-        best[m:] += b * s
+        best = step(v - a * levels, v - b * levels)
+        best[:m] += a * levels
+        best[m:] += b * levels
         v = values[t]
         np.maximum(best[:m], best[m:], out=v)
-    value = float(values[0][start])
+    return values
 
-    # forward pass: from the current level, the best next one; near-ties go to the smallest
-    # move (idle first), so indifferent hours stay idle
-    tol = 1e-12 * max(1.0, abs(value))
+
+def chain_moves(
+    values: np.ndarray,
+    buy: np.ndarray,
+    sell: np.ndarray,
+    levels: np.ndarray,
+    x0: float,
+    up: float,
+    down: float,
+) -> np.ndarray:
+    """The forward pass over ``chain_values``' rows from ``x0``: each hour the best next level
+    of the window; near-ties go to the smallest move (idle first), so indifferent hours
+    stay idle."""
+    n = buy.size
+    up_end, down_begin = chain_windows(levels, up, down)
+    at = int(np.flatnonzero(levels == x0)[0])
+    tol = 1e-12 * max(1.0, abs(float(values[0][at])))
+    buys, sells = buy.tolist(), sell.tolist()
     moves = np.empty(n)
-    at = start
     for t in range(n):
         lo, hi = int(down_begin[at]), int(up_end[at]) + 1
-        u = s[lo:hi] - s[at]
+        u = levels[lo:hi] - levels[at]
         total = values[t + 1][lo:hi] - np.where(u > 0, buys[t] * u, sells[t] * u)
-        near = total >= float(total.max()) - tol
         distance = np.abs(u)
-        distance[~near] = np.inf
+        distance[total < float(total.max()) - tol] = np.inf
         nxt = lo + int(distance.argmin())
-        moves[t] = s[nxt] - s[at]
+        moves[t] = levels[nxt] - levels[at]
         at = nxt
-    return moves, value
+    return moves
 
 
 def _window_maxima(

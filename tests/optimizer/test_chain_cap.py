@@ -267,7 +267,7 @@ def test_property_priced_chain_equals_the_piecewise_recursion(
     sell = sell - shift * (np.arange(flat.size) % 3 == 0)  # any rates, not only prices'
     with pytest.MonkeyPatch.context() as patch:
         if not on_lattice:
-            patch.setattr(chain_cap, "LATTICE_LEVELS", 0)
+            patch.setattr("optimizer.chain.MAX_LATTICE_LEVELS", 0)
         solution = chain_cap.priced_chain(buy, sell, chain)
     assert solution.route.startswith("lattice" if on_lattice else "piecewise")
     tables, _ = value_functions(buy, sell, chain)
@@ -433,7 +433,7 @@ def test_the_bound_pass_stops_where_the_chain_forgets_the_repriced_days(lattice:
     buy, sell = stored_rates(flat, battery)
     with pytest.MonkeyPatch.context() as patch:
         if not lattice:
-            patch.setattr(chain_cap, "LATTICE_LEVELS", 0)
+            patch.setattr("optimizer.chain.MAX_LATTICE_LEVELS", 0)
         solution = chain_cap.priced_chain(buy, sell, chain)
     assert solution.route.startswith("lattice" if lattice else "piecewise")
     tables, moves = solution.tables, solution.moves
@@ -482,7 +482,7 @@ def test_a_passed_deadline_stops_the_priced_chain_and_the_repricing(lattice: boo
     assert cap is not None
     with pytest.MonkeyPatch.context() as patch:
         if not lattice:
-            patch.setattr(chain_cap, "LATTICE_LEVELS", 0)
+            patch.setattr("optimizer.chain.MAX_LATTICE_LEVELS", 0)
         with pytest.raises(DeadlineExceededError, match="deadline passed"):
             chain_cap.priced_chain(buy, sell, chain, deadline_s=-1.0)
         solution = chain_cap.priced_chain(buy, sell, chain)
