@@ -53,9 +53,9 @@ variable "architecture" {
 }
 
 variable "memory_size_mb" {
-  description = "Lambda memory in MB (CPU share grows with it; a 366-day request peaks near 300 MB)."
+  description = "Lambda memory in MB. CPU grows with it: 1769 MB is one full vCPU, which the single-threaded, CPU-bound optimizer uses whole (its slowest valid requests known take ~13 s of CPU); below that a request gets a share and may pass request_deadline_s. A 366-day request peaks near 300 MB."
   type        = number
-  default     = 1024
+  default     = 1769
 
   validation {
     condition     = var.memory_size_mb >= 512 && var.memory_size_mb <= 10240 && floor(var.memory_size_mb) == var.memory_size_mb

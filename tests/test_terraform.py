@@ -192,7 +192,7 @@ def test_lambda_function(tf: Config) -> None:
     assert resolve(fn["runtime"], tf) == "python3.13"
     assert fn["architectures"] == ["${var.architecture}"]
     assert expr(fn["memory_size"]) == "var.memory_size_mb"
-    assert tf.default("memory_size_mb") == 1024
+    assert tf.default("memory_size_mb") == 1769  # one full vCPU
     assert expr(fn["timeout"]) == "var.lambda_timeout_s"
     assert tf.default("lambda_timeout_s") == 25
     assert expr(fn["role"]) == "aws_iam_role.this.arn"
