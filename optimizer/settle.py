@@ -3,6 +3,18 @@
 Every strategy goes through here, so the physics are checked in one place: no simultaneous
 charge and discharge, power within [0, P], SoC within bounds, each day (``daily``) or the run
 (``continuous``) ending where it started.
+
+Tolerances: powers within ``NOISE_REL * P`` of 0 or P are solver noise and snapped onto them
+(``clean_power``); the stored energy must keep within ``max(NOISE_REL * E, 1e-9 MWh)`` of its
+bounds, of the start at the end, and of the cycle cap. The two are not nested: one snapped
+hour moves the stored energy by up to ``NOISE_REL * P * max(eta_c, 1 / eta_d)``, more than
+the energy tolerance for a battery shorter than ``1 / eta_d`` hours, and an exact optimum
+does make such tiny *real* moves (selling the 1e-7 E a battery starts with above min_soc).
+So snapping never breaks a rule the computed powers meet (``clean_and_check``): where the
+snapped schedule breaks one and the computed one (only its sign noise and overshoot of P
+clipped) does not, the computed powers of that day (``daily``; the whole chain for
+``continuous``) are kept and reported. No tolerance is loosened: a real violation fails
+either way.
 """
 
 from __future__ import annotations
@@ -43,12 +55,70 @@ def day_offsets(days: Sequence[MarketDay]) -> np.ndarray:
 def clean_power(power_mw: np.ndarray, battery: Battery) -> np.ndarray:
     """Snap solver noise: ~0 -> 0 and ~P -> P (relative to P, so a 1 kW battery is cleaned like
     a 1 GW one). Other values are kept as computed: rounding them would accumulate into the
-    state of charge over long horizons."""
+    state of charge over long horizons. Settlement snaps through ``clean_and_check``, which
+    keeps a day's computed powers where snapping alone would break a rule."""
     p = battery.power_mw
     x = np.asarray(power_mw, dtype=float)
     x = np.where(np.abs(x) <= NOISE_REL * p, 0.0, x)
     x = np.where(np.abs(x - p) <= NOISE_REL * p, p, x)
     return x + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def clip_power(power_mw: np.ndarray, battery: Battery) -> np.ndarray:
+    """The least cleaning a reported power needs: noise below 0 (down to ``-NOISE_REL * P``)
+    becomes 0 and overshoot of P (up to ``NOISE_REL * P``) becomes P; every other value,
+    however small, is kept (``clean_and_check``). Values beyond noise are left for the checks."""
+    p = battery.power_mw
+    x = np.asarray(power_mw, dtype=float)
+    x = np.where((x < 0.0) & (x >= -NOISE_REL * p), 0.0, x)
+    x = np.where((x > p) & (x <= p + NOISE_REL * p), p, x)
+    return x + 0.0
+
+
+def clean_and_check(
+    charge_mw: np.ndarray,
+    discharge_mw: np.ndarray,
+    offsets: np.ndarray,
+    battery: Battery,
+    *,
+    horizon: Horizon,
+    slack: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[str, np.ndarray]]]:
+    """Charge and discharge cleaned so that snapping never breaks a SPEC §2 rule (module
+    docstring), with ``physics_faults``'s levels and faults of what is returned.
+
+    ``clean_power`` everywhere, except on the days (``daily``) or chains (``continuous``: a
+    whole row, since a snap moves every later level) whose snapped powers break a rule (at
+    ``slack``) that the merely clipped powers (``clip_power``) meet: those keep the clipped
+    powers. Where both break a rule the snapped powers stay, and the faults say so. Rows as
+    in ``physics_faults`` (hours on the last axis). A schedule that passes snapped costs one
+    check, as before."""
+    charge_mw = np.asarray(charge_mw, dtype=float)
+    discharge_mw = np.asarray(discharge_mw, dtype=float)
+    charge, discharge = clean_power(charge_mw, battery), clean_power(discharge_mw, battery)
+    level, faults = physics_faults(
+        charge, discharge, offsets, battery, horizon=horizon, slack=slack
+    )
+    broken = np.logical_or.reduce([bad for _, bad in faults])  # (..., days)
+    if not broken.any():
+        return charge, discharge, level, faults
+    clipped = clip_power(charge_mw, battery), clip_power(discharge_mw, battery)
+    _, clipped_faults = physics_faults(*clipped, offsets, battery, horizon=horizon, slack=slack)
+    still = np.logical_or.reduce([bad for _, bad in clipped_faults])
+    if horizon is Horizon.CONTINUOUS:
+        whole = broken.any(axis=-1) & ~still.any(axis=-1)
+        keep = np.broadcast_to(whole[..., None], broken.shape)
+    else:
+        keep = broken & ~still
+    if not keep.any():
+        return charge, discharge, level, faults
+    hours = np.repeat(keep, np.diff(offsets), axis=-1)
+    charge = np.where(hours, clipped[0], charge)
+    discharge = np.where(hours, clipped[1], discharge)
+    level, faults = physics_faults(
+        charge, discharge, offsets, battery, horizon=horizon, slack=slack
+    )
+    return charge, discharge, level, faults
 
 
 def clean_fraction(x: np.ndarray, anchors: Sequence[float]) -> np.ndarray:
@@ -271,11 +341,10 @@ def _checked_rows(
         shapes = np.shape(dispatch.charge_mw), np.shape(dispatch.discharge_mw)
         if shapes != ((n,), (n,)):
             raise PhysicsViolationError(f"dispatch has {shapes[0]}/{shapes[1]} hours, not {n}")
-    powers = clean_power(
-        np.array([(d.charge_mw, d.discharge_mw) for d in dispatches], dtype=float), battery
+    powers = np.array([(d.charge_mw, d.discharge_mw) for d in dispatches], dtype=float)
+    charge, discharge, level, faults = clean_and_check(
+        powers[:, 0], powers[:, 1], offsets, battery, horizon=horizon
     )
-    charge, discharge = powers[:, 0], powers[:, 1]
-    level, faults = physics_faults(charge, discharge, offsets, battery, horizon=horizon)
     broken = np.array([bad.any(axis=-1) for _, bad in faults])  # (rules, dispatches)
     if broken.any():
         row = int(np.argmax(broken.any(axis=0)))

@@ -14,7 +14,7 @@ import numpy as np
 from optimizer.battery import Battery
 from optimizer.market import MarketDay, market_days
 from optimizer.results import Horizon
-from optimizer.settle import Dispatch, clean_power, day_offsets, physics_faults
+from optimizer.settle import Dispatch, clean_and_check, day_offsets
 
 logger = logging.getLogger(__name__)
 
@@ -58,14 +58,13 @@ def guard_physics(
 
     The baselines construct valid schedules; this guard makes that a guarantee. It runs
     settlement's own checks (``settle.physics_faults``) on the cleaned powers, exactly as
-    settlement will see them, with half of its tolerances. An idle day is always valid.
-    A guard that fires means a strategy has a bug: it is logged as a warning (never silent).
+    settlement will see them (``settle.clean_and_check``), with half of its tolerances. An
+    idle day is always valid. A guard that fires means a strategy has a bug: it is logged as
+    a warning (never silent).
     """
     offsets = day_offsets(days)
-    charge = clean_power(charge_mw, battery)
-    discharge = clean_power(discharge_mw, battery)
-    _, faults = physics_faults(
-        charge, discharge, offsets, battery, horizon=Horizon.DAILY, slack=GUARD_SLACK
+    charge, discharge, _, faults = clean_and_check(
+        charge_mw, discharge_mw, offsets, battery, horizon=Horizon.DAILY, slack=GUARD_SLACK
     )
     bad_day = np.logical_or.reduce([bad for _, bad in faults])
     if bad_day.any():
@@ -88,13 +87,9 @@ def chain_is_valid(
     charge_mw: np.ndarray, discharge_mw: np.ndarray, offsets: np.ndarray, battery: Battery
 ) -> bool:
     """Whether a ``continuous`` schedule (one SoC chain over all hours) passes settlement's
-    checks (``settle.physics_faults``), on cleaned powers and with half of its tolerances."""
-    _, faults = physics_faults(
-        clean_power(charge_mw, battery),
-        clean_power(discharge_mw, battery),
-        offsets,
-        battery,
-        horizon=Horizon.CONTINUOUS,
-        slack=GUARD_SLACK,
+    checks (``settle.physics_faults``), on powers cleaned as settlement cleans them
+    (``settle.clean_and_check``) and with half of its tolerances."""
+    *_, faults = clean_and_check(
+        charge_mw, discharge_mw, offsets, battery, horizon=Horizon.CONTINUOUS, slack=GUARD_SLACK
     )
     return not any(bad.any() for _, bad in faults)
