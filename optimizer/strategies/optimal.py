@@ -143,6 +143,7 @@ and only those get a binary.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -156,12 +157,17 @@ from optimizer.envelope import HourModels, needs_binary, recurse, stored_rates, 
 from optimizer.errors import DeadlineExceededError, InfeasibleProblemError, SolverError
 from optimizer.market import MarketDay
 from optimizer.results import Horizon
-from optimizer.settle import Dispatch, day_offsets
-from optimizer.strategies._days import flatten, hour_mask, price_matrix
+from optimizer.settle import Dispatch, clean_and_check, day_offsets
+from optimizer.strategies._days import GUARD_SLACK, flatten, hour_mask, price_matrix
 from optimizer.strategies.base import Strategy
 
 #: relative MIP gap of the HiGHS routes: far below the 1e-6 exactness the product promises
 MIP_REL_GAP = 1e-9
+#: HiGHS's primal and MIP feasibility tolerances (``solve_program``), in its units: powers in
+#: units of P, stored energy in units of the SoC window. Its defaults (1e-7 and 1e-6) let a
+#: schedule overrun a SoC bound, the end condition or the cap by more than settlement's
+#: ``max(1e-7 E, 1e-9 MWh)``; 1e-9 of the window keeps 50x inside it.
+HIGHS_FEASIBILITY_TOL = 1e-9
 #: Newton rounds on the cycle-cap multiplier before a day is handed to HiGHS
 CAP_MAX_ROUNDS = 60
 #: relative tolerance of the cap certificates (far below the promised 1e-6)
@@ -202,11 +208,51 @@ def solve_milp(
     horizon: Horizon,
     deadline_s: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact optimum by HiGHS over all hours at once; returns (charge_mw, discharge_mw)."""
-    return remove_overlap(
+    """Exact optimum by HiGHS over all hours at once; returns (charge_mw, discharge_mw),
+    checked against settlement's rules with half of its tolerances (``highs_checked``)."""
+    charge, discharge = remove_overlap(
         *solve_program(prices, offsets, battery, horizon=horizon, deadline_s=deadline_s),
         battery,
     )
+    return highs_checked(charge, discharge, offsets, battery, horizon=horizon)
+
+
+def highs_faults(
+    charge: np.ndarray,
+    discharge: np.ndarray,
+    offsets: np.ndarray,
+    battery: Battery,
+    *,
+    horizon: Horizon,
+) -> list[str]:
+    """The SPEC §2 rules a HiGHS schedule breaks when cleaned and checked as settlement will
+    (``settle.clean_and_check``) with ``GUARD_SLACK`` of its tolerances; none for a sound
+    schedule. HiGHS meets its program only to its feasibility tolerances
+    (``HIGHS_FEASIBILITY_TOL`` of the SoC window, 50x inside settlement's), so this check is
+    what guarantees that no HiGHS schedule reaches settlement beyond noise."""
+    *_, faults = clean_and_check(
+        charge, discharge, offsets, battery, horizon=horizon, slack=GUARD_SLACK
+    )
+    return [rule for rule, bad in faults if bad.any()]
+
+
+def highs_checked(
+    charge: np.ndarray,
+    discharge: np.ndarray,
+    offsets: np.ndarray,
+    battery: Battery,
+    *,
+    horizon: Horizon,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(charge, discharge)`` unchanged when ``highs_faults`` finds nothing, else
+    ``SolverError`` naming the rules: a schedule outside SPEC §2 never leaves the optimizer
+    as an optimum (no repair could make it one)."""
+    broken = highs_faults(charge, discharge, offsets, battery, horizon=horizon)
+    if broken:
+        raise SolverError(
+            "HiGHS's schedule breaks SPEC §2 beyond its tolerances: " + "; ".join(broken)
+        )
+    return charge, discharge
 
 
 def solve_program(
@@ -237,11 +283,17 @@ def solve_program(
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     n = prices.size
-    # work in units of P (power 1, energy in hours at full power): HiGHS's absolute
-    # tolerances then mean the same for a 1 kW and a 1 GW battery; the objective is revenue / P
+    # powers in units of P (objective: revenue / P) and stored energy in units of the SoC
+    # window W (as tests/optimizer/reference.py): HiGHS's absolute tolerances then mean the
+    # same share of the window for a 1 kWh and a 1 GWh battery, of a 15-minute battery as of
+    # a 6-hour one. In units of P a 1-hour battery could overrun its SoC bounds by HiGHS's
+    # tolerance, 1e-7 P MWh (LP) or 1e-6 P MWh (MIP): beyond settlement's 1e-7 E.
     scale = battery.power_mw
-    P, E = 1.0, battery.duration_h
-    eta_c, eta_d = battery.eta_charge, battery.eta_discharge
+    P = 1.0
+    window = battery.duration_h * (battery.max_soc - battery.min_soc)  # W / P, hours
+    E = battery.duration_h / window  # E / W
+    eta_c = battery.eta_charge / window  # stored energy (in W) per hour of full-power charge
+    inv_d = 1.0 / (battery.eta_discharge * window)  # ... withdrawn per hour of full discharge
     e0 = battery.soc_start * E
     hard = needs_binary(prices, battery)
     binary = hard if integral is None else hard & integral
@@ -265,17 +317,17 @@ def solve_program(
     # energy balance: e_t - e_{t-1} - eta_c c_t + d_t / eta_d = (e0 at a chain start, else 0)
     rows = [idx, idx, idx, linked]
     cols = [e_col, c_col, d_col, e_col[linked] - 1]
-    vals = [np.ones(n), np.full(n, -eta_c), np.full(n, 1.0 / eta_d), -np.ones(linked.size)]
+    vals = [np.ones(n), np.full(n, -eta_c), np.full(n, inv_d), -np.ones(linked.size)]
     lo = [np.where(first, e0, 0.0)]
     hi = [np.where(first, e0, 0.0)]
     nrows = n
     cap = battery.daily_withdrawal_cap_mwh
     if cap is not None:
-        cap /= scale  # sum of battery-side withdrawal per market day <= cap
+        cap /= scale * window  # sum of battery-side withdrawal per market day <= cap
         day_of_hour = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
         rows.append(nrows + day_of_hour)
         cols.append(d_col)
-        vals.append(np.full(n, 1.0 / eta_d))
+        vals.append(np.full(n, inv_d))
         lo.append(np.full(offsets.size - 1, -np.inf))
         hi.append(np.full(offsets.size - 1, cap))
         nrows += offsets.size - 1
@@ -305,7 +357,7 @@ def solve_program(
         e_lo, e_hi = battery.min_soc * E, battery.max_soc * E
         rows += [nrows + k, nrows + k[prev], nrows + hh.size + k, nrows + hh.size + k[prev]]
         cols += [c_col[hh], e_col[hh[prev]] - 1, d_col[hh], e_col[hh[prev]] - 1]
-        vals += [np.full(hh.size, eta_c), np.ones(prev.sum()), np.full(hh.size, 1.0 / eta_d)]
+        vals += [np.full(hh.size, eta_c), np.ones(prev.sum()), np.full(hh.size, inv_d)]
         vals.append(-np.ones(prev.sum()))
         lo += [np.full(2 * hh.size, -np.inf)]
         hi += [np.where(prev, e_hi, e_hi - e0), np.where(prev, -e_lo, e0 - e_lo)]
@@ -323,19 +375,30 @@ def solve_program(
         integrality[3 * n :] = 1
 
     # --- solve (the deadline, if any, is HiGHS's only time limit) ---
-    options: dict[str, float | bool] = {"mip_rel_gap": MIP_REL_GAP, "presolve": True}
+    options: dict[str, float | bool] = {
+        "mip_rel_gap": MIP_REL_GAP,
+        "presolve": True,
+        "primal_feasibility_tolerance": HIGHS_FEASIBILITY_TOL,
+        "mip_feasibility_tolerance": HIGHS_FEASIBILITY_TOL,
+    }
     if deadline_s is not None:
         remaining = deadline_s - time.monotonic()
         if remaining <= 0:
             raise DeadlineExceededError("the request's deadline passed before HiGHS started")
         options["time_limit"] = remaining
-    result = milp(
-        cost,
-        constraints=LinearConstraint(A, np.concatenate(lo), np.concatenate(hi)),
-        bounds=Bounds(lb, ub),
-        integrality=integrality,
-        options=options,
-    )
+    with warnings.catch_warnings():
+        # milp hands options it does not list (the two tolerances) to HiGHS verbatim, with a
+        # RuntimeWarning saying so; only that warning is silenced, only around this call
+        warnings.filterwarnings(
+            "ignore", message="Unrecognized options detected", category=RuntimeWarning
+        )
+        result = milp(
+            cost,
+            constraints=LinearConstraint(A, np.concatenate(lo), np.concatenate(hi)),
+            bounds=Bounds(lb, ub),
+            integrality=integrality,
+            options=options,
+        )
     # --- check ---
     if result.status == 2:
         raise InfeasibleProblemError("HiGHS reports the schedule program infeasible")
@@ -566,7 +629,9 @@ def chain_with_cap(
     )
     bound = _grid_revenue(prices, *raw, battery)  # >= the optimum
     clean = remove_overlap(*raw, battery)
-    if _reaches(_grid_revenue(prices, *clean, battery), bound):
+    if _reaches(_grid_revenue(prices, *clean, battery), bound) and not highs_faults(
+        *clean, offsets, battery, horizon=continuous
+    ):  # (a schedule beyond HiGHS's noise is not certified: the routes below decide)
         return ChainCap(*clean, route="certified by its LP relaxation", milp=False)
     certified = _lagrangian_certificate(prices, offsets, days, battery, cap, bound, deadline_s)
     if certified is not None:
