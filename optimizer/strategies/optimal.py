@@ -128,6 +128,18 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
   remain at the best multipliers anyway. Without non-concave hours the problem is the LP
   above.
 
+HiGHS's schedules (the daily fallback, the chain's LP and MILP, the LP relaxation's
+certificate) meet their program only to HiGHS's feasibility tolerances, while settlement
+rejects a stored energy more than ``max(1e-7 E, 1e-9 MWh)`` past a SoC bound, the start at the
+end, or the cap. ``solve_program`` therefore states stored energy in units of the SoC window
+(the same share of it for every battery size and duration) and asks HiGHS for 1e-9 of it
+(``HIGHS_FEASIBILITY_TOL``; the defaults, 1e-7 for LPs and 1e-6 for MILPs in units of P, let a
+1-hour battery starting 1e-7 above empty end 1e-5 MWh past its bounds), and every HiGHS
+schedule is checked as settlement will check it, with half of its tolerances
+(``highs_faults``), before it leaves the optimizer: ``solve_milp`` raises ``SolverError``
+naming the broken rules (never seen in the tests, the bench or the review's scans), and the
+LP relaxation's schedule is then not certified (the routes after it decide).
+
 The request deadline (``deadline_s``, a ``time.monotonic()`` timestamp, SPEC §13) is only a
 last guard: it is checked between vectorised steps and raises ``DeadlineExceededError``; it
 never changes a route or a number. HiGHS gets it as its time limit (none without a deadline).
@@ -278,7 +290,12 @@ def solve_program(
     the exact program and change no optimum, but they forbid burning in a full (empty)
     battery in the relaxation: its bound is tighter and branch and bound shorter (a year of
     30 % negative hours, one-way efficiencies 0.1, cap 0.1: 14.8 -> 2.7 s; solar dips,
-    cap 3: 8.5 -> 5.9 s)."""
+    cap 3: 8.5 -> 5.9 s).
+
+    Units: powers in units of P, stored energy (levels, the cap, the headroom cuts) in units
+    of the SoC window ``W = E (max_soc - min_soc)``, HiGHS's feasibility tolerances
+    ``HIGHS_FEASIBILITY_TOL`` (module docstring). The schedule returned is HiGHS's, clipped to
+    ``[0, P]``; callers check it (``highs_faults``)."""
     import scipy.sparse as sp
     from scipy.optimize import Bounds, LinearConstraint, milp
 
