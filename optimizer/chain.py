@@ -4,12 +4,13 @@ piecewise-linear value functions that need not be concave.
 ``solve_chain`` first tries the chain's *lattice* (``optimizer.lattice.chain_levels``: the
 levels reachable from 0, W and x0 by whole moves, which hold an optimal schedule of the
 chain). When C and D are commensurate -- ``C / D`` is the round trip: 0.85 = 17/20, 0.9 =
-9/10 and 0.87 = 87/100 give 134, 70 and 672 levels for a 4-hour battery -- and the lattice is
-small enough (``MAX_LATTICE_LEVELS``, ``MAX_LATTICE_ENTRIES``), the chain is a Bellman
-recursion on those levels at a fixed cost per hour whatever the prices (a year: 0.2-0.3 s on
-one core, ``bench/bench_worst_case.py``). Otherwise (a round trip like 0.8736 over a year, or
-a 168-hour battery: thousands of levels) it takes the piecewise-linear recursion below
-(``solve_piecewise``), whose cost grows with the breakpoints.
+9/10 and 0.87 = 87/100 give 134, 70 and 672 levels for the 4-hour PRD battery at its
+default start (up to ~1.5 times more from other starts: three cosets, from 0, W and x0)
+-- and the lattice is small enough (``MAX_LATTICE_LEVELS``, ``MAX_LATTICE_ENTRIES``), the
+chain is a Bellman recursion on those levels at a fixed cost per hour whatever the prices (a
+year: 0.2-0.3 s on one core, ``bench/bench_worst_case.py``). Otherwise (a round trip like
+0.8736 over a year, or a 168-hour battery: thousands of levels) it takes the piecewise-linear
+recursion below (``solve_piecewise``), whose cost grows with the breakpoints.
 
 Notation of ``optimizer.envelope``: stored energy above the floor ``x`` in ``[0, W]``, from
 ``x0`` at the start of the chain back to ``x0`` at its end; in hour ``t`` the level moves by
@@ -744,11 +745,16 @@ def solve_chain(
     return ChainSolution(moves=moves, value=value, route=f"lattice of {levels.size} levels")
 
 
-def lattice_levels(chain: Chain, hours: int) -> np.ndarray | None:
+def lattice_levels(chain: Chain, hours: int, *, closed: bool = False) -> np.ndarray | None:
     """The chain's lattice (``optimizer.lattice.chain_levels``) when a chain of ``hours``
-    hours is solved on it (``MAX_LATTICE_LEVELS``, ``MAX_LATTICE_ENTRIES``), else None."""
+    hours is solved on it (``MAX_LATTICE_LEVELS``, ``MAX_LATTICE_ENTRIES``), else None: the
+    levels at most ``hours`` whole moves from 0, W or x0, enough for the chain itself; with
+    ``closed`` the whole closure, also enough for recursions that start from its levels
+    (``optimizer.chain_cap`` re-prices days in front of the chain's value functions, whose
+    breakpoints pin levels as 0 and W do)."""
     most = min(MAX_LATTICE_LEVELS, MAX_LATTICE_ENTRIES // (hours + 1))
-    return lattice.chain_levels(chain.width, chain.x0, chain.up, chain.down, most)
+    moves = None if closed else hours
+    return lattice.chain_levels(chain.width, chain.x0, chain.up, chain.down, most, moves)
 
 
 def solve_piecewise(

@@ -626,7 +626,7 @@ def priced_chain(
     pin levels like 0 and W do). So every recursion from these tables is exact at lattice
     levels -- the chain's start ``x0`` among them -- and the bound's pass (module docstring)
     stays an upper bound there."""
-    levels = lattice_levels(chain, buy.size)
+    levels = lattice_levels(chain, buy.size, closed=True)
     if levels is None:
         tables, peak = value_functions(buy, sell, chain, deadline_s=deadline_s)
         moves = follow(tables, buy, sell, chain, chain.x0)

@@ -48,8 +48,12 @@ from optimizer.errors import DeadlineExceededError
 
 #: lattice points closer than this (relative to max(W, C, D)) are one point
 MERGE_REL = 1e-12
-#: slack (relative to max(W, C, D)) when testing whether a lattice difference is a feasible move
-FIT_REL = 1e-9
+#: slack (relative to max(W, C, D)) when testing whether a lattice difference is a feasible
+#: move: above the rounding of levels built by adding moves (a few MERGE_REL at most), and
+#: small enough that an accepted move exceeds C or D by far less than settlement's 1e-7 of P
+#: even for a 168-hour battery (W / P = 168: at most 1.7e-9 of P). At 1e-9, a level within
+#: 1e-9 of another coset's was one move of C + 1e-9 W away: 1.5e-7 of P over (review).
+FIT_REL = 1e-11
 #: a chain's window maxima by sparse table when reduceat would touch this many times more
 #: entries than the table has (measured crossover: 3.5-5 on one core)
 SPARSE_RATIO = 4.0
@@ -210,7 +214,7 @@ def _solve_block(
 
 
 def chain_levels(
-    width: float, x0: float, up: float, down: float, max_levels: int
+    width: float, x0: float, up: float, down: float, max_levels: int, max_moves: int | None = None
 ) -> np.ndarray | None:
     """The lattice of a whole chain (module docstring, with ``n`` unbounded): the levels in
     ``[0, W]`` reachable from ``0``, ``W`` and ``x0`` by whole moves ``+-C``, ``+-D``
@@ -224,14 +228,19 @@ def chain_levels(
     ``-D``) or from the one after it backwards (``-C``, ``+D``), and each level on the way
     is a level of the schedule, so in ``[0, W]``. This closure is finite when ``C`` and
     ``D`` are commensurate on the scale of ``MERGE_REL`` (``C / D = eta_c eta_d``, the
-    round trip: 0.85 = 17/20 gives levels ``D / 20`` apart, 135 of them for the 4-hour PRD
-    battery), and grows without bound otherwise -- hence ``max_levels``."""
+    round trip: 0.85 = 17/20 gives levels ``D / 20`` apart, 134 of them for the 4-hour PRD
+    battery), and grows without bound otherwise -- hence ``max_levels``. A chain of ``n``
+    hours needs only the levels ``max_moves = n`` whole moves or fewer away from an anchor
+    (a segment between tight times is at most ``n`` hours long): finite for any ratio, and
+    found in ``n`` rounds at most."""
     scale = max(width, up, down)
     merge = MERGE_REL * scale
     levels = np.array([0.0, x0, width]) if 0.0 < x0 < width else np.array([0.0, width])
     frontier = levels
     steps = np.array([up, -down, -up, down])
-    while frontier.size:
+    moves = 0
+    while frontier.size and (max_moves is None or moves < max_moves):
+        moves += 1
         reached = (frontier[:, None] + steps).ravel()
         reached = reached[(reached >= -merge) & (reached <= width + merge)]
         reached = np.unique(np.clip(reached, 0.0, width))

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from optimizer import Battery, DeadlineExceededError, Horizon, chain, lattice, run_strategy
 from optimizer.chain import solve_chain
-from optimizer.envelope import needs_binary, stored_rates
+from optimizer.envelope import needs_binary, stored_rates, to_grid
 from optimizer.lattice import chain_levels, make_lattice, solve
+from optimizer.settle import clean_power, physics_faults
 from optimizer.strategies import optimal
 from optimizer.strategies.optimal import daily_moves
 from testkit.realdata import with_negative_hours, with_solar_dips
@@ -190,16 +191,66 @@ def test_property_chain_lattice_equals_the_piecewise_recursion(
     by_reduceat = lattice.chain_values(buy, sell, *shape, sparse=False)
     by_table = lattice.chain_values(buy, sell, *shape, sparse=True)
     np.testing.assert_array_equal(by_reduceat, by_table)  # two ways to the window maxima
-    slack = 1e-9 * max(geometry.width, geometry.up, geometry.down)
     for path in (routed.moves, piecewise.moves):
         revenue = np.sum(np.where(path > 0, -buy * path, -sell * path))
         assert_exact(float(revenue), piecewise.value)
-        reached = geometry.x0 + np.cumsum(path)
-        assert reached.min() >= -slack
-        assert reached.max() <= geometry.width + slack
-        assert reached[-1] == pytest.approx(geometry.x0, abs=slack)
-        assert path.max() <= geometry.up + slack
-        assert path.min() >= -geometry.down - slack
+        assert not settlement_faults(path, battery)  # power, SoC window, back at x0
+
+
+def settlement_faults(moves: np.ndarray, battery: Battery) -> list[str]:
+    """What settlement's own rules (``optimizer.settle.physics_faults``) find wrong with a
+    chain's stored-energy moves, as one ``continuous`` chain."""
+    charge, discharge = to_grid(moves[None, :], battery)
+    _, faults = physics_faults(
+        clean_power(charge[0], battery),
+        clean_power(discharge[0], battery),
+        np.array([0, moves.size]),
+        battery,
+        horizon=Horizon.CONTINUOUS,
+    )
+    return [what for what, days in faults if days.any()]
+
+
+@pytest.mark.parametrize("round_trip", [0.77777, 0.8736])
+def test_a_short_chain_takes_a_lattice_bounded_by_its_hours(round_trip: float) -> None:
+    # a round trip whose moves are not commensurate: the whole closure has no end, but a
+    # 2-day chain needs only the levels at most 48 whole moves from 0, W and x0 -- a finite
+    # lattice, the same optimum as the piecewise recursion and the reference MILP
+    prices = with_negative_hours(real_days()[:2], 0.4, seed=11)
+    battery = prd_battery(round_trip_efficiency=round_trip, initial_soc=0.37)
+    flat = np.concatenate(prices)
+    buy, sell = stored_rates(flat, battery)
+    geometry = chain.Chain.of(battery)
+    whole = (geometry.width, geometry.x0, geometry.up, geometry.down, chain.MAX_LATTICE_LEVELS)
+    assert chain_levels(*whole) is None  # no end within the limit
+    routed = solve_chain(buy, sell, battery)
+    assert routed.route.startswith("lattice of")
+    assert chain.lattice_levels(geometry, flat.size, closed=True) is None
+    assert_exact(routed.value, chain.solve_piecewise(buy, sell, battery).value)
+    assert_exact(routed.value, reference_optimum(prices, battery, continuous=True))
+    assert not settlement_faults(routed.moves, battery)
+
+
+@pytest.mark.parametrize("horizon", list(Horizon))
+def test_a_level_a_hair_from_another_cosets_is_not_one_move_away(horizon: Horizon) -> None:
+    # (found in review) x0 9e-10 above empty on a 168-hour battery: its coset's levels lie
+    # 1.5e-6 MWh from the empty coset's; with a window slack of 1e-9 of W that counted as a
+    # move of C, 1.5e-7 of P over settlement's power limit (PhysicsViolationError)
+    battery = Battery(
+        power_mw=10.0,
+        duration_h=168.0,
+        charge_efficiency=1.0,
+        discharge_efficiency=0.5,
+        initial_soc=9e-10,
+    )
+    rng = np.random.default_rng(0)
+    prices = [np.round(rng.uniform(-1200, 3000, 24), 0) for _ in range(2)]
+    run = run_strategy("optimal", days_from(prices), battery, horizon=horizon)
+    assert max(float(day.charge_mw.max()) for day in run.days) <= battery.power_mw
+    total = sum(day.revenue_mxn for day in run.days)
+    assert_exact(
+        total, reference_optimum(prices, battery, continuous=horizon is Horizon.CONTINUOUS)
+    )
 
 
 def test_chain_lattice_of_the_prd_battery() -> None:
@@ -230,7 +281,7 @@ def test_chain_lattice_of_the_prd_battery() -> None:
     assert levels.size <= chain.MAX_LATTICE_LEVELS
     big = chain.Chain.of(prd_battery(duration_h=168.0, initial_soc=0.5))
     assert chain_levels(big.width, big.x0, big.up, big.down, chain.MAX_LATTICE_LEVELS) is None
-    prices = np.full(48, -300.0)
+    prices = np.full(744, -300.0)  # 31 days: too many levels within 744 moves too
     assert solve_chain(prices, prices, prd_battery(duration_h=168.0)).route.startswith("piecewise")
 
 
@@ -240,10 +291,12 @@ def test_a_long_chain_on_a_large_lattice_takes_the_piecewise_route() -> None:
     prices = np.concatenate(with_negative_hours(real_days()[:3], 0.4, seed=5))
     battery = prd_battery(round_trip_efficiency=0.87, initial_soc=0.5)
     buy, sell = stored_rates(prices, battery)
+    levels = chain.lattice_levels(chain.Chain.of(battery), prices.size)
+    assert levels is not None
     small = solve_chain(buy, sell, battery)
-    assert small.route == "lattice of 1008 levels"  # x0 at mid-window: a third coset
+    assert small.route == f"lattice of {levels.size} levels"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(chain, "MAX_LATTICE_ENTRIES", 1008 * prices.size)  # one hour short
+        patch.setattr(chain, "MAX_LATTICE_ENTRIES", levels.size * prices.size)  # an hour short
         large = solve_chain(buy, sell, battery)
     assert large.route.startswith("piecewise")
     assert_exact(large.value, small.value)
