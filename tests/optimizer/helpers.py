@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,6 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from optimizer import Battery, MarketDay
+from optimizer.envelope import needs_binary
+from optimizer.strategies import optimal
 from testkit.realdata import mda_days
 from testkit.realdata import prd_battery as prd_battery  # re-exported for the tests
 
@@ -76,3 +79,19 @@ def days_from(prices: list[np.ndarray], start: str = "2024-01-01") -> list[Marke
         MarketDay(first + dt.timedelta(days=i), tuple(float(x) for x in p))
         for i, p in enumerate(prices)
     ]
+
+
+def forbid_branch_and_bound(patch: pytest.MonkeyPatch) -> None:
+    """HiGHS may solve the LP relaxation (no binary) but no program with a binary (the guard
+    sits in ``optimal.solve_program``, which ``solve_milp`` calls)."""
+    program = optimal.solve_program
+
+    def relaxation_only(
+        prices: np.ndarray, offsets: np.ndarray, battery: Battery, **kwargs: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        integral = kwargs.get("integral")
+        if integral is None or (integral & needs_binary(prices, battery)).any():
+            raise AssertionError("branch and bound called")
+        return program(prices, offsets, battery, **kwargs)
+
+    patch.setattr(optimal, "solve_program", relaxation_only)

@@ -21,7 +21,7 @@ from optimizer.settle import day_offsets
 from optimizer.strategies import optimal
 from optimizer.strategies.optimal import ChainCap, chain_with_cap, solve_program
 from testkit.realdata import with_negative_hours, with_solar_dips
-from tests.optimizer.helpers import days_from, prd_battery, real_days
+from tests.optimizer.helpers import days_from, forbid_branch_and_bound, prd_battery, real_days
 from tests.optimizer.reference import reference_optimum
 
 
@@ -40,21 +40,6 @@ def solved(prices: list[np.ndarray], battery: Battery) -> tuple[ChainCap, float]
 
 
 REPRICED = "certified by its Lagrangian bound re-priced on "
-
-
-def forbid_branch_and_bound(patch: pytest.MonkeyPatch) -> None:
-    """HiGHS may solve the LP relaxation (no binary) but no program with a binary."""
-    program = optimal.solve_program
-
-    def relaxation_only(
-        prices: np.ndarray, offsets: np.ndarray, battery: Battery, **kwargs: Any
-    ) -> tuple[np.ndarray, np.ndarray]:
-        integral = kwargs.get("integral")
-        if integral is None or (integral & needs_binary(prices, battery)).any():
-            raise AssertionError("branch and bound called")
-        return program(prices, offsets, battery, **kwargs)
-
-    patch.setattr(optimal, "solve_program", relaxation_only)
 
 
 def without_repricing(patch: pytest.MonkeyPatch) -> None:

@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 
 from optimizer import Battery, DeadlineExceededError, Horizon, chain, lattice, run_strategy
 from optimizer.chain import solve_chain
-from optimizer.envelope import needs_binary, stored_rates, to_grid
+from optimizer.envelope import stored_rates, to_grid
 from optimizer.lattice import chain_levels, make_lattice, solve
 from optimizer.settle import clean_power, physics_faults
 from optimizer.strategies import optimal
 from optimizer.strategies.optimal import daily_moves
 from testkit.realdata import with_negative_hours, with_solar_dips
-from tests.optimizer.helpers import days_from, prd_battery, real_days
+from tests.optimizer.helpers import days_from, forbid_branch_and_bound, prd_battery, real_days
 from tests.optimizer.reference import reference_optimum
 
 
@@ -394,22 +394,6 @@ def test_chain_in_and_out_of_concave_stretches(duration_h: float) -> None:
 
 def negative_hour_days(n: int, share: float = 0.3, seed: int = 30) -> list[np.ndarray]:
     return with_negative_hours(real_days()[200 : 200 + n], share, seed)
-
-
-def forbid_branch_and_bound(patch: pytest.MonkeyPatch) -> None:
-    """HiGHS may solve the LP relaxation (no binary) but no program with a binary (the guard
-    sits in ``solve_program``, which ``solve_milp`` calls)."""
-    program = optimal.solve_program
-
-    def relaxation_only(
-        prices: np.ndarray, offsets: np.ndarray, battery: Battery, **kwargs: Any
-    ) -> tuple[np.ndarray, np.ndarray]:
-        integral = kwargs.get("integral")
-        if integral is None or (integral & needs_binary(prices, battery)).any():
-            raise AssertionError("branch and bound called")
-        return program(prices, offsets, battery, **kwargs)
-
-    patch.setattr(optimal, "solve_program", relaxation_only)
 
 
 def test_continuous_cap_that_never_binds_is_the_chain_optimum() -> None:
