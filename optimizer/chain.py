@@ -528,37 +528,40 @@ def _best_move(
 
 @dataclass(frozen=True)
 class Chain:
-    """One chain's geometry in stored-energy terms: room ``W``, the level ``x0`` it starts
-    from and returns to, a full hour's charge ``C`` and discharge ``D`` (MWh), and the
-    tolerances of the recursion (positions ``tol_x``; values ``tol_v`` set by the rates)."""
+    """One chain's geometry in stored-energy terms: room ``W`` (``width_mwh``), the level
+    ``x0`` it starts from and returns to (``x0_mwh``), a full hour's charge ``C`` and
+    discharge ``D`` (``up_mwh``, ``down_mwh``), and the tolerances of the recursion
+    (positions ``tol_x``; values ``tol_v`` set by the rates)."""
 
-    width: float
-    x0: float
-    up: float
-    down: float
+    width_mwh: float
+    x0_mwh: float
+    up_mwh: float
+    down_mwh: float
 
     @classmethod
     def of(cls, battery: Battery) -> Chain:
         E = battery.energy_mwh
         return cls(
-            width=E * (battery.max_soc - battery.min_soc),
-            x0=E * (battery.soc_start - battery.min_soc),
-            up=battery.eta_charge * battery.power_mw,
-            down=battery.power_mw / battery.eta_discharge,
+            width_mwh=E * (battery.max_soc - battery.min_soc),
+            x0_mwh=E * (battery.soc_start - battery.min_soc),
+            up_mwh=battery.eta_charge * battery.power_mw,
+            down_mwh=battery.power_mw / battery.eta_discharge,
         )
 
     @property
     def tol_x(self) -> float:
-        return X_REL * max(self.width, self.up, self.down)
+        return X_REL * max(self.width_mwh, self.up_mwh, self.down_mwh)
 
     def tol_v(self, buy: np.ndarray, sell: np.ndarray) -> float:
         scale = max(1.0, float(np.max(np.abs(buy), initial=0.0)), float(np.max(np.abs(sell))))
-        return V_REL * scale * max(self.width, self.up, self.down)
+        return V_REL * scale * max(self.width_mwh, self.up_mwh, self.down_mwh)
 
     def reversed(self) -> Chain:
         """The same chain walked backwards in time: a charge of up to ``C`` becomes a
         discharge of up to ``C`` and the other way round (see ``arrival_functions``)."""
-        return Chain(width=self.width, x0=self.x0, up=self.down, down=self.up)
+        return Chain(
+            width_mwh=self.width_mwh, x0_mwh=self.x0_mwh, up_mwh=self.down_mwh, down_mwh=self.up_mwh
+        )
 
 
 Table = tuple[np.ndarray, np.ndarray]  # breakpoints (sorted levels) and values
@@ -577,12 +580,12 @@ def value_functions(
     module docstring, and the peak breakpoint count. A given ``end`` (breakpoints and values,
     e.g. a later part of the chain's ``V``) re-prices a stretch of hours in front of it."""
     n = buy.size
-    up, down, width = chain.up, chain.down, chain.width
+    up, down, width = chain.up_mwh, chain.down_mwh, chain.width_mwh
     tol_x, tol_v = chain.tol_x, chain.tol_v(buy, sell)
     shifts = np.array([[up], [-down], [0.0]])  # the lines V(x + C), V(x - D), V(x)
     spread = np.array([[-up], [0.0], [down]])  # the grid xs - C, xs, xs + D
     bounds = np.array([0.0, width])
-    xs, vs = (np.array([chain.x0]), np.array([0.0])) if end is None else end
+    xs, vs = (np.array([chain.x0_mwh]), np.array([0.0])) if end is None else end
     tables: list[Table] = [(xs, vs)] * (n + 1)  # tables[t] is V_t
     peak = xs.size
     pieces = _concave_pieces(xs, vs, tol_v)
@@ -663,7 +666,7 @@ def follow(
     """Stored-energy moves of hours ``0 .. n-1`` from level ``start``, each to the best next
     level under ``tables[t + 1]`` (the forward pass of the module docstring)."""
     n = buy.size
-    up, down, tol_x = chain.up, chain.down, chain.tol_x
+    up, down, tol_x = chain.up_mwh, chain.down_mwh, chain.tol_x
     buys, sells = buy.tolist(), sell.tolist()
     moves = np.empty(n)
     x = start
@@ -738,10 +741,10 @@ def solve_chain(
     levels = lattice_levels(chain, buy.size)
     if levels is None:
         return solve_piecewise(buy, sell, battery, deadline_s=deadline_s)
-    geometry = (levels, chain.x0, chain.up, chain.down)
+    geometry = (levels, chain.x0_mwh, chain.up_mwh, chain.down_mwh)
     values = lattice.chain_values(buy, sell, *geometry, deadline_s=deadline_s)
     moves = lattice.chain_moves(values, buy, sell, *geometry)
-    value = float(values[0][int(np.flatnonzero(levels == chain.x0)[0])])
+    value = float(values[0][int(np.flatnonzero(levels == chain.x0_mwh)[0])])
     return ChainSolution(moves=moves, value=value, route=f"lattice of {levels.size} levels")
 
 
@@ -754,7 +757,9 @@ def lattice_levels(chain: Chain, hours: int, *, closed: bool = False) -> np.ndar
     breakpoints pin levels as 0 and W do)."""
     most = min(MAX_LATTICE_LEVELS, MAX_LATTICE_ENTRIES // (hours + 1))
     moves = None if closed else hours
-    return lattice.chain_levels(chain.width, chain.x0, chain.up, chain.down, most, moves)
+    return lattice.chain_levels(
+        chain.width_mwh, chain.x0_mwh, chain.up_mwh, chain.down_mwh, most, moves
+    )
 
 
 def solve_piecewise(
@@ -768,6 +773,6 @@ def solve_piecewise(
     battery)."""
     chain = Chain.of(battery)
     tables, peak = value_functions(buy, sell, chain, deadline_s=deadline_s)
-    value = float(np.interp(chain.x0, *tables[0]))
-    moves = follow(tables, buy, sell, chain, chain.x0)
+    value = float(np.interp(chain.x0_mwh, *tables[0]))
+    moves = follow(tables, buy, sell, chain, chain.x0_mwh)
     return ChainSolution(moves=moves, value=value, route=f"piecewise, peak {peak} breakpoints")

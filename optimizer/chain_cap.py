@@ -449,7 +449,7 @@ def reprice(
             runs.append([d])
     if max(len(run) for run in runs) > MAX_RUN_DAYS:
         return None
-    levels = chain.x0 + np.concatenate(([0.0], np.cumsum(moves)))
+    levels = chain.x0_mwh + np.concatenate(([0.0], np.cumsum(moves)))
     n = buy.size
     current = _Overlay(tables)  # V_t at the new multipliers, up to a constant per hour
     # --- the backward pass (``_recurse_to``): last run first ---
@@ -492,7 +492,7 @@ def reprice(
         t, table, shift = _recurse_to(
             floor, t, table, shift, tables, current, buy, priced, chain, deadline_s
         )
-    value = _at(table, chain.x0) if shift is None else _at(tables[0], chain.x0) + shift
+    value = _at(table, chain.x0_mwh) if shift is None else _at(tables[0], chain.x0_mwh) + shift
     bound = value + cap * float(lam.sum())
     # --- the proposal: pi with each run's window replaced by its mix ---
     proposal = moves.copy()
@@ -587,14 +587,14 @@ def feasible(moves: np.ndarray, offsets: np.ndarray, chain: Chain, cap: float) -
     C]``, levels within ``[0, W]``, back at ``x0``, at most ``cap`` withdrawn every day (to
     the chain's ``tol_x`` and ``CAP_REL_TOL``)."""
     tol = chain.tol_x
-    levels = chain.x0 + np.cumsum(moves)
+    levels = chain.x0_mwh + np.cumsum(moves)
     withdrawn = np.add.reduceat(np.maximum(-moves, 0.0), offsets[:-1])
     return bool(
-        moves.max(initial=0.0) <= chain.up + tol
-        and moves.min(initial=0.0) >= -chain.down - tol
-        and levels.min(initial=chain.x0) >= -tol
-        and levels.max(initial=chain.x0) <= chain.width + tol
-        and abs(float(levels[-1]) - chain.x0) <= tol
+        moves.max(initial=0.0) <= chain.up_mwh + tol
+        and moves.min(initial=0.0) >= -chain.down_mwh - tol
+        and levels.min(initial=chain.x0_mwh) >= -tol
+        and levels.max(initial=chain.x0_mwh) <= chain.width_mwh + tol
+        and abs(float(levels[-1]) - chain.x0_mwh) <= tol
         and (withdrawn <= cap + CAP_REL_TOL * cap).all()
     )
 
@@ -629,13 +629,13 @@ def priced_chain(
     levels = lattice_levels(chain, buy.size, closed=True)
     if levels is None:
         tables, peak = value_functions(buy, sell, chain, deadline_s=deadline_s)
-        moves = follow(tables, buy, sell, chain, chain.x0)
-        value = float(np.interp(chain.x0, *tables[0]))
+        moves = follow(tables, buy, sell, chain, chain.x0_mwh)
+        value = float(np.interp(chain.x0_mwh, *tables[0]))
         return PricedChain(tables, moves, value, f"piecewise, peak {peak} breakpoints")
-    geometry = (levels, chain.x0, chain.up, chain.down)
+    geometry = (levels, chain.x0_mwh, chain.up_mwh, chain.down_mwh)
     values = lattice.chain_values(buy, sell, *geometry, deadline_s=deadline_s)
     moves = lattice.chain_moves(values, buy, sell, *geometry)
-    start = int(np.flatnonzero(levels == chain.x0)[0])
+    start = int(np.flatnonzero(levels == chain.x0_mwh)[0])
     return PricedChain(
         _LatticeTables(levels, values),
         moves,

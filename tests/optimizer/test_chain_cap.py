@@ -210,14 +210,14 @@ def test_property_repriced_bound_is_an_upper_bound(
         tables, moves = solution.tables, solution.moves
     else:
         tables, _ = value_functions(buy, sell_lam, chain)
-        moves = follow(tables, buy, sell_lam, chain, chain.x0)
+        moves = follow(tables, buy, sell_lam, chain, chain.x0_mwh)
     want = reference_optimum(prices, battery, continuous=True)
     tol = 1e-6 * max(1.0, abs(want))
 
     def revenue(m: np.ndarray) -> float:
         return float(np.sum(np.where(m > 0, -buy * m, -sell * m)))
 
-    bound = float(np.interp(chain.x0, *tables[0])) + cap * float(lam.sum())
+    bound = float(np.interp(chain.x0_mwh, *tables[0])) + cap * float(lam.sum())
     assert bound >= want - tol  # weak duality
     proposal = chain_cap.reprice(buy, sell, offsets, chain, cap, lam, tables, moves)
     if proposal is None:
@@ -257,7 +257,7 @@ def test_property_priced_chain_equals_the_piecewise_recursion(
     assert solution.route.startswith("lattice" if on_lattice else "piecewise")
     tables, _ = value_functions(buy, sell, chain)
     scale = 1e-9 * max(1.0, abs(solution.value))
-    assert solution.value == pytest.approx(float(np.interp(chain.x0, *tables[0])), abs=scale)
+    assert solution.value == pytest.approx(float(np.interp(chain.x0_mwh, *tables[0])), abs=scale)
     moves = solution.moves
     earned = float(np.sum(np.where(moves > 0, -buy * moves, -sell * moves)))
     assert earned == pytest.approx(solution.value, abs=scale)

@@ -185,9 +185,11 @@ def test_property_chain_lattice_equals_the_piecewise_recursion(
     piecewise = chain.solve_piecewise(buy, sell, battery)
     assert_exact(routed.value, piecewise.value)
     geometry = chain.Chain.of(battery)
-    levels = chain_levels(geometry.width, geometry.x0, geometry.up, geometry.down, 4096)
+    levels = chain_levels(
+        geometry.width_mwh, geometry.x0_mwh, geometry.up_mwh, geometry.down_mwh, 4096
+    )
     assert levels is not None
-    shape = (levels, geometry.x0, geometry.up, geometry.down)
+    shape = (levels, geometry.x0_mwh, geometry.up_mwh, geometry.down_mwh)
     by_reduceat = lattice.chain_values(buy, sell, *shape, sparse=False)
     by_table = lattice.chain_values(buy, sell, *shape, sparse=True)
     np.testing.assert_array_equal(by_reduceat, by_table)  # two ways to the window maxima
@@ -221,7 +223,13 @@ def test_a_short_chain_takes_a_lattice_bounded_by_its_hours(round_trip: float) -
     flat = np.concatenate(prices)
     buy, sell = stored_rates(flat, battery)
     geometry = chain.Chain.of(battery)
-    whole = (geometry.width, geometry.x0, geometry.up, geometry.down, chain.MAX_LATTICE_LEVELS)
+    whole = (
+        geometry.width_mwh,
+        geometry.x0_mwh,
+        geometry.up_mwh,
+        geometry.down_mwh,
+        chain.MAX_LATTICE_LEVELS,
+    )
     assert chain_levels(*whole) is None  # no end within the limit
     routed = solve_chain(buy, sell, battery)
     assert routed.route.startswith("lattice of")
@@ -259,28 +267,33 @@ def test_chain_lattice_of_the_prd_battery() -> None:
     # stays in [0, W]; a 168-hour battery's lattice is too large and takes the piecewise route
     battery = prd_battery(initial_soc=0.37)
     geometry = chain.Chain.of(battery)
-    levels = chain_levels(geometry.width, geometry.x0, geometry.up, geometry.down, 10_000)
+    levels = chain_levels(
+        geometry.width_mwh, geometry.x0_mwh, geometry.up_mwh, geometry.down_mwh, 10_000
+    )
     assert levels is not None
-    assert geometry.x0 in levels.tolist()
+    assert geometry.x0_mwh in levels.tolist()
     assert levels[0] == 0.0
-    assert levels[-1] == geometry.width
-    merge = 1e-12 * geometry.width
+    assert levels[-1] == geometry.width_mwh
+    merge = 1e-12 * geometry.width_mwh
     assert (np.diff(levels) > merge).all()
-    for step in (geometry.up, -geometry.down, -geometry.up, geometry.down):
+    for step in (geometry.up_mwh, -geometry.down_mwh, -geometry.up_mwh, geometry.down_mwh):
         moved = levels + step
-        moved = moved[(moved >= 0.0) & (moved <= geometry.width)]
+        moved = moved[(moved >= 0.0) & (moved <= geometry.width_mwh)]
         gap = np.abs(levels[levels.searchsorted(moved).clip(0, levels.size - 1)] - moved)
         below = np.abs(levels[(levels.searchsorted(moved) - 1).clip(0)] - moved)
-        assert (np.minimum(gap, below) <= 1e-9 * geometry.width).all()
-    spacing = geometry.down / 20
-    for anchor in (0.0, geometry.width, geometry.x0):  # each coset is a lattice of D / 20
+        assert (np.minimum(gap, below) <= 1e-9 * geometry.width_mwh).all()
+    spacing = geometry.down_mwh / 20
+    for anchor in (0.0, geometry.width_mwh, geometry.x0_mwh):  # each coset is a lattice of D / 20
         offsets = (levels - anchor) / spacing
         on_coset = np.abs(offsets - np.round(offsets)) < 1e-6
-        below_anchor, above_anchor = anchor / spacing, (geometry.width - anchor) / spacing
+        below_anchor, above_anchor = anchor / spacing, (geometry.width_mwh - anchor) / spacing
         assert on_coset.sum() == int(below_anchor) + int(above_anchor) + 1
     assert levels.size <= chain.MAX_LATTICE_LEVELS
     big = chain.Chain.of(prd_battery(duration_h=168.0, initial_soc=0.5))
-    assert chain_levels(big.width, big.x0, big.up, big.down, chain.MAX_LATTICE_LEVELS) is None
+    assert (
+        chain_levels(big.width_mwh, big.x0_mwh, big.up_mwh, big.down_mwh, chain.MAX_LATTICE_LEVELS)
+        is None
+    )
     prices = np.full(744, -300.0)  # 31 days: too many levels within 744 moves too
     assert solve_chain(prices, prices, prd_battery(duration_h=168.0)).route.startswith("piecewise")
 
@@ -535,8 +548,8 @@ def test_arrival_and_value_functions_meet_at_the_optimum(family: str) -> None:
     assert best == pytest.approx(
         reference_optimum(list(flat.reshape(-1, 24)), battery, continuous=True), rel=1e-9
     )
-    assert float(np.interp(geometry.x0, *arrivals[-1])) == pytest.approx(best, rel=1e-12)
-    assert arrivals[0][0].tolist() == [geometry.x0]
+    assert float(np.interp(geometry.x0_mwh, *arrivals[-1])) == pytest.approx(best, rel=1e-12)
+    assert arrivals[0][0].tolist() == [geometry.x0_mwh]
     # a stretch re-run in front of a later V (``end``) gives the same V at its start
     again, _ = chain.value_functions(buy[24:40], sell[24:40], geometry, end=values[40])
     np.testing.assert_allclose(again[0][0], values[24][0], atol=1e-9)
