@@ -96,7 +96,9 @@ from __future__ import annotations
 import bisect
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -135,13 +137,6 @@ _ANY = np.logical_or.reduce
 #: and each shifted line's domain (V(x + C): c0, V(x - D): c2, V(x): c1)
 _WINDOWS = np.array([1, 0, 2, 1])
 _DOMAINS = np.array([0, 2, 1])
-
-
-@dataclass(frozen=True)
-class ChainSolution:
-    moves: np.ndarray  # stored-energy move per hour (MWh)
-    value: float  # V_0(x0): the optimal revenue (MXN)
-    route: str  # which recursion solved it (for benchmarks and logs)
 
 
 def _general_hour(
@@ -567,6 +562,41 @@ class Chain:
 Table = tuple[np.ndarray, np.ndarray]  # breakpoints (sorted levels) and values
 
 
+@dataclass(frozen=True)
+class ChainSolution:
+    """The chain at rates ``(buy, sell)``: its value functions ``V_t`` (``t = 0 .. n``), an
+    optimal schedule and its value ``V_0(x0)``, and which recursion computed them."""
+
+    tables: Sequence[Table]
+    moves: np.ndarray  # stored-energy move per hour (MWh)
+    value: float  # V_0(x0): the optimal revenue (MXN)
+    route: str  # for benchmarks and logs
+
+
+class LatticeTables(Sequence[Table]):
+    """``V_t`` on a lattice as piecewise-linear tables, built when asked for (one row of the
+    value array each; levels where ``V_t`` is -inf are outside its domain)."""
+
+    def __init__(self, levels: np.ndarray, values: np.ndarray) -> None:
+        self.levels, self.values = levels, values
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
+
+    @overload
+    def __getitem__(self, index: int) -> Table: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Table]: ...
+
+    def __getitem__(self, index: int | slice) -> Table | list[Table]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        row = self.values[index]
+        finite = np.isfinite(row)
+        return self.levels[finite], row[finite]
+
+
 def value_functions(
     buy: np.ndarray,
     sell: np.ndarray,
@@ -731,25 +761,38 @@ def solve_chain(
     *,
     deadline_s: float | None = None,
 ) -> ChainSolution:
-    """Optimal stored-energy moves over one chain of hours (``buy`` = a_t, ``sell`` = b_t):
-    on the chain's lattice (``optimizer.lattice.chain_levels``) when it has at most
-    ``MAX_LATTICE_LEVELS`` levels and ``MAX_LATTICE_ENTRIES`` values over the chain -- a
-    fixed cost per hour whatever the prices -- else by the piecewise-linear recursion of
+    """Optimal stored-energy moves over one chain of hours (``buy`` = a_t, ``sell`` = b_t)
+    (``solve``)."""
+    return solve(buy, sell, Chain.of(battery), deadline_s=deadline_s)
+
+
+def solve(
+    buy: np.ndarray,
+    sell: np.ndarray,
+    chain: Chain,
+    *,
+    closed: bool = False,
+    deadline_s: float | None = None,
+) -> ChainSolution:
+    """The chain at rates ``(buy, sell)``: on its lattice (``lattice_of``) when it has at
+    most ``MAX_LATTICE_LEVELS`` levels and ``MAX_LATTICE_ENTRIES`` values over the chain --
+    a fixed cost per hour whatever the prices -- else by the piecewise-linear recursion of
     this module (``solve_piecewise``). Which one depends on the battery and the chain's
-    length only."""
-    chain = Chain.of(battery)
-    levels = lattice_levels(chain, buy.size)
-    if levels is None:
-        return solve_piecewise(buy, sell, battery, deadline_s=deadline_s)
-    geometry = (levels, chain.x0_mwh, chain.up_mwh, chain.down_mwh)
-    values = lattice.chain_values(buy, sell, *geometry, deadline_s=deadline_s)
-    moves = lattice.chain_moves(values, buy, sell, *geometry)
-    value = float(values[0][int(np.flatnonzero(levels == chain.x0_mwh)[0])])
-    return ChainSolution(moves=moves, value=value, route=f"lattice of {levels.size} levels")
+    length only (and ``closed``, see ``lattice_of``)."""
+    grid = lattice_of(chain, buy.size, closed=closed)
+    if grid is None:
+        return _piecewise(buy, sell, chain, deadline_s)
+    values = lattice.chain_values(buy, sell, grid, deadline_s=deadline_s)
+    return ChainSolution(
+        tables=LatticeTables(grid.levels, values),
+        moves=lattice.chain_moves(values, buy, sell, grid),
+        value=float(values[0][grid.start]),
+        route=f"lattice of {grid.levels.size} levels",
+    )
 
 
-def lattice_levels(chain: Chain, hours: int, *, closed: bool = False) -> np.ndarray | None:
-    """The chain's lattice (``optimizer.lattice.chain_levels``) when a chain of ``hours``
+def lattice_of(chain: Chain, hours: int, *, closed: bool = False) -> lattice.Lattice | None:
+    """The chain's lattice (``optimizer.lattice.chain_lattice``) when a chain of ``hours``
     hours is solved on it (``MAX_LATTICE_LEVELS``, ``MAX_LATTICE_ENTRIES``), else None: the
     levels at most ``hours`` whole moves from 0, W or x0, enough for the chain itself; with
     ``closed`` the whole closure, also enough for recursions that start from its levels
@@ -757,7 +800,7 @@ def lattice_levels(chain: Chain, hours: int, *, closed: bool = False) -> np.ndar
     breakpoints pin levels as 0 and W do)."""
     most = min(MAX_LATTICE_LEVELS, MAX_LATTICE_ENTRIES // (hours + 1))
     moves = None if closed else hours
-    return lattice.chain_levels(
+    return lattice.chain_lattice(
         chain.width_mwh, chain.x0_mwh, chain.up_mwh, chain.down_mwh, most, moves
     )
 
@@ -771,8 +814,16 @@ def solve_piecewise(
 ) -> ChainSolution:
     """``solve_chain`` by the piecewise-linear recursion of the module docstring (any
     battery)."""
-    chain = Chain.of(battery)
+    return _piecewise(buy, sell, Chain.of(battery), deadline_s)
+
+
+def _piecewise(
+    buy: np.ndarray, sell: np.ndarray, chain: Chain, deadline_s: float | None
+) -> ChainSolution:
     tables, peak = value_functions(buy, sell, chain, deadline_s=deadline_s)
-    value = float(np.interp(chain.x0_mwh, *tables[0]))
-    moves = follow(tables, buy, sell, chain, chain.x0_mwh)
-    return ChainSolution(moves=moves, value=value, route=f"piecewise, peak {peak} breakpoints")
+    return ChainSolution(
+        tables=tables,
+        moves=follow(tables, buy, sell, chain, chain.x0_mwh),
+        value=float(np.interp(chain.x0_mwh, *tables[0])),
+        route=f"piecewise, peak {peak} breakpoints",
+    )

@@ -95,12 +95,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import overload
 
 import numpy as np
 
-from optimizer import lattice
-from optimizer.chain import Chain, Table, follow, lattice_levels, value_functions
+from optimizer.chain import Chain, ChainSolution, Table, follow, solve, value_functions
 
 #: hours before a re-priced day over which its arrival tables are computed (module docs)
 ARRIVAL_WINDOW_H = 48
@@ -151,30 +149,6 @@ class _Side:
     @property
     def w(self) -> float:
         return float(self.ws.sum())
-
-
-class _LatticeTables(Sequence[Table]):
-    """``V_t`` on a lattice as piecewise-linear tables, built when asked for (one row of the
-    value array each; levels where ``V_t`` is -inf are outside its domain)."""
-
-    def __init__(self, levels: np.ndarray, values: np.ndarray) -> None:
-        self.levels, self.values = levels, values
-
-    def __len__(self) -> int:
-        return int(self.values.shape[0])
-
-    @overload
-    def __getitem__(self, index: int) -> Table: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Table]: ...
-
-    def __getitem__(self, index: int | slice) -> Table | list[Table]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        row = self.values[index]
-        finite = np.isfinite(row)
-        return self.levels[finite], row[finite]
 
 
 class _Overlay:
@@ -599,24 +573,13 @@ def feasible(moves: np.ndarray, offsets: np.ndarray, chain: Chain, cap: float) -
     )
 
 
-@dataclass(frozen=True)
-class PricedChain:
-    """The chain at rates ``(buy, sell)``: its value functions ``V_t`` (``t = 0 .. n``), an
-    optimal schedule and its value ``V_0(x0)``, and how they were computed."""
-
-    tables: Sequence[Table]
-    moves: np.ndarray
-    value: float
-    route: str
-
-
 def priced_chain(
     buy: np.ndarray, sell: np.ndarray, chain: Chain, *, deadline_s: float | None = None
-) -> PricedChain:
-    """``V_t`` and an optimal schedule of the chain at rates ``(buy, sell)``: on the chain's
-    lattice when ``optimizer.chain.solve_chain`` would use it (``chain.lattice_levels``:
-    which one depends on the battery and the chain's length only), else by its piecewise
-    recursion.
+) -> ChainSolution:
+    """``V_t`` and an optimal schedule of the chain at rates ``(buy, sell)``
+    (``optimizer.chain.solve`` with the chain's whole lattice, ``closed``: on it when it is
+    small, else by the piecewise recursion; which one depends on the battery and the
+    chain's length only).
 
     On the lattice ``V_t`` is known at its levels only, and kept as the piecewise-linear
     function through those values. That is what ``reprice`` needs: an optimal schedule from
@@ -626,19 +589,4 @@ def priced_chain(
     pin levels like 0 and W do). So every recursion from these tables is exact at lattice
     levels -- the chain's start ``x0`` among them -- and the bound's pass (module docstring)
     stays an upper bound there."""
-    levels = lattice_levels(chain, buy.size, closed=True)
-    if levels is None:
-        tables, peak = value_functions(buy, sell, chain, deadline_s=deadline_s)
-        moves = follow(tables, buy, sell, chain, chain.x0_mwh)
-        value = float(np.interp(chain.x0_mwh, *tables[0]))
-        return PricedChain(tables, moves, value, f"piecewise, peak {peak} breakpoints")
-    geometry = (levels, chain.x0_mwh, chain.up_mwh, chain.down_mwh)
-    values = lattice.chain_values(buy, sell, *geometry, deadline_s=deadline_s)
-    moves = lattice.chain_moves(values, buy, sell, *geometry)
-    start = int(np.flatnonzero(levels == chain.x0_mwh)[0])
-    return PricedChain(
-        _LatticeTables(levels, values),
-        moves,
-        float(values[0][start]),
-        f"lattice of {levels.size} levels",
-    )
+    return solve(buy, sell, chain, closed=True, deadline_s=deadline_s)

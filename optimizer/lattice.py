@@ -102,7 +102,13 @@ def make_lattice(battery: Battery, hours: int) -> Lattice:
     levels = points[first]
     is_x0 = np.abs(points - x0) <= MERGE_REL * scale
     levels[group[is_x0]] = x0
-    start = int(group[np.flatnonzero(is_x0)[0]])
+    return _with_windows(levels, int(group[np.flatnonzero(is_x0)[0]]), up, down, scale)
+
+
+def _with_windows(levels: np.ndarray, start: int, up: float, down: float, scale: float) -> Lattice:
+    """The lattice on ``levels`` (``levels[start]`` is x0) with every level's index windows
+    of one charge (at most ``C``) and one discharge (at most ``D``), ``FIT_REL`` of
+    ``scale`` = max(W, C, D) of slack."""
     fit = FIT_REL * scale
     up_end = np.searchsorted(levels, levels + up + fit, side="right") - 1
     down_begin = np.searchsorted(levels, levels - down - fit, side="left")
@@ -256,40 +262,40 @@ def chain_levels(
     return levels
 
 
-def chain_windows(levels: np.ndarray, up: float, down: float) -> tuple[np.ndarray, np.ndarray]:
-    """For every level ``k``: the last level one charge can reach (``up_end[k]``) and the
-    first one discharge can (``down_begin[k]``), with ``FIT_REL`` of slack."""
-    fit = FIT_REL * max(float(levels[-1]), up, down)
-    up_end = levels.searchsorted(levels + up + fit, side="right") - 1
-    down_begin = levels.searchsorted(levels - down - fit, side="left")
-    return up_end, down_begin
+def chain_lattice(
+    width: float, x0: float, up: float, down: float, max_levels: int, max_moves: int | None = None
+) -> Lattice | None:
+    """``chain_levels`` with the windows of one move (None where that is None)."""
+    levels = chain_levels(width, x0, up, down, max_levels, max_moves)
+    if levels is None:
+        return None
+    start = int(np.flatnonzero(levels == x0)[0])
+    return _with_windows(levels, start, up, down, max(width, up, down))
 
 
 def chain_values(
     buy: np.ndarray,
     sell: np.ndarray,
-    levels: np.ndarray,
-    x0: float,
-    up: float,
-    down: float,
+    lattice: Lattice,
     *,
     deadline_s: float | None = None,
     check_every: int = 256,
     sparse: bool | None = None,
 ) -> np.ndarray:
-    """``V_t`` at ``levels`` (``chain_levels``, holding ``x0`` exactly) for ``t = 0 .. n``
-    (rows; ``V_n``: 0 at ``x0``, -inf elsewhere) of one chain of hours (``buy`` = a_t,
-    ``sell`` = b_t). Each hour is the Bellman step of the module docstring: the charge and
-    discharge window maxima of every level (``_window_maxima``: the windows are fixed index
-    ranges), so a year of 8,784 hours costs a dozen or two numpy calls per hour on arrays of
-    about ``levels.size``, whatever the prices."""
+    """``V_t`` at the levels of ``lattice`` (``chain_lattice``) for ``t = 0 .. n`` (rows;
+    ``V_n``: 0 at x0, -inf elsewhere; ``V_0`` at ``lattice.start`` is the optimum) of one
+    chain of hours (``buy`` = a_t, ``sell`` = b_t). Each hour is the Bellman step of the
+    module docstring: the charge and discharge window maxima of every level
+    (``_window_maxima``: the windows are fixed index ranges), so a year of 8,784 hours costs
+    a dozen or two numpy calls per hour on arrays of about ``levels.size``, whatever the
+    prices."""
+    levels = lattice.levels
     n, m = buy.size, levels.size
-    up_end, down_begin = chain_windows(levels, up, down)
     values = np.empty((n + 1, m))
     v = values[n]
     v.fill(-np.inf)
-    v[int(np.flatnonzero(levels == x0)[0])] = 0.0
-    step = _window_maxima(np.arange(m), up_end, down_begin, sparse)
+    v[lattice.start] = 0.0
+    step = _window_maxima(np.arange(m), lattice.up_end, lattice.down_begin, sparse)
     buys, sells = buy.tolist(), sell.tolist()
     for t in range(n - 1, -1, -1):
         if deadline_s is not None and t % check_every == 0 and time.monotonic() > deadline_s:
@@ -306,20 +312,14 @@ def chain_values(
 
 
 def chain_moves(
-    values: np.ndarray,
-    buy: np.ndarray,
-    sell: np.ndarray,
-    levels: np.ndarray,
-    x0: float,
-    up: float,
-    down: float,
+    values: np.ndarray, buy: np.ndarray, sell: np.ndarray, lattice: Lattice
 ) -> np.ndarray:
-    """The forward pass over ``chain_values``' rows from ``x0``: each hour the best next level
-    of the window; near-ties go to the smallest move (idle first), so indifferent hours
-    stay idle."""
+    """The forward pass over ``chain_values``' rows from x0: each hour the best next level of
+    the window; near-ties go to the smallest move (idle first), so indifferent hours stay
+    idle."""
+    levels, up_end, down_begin = lattice.levels, lattice.up_end, lattice.down_begin
     n = buy.size
-    up_end, down_begin = chain_windows(levels, up, down)
-    at = int(np.flatnonzero(levels == x0)[0])
+    at = lattice.start
     tol = 1e-12 * max(1.0, abs(float(values[0][at])))
     buys, sells = buy.tolist(), sell.tolist()
     moves = np.empty(n)

@@ -185,13 +185,12 @@ def test_property_chain_lattice_equals_the_piecewise_recursion(
     piecewise = chain.solve_piecewise(buy, sell, battery)
     assert_exact(routed.value, piecewise.value)
     geometry = chain.Chain.of(battery)
-    levels = chain_levels(
+    grid = lattice.chain_lattice(
         geometry.width_mwh, geometry.x0_mwh, geometry.up_mwh, geometry.down_mwh, 4096
     )
-    assert levels is not None
-    shape = (levels, geometry.x0_mwh, geometry.up_mwh, geometry.down_mwh)
-    by_reduceat = lattice.chain_values(buy, sell, *shape, sparse=False)
-    by_table = lattice.chain_values(buy, sell, *shape, sparse=True)
+    assert grid is not None
+    by_reduceat = lattice.chain_values(buy, sell, grid, sparse=False)
+    by_table = lattice.chain_values(buy, sell, grid, sparse=True)
     np.testing.assert_array_equal(by_reduceat, by_table)  # two ways to the window maxima
     for path in (routed.moves, piecewise.moves):
         revenue = np.sum(np.where(path > 0, -buy * path, -sell * path))
@@ -233,7 +232,7 @@ def test_a_short_chain_takes_a_lattice_bounded_by_its_hours(round_trip: float) -
     assert chain_levels(*whole) is None  # no end within the limit
     routed = solve_chain(buy, sell, battery)
     assert routed.route.startswith("lattice of")
-    assert chain.lattice_levels(geometry, flat.size, closed=True) is None
+    assert chain.lattice_of(geometry, flat.size, closed=True) is None
     assert_exact(routed.value, chain.solve_piecewise(buy, sell, battery).value)
     assert_exact(routed.value, reference_optimum(prices, battery, continuous=True))
     assert not settlement_faults(routed.moves, battery)
@@ -304,12 +303,13 @@ def test_a_long_chain_on_a_large_lattice_takes_the_piecewise_route() -> None:
     prices = np.concatenate(with_negative_hours(real_days()[:3], 0.4, seed=5))
     battery = prd_battery(round_trip_efficiency=0.87, initial_soc=0.5)
     buy, sell = stored_rates(prices, battery)
-    levels = chain.lattice_levels(chain.Chain.of(battery), prices.size)
-    assert levels is not None
+    grid = chain.lattice_of(chain.Chain.of(battery), prices.size)
+    assert grid is not None
+    levels = grid.levels.size
     small = solve_chain(buy, sell, battery)
-    assert small.route == f"lattice of {levels.size} levels"
+    assert small.route == f"lattice of {levels} levels"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(chain, "MAX_LATTICE_ENTRIES", levels.size * prices.size)  # an hour short
+        patch.setattr(chain, "MAX_LATTICE_ENTRIES", levels * prices.size)  # an hour short
         large = solve_chain(buy, sell, battery)
     assert large.route.startswith("piecewise")
     assert_exact(large.value, small.value)
