@@ -99,6 +99,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizer.chain import Chain, ChainSolution, Table, follow, solve, value_functions
+from optimizer.envelope import stored_revenue
 
 #: hours before a re-priced day over which its arrival tables are computed (module docs)
 ARRIVAL_WINDOW_H = 48
@@ -172,10 +173,6 @@ def _at(table: Table, x: float) -> float:
     return float(np.interp(x, table[0], table[1]))
 
 
-def _revenue(moves: np.ndarray, buy: np.ndarray, sell: np.ndarray) -> float:
-    return float(np.sum(np.where(moves > 0, -buy * moves, -sell * moves)))
-
-
 class _Day:
     """One market day, or a run of them (``hours`` each), re-priced between the chain's
     value functions (module docstring)."""
@@ -213,7 +210,11 @@ class _Day:
         xs = float(points[int(np.argmax(total))])
         moves = follow(tables, self.buy, sell, self.chain, xs)
         xe = xs + float(moves.sum())
-        value = _at((ax, av), xs) + _revenue(moves, self.buy, self.sell) + _at(self.end, xe)
+        value = (
+            _at((ax, av), xs)
+            + float(stored_revenue(moves, self.buy, self.sell))
+            + _at(self.end, xe)
+        )
         ws = np.add.reduceat(np.maximum(-moves, 0.0), self.firsts)
         return _Side(lam, xs, moves, value, ws, tables[0])
 

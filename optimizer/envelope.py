@@ -59,6 +59,14 @@ def stored_rates(prices: np.ndarray, battery: Battery) -> tuple[np.ndarray, np.n
     return buy, sell
 
 
+def stored_revenue(moves: np.ndarray, buy: np.ndarray, sell: np.ndarray) -> np.ndarray:
+    """Revenue (MXN) of stored-energy moves at the rates of ``stored_rates``: ``-buy * u``
+    charging, ``-sell * u`` discharging, summed over the hours (the last axis: one total per
+    row of a matrix)."""
+    total: np.ndarray = np.sum(np.where(moves > 0, -buy * moves, -sell * moves), axis=-1)
+    return total
+
+
 def hour_models(prices: np.ndarray, movable: np.ndarray, battery: Battery) -> HourModels:
     """The exact models of every hour (concave only where ``needs_binary`` is false)."""
     eta_c, eta_d = battery.eta_charge, battery.eta_discharge

@@ -165,7 +165,14 @@ from optimizer import lattice
 from optimizer.battery import Battery
 from optimizer.chain import Chain, solve_chain
 from optimizer.chain_cap import feasible, priced_chain, reprice
-from optimizer.envelope import HourModels, needs_binary, recurse, stored_rates, to_grid
+from optimizer.envelope import (
+    HourModels,
+    needs_binary,
+    recurse,
+    stored_rates,
+    stored_revenue,
+    to_grid,
+)
 from optimizer.errors import DeadlineExceededError, InfeasibleProblemError, SolverError
 from optimizer.market import MarketDay
 from optimizer.results import Horizon
@@ -476,7 +483,7 @@ def _revenue_and_withdrawal(
     moves: np.ndarray, buy: np.ndarray, sell: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact revenue (MXN) and battery-side withdrawal (MWh) of stored-energy moves, per row."""
-    revenue = np.sum(np.where(moves > 0, -buy * moves, -sell * moves), axis=1)
+    revenue = stored_revenue(moves, buy, sell)
     withdrawn = np.sum(np.maximum(-moves, 0.0), axis=1)
     return revenue, withdrawn
 
@@ -677,7 +684,7 @@ def _lagrangian_certificate(
     buy, sell = stored_rates(prices, battery)
 
     def revenue(moves: np.ndarray) -> float:
-        return float(np.sum(np.where(moves > 0, -buy * moves, -sell * moves)))
+        return float(stored_revenue(moves, buy, sell))
 
     matrix, hours = price_matrix(days)
     day_moves, unsolved, _, multipliers = _daily(
