@@ -83,13 +83,26 @@ def guard_physics(
     return Dispatch(charge, discharge)
 
 
+def guard_faults(
+    charge_mw: np.ndarray,
+    discharge_mw: np.ndarray,
+    offsets: np.ndarray,
+    battery: Battery,
+    *,
+    horizon: Horizon,
+) -> list[str]:
+    """The SPEC §2 rules a schedule breaks under settlement's checks
+    (``settle.physics_faults``), on powers cleaned as settlement cleans them
+    (``settle.clean_and_check``) and with half of its tolerances; none for a sound one."""
+    *_, faults = clean_and_check(
+        charge_mw, discharge_mw, offsets, battery, horizon=horizon, slack=GUARD_SLACK
+    )
+    return [rule for rule, bad in faults if bad.any()]
+
+
 def chain_is_valid(
     charge_mw: np.ndarray, discharge_mw: np.ndarray, offsets: np.ndarray, battery: Battery
 ) -> bool:
-    """Whether a ``continuous`` schedule (one SoC chain over all hours) passes settlement's
-    checks (``settle.physics_faults``), on powers cleaned as settlement cleans them
-    (``settle.clean_and_check``) and with half of its tolerances."""
-    *_, faults = clean_and_check(
-        charge_mw, discharge_mw, offsets, battery, horizon=Horizon.CONTINUOUS, slack=GUARD_SLACK
-    )
-    return not any(bad.any() for _, bad in faults)
+    """Whether a ``continuous`` schedule (one SoC chain over all hours) passes
+    ``guard_faults``."""
+    return not guard_faults(charge_mw, discharge_mw, offsets, battery, horizon=Horizon.CONTINUOUS)

@@ -136,7 +136,7 @@ end, or the cap. ``solve_program`` therefore states stored energy in units of th
 (``HIGHS_FEASIBILITY_TOL``; the defaults, 1e-7 for LPs and 1e-6 for MILPs in units of P, let a
 1-hour battery starting 1e-7 above empty end 1e-5 MWh past its bounds), and every HiGHS
 schedule is checked as settlement will check it, with half of its tolerances
-(``highs_faults``), before it leaves the optimizer: ``solve_milp`` raises ``SolverError``
+(``_days.guard_faults``), before it leaves the optimizer: ``solve_milp`` raises ``SolverError``
 naming the broken rules (never seen in the tests, the bench or the review's scans), and the
 LP relaxation's schedule is then not certified (the routes after it decide).
 
@@ -176,8 +176,8 @@ from optimizer.envelope import (
 from optimizer.errors import DeadlineExceededError, InfeasibleProblemError, SolverError
 from optimizer.market import MarketDay
 from optimizer.results import Horizon
-from optimizer.settle import Dispatch, clean_and_check, day_offsets
-from optimizer.strategies._days import GUARD_SLACK, flatten, hour_mask, price_matrix
+from optimizer.settle import Dispatch, day_offsets
+from optimizer.strategies._days import flatten, guard_faults, hour_mask, price_matrix
 from optimizer.strategies.base import Strategy
 
 #: relative MIP gap of the HiGHS routes: far below the 1e-6 exactness the product promises
@@ -236,25 +236,6 @@ def solve_milp(
     return highs_checked(charge, discharge, offsets, battery, horizon=horizon)
 
 
-def highs_faults(
-    charge: np.ndarray,
-    discharge: np.ndarray,
-    offsets: np.ndarray,
-    battery: Battery,
-    *,
-    horizon: Horizon,
-) -> list[str]:
-    """The SPEC §2 rules a HiGHS schedule breaks when cleaned and checked as settlement will
-    (``settle.clean_and_check``) with ``GUARD_SLACK`` of its tolerances; none for a sound
-    schedule. HiGHS meets its program only to its feasibility tolerances
-    (``HIGHS_FEASIBILITY_TOL`` of the SoC window, 50x inside settlement's), so this check is
-    what guarantees that no HiGHS schedule reaches settlement beyond noise."""
-    *_, faults = clean_and_check(
-        charge, discharge, offsets, battery, horizon=horizon, slack=GUARD_SLACK
-    )
-    return [rule for rule, bad in faults if bad.any()]
-
-
 def highs_checked(
     charge: np.ndarray,
     discharge: np.ndarray,
@@ -263,10 +244,13 @@ def highs_checked(
     *,
     horizon: Horizon,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(charge, discharge)`` unchanged when ``highs_faults`` finds nothing, else
+    """``(charge, discharge)`` unchanged when ``_days.guard_faults`` finds nothing, else
     ``SolverError`` naming the rules: a schedule outside SPEC §2 never leaves the optimizer
-    as an optimum (no repair could make it one)."""
-    broken = highs_faults(charge, discharge, offsets, battery, horizon=horizon)
+    as an optimum (no repair could make it one). HiGHS meets its program only to its
+    feasibility tolerances (``HIGHS_FEASIBILITY_TOL`` of the SoC window, 50x inside
+    settlement's), so this check is what guarantees that no HiGHS schedule reaches
+    settlement beyond noise."""
+    broken = guard_faults(charge, discharge, offsets, battery, horizon=horizon)
     if broken:
         raise SolverError(
             "HiGHS's schedule breaks SPEC §2 beyond its tolerances: " + "; ".join(broken)
@@ -302,7 +286,7 @@ def solve_program(
     Units: powers in units of P, stored energy (levels, the cap, the headroom cuts) in units
     of the SoC window ``W = E (max_soc - min_soc)``, HiGHS's feasibility tolerances
     ``HIGHS_FEASIBILITY_TOL`` (module docstring). The schedule returned is HiGHS's, clipped to
-    ``[0, P]``; callers check it (``highs_faults``)."""
+    ``[0, P]``; callers check it (``highs_checked``, ``_days.guard_faults``)."""
     import scipy.sparse as sp
     from scipy.optimize import Bounds, LinearConstraint, milp
 
@@ -653,7 +637,7 @@ def chain_with_cap(
     )
     bound = _grid_revenue(prices, *raw, battery)  # >= the optimum
     clean = remove_overlap(*raw, battery)
-    if _reaches(_grid_revenue(prices, *clean, battery), bound) and not highs_faults(
+    if _reaches(_grid_revenue(prices, *clean, battery), bound) and not guard_faults(
         *clean, offsets, battery, horizon=continuous
     ):  # (a schedule beyond HiGHS's noise is not certified: the routes below decide)
         return ChainCap(*clean, route="certified by its LP relaxation", milp=False)

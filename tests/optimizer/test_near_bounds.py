@@ -7,7 +7,7 @@ moves the stored energy past settlement's ``1e-7 E`` (``settle.clean_and_check``
 such a day's computed powers); and HiGHS's schedules, solved in units of P to its default
 feasibility tolerances (1e-7 LP, 1e-6 MIP), overran SoC bounds, the end condition and the cap
 by more than that (``optimal.solve_program`` now works in units of the SoC window to 1e-9,
-and ``optimal.highs_faults`` checks every HiGHS schedule before it leaves the optimizer).
+and ``optimal.highs_checked`` checks every HiGHS schedule before it leaves the optimizer).
 Each case is compared with the independent MILP of ``reference.py``.
 """
 
