@@ -15,8 +15,8 @@ from optimizer import Battery, DeadlineExceededError, Horizon, chain, lattice, r
 from optimizer.chain import solve_chain
 from optimizer.envelope import stored_rates, to_grid
 from optimizer.lattice import chain_levels, make_lattice, solve
-from optimizer.settle import clean_power, physics_faults
 from optimizer.strategies import optimal
+from optimizer.strategies._days import guard_faults
 from optimizer.strategies.optimal import daily_moves
 from testkit.realdata import with_negative_hours, with_solar_dips
 from tests.optimizer.helpers import days_from, forbid_branch_and_bound, prd_battery, real_days
@@ -199,17 +199,11 @@ def test_property_chain_lattice_equals_the_piecewise_recursion(
 
 
 def settlement_faults(moves: np.ndarray, battery: Battery) -> list[str]:
-    """What settlement's own rules (``optimizer.settle.physics_faults``) find wrong with a
-    chain's stored-energy moves, as one ``continuous`` chain."""
+    """What settlement's own rules find wrong with a chain's stored-energy moves, as one
+    ``continuous`` chain, at half of settlement's tolerances (``_days.guard_faults``)."""
     charge, discharge = to_grid(moves[None, :], battery)
-    _, faults = physics_faults(
-        clean_power(charge[0], battery),
-        clean_power(discharge[0], battery),
-        np.array([0, moves.size]),
-        battery,
-        horizon=Horizon.CONTINUOUS,
-    )
-    return [what for what, days in faults if days.any()]
+    offsets = np.array([0, moves.size])
+    return guard_faults(charge[0], discharge[0], offsets, battery, horizon=Horizon.CONTINUOUS)
 
 
 @pytest.mark.parametrize("round_trip", [0.77777, 0.8736])
