@@ -122,6 +122,9 @@ MAX_LATTICE_LEVELS = 4096
 #: ... and it keeps every hour's values for the forward pass: levels x (hours + 1) at most
 #: this many (48 MB; a year: up to 683 levels)
 MAX_LATTICE_ENTRIES = 6_000_000
+#: window maxima of the general step by sparse table when reduceat would touch this many times
+#: more entries than the table has (as ``optimizer.lattice.SPARSE_RATIO``)
+SPARSE_RATIO = 4.0
 #: breakpoints in a forward step's window above which its candidates are compared in numpy
 WIDE_WINDOW = 24
 
@@ -208,8 +211,7 @@ def _general_hour(
     f = np.concatenate(((vs - rates * xs).ravel(), _ZERO))
     window = c[_WINDOWS]  # charge: breakpoints [c1, c0); discharge: [c2, c1)
     window[2:] += n
-    best = np.maximum.reduceat(f, window.reshape(2, 2, m - 1).transpose(0, 2, 1).ravel())
-    best = best[0::2].reshape(2, m - 1)
+    best = _window_maxima(f, window[0::2], window[1::2])
     best[window[1::2] <= window[0::2]] = _ABSENT  # empty window
     np.add(best, rates * g[:-1], out=left[:2])
     np.add(best, rates * g[1:], out=right[:2])
@@ -238,6 +240,34 @@ def _general_hour(
     x = np.concatenate((g, xc))
     order = x.argsort(kind="stable")
     return x[order], np.concatenate((v, vc))[order], True
+
+
+def _window_maxima(f: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """``max f[begin : end]`` for every window (``end`` exclusive; an empty window gives an
+    entry of ``f`` that the caller replaces): one ``maximum.reduceat`` when the windows are
+    short, else a sparse table (``optimizer.lattice._window_maxima``'s rule: whichever
+    touches fewer entries). A maximum is exact either way, so both give the same bits."""
+    span = end - begin
+    longest = int(span.max())
+    depth = longest.bit_length() - 1  # the sparse table's top level
+    if depth < 2 or int(span.sum()) <= SPARSE_RATIO * (depth + 1) * f.size:
+        bounds = np.empty((2, *begin.shape), dtype=np.intp)
+        bounds[0], bounds[1] = begin, end
+        maxima: np.ndarray = np.maximum.reduceat(f, bounds.transpose(1, 2, 0).ravel())
+        return maxima[0::2].reshape(begin.shape)
+    size = f.size  # row j is read only where its 2**j entries lie in f (the rest is unset)
+    table = np.empty((depth + 1, size))
+    table[0] = f
+    for j in range(1, depth + 1):  # row j: maxima over 2**j entries from each index
+        w = 1 << (j - 1)
+        np.maximum(table[j - 1, : size - w], table[j - 1, w:], out=table[j, : size - w])
+    span = np.maximum(span, 1)
+    level = np.frexp(span)[1] - 1  # floor(log2(span)), exact for integers
+    first = level * size + begin  # two overlapping halves of 2**level entries cover a window
+    second = first + span - (1 << level)
+    flat = table.ravel()
+    maxima = np.maximum(flat[first], flat[second])
+    return maxima
 
 
 def _kinks(

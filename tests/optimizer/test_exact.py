@@ -478,6 +478,58 @@ def test_simplify_keeps_two_close_kinks() -> None:
 
 
 @given(
+    st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=300),
+    st.lists(st.tuples(st.integers(0, 299), st.integers(-5, 300)), min_size=1, max_size=60),
+    st.sampled_from([0.0, 1e18]),
+)
+@settings(max_examples=300)
+def test_window_maxima_of_the_general_step_by_either_method(
+    values: list[float], windows: list[tuple[int, int]], ratio: float
+) -> None:
+    # the general step's window maxima (reduceat or sparse table, whichever touches fewer
+    # entries; the ratio forces one) are the brute-force maxima of every non-empty window
+    f = np.asarray([*values, 0.0])
+    begin = np.array([min(b, f.size - 1) for b, _ in windows]).reshape(1, -1)
+    end = np.clip(begin + np.array([[n for _, n in windows]]), 0, f.size - 1)  # as counts
+    kept = chain.SPARSE_RATIO
+    chain.SPARSE_RATIO = ratio
+    try:
+        got = chain._window_maxima(f, begin, end)
+    finally:
+        chain.SPARSE_RATIO = kept
+    assert got.shape == begin.shape
+    for b, e, m in zip(begin.ravel(), end.ravel(), got.ravel(), strict=True):
+        if e > b:
+            assert m == f[b:e].max()
+
+
+@pytest.mark.parametrize("family", ["-1200 +- 1", "solar dips, 168 h"])
+def test_general_step_is_the_same_by_reduceat_and_by_sparse_table(
+    family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the whole recursion (values, breakpoints, schedule) does not depend on which method
+    # found the window maxima: 20 days where windows hold many breakpoints
+    rng = np.random.default_rng(4)
+    if family == "-1200 +- 1":
+        prices = -1200.0 + rng.uniform(-1.0, 1.0, 480)
+        battery = prd_battery(charge_efficiency=0.95, discharge_efficiency=0.95)
+    else:
+        prices = np.concatenate(with_solar_dips(real_days()[:20]))
+        battery = prd_battery(duration_h=168.0, initial_soc=0.5)
+    buy, sell = stored_rates(prices, battery)
+    solved = []
+    for ratio in (0.0, 1e18):  # always the sparse table / always reduceat
+        monkeypatch.setattr(chain, "SPARSE_RATIO", ratio)
+        solved.append(chain.solve_piecewise(buy, sell, battery))
+    table, reduceat = solved
+    assert table.value == reduceat.value
+    np.testing.assert_array_equal(table.moves, reduceat.moves)
+    for (x1, v1), (x2, v2) in zip(table.tables, reduceat.tables, strict=True):
+        np.testing.assert_array_equal(x1, x2)
+        np.testing.assert_array_equal(v1, v2)
+
+
+@given(
     st.lists(st.integers(-3, 3), min_size=30, max_size=200),
     st.floats(0.0, 1.0),
     st.integers(-4, 1),
