@@ -36,23 +36,32 @@ on either side of the cap are then mixed so the day withdraws exactly the cap (a
 valid schedules is valid once hours that would both charge and discharge are netted out, which
 keeps every SoC level). The mix, or the best schedule within the cap met during the bisection
 (idle at worst), is kept: the cap always holds, and the result may fall a little short of the
-capped optimum (duality gap, finite bisection). In ``continuous`` mode the per-day multipliers
-of the daily problem, and no multipliers, each give a chain; each chain is mixed with the
-daily schedules (valid under both horizons) just enough that no day exceeds its cap, and the
-best of these and the daily schedules is kept.
+capped optimum (duality gap, finite bisection). In ``continuous`` mode several chains are
+tried: under no multiplier, under the daily multipliers, and under per-day multipliers
+bisected along the chain from those (``CHAIN_BISECTIONS`` rounds: a day over the cap raises
+its own, a day within it lowers its own; the upper end of every bracket is a price at which
+no withdrawal anywhere on the chain pays, since energy can be carried into a day). A chain
+that breaks the cap on some days also gives that chain with those days re-solved between its
+own midnight levels under the cap (``_daily`` with ``ends``: the other days and every
+midnight stay, so the SoC chain stays whole). Then any two of these schedules and the daily
+ones are mixed with the weights at the ends of the interval that keeps every day within the
+cap (``_mix_weights``; a chain over the cap on one day and another over it on the next can
+mix within it on both), and the best valid schedule is kept.
 
-Why ``continuous`` with a cycle limit stays a heuristic here (measured: at least 97.3 % of
-``optimal`` over the property tests' cases, 2 of 176 runs below 99 %, both with a cap of 1).
-The cap is per calendar day while the SoC runs as one chain, so an exact discretised DP needs
-the energy withdrawn so far today as a second state dimension: with ~200 SoC levels and ~200
+Why ``continuous`` with a cycle limit stays a heuristic here (``bench/bench_dp_quality.py``,
+300 random capped chains of 2-4 days: 45 below 99 % of ``optimal``, 9 below 97 %, the worst
+77.8 %; 107, 46 and 77.8 % before the search along the chain and the mixes of chains). The cap
+is per calendar day while the SoC runs as one chain, so an exact discretised DP needs the
+energy withdrawn so far today as a second state dimension: with ~200 SoC levels and ~200
 withdrawal levels that is ~40,000 states per hour and two window maxima per state, ~200 times
-the work of the chain above (seconds for a year, where ``dp`` runs inside every comparison).
-Its Lagrangian relaxation is exact in ``daily`` mode only because the days are independent
-(one multiplier per day, searched per day); along a chain the 366 multipliers interact and
-must be searched jointly, with no finite exact termination for a discretised DP, and a mix of
-two chains must use one weight for every day to keep the SoC chain continuous, so the day
-that binds first limits the mix of all the others -- the remaining gap. ``optimal`` (exact)
-is the reference for that case.
+the work of the chain above, and its tables for the forward pass ~200 times the memory
+(gigabytes for a year, where ``dp`` runs inside every comparison). Without it, the capped
+optimum is a Lagrangian one: along a chain the per-day multipliers interact and must be
+searched jointly, with no finite exact termination for a discretised DP; where the optimum
+splits one charge between the cap of one day and the next (a vertex between two chains), only
+a mix of the two right chains reaches it, and the chains found need not be those two. The
+worst cases are narrow SoC windows with a cap of half a cycle, where every chain either
+withdraws a whole window on a day or none. ``optimal`` (exact) is the reference there.
 
 Every schedule is re-checked against settlement's rules before it is returned (a day that
 failed would idle; none is expected to).
@@ -60,6 +69,7 @@ failed would idle; none is expected to).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -92,6 +102,9 @@ MAX_LEVELS = 4000
 MAX_TABLE_VALUES = 5_000_000
 #: Bisection rounds for the cycle-limit multiplier.
 CAP_BISECTIONS = 8
+#: Bisection rounds of the per-day multipliers along a ``continuous`` chain (each one chain
+#: recursion over every hour)
+CHAIN_BISECTIONS = 2
 _SLACK = 1e-9
 
 
@@ -179,14 +192,21 @@ def _solve(
     battery: Battery,
     grid: Grid,
     penalty: np.ndarray,
+    ends: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> _Solution:
     """Backward Bellman pass over all rows at once, then the forward pass.
 
     ``prices``, ``real`` and ``penalty`` are (rows, hours); ``penalty`` is subtracted from
-    the value of withdrawing one stored MWh. Value tables are (levels, rows) so the window
-    maxima run over contiguous memory.
+    the value of withdrawing one stored MWh. Every row starts and ends at ``grid.start``, or
+    at its own levels ``ends = (first, last)`` (grid indices, one per row: a day between
+    given midnights). Value tables are (levels, rows) so the window maxima run over
+    contiguous memory.
     """
     rows, hours = prices.shape
+    if ends is None:
+        first_level = last_level = np.full(rows, grid.start)
+    else:
+        first_level, last_level = ends
     h = grid.step_mwh
     # (hours, rows), each hour's row contiguous: cost of one step up, income of one step down
     buy, sell = stored_rates(prices, battery)
@@ -198,7 +218,7 @@ def _solve(
     values = np.empty((hours + 1, levels, rows))
     v = values[hours]
     v[...] = -np.inf
-    v[grid.start] = 0.0
+    v[last_level, np.arange(rows)] = 0.0
     # window maxima over the levels: up, max(g[k : k + U + 1]), on g padded with -inf after
     # the last level; down, max(g[k - W : k + 1]), on g padded with -inf before the first
     # (the windows past the grid count as -inf; one longer than the grid reaches no further)
@@ -206,14 +226,17 @@ def _solve(
     g_up, spare_up = np.empty((2, levels + wide_up - 1, rows))
     g_down, spare_down = np.empty((2, levels + wide_down - 1, rows))
     idles = cast("list[bool]", idle_hour.any(axis=1).tolist())
+    lowest_first, top_first = int(first_level.min()), int(first_level.max())
+    lowest_last, top_last = int(last_level.min()), int(last_level.max())
     for t in range(hours - 1, -1, -1):
         # only the levels [lo, hi) a schedule can be at after t hours and still get back to
         # the start by the end are worked on: V_t is -inf at the levels that cannot get back
         # (as the recursion would find), and the others, beyond the reach of the first t
         # hours, are never read (the forward pass reads V_t at levels it reaches; V_{t-1} at
         # levels one hour's move from those it reaches)
-        lo = max(grid.start - t * grid.down, grid.start - (hours - t) * grid.up, 0)
-        hi = min(grid.start + t * grid.up, grid.start + (hours - t) * grid.down, levels - 1) + 1
+        # (over the rows' own starts and ends, the union of their bands)
+        lo = max(lowest_first - t * grid.down, lowest_last - (hours - t) * grid.up, 0)
+        hi = min(top_first + t * grid.up, top_last + (hours - t) * grid.down, levels - 1) + 1
         first = max(lo - wide_down + 1, 0)  # the lowest level a window reads
         last = min(hi + wide_up - 1, levels)  # one past the highest
         kk = k[first:last]
@@ -246,7 +269,7 @@ def _solve(
     moves = moves[(moves <= grid.up) & (moves >= -grid.down)]
     scale = max(1.0, float(np.max(np.abs(prices)))) * battery.energy_mwh
     tol = 1e-9 * scale
-    level = np.full(rows, grid.start)
+    level = first_level.astype(np.intp)
     chosen = np.zeros((hours, rows), dtype=np.intp)
     # V_{t+1} is read through a copy padded with -inf on both sides (rows below ..
     # below + levels - 1), so every move's target is read without a range check: ``reach``
@@ -353,36 +376,56 @@ def _unmix(
 
 
 def _daily(
-    prices: np.ndarray, real: np.ndarray, battery: Battery, grid: Grid
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-day charge and discharge MW (rows = days) and per-day multipliers (0 where the
-    cycle limit does not bind)."""
+    prices: np.ndarray,
+    real: np.ndarray,
+    battery: Battery,
+    grid: Grid,
+    ends: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-day charge and discharge MW (rows = days), per-day multipliers (0 where the cycle
+    limit does not bind) and which days keep the limit. Days start and end at the grid's
+    start, or each at its own levels ``ends`` (grid indices: a day between two midnights of
+    a chain), where a day may have to withdraw more than the limit (a multiplier too large
+    for any cycle to pay still leaves the withdrawal that ``ends`` forces)."""
     rows = prices.shape[0]
     kappa = battery.degradation_cost_mxn_per_mwh
     lam = np.zeros(rows)
-    solution = _solve(prices, real, battery, grid, np.zeros_like(prices))
+    kept = np.ones(rows, dtype=bool)
+    solution = _solve(prices, real, battery, grid, np.zeros_like(prices), ends)
     charge, discharge = _powers(solution.moves, battery, grid)
     cap = battery.daily_withdrawal_cap_mwh
     if cap is None:
-        return charge, discharge, lam
+        return charge, discharge, lam, kept
     limit = cap
     over = np.flatnonzero(solution.withdrawn_mwh > limit)
     if over.size == 0:
-        return charge, discharge, lam
+        return charge, discharge, lam, kept
 
     # Bisection on the multiplier for the days over the cap. ``lo`` side: over the cap;
-    # ``hi`` side: within it (at the initial hi no cycle pays, so the schedule idles).
+    # ``hi`` side: within it (at the initial hi no cycle pays, so the schedule idles, or
+    # between given levels withdraws only what they force).
     sub_p, sub_r = prices[over], real[over]
     eta_c, eta_d = battery.eta_charge, battery.eta_discharge
     buy = np.where(sub_r, sub_p / eta_c, np.inf).min(axis=1)
     sell = np.where(sub_r, (sub_p - kappa) * eta_d, -np.inf).max(axis=1)
     lo, hi = np.zeros(over.size), np.maximum(sell - buy, 0.0) + 1.0
     lo_c, lo_d, lo_w = charge[over], discharge[over], solution.withdrawn_mwh[over]
-    hi_c, hi_d, hi_w = np.zeros_like(lo_c), np.zeros_like(lo_d), np.zeros(over.size)
-    best_c, best_d, best_rev = hi_c.copy(), hi_d.copy(), np.zeros(over.size)
+    sub_ends = None if ends is None else (ends[0][over], ends[1][over])
+    if sub_ends is None:
+        hi_c, hi_d, hi_w = np.zeros_like(lo_c), np.zeros_like(lo_d), np.zeros(over.size)
+    else:
+        top = np.broadcast_to(hi[:, None], sub_p.shape)
+        least = _solve(sub_p, sub_r, battery, grid, top, sub_ends)
+        hi_c, hi_d = _powers(least.moves, battery, grid)
+        hi_w = least.withdrawn_mwh
+    feasible = hi_w <= limit
+    best_c, best_d = hi_c.copy(), hi_d.copy()
+    best_rev = np.where(feasible, _revenue(sub_p, hi_c, hi_d, kappa), -np.inf)
     for _ in range(CAP_BISECTIONS):
         mid = 0.5 * (lo + hi)
-        trial = _solve(sub_p, sub_r, battery, grid, np.broadcast_to(mid[:, None], sub_p.shape))
+        trial = _solve(
+            sub_p, sub_r, battery, grid, np.broadcast_to(mid[:, None], sub_p.shape), sub_ends
+        )
         c, d = _powers(trial.moves, battery, grid)
         ok = trial.withdrawn_mwh <= limit
         rev = _revenue(sub_p, c, d, kappa)
@@ -393,17 +436,20 @@ def _daily(
         hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid)
     # The capped optimum lies between the bracket's two schedules: mix them so the day
     # withdraws exactly the cap. A mix of valid schedules is valid (the constraints are
-    # convex) once hours that would both charge and discharge are unmixed.
-    theta = np.clip((cap - hi_w) / (lo_w - hi_w), 0.0, 1.0)[:, None]
+    # convex; both run between the same levels) once hours that would both charge and
+    # discharge are unmixed.
+    feasible = hi_w <= limit
+    theta = np.clip((cap - hi_w) / np.where(feasible, lo_w - hi_w, 1.0), 0.0, 1.0)[:, None]
     mix_c, mix_d = _unmix(
         theta * lo_c + (1 - theta) * hi_c, theta * lo_d + (1 - theta) * hi_d, battery
     )
     mix_rev = _revenue(sub_p, mix_c, mix_d, kappa)
-    use = mix_rev > best_rev
+    use = feasible & (mix_rev > best_rev)
     best_c[use], best_d[use] = mix_c[use], mix_d[use]
     charge[over], discharge[over] = best_c, best_d
     lam[over] = hi
-    return charge, discharge, lam
+    kept[over] = feasible
+    return charge, discharge, lam, kept
 
 
 def dp_dispatch(days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon) -> Dispatch:
@@ -417,7 +463,7 @@ def dp_dispatch(days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
         max_levels=MAX_TABLE_VALUES // table,
     )
     real = hour_mask(hours, prices.shape[1])
-    charge, discharge, lam = _daily(prices, real, battery, grid)
+    charge, discharge, lam, _ = _daily(prices, real, battery, grid)
     daily = guard_physics(flatten(charge, hours), flatten(discharge, hours), days, battery)
     if horizon is not Horizon.CONTINUOUS or len(days) == 1:
         return daily
@@ -430,34 +476,125 @@ def dp_dispatch(days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
         if chain_is_valid(chain_c, chain_d, offsets, battery):
             return Dispatch(chain_c, chain_d)
         return daily
-    # With a cycle limit: chains under the daily multipliers and under none, each mixed with
-    # the daily schedules (valid under both horizons) just enough to respect every day's cap.
+    # With a cycle limit: chains priced by per-day multipliers, searched along the chain,
+    # and mixes of any two of them (and the daily schedules) within every day's limit
+    # (module docstring); the best valid one is kept.
     starts = offsets[:-1]
-    daily_w = np.add.reduceat(daily.discharge_mw, starts) / battery.eta_discharge
+    eta_d = battery.eta_discharge
+    tried = [(daily.charge_mw, daily.discharge_mw)]
+    tried += _capped_chains(prices, real, battery, grid, flat_p, offsets, lam)
+    withdrawn = [np.add.reduceat(d, starts) / eta_d for _, d in tried]
+    candidates = list(tried)
+    for i, j in itertools.combinations(range(len(tried)), 2):
+        for theta in _mix_weights(withdrawn[i], withdrawn[j], cap):
+            candidates.append(
+                _unmix(
+                    theta * tried[i][0] + (1 - theta) * tried[j][0],
+                    theta * tried[i][1] + (1 - theta) * tried[j][1],
+                    battery,
+                )
+            )
     best = daily
     best_rev = _revenue(flat_p, daily.charge_mw, daily.discharge_mw, kappa)
-    for penalty in (np.repeat(lam, hours), 0 * flat_p):
-        chain_c, chain_d = _powers(_solve_chain(flat_p, battery, grid, penalty), battery, grid)
-        chain_w = np.add.reduceat(chain_d, starts) / battery.eta_discharge
-        excess = chain_w > cap
-        theta = 1.0
-        if excess.any():
-            room = (cap - daily_w[excess]) / (chain_w[excess] - daily_w[excess])
-            theta = float(np.clip(room.min(), 0.0, 1.0))
-        mix_c, mix_d = _unmix(
-            theta * chain_c + (1 - theta) * daily.charge_mw,
-            theta * chain_d + (1 - theta) * daily.discharge_mw,
-            battery,
-        )
-        rev = _revenue(flat_p, mix_c, mix_d, kappa)
-        mix_w = np.add.reduceat(mix_d, starts) / battery.eta_discharge
-        if (
-            rev > best_rev
-            and (mix_w <= cap + 1e-12 * max(cap, 1.0)).all()
-            and chain_is_valid(mix_c, mix_d, offsets, battery)
+    for chain_c, chain_d in candidates:
+        rev = _revenue(flat_p, chain_c, chain_d, kappa)
+        if rev <= best_rev:
+            continue
+        chain_w = np.add.reduceat(chain_d, starts) / eta_d
+        if (chain_w <= cap + 1e-12 * max(cap, 1.0)).all() and chain_is_valid(
+            chain_c, chain_d, offsets, battery
         ):
-            best, best_rev = Dispatch(mix_c, mix_d), rev
+            best, best_rev = Dispatch(chain_c, chain_d), rev
     return best
+
+
+def _mix_weights(first: np.ndarray, second: np.ndarray, cap: float) -> list[float]:
+    """The ends of the interval of ``theta`` in [0, 1] for which ``theta`` of a schedule
+    withdrawing ``first`` per day plus ``1 - theta`` of one withdrawing ``second`` keeps every
+    day within ``cap`` (the revenue of a mix is linear in ``theta``, so one end is the best
+    mix; unmixing only lowers withdrawals); none when no ``theta`` does."""
+    gap = first - second
+    room = cap - second
+    lo, hi = 0.0, 1.0
+    rises, falls = gap > 0, gap < 0
+    if np.any(~rises & ~falls & (room < 0)):
+        return []
+    if rises.any():
+        hi = min(hi, float((room[rises] / gap[rises]).min()))
+    if falls.any():
+        lo = max(lo, float((room[falls] / gap[falls]).max()))
+    if lo > hi:
+        return []
+    return [lo, hi] if hi > lo else [lo]
+
+
+def _capped_chains(
+    prices: np.ndarray,
+    real: np.ndarray,
+    battery: Battery,
+    grid: Grid,
+    flat_p: np.ndarray,
+    offsets: np.ndarray,
+    lam: np.ndarray,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Chains (charge, discharge MW, concatenated) for the cycle limit: under no multiplier,
+    then under per-day multipliers bisected along the chain from the daily ones ``lam`` (a
+    day over the limit raises its own, a day within it lowers its own; ``CAP_BISECTIONS``
+    rounds); each chain as it is and, where it breaks the limit, with its days over the limit
+    re-solved between its own midnights (``_resolve_days``)."""
+    cap = battery.daily_withdrawal_cap_mwh
+    assert cap is not None
+    hours = np.diff(offsets)
+    starts = offsets[:-1]
+    kappa = battery.degradation_cost_mxn_per_mwh
+    eta_c, eta_d = battery.eta_charge, battery.eta_discharge
+    buy = float(np.where(real, prices / eta_c, np.inf).min())
+    sell = float(np.where(real, (prices - kappa) * eta_d, -np.inf).max())
+    top = max(sell - buy, 0.0) + 1.0  # no withdrawal pays anywhere on the chain
+    lo, hi = np.zeros(lam.size), np.maximum(top, lam)
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    for round_ in range(CHAIN_BISECTIONS + 2):
+        price = (np.zeros_like(lam), lam)[round_] if round_ < 2 else 0.5 * (lo + hi)
+        moves = _solve_chain(flat_p, battery, grid, np.repeat(price, hours))
+        chain_c, chain_d = _powers(moves, battery, grid)
+        excess = np.add.reduceat(chain_d, starts) / eta_d > cap
+        out.append((chain_c, chain_d))
+        if excess.any():
+            spliced = _resolve_days(prices, real, battery, grid, moves, offsets, excess)
+            if spliced is not None:
+                out.append(spliced)
+        if round_ >= 1:  # each day's bracket moves with what the chain did on that day
+            lo = np.where(excess, price, lo)
+            hi = np.where(excess, hi, price)
+    return out
+
+
+def _resolve_days(
+    prices: np.ndarray,
+    real: np.ndarray,
+    battery: Battery,
+    grid: Grid,
+    moves: np.ndarray,
+    offsets: np.ndarray,
+    days: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The chain of grid ``moves`` (MW, concatenated) with the ``days`` (a mask) replaced by
+    their best schedules within the cycle limit between the chain's own levels at their
+    midnights (``_daily`` with ``ends``); None when a midnight pair forces a day over it.
+    The other days and every midnight level are the chain's, so the SoC chain stays whole."""
+    at = grid.start + np.concatenate(([0], np.cumsum(moves)))[offsets]  # level at each midnight
+    which = np.flatnonzero(days)
+    charge, discharge, _, kept = _daily(
+        prices[which], real[which], battery, grid, (at[:-1][which], at[1:][which])
+    )
+    if not kept.all():
+        return None
+    chain_c, chain_d = _powers(moves, battery, grid)
+    for row, day in enumerate(which.tolist()):
+        first, stop = int(offsets[day]), int(offsets[day + 1])
+        chain_c[first:stop] = charge[row, : stop - first]
+        chain_d[first:stop] = discharge[row, : stop - first]
+    return chain_c, chain_d
 
 
 class DynamicProgramming(Strategy):
