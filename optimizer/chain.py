@@ -122,8 +122,9 @@ MAX_LATTICE_LEVELS = 4096
 #: ... and it keeps every hour's values for the forward pass: levels x (hours + 1) at most
 #: this many (48 MB; a year: up to 683 levels)
 MAX_LATTICE_ENTRIES = 6_000_000
-#: window maxima of the general step by sparse table when reduceat would touch this many times
-#: more entries than the table has (as ``optimizer.lattice.SPARSE_RATIO``)
+#: window maxima of the general step by sparse table when reduceat would touch (by an estimate
+#: from the breakpoints' density) this many times more entries than the table has (as
+#: ``optimizer.lattice.SPARSE_RATIO``)
 SPARSE_RATIO = 4.0
 #: breakpoints in a forward step's window above which its candidates are compared in numpy
 WIDE_WINDOW = 24
@@ -211,7 +212,10 @@ def _general_hour(
     f = np.concatenate(((vs - rates * xs).ravel(), _ZERO))
     window = c[_WINDOWS]  # charge: breakpoints [c1, c0); discharge: [c2, c1)
     window[2:] += n
-    best = _window_maxima(f, window[0::2], window[1::2])
+    # a sparse table when the windows hold many breakpoints: estimated from their density
+    # (only speed depends on the choice; both give the same bits)
+    held = (m - 1) * n * (up + down) / width if width > 0 else 0.0
+    best = _window_maxima(f, window, held > SPARSE_RATIO * n.bit_length() * f.size)
     best[window[1::2] <= window[0::2]] = _ABSENT  # empty window
     np.add(best, rates * g[:-1], out=left[:2])
     np.add(best, rates * g[1:], out=right[:2])
@@ -242,19 +246,20 @@ def _general_hour(
     return x[order], np.concatenate((v, vc))[order], True
 
 
-def _window_maxima(f: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """``max f[begin : end]`` for every window (``end`` exclusive; an empty window gives an
-    entry of ``f`` that the caller replaces): one ``maximum.reduceat`` when the windows are
-    short, else a sparse table (``optimizer.lattice._window_maxima``'s rule: whichever
-    touches fewer entries). A maximum is exact either way, so both give the same bits."""
-    span = end - begin
-    longest = int(span.max())
-    depth = longest.bit_length() - 1  # the sparse table's top level
-    if depth < 2 or int(span.sum()) <= SPARSE_RATIO * (depth + 1) * f.size:
-        bounds = np.empty((2, *begin.shape), dtype=np.intp)
-        bounds[0], bounds[1] = begin, end
-        maxima: np.ndarray = np.maximum.reduceat(f, bounds.transpose(1, 2, 0).ravel())
-        return maxima[0::2].reshape(begin.shape)
+def _window_maxima(f: np.ndarray, window: np.ndarray, sparse: bool) -> np.ndarray:
+    """``max f[begin : end]`` for every window: ``window`` holds rows of window starts and
+    ends in turn (begin, end, begin, end, ...; ``end`` exclusive, ``begin <= end``; an
+    empty window gives an entry of ``f`` that the caller replaces); one row of maxima per
+    pair. By one ``maximum.reduceat``, or with ``sparse`` by a sparse table (``log2`` of the
+    longest window vectorised maxima: less work when the windows hold many entries). A
+    maximum is exact either way, so both give the same bits."""
+    pairs, count = window.shape[0] // 2, window.shape[1]
+    if not sparse:
+        ends = window.reshape(pairs, 2, count).transpose(0, 2, 1).ravel()
+        maxima: np.ndarray = np.maximum.reduceat(f, ends)
+        return maxima[0::2].reshape(pairs, count)
+    begin, span = window[0::2], window[1::2] - window[0::2]
+    depth = max(int(span.max()).bit_length() - 1, 0)  # the sparse table's top level
     size = f.size  # row j is read only where its 2**j entries lie in f (the rest is unset)
     table = np.empty((depth + 1, size))
     table[0] = f
