@@ -286,7 +286,7 @@ def chain_values(
     ``V_n``: 0 at x0, -inf elsewhere; ``V_0`` at ``lattice.start`` is the optimum) of one
     chain of hours (``buy`` = a_t, ``sell`` = b_t). Each hour is the Bellman step of the
     module docstring: the charge and discharge window maxima of every level
-    (``_window_maxima``: the windows are fixed index ranges), so a year of 8,784 hours costs
+    (``fixed_window_maxima``: the windows are fixed index ranges), so a year of 8,784 hours costs
     a dozen or two numpy calls per hour on arrays of about ``levels.size``, whatever the
     prices."""
     levels = lattice.levels
@@ -295,7 +295,7 @@ def chain_values(
     v = values[n]
     v.fill(-np.inf)
     v[lattice.start] = 0.0
-    step = _window_maxima(np.arange(m), lattice.up_end, lattice.down_begin, sparse)
+    step = fixed_window_maxima(np.arange(m), lattice.up_end, lattice.down_begin, sparse)
     buys, sells = buy.tolist(), sell.tolist()
     for t in range(n - 1, -1, -1):
         if deadline_s is not None and t % check_every == 0 and time.monotonic() > deadline_s:
@@ -335,7 +335,7 @@ def chain_moves(
     return moves
 
 
-def _window_maxima(
+def fixed_window_maxima(
     k: np.ndarray, up_end: np.ndarray, down_begin: np.ndarray, sparse: bool | None
 ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """A function of ``(F_a, F_b)`` giving every level's charge window maximum ``max F_a[k :

@@ -80,6 +80,7 @@ import numpy as np
 
 from optimizer.battery import Battery
 from optimizer.envelope import stored_rates
+from optimizer.lattice import fixed_window_maxima
 from optimizer.market import MarketDay
 from optimizer.results import Horizon
 from optimizer.settle import Dispatch, day_offsets
@@ -298,21 +299,6 @@ def _solve(
     return _Solution(moves=chosen, withdrawn_mwh=withdrawn)
 
 
-def _window_max_1d(g: np.ndarray, width: int) -> np.ndarray:
-    """``_window_max`` for one short vector: block prefix/suffix maxima (van Herk /
-    Gil-Werman), a constant number of numpy calls whatever the width."""
-    size = g.size
-    width = min(width, size)
-    if width <= 1:
-        return g
-    padded = np.full(-(-(size + width - 1) // width) * width, -np.inf)
-    padded[:size] = g
-    view = padded.reshape(-1, width)
-    prefix = np.maximum.accumulate(view, axis=1).ravel()
-    suffix = np.maximum.accumulate(view[:, ::-1], axis=1)[:, ::-1].ravel()
-    return np.maximum(suffix[:size], prefix[width - 1 : width - 1 + size])
-
-
 def _solve_chain(
     prices: np.ndarray, battery: Battery, grid: Grid, penalty: np.ndarray
 ) -> np.ndarray:
@@ -324,16 +310,26 @@ def _solve_chain(
     buy, sell = stored_rates(prices, battery)
     a = buy * h
     b = (sell - penalty) * h
-    k = np.arange(grid.levels, dtype=float)
-    values = np.empty((hours + 1, grid.levels))
-    v = np.full(grid.levels, -np.inf)
+    levels = grid.levels
+    index = np.arange(levels)
+    k = index.astype(float)
+    # each level's charge window [k, k + U] and discharge window [k - W, k], cut at the grid's
+    # ends: fixed index ranges, so each hour's two window maxima are one reduceat (or a sparse
+    # table where the windows are long; the lattice's rule)
+    window_maxima = fixed_window_maxima(
+        index, np.minimum(index + grid.up, levels - 1), np.maximum(index - grid.down, 0), None
+    )
+    values = np.empty((hours + 1, levels))
+    v = np.full(levels, -np.inf)
     v[grid.start] = 0.0
     values[hours] = v
     for t in range(hours - 1, -1, -1):
         ak, bk = k * a[t], k * b[t]
-        up = _window_max_1d(v - ak, grid.up + 1) + ak
-        down = _window_max_1d((v - bk)[::-1], grid.down + 1)[::-1] + bk
-        v = values[t] = np.maximum(up, down)
+        best = window_maxima(v - ak, v - bk)
+        best[:levels] += ak
+        best[levels:] += bk
+        v = values[t]
+        np.maximum(best[:levels], best[levels:], out=v)
 
     # moves -down..up in natural order; rank = the order _solve tries them in
     moves = np.arange(-grid.down, grid.up + 1)
