@@ -36,32 +36,39 @@ on either side of the cap are then mixed so the day withdraws exactly the cap (a
 valid schedules is valid once hours that would both charge and discharge are netted out, which
 keeps every SoC level). The mix, or the best schedule within the cap met during the bisection
 (idle at worst), is kept: the cap always holds, and the result may fall a little short of the
-capped optimum (duality gap, finite bisection). In ``continuous`` mode several chains are
-tried: under no multiplier, under the daily multipliers, and under per-day multipliers
-bisected along the chain from those (``CHAIN_BISECTIONS`` rounds: a day over the cap raises
-its own, a day within it lowers its own; the upper end of every bracket is a price at which
-no withdrawal anywhere on the chain pays, since energy can be carried into a day). A chain
-that breaks the cap on some days also gives that chain with those days re-solved between its
-own midnight levels under the cap (``_daily`` with ``ends``: the other days and every
-midnight stay, so the SoC chain stays whole). Then any two of these schedules and the daily
-ones are mixed with the weights at the ends of the interval that keeps every day within the
-cap (``_mix_weights``; a chain over the cap on one day and another over it on the next can
-mix within it on both), and the best valid schedule is kept.
+capped optimum (duality gap, finite bisection).
 
-Why ``continuous`` with a cycle limit stays a heuristic here (``bench/bench_dp_quality.py``,
-300 random capped chains of 2-4 days: 45 below 99 % of ``optimal``, 9 below 97 %, the worst
-77.8 %; 107, 46 and 77.8 % before the search along the chain and the mixes of chains). The cap
-is per calendar day while the SoC runs as one chain, so an exact discretised DP needs the
-energy withdrawn so far today as a second state dimension: with ~200 SoC levels and ~200
-withdrawal levels that is ~40,000 states per hour and two window maxima per state, ~200 times
-the work of the chain above, and its tables for the forward pass ~200 times the memory
-(gigabytes for a year, where ``dp`` runs inside every comparison). Without it, the capped
-optimum is a Lagrangian one: along a chain the per-day multipliers interact and must be
-searched jointly, with no finite exact termination for a discretised DP; where the optimum
-splits one charge between the cap of one day and the next (a vertex between two chains), only
-a mix of the two right chains reaches it, and the chains found need not be those two. The
-worst cases are narrow SoC windows with a cap of half a cycle, where every chain either
-withdraws a whole window on a day or none. ``optimal`` (exact) is the reference there.
+In ``continuous`` mode the cap is per calendar day while the SoC runs as one chain, so the
+grid's exact optimum needs the energy withdrawn so far today as a second state dimension
+(``_capped_chain_exact``): states ``(level, withdrawn steps)``, kept in skewed coordinates
+``(level + withdrawn, withdrawn)`` where a charge moves along the first axis and a discharge
+along the second, so each hour is again two window maxima; at each midnight the withdrawal
+starts from 0. That is ~(levels + cap steps) x cap steps states -- ~20,000 to ~240,000 for
+caps of 0.5 to 2 cycles on ~170 levels, ~100 to ~1,400 times the 1-D chain -- so it runs
+when states x hours stay within ``MAX_CAPPED_STATE_HOURS`` (about 0.6 s of one core: a few
+days, e.g. 2-4 days at 2 cycles), keeping one day's tables at a time (the backward pass keeps
+each midnight's values, the forward pass recomputes each day). On 300 random capped chains of
+2-4 days (``bench/bench_dp_quality.py``) ``dp`` then earns at least 99.08 % of ``optimal``
+(it earned less than 99 % on 107 of them, less than 97 % on 46, 77.8 % at worst, when the
+chain was only searched); what is left is the grid's rounding.
+
+Longer capped chains (a year with cap 1: ~25 times over the bound) are searched instead, a
+heuristic: chains under no multiplier, under the daily multipliers, and under per-day
+multipliers bisected along the chain from those (``CHAIN_BISECTIONS`` rounds: a day over the
+cap raises its own, a day within it lowers its own; the upper end of every bracket is a price
+at which no withdrawal anywhere on the chain pays, since energy can be carried into a day). A
+chain that breaks the cap on some days also gives that chain with those days re-solved
+between its own midnight levels under the cap (``_daily`` with ``ends``: the other days and
+every midnight stay, so the SoC chain stays whole). Then any two of these schedules and the
+daily ones are mixed with the weights at the ends of the interval that keeps every day
+within the cap (``_mix_weights``; a chain over the cap on one day and another over it on the
+next can mix within it on both), and the best valid schedule is kept. Along a chain the
+per-day multipliers interact and must be searched jointly, with no finite exact termination
+for a discretised DP, and where the optimum splits one charge between the caps of two days
+(a vertex between two chains) only a mix of the two right chains reaches it: on the 300
+chains above, searched only, 45 fall below 99 % of ``optimal``, 9 below 97 %, 77.8 % at worst
+(narrow SoC windows with half a cycle a day); on the real APATZINGAN year with cap 1, 99.1 %.
+``optimal`` (exact) is the reference there.
 
 Every schedule is re-checked against settlement's rules before it is returned (a day that
 failed would idle; none is expected to).
@@ -103,6 +110,10 @@ MAX_LEVELS = 4000
 MAX_TABLE_VALUES = 5_000_000
 #: Bisection rounds for the cycle-limit multiplier.
 CAP_BISECTIONS = 8
+#: Work bound of the exact capped chain (``_capped_chain_exact``): states (levels x
+#: withdrawal steps) x hours, twice (backward pass, then each day again going forward);
+#: about 0.3 s of one core
+MAX_CAPPED_STATE_HOURS = 40_000_000
 #: Bisection rounds of the per-day multipliers along a ``continuous`` chain (each one chain
 #: recursion over every hour)
 CHAIN_BISECTIONS = 2
@@ -349,6 +360,96 @@ def _solve_chain(
     return chosen
 
 
+def _window_max_forward(g: np.ndarray, width: int) -> np.ndarray:
+    """``out[i] = max(g[i : i + width])`` along axis 0, windows cut at the end (``g`` is
+    not changed)."""
+    rows = g.shape[0]
+    padded = np.full((rows + width - 1, *g.shape[1:]), -np.inf)
+    padded[:rows] = g
+    return _window_max(padded, np.empty_like(padded), width)
+
+
+def _capped_chain_exact(
+    prices: np.ndarray, offsets: np.ndarray, battery: Battery, grid: Grid
+) -> np.ndarray | None:
+    """Grid moves (steps per hour) of the best schedule on the grid of one chain under the
+    cycle limit, by the Bellman recursion over (level, energy withdrawn so far today), or
+    None when its tables exceed ``MAX_CAPPED_STATE_HOURS``.
+
+    States are kept in skewed coordinates ``(s, w)`` with ``s = k + w`` (``k`` the level,
+    ``w`` the withdrawn grid steps, ``0 <= w <= cap / h``): a charge moves along ``s`` at
+    fixed ``w`` and a discharge along ``w`` at fixed ``s`` (the level falls by what the
+    withdrawal rises), so each hour is two window maxima along an axis, as on the 1-D grid.
+    At each midnight the withdrawal starts again from 0. The backward pass keeps each day's
+    start values only; the forward pass recomputes one day's tables at a time."""
+    cap = battery.daily_withdrawal_cap_mwh
+    assert cap is not None
+    h = grid.step_mwh
+    levels = grid.levels
+    longest = int(np.diff(offsets).max())
+    top = min(math.floor(cap / h + _SLACK), longest * grid.down)  # withdrawal steps a day
+    shape = (levels + top, top + 1)
+    if shape[0] * shape[1] * prices.size * 2 > MAX_CAPPED_STATE_HOURS:
+        return None
+    buy, sell = stored_rates(prices, battery)
+    a, b = buy * h, sell * h
+    s_index = np.arange(shape[0], dtype=float)[:, None]
+    w_index = np.arange(shape[1], dtype=float)[None, :]
+    k_of = np.arange(shape[0])[:, None] - np.arange(shape[1])[None, :]
+    valid = (k_of >= 0) & (k_of < levels)
+    k_at = np.clip(k_of, 0, levels - 1)
+    up, down = min(grid.up, levels - 1), min(grid.down, top)
+
+    def hour(v: np.ndarray, t: int) -> np.ndarray:
+        charge = _window_max_forward(v - a[t] * s_index, up + 1) + a[t] * s_index
+        withdraw = v + b[t] * w_index
+        discharge = _window_max_forward(withdraw.T, down + 1).T - b[t] * w_index
+        out: np.ndarray = np.maximum(charge, discharge)
+        out[~valid] = -np.inf
+        return out
+
+    def day_tables(d: int, end: np.ndarray) -> list[np.ndarray]:
+        v = np.where(valid, end[k_at], -np.inf)  # any withdrawal at the day's end
+        tables = [v]
+        for t in range(int(offsets[d + 1]) - 1, int(offsets[d]) - 1, -1):
+            v = hour(v, t)
+            tables.append(v)
+        return tables[::-1]  # tables[i]: values before hour offsets[d] + i
+
+    days = offsets.size - 1
+    starts = [np.empty(0)] * (days + 1)
+    end = np.full(levels, -np.inf)
+    end[grid.start] = 0.0
+    starts[days] = end
+    for d in range(days - 1, -1, -1):
+        starts[d] = day_tables(d, starts[d + 1])[0][:levels, 0].copy()  # w = 0: s = k
+    if not np.isfinite(starts[0][grid.start]):
+        return None
+    scale = max(1.0, float(np.max(np.abs(prices)))) * battery.energy_mwh
+    tol = 1e-9 * scale
+    moves = np.arange(-grid.down, grid.up + 1)
+    rank = 2 * np.abs(moves) + (moves < 0)  # smallest move first, charge before discharge
+    chosen = np.zeros(prices.size, dtype=np.intp)
+    k = grid.start
+    for d in range(days):
+        tables = day_tables(d, starts[d + 1])
+        w = 0
+        for i, t in enumerate(range(int(offsets[d]), int(offsets[d + 1]))):
+            nxt = tables[i + 1]
+            lo, hi = max(-grid.down, -k, -(top - w)), min(grid.up, levels - 1 - k)
+            options = moves[lo + grid.down : hi + grid.down + 1]
+            new_w = w + np.maximum(-options, 0)
+            value = nxt[k + options + new_w, new_w] + np.where(
+                options > 0, -a[t] * options, -b[t] * options
+            )
+            near = np.flatnonzero(value >= value.max() - tol)
+            step = int(options[near[np.argmin(rank[options[near] + grid.down])]])
+            chosen[t] = step
+            k += step
+            w += max(-step, 0)
+    return chosen
+
+
 def _powers(moves: np.ndarray, battery: Battery, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     stored = np.where(moves > 0, moves, 0) * grid.step_mwh
     withdrawn = np.where(moves < 0, -moves, 0) * grid.step_mwh
@@ -478,7 +579,11 @@ def dp_dispatch(days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
     starts = offsets[:-1]
     eta_d = battery.eta_discharge
     tried = [(daily.charge_mw, daily.discharge_mw)]
-    tried += _capped_chains(prices, real, battery, grid, flat_p, offsets, lam)
+    exact = _capped_chain_exact(flat_p, offsets, battery, grid)
+    if exact is not None:  # the grid's optimum: nothing to search or mix
+        tried.append(_powers(exact, battery, grid))
+    else:
+        tried += _capped_chains(prices, real, battery, grid, flat_p, offsets, lam)
     withdrawn = [np.add.reduceat(d, starts) / eta_d for _, d in tried]
     candidates = list(tried)
     for i, j in itertools.combinations(range(len(tried)), 2):
