@@ -194,8 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
          prd(round_trip_efficiency=0.8736), continuous),
         ("30 % negative, round trip 0.8736, continuous", negative_hours(year, 0.3),
          prd(round_trip_efficiency=0.8736), continuous),
-        # one-way 0.95 / 0.95 (round trip 0.9025 = 361/400: thousands of levels), a common pair
+        # one-way 0.95 / 0.95 (round trip 0.9025 = 361/400: 1,369 levels, every hour's values
+        # do not fit: kept every 3 hours), a common pair
         ("-1200 +- 1, one-way 0.95 / 0.95, continuous", flat_noisy(-1200.0, 1.0, 366),
+         prd(charge_efficiency=0.95, discharge_efficiency=0.95), continuous),
+        ("30 % negative, one-way 0.95 / 0.95, continuous", negative_hours(year, 0.3),
          prd(charge_efficiency=0.95, discharge_efficiency=0.95), continuous),
         ("real year, cap 1, continuous", year, prd(max_cycles_per_day=1.0), continuous),
         ("solar dips, cap 1, continuous", solar_dips(year), prd(max_cycles_per_day=1.0),

@@ -8,8 +8,12 @@ chain). When C and D are commensurate -- ``C / D`` is the round trip: 0.85 = 17/
 default start (up to ~1.5 times more from other starts: three cosets, from 0, W and x0)
 -- and the lattice is small enough (``MAX_LATTICE_LEVELS``, ``MAX_LATTICE_ENTRIES``), the
 chain is a Bellman recursion on those levels at a fixed cost per hour whatever the prices (a
-year: 0.2-0.3 s on one core, ``bench/bench_worst_case.py``). Otherwise (a round trip like
-0.8736 over a year, or a 168-hour battery: thousands of levels) it takes the piecewise-linear
+year: 0.2-0.3 s on one core, ``bench/bench_worst_case.py``). A lattice whose values over the
+chain do not fit ``MAX_LATTICE_ENTRIES`` keeps every k-th hour's values only, and the forward
+pass recomputes the hours between from them (the same bits; up to twice the work), up to
+``MAX_KEPT_LEVELS`` levels: one-way efficiencies 0.95 / 0.95 (round trip 0.9025 = 361/400)
+give 1,369 levels, a year in ~0.65 s. Otherwise (a round trip like 0.8736 or 0.92 / 0.92
+over a year, or a 168-hour battery: thousands of levels) it takes the piecewise-linear
 recursion below (``solve_piecewise``), whose cost grows with the breakpoints.
 
 Notation of ``optimizer.envelope``: stored energy above the floor ``x`` in ``[0, W]``, from
@@ -126,6 +130,13 @@ MAX_LATTICE_ENTRIES = 6_000_000
 #: from the breakpoints' density) this many times more entries than the table has (as
 #: ``optimizer.lattice.SPARSE_RATIO``)
 SPARSE_RATIO = 4.0
+#: the most levels a chain's lattice is solved on when its values are kept every k-th hour
+#: only (the rows between recomputed going forward: up to twice the recursion's work; a year
+#: on 1,369 levels, one-way efficiencies 0.95 / 0.95: ~0.65 s of one core whatever the
+#: prices, where the piecewise recursion takes 0.5 s on real-looking prices but ~2 s over
+#: nearly flat very negative ones; on 2,071 levels (0.92 / 0.92) the lattice's ~1 s is more
+#: than the piecewise recursion's worst known, so it stays there)
+MAX_KEPT_LEVELS = 1700
 #: breakpoints in a forward step's window above which its candidates are compared in numpy
 WIDE_WINDOW = 24
 
@@ -612,11 +623,11 @@ class LatticeTables(Sequence[Table]):
     """``V_t`` on a lattice as piecewise-linear tables, built when asked for (one row of the
     value array each; levels where ``V_t`` is -inf are outside its domain)."""
 
-    def __init__(self, levels: np.ndarray, values: np.ndarray) -> None:
+    def __init__(self, levels: np.ndarray, values: Sequence[np.ndarray] | np.ndarray) -> None:
         self.levels, self.values = levels, values
 
     def __len__(self) -> int:
-        return int(self.values.shape[0])
+        return len(self.values)
 
     @overload
     def __getitem__(self, index: int) -> Table: ...
@@ -810,30 +821,41 @@ def solve(
     deadline_s: float | None = None,
 ) -> ChainSolution:
     """The chain at rates ``(buy, sell)``: on its lattice (``lattice_of``) when it has at
-    most ``MAX_LATTICE_LEVELS`` levels and ``MAX_LATTICE_ENTRIES`` values over the chain --
-    a fixed cost per hour whatever the prices -- else by the piecewise-linear recursion of
-    this module (``solve_piecewise``). Which one depends on the battery and the chain's
-    length only (and ``closed``, see ``lattice_of``)."""
+    most ``MAX_LATTICE_LEVELS`` levels and ``MAX_LATTICE_ENTRIES`` values over the chain,
+    or at most ``MAX_KEPT_LEVELS`` levels with every k-th hour's values kept (the smallest k
+    that fits; ``lattice.ChainValues`` recomputes the others) -- a fixed cost per hour
+    whatever the prices -- else by the piecewise-linear recursion of this module
+    (``solve_piecewise``). Which one depends on the battery and the chain's length only (and
+    ``closed``, see ``lattice_of``)."""
     grid = lattice_of(chain, buy.size, closed=closed)
     if grid is None:
         return _piecewise(buy, sell, chain, deadline_s)
-    values = lattice.chain_values(buy, sell, grid, deadline_s=deadline_s)
+    m = grid.levels.size
+    every = 1  # keep every hour's values when they fit MAX_LATTICE_ENTRIES, else every k-th
+    while m * (-(-buy.size // every) + 1) > MAX_LATTICE_ENTRIES:
+        every += 1
+    kept = lattice.chain_values(buy, sell, grid, deadline_s=deadline_s, every=every)
+    values = kept if every == 1 else lattice.ChainValues(kept, every, buy, sell, grid)
+    route = f"lattice of {m} levels"
     return ChainSolution(
         tables=LatticeTables(grid.levels, values),
         moves=lattice.chain_moves(values, buy, sell, grid),
         value=float(values[0][grid.start]),
-        route=f"lattice of {grid.levels.size} levels",
+        route=route + (f", every {every} hours' values kept" if every > 1 else ""),
     )
 
 
 def lattice_of(chain: Chain, hours: int, *, closed: bool = False) -> lattice.Lattice | None:
     """The chain's lattice (``optimizer.lattice.chain_lattice``) when a chain of ``hours``
-    hours is solved on it (``MAX_LATTICE_LEVELS``, ``MAX_LATTICE_ENTRIES``), else None: the
+    hours is solved on it (``MAX_LATTICE_LEVELS``, ``MAX_LATTICE_ENTRIES``; without
+    ``closed`` also up to ``MAX_KEPT_LEVELS``, see ``solve``), else None: the
     levels at most ``hours`` whole moves from 0, W or x0, enough for the chain itself; with
     ``closed`` the whole closure, also enough for recursions that start from its levels
     (``optimizer.chain_cap`` re-prices days in front of the chain's value functions, whose
     breakpoints pin levels as 0 and W do)."""
     most = min(MAX_LATTICE_LEVELS, MAX_LATTICE_ENTRIES // (hours + 1))
+    if not closed:  # values kept every k-th hour where every hour's do not fit (``solve``)
+        most = max(most, MAX_KEPT_LEVELS)
     moves = None if closed else hours
     return lattice.chain_lattice(
         chain.width_mwh, chain.x0_mwh, chain.up_mwh, chain.down_mwh, most, moves

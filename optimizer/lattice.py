@@ -38,8 +38,9 @@ same as the others, and the work is fixed by ``n`` and ``|S|``, not by the price
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -281,38 +282,111 @@ def chain_values(
     deadline_s: float | None = None,
     check_every: int = 256,
     sparse: bool | None = None,
+    every: int = 1,
 ) -> np.ndarray:
     """``V_t`` at the levels of ``lattice`` (``chain_lattice``) for ``t = 0 .. n`` (rows;
     ``V_n``: 0 at x0, -inf elsewhere; ``V_0`` at ``lattice.start`` is the optimum) of one
     chain of hours (``buy`` = a_t, ``sell`` = b_t). Each hour is the Bellman step of the
     module docstring: the charge and discharge window maxima of every level
-    (``fixed_window_maxima``: the windows are fixed index ranges), so a year of 8,784 hours costs
-    a dozen or two numpy calls per hour on arrays of about ``levels.size``, whatever the
-    prices."""
-    levels = lattice.levels
-    n, m = buy.size, levels.size
-    values = np.empty((n + 1, m))
-    v = values[n]
+    (``fixed_window_maxima``: the windows are fixed index ranges), so a year of 8,784 hours
+    costs a dozen or two numpy calls per hour on arrays of about ``levels.size``, whatever
+    the prices. With ``every`` > 1 only the rows of hours ``0, every, 2 every, ...`` and
+    ``n`` are kept (row ``j`` is ``V_min(j every, n)``; ``ChainValues`` recomputes the
+    others)."""
+    n, m = buy.size, lattice.levels.size
+    kept = np.empty((-(-n // every) + 1, m))
+    v = kept[-1]
     v.fill(-np.inf)
     v[lattice.start] = 0.0
-    step = fixed_window_maxima(np.arange(m), lattice.up_end, lattice.down_begin, sparse)
+    hour = bellman_hour(lattice, sparse)
     buys, sells = buy.tolist(), sell.tolist()
+    scratch = np.empty(m)  # a row not kept (an hour reads all of v before it writes out)
     for t in range(n - 1, -1, -1):
         if deadline_s is not None and t % check_every == 0 and time.monotonic() > deadline_s:
             raise DeadlineExceededError(
                 "the request's deadline passed while scheduling the continuous chain"
             )
-        a, b = buys[t], sells[t]
+        out = kept[t // every] if t % every == 0 else scratch
+        hour(v, buys[t], sells[t], out)
+        v = out
+    return kept
+
+
+def bellman_hour(
+    lattice: Lattice, sparse: bool | None = None
+) -> Callable[[np.ndarray, float, float, np.ndarray], None]:
+    """One hour of the chain's Bellman recursion on ``lattice``: ``hour(v, a, b, out)``
+    writes ``V_{t-1}`` (from ``v`` = ``V_t``, rates ``a``, ``b``) into ``out``. The same
+    arithmetic wherever it runs, so a row recomputed later has the same bits."""
+    levels = lattice.levels
+    m = levels.size
+    step = fixed_window_maxima(np.arange(m), lattice.up_end, lattice.down_begin, sparse)
+
+    def hour(v: np.ndarray, a: float, b: float, out: np.ndarray) -> None:
         best = step(v - a * levels, v - b * levels)
         best[:m] += a * levels
         best[m:] += b * levels
-        v = values[t]
-        np.maximum(best[:m], best[m:], out=v)
-    return values
+        np.maximum(best[:m], best[m:], out=out)
+
+    return hour
+
+
+class ChainValues(Sequence[np.ndarray]):
+    """``V_t`` (``t = 0 .. n``) of a chain on a lattice from the rows ``chain_values`` kept
+    every ``every`` hours: a row in between is recomputed from the next kept row by the
+    same Bellman hours (``bellman_hour``: the same bits as if it had been kept); the last
+    block recomputed is cached, so a pass forward through the hours recomputes each hour
+    once."""
+
+    def __init__(
+        self,
+        kept: np.ndarray,
+        every: int,
+        buy: np.ndarray,
+        sell: np.ndarray,
+        lattice: Lattice,
+        sparse: bool | None = None,
+    ) -> None:
+        self.kept, self.every, self.n = kept, every, buy.size
+        self.buys, self.sells = buy.tolist(), sell.tolist()
+        self.hour = bellman_hour(lattice, sparse)
+        self.block = -1
+        self.rows = np.empty((every, kept.shape[1]))
+
+    def __len__(self) -> int:
+        return self.n + 1
+
+    @overload
+    def __getitem__(self, index: int) -> np.ndarray: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[np.ndarray]: ...
+
+    def __getitem__(self, index: int | slice) -> np.ndarray | list[np.ndarray]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        t = index + len(self) if index < 0 else index
+        if not 0 <= t <= self.n:
+            raise IndexError(index)
+        block, within = divmod(t, self.every)
+        row: np.ndarray
+        if within == 0 or t == self.n:
+            row = self.kept[-1] if t == self.n else self.kept[block]
+            return row
+        if block != self.block:  # rows block * every + 1 .. end - 1, from the row at end
+            end = min((block + 1) * self.every, self.n)
+            v = self.kept[block + 1]
+            for s in range(end - 1, block * self.every, -1):
+                out = self.rows[s - block * self.every]
+                self.hour(v, self.buys[s], self.sells[s], out)
+                v = out
+            self.block = block
+        row = self.rows[within]
+        return row
 
 
 def chain_moves(
-    values: np.ndarray, buy: np.ndarray, sell: np.ndarray, lattice: Lattice
+    values: Sequence[np.ndarray] | np.ndarray, buy: np.ndarray, sell: np.ndarray, lattice: Lattice
 ) -> np.ndarray:
     """The forward pass over ``chain_values``' rows from x0: each hour the best next level of
     the window; near-ties go to the smallest move (idle first), so indifferent hours stay

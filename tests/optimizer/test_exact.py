@@ -292,8 +292,9 @@ def test_chain_lattice_of_the_prd_battery() -> None:
 
 
 def test_a_long_chain_on_a_large_lattice_takes_the_piecewise_route() -> None:
-    # the lattice keeps every hour's values: levels x (hours + 1) is bounded, so a chain too
-    # long for its lattice takes the piecewise recursion -- the same optimum
+    # levels x (hours + 1) values are bounded: a chain whose values do not fit keeps every
+    # k-th hour's (up to MAX_KEPT_LEVELS levels), and beyond that takes the piecewise
+    # recursion -- the same optimum each way
     prices = np.concatenate(with_negative_hours(real_days()[:3], 0.4, seed=5))
     battery = prd_battery(round_trip_efficiency=0.87, initial_soc=0.5)
     buy, sell = stored_rates(prices, battery)
@@ -304,7 +305,12 @@ def test_a_long_chain_on_a_large_lattice_takes_the_piecewise_route() -> None:
     assert small.route == f"lattice of {levels} levels"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(chain, "MAX_LATTICE_ENTRIES", levels * prices.size)  # an hour short
+        kept = solve_chain(buy, sell, battery)
+        patch.setattr(chain, "MAX_KEPT_LEVELS", levels - 1)
         large = solve_chain(buy, sell, battery)
+    assert kept.route == f"lattice of {levels} levels, every 2 hours' values kept"
+    np.testing.assert_array_equal(kept.moves, small.moves)
+    assert kept.value == small.value
     assert large.route.startswith("piecewise")
     assert_exact(large.value, small.value)
     want = reference_optimum(list(np.reshape(prices, (3, 24))), battery, continuous=True)
@@ -671,3 +677,58 @@ def test_a_passed_deadline_stops_every_route(horizon: Horizon) -> None:
     for battery in (prd_battery(), prd_battery(max_cycles_per_day=1.0)):
         with pytest.raises(DeadlineExceededError, match="deadline passed"):
             run_strategy("optimal", days_from(prices), battery, horizon=horizon, deadline_s=-1.0)
+
+
+def _hard_prices(days: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    prices = rng.uniform(-300.0, 3000.0, 24 * days)
+    prices[rng.random(prices.size) < 0.4] = -1200.0 + rng.uniform(-1.0, 1.0)
+    return prices
+
+
+@pytest.mark.parametrize("every", [2, 3, 7, 24])
+def test_values_kept_every_kth_hour_are_the_full_table_bit_for_bit(every: int) -> None:
+    # the rows chain_values keeps every k-th hour, and those ChainValues recomputes between
+    # them (going forward, and in any order), are the full table's own bits
+    battery = prd_battery()
+    buy, sell = stored_rates(_hard_prices(5, every), battery)
+    geometry = chain.Chain.of(battery)
+    grid = lattice.chain_lattice(
+        geometry.width_mwh, geometry.x0_mwh, geometry.up_mwh, geometry.down_mwh, 4096
+    )
+    assert grid is not None
+    full = lattice.chain_values(buy, sell, grid)
+    kept = lattice.chain_values(buy, sell, grid, every=every)
+    n = buy.size
+    hours = [*range(0, n, every), n]
+    np.testing.assert_array_equal(kept, full[hours])
+    rows = lattice.ChainValues(kept, every, buy, sell, grid)
+    assert len(rows) == n + 1
+    for t in [*range(n + 1), n - 1, 1, every + 1, n // 2, 0]:
+        np.testing.assert_array_equal(rows[t], full[t])
+    np.testing.assert_array_equal(
+        lattice.chain_moves(rows, buy, sell, grid), lattice.chain_moves(full, buy, sell, grid)
+    )
+
+
+def test_a_chain_whose_values_do_not_fit_keeps_every_kth_hour(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # one-way 0.95 / 0.95 (round trip 361/400): 1,369 levels for a year, whose values do not
+    # fit MAX_LATTICE_ENTRIES; here a tighter bound makes 5 days do the same. The schedule and
+    # value are those of every hour kept, and the piecewise recursion's optimum
+    battery = prd_battery(charge_efficiency=0.95, discharge_efficiency=0.95)
+    buy, sell = stored_rates(_hard_prices(5, 11), battery)
+    full = solve_chain(buy, sell, battery)
+    assert full.route.startswith("lattice of")
+    assert "kept" not in full.route
+    levels = int(full.route.split()[2])
+    monkeypatch.setattr(chain, "MAX_LATTICE_ENTRIES", levels * 40)
+    kept = solve_chain(buy, sell, battery)
+    assert "hours' values kept" in kept.route
+    np.testing.assert_array_equal(kept.moves, full.moves)
+    assert kept.value == full.value
+    assert_exact(kept.value, chain.solve_piecewise(buy, sell, battery).value)
+    revenue = np.sum(np.where(kept.moves > 0, -buy * kept.moves, -sell * kept.moves))
+    assert_exact(float(revenue), kept.value)
+    assert not settlement_faults(kept.moves, battery)
