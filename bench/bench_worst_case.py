@@ -216,6 +216,12 @@ def main(argv: Sequence[str] | None = None) -> int:
          prd(max_cycles_per_day=3.0), continuous),
         ("solar dips, cap 2, continuous", solar_dips(year), prd(max_cycles_per_day=2.0),
          continuous),
+        # found by the hunt of stop 17: branch and bound that grows without a practical bound
+        # (5 such days did not finish in 300 s) and per-day MILPs on most days of a daily year
+        ("-1200 +- 1, 168 h, cap 0.1, 3 days, continuous", flat_noisy(-1200.0, 1.0, 3),
+         prd(duration_h=168.0, max_cycles_per_day=0.1), continuous),
+        ("-1200 +- 50, round trip 0.5, cap 3, 31 days", flat_noisy(-1200.0, 50.0, 31),
+         prd(round_trip_efficiency=0.5, max_cycles_per_day=3.0), daily),
         ("31 days of -1200, cap 1, continuous", flat(-1200.0, 31), prd(max_cycles_per_day=1.0),
          continuous),
         ("366 days of -1200 +- 50, cap 1, continuous", flat_noisy(-1200.0, 50.0, 366),

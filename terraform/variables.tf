@@ -53,7 +53,7 @@ variable "architecture" {
 }
 
 variable "memory_size_mb" {
-  description = "Lambda memory in MB. CPU grows with it: 1769 MB is one full vCPU, which the single-threaded, CPU-bound optimizer uses whole (its slowest valid requests known take ~5.5 s of CPU); below that a request gets a share of one and takes longer. A 366-day request peaks near 300 MB."
+  description = "Lambda memory in MB. CPU grows with it: 1769 MB is one full vCPU, which the single-threaded, CPU-bound optimizer uses whole (its slowest benchmark families take ~5.5 s of CPU, some valid requests minutes); below that a request gets a share of one and takes longer. A 366-day request peaks near 300 MB."
   type        = number
   default     = 1769
 
