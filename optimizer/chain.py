@@ -303,9 +303,12 @@ def _kinks(
     through three points of two lines). Otherwise the envelope's value at ``x*`` is a point
     of it and both halves are treated alike (at most one more round per line). A kink whose
     envelope lies within ``tol_v`` of the chord of its interval (nearly parallel lines) is
-    rounding noise and left out."""
+    rounding noise and left out. A crossing that rounds onto an end of its interval is not
+    split again (it would give back the same interval: with values far above ``tol_v`` in
+    ulps, a third line can seem to rise above it by one ulp, round after round -- review),
+    and there are at most as many rounds as lines (exact arithmetic needs no more)."""
     xs_out, vs_out = [], []
-    while True:
+    for _ in range(left.shape[0]):
         cols = np.arange(xl.size)
         p_right = right[left.argmax(0), cols]
         q_left = left[right.argmax(0), cols]
@@ -319,6 +322,7 @@ def _kinks(
         keep |= third
         xs_out.append(x_star[keep])
         vs_out.append(v_star[keep])
+        third &= (x_star > xl) & (x_star < xr)  # only an interval that shrinks is split
         if not np.count_nonzero(third):
             break
         split = third.nonzero()[0]

@@ -732,3 +732,116 @@ def test_a_chain_whose_values_do_not_fit_keeps_every_kth_hour(
     revenue = np.sum(np.where(kept.moves > 0, -buy * kept.moves, -sell * kept.moves))
     assert_exact(float(revenue), kept.value)
     assert not settlement_faults(kept.moves, battery)
+
+
+def test_a_crossing_that_rounds_onto_its_interval_end_is_not_split_forever() -> None:
+    # review: values near 4.8e8 (one ulp 6e-8) with tol_v 9.1e-9; the crossing of two lines
+    # rounded onto the interval's right end and a third line seemed to rise above it by one
+    # ulp, so _kinks split the same interval again, forever (no deadline check inside). The
+    # inputs of the hour it hung on (hex floats), from a 3-day capped chain
+    h = float.fromhex
+    xs = np.array(
+        [
+            h(x)
+            for x in [
+                "0x0.0p+0",
+                "0x1.d033aa36acf00p-1",
+                "0x1.74e80a25afd40p+6",
+                "0x1.80dd35030322bp+7",
+                "0x1.1cc08335d22fep+8",
+                "0x1.7ff51b2de7cc4p+8",
+                "0x1.dc4703e2386adp+8",
+                "0x1.1fbdcded2703ap+9",
+                "0x1.4de6c2474f52ep+9",
+                "0x1.7f810e435a211p+9",
+                "0x1.adaa029d82705p+9",
+                "0x1.b5f43302ef4b6p+9",
+            ]
+        ]
+    ).reshape((12,))
+    vs = np.array(
+        [
+            h(x)
+            for x in [
+                "0x1.c8be506a6e9f3p+29",
+                "0x1.c8538c038d638p+29",
+                "0x1.9ab15225361b6p+29",
+                "0x1.6d0ecd82b614dp+29",
+                "0x1.3f6c93a45ecccp+29",
+                "0x1.11ca0f01dec60p+29",
+                "0x1.c84faa470efbep+28",
+                "0x1.6d0aa1020eee7p+28",
+                "0x1.11c62d45605e6p+28",
+                "0x1.6d024800c0a1cp+27",
+                "0x1.6cf2c10ec7030p+26",
+                "0x1.2fef543c9ee93p+26",
+            ]
+        ]
+    ).reshape((12,))
+    a = h("0x1.9ea5fa9789cfcp+6")
+    b = h("0x1.2166df7a8d2bbp+6")
+    up = h("0x1.7147a2d1427a2p+6")
+    down = h("0x1.8cd25fe056718p+6")
+    width = h("0x1.b5f43302ef4b6p+9")
+    shifts = np.array(
+        [h(x) for x in ["0x1.7147a2d1427a2p+6", "-0x1.8cd25fe056718p+6", "0x0.0p+0"]]
+    ).reshape((3, 1))
+    spread = np.array(
+        [h(x) for x in ["-0x1.7147a2d1427a2p+6", "0x0.0p+0", "0x1.8cd25fe056718p+6"]]
+    ).reshape((3, 1))
+    bounds = np.array([h(x) for x in ["0x0.0p+0", "0x1.b5f43302ef4b6p+9"]]).reshape((2,))
+    tol_v = h("0x1.37fb2567b710bp-27")
+    x, v, _ = chain._general_hour(xs, vs, a, b, up, down, width, shifts, spread, bounds, tol_v)
+    assert x[0] == 0.0
+    assert x[-1] == width
+    assert (np.diff(x) >= 0).all()
+    assert np.isfinite(v).all()
+
+
+def test_the_chain_that_hung_in_kinks_has_the_exact_optimum() -> None:
+    # the whole request of the review's hang: 3 days, 24-hour battery, cap 1, a day at
+    # -1e6 MXN/MWh; continuous, against the reference MILP
+    day_3 = [
+        float.fromhex(p)
+        for p in [
+            "0x1.601f60cbaa185p+10",
+            "0x1.24dc653440508p+10",
+            "0x1.3d76ca1af2339p+11",
+            "0x1.69b649f7d36f7p+11",
+            "0x1.94b17ffc8e79fp+9",
+            "0x1.068259b7cbf02p+11",
+            "0x1.1c4b951be4cf5p+11",
+            "0x1.a79e0de0d6862p+10",
+            "0x1.b4b0010c4b239p+10",
+            "0x1.0fe9531743bc5p+11",
+            "0x1.f90c8bbfee746p+9",
+            "-0x1.53edf8b11c410p+5",
+            "-0x1.61cf4bd118962p+6",
+            "-0x1.1c9297ec6a968p+8",
+            "-0x1.722a0224cc771p+7",
+            "0x1.99ecd644b8b51p+9",
+            "0x1.79e8f047b78c4p+10",
+            "0x1.017e38b546c3ap+11",
+            "0x1.25c0ae6b008a4p+11",
+            "0x1.52110784a0139p+11",
+            "0x1.6d3ed58a5a9cap+10",
+            "0x1.3e159ff9261f9p+11",
+            "0x1.0c0e2dd220d3ap+11",
+            "0x1.2ee67c39a8e45p+10",
+            "0x1.217d8f122aaf0p+11",
+        ]
+    ]
+    prices = [np.full(23, 100.0), np.full(24, -1e6), np.array(day_3)]
+    battery = Battery(
+        power_mw=95.70079579261797,
+        duration_h=24.0,
+        round_trip_efficiency=0.9305936593873525,
+        min_soc=0.43799705049390436,
+        max_soc=0.8193539484398432,
+        initial_soc=0.43799705049390436,
+        degradation_cost_mxn_per_mwh=25.0,
+        max_cycles_per_day=1.0,
+    )
+    run = run_strategy("optimal", days_from(prices), battery, horizon=Horizon.CONTINUOUS)
+    got = sum(day.revenue_mxn for day in run.days)
+    assert_exact(got, reference_optimum(prices, battery, continuous=True))
