@@ -112,12 +112,15 @@ MAX_TABLE_VALUES = 5_000_000
 CAP_BISECTIONS = 8
 #: Work bound of the exact capped chain (``_capped_chain_exact``): states (levels x
 #: withdrawal steps) x hours, twice (backward pass, then each day again going forward);
-#: about 0.3 s of one core
+#: up to ~0.6 s of one core
 MAX_CAPPED_STATE_HOURS = 40_000_000
 #: Bisection rounds of the per-day multipliers along a ``continuous`` chain (each one chain
 #: recursion over every hour)
 CHAIN_BISECTIONS = 2
 _SLACK = 1e-9
+#: relative slack of the cap when a chain is kept: the exact recursion's cap in grid steps is
+#: rounded with ``_SLACK`` steps (up to ~1e-9 of the cap over it); settlement allows 1e-7 E
+CAP_SLACK = 1e-8
 
 
 @dataclass(frozen=True)
@@ -578,12 +581,15 @@ def dp_dispatch(days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
     # (module docstring); the best valid one is kept.
     starts = offsets[:-1]
     eta_d = battery.eta_discharge
-    tried = [(daily.charge_mw, daily.discharge_mw)]
+    # the daily schedules and idling (both valid on the chain: a mix with either scales a
+    # chain over the cap down to it), the grid's exact optimum where it fits, and the
+    # searched chains (a mix of two can fall between grid points and beat the grid's optimum)
+    idle = np.zeros_like(flat_p)
+    tried = [(daily.charge_mw, daily.discharge_mw), (idle, idle)]
     exact = _capped_chain_exact(flat_p, offsets, battery, grid)
-    if exact is not None:  # the grid's optimum: nothing to search or mix
+    if exact is not None:
         tried.append(_powers(exact, battery, grid))
-    else:
-        tried += _capped_chains(prices, real, battery, grid, flat_p, offsets, lam)
+    tried += _capped_chains(prices, real, battery, grid, flat_p, offsets, lam)
     withdrawn = [np.add.reduceat(d, starts) / eta_d for _, d in tried]
     candidates = list(tried)
     for i, j in itertools.combinations(range(len(tried)), 2):
@@ -602,7 +608,7 @@ def dp_dispatch(days: Sequence[MarketDay], battery: Battery, *, horizon: Horizon
         if rev <= best_rev:
             continue
         chain_w = np.add.reduceat(chain_d, starts) / eta_d
-        if (chain_w <= cap + 1e-12 * max(cap, 1.0)).all() and chain_is_valid(
+        if (chain_w <= cap + CAP_SLACK * max(cap, 1.0)).all() and chain_is_valid(
             chain_c, chain_d, offsets, battery
         ):
             best, best_rev = Dispatch(chain_c, chain_d), rev
@@ -640,7 +646,7 @@ def _capped_chains(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Chains (charge, discharge MW, concatenated) for the cycle limit: under no multiplier,
     then under per-day multipliers bisected along the chain from the daily ones ``lam`` (a
-    day over the limit raises its own, a day within it lowers its own; ``CAP_BISECTIONS``
+    day over the limit raises its own, a day within it lowers its own; ``CHAIN_BISECTIONS``
     rounds); each chain as it is and, where it breaks the limit, with its days over the limit
     re-solved between its own midnights (``_resolve_days``)."""
     cap = battery.daily_withdrawal_cap_mwh
