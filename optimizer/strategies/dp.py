@@ -147,7 +147,8 @@ def make_grid(
     battery: Battery, *, reach_mwh: float = math.inf, max_levels: int = MAX_LEVELS
 ) -> Grid:
     """The SoC grid over the levels within ``reach_mwh`` of the start (and within the SoC
-    bounds), with at most about ``max_levels`` levels."""
+    bounds), with at most about ``max_levels`` levels: the number of steps that loses least
+    of the full-power moves and, with a cycle limit, of the daily cap to rounding."""
     p, eta_c, eta_d = battery.power_mw, battery.eta_charge, battery.eta_discharge
     energy = battery.energy_mwh
     e0 = battery.soc_start * energy
@@ -159,9 +160,15 @@ def make_grid(
     top = max(LEVELS.start, min(max_levels, MAX_LEVELS))
     candidates = range(min(max(LEVELS.start, need), top), min(max(LEVELS.stop, need + 1), top + 1))
 
+    cap = battery.daily_withdrawal_cap_mwh
+
     def kept(n: int) -> float:  # share of the full-power moves the grid can represent
         up, down = eta_c * p * n / span, p * n / (eta_d * span)
-        return math.floor(up + _SLACK) / up + math.floor(down + _SLACK) / down
+        share = math.floor(up + _SLACK) / up + math.floor(down + _SLACK) / down
+        if cap is not None and cap > 0:  # less the share of the cycle cap lost to rounding
+            steps = cap * n / span
+            share -= (steps - math.floor(steps + _SLACK)) / steps if steps >= 1 else 1.0
+        return share
 
     n = max(candidates, key=lambda c: (kept(c), -c))
     step = span / n
