@@ -228,8 +228,9 @@ def test_capped_chain_carries_a_charge_into_the_next_day() -> None:
     # Day 1 has two cheap hours and dear ones around them; day 2 is flat and a little less
     # dear. With one cycle a day, the optimum cycles once on day 1 (charge at 0, sell at
     # 4,754) and carries a second charge (at -50) into day 2: the daily multipliers leave
-    # day 1 unpriced and the uncapped chain cycles twice on it, so only a multiplier searched
-    # along the chain finds it (the daily schedules alone earned 59 % of the optimum)
+    # day 1 unpriced and the uncapped chain cycles twice on it: it takes the exact recursion
+    # over (level, withdrawn today) or a multiplier searched along the chain (the daily
+    # schedules alone earned 59 % of the optimum)
     day_1 = [4754.0] * 23
     day_1[13], day_1[15] = 0.0, -50.0
     day_2 = [3401.0] * 23
