@@ -99,7 +99,7 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      year, PRD battery, one core; the bench's families "solar dips, cap 2" and "50 %
      negative hours, cap 3"): solar dips with cap 2 (the uncapped chain breaks the cap on
      211 days, 108 of them next to another) 5.5 s; 50 % of hours negative with cap 3 (101
-     days) 4.4-4.7 s; 30 % negative with cap 2 (192 days) 2.2 s -- with HiGHS's root
+     days) 4.4-4.9 s; 30 % negative with cap 2 (192 days) 2.2 s -- with HiGHS's root
      reduced-cost heuristic off (``HIGHS_MIP_OPTIONS``; 11-14, 8.5-10.4 and 2.2-2.9 s with
      it, the same optima); about 1 s of each is the routes above. Starting from the LP
      relaxation's own cap multipliers (HiGHS's duals, through ``linprog``) does not help
