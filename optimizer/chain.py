@@ -269,18 +269,12 @@ def _window_maxima(f: np.ndarray, window: np.ndarray, sparse: bool) -> np.ndarra
         ends = window.reshape(pairs, 2, count).transpose(0, 2, 1).ravel()
         maxima: np.ndarray = np.maximum.reduceat(f, ends)
         return maxima[0::2].reshape(pairs, count)
-    begin, span = window[0::2], window[1::2] - window[0::2]
-    depth = max(int(span.max()).bit_length() - 1, 0)  # the sparse table's top level
-    size = f.size  # row j is read only where its 2**j entries lie in f (the rest is unset)
-    table = np.empty((depth + 1, size))
+    begin, span = window[0::2], np.maximum(window[1::2] - window[0::2], 1)
+    depth = int(span.max()).bit_length() - 1  # the sparse table's top level
+    table = np.empty((depth + 1, f.size))
     table[0] = f
-    for j in range(1, depth + 1):  # row j: maxima over 2**j entries from each index
-        w = 1 << (j - 1)
-        np.maximum(table[j - 1, : size - w], table[j - 1, w:], out=table[j, : size - w])
-    span = np.maximum(span, 1)
-    level = np.frexp(span)[1] - 1  # floor(log2(span)), exact for integers
-    first = level * size + begin  # two overlapping halves of 2**level entries cover a window
-    second = first + span - (1 << level)
+    lattice.fill_sparse_table(table)
+    first, second = lattice.sparse_halves(begin, span, f.size)
     flat = table.ravel()
     maxima = np.maximum(flat[first], flat[second])
     return maxima

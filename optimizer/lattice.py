@@ -435,18 +435,33 @@ def fixed_window_maxima(
             return maxima[::2]
 
         return by_reduceat
-    level = np.floor(np.log2(span)).astype(np.intp)
-    first = level * 2 * m + begin  # flat indices into the table: two halves cover a window
-    second = level * 2 * m + end - (1 << level) + 1
+    first, second = sparse_halves(begin, span, 2 * m)
     table = np.empty((depth + 1, 2 * m))
 
     def by_table(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
         table[0, :m], table[0, m:] = fa, fb
-        for j in range(1, depth + 1):  # row j: maxima over 2**j entries from each index
-            w = 1 << (j - 1)
-            np.maximum(table[j - 1, : 2 * m - w], table[j - 1, w:], out=table[j, : 2 * m - w])
+        fill_sparse_table(table)
         flat = table.ravel()
         maxima: np.ndarray = np.maximum(flat[first], flat[second])
         return maxima
 
     return by_table
+
+
+def sparse_halves(begin: np.ndarray, span: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices, into a sparse table of rows of ``size`` entries (``fill_sparse_table``),
+    of the two overlapping halves of ``2**floor(log2(span))`` entries that cover each window
+    ``[begin, begin + span)`` (``span >= 1``): its maximum is the larger of the two."""
+    level = np.frexp(span)[1] - 1  # floor(log2(span)), exact for integers
+    first = level * size + begin
+    return first, first + span - (1 << level)
+
+
+def fill_sparse_table(table: np.ndarray) -> None:
+    """Rows ``1 ..`` of a sparse table whose row 0 is set: row ``j`` holds the maxima over
+    ``2**j`` entries from each index (its last ``2**j - 1`` entries, which no whole window
+    reads, are left as they are)."""
+    size = table.shape[1]
+    for j in range(1, table.shape[0]):
+        w = 1 << (j - 1)
+        np.maximum(table[j - 1, : size - w], table[j - 1, w:], out=table[j, : size - w])
