@@ -211,6 +211,19 @@ class _Solution:
     withdrawn_mwh: np.ndarray  # (rows,) battery-side energy withdrawn per row
 
 
+def _tie_tolerance(prices: np.ndarray, battery: Battery) -> float:
+    """Values within this of an hour's best are ties in a forward pass (the smallest move
+    among them is taken, so indifferent hours idle)."""
+    return 1e-9 * (max(1.0, float(np.max(np.abs(prices)))) * battery.energy_mwh)
+
+
+def _ranked_moves(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """The grid's moves ``-down .. up`` in natural order and each one's rank in the order
+    ``_solve`` tries them (the smallest first, a charge before a discharge of its size)."""
+    moves = np.arange(-grid.down, grid.up + 1)
+    return moves, 2 * np.abs(moves) + (moves < 0)
+
+
 def _solve(
     prices: np.ndarray,
     real: np.ndarray,
@@ -292,8 +305,7 @@ def _solve(
     steps = np.arange(1, max(grid.up, grid.down) + 1)
     moves = np.concatenate(([0], np.column_stack((steps, -steps)).ravel()))
     moves = moves[(moves <= grid.up) & (moves >= -grid.down)]
-    scale = max(1.0, float(np.max(np.abs(prices)))) * battery.energy_mwh
-    tol = 1e-9 * scale
+    tol = _tie_tolerance(prices, battery)
     level = first_level.astype(np.intp)
     chosen = np.zeros((hours, rows), dtype=np.intp)
     # V_{t+1} is read through a copy padded with -inf on both sides (rows below ..
@@ -355,11 +367,9 @@ def _solve_chain(
         v = values[t]
         np.maximum(best[:levels], best[levels:], out=v)
 
-    # moves -down..up in natural order; rank = the order _solve tries them in
-    moves = np.arange(-grid.down, grid.up + 1)
-    rank = 2 * np.abs(moves) + (moves < 0)
+    moves, rank = _ranked_moves(grid)
     reward = np.where(moves[None, :] > 0, -a[:, None] * moves, b[:, None] * -moves)
-    tol = 1e-9 * max(1.0, float(np.max(np.abs(prices)))) * battery.energy_mwh
+    tol = _tie_tolerance(prices, battery)
     chosen = np.zeros(hours, dtype=np.intp)
     level = grid.start
     for t in range(hours):
@@ -438,10 +448,8 @@ def _capped_chain_exact(
         starts[d] = day_tables(d, starts[d + 1])[0][:levels, 0].copy()  # w = 0: s = k
     if not np.isfinite(starts[0][grid.start]):
         return None
-    scale = max(1.0, float(np.max(np.abs(prices)))) * battery.energy_mwh
-    tol = 1e-9 * scale
-    moves = np.arange(-grid.down, grid.up + 1)
-    rank = 2 * np.abs(moves) + (moves < 0)  # smallest move first, charge before discharge
+    tol = _tie_tolerance(prices, battery)
+    moves, rank = _ranked_moves(grid)
     chosen = np.zeros(prices.size, dtype=np.intp)
     k = grid.start
     for d in range(days):
