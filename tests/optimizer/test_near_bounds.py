@@ -107,29 +107,20 @@ NAMED = [
         Horizon.CONTINUOUS,
         id="snap-lossy-near-max",
     ),
-    pytest.param(
-        SEED_40074,
-        ten_mw_one_hour(
-            1e-6,
-            charge_efficiency=0.1,
-            discharge_efficiency=0.1,
-            degradation_cost_mxn_per_mwh=300.0,
-            max_cycles_per_day=1.0,
-        ),
-        Horizon.DAILY,
-        id="snap-one-way-0.1-daily",
-    ),
-    pytest.param(
-        SEED_40074,
-        ten_mw_one_hour(
-            1e-6,
-            charge_efficiency=0.1,
-            discharge_efficiency=0.1,
-            degradation_cost_mxn_per_mwh=300.0,
-            max_cycles_per_day=1.0,
-        ),
-        Horizon.CONTINUOUS,
-        id="snap-one-way-0.1-continuous",
+    *(
+        pytest.param(
+            SEED_40074,
+            ten_mw_one_hour(
+                1e-6,
+                charge_efficiency=0.1,
+                discharge_efficiency=0.1,
+                degradation_cost_mxn_per_mwh=300.0,
+                max_cycles_per_day=1.0,
+            ),
+            horizon,
+            id=f"snap-one-way-0.1-{horizon.value}",
+        )
+        for horizon in Horizon
     ),
     pytest.param(
         SEED_1, ten_mw_one_hour(1e-6, max_cycles_per_day=1.0), Horizon.DAILY, id="highs-mip-daily"
