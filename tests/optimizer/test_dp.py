@@ -3,6 +3,8 @@ schedules."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -21,6 +23,7 @@ from optimizer.strategies.dp import (
     _solve,
     _solve_chain,
     day_reach_mwh,
+    dp_dispatch,
     make_grid,
 )
 from tests.optimizer.baseline_checks import PUBLISHED, check_run, total
@@ -322,3 +325,66 @@ def test_exact_capped_chain_with_a_cap_that_never_binds_is_the_uncapped_chain() 
     want = float(_revenue(flat, *_powers(free, battery, grid), kappa))
     assert got == pytest.approx(want, rel=1e-12)
     assert want > 0
+
+
+def test_a_long_capped_chain_can_scale_a_chain_down_to_the_cap() -> None:
+    # review: 120 days beyond the exact recursion's bound, a full 1-hour battery with half a
+    # cycle a day, dear days and free days in turn. Every chain searched sells a whole
+    # charge on a dear day (twice the cap); idling mixed in halves it, within the cap on
+    # every day (without that candidate dp earned 10 % of the optimum)
+    prices = [np.array([1000.0] + [900.0] * 23) if i % 2 == 0 else np.zeros(24) for i in range(120)]
+    battery = Battery(
+        power_mw=3.0,
+        duration_h=1.0,
+        round_trip_efficiency=1.0,
+        min_soc=0.0,
+        max_soc=1.0,
+        initial_soc=1.0,
+        max_cycles_per_day=0.5,
+    )
+    run, best = check_run(NAME, days_from(prices), battery, horizon=Horizon.CONTINUOUS)
+    assert total(run) >= 0.99 * total(best)
+
+
+def test_a_cap_a_hair_below_a_whole_grid_step_keeps_the_exact_chain() -> None:
+    # review: 0.499999999995 cycles is a whole number of grid steps less 1e-9 of one; the
+    # exact recursion rounds up to it, 1e-11 of the cap over (far inside settlement's slack),
+    # and that schedule is the one dp returns, not dropped for a later candidate
+    battery = Battery(
+        power_mw=3.0,
+        duration_h=1.0,
+        round_trip_efficiency=1.0,
+        min_soc=0.0,
+        max_soc=1.0,
+        initial_soc=1.0,
+        max_cycles_per_day=0.499999999995,
+    )
+    days = days_from([np.array([1000.0] + [900.0] * 23), np.zeros(24)])
+    _, _, flat, offsets, grid = _chain_parts([np.array(d.prices) for d in days], battery)
+    exact = _capped_chain_exact(flat, offsets, battery, grid)
+    assert exact is not None
+    charge, discharge = _powers(exact, battery, grid)
+    cap = battery.daily_withdrawal_cap_mwh
+    assert cap is not None
+    over = np.add.reduceat(discharge, offsets[:-1]).max() / battery.eta_discharge - cap
+    assert 0 < over <= 1e-9 * cap  # rounded up, by far less than settlement allows
+    dispatch = dp_dispatch(days, battery, horizon=Horizon.CONTINUOUS)
+    np.testing.assert_array_equal(dispatch.charge_mw, charge)
+    np.testing.assert_array_equal(dispatch.discharge_mw, discharge)
+    run, best = check_run(NAME, days, battery, horizon=Horizon.CONTINUOUS)
+    assert total(run) >= 0.99 * total(best)
+
+
+def test_a_capped_grid_holds_a_whole_number_of_cap_steps_where_it_can() -> None:
+    # without a cap the grid's size keeps the most of the full-power moves; with half a cycle
+    # a day it also keeps the cap whole: here 85 steps instead of 80.5
+    free = Battery(
+        power_mw=3.0, duration_h=2.5, round_trip_efficiency=0.8, min_soc=0.1, max_soc=0.9
+    )
+    capped = dataclasses.replace(free, max_cycles_per_day=0.5)
+    cap = capped.daily_withdrawal_cap_mwh
+    assert cap is not None
+    free_steps = cap / make_grid(free).step_mwh
+    steps = cap / make_grid(capped).step_mwh
+    assert abs(free_steps - round(free_steps)) > 0.1
+    assert steps == pytest.approx(round(steps), abs=1e-9)
