@@ -142,9 +142,15 @@ WIDE_WINDOW = 24
 
 _TRUE = np.array([True])
 _SOURCES = np.array([[0], [1], [2]])
+#: the two ends of each interval (its index and the next)
+_PAIR = np.array([[0], [1]])
 _ZERO = np.zeros(1)
 #: the value of a line on an interval where it does not exist (finite: no inf - inf)
 _ABSENT = -1e150
+#: the last entry of the general step's window values: what every empty window reads
+_ABSENT_ENTRY = np.array([_ABSENT])
+#: floor(log2(s)) for the spans s of the sparse table's windows up to 2**15 (0 for s = 0)
+_FLOOR_LOG2 = np.concatenate(([0], np.frexp(np.arange(1, 1 << 15))[1] - 1)).astype(np.intp)
 #: reductions called directly (ndarray.max/any go through Python wrappers: ~1 us a call)
 _MAX = np.maximum.reduce
 _ANY = np.logical_or.reduce
@@ -172,8 +178,8 @@ def _general_hour(
     them) and whether some interval has a kink inside (a convex one: V_{t-1} not concave).
 
     The grid is ``xs - C``, ``xs``, ``xs + D`` (every breakpoint of every line below) within
-    ``[0, W]``, with 0 and W where the grid leaves it. On an interval of the grid V_{t-1} is
-    the upper envelope of the lines
+    ``[0, W]`` (``bounds``), with 0 and W where the grid leaves it. On an interval of the grid
+    V_{t-1} is the upper envelope of the lines
 
     * ``V(x + C) - a C`` (charge to the window's end) and ``V(x - D) + b D`` (discharge to
       it), where those levels lie in V's domain;
@@ -189,7 +195,12 @@ def _general_hour(
     Values at grid points are exact; an interval where no single line is the top at both
     ends has kinks inside: the crossing of the line on top at the left with the one on top
     at the right, checked against every line there and split again where a third one rises
-    above it (``_kinks``)."""
+    above it (``_kinks``).
+
+    Every line's values at both ends of every interval sit in one array (``ends``: end x
+    line x interval, with the top line's value as the last row), so each step below is one
+    numpy call for all lines and both ends: a year is 8,784 of these hours, and numpy's
+    per-call cost is most of each."""
     n = xs.size
     flat = (xs + spread).ravel()  # xs - C, xs, xs + D
     order = flat.argsort(kind="stable")  # three sorted runs
@@ -197,61 +208,55 @@ def _general_hour(
     counts_all = (order // n == _SOURCES).cumsum(1)  # (3, 3n): entries <= g_k by source
     i_lo, i_hi = g_all.searchsorted(bounds).tolist()
     if i_lo == 0 and i_hi == 3 * n:
-        g, counts = g_all, counts_all
-    else:  # restricted to [0, W]: 0 and W become grid points
-        g_parts = [g_all[i_lo:i_hi]]
-        c_parts = [counts_all[:, i_lo:i_hi]]
-        if i_lo > 0:
-            g_parts.insert(0, _ZERO)
-            c_parts.insert(0, counts_all[:, i_lo - 1 : i_lo])
-        if i_hi < 3 * n:
-            g_parts.append(np.array([width]))
-        g = np.concatenate(g_parts)
-        counts = np.concatenate(c_parts, axis=1)
+        g = g_all
+    else:  # restricted to [0, W]: 0 and W (from ``bounds``) become grid points
+        g = np.concatenate(
+            (bounds[: int(i_lo > 0)], g_all[i_lo:i_hi], bounds[2 - int(i_hi < 3 * n) :])
+        )
     m = g.size
     if m == 1:
         return g, np.interp(g, xs, vs), False
-    c = counts[:, : m - 1]  # per interval: entries at or left of its left end
+    # per interval: entries at or left of its left end (0, inserted, has those left of it)
+    start = i_lo - 1 if i_lo > 0 else 0
+    c = counts_all[:, start : start + m - 1]
     idle = a > b
     lines = 5 if idle else 4
-    left = np.empty((lines, m - 1))
-    right = np.empty((lines, m - 1))
-    # rows 0, 1: the best breakpoint strictly inside the charge / discharge window
-    rates = np.array([[a], [b]])
-    # F_a, then F_b, then one value never inside a window (keeps every index of reduceat in
-    # range; an empty window's result is replaced below)
-    f = np.concatenate(((vs - rates * xs).ravel(), _ZERO))
+    ends = np.empty((2, lines + 1, m - 1))  # left / right end, lines and their top
+    # rows 0, 1: the best breakpoint strictly inside the charge / discharge window.
+    # F_a, then F_b, then one value never inside a window: what an empty window gives
+    # (``_ABSENT``; it also keeps every index of reduceat in range)
+    f = np.concatenate((vs - a * xs, vs - b * xs, _ABSENT_ENTRY))
     window = c[_WINDOWS]  # charge: breakpoints [c1, c0); discharge: [c2, c1)
     window[2:] += n
     # a sparse table when the windows hold many breakpoints: estimated from their density
     # (only speed depends on the choice; both give the same bits)
     held = (m - 1) * n * (up + down) / width if width > 0 else 0.0
     best = _window_maxima(f, window, held > SPARSE_RATIO * n.bit_length() * f.size)
-    best[window[1::2] <= window[0::2]] = _ABSENT  # empty window
-    np.add(best, rates * g[:-1], out=left[:2])
-    np.add(best, rates * g[1:], out=right[:2])
-    # rows 2, 3 (, 4): V(x + C) - aC, V(x - D) + bD (, V(x)) where those levels are in V's domain
-    k = 3 if idle else 2
+    rated = np.array([[a], [b]]) * g
+    np.add(best, rated[:, :-1], out=ends[0, :2])
+    np.add(best, rated[:, 1:], out=ends[1, :2])
+    # rows 2, 3 (, 4): V(x + C) - aC, V(x - D) + bD (, V(x)) where those levels are in V's
+    # domain: its left end is in the grid at or before the interval, its right end after it
+    # (a count of 1 .. n - 1 of its entries; counts run from 0 to n)
+    k = lines - 2
     at = g + shifts[:k]  # x + C, x - D, x
     val = np.interp(at.ravel(), xs, vs).reshape(k, m)
     val[0] -= a * up
     val[1] += b * down
-    seen = c[_DOMAINS[:k]]  # the domain's left end is in the grid at or before the interval,
-    inside = seen >= 1  # its right end after it
-    inside &= seen <= n - 1
-    left[2:] = np.where(inside, val[:, :-1], _ABSENT)
-    right[2:] = np.where(inside, val[:, 1:], _ABSENT)
-    top_l = _MAX(left, axis=0)
-    top_r = _MAX(right, axis=0)
-    v = np.concatenate((top_l, top_r[-1:]))  # each point: the larger of its two intervals
-    np.maximum(v[1:-1], top_r[:-1], out=v[1:-1])
-    straight = _ANY((left == top_l) & (right == top_r), axis=0)  # one line on top at both ends
-    if np.count_nonzero(straight) == straight.size:
+    seen = c[_DOMAINS[:k]]
+    inside = seen >= 1
+    inside &= seen < n
+    ends[:, 2:lines] = _ABSENT
+    np.copyto(ends[0, 2:lines], val[:, :-1], where=inside)
+    np.copyto(ends[1, 2:lines], val[:, 1:], where=inside)
+    top = _MAX(ends[:, :lines], axis=1, out=ends[:, lines])
+    v = np.concatenate((top[0], top[1, -1:]))  # each point: the larger of its two intervals
+    np.maximum(v[1:-1], top[1, :-1], out=v[1:-1])
+    on_top = ends[:, :lines] == ends[:, lines:]
+    bent = ~_ANY(on_top[0] & on_top[1], axis=0)  # no one line on top at both ends
+    if not np.count_nonzero(bent):
         return g, v, False
-    bent = (~straight).nonzero()[0]
-    xc, vc = _kinks(
-        g[bent], g[bent + 1], left[:, bent], right[:, bent], top_l[bent], top_r[bent], tol_v
-    )
+    xc, vc = _kinks(g, bent.nonzero()[0], ends, tol_v)
     x = np.concatenate((g, xc))
     order = x.argsort(kind="stable")
     return x[order], np.concatenate((v, vc))[order], True
@@ -260,76 +265,97 @@ def _general_hour(
 def _window_maxima(f: np.ndarray, window: np.ndarray, sparse: bool) -> np.ndarray:
     """``max f[begin : end]`` for every window: ``window`` holds rows of window starts and
     ends in turn (begin, end, begin, end, ...; ``end`` exclusive, ``begin <= end``; an
-    empty window gives an entry of ``f`` that the caller replaces); one row of maxima per
-    pair. By one ``maximum.reduceat``, or with ``sparse`` by a sparse table (``log2`` of the
-    longest window vectorised maxima: less work when the windows hold many entries). A
-    maximum is exact either way, so both give the same bits."""
+    empty window gives the last entry of ``f``, which no window holds: the caller's value for
+    it); one row of maxima per pair. By one ``maximum.reduceat``, or with ``sparse`` by a
+    sparse table (``log2`` of the longest window vectorised maxima: less work when the
+    windows hold many entries). A maximum is exact either way, so both give the same bits."""
     pairs, count = window.shape[0] // 2, window.shape[1]
+    begin, end = window[0::2], window[1::2]
+    span = end - begin
+    empty = span == 0
+    begin = np.where(empty, f.size - 1, begin)  # reads f's last entry
     if not sparse:
-        ends = window.reshape(pairs, 2, count).transpose(0, 2, 1).ravel()
-        maxima: np.ndarray = np.maximum.reduceat(f, ends)
+        ends = np.empty((pairs, count, 2), dtype=window.dtype)
+        ends[:, :, 0] = begin
+        ends[:, :, 1] = end
+        maxima: np.ndarray = np.maximum.reduceat(f, ends.ravel())
         return maxima[0::2].reshape(pairs, count)
-    begin, span = window[0::2], np.maximum(window[1::2] - window[0::2], 1)
-    depth = int(span.max()).bit_length() - 1  # the sparse table's top level
+    span[empty] = 1
+    longest = int(span.max())
+    depth = longest.bit_length() - 1  # the sparse table's top level
     table = np.empty((depth + 1, f.size))
     table[0] = f
     lattice.fill_sparse_table(table)
-    first, second = lattice.sparse_halves(begin, span, f.size)
+    if longest < _FLOOR_LOG2.size:  # the two covering halves (``lattice.sparse_halves``)
+        level = _FLOOR_LOG2[span]
+        first = level * f.size
+        first += begin
+        second = first + span
+        second -= 1 << level
+    else:
+        first, second = lattice.sparse_halves(begin, span, f.size)
     flat = table.ravel()
     maxima = np.maximum(flat[first], flat[second])
     return maxima
 
 
 def _kinks(
-    xl: np.ndarray,
-    xr: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
-    top_l: np.ndarray,
-    top_r: np.ndarray,
-    tol_v: float,
+    g: np.ndarray, bent: np.ndarray, ends: np.ndarray, tol_v: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The kinks of the upper envelope of lines (rows; values at the intervals' ends ``xl``,
-    ``xr``; their maxima there ``top_l``, ``top_r``) inside intervals where no single line
-    is on top at both ends. The envelope is convex there; from the line on top at the left
-    (p) to the one on top at the right (q) it turns at their crossing ``x*`` when no line
-    rises above both there (then it is p up to ``x*`` and q after: a convex function
-    through three points of two lines). Otherwise the envelope's value at ``x*`` is a point
-    of it and both halves are treated alike (at most one more round per line). A kink whose
-    envelope lies within ``tol_v`` of the chord of its interval (nearly parallel lines) is
-    rounding noise and left out. A crossing that rounds onto an end of its interval is not
-    split again (it would give back the same interval: with values far above ``tol_v`` in
-    ulps, a third line can seem to rise above it by one ulp, round after round -- review),
-    and there are at most as many rounds as lines (exact arithmetic needs no more)."""
+    """The kinks of the upper envelope of lines inside the intervals ``bent`` of the grid
+    ``g``, where no single line is on top at both ends (``ends``: end x line x interval, the
+    last row the lines' maximum, as in ``_general_hour``). The envelope is convex there; from
+    the line on top at the left (p) to the one on top at the right (q) it turns at their
+    crossing ``x*`` when no line rises above both there (then it is p up to ``x*`` and q
+    after: a convex function through three points of two lines). Otherwise the envelope's
+    value at ``x*`` is a point of it and both halves are treated alike (at most one more round
+    per line). A kink whose envelope lies within ``tol_v`` of the chord of its interval
+    (nearly parallel lines) is rounding noise and left out. A crossing that rounds onto an
+    end of its interval is not split again (it would give back the same interval: with
+    values far above ``tol_v`` in ulps, a third line can seem to rise above it by one ulp,
+    round after round -- review), and there are at most as many rounds as lines (exact
+    arithmetic needs no more).
+
+    The intervals' ends are rows of one array (lines, their top, the position), so the
+    values of every line, the chord and the position at ``x*`` are one interpolation."""
+    lines = ends.shape[1] - 1
+    span = np.empty((2, lines + 2, bent.size))  # end x (lines, top, position) x interval
+    np.take(ends, bent, axis=2, out=span[:, : lines + 1], mode="clip")
+    span[:, lines + 1] = g[bent + _PAIR]
     xs_out, vs_out = [], []
-    for _ in range(left.shape[0]):
-        cols = np.arange(xl.size)
-        p_right = right[left.argmax(0), cols]
-        q_left = left[right.argmax(0), cols]
+    for _ in range(lines):
+        cols = np.arange(span.shape[2])
+        tops = span[:, :lines].argmax(1)  # p: on top at the left; q: at the right
+        p_right = span[1, tops[0], cols]
+        q_left = span[0, tops[1], cols]
+        top_l, top_r = span[0, lines], span[1, lines]
         gap_l = top_l - q_left
         t = gap_l / (gap_l + top_r - p_right)
-        x_star = xl + t * (xr - xl)
-        all_v = left + t * (right - left)
-        v_star = _MAX(all_v, axis=0)
+        at_star = span[0] + t * (span[1] - span[0])  # every line, the chord, x*
+        x_star = at_star[lines + 1]
+        v_star = _MAX(at_star[:lines], axis=0)
         third = v_star > top_l + t * (p_right - top_l) + tol_v
-        keep = top_l + t * (top_r - top_l) - v_star > tol_v
+        keep = at_star[lines] - v_star > tol_v
         keep |= third
         xs_out.append(x_star[keep])
         vs_out.append(v_star[keep])
-        third &= (x_star > xl) & (x_star < xr)  # only an interval that shrinks is split
-        if not np.count_nonzero(third):
+        third &= (x_star > span[0, lines + 1]) & (x_star < span[1, lines + 1])
+        if not np.count_nonzero(third):  # only an interval that shrinks is split
             break
         split = third.nonzero()[0]
-        xl = np.concatenate((xl[split], x_star[split]))
-        xr = np.concatenate((x_star[split], xr[split]))
-        left = np.concatenate((left[:, split], all_v[:, split]), axis=1)
-        right = np.concatenate((all_v[:, split], right[:, split]), axis=1)
-        top_l, top_r = _MAX(left, axis=0), _MAX(right, axis=0)
-        bent = (~_ANY((left == top_l) & (right == top_r), axis=0)).nonzero()[0]
+        s = split.size
+        halves = np.empty((2, lines + 2, 2 * s))  # [left end, x*] then [x*, right end]
+        star = at_star[:, split]
+        np.take(span, split, axis=2, out=halves[:, :, :s], mode="clip")
+        halves[1, :, s:] = halves[1, :, :s]
+        halves[1, :, :s] = star
+        halves[0, :, s:] = star
+        _MAX(halves[:, :lines], axis=1, out=halves[:, lines])
+        on_top = halves[:, :lines] == halves[:, lines : lines + 1]
+        bent = (~_ANY(on_top[0] & on_top[1], axis=0)).nonzero()[0]
         if not bent.size:
             break
-        xl, xr, left, right = xl[bent], xr[bent], left[:, bent], right[:, bent]
-        top_l, top_r = top_l[bent], top_r[bent]
+        span = halves[:, :, bent]
     if len(xs_out) == 1:
         return xs_out[0], vs_out[0]
     return np.concatenate(xs_out), np.concatenate(vs_out)
@@ -783,19 +809,46 @@ def _best_move_wide(
 ) -> float:
     """``_best_move`` for a window holding many breakpoints (``xs[first:last]``, found with
     the same tolerance): the same candidates in the same order, the same arithmetic and the
-    same tie rule, in a few numpy calls instead of a Python loop over the window."""
-    xl, vl = xs.tolist(), vs.tolist()  # only the ends are looked up here
-    lo, hi = xl[0], xl[-1]
+    same tie rule, the window's in a few numpy calls instead of a Python loop, the three
+    window ends (after it in ``_best_move``'s order: they win only a strictly shorter move)
+    in Python."""
+    lo, hi = float(xs[0]), float(xs[-1])
     ends = [min(max(y, lo), hi) for y in (x, x + up, x - down)]
-    ys = np.concatenate((xs[first:last], ends))
-    vals = np.concatenate((vs[first:last], [_at(xl, vl, y) for y in ends]))
+    ys = xs[first:last]
     step = ys - x
-    totals = vals - np.where(ys > x, a * step, b * step)
-    top = float(totals.max())
+    totals = vs[first:last] - np.where(ys > x, a * step, b * step)
+    end_totals = []
+    for y, v in zip(ends, _at_each(xs, vs, ends), strict=True):
+        move = y - x
+        end_totals.append(v - (a * move if y > x else b * move))
+    top = max(float(totals.max()), *end_totals)
     near = top - 1e-12 * max(1.0, abs(top))
     distance = np.abs(step)
     distance[totals < near] = math.inf
-    return float(ys[distance.argmin()])
+    k = int(distance.argmin())
+    best_y, best_u = float(ys[k]), float(distance[k])
+    for y, total in zip(ends, end_totals, strict=True):
+        if total >= near and abs(y - x) < best_u:
+            best_y, best_u = y, abs(y - x)
+    return best_y
+
+
+def _at_each(xs: np.ndarray, vs: np.ndarray, ys: list[float]) -> list[float]:
+    """``_at`` of breakpoint arrays at each of a few levels ``ys`` (inside their domain): the
+    same neighbours (``searchsorted`` on the right is ``bisect_right``) and the same
+    arithmetic, without turning the whole arrays into lists."""
+    out = []
+    size = xs.size
+    for y, i in zip(ys, xs.searchsorted(ys, "right").tolist(), strict=True):
+        if i == 0:
+            out.append(float(vs[0]))
+        elif i == size:
+            out.append(float(vs[-1]))
+        else:
+            x_left, x_right = xs[i - 1 : i + 1].tolist()
+            v_left, v_right = vs[i - 1 : i + 1].tolist()
+            out.append(v_left + (v_right - v_left) * (y - x_left) / (x_right - x_left))
+    return out
 
 
 def solve_chain(
