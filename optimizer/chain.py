@@ -158,6 +158,8 @@ _ANY = np.logical_or.reduce
 #: and each shifted line's domain (V(x + C): c0, V(x - D): c2, V(x): c1)
 _WINDOWS = np.array([1, 0, 2, 1])
 _DOMAINS = np.array([0, 2, 1])
+#: both in one gather: the four window rows, then the three domain rows
+_COUNT_ROWS = np.concatenate((_WINDOWS, _DOMAINS))
 
 
 def _general_hour(
@@ -226,7 +228,8 @@ def _general_hour(
     # F_a, then F_b, then one value never inside a window: what an empty window gives
     # (``_ABSENT``; it also keeps every index of reduceat in range)
     f = np.concatenate((vs - a * xs, vs - b * xs, _ABSENT_ENTRY))
-    window = c[_WINDOWS]  # charge: breakpoints [c1, c0); discharge: [c2, c1)
+    rows = c[_COUNT_ROWS]
+    window = rows[:4]  # charge: breakpoints [c1, c0); discharge: [c2, c1)
     window[2:] += n
     # a sparse table when the windows hold many breakpoints: estimated from their density
     # (only speed depends on the choice; both give the same bits)
@@ -243,7 +246,7 @@ def _general_hour(
     val = np.interp(at.ravel(), xs, vs).reshape(k, m)
     val[0] -= a * up
     val[1] += b * down
-    seen = c[_DOMAINS[:k]]
+    seen = rows[4 : 4 + k]
     inside = seen >= 1
     inside &= seen < n
     ends[:, 2:lines] = _ABSENT
@@ -270,18 +273,16 @@ def _window_maxima(f: np.ndarray, window: np.ndarray, sparse: bool) -> np.ndarra
     sparse table (``log2`` of the longest window vectorised maxima: less work when the
     windows hold many entries). A maximum is exact either way, so both give the same bits."""
     pairs, count = window.shape[0] // 2, window.shape[1]
-    begin, end = window[0::2], window[1::2]
-    span = end - begin
-    empty = span == 0
-    begin = np.where(empty, f.size - 1, begin)  # reads f's last entry
     if not sparse:
-        ends = np.empty((pairs, count, 2), dtype=window.dtype)
-        ends[:, :, 0] = begin
-        ends[:, :, 1] = end
-        maxima: np.ndarray = np.maximum.reduceat(f, ends.ravel())
-        return maxima[0::2].reshape(pairs, count)
-    span[empty] = 1
-    longest = int(span.max())
+        ends = window.reshape(pairs, 2, count).transpose(0, 2, 1).ravel()
+        maxima: np.ndarray = np.maximum.reduceat(f, ends)[0::2].reshape(pairs, count)
+        maxima[window[1::2] == window[0::2]] = f[-1]
+        return maxima
+    begin = window[0::2]
+    span = window[1::2] - begin
+    empty = span == 0
+    np.maximum(span, 1, out=span)
+    longest = int(_MAX(span, axis=None))
     depth = longest.bit_length() - 1  # the sparse table's top level
     table = np.empty((depth + 1, f.size))
     table[0] = f
@@ -296,6 +297,7 @@ def _window_maxima(f: np.ndarray, window: np.ndarray, sparse: bool) -> np.ndarra
         first, second = lattice.sparse_halves(begin, span, f.size)
     flat = table.ravel()
     maxima = np.maximum(flat[first], flat[second])
+    maxima[empty] = f[-1]
     return maxima
 
 
@@ -320,8 +322,9 @@ def _kinks(
     values of every line, the chord and the position at ``x*`` are one interpolation."""
     lines = ends.shape[1] - 1
     span = np.empty((2, lines + 2, bent.size))  # end x (lines, top, position) x interval
-    np.take(ends, bent, axis=2, out=span[:, : lines + 1], mode="clip")
-    span[:, lines + 1] = g[bent + _PAIR]
+    span[:, : lines + 1] = ends[:, :, bent]
+    span[0, lines + 1] = g[bent]
+    span[1, lines + 1] = g[bent + 1]
     xs_out, vs_out = [], []
     for _ in range(lines):
         cols = np.arange(span.shape[2])
@@ -346,7 +349,7 @@ def _kinks(
         s = split.size
         halves = np.empty((2, lines + 2, 2 * s))  # [left end, x*] then [x*, right end]
         star = at_star[:, split]
-        np.take(span, split, axis=2, out=halves[:, :, :s], mode="clip")
+        halves[:, :, :s] = span[:, :, split]
         halves[1, :, s:] = halves[1, :, :s]
         halves[1, :, :s] = star
         halves[0, :, s:] = star
@@ -414,7 +417,8 @@ def _simplify(
                     drop = (~keep).nonzero()[0]
                     at = kept.searchsorted(drop)
                     lo, hi = kept[at - 1], kept[at]  # the kept points around each dropped one
-                    chord = v[lo] + (x[drop] - x[lo]) * (v[hi] - v[lo]) / (x[hi] - x[lo])
+                    v_lo, x_lo = v[lo], x[lo]
+                    chord = v_lo + (x[drop] - x_lo) * (v[hi] - v_lo) / (x[hi] - x_lo)
                     off = np.abs(v[drop] - chord)
                     if not np.count_nonzero(off > tol_v):
                         break
