@@ -154,6 +154,7 @@ _FLOOR_LOG2 = np.concatenate(([0], np.frexp(np.arange(1, 1 << 15))[1] - 1)).asty
 #: reductions called directly (ndarray.max/any go through Python wrappers: ~1 us a call)
 _MAX = np.maximum.reduce
 _ANY = np.logical_or.reduce
+_SUM = np.add.accumulate
 #: rows of the grid counts that bound each window (charge: [c1, c0), discharge: [c2, c1))
 #: and each shifted line's domain (V(x + C): c0, V(x - D): c2, V(x): c1)
 _WINDOWS = np.array([1, 0, 2, 1])
@@ -459,28 +460,31 @@ def _merged(
     """The concave function that starts at (``left``, ``left_v``) and follows ``slopes``
     (any order: sorted here, decreasing) over ``lengths``, restricted to ``[0, width]``;
     neighbouring pieces whose joint is within ``tol_v`` of their chord become one."""
-    order = np.argsort(-slopes, kind="stable")
+    order = (-slopes).argsort(kind="stable")
     s, ln = slopes[order], lengths[order]
-    new = np.concatenate((_TRUE, (s[:-1] - s[1:]) * np.minimum(ln[:-1], ln[1:]) > tol_v))
-    if np.count_nonzero(new) < new.size:  # equal slopes: one piece (their lengths add up)
-        starts = new.nonzero()[0]
+    apart = (s[:-1] - s[1:]) * np.minimum(ln[:-1], ln[1:]) > tol_v
+    if np.count_nonzero(apart) < apart.size:  # equal slopes: one piece (their lengths add up)
+        starts = np.concatenate((_TRUE, apart)).nonzero()[0]
         s, ln = s[starts], np.add.reduceat(ln, starts)
     x = np.empty(s.size + 1)
     v = np.empty(s.size + 1)
     x[0], v[0] = left, left_v
-    np.cumsum(ln, out=x[1:])
-    np.cumsum(s * ln, out=v[1:])
+    _SUM(ln, out=x[1:])  # cumulative sums (``np.cumsum`` without its Python wrapper)
+    _SUM(s * ln, out=v[1:])
     x[1:] += left
     v[1:] += left_v
     lo, hi = max(left, 0.0), min(float(x[-1]), width)
     if lo == left and hi == x[-1]:
         return x, v
-    inside = (x > lo + tol_x) & (x < hi - tol_x)
-    ends = np.interp(np.array([lo, hi]), x, v)
-    return (
-        np.concatenate(((lo,), x[inside], (hi,))),
-        np.concatenate((ends[:1], v[inside], ends[1:])),
-    )
+    # the points strictly inside (lo + tol_x, hi - tol_x): one run of the sorted x
+    first = int(x.searchsorted(lo + tol_x, "right"))
+    last = max(int(x.searchsorted(hi - tol_x)), first)
+    out = np.empty((2, last - first + 2))
+    out[0, 0], out[0, -1] = lo, hi
+    out[1, :: last - first + 1] = np.interp(out[0, :: last - first + 1], x, v)
+    out[0, 1:-1] = x[first:last]
+    out[1, 1:-1] = v[first:last]
+    return out[0], out[1]
 
 
 def _concave_hour(
