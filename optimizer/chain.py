@@ -128,8 +128,12 @@ MAX_LATTICE_LEVELS = 4096
 MAX_LATTICE_ENTRIES = 6_000_000
 #: window maxima of the general step by sparse table when reduceat would touch (by an estimate
 #: from the breakpoints' density) this many times more entries than the table has (as
-#: ``optimizer.lattice.SPARSE_RATIO``)
+#: ``optimizer.lattice.SPARSE_RATIO``) ...
 SPARSE_RATIO = 4.0
+#: ... or when V has more breakpoints than this: reduceat's cost per window then outweighs the
+#: table's (measured on whole chains, one core: a 168-h battery over drifting very negative
+#: prices, ~1,000-3,400 breakpoints, 10 % less in all and 31 % less in the general step)
+SPARSE_BREAKPOINTS = 512
 #: the most levels a chain's lattice is solved on when its values are kept every k-th hour
 #: only (the rows between recomputed going forward: up to twice the recursion's work; a year
 #: on 1,369 levels, one-way efficiencies 0.95 / 0.95: ~0.65 s of one core whatever the
@@ -232,10 +236,11 @@ def _general_hour(
     rows = c[_COUNT_ROWS]
     window = rows[:4]  # charge: breakpoints [c1, c0); discharge: [c2, c1)
     window[2:] += n
-    # a sparse table when the windows hold many breakpoints: estimated from their density
-    # (only speed depends on the choice; both give the same bits)
+    # a sparse table when the windows hold many breakpoints (estimated from their density) or
+    # V has many (only speed depends on the choice; both give the same bits)
     held = (m - 1) * n * (up + down) / width if width > 0 else 0.0
-    best = _window_maxima(f, window, held > SPARSE_RATIO * n.bit_length() * f.size)
+    sparse = n > SPARSE_BREAKPOINTS or held > SPARSE_RATIO * n.bit_length() * f.size
+    best = _window_maxima(f, window, sparse)
     rated = np.array([[a], [b]]) * g
     np.add(best, rated[:, :-1], out=ends[0, :2])
     np.add(best, rated[:, 1:], out=ends[1, :2])
@@ -261,6 +266,8 @@ def _general_hour(
     if not np.count_nonzero(bent):
         return g, v, False
     xc, vc = _kinks(g, bent.nonzero()[0], ends, tol_v)
+    if not xc.size:  # every kink within tol_v of its chord
+        return g, v, True
     x = np.concatenate((g, xc))
     order = x.argsort(kind="stable")
     return x[order], np.concatenate((v, vc))[order], True
