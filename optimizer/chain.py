@@ -159,12 +159,9 @@ _FLOOR_LOG2 = np.concatenate(([0], np.frexp(np.arange(1, 1 << 15))[1] - 1)).asty
 _MAX = np.maximum.reduce
 _ANY = np.logical_or.reduce
 _SUM = np.add.accumulate
-#: rows of the grid counts that bound each window (charge: [c1, c0), discharge: [c2, c1))
-#: and each shifted line's domain (V(x + C): c0, V(x - D): c2, V(x): c1)
-_WINDOWS = np.array([1, 0, 2, 1])
+#: rows of the grid counts that bound each shifted line's domain (V(x + C): c0, V(x - D): c2,
+#: V(x): c1)
 _DOMAINS = np.array([0, 2, 1])
-#: both in one gather: the four window rows, then the three domain rows
-_COUNT_ROWS = np.concatenate((_WINDOWS, _DOMAINS))
 
 
 def _general_hour(
@@ -233,14 +230,14 @@ def _general_hour(
     # F_a, then F_b, then one value never inside a window: what an empty window gives
     # (``_ABSENT``; it also keeps every index of reduceat in range)
     f = np.concatenate((vs - a * xs, vs - b * xs, _ABSENT_ENTRY))
-    rows = c[_COUNT_ROWS]
-    window = rows[:4]  # charge: breakpoints [c1, c0); discharge: [c2, c1)
-    window[2:] += n
+    # windows: charge, the breakpoints [c1, c0) of F_a; discharge, [c2, c1) of F_b (from n)
+    begin = c[1:] + np.array([[0], [n]])
+    span = c[:2] - c[1:]
     # a sparse table when the windows hold many breakpoints (estimated from their density) or
     # V has many (only speed depends on the choice; both give the same bits)
     held = (m - 1) * n * (up + down) / width if width > 0 else 0.0
     sparse = n > SPARSE_BREAKPOINTS or held > SPARSE_RATIO * n.bit_length() * f.size
-    best = _window_maxima(f, window, sparse)
+    best = _range_maxima(f, begin, span, sparse)
     rated = np.array([[a], [b]]) * g
     np.add(best, rated[:, :-1], out=ends[0, :2])
     np.add(best, rated[:, 1:], out=ends[1, :2])
@@ -252,7 +249,7 @@ def _general_hour(
     val = np.interp(at.ravel(), xs, vs).reshape(k, m)
     val[0] -= a * up
     val[1] += b * down
-    seen = rows[4 : 4 + k]
+    seen = c[0::2] if k == 2 else c[_DOMAINS]
     inside = seen >= 1
     inside &= seen < n
     ends[:, 2:lines] = _ABSENT
@@ -277,18 +274,25 @@ def _window_maxima(f: np.ndarray, window: np.ndarray, sparse: bool) -> np.ndarra
     """``max f[begin : end]`` for every window: ``window`` holds rows of window starts and
     ends in turn (begin, end, begin, end, ...; ``end`` exclusive, ``begin <= end``; an
     empty window gives the last entry of ``f``, which no window holds: the caller's value for
-    it); one row of maxima per pair. By one ``maximum.reduceat``, or with ``sparse`` by a
-    sparse table (``log2`` of the longest window vectorised maxima: less work when the
-    windows hold many entries). A maximum is exact either way, so both give the same bits."""
-    pairs, count = window.shape[0] // 2, window.shape[1]
-    if not sparse:
-        ends = window.reshape(pairs, 2, count).transpose(0, 2, 1).ravel()
-        maxima: np.ndarray = np.maximum.reduceat(f, ends)[0::2].reshape(pairs, count)
-        maxima[window[1::2] == window[0::2]] = f[-1]
-        return maxima
+    it); one row of maxima per pair (``_range_maxima``)."""
     begin = window[0::2]
-    span = window[1::2] - begin
+    return _range_maxima(f, begin, window[1::2] - begin, sparse)
+
+
+def _range_maxima(f: np.ndarray, begin: np.ndarray, span: np.ndarray, sparse: bool) -> np.ndarray:
+    """``max f[begin : begin + span]`` for every entry of ``begin`` and ``span`` (``span >= 0``;
+    overwritten; an empty range gives the last entry of ``f``). By one ``maximum.reduceat``,
+    or with ``sparse`` by a sparse table (``log2`` of the longest range vectorised maxima:
+    less work when the ranges hold many entries). A maximum is exact either way, so both
+    give the same bits."""
     empty = span == 0
+    if not sparse:
+        ends = np.empty((*begin.shape, 2), dtype=begin.dtype)  # begin, end, begin, end, ...
+        ends[..., 0] = begin
+        np.add(begin, span, out=ends[..., 1])
+        maxima: np.ndarray = np.maximum.reduceat(f, ends.ravel())[0::2].reshape(begin.shape)
+        maxima[empty] = f[-1]
+        return maxima
     np.maximum(span, 1, out=span)
     longest = int(_MAX(span, axis=None))
     depth = longest.bit_length() - 1  # the sparse table's top level
