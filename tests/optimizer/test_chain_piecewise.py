@@ -133,3 +133,25 @@ def test_many_breakpoints_give_the_same_bits_by_either_window_method(
     for (x1, v1), (x2, v2) in zip(table.tables, reduceat.tables, strict=True):
         np.testing.assert_array_equal(x1, x2)
         np.testing.assert_array_equal(v1, v2)
+
+
+@given(
+    st.lists(st.floats(-1e6, 1e6), min_size=8, max_size=80),
+    st.lists(st.tuples(st.integers(0, 40), st.integers(2, 40)), min_size=1, max_size=40),
+)
+def test_windows_longer_than_the_level_table_take_the_shared_halves(
+    values: list[float], windows: list[tuple[int, int]]
+) -> None:
+    # windows longer than chain._FLOOR_LOG2 covers (2**15 entries; here 2, so that any window
+    # of two or more does) find their covering halves by lattice.sparse_halves: the same maxima
+    # (one window of 3 whose maximum is its last entry, beyond the first half, among them)
+    f = np.asarray([*values, chain._ABSENT])
+    f[2] = max(values) + 1.0
+    windows = [(0, 3), *windows]
+    begin = np.array([min(b, f.size - 1) for b, _ in windows]).reshape(1, -1)
+    end = np.clip(begin + np.array([[n for _, n in windows]]), begin, f.size - 1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chain, "_FLOOR_LOG2", chain._FLOOR_LOG2[:2])
+        got = chain._window_maxima(f, np.concatenate((begin, end)), True)
+    for b, e, m in zip(begin.ravel(), end.ravel(), got.ravel(), strict=True):
+        assert m == (f[b:e].max() if e > b else chain._ABSENT)
