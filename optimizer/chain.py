@@ -160,9 +160,6 @@ WIDE_WINDOW = 24
 
 _TRUE = np.array([True])
 _SOURCES = np.array([[0], [1], [2]])
-#: the two ends of each interval (its index and the next)
-_PAIR = np.array([[0], [1]])
-_ZERO = np.zeros(1)
 #: the value of a line on an interval where it does not exist (finite: no inf - inf)
 _ABSENT = -1e150
 #: the last entry of the general step's window values: what every empty window reads
@@ -427,9 +424,9 @@ def _simplify(
     dx = x[1:] - x[:-1]
     close = dx <= tol_x
     if np.count_nonzero(close):  # close points are adjacent: one maximum per run
-        new = np.concatenate((_TRUE, ~close))
-        v = np.maximum.reduceat(v, new.nonzero()[0])
-        x = x[new]
+        starts = np.concatenate((_TRUE, ~close)).nonzero()[0]
+        v = np.maximum.reduceat(v, starts)
+        x = x[starts]
         dx = x[1:] - x[:-1]
     m = x.size
     if m > 2:
@@ -454,7 +451,9 @@ def _simplify(
                     worst = np.maximum.reduceat(off, first.nonzero()[0])
                     run = first.cumsum() - 1
                     keep[drop[(off == worst[run]) & (off > tol_v)]] = True
-            x, v = x[keep], v[keep]
+                x, v = x[kept], v[kept]  # the points kept, by index
+            else:
+                x, v = x[keep], v[keep]
     return x, v
 
 
