@@ -222,6 +222,11 @@ def main(argv: Sequence[str] | None = None) -> int:
          prd(duration_h=168.0, max_cycles_per_day=0.1), continuous),
         ("-1200 +- 50, round trip 0.5, cap 3, 31 days", flat_noisy(-1200.0, 50.0, 31),
          prd(round_trip_efficiency=0.5, max_cycles_per_day=3.0), daily),
+        # stop 18: realistic daily years whose capped days leave a duality gap (the
+        # Lagrangian certificate cannot hold there): per-day MILPs on 18 and 23 days
+        ("solar dips, cap 2", solar_dips(year), prd(max_cycles_per_day=2.0), daily),
+        ("90 % negative hours, cap 3", negative_hours(year, 0.9), prd(max_cycles_per_day=3.0),
+         daily),
         ("31 days of -1200, cap 1, continuous", flat(-1200.0, 31), prd(max_cycles_per_day=1.0),
          continuous),
         ("366 days of -1200 +- 50, cap 1, continuous", flat_noisy(-1200.0, 50.0, 366),
