@@ -9,9 +9,16 @@ so the starting level is exactly on the grid. One hour may move the level up by 
 ``W = floor(P / (eta_d·h))`` steps (discharging ``m·h·eta_d`` MW), so every transition is an
 exactly feasible power and each move is either a charge, a discharge or idle -- never both.
 The grid spans the levels a schedule can use (in ``daily`` mode only those a day can reach and
-come back from) in N steps, N chosen in ``LEVELS`` to lose as little of the full-power moves
-as possible to rounding, and larger when needed for at least ``MIN_STEPS_PER_HOUR`` steps per
-full-power hour (within ``MAX_LEVELS`` and a ~40 MB bound on the value tables).
+come back from) in about N steps, N chosen in ``LEVELS`` to lose as little as possible to
+rounding -- of the full-power moves, of the room between the start and each SoC bound (a step
+that divides the room whole keeps the bound on the grid: a start just above the floor could
+otherwise not be emptied), and of the daily cap -- and larger when needed for at least
+``MIN_STEPS_PER_HOUR`` steps per full-power hour (within ``MAX_LEVELS`` and a ~40 MB bound on
+the value tables). Where the best such grid loses more than ``GOOD_LOSS`` (0.5 %), the
+coarsest finer grid up to ``FINE_LEVELS`` steps that does not is taken (the PRD battery's grid
+of 177 levels loses 0.24 %: unchanged). Over 3,309 unseeded cases of the property tests'
+strategies none is now below 99 % of ``optimal``; before, 12 of 1,215 were (a start 0.37 % of
+the window above the floor earned nothing, rounding of the full-power moves cost up to 1.5 %).
 
 Recursion. With ``a_t = p_t / eta_c`` (grid cost of a stored MWh) and
 ``b_t = (p_t - kappa)·eta_d`` (net income of a withdrawn stored MWh),
@@ -110,8 +117,8 @@ LEVELS = range(150, 201)
 #: looked at (``make_grid``; the PRD battery's grid loses 0.24 %)
 GOOD_LOSS = 0.005
 FINE_LEVELS = 400
-#: A capped chain's grid may have this many levels even where its exact recursion then
-#: exceeds ``MAX_CAPPED_STATE_HOURS`` (``chain_grid``).
+#: A capped chain's grid may have this many levels where its exact recursion exceeds
+#: ``MAX_CAPPED_STATE_HOURS`` even at ``LEVELS.start`` levels (``chain_grid``).
 CAPPED_CHAIN_LEVELS = 200
 #: Minimum grid steps per full-power hour.
 MIN_STEPS_PER_HOUR = 4
@@ -419,8 +426,8 @@ def chain_grid(battery: Battery, hours: int) -> Grid:
     """The grid of a ``continuous`` chain of ``hours`` hours: its value tables within
     ``MAX_TABLE_VALUES``; with a cycle limit, also as many levels as keep
     ``_capped_chain_exact`` within ``MAX_CAPPED_STATE_HOURS`` (its states are ~(levels + cap
-    steps) x cap steps), but not fewer than ``CAPPED_CHAIN_LEVELS`` (a chain over the bound
-    at those is searched instead)."""
+    steps) x cap steps) if that leaves at least ``LEVELS.start``, else up to
+    ``CAPPED_CHAIN_LEVELS`` (a chain over the bound even then is searched instead)."""
     most = MAX_TABLE_VALUES // (hours + 1)
     cap = battery.daily_withdrawal_cap_mwh
     if cap is not None:
@@ -429,7 +436,8 @@ def chain_grid(battery: Battery, hours: int) -> Grid:
         r = max(cap / (battery.energy_mwh * (battery.max_soc - battery.min_soc)), 1e-12)
         q = MAX_CAPPED_STATE_HOURS / (2 * hours)
         fits = (math.sqrt((1 + r) ** 2 + 4 * r * (1 + r) * q) - (1 + r)) / (2 * r * (1 + r))
-        most = min(most, max(CAPPED_CHAIN_LEVELS, math.floor(fits) - 1))
+        fits_levels = math.floor(fits) - 1
+        most = min(most, fits_levels if fits_levels >= LEVELS.start else CAPPED_CHAIN_LEVELS)
     return make_grid(battery, max_levels=most)
 
 

@@ -405,6 +405,56 @@ def test_a_start_just_above_the_floor_can_still_be_emptied(
         assert grid.start * grid.step_mwh >= 0.99 * room
 
 
+def test_a_capped_two_day_chain_starting_between_grid_steps_is_near_optimal() -> None:
+    # found by an unseeded run of the property test: the start 0.09375 of the window above
+    # the floor on steps that did not divide it kept dp at 98.998 % of optimal
+    battery = Battery(
+        power_mw=2.0,
+        duration_h=7.0,
+        round_trip_efficiency=1.0,
+        min_soc=0.0,
+        max_soc=1.0,
+        initial_soc=0.09375,
+        max_cycles_per_day=0.5,
+    )
+    prices = [np.array([312.0] + [59.0] * 22), np.full(23, 155.0)]
+    run, best = check_run(NAME, days_from(prices), battery, horizon=Horizon.CONTINUOUS)
+    assert total(best) > 0
+    assert total(run) >= 0.99 * total(best)
+
+
+# four days at 2 cycles a day: over the exact recursion's bound at 150-200 levels, so only
+# searched (96.9 % of optimal); a grid of fewer levels keeps it within the bound (99.7 %)
+FOUR_DAYS = [
+    [-50, 100, 0, 0, 1975, 100, 3517, 968, 2869, 9000, 0, -50, 3961, 9000, 837, 0, -98, -50,
+     -426, -50, 100, -50, 2294],
+    [3840, 3906, 3476, 0, 2422, 3382, 100, 9000, -50, -428, 1709, 100, 4103, 100, 1945, 3170,
+     1764, 0, 1762, 4458, 1431, 100, 912, 4795],
+    [458, 100, 2506, 4756, 2093, 2637, 3330, 1641, 608, 100, 2120, 1332, 1738, 100, 1271, 3900,
+     -474, 2086, -50, -50, 2447, 675, 3845],
+    [-50, 3050, 0, 2744, 3069, 2895, 0, 100, -199, 2945, 1076, 2138, -50, -92, 0, -50, 0, 4802,
+     0, 3279, 0, 100, 3193, -50, -60],
+]  # fmt: skip
+
+
+def test_a_four_day_chain_at_two_cycles_fits_the_exact_recursion() -> None:
+    battery = Battery(
+        power_mw=27.59638243799987,
+        duration_h=6.814346426741384,
+        round_trip_efficiency=0.7487144146631505,
+        charge_efficiency=0.636224501147503,
+        discharge_efficiency=0.7257485010259128,
+        min_soc=0.15795498504701647,
+        max_soc=0.7532987287494158,
+        max_cycles_per_day=2.0,
+    )
+    prices = [np.array(day, dtype=float) for day in FOUR_DAYS]
+    _, _, flat, offsets, grid = _chain_parts(prices, battery)
+    assert _capped_chain_exact(flat, offsets, battery, grid) is not None
+    run, best = check_run(NAME, days_from(prices), battery, horizon=Horizon.CONTINUOUS)
+    assert total(run) >= 0.99 * total(best)
+
+
 def test_a_capped_grid_holds_a_whole_number_of_cap_steps_where_it_can() -> None:
     # without a cap the grid's size keeps the most of the full-power moves; with half a cycle
     # a day it also keeps the cap whole: here 85 steps instead of 80.5
