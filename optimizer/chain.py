@@ -366,6 +366,8 @@ def _kinks(
         keep |= third
         xs_out.append(x_star[keep])
         vs_out.append(v_star[keep])
+        if not np.count_nonzero(third):  # no third line above a crossing: nothing to split
+            break
         third &= (x_star > span[0, lines + 1]) & (x_star < span[1, lines + 1])
         if not np.count_nonzero(third):  # only an interval that shrinks is split
             break
