@@ -215,12 +215,7 @@ def test_real_apatzingan_days_near_optimal() -> None:
     assert 99.9 <= row.pct_of_optimal <= 100.0 + 1e-6
 
 
-@given(
-    battery=batteries(),
-    prices=st.lists(st.integers(23, 25).flatmap(day_prices), min_size=1, max_size=3),
-    horizon=st.sampled_from(Horizon),
-)
-def test_property_valid_and_never_beats_optimal(
+def _valid_and_within_one_percent(
     battery: Battery, prices: list[np.ndarray], horizon: Horizon
 ) -> None:
     run, best = check_run(NAME, days_from(prices), battery, horizon=horizon)
@@ -232,6 +227,27 @@ def test_property_valid_and_never_beats_optimal(
     every = np.concatenate(prices)
     slack = max(1e-6 * max(1.0, abs(total(best))), every.size * _tie_tolerance(every, battery))
     assert total(run) >= 0.99 * total(best) - slack
+
+
+PROPERTY_PRICES = st.lists(st.integers(23, 25).flatmap(day_prices), min_size=1, max_size=3)
+
+
+@given(battery=batteries(), prices=PROPERTY_PRICES, horizon=st.sampled_from(Horizon))
+def test_property_valid_and_never_beats_optimal(
+    battery: Battery, prices: list[np.ndarray], horizon: Horizon
+) -> None:
+    _valid_and_within_one_percent(battery, prices, horizon)
+
+
+@pytest.mark.slow
+@settings(max_examples=800)
+@given(battery=batteries(), prices=PROPERTY_PRICES, horizon=st.sampled_from(Horizon))
+def test_property_over_many_more_examples(
+    battery: Battery, prices: list[np.ndarray], horizon: Horizon
+) -> None:
+    # the same property over 800 other examples (unseeded runs of 3,300-3,400 examples each
+    # found none below 99 %; before the grid held the SoC bounds, 12 of 1,215 were)
+    _valid_and_within_one_percent(battery, prices, horizon)
 
 
 def test_capped_chain_carries_a_charge_into_the_next_day() -> None:
