@@ -14,7 +14,16 @@ pass recomputes the hours between from them (the same bits; up to twice the work
 ``MAX_KEPT_LEVELS`` levels: one-way efficiencies 0.95 / 0.95 (round trip 0.9025 = 361/400)
 give 1,369 levels, a year in ~0.65 s. Otherwise (a round trip like 0.8736 or 0.92 / 0.92
 over a year, or a 168-hour battery: thousands of levels) it takes the piecewise-linear
-recursion below (``solve_piecewise``), whose cost grows with the breakpoints.
+recursion below (``solve_piecewise``), whose cost grows with the breakpoints -- and where
+the lattice has at most ``MAX_SWITCH_LEVELS`` levels, the recursion gives way to it as soon
+as the hours left, costed at the last ``CHECK_EVERY`` hours' rate by a work model of both
+routes (``WorkModel``: breakpoint and level counts, never a clock), would cost more than
+the whole lattice. Both are exact; the switch only bounds the work. Measured (a year, one
+core, ``bench/bench_worst_case.py``): -1200 +- 1 at 0.92 / 0.92 1.7 -> 0.73 s (2,071 levels),
+at round trip 0.8736 1.82 -> 1.22 s (4,206 levels), prices drifting far below zero with a
+168-h battery 16.9 -> 1.14 s (5,576 levels); on real-looking prices (10 breakpoints) and
+over solar dips with a 168-h battery (166) the recursion stays, as before (0.39-0.41 and
+1.22 s; that battery's lattice, 8,364 levels from a start at 0.5, would take ~1.5 s).
 
 Notation of ``optimizer.envelope``: stored energy above the floor ``x`` in ``[0, W]``, from
 ``x0`` at the start of the chain back to ``x0`` at its end; in hour ``t`` the level moves by
@@ -152,9 +161,13 @@ SPARSE_BREAKPOINTS = 512
 #: only (the rows between recomputed going forward: up to twice the recursion's work; a year
 #: on 1,369 levels, one-way efficiencies 0.95 / 0.95: ~0.65 s of one core whatever the
 #: prices, where the piecewise recursion takes 0.5 s on real-looking prices but ~2 s over
-#: nearly flat very negative ones; on 2,071 levels (0.92 / 0.92) the lattice's ~1 s is more
-#: than the piecewise recursion's worst known, so it stays there)
+#: nearly flat very negative ones; above, the recursion runs first and gives way to the
+#: lattice where its breakpoints would cost more, ``MAX_SWITCH_LEVELS``)
 MAX_KEPT_LEVELS = 1700
+#: a chain whose lattice is larger, up to this many levels, starts with the piecewise
+#: recursion and switches to the lattice (every k-th hour's values kept) where the
+#: breakpoints make the recursion the dearer of the two (``solve``, ``WorkModel``)
+MAX_SWITCH_LEVELS = 9000
 #: breakpoints in a forward step's window above which its candidates are compared in numpy
 WIDE_WINDOW = 24
 
@@ -702,6 +715,39 @@ class LatticeTables(Sequence[Table]):
         return self.levels[finite], row[finite]
 
 
+@dataclass(frozen=True)
+class WorkModel:
+    """What an hour costs each route, in microseconds of one core (fitted on whole years,
+    ``bench/bench_worst_case.py``: the general step ~80 us plus ~0.37 us a breakpoint, a
+    concave or split hour ~20 us plus ~0.1 us a breakpoint, a copied period hour ~2 us; a
+    lattice hour ~60 us plus ~0.014 us a level, the recomputed rows included). Only a model:
+    it decides from breakpoint and level counts, never from a clock, so the route taken
+    does not depend on the machine or its load."""
+
+    general_us: float = 80.0
+    general_point_us: float = 0.37
+    concave_us: float = 20.0
+    concave_point_us: float = 0.1
+    copied_us: float = 2.0
+    lattice_us: float = 60.0
+    lattice_level_us: float = 0.014
+
+    def lattice_hours(self, levels: int, hours: int) -> float:
+        """The modelled cost of ``hours`` hours on a lattice of ``levels`` levels."""
+        return hours * (self.lattice_us + self.lattice_level_us * levels)
+
+
+WORK = WorkModel()
+
+
+class _OverBudget(Exception):
+    """The piecewise recursion's modelled cost for the hours left passed its budget."""
+
+    def __init__(self, hour: int) -> None:
+        super().__init__(hour)
+        self.hour = hour
+
+
 def value_functions(
     buy: np.ndarray,
     sell: np.ndarray,
@@ -709,11 +755,14 @@ def value_functions(
     *,
     end: Table | None = None,
     deadline_s: float | None = None,
+    budget_us: float | None = None,
 ) -> tuple[list[Table], int]:
     """The value-to-go ``V_t`` for ``t = 0 .. n`` (``V_n``: ``end``, by default 0 at ``x0``,
     the end condition; then ``V_0(x0)`` is the optimum) by the backward recursion of the
     module docstring, and the peak breakpoint count. A given ``end`` (breakpoints and values,
-    e.g. a later part of the chain's ``V``) re-prices a stretch of hours in front of it."""
+    e.g. a later part of the chain's ``V``) re-prices a stretch of hours in front of it.
+    With ``budget_us``, every ``CHECK_EVERY`` hours the hours left are costed at the rate of
+    the last ``CHECK_EVERY`` (``WORK``); past the budget, ``_OverBudget`` is raised."""
     n = buy.size
     up, down, width = chain.up_mwh, chain.down_mwh, chain.width_mwh
     tol_x, tol_v = chain.tol_x, chain.tol_v(buy, sell)
@@ -729,32 +778,42 @@ def value_functions(
     same = 0  # hours after t with t's rates, one after another
     period = 0  # k with V_t = V_{t+k} + rise over hours of one rate (0: none seen)
     rise = 0.0
+    spent = 0.0  # modelled cost of the hours since the last check (``WORK``)
     for t in range(n - 1, -1, -1):
-        if deadline_s is not None and t % CHECK_EVERY == 0 and time.monotonic() > deadline_s:
-            raise DeadlineExceededError(
-                "the request's deadline passed while scheduling the continuous chain"
-            )
+        if t % CHECK_EVERY == 0:
+            if deadline_s is not None and time.monotonic() > deadline_s:
+                raise DeadlineExceededError(
+                    "the request's deadline passed while scheduling the continuous chain"
+                )
+            if budget_us is not None and n - 1 - t >= CHECK_EVERY:
+                if spent / CHECK_EVERY * (t + 1) > budget_us:
+                    raise _OverBudget(t)
+                spent = 0.0
         a, b = buys[t], sells[t]
         same = same + 1 if t + 1 < n and a == buys[t + 1] and b == sells[t + 1] else 0
         if period and same > period:  # V_t = V_{t+k} + rise (module docstring)
             xs, earlier = tables[t + period]
             vs = earlier + rise
             tables[t], sizes[t] = (xs, vs), xs.size
+            spent += WORK.copied_us
             continue
         if period:  # back to recursing from a copied V: its own shape
             pieces = _concave_pieces(xs, vs, tol_v)
             period = 0
         if pieces is not None and a >= b:
+            spent += WORK.concave_us + WORK.concave_point_us * xs.size
             xs, vs = _concave_hour(xs, vs, pieces, a, b, up, down, width, tol_x, tol_v)
             lengths = xs[1:] - xs[:-1]
             pieces = ((vs[1:] - vs[:-1]) / lengths, lengths)
         else:
             if pieces is not None:
+                spent += WORK.concave_us + WORK.concave_point_us * xs.size
                 (xc, vc), (xd, vd) = _split_hour(
                     xs, vs, pieces, a, b, up, down, width, tol_x, tol_v
                 )
                 xs, vs, crossed = _upper(xc, vc, xd, vd)
             else:
+                spent += WORK.general_us + WORK.general_point_us * xs.size
                 xs, vs, crossed = _general_hour(
                     xs, vs, a, b, up, down, width, shifts, spread, bounds, tol_v
                 )
@@ -911,11 +970,27 @@ def solve(
     or at most ``MAX_KEPT_LEVELS`` levels with every k-th hour's values kept (the smallest k
     that fits; ``lattice.ChainValues`` recomputes the others) -- a fixed cost per hour
     whatever the prices -- else by the piecewise-linear recursion of this module
-    (``solve_piecewise``). Which one depends on the battery and the chain's length only (and
-    ``closed``, see ``lattice_of``)."""
+    (``solve_piecewise``), which, where the lattice has at most ``MAX_SWITCH_LEVELS``
+    levels, gives way to the lattice as soon as the hours left would cost it more than the
+    whole lattice (``WorkModel``: breakpoint counts, not a clock). Which route depends on
+    the battery, the chain's length and the breakpoints met (and ``closed``, see
+    ``lattice_of``), never on the machine."""
     grid = lattice_of(chain, buy.size, closed=closed)
+    note = ""
     if grid is None:
-        return _piecewise(buy, sell, chain, deadline_s)
+        big = None
+        if not closed:
+            big = lattice.chain_lattice(
+                chain.width_mwh, chain.x0_mwh, chain.up_mwh, chain.down_mwh,
+                MAX_SWITCH_LEVELS, buy.size,
+            )  # fmt: skip
+        if big is None:
+            return _piecewise(buy, sell, chain, deadline_s)
+        budget = WORK.lattice_hours(big.levels.size, buy.size)
+        try:
+            return _piecewise(buy, sell, chain, deadline_s, budget_us=budget)
+        except _OverBudget as over:
+            grid, note = big, f"; the piecewise recursion gave way at hour {over.hour}"
     m = grid.levels.size
     every = 1  # keep every hour's values when they fit MAX_LATTICE_ENTRIES, else every k-th
     while m * (-(-buy.size // every) + 1) > MAX_LATTICE_ENTRIES:
@@ -927,7 +1002,7 @@ def solve(
         tables=LatticeTables(grid.levels, values),
         moves=lattice.chain_moves(values, buy, sell, grid),
         value=float(values[0][grid.start]),
-        route=route + (f", every {every} hours' values kept" if every > 1 else ""),
+        route=route + (f", every {every} hours' values kept" if every > 1 else "") + note,
     )
 
 
@@ -961,9 +1036,13 @@ def solve_piecewise(
 
 
 def _piecewise(
-    buy: np.ndarray, sell: np.ndarray, chain: Chain, deadline_s: float | None
+    buy: np.ndarray,
+    sell: np.ndarray,
+    chain: Chain,
+    deadline_s: float | None,
+    budget_us: float | None = None,
 ) -> ChainSolution:
-    tables, peak = value_functions(buy, sell, chain, deadline_s=deadline_s)
+    tables, peak = value_functions(buy, sell, chain, deadline_s=deadline_s, budget_us=budget_us)
     return ChainSolution(
         tables=tables,
         moves=follow(tables, buy, sell, chain, chain.x0_mwh),

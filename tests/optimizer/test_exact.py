@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from optimizer import Battery, DeadlineExceededError, Horizon, chain, lattice, run_strategy
 from optimizer.chain import solve_chain
-from optimizer.envelope import stored_rates, to_grid
+from optimizer.envelope import stored_rates, stored_revenue, to_grid
 from optimizer.lattice import chain_levels, make_lattice, solve
 from optimizer.strategies import optimal
 from optimizer.strategies._days import guard_faults
@@ -315,6 +315,57 @@ def test_a_long_chain_on_a_large_lattice_takes_the_piecewise_route() -> None:
     assert_exact(large.value, small.value)
     want = reference_optimum(list(np.reshape(prices, (3, 24))), battery, continuous=True)
     assert_exact(small.value, want)
+
+
+def _chain_keeps_its_rules(moves: np.ndarray, battery: Battery) -> None:
+    c = chain.Chain.of(battery)
+    levels = c.x0_mwh + np.cumsum(moves)
+    assert levels.min() >= -1e-9
+    assert levels.max() <= c.width_mwh + 1e-9
+    assert abs(levels[-1] - c.x0_mwh) <= 1e-9
+    assert (moves <= c.up_mwh + 1e-9).all()
+    assert (moves >= -c.down_mwh - 1e-9).all()
+
+
+def test_a_chain_whose_breakpoints_would_cost_more_gives_way_to_its_lattice() -> None:
+    # One-way 0.92 / 0.92 has 2,071 levels, above MAX_KEPT_LEVELS, so the chain starts with
+    # the piecewise recursion; over nearly flat very negative prices that meets ~300
+    # breakpoints an hour, which the work model prices above the whole lattice, so after
+    # CHECK_EVERY hours the chain is solved on the lattice instead (a year: 1.7 -> 0.76 s).
+    # The same optimum as the recursion run to its end.
+    rng = np.random.default_rng(1)
+    prices = -1200.0 + rng.uniform(-1.0, 1.0, 40 * 24)
+    battery = prd_battery(charge_efficiency=0.92, discharge_efficiency=0.92)
+    buy, sell = stored_rates(prices, battery)
+    with pytest.MonkeyPatch.context() as patch:  # values of 40 days held as a year's are
+        patch.setattr(chain, "MAX_LATTICE_ENTRIES", 1_000_000)
+        assert chain.lattice_of(chain.Chain.of(battery), prices.size) is None
+        got = solve_chain(buy, sell, battery)
+    assert got.route.startswith("lattice of 2071 levels, every 2 hours' values kept")
+    assert "gave way at hour" in got.route
+    plain = chain.solve_piecewise(buy, sell, battery)
+    assert plain.route.startswith("piecewise")
+    assert_exact(got.value, plain.value)
+    assert_exact(float(stored_revenue(got.moves, buy, sell)), got.value)
+    _chain_keeps_its_rules(got.moves, battery)
+
+
+def test_a_chain_with_few_breakpoints_stays_with_the_piecewise_recursion() -> None:
+    # the same battery over 40 real days with 30 % of hours negative: a few breakpoints, an
+    # hour cheaper than the lattice's, so the recursion runs to its end
+    prices = np.concatenate(with_negative_hours(real_days()[:40], 0.3, seed=5))
+    battery = prd_battery(charge_efficiency=0.92, discharge_efficiency=0.92)
+    buy, sell = stored_rates(prices, battery)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chain, "MAX_LATTICE_ENTRIES", 1_000_000)
+        got = solve_chain(buy, sell, battery)
+        # a lattice that costs nothing: the recursion gives way to it
+        patch.setattr(chain, "WORK", chain.WorkModel(lattice_us=0.0, lattice_level_us=0.0))
+        forced = solve_chain(buy, sell, battery)
+    assert got.route.startswith("piecewise")
+    assert "gave way" in forced.route
+    assert_exact(forced.value, got.value)
+    _chain_keeps_its_rules(forced.moves, battery)
 
 
 # ----------------------------------------------------------------------------- named families
