@@ -83,6 +83,13 @@ def flat_noisy(value: float, spread: float, n: int, seed: int = 1) -> list[Marke
     return days_of([value + rng.uniform(-spread, spread, 24) for _ in range(n)])
 
 
+def drifting(step: float, offset: float, n: int, seed: int = 1) -> list[MarketDay]:
+    """``n`` days of prices that drift by normal steps of ``step`` MXN/MWh an hour from
+    ``offset`` (far below zero: the piecewise recursion's breakpoints pile up)."""
+    walk = offset + np.cumsum(np.random.default_rng(seed).normal(0.0, step, 24 * n))
+    return days_of([walk[24 * i : 24 * i + 24] for i in range(n)])
+
+
 def solar_dips(year: list[MarketDay], seed: int = 9) -> list[MarketDay]:
     """The real year with a midday dip: 10-15 hours at -20..-300 MXN/MWh every day."""
     prices = with_solar_dips(year, seed)
@@ -200,6 +207,15 @@ def main(argv: Sequence[str] | None = None) -> int:
          prd(charge_efficiency=0.95, discharge_efficiency=0.95), continuous),
         ("30 % negative, one-way 0.95 / 0.95, continuous", negative_hours(year, 0.3),
          prd(charge_efficiency=0.95, discharge_efficiency=0.95), continuous),
+        # stop 18: lattices above MAX_KEPT_LEVELS that the piecewise recursion gives way to
+        # where its breakpoints would cost more (0.92 / 0.92: 2,071 levels; a 168-h battery:
+        # 5,576), and one it keeps (30 % negative hours, 0.92 / 0.92)
+        ("-1200 +- 1, one-way 0.92 / 0.92, continuous", flat_noisy(-1200.0, 1.0, 366),
+         prd(charge_efficiency=0.92, discharge_efficiency=0.92), continuous),
+        ("30 % negative, one-way 0.92 / 0.92, continuous", negative_hours(year, 0.3),
+         prd(charge_efficiency=0.92, discharge_efficiency=0.92), continuous),
+        ("prices drifting from -5000, 168 h, continuous", drifting(5.0, -5000.0, 366),
+         prd(duration_h=168.0), continuous),
         ("real year, cap 1, continuous", year, prd(max_cycles_per_day=1.0), continuous),
         ("solar dips, cap 1, continuous", solar_dips(year), prd(max_cycles_per_day=1.0),
          continuous),
