@@ -57,10 +57,11 @@ days, e.g. 2-4 days at 2 cycles), keeping one day's tables at a time (the backwa
 each midnight's values, the forward pass recomputes each day). The searched chains below are
 tried too (a mix of two can fall between grid points and beat the grid's optimum). On 300
 random capped chains of 2-4 days (``bench/bench_dp_quality.py``, seed 1) ``dp`` then earns at
-least 99.08 % of ``optimal`` (less than 99 % on 107 of them, less than 97 % on 46, 77.8 % at
-worst before); what is left is the grid's rounding (a 2-day case at 98.998 % is known; the
-grid's size weighs the share of the cap lost to it, ``make_grid``) and chains over the bound
-(a 4-day case at 2 cycles a day: 96.9 %).
+least 98.90 % of ``optimal`` (one case below 99 %, a 4-day chain: the grid's rounding; less
+than 99 % on 107 of them, less than 97 % on 46, 77.8 % at worst before the exact recursion),
+and on 500 more (seed 2) at least 99.52 %, ~0.23 s a case. A capped chain's grid is sized so
+that the exact recursion fits where 150 levels or more allow it (``chain_grid``: 4 days at 2
+cycles a day, searched only at 96.9 %, now 99.7 %).
 
 Longer capped chains (a year with cap 1: ~25 times over the bound) are searched instead, a
 heuristic: chains under no multiplier, under the daily multipliers, and under per-day
