@@ -30,7 +30,7 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
   such a day, and only such a day, is solved by one HiGHS MILP (``solve_milp``). Measured
   (``bench/bench_worst_case.py``): realistic years reach it -- solar dips with cap 2 on 18
   days, 90 % negative hours with cap 3 on 23 -- and on every such day checked the failure is
-  a true duality gap, not the mix: the bound at ``lambda*`` lies 1e-7..2e-4 above the MILP's
+  a true duality gap, not the mix: the bound at ``lambda*`` lies 2e-7..2e-4 above the MILP's
   optimum (0.02-0.8 % on days of -1200 +- 50 at round trip 0.5), so no multiplier certifies
   it. Why no bounded exact route replaces it (looked for, issue 9): with the signs fixed, an
   optimal vertex is the lattice's except in one stretch between two pinned levels, where the
