@@ -16,14 +16,16 @@ give 1,369 levels, a year in ~0.65 s. Otherwise (a round trip like 0.8736 or 0.9
 over a year, or a 168-hour battery: thousands of levels) it takes the piecewise-linear
 recursion below (``solve_piecewise``), whose cost grows with the breakpoints -- and where
 the lattice has at most ``MAX_SWITCH_LEVELS`` levels, the recursion gives way to it as soon
-as the hours left, costed at the last ``CHECK_EVERY`` hours' rate by a work model of both
-routes (``WorkModel``: breakpoint and level counts, never a clock), would cost more than
-the whole lattice. Both are exact; the switch only bounds the work. Measured (a year, one
-core, ``bench/bench_worst_case.py``): -1200 +- 1 at 0.92 / 0.92 1.7 -> 0.73 s (2,071 levels),
-at round trip 0.8736 1.82 -> 1.22 s (4,206 levels), prices drifting far below zero with a
-168-h battery 16.9 -> 1.14 s (5,576 levels); on real-looking prices (10 breakpoints) and
-over solar dips with a 168-h battery (166) the recursion stays, as before (0.39-0.41 and
-1.22 s; that battery's lattice, 8,364 levels from a start at 0.5, would take ~1.5 s).
+as the hours left -- costed like the last ``CHECK_EVERY`` hours, at the current breakpoints,
+by a work model of both routes (``WorkModel``: breakpoint and level counts, never a clock)
+-- would cost more than the whole lattice. Both are exact; the switch only bounds the work.
+Measured (a year, one core, ``bench/bench_worst_case.py``): -1200 +- 1 at 0.92 / 0.92
+1.7 -> 0.73-0.77 s (2,071 levels), at round trip 0.8736 1.82 -> 1.32 s (4,206 levels),
+prices drifting far below zero with a 168-h battery at round trip 0.85 16.9 -> 1.15 s (5,576
+levels; at 0.87 that battery's lattice is over the bound: 34 s); on real-looking prices (10
+breakpoints) and over solar dips with a 168-h battery (166) the recursion stays, as before
+(0.39-0.41 and 1.22-1.29 s; that battery's lattice, 8,364 levels from a start at 0.5, would
+take ~1.5 s).
 
 Notation of ``optimizer.envelope``: stored energy above the floor ``x`` in ``[0, W]``, from
 ``x0`` at the start of the chain back to ``x0`` at its end; in hour ``t`` the level moves by
@@ -761,8 +763,9 @@ def value_functions(
     the end condition; then ``V_0(x0)`` is the optimum) by the backward recursion of the
     module docstring, and the peak breakpoint count. A given ``end`` (breakpoints and values,
     e.g. a later part of the chain's ``V``) re-prices a stretch of hours in front of it.
-    With ``budget_us``, every ``CHECK_EVERY`` hours the hours left are costed at the rate of
-    the last ``CHECK_EVERY`` (``WORK``); past the budget, ``_OverBudget`` is raised."""
+    With ``budget_us``, every ``CHECK_EVERY`` hours the hours left are costed by ``WORK`` as
+    the hours since the last check (at least ``CHECK_EVERY`` of them: their mix of steps)
+    at the current breakpoint count; past the budget, ``_OverBudget`` is raised."""
     n = buy.size
     up, down, width = chain.up_mwh, chain.down_mwh, chain.width_mwh
     tol_x, tol_v = chain.tol_x, chain.tol_v(buy, sell)
@@ -778,42 +781,45 @@ def value_functions(
     same = 0  # hours after t with t's rates, one after another
     period = 0  # k with V_t = V_{t+k} + rise over hours of one rate (0: none seen)
     rise = 0.0
-    spent = 0.0  # modelled cost of the hours since the last check (``WORK``)
+    # since the last check: hours, their modelled cost per hour apart from the breakpoints,
+    # and per breakpoint (``WORK``); the hours left are costed at the current breakpoints
+    counted, fixed, per_point = 0, 0.0, 0.0
     for t in range(n - 1, -1, -1):
         if t % CHECK_EVERY == 0:
             if deadline_s is not None and time.monotonic() > deadline_s:
                 raise DeadlineExceededError(
                     "the request's deadline passed while scheduling the continuous chain"
                 )
-            if budget_us is not None and n - 1 - t >= CHECK_EVERY:
-                if spent / CHECK_EVERY * (t + 1) > budget_us:
+            if budget_us is not None and counted >= CHECK_EVERY:
+                if (fixed + per_point * xs.size) / counted * (t + 1) > budget_us:
                     raise _OverBudget(t)
-                spent = 0.0
+                counted, fixed, per_point = 0, 0.0, 0.0
+        counted += 1
         a, b = buys[t], sells[t]
         same = same + 1 if t + 1 < n and a == buys[t + 1] and b == sells[t + 1] else 0
         if period and same > period:  # V_t = V_{t+k} + rise (module docstring)
             xs, earlier = tables[t + period]
             vs = earlier + rise
             tables[t], sizes[t] = (xs, vs), xs.size
-            spent += WORK.copied_us
+            fixed += WORK.copied_us
             continue
         if period:  # back to recursing from a copied V: its own shape
             pieces = _concave_pieces(xs, vs, tol_v)
             period = 0
         if pieces is not None and a >= b:
-            spent += WORK.concave_us + WORK.concave_point_us * xs.size
+            fixed, per_point = fixed + WORK.concave_us, per_point + WORK.concave_point_us
             xs, vs = _concave_hour(xs, vs, pieces, a, b, up, down, width, tol_x, tol_v)
             lengths = xs[1:] - xs[:-1]
             pieces = ((vs[1:] - vs[:-1]) / lengths, lengths)
         else:
             if pieces is not None:
-                spent += WORK.concave_us + WORK.concave_point_us * xs.size
+                fixed, per_point = fixed + WORK.concave_us, per_point + WORK.concave_point_us
                 (xc, vc), (xd, vd) = _split_hour(
                     xs, vs, pieces, a, b, up, down, width, tol_x, tol_v
                 )
                 xs, vs, crossed = _upper(xc, vc, xd, vd)
             else:
-                spent += WORK.general_us + WORK.general_point_us * xs.size
+                fixed, per_point = fixed + WORK.general_us, per_point + WORK.general_point_us
                 xs, vs, crossed = _general_hour(
                     xs, vs, a, b, up, down, width, shifts, spread, bounds, tol_v
                 )
@@ -1000,7 +1006,7 @@ def solve(
     route = f"lattice of {m} levels"
     return ChainSolution(
         tables=LatticeTables(grid.levels, values),
-        moves=lattice.chain_moves(values, buy, sell, grid),
+        moves=lattice.chain_moves(values, buy, sell, grid, deadline_s=deadline_s),
         value=float(values[0][grid.start]),
         route=route + (f", every {every} hours' values kept" if every > 1 else "") + note,
     )

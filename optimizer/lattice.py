@@ -386,11 +386,19 @@ class ChainValues(Sequence[np.ndarray]):
 
 
 def chain_moves(
-    values: Sequence[np.ndarray] | np.ndarray, buy: np.ndarray, sell: np.ndarray, lattice: Lattice
+    values: Sequence[np.ndarray] | np.ndarray,
+    buy: np.ndarray,
+    sell: np.ndarray,
+    lattice: Lattice,
+    *,
+    deadline_s: float | None = None,
+    check_every: int = 256,
 ) -> np.ndarray:
     """The forward pass over ``chain_values``' rows from x0: each hour the best next level of
     the window; near-ties go to the smallest move (idle first), so indifferent hours stay
-    idle."""
+    idle. ``values`` may be ``ChainValues``, which recomputes rows as the pass reaches them:
+    on a lattice of thousands of levels the pass then costs as much as the backward one, so
+    it checks the deadline too."""
     levels, up_end, down_begin = lattice.levels, lattice.up_end, lattice.down_begin
     n = buy.size
     at = lattice.start
@@ -398,6 +406,10 @@ def chain_moves(
     buys, sells = buy.tolist(), sell.tolist()
     moves = np.empty(n)
     for t in range(n):
+        if deadline_s is not None and t % check_every == 0 and time.monotonic() > deadline_s:
+            raise DeadlineExceededError(
+                "the request's deadline passed while scheduling the continuous chain"
+            )
         lo, hi = int(down_begin[at]), int(up_end[at]) + 1
         u = levels[lo:hi] - levels[at]
         total = values[t + 1][lo:hi] - np.where(u > 0, buys[t] * u, sells[t] * u)

@@ -4,6 +4,7 @@ chain, extreme batteries -- each against the independent MILP of ``reference.py`
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -334,20 +335,37 @@ def test_a_chain_whose_breakpoints_would_cost_more_gives_way_to_its_lattice() ->
     # CHECK_EVERY hours the chain is solved on the lattice instead (a year: 1.7 -> 0.76 s).
     # The same optimum as the recursion run to its end.
     rng = np.random.default_rng(1)
-    prices = -1200.0 + rng.uniform(-1.0, 1.0, 40 * 24)
+    prices = -1200.0 + rng.uniform(-1.0, 1.0, 60 * 24)
     battery = prd_battery(charge_efficiency=0.92, discharge_efficiency=0.92)
     buy, sell = stored_rates(prices, battery)
-    with pytest.MonkeyPatch.context() as patch:  # values of 40 days held as a year's are
+    with pytest.MonkeyPatch.context() as patch:  # values of 60 days held as a year's are
         patch.setattr(chain, "MAX_LATTICE_ENTRIES", 1_000_000)
         assert chain.lattice_of(chain.Chain.of(battery), prices.size) is None
         got = solve_chain(buy, sell, battery)
-    assert got.route.startswith("lattice of 2071 levels, every 2 hours' values kept")
+    assert got.route.startswith("lattice of 2071 levels, every 3 hours' values kept")
     assert "gave way at hour" in got.route
     plain = chain.solve_piecewise(buy, sell, battery)
     assert plain.route.startswith("piecewise")
     assert_exact(got.value, plain.value)
     assert_exact(float(stored_revenue(got.moves, buy, sell)), got.value)
     _chain_keeps_its_rules(got.moves, battery)
+
+
+def test_the_lattice_forward_pass_checks_the_deadline() -> None:
+    # after a switch the forward pass recomputes the kept rows' hours between: on thousands
+    # of levels as long as the backward pass (review: 0.67 s past a deadline), so it checks
+    # the deadline too
+    prices = -1200.0 + np.random.default_rng(2).uniform(-1.0, 1.0, 600)
+    battery = prd_battery(charge_efficiency=0.92, discharge_efficiency=0.92)
+    buy, sell = stored_rates(prices, battery)
+    grid = lattice.chain_lattice(36.0, 0.0, 0.92 * 10.0, 10.0 / 0.92, 9000, prices.size)
+    assert grid is not None
+    kept = lattice.chain_values(buy, sell, grid, every=4)
+    rows = lattice.ChainValues(kept, 4, buy, sell, grid)
+    moves = lattice.chain_moves(rows, buy, sell, grid, deadline_s=time.monotonic() + 3600.0)
+    assert moves.size == prices.size
+    with pytest.raises(DeadlineExceededError, match="deadline passed"):
+        lattice.chain_moves(rows, buy, sell, grid, deadline_s=time.monotonic() - 1.0)
 
 
 def test_a_chain_with_few_breakpoints_stays_with_the_piecewise_recursion() -> None:
