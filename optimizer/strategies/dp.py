@@ -204,24 +204,36 @@ def make_grid(
             steps.append(room / np.arange(first, last + 1))
         return np.concatenate(steps)
 
-    def loss(step: np.ndarray) -> np.ndarray:  # shares of the moves, the rooms and the cap lost
+    def loss(step: np.ndarray, weighted: bool = False) -> np.ndarray:
+        """Shares of the moves, the rooms and the cap lost; ``weighted``: a room's share
+        scaled down where the room is less than a full-power move (what a day that also
+        trades full moves loses there)."""
         up, down = eta_c * p / step, p / (eta_d * step)
         lost = 2.0 - np.floor(up + _SLACK) / up - np.floor(down + _SLACK) / down
         for room in bounds:
-            lost += (room / step - np.floor(room / step + _SLACK)) * step / room
+            weight = min(1.0, room / fastest) if weighted else 1.0
+            lost += weight * (room / step - np.floor(room / step + _SLACK)) * step / room
         if cap is not None and cap > 0:
             steps = cap / step
             lost += np.where(steps >= 1, (steps - np.floor(steps + _SLACK)) / steps, 1.0)
         return np.asarray(lost)
 
-    def least(steps: np.ndarray) -> float:  # the step that loses least (the coarser on ties)
-        return float(steps[np.lexsort((-steps, loss(steps)))[0]])
+    def least(steps: np.ndarray, weighted: bool = False) -> float:  # the coarser on ties
+        return float(steps[np.lexsort((-steps, loss(steps, weighted)))[0]])
 
-    step = least(candidates(fewest, most))
-    if loss(np.array([step]))[0] > GOOD_LOSS and most < min(FINE_LEVELS, top):
-        finer = candidates(most + 1, min(FINE_LEVELS, top))
+    coarse = candidates(fewest, most)
+    step = least(coarse)
+    if loss(np.array([step]))[0] > GOOD_LOSS:
+        finer = (
+            candidates(most + 1, min(FINE_LEVELS, top))
+            if most < min(FINE_LEVELS, top)
+            else np.empty(0)
+        )
         good = finer[loss(finer) <= GOOD_LOSS]
-        step = float(good.max()) if good.size else least(np.append(finer, step))
+        # none good: a small room's rounding counts for what a full-power move would lose
+        # (a start just below the ceiling of a capped chain, whose grid is bounded by the
+        # exact recursion, took a grid holding the ceiling and rounding every move by 1 %)
+        step = float(good.max()) if good.size else least(np.append(coarse, finer), True)
     below = math.floor(room_down / step + _SLACK)
     above = math.floor(room_up / step + _SLACK)
     levels = below + above + 1

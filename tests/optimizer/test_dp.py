@@ -471,6 +471,30 @@ def test_a_four_day_chain_at_two_cycles_fits_the_exact_recursion() -> None:
     assert total(run) >= 0.99 * total(best)
 
 
+def test_a_capped_chain_starting_just_below_the_ceiling_keeps_its_full_moves() -> None:
+    # found by an unseeded run: the start one step below the ceiling, a grid bounded by the
+    # exact recursion (~186 levels), and a score that preferred holding the ceiling to
+    # rounding every full-power move by ~1 %: 98.4 % of optimal; a room smaller than a
+    # full-power move now counts for what such a move would lose there
+    battery = Battery(
+        power_mw=1.1,
+        duration_h=4.14,
+        charge_efficiency=0.744,
+        discharge_efficiency=0.992,
+        min_soc=0.01,
+        max_soc=0.754,
+        initial_soc=0.748,
+        degradation_cost_mxn_per_mwh=300.0,
+        max_cycles_per_day=2.0,
+    )
+    second, third = np.zeros(25), np.zeros(23)
+    second[[2, 8, 14, 22, 23]] = [100.0, 1164.6, 1415.6, -50.0, 1341.2]
+    third[[2, 5, 6, 15, 17, 19, 20, 21]] = [0.1, 100.0, 100.0, 421.7, 100.0, 9000.0, 100.0, 1326.7]
+    prices = [np.zeros(24), second, third]
+    run, best = check_run(NAME, days_from(prices), battery, horizon=Horizon.CONTINUOUS)
+    assert total(run) >= 0.99 * total(best)
+
+
 def test_a_capped_grid_holds_a_whole_number_of_cap_steps_where_it_can() -> None:
     # without a cap the grid's size keeps the most of the full-power moves; with half a cycle
     # a day it also keeps the cap whole: here 85 steps instead of 80.5
