@@ -125,7 +125,7 @@ from __future__ import annotations
 import bisect
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import overload
 
@@ -743,7 +743,8 @@ WORK = WorkModel()
 
 
 class _OverBudget(Exception):
-    """The piecewise recursion's modelled cost for the hours left passed its budget."""
+    """The piecewise recursion's modelled cost for the hours left was more than its
+    ``give_way`` allows (``value_functions``)."""
 
     def __init__(self, hour: int) -> None:
         super().__init__(hour)
@@ -757,15 +758,16 @@ def value_functions(
     *,
     end: Table | None = None,
     deadline_s: float | None = None,
-    budget_us: float | None = None,
+    give_way: Callable[[float], bool] | None = None,
 ) -> tuple[list[Table], int]:
     """The value-to-go ``V_t`` for ``t = 0 .. n`` (``V_n``: ``end``, by default 0 at ``x0``,
     the end condition; then ``V_0(x0)`` is the optimum) by the backward recursion of the
     module docstring, and the peak breakpoint count. A given ``end`` (breakpoints and values,
     e.g. a later part of the chain's ``V``) re-prices a stretch of hours in front of it.
-    With ``budget_us``, every ``CHECK_EVERY`` hours the hours left are costed by ``WORK`` as
+    With ``give_way``, every ``CHECK_EVERY`` hours the hours left are costed by ``WORK`` as
     the hours since the last check (at least ``CHECK_EVERY`` of them: their mix of steps)
-    at the current breakpoint count; past the budget, ``_OverBudget`` is raised."""
+    at the current breakpoint count, and ``_OverBudget`` is raised where ``give_way`` of
+    that cost (microseconds) is True."""
     n = buy.size
     up, down, width = chain.up_mwh, chain.down_mwh, chain.width_mwh
     tol_x, tol_v = chain.tol_x, chain.tol_v(buy, sell)
@@ -790,8 +792,8 @@ def value_functions(
                 raise DeadlineExceededError(
                     "the request's deadline passed while scheduling the continuous chain"
                 )
-            if budget_us is not None and counted >= CHECK_EVERY:
-                if (fixed + per_point * xs.size) / counted * (t + 1) > budget_us:
+            if give_way is not None and counted >= CHECK_EVERY:
+                if give_way((fixed + per_point * xs.size) / counted * (t + 1)):
                     raise _OverBudget(t)
                 counted, fixed, per_point = 0, 0.0, 0.0
         counted += 1
@@ -984,19 +986,35 @@ def solve(
     grid = lattice_of(chain, buy.size, closed=closed)
     note = ""
     if grid is None:
-        big = None
-        if not closed:
-            big = lattice.chain_lattice(
-                chain.width_mwh, chain.x0_mwh, chain.up_mwh, chain.down_mwh,
-                MAX_SWITCH_LEVELS, buy.size,
-            )  # fmt: skip
-        if big is None:
+        if closed:
             return _piecewise(buy, sell, chain, deadline_s)
-        budget = WORK.lattice_hours(big.levels.size, buy.size)
+        found: list[lattice.Lattice | None] = []  # the lattice to give way to, once looked for
+
+        def dearer(rest_us: float) -> bool:
+            """Whether the hours left cost more than the whole lattice. The lattice is looked
+            for (up to ``MAX_SWITCH_LEVELS`` levels) only once they cost more than any lattice
+            could: where none exists that search alone took ~0.15 s of a year."""
+            if rest_us <= WORK.lattice_hours(0, buy.size):
+                return False
+            if not found:
+                found.append(
+                    lattice.chain_lattice(
+                        chain.width_mwh,
+                        chain.x0_mwh,
+                        chain.up_mwh,
+                        chain.down_mwh,
+                        MAX_SWITCH_LEVELS,
+                        buy.size,
+                    )
+                )
+            big = found[0]
+            return big is not None and rest_us > WORK.lattice_hours(big.levels.size, buy.size)
+
         try:
-            return _piecewise(buy, sell, chain, deadline_s, budget_us=budget)
+            return _piecewise(buy, sell, chain, deadline_s, give_way=dearer)
         except _OverBudget as over:
-            grid, note = big, f"; the piecewise recursion gave way at hour {over.hour}"
+            grid, note = found[0], f"; the piecewise recursion gave way at hour {over.hour}"
+            assert grid is not None  # dearer gives way to a lattice only
     m = grid.levels.size
     every = 1  # keep every hour's values when they fit MAX_LATTICE_ENTRIES, else every k-th
     while m * (-(-buy.size // every) + 1) > MAX_LATTICE_ENTRIES:
@@ -1046,9 +1064,9 @@ def _piecewise(
     sell: np.ndarray,
     chain: Chain,
     deadline_s: float | None,
-    budget_us: float | None = None,
+    give_way: Callable[[float], bool] | None = None,
 ) -> ChainSolution:
-    tables, peak = value_functions(buy, sell, chain, deadline_s=deadline_s, budget_us=budget_us)
+    tables, peak = value_functions(buy, sell, chain, deadline_s=deadline_s, give_way=give_way)
     return ChainSolution(
         tables=tables,
         moves=follow(tables, buy, sell, chain, chain.x0_mwh),

@@ -374,9 +374,19 @@ def test_a_chain_with_few_breakpoints_stays_with_the_piecewise_recursion() -> No
     prices = np.concatenate(with_negative_hours(real_days()[:40], 0.3, seed=5))
     battery = prd_battery(charge_efficiency=0.92, discharge_efficiency=0.92)
     buy, sell = stored_rates(prices, battery)
+    searched: list[int] = []  # the largest lattice each search allowed
+
+    def chain_lattice(*args: Any) -> lattice.Lattice | None:
+        searched.append(args[4])
+        return lattice_search(*args)
+
+    lattice_search = lattice.chain_lattice
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(chain, "MAX_LATTICE_ENTRIES", 1_000_000)
+        patch.setattr(lattice, "chain_lattice", chain_lattice)
         got = solve_chain(buy, sell, battery)
+        # cheaper than any lattice could be: the lattice to give way to is not looked for
+        assert chain.MAX_SWITCH_LEVELS not in searched
         # a lattice that costs nothing: the recursion gives way to it
         patch.setattr(chain, "WORK", chain.WorkModel(lattice_us=0.0, lattice_level_us=0.0))
         forced = solve_chain(buy, sell, battery)
