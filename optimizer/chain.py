@@ -719,12 +719,12 @@ class LatticeTables(Sequence[Table]):
 
 @dataclass(frozen=True)
 class WorkModel:
-    """What an hour costs each route, in microseconds of one core (fitted on whole years,
-    ``bench/bench_worst_case.py``: the general step ~80 us plus ~0.37 us a breakpoint, a
-    concave or split hour ~20 us plus ~0.1 us a breakpoint, a copied period hour ~2 us; a
-    lattice hour ~60 us plus ~0.014 us a level, the recomputed rows included). Only a model:
-    it decides from breakpoint and level counts, never from a clock, so the route taken
-    does not depend on the machine or its load."""
+    """What an hour costs each route, in microseconds of one core (fitted by hand on whole
+    years timed with one-off scripts and ``bench/bench_worst_case.py``: the general step ~80
+    us plus ~0.37 us a breakpoint, a concave or split hour ~20 us plus ~0.1 us a breakpoint,
+    a copied period hour ~2 us; a lattice hour ~60 us plus ~0.014 us a level, the recomputed
+    rows included). Only a model: it decides from breakpoint and level counts, never from a
+    clock, so the route taken does not depend on the machine or its load."""
 
     general_us: float = 80.0
     general_point_us: float = 0.37

@@ -176,8 +176,9 @@ def make_grid(
     bounds), with at most about ``max_levels`` levels: among ``LEVELS`` steps, the step that
     loses least to rounding of the full-power moves, of the SoC window beside the start and,
     with a cycle limit, of the daily cap; where that loses more than ``GOOD_LOSS``, the
-    coarsest finer grid (up to ``FINE_LEVELS`` steps) that does not, else the finer grid that
-    loses least if it loses less."""
+    coarsest finer grid (up to ``FINE_LEVELS`` steps) that does not, else, among all, the
+    grid that loses least with a room smaller than a full-power move weighted by its size
+    against that move."""
     p, eta_c, eta_d = battery.power_mw, battery.eta_charge, battery.eta_discharge
     energy = battery.energy_mwh
     e0 = battery.soc_start * energy
@@ -221,12 +222,15 @@ def make_grid(
             lost += np.where(steps >= 1, (steps - np.floor(steps + _SLACK)) / steps, 1.0)
         return np.asarray(lost)
 
-    def least(steps: np.ndarray, weighted: bool = False) -> float:  # the coarser on ties
-        return float(steps[np.lexsort((-steps, loss(steps, weighted)))[0]])
+    def least(steps: np.ndarray, weighted: bool = False) -> tuple[float, float]:
+        """The step that loses least (the coarser on ties), and its loss."""
+        lost = loss(steps, weighted)
+        best = np.lexsort((-steps, lost))[0]
+        return float(steps[best]), float(lost[best])
 
     coarse = candidates(fewest, most)
-    step = least(coarse)
-    if loss(np.array([step]))[0] > GOOD_LOSS:
+    step, lost = least(coarse)
+    if lost > GOOD_LOSS:
         finer = (
             candidates(most + 1, min(FINE_LEVELS, top))
             if most < min(FINE_LEVELS, top)
@@ -236,7 +240,7 @@ def make_grid(
         # none good: a small room's rounding counts for what a full-power move would lose
         # (a start just below the ceiling of a capped chain, whose grid is bounded by the
         # exact recursion, took a grid holding the ceiling and rounding every move by 1 %)
-        step = float(good.max()) if good.size else least(np.append(coarse, finer), True)
+        step = float(good.max()) if good.size else least(np.append(coarse, finer), True)[0]
     below = math.floor(room_down / step + _SLACK)
     above = math.floor(room_up / step + _SLACK)
     levels = below + above + 1
