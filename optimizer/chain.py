@@ -124,7 +124,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import overload
@@ -133,7 +132,7 @@ import numpy as np
 
 from optimizer import lattice
 from optimizer.battery import Battery
-from optimizer.errors import DeadlineExceededError
+from optimizer.errors import check_deadline
 
 #: breakpoints closer than this (relative to W) are merged (positions reached along different
 #: paths, or crossings of nearly parallel lines, differ by rounding far above 1e-15 of W)
@@ -788,10 +787,7 @@ def value_functions(
     counted, fixed, per_point = 0, 0.0, 0.0
     for t in range(n - 1, -1, -1):
         if t % CHECK_EVERY == 0:
-            if deadline_s is not None and time.monotonic() > deadline_s:
-                raise DeadlineExceededError(
-                    "the request's deadline passed while scheduling the continuous chain"
-                )
+            check_deadline(deadline_s, "scheduling the continuous chain")
             if give_way is not None and counted >= CHECK_EVERY:
                 if give_way((fixed + per_point * xs.size) / counted * (t + 1)):
                     raise _OverBudget(t)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 
 class OptimizerError(Exception):
     """Base class of every error the optimizer raises on purpose."""
@@ -43,6 +45,14 @@ class DeadlineExceededError(OptimizerError):
     The algorithms never consult a clock to choose what to do: the deadline is only a last
     guard, checked between vectorised steps. The message is safe to show a client.
     """
+
+
+def check_deadline(deadline_s: float | None, doing: str) -> None:
+    """Raise ``DeadlineExceededError`` ("the request's deadline passed while ``doing``") when
+    ``deadline_s`` (a ``time.monotonic()`` timestamp) has passed; nothing without one. A last
+    guard between steps: it never changes a number."""
+    if deadline_s is not None and time.monotonic() > deadline_s:
+        raise DeadlineExceededError(f"the request's deadline passed while {doing}")
 
 
 class PhysicsViolationError(OptimizerError):

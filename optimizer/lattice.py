@@ -37,7 +37,6 @@ same as the others, and the work is fixed by ``n`` and ``|S|``, not by the price
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import overload
@@ -45,7 +44,7 @@ from typing import overload
 import numpy as np
 
 from optimizer.battery import Battery
-from optimizer.errors import DeadlineExceededError
+from optimizer.errors import check_deadline
 
 #: lattice points closer than this (relative to max(W, C, D)) are one point
 MERGE_REL = 1e-12
@@ -185,10 +184,7 @@ def _solve_block(
     v[:, lattice.start] = 0.0
     values[n_hours] = v
     for t in range(n_hours - 1, -1, -1):
-        if deadline_s is not None and time.monotonic() > deadline_s:
-            raise DeadlineExceededError(
-                "the request's deadline passed while scheduling days with negative prices"
-            )
+        check_deadline(deadline_s, "scheduling days with negative prices")
         a, b = buy[:, t, None], sell[:, t, None]
         charge = _range_max(v - a * s, k, lattice.up_end) + a * s
         discharge = _range_max(v - b * s, lattice.down_begin, k) + b * s
@@ -302,10 +298,8 @@ def chain_values(
     buys, sells = buy.tolist(), sell.tolist()
     scratch = np.empty(m)  # a row not kept (an hour reads all of v before it writes out)
     for t in range(n - 1, -1, -1):
-        if deadline_s is not None and t % check_every == 0 and time.monotonic() > deadline_s:
-            raise DeadlineExceededError(
-                "the request's deadline passed while scheduling the continuous chain"
-            )
+        if t % check_every == 0:
+            check_deadline(deadline_s, "scheduling the continuous chain")
         out = kept[t // every] if t % every == 0 else scratch
         hour(v, buys[t], sells[t], out)
         v = out
@@ -406,10 +400,8 @@ def chain_moves(
     buys, sells = buy.tolist(), sell.tolist()
     moves = np.empty(n)
     for t in range(n):
-        if deadline_s is not None and t % check_every == 0 and time.monotonic() > deadline_s:
-            raise DeadlineExceededError(
-                "the request's deadline passed while scheduling the continuous chain"
-            )
+        if t % check_every == 0:
+            check_deadline(deadline_s, "scheduling the continuous chain")
         lo, hi = int(down_begin[at]), int(up_end[at]) + 1
         u = levels[lo:hi] - levels[at]
         total = values[t + 1][lo:hi] - np.where(u > 0, buys[t] * u, sells[t] * u)

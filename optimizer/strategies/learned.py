@@ -46,13 +46,12 @@ service's default history, so that a request's first day has a full window; ``ST
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from optimizer.errors import DeadlineExceededError
+from optimizer.errors import check_deadline
 from optimizer.market import MarketDay
 from optimizer.strategies.forecast import (
     ProfileStrategy,
@@ -432,16 +431,10 @@ class Learned(ProfileStrategy):
         earlier = earlier_days(history, days[0].date)
         every = [*earlier, *days]
         targets = np.arange(len(earlier), len(every))
-        _check_deadline(deadline_s, "fitting the price model")
+        check_deadline(deadline_s, "fitting the price model")
         profiles = combined_profiles(every, targets)
-        _check_deadline(deadline_s, "fitting the price model")  # the optimizer checks on
+        check_deadline(deadline_s, "fitting the price model")  # the optimizer checks on
         return profiles
-
-
-def _check_deadline(deadline_s: float | None, doing: str) -> None:
-    """The request deadline as a last guard (``Strategy.dispatch``); never changes a number."""
-    if deadline_s is not None and time.monotonic() > deadline_s:
-        raise DeadlineExceededError(f"the request's deadline passed while {doing}")
 
 
 STRATEGY = Learned()

@@ -186,7 +186,12 @@ from optimizer.envelope import (
     stored_revenue,
     to_grid,
 )
-from optimizer.errors import DeadlineExceededError, InfeasibleProblemError, SolverError
+from optimizer.errors import (
+    DeadlineExceededError,
+    InfeasibleProblemError,
+    SolverError,
+    check_deadline,
+)
 from optimizer.market import MarketDay
 from optimizer.results import Horizon
 from optimizer.settle import Dispatch, day_offsets
@@ -232,11 +237,6 @@ class Route:
         if self.capped_days:
             text += f", cap binding on {self.capped_days} ({self.cap_rounds} Newton rounds)"
         return text + f", HiGHS {self.milp_days}"
-
-
-def _check_deadline(deadline_s: float | None, doing: str) -> None:
-    if deadline_s is not None and time.monotonic() > deadline_s:
-        raise DeadlineExceededError(f"the request's deadline passed while {doing}")
 
 
 def solve_milp(
@@ -476,7 +476,7 @@ def _solve_rows(
             offset=np.zeros((easy.size, buy.shape[1])),
         )
         moves[easy] = recurse(models, battery)[0]
-        _check_deadline(deadline_s, "scheduling the days")
+        check_deadline(deadline_s, "scheduling the days")
     chosen = np.flatnonzero(hard)
     if chosen.size:
         moves[chosen] = lattice.solve(
@@ -525,7 +525,7 @@ def _capped(
     rounds = 0
     while active.size and rounds < CAP_MAX_ROUNDS:
         rounds += 1
-        _check_deadline(deadline_s, "applying the daily cycle limit")
+        check_deadline(deadline_s, "applying the daily cycle limit")
         lam = (f_over[active] - f_under[active]) / (w_over[active] - w_under[active])
         rows = open_rows[active]
         trial = _solve_rows(
