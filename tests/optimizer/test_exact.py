@@ -790,6 +790,43 @@ def test_values_kept_every_kth_hour_are_the_full_table_bit_for_bit(every: int) -
     )
 
 
+@pytest.mark.parametrize(("duration_h", "every"), [(168.0, 9), (168.0, 24), (48.0, 5)])
+def test_the_forward_pass_recomputes_rows_only_where_the_path_can_reach(
+    duration_h: float, every: int
+) -> None:
+    # a long battery's windows are a few dozen of thousands of levels: the forward pass
+    # recomputes a block's rows only on the levels reachable from where it enters the block,
+    # with the full table's bits there, and so the same schedule
+    battery = prd_battery(duration_h=duration_h)
+    prices = np.cumsum(np.random.default_rng(every).normal(0.0, 5.0, 24 * 12)) - 5000.0
+    prices[::7] = 3000.0  # some hours that pay to discharge
+    buy, sell = stored_rates(prices, battery)
+    geometry = chain.Chain.of(battery)
+    grid = lattice.chain_lattice(
+        geometry.width_mwh, geometry.x0_mwh, geometry.up_mwh, geometry.down_mwh, 20000, buy.size
+    )
+    assert grid is not None
+    full = lattice.chain_values(buy, sell, grid)
+    rows = lattice.ChainValues(
+        lattice.chain_values(buy, sell, grid, every=every), every, buy, sell, grid
+    )
+    at, narrow = grid.start, 0
+    for t in range(buy.size):
+        lo, hi = int(grid.down_begin[at]), int(grid.up_end[at]) + 1
+        np.testing.assert_array_equal(rows.along(t, at)[lo:hi], full[t + 1][lo:hi])
+        narrow += rows.reached == (t + 1) // every  # served by a row computed on the reach
+        u = grid.levels[lo:hi] - grid.levels[at]
+        total = full[t + 1][lo:hi] - np.where(u > 0, buy[t] * u, sell[t] * u)
+        at = lo + int(np.argmax(total))
+    assert narrow > buy.size // 2
+    rows = lattice.ChainValues(
+        lattice.chain_values(buy, sell, grid, every=every), every, buy, sell, grid
+    )
+    moves = lattice.chain_moves(rows, buy, sell, grid)
+    np.testing.assert_array_equal(moves, lattice.chain_moves(full, buy, sell, grid))
+    assert_exact(float(stored_revenue(moves, buy, sell)), float(full[0][grid.start]))
+
+
 def test_a_chain_whose_values_do_not_fit_keeps_every_kth_hour(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
