@@ -401,8 +401,10 @@ class ChainValues(Sequence[np.ndarray]):
         block, within = divmod(t + 1, self.every)
         if within == 0 or t + 1 == self.n:
             return self[t + 1]  # a kept row
+        row: np.ndarray
         if block == self.reached:
-            return self.rows[within]
+            row = self.rows[within]
+            return row
         if within != 1 or block == self.block:
             return self[t + 1]
         end = min((block + 1) * self.every, self.n)
@@ -421,7 +423,8 @@ class ChainValues(Sequence[np.ndarray]):
             self._hour_on(v, self.buys[s], self.sells[s], lo, hi, lo_in, hi_in, out)
             v = out
         self.block, self.reached = -1, block  # exact on the path's reach only
-        return self.rows[within]
+        row = self.rows[within]
+        return row
 
     def _hour_on(
         self,
