@@ -22,7 +22,7 @@ by a work model of both routes (``WorkModel``: breakpoint and level counts, neve
 Measured (a year, one core, ``bench/bench_worst_case.py``): -1200 +- 1 at 0.92 / 0.92
 1.7 -> 0.73-0.77 s (2,071 levels), at round trip 0.8736 1.82 -> 1.32 s (4,206 levels),
 prices drifting far below zero with a 168-h battery at round trip 0.85 16.9 -> 1.15 s (5,576
-levels; at 0.87 that battery's lattice is over the bound: 34 s); on real-looking prices (10
+levels; at 0.87, 28,206 levels, 34 -> ~6 s); on real-looking prices (10
 breakpoints) and over solar dips with a 168-h battery (166) the recursion stays, as before
 (0.39-0.41 and 1.22-1.29 s; that battery's lattice, 8,364 levels from a start at 0.5, would
 take ~1.5 s).
@@ -167,8 +167,12 @@ SPARSE_BREAKPOINTS = 512
 MAX_KEPT_LEVELS = 1700
 #: a chain whose lattice is larger, up to this many levels, starts with the piecewise
 #: recursion and switches to the lattice (every k-th hour's values kept) where the
-#: breakpoints make the recursion the dearer of the two (``solve``, ``WorkModel``)
-MAX_SWITCH_LEVELS = 9000
+#: breakpoints make the recursion the dearer of the two (``solve``, ``WorkModel``); the
+#: lattice is looked for only as large as could cost less than the hours left (a 168-h
+#: battery at round trip 0.87: 28,206 levels, found in ~0.02 s; where none exists a search
+#: to 50,000 levels took up to 0.4 s, for a 4-h battery at 0.87312345, whose recursion would
+#: have to cost ~7 s a year before it is looked for that far)
+MAX_SWITCH_LEVELS = 50_000
 #: breakpoints in a forward step's window above which its candidates are compared in numpy
 WIDE_WINDOW = 24
 
@@ -737,6 +741,14 @@ class WorkModel:
         """The modelled cost of ``hours`` hours on a lattice of ``levels`` levels."""
         return hours * (self.lattice_us + self.lattice_level_us * levels)
 
+    def levels_under(self, cost_us: float, hours: int) -> int:
+        """The most levels whose lattice costs less than ``cost_us`` for ``hours`` hours (0
+        where none does)."""
+        per_hour = cost_us / max(hours, 1) - self.lattice_us
+        if per_hour <= 0.0:
+            return 0
+        return int(min(per_hour / self.lattice_level_us, 1e9)) if self.lattice_level_us else 10**9
+
 
 WORK = WorkModel()
 
@@ -984,24 +996,19 @@ def solve(
     if grid is None:
         if closed:
             return _piecewise(buy, sell, chain, deadline_s)
-        found: list[lattice.Lattice | None] = []  # the lattice to give way to, once looked for
+        found: list[lattice.Lattice | None] = [None]  # the lattice to give way to
+        looked = [0]  # the most levels looked for so far
 
         def dearer(rest_us: float) -> bool:
             """Whether the hours left cost more than the whole lattice. The lattice is looked
-            for (up to ``MAX_SWITCH_LEVELS`` levels) only once they cost more than any lattice
-            could: where none exists that search alone took ~0.15 s of a year."""
-            if rest_us <= WORK.lattice_hours(0, buy.size):
-                return False
-            if not found:
-                found.append(
-                    lattice.chain_lattice(
-                        chain.width_mwh,
-                        chain.x0_mwh,
-                        chain.up_mwh,
-                        chain.down_mwh,
-                        MAX_SWITCH_LEVELS,
-                        buy.size,
-                    )
+            for only as large as could still cost less than those hours (``WorkModel.
+            levels_under``, at most ``MAX_SWITCH_LEVELS``), and looked for again only for
+            twice as many levels as before, so the searches cost at most twice the last."""
+            worth = min(WORK.levels_under(rest_us, buy.size), MAX_SWITCH_LEVELS)
+            if found[0] is None and worth >= max(2 * looked[0], 1):
+                looked[0] = worth
+                found[0] = lattice.chain_lattice(
+                    chain.width_mwh, chain.x0_mwh, chain.up_mwh, chain.down_mwh, worth, buy.size
                 )
             big = found[0]
             return big is not None and rest_us > WORK.lattice_hours(big.levels.size, buy.size)

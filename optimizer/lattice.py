@@ -252,7 +252,7 @@ def chain_levels(
         above = levels[np.minimum(at, levels.size - 1)]
         new = reached[(reached - below > merge) & (above - reached > merge)]
         new = new[np.r_[True, np.diff(new) > merge]] if new.size else new
-        levels = np.sort(np.concatenate((levels, new)))
+        levels = np.insert(levels, levels.searchsorted(new), new)  # new: sorted, apart
         frontier = new
         if levels.size > max_levels:
             return None

@@ -386,13 +386,34 @@ def test_a_chain_with_few_breakpoints_stays_with_the_piecewise_recursion() -> No
         patch.setattr(lattice, "chain_lattice", chain_lattice)
         got = solve_chain(buy, sell, battery)
         # cheaper than any lattice could be: the lattice to give way to is not looked for
-        assert chain.MAX_SWITCH_LEVELS not in searched
+        # (the one search is lattice_of's, for the lattice solved on directly)
+        assert len(searched) == 1
+        assert searched[0] < chain.MAX_SWITCH_LEVELS
         # a lattice that costs nothing: the recursion gives way to it
         patch.setattr(chain, "WORK", chain.WorkModel(lattice_us=0.0, lattice_level_us=0.0))
         forced = solve_chain(buy, sell, battery)
     assert got.route.startswith("piecewise")
     assert "gave way" in forced.route
     assert_exact(forced.value, got.value)
+    _chain_keeps_its_rules(forced.moves, battery)
+
+
+def test_the_recursion_gives_way_to_a_lattice_of_tens_of_thousands_of_levels() -> None:
+    # a 168-h battery at round trip 0.87 has a lattice of 28,206 levels (more than the 9,000
+    # once looked for): over prices drifting far below zero the recursion's breakpoints run
+    # to thousands (a year: ~34 s; on that lattice ~6 s). Here 25 days, the switch forced by
+    # a lattice the model prices at nothing: the lattice's optimum is the recursion's
+    battery = prd_battery(duration_h=168.0, round_trip_efficiency=0.87)
+    prices = np.cumsum(np.random.default_rng(1).normal(0.0, 5.0, 600)) - 5000.0
+    buy, sell = stored_rates(prices, battery)
+    plain = chain.solve_piecewise(buy, sell, battery)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chain, "WORK", chain.WorkModel(lattice_us=0.0, lattice_level_us=0.0))
+        forced = solve_chain(buy, sell, battery)
+    assert forced.route.startswith("lattice of 28206 levels")
+    assert "gave way" in forced.route
+    assert_exact(forced.value, plain.value)
+    assert_exact(float(stored_revenue(forced.moves, buy, sell)), plain.value)
     _chain_keeps_its_rules(forced.moves, battery)
 
 
