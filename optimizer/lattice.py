@@ -349,7 +349,12 @@ class ChainValues(Sequence[np.ndarray]):
         self.block = -1  # the block whose rows are whole (``__getitem__``) ...
         self.reached = -1  # ... or exact on a path's reach (``along``)
         self.rows = np.empty((every, kept.shape[1]))
-        self.tail = np.array([-np.inf])
+        # each level's two windows as two overlapping halves of a power of two (``along``)
+        k = np.arange(kept.shape[1])
+        self.up_level, self.up_shift = _halves(lattice.up_end - k + 1)
+        self.down_level, self.down_shift = _halves(k - lattice.down_begin + 1)
+        self.depth = int(max(self.up_level.max(), self.down_level.max()))
+        self.table = np.empty((self.depth + 1) * 2 * kept.shape[1])
 
     def __len__(self) -> int:
         return self.n + 1
@@ -438,23 +443,32 @@ class ChainValues(Sequence[np.ndarray]):
         out: np.ndarray,
     ) -> None:
         """``bellman_hour`` at the levels ``lo .. hi`` only, from ``v`` exact on ``lo_in ..
-        hi_in`` (which holds their windows)."""
+        hi_in`` (which holds their windows): the window maxima from a sparse table over
+        those entries only."""
         lat = self.lattice
         size = hi_in - lo_in + 1
+        width = 2 * size
+        table = self.table[: (self.depth + 1) * width].reshape(self.depth + 1, width)
         held = lat.levels[lo_in : hi_in + 1]
-        f = np.concatenate(
-            (v[lo_in : hi_in + 1] - a * held, v[lo_in : hi_in + 1] - b * held, self.tail)
-        )
-        k = np.arange(lo - lo_in, hi - lo_in + 1)
-        count = k.size
-        bounds = np.empty(4 * count, dtype=np.intp)
-        bounds[0 : 2 * count : 2] = k
-        bounds[1 : 2 * count : 2] = lat.up_end[lo : hi + 1] - (lo_in - 1)
-        bounds[2 * count :: 2] = lat.down_begin[lo : hi + 1] - (lo_in - size)
-        bounds[2 * count + 1 :: 2] = k + (size + 1)
-        best = np.maximum.reduceat(f, bounds)[::2]
+        np.subtract(v[lo_in : hi_in + 1], a * held, out=table[0, :size])
+        np.subtract(v[lo_in : hi_in + 1], b * held, out=table[0, size:])
+        for j in range(1, self.depth + 1):
+            w = 1 << (j - 1)
+            np.maximum(table[j - 1, : width - w], table[j - 1, w:], out=table[j, : width - w])
+        flat = table.reshape(-1)
+        up = self.up_level[lo : hi + 1] * width + np.arange(lo - lo_in, hi - lo_in + 1)
+        down = self.down_level[lo : hi + 1] * width + (lat.down_begin[lo : hi + 1] + (size - lo_in))
         here = lat.levels[lo : hi + 1]
-        np.maximum(best[:count] + a * here, best[count:] + b * here, out=out[lo : hi + 1])
+        charge = np.maximum(flat[up], flat[up + self.up_shift[lo : hi + 1]])
+        discharge = np.maximum(flat[down], flat[down + self.down_shift[lo : hi + 1]])
+        np.maximum(charge + a * here, discharge + b * here, out=out[lo : hi + 1])
+
+
+def _halves(span: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``floor(log2(span))`` and ``span - 2**floor(log2(span))`` (``span >= 1``): a window
+    of ``span`` entries is two overlapping halves of ``2**level`` entries, ``shift`` apart."""
+    level = np.frexp(span)[1] - 1
+    return level, span - (1 << level)
 
 
 def chain_moves(
