@@ -216,6 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
          prd(charge_efficiency=0.92, discharge_efficiency=0.92), continuous),
         ("prices drifting from -5000, 168 h, continuous", drifting(5.0, -5000.0, 366),
          prd(duration_h=168.0), continuous),
+        # stop 19: the same battery at round trip 0.87, whose lattice (28,206 levels) was too
+        # large to give way to (34 s by the piecewise recursion, past the deadline)
+        ("prices drifting from -5000, 168 h, round trip 0.87, continuous",
+         drifting(5.0, -5000.0, 366), prd(duration_h=168.0, round_trip_efficiency=0.87),
+         continuous),
         ("real year, cap 1, continuous", year, prd(max_cycles_per_day=1.0), continuous),
         ("solar dips, cap 1, continuous", solar_dips(year), prd(max_cycles_per_day=1.0),
          continuous),
