@@ -310,17 +310,26 @@ def bellman_hour(
     lattice: Lattice, sparse: bool | None = None
 ) -> Callable[[np.ndarray, float, float, np.ndarray], None]:
     """One hour of the chain's Bellman recursion on ``lattice``: ``hour(v, a, b, out)``
-    writes ``V_{t-1}`` (from ``v`` = ``V_t``, rates ``a``, ``b``) into ``out``. The same
-    arithmetic wherever it runs, so a row recomputed later has the same bits."""
+    writes ``V_{t-1}`` (from ``v`` = ``V_t``, rates ``a``, ``b``) into ``out`` (``v`` itself
+    is allowed: all of it is read first). Every level gets the same operations in the same
+    order wherever it runs -- ``v - a * levels`` and ``v - b * levels``, their window maxima
+    (exact, whatever the algorithm), ``+ a * levels`` and ``+ b * levels``, the larger --
+    so a row recomputed later has the same bits. Both rates go through each numpy call at
+    once, as the two rows of preallocated (2, levels) arrays written in place
+    (``window_maxima_plan``): an hour is a dozen or so calls and allocates nothing."""
     levels = lattice.levels
     m = levels.size
-    step = fixed_window_maxima(np.arange(m), lattice.up_end, lattice.down_begin, sparse)
+    inputs, maxima = window_maxima_plan(np.arange(m), lattice.up_end, lattice.down_begin, sparse)
+    rates = np.empty((2, 1))
+    scaled = np.empty((2, m))
 
     def hour(v: np.ndarray, a: float, b: float, out: np.ndarray) -> None:
-        best = step(v - a * levels, v - b * levels)
-        best[:m] += a * levels
-        best[m:] += b * levels
-        np.maximum(best[:m], best[m:], out=out)
+        rates[0, 0], rates[1, 0] = a, b
+        np.multiply(rates, levels, out=scaled)  # a * levels, b * levels
+        np.subtract(v, scaled, out=inputs)
+        best = maxima()
+        np.add(best, scaled, out=best)
+        np.maximum(best[0], best[1], out=out)
 
     return hour
 
@@ -418,10 +427,30 @@ def fixed_window_maxima(
 ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """A function of ``(F_a, F_b)`` giving every level's charge window maximum ``max F_a[k :
     up_end + 1]`` and discharge window maximum ``max F_b[down_begin : k + 1]`` (one array,
-    charge first). The windows are fixed index ranges of the lattice: either one
+    charge first, overwritten by the next call): ``window_maxima_plan`` with its inputs
+    copied in."""
+    inputs, maxima = window_maxima_plan(k, up_end, down_begin, sparse)
+
+    def window_maxima(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
+        inputs[0], inputs[1] = fa, fb
+        best: np.ndarray = maxima().reshape(-1)
+        return best
+
+    return window_maxima
+
+
+def window_maxima_plan(
+    k: np.ndarray, up_end: np.ndarray, down_begin: np.ndarray, sparse: bool | None
+) -> tuple[np.ndarray, Callable[[], np.ndarray]]:
+    """The window maxima of ``fixed_window_maxima`` as ``(inputs, maxima)``: the caller writes
+    ``F_a`` and ``F_b`` into the rows of ``inputs`` (2, levels), then ``maxima()`` returns
+    the charge and discharge window maxima as the rows of a (2, levels) array, overwritten by
+    the next call. The windows are fixed index ranges of the lattice: either one
     ``maximum.reduceat`` over both (work: the windows' total length) or a sparse table
     (work: ``log2`` of the longest window times the levels) -- whichever is less work;
-    ``sparse`` forces one (tests)."""
+    ``sparse`` forces one (tests). The sparse table is a sliding window maximum
+    (``sliding_window_plan``: slices only) where the windows are those of a chain lattice,
+    one width cut at the lattice's ends; any other windows read it by gathers."""
     m = k.size
     begin = np.concatenate((k, down_begin + m))
     end = np.concatenate((up_end, k + m))  # inclusive
@@ -432,24 +461,97 @@ def fixed_window_maxima(
     if not sparse:
         bounds = np.empty(4 * m, dtype=np.intp)
         bounds[0::2], bounds[1::2] = begin, end + 1
-        tail = np.array([-np.inf])
+        row = np.empty(2 * m + 1)
+        row[-1] = -np.inf  # the end of the last window
 
-        def by_reduceat(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
-            maxima: np.ndarray = np.maximum.reduceat(np.concatenate((fa, fb, tail)), bounds)
-            return maxima[::2]
+        def by_reduceat() -> np.ndarray:
+            maxima: np.ndarray = np.maximum.reduceat(row, bounds)[::2]
+            return maxima.reshape(2, m)
 
-        return by_reduceat
+        return row[:-1].reshape(2, m), by_reduceat
+    sliding = sliding_window_plan(k, up_end, down_begin)
+    if sliding is not None:
+        return sliding
     first, second = sparse_halves(begin, span, 2 * m)
     table = np.empty((depth + 1, 2 * m))
+    flat = table.ravel()
 
-    def by_table(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
-        table[0, :m], table[0, m:] = fa, fb
+    def by_table() -> np.ndarray:
         fill_sparse_table(table)
-        flat = table.ravel()
         maxima: np.ndarray = np.maximum(flat[first], flat[second])
-        return maxima
+        return maxima.reshape(2, m)
 
-    return by_table
+    return table[0].reshape(2, m), by_table
+
+
+def sliding_window_plan(
+    k: np.ndarray, up_end: np.ndarray, down_begin: np.ndarray
+) -> tuple[np.ndarray, Callable[[], np.ndarray]] | None:
+    """``window_maxima_plan`` by sparse table for the windows of a chain lattice, None for
+    other windows. A chain lattice's levels (``chain_lattice``, the whole closure) look the
+    same from every level but those near its ends, so with ``k = 0 .. m - 1`` every charge
+    window holds ``U + 1`` levels and every discharge window ``D + 1``, cut at the ends:
+    ``up_end = min(k + U, m - 1)``, ``down_begin = max(k - D, 0)`` (checked here; a chain's
+    lattice of fewer whole moves need not be so). Then every window maximum is the larger of
+    two entries of one row of the table at fixed offsets, read by slices, not gathers: the
+    table's row ``j`` holds the maxima over ``2**j`` entries from each index; ``F_a`` and
+    ``F_b`` lie in one buffer with ``max(U, D)`` entries of -inf between them, so a window cut
+    at an end of the lattice is a whole window (-inf changes no maximum); only the rows up to
+    each side's top row are built (into two buffers in turn), those past one side's top row
+    only over the other side's entries."""
+    m = k.size
+    up, down = int(np.max(up_end - k)), int(np.max(k - down_begin))
+    index = np.arange(m)
+    if not (
+        np.array_equal(k, index)
+        and np.array_equal(up_end, np.minimum(index + up, m - 1))
+        and np.array_equal(down_begin, np.maximum(index - down, 0))
+    ):
+        return None
+    row = m + max(up, down)  # F_a, the -inf between, F_b, then entries no window reads
+    length = row + m  # what the table covers
+    inputs = np.full(2 * row, -np.inf)
+    turns = (np.full(length, -np.inf), np.full(length, -np.inf))
+    top_up, top_down = (up + 1).bit_length() - 1, (down + 1).bit_length() - 1
+    best = np.empty((2, m))
+
+    def held(j: int) -> np.ndarray:  # the buffer holding row j of the table
+        return inputs[:length] if j == 0 else turns[j % 2]
+
+    steps: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def finish(j: int) -> None:  # the windows whose table row is j
+        t = held(j)
+        reach = 1 << j
+        up_first, up_second = t[:m], t[up + 1 - reach : up + 1 - reach + m]
+        down_first = t[row - down : row - down + m]
+        down_second = t[row + 1 - reach : row + 1 - reach + m]
+        if top_up == top_down:  # both rows in one call: F_b's windows one stride on
+            view = np.lib.stride_tricks.as_strided
+            first = view(up_first, (2, m), (t.itemsize * (row - down), t.itemsize), writeable=False)
+            second = view(up_second, (2, m), (t.itemsize * (row - up), t.itemsize), writeable=False)
+            steps.append((first, second, best))
+        elif j == top_up:
+            steps.append((up_first, up_second, best[0]))
+        else:
+            steps.append((down_first, down_second, best[1]))
+
+    for j in range(max(top_up, top_down) + 1):
+        if j > 0:
+            half = 1 << (j - 1)
+            lo = 0 if j <= top_up else row - down
+            hi = length - (1 << j) + 1 if j <= top_down else m + up + 1 - (1 << j)
+            src, dst = held(j - 1), held(j)
+            steps.append((src[lo:hi], src[lo + half : hi + half], dst[lo:hi]))
+        if j in (top_up, top_down):
+            finish(j)
+
+    def by_slices() -> np.ndarray:
+        for first, second, out in steps:
+            np.maximum(first, second, out=out)
+        return best
+
+    return inputs.reshape(2, row)[:, :m], by_slices
 
 
 def sparse_halves(begin: np.ndarray, span: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
