@@ -123,24 +123,19 @@ def _with_windows(levels: np.ndarray, start: int, up: float, down: float, scale:
 
 
 def _range_max(g: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """``out[:, k] = max(g[:, begin[k] : end[k] + 1])`` (``begin <= end``) by a sparse table."""
-    m = g.shape[1]
+    """``out[:, k] = max(g[:, begin[k] : end[k] + 1])`` (``begin <= end``) by one sparse table
+    over all rows of ``g`` end to end (``fill_sparse_table``: the maxima from an entry that
+    run into the next row are read by no window), read by two gathers."""
+    rows, m = g.shape
     span = end - begin + 1
-    level = np.floor(np.log2(span)).astype(np.intp)
-    table = [g]
-    width = 1
-    while 2 * width <= span.max():
-        prev = table[-1]
-        nxt = prev.copy()
-        np.maximum(prev[:, : m - width], prev[:, width:], out=nxt[:, : m - width])
-        table.append(nxt)
-        width *= 2
-    out = np.empty_like(g)
-    for lv in np.unique(level):
-        cols = np.flatnonzero(level == lv)
-        t = table[lv]
-        out[:, cols] = np.maximum(t[:, begin[cols]], t[:, end[cols] - (1 << lv) + 1])
-    return out
+    table = np.empty((int(span.max()).bit_length(), rows * m))
+    table[0] = g.ravel()
+    fill_sparse_table(table)
+    first, second = sparse_halves(begin, span, rows * m)
+    offset = np.arange(0, rows * m, m)[:, None]  # each row's first entry
+    flat = table.ravel()
+    maxima: np.ndarray = np.maximum(flat[first + offset], flat[second + offset])
+    return maxima
 
 
 def solve(

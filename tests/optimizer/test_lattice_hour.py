@@ -158,3 +158,26 @@ def test_a_chain_of_hours_is_the_same_by_every_route() -> None:
     again = lattice.ChainValues(kept, 24, buy, sell, lat)
     for t in range(0, buy.size + 1, 5):
         np.testing.assert_array_equal(again[t], rows[0][t])
+
+
+@pytest.mark.parametrize(
+    "battery",
+    [{}, {"duration_h": 168.0, "initial_soc": 0.5}, {"round_trip_efficiency": 0.5}],
+    ids=["PRD", "168 h from SoC 0.5", "round trip 0.5"],
+)
+@pytest.mark.parametrize("rows", [1, 7])
+def test_a_day_lattice_s_window_maxima_are_each_window_s_maximum(
+    battery: dict[str, float], rows: int
+) -> None:
+    # _range_max, the days' recursion (lattice.solve): one table over all the rows end to end
+    lat = lattice.make_lattice(prd_battery(**battery), 24)
+    m = lat.levels.size
+    k = np.arange(m)
+    rng = np.random.default_rng(rows)
+    g = rng.normal(size=(rows, m))
+    g[rng.random((rows, m)) < 0.2] = -np.inf
+    for begin, end in ((k, lat.up_end), (lat.down_begin, k)):
+        want = np.array(
+            [[row[b : e + 1].max() for b, e in zip(begin, end, strict=True)] for row in g]
+        )
+        np.testing.assert_array_equal(lattice._range_max(g, begin, end), want)
