@@ -54,9 +54,12 @@ MERGE_REL = 1e-12
 #: even for a 168-hour battery (W / P = 168: at most 1.7e-9 of P). At 1e-9, a level within
 #: 1e-9 of another coset's was one move of C + 1e-9 W away: 1.5e-7 of P over (review).
 FIT_REL = 1e-11
-#: a chain's window maxima by sparse table when reduceat would touch this many times more
-#: entries than the table has (measured crossover: 3.5-5 on one core)
-SPARSE_RATIO = 4.0
+#: windows other than a chain lattice's by reduceat on lattices of at most this many levels,
+#: by a sparse table on larger ones (measured on one core, numpy 2.4, random levels: reduceat
+#: costs ~12 ns a window, whatever its length, the table ~2.5 ns a level and ~0.4 us a row;
+#: 60 levels: reduceat 0.2-1 us faster an hour, 150: 0.3-2 us slower, 2,846 levels of a
+#: 3-day chain of a 168-h battery: 137 us against 32)
+REDUCEAT_LEVELS = 100
 #: rows per block of the recursion (bounds memory: rows x levels x (hours + log2 levels))
 BLOCK_ROWS = 64
 
@@ -443,20 +446,19 @@ def window_maxima_plan(
     the next call. The windows are fixed index ranges of the lattice. Those of a chain
     lattice (each side's windows of one number of levels, cut at the ends) by a sparse table
     read by slices (``sliding_window_plan``; measured on one core: as fast as reduceat on
-    18 levels, 1.3 times faster on 70, 5 times on 672); any other windows either by one
-    ``maximum.reduceat`` over both (work: the windows' total length) or by a sparse table
-    read by gathers (work: ``log2`` of the longest window times the levels) -- whichever is
-    less work; ``sparse`` forces one (tests: False reduceat, True a sparse table)."""
+    18 levels, 1.3 times faster on 70, 5 times on 672); any other windows by one
+    ``maximum.reduceat`` over both on small lattices (``REDUCEAT_LEVELS``), else by a sparse
+    table read by gathers; ``sparse`` forces one (tests: False reduceat, True a sparse
+    table)."""
     m = k.size
     begin = np.concatenate((k, down_begin + m))
     end = np.concatenate((up_end, k + m))  # inclusive
     span = end - begin + 1
-    depth = int(span.max()).bit_length() - 1  # the sparse table's top level
     sliding = None if sparse is False else sliding_window_plan(k, up_end, down_begin)
     if sliding is not None:
         return sliding
     if sparse is None:
-        sparse = int(span.sum()) > SPARSE_RATIO * (depth + 1) * 2 * m
+        sparse = m > REDUCEAT_LEVELS
     if not sparse:
         bounds = np.empty(4 * m, dtype=np.intp)
         bounds[0::2], bounds[1::2] = begin, end + 1
@@ -469,7 +471,7 @@ def window_maxima_plan(
 
         return row[:-1].reshape(2, m), by_reduceat
     first, second = sparse_halves(begin, span, 2 * m)
-    table = np.empty((depth + 1, 2 * m))
+    table = np.empty((int(span.max()).bit_length(), 2 * m))  # rows up to the longest window's
     flat = table.ravel()
 
     def by_table() -> np.ndarray:
