@@ -54,9 +54,12 @@ MERGE_REL = 1e-12
 #: even for a 168-hour battery (W / P = 168: at most 1.7e-9 of P). At 1e-9, a level within
 #: 1e-9 of another coset's was one move of C + 1e-9 W away: 1.5e-7 of P over (review).
 FIT_REL = 1e-11
-#: a chain's window maxima by sparse table when reduceat would touch this many times more
-#: entries than the table has (measured crossover: 3.5-5 on one core)
-SPARSE_RATIO = 4.0
+#: windows other than a chain lattice's by reduceat on lattices of at most this many levels,
+#: by a sparse table on larger ones (measured on one core, numpy 2.4, random levels: reduceat
+#: costs ~12 ns a window, whatever its length, the table ~2.5 ns a level and ~0.4 us a row;
+#: 60 levels: reduceat 0.2-1 us faster an hour, 150: 0.3-2 us slower, 2,846 levels of a
+#: 3-day chain of a 168-h battery: 137 us against 32)
+REDUCEAT_LEVELS = 100
 #: rows per block of the recursion (bounds memory: rows x levels x (hours + log2 levels))
 BLOCK_ROWS = 64
 
@@ -123,24 +126,19 @@ def _with_windows(levels: np.ndarray, start: int, up: float, down: float, scale:
 
 
 def _range_max(g: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """``out[:, k] = max(g[:, begin[k] : end[k] + 1])`` (``begin <= end``) by a sparse table."""
-    m = g.shape[1]
+    """``out[:, k] = max(g[:, begin[k] : end[k] + 1])`` (``begin <= end``) by one sparse table
+    over all rows of ``g`` end to end (``fill_sparse_table``: the maxima from an entry that
+    run into the next row are read by no window), read by two gathers."""
+    rows, m = g.shape
     span = end - begin + 1
-    level = np.floor(np.log2(span)).astype(np.intp)
-    table = [g]
-    width = 1
-    while 2 * width <= span.max():
-        prev = table[-1]
-        nxt = prev.copy()
-        np.maximum(prev[:, : m - width], prev[:, width:], out=nxt[:, : m - width])
-        table.append(nxt)
-        width *= 2
-    out = np.empty_like(g)
-    for lv in np.unique(level):
-        cols = np.flatnonzero(level == lv)
-        t = table[lv]
-        out[:, cols] = np.maximum(t[:, begin[cols]], t[:, end[cols] - (1 << lv) + 1])
-    return out
+    table = np.empty((int(span.max()).bit_length(), rows * m))
+    table[0] = g.ravel()
+    fill_sparse_table(table)
+    first, second = sparse_halves(begin, span, rows * m)
+    offset = np.arange(0, rows * m, m)[:, None]  # each row's first entry
+    flat = table.ravel()
+    maxima: np.ndarray = np.maximum(flat[first + offset], flat[second + offset])
+    return maxima
 
 
 def solve(
@@ -310,17 +308,26 @@ def bellman_hour(
     lattice: Lattice, sparse: bool | None = None
 ) -> Callable[[np.ndarray, float, float, np.ndarray], None]:
     """One hour of the chain's Bellman recursion on ``lattice``: ``hour(v, a, b, out)``
-    writes ``V_{t-1}`` (from ``v`` = ``V_t``, rates ``a``, ``b``) into ``out``. The same
-    arithmetic wherever it runs, so a row recomputed later has the same bits."""
+    writes ``V_{t-1}`` (from ``v`` = ``V_t``, rates ``a``, ``b``) into ``out`` (``v`` itself
+    is allowed: all of it is read first). Every level gets the same operations in the same
+    order wherever it runs -- ``v - a * levels`` and ``v - b * levels``, their window maxima
+    (exact, whatever the algorithm), ``+ a * levels`` and ``+ b * levels``, the larger --
+    so a row recomputed later has the same bits. Both rates go through each numpy call at
+    once, as the two rows of preallocated (2, levels) arrays written in place
+    (``window_maxima_plan``): an hour is a dozen or so calls and allocates nothing."""
     levels = lattice.levels
     m = levels.size
-    step = fixed_window_maxima(np.arange(m), lattice.up_end, lattice.down_begin, sparse)
+    inputs, maxima = window_maxima_plan(np.arange(m), lattice.up_end, lattice.down_begin, sparse)
+    rates = np.empty((2, 1))
+    scaled = np.empty((2, m))
 
     def hour(v: np.ndarray, a: float, b: float, out: np.ndarray) -> None:
-        best = step(v - a * levels, v - b * levels)
-        best[:m] += a * levels
-        best[m:] += b * levels
-        np.maximum(best[:m], best[m:], out=out)
+        rates[0, 0], rates[1, 0] = a, b
+        np.multiply(rates, levels, out=scaled)  # a * levels, b * levels
+        np.subtract(v, scaled, out=inputs)
+        best = maxima()
+        np.add(best, scaled, out=best)
+        np.maximum(best[0], best[1], out=out)
 
     return hour
 
@@ -513,38 +520,131 @@ def fixed_window_maxima(
 ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """A function of ``(F_a, F_b)`` giving every level's charge window maximum ``max F_a[k :
     up_end + 1]`` and discharge window maximum ``max F_b[down_begin : k + 1]`` (one array,
-    charge first). The windows are fixed index ranges of the lattice: either one
-    ``maximum.reduceat`` over both (work: the windows' total length) or a sparse table
-    (work: ``log2`` of the longest window times the levels) -- whichever is less work;
-    ``sparse`` forces one (tests)."""
+    charge first, overwritten by the next call): ``window_maxima_plan`` with its inputs
+    copied in."""
+    inputs, maxima = window_maxima_plan(k, up_end, down_begin, sparse)
+
+    def window_maxima(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
+        inputs[0], inputs[1] = fa, fb
+        best: np.ndarray = maxima().reshape(-1)
+        return best
+
+    return window_maxima
+
+
+def window_maxima_plan(
+    k: np.ndarray, up_end: np.ndarray, down_begin: np.ndarray, sparse: bool | None
+) -> tuple[np.ndarray, Callable[[], np.ndarray]]:
+    """The window maxima of ``fixed_window_maxima`` as ``(inputs, maxima)``: the caller writes
+    ``F_a`` and ``F_b`` into the rows of ``inputs`` (2, levels), then ``maxima()`` returns
+    the charge and discharge window maxima as the rows of a (2, levels) array, overwritten by
+    the next call. The windows are fixed index ranges of the lattice. Those of a chain
+    lattice (each side's windows of one number of levels, cut at the ends) by a sparse table
+    read by slices (``sliding_window_plan``; measured on one core: as fast as reduceat on
+    18 levels, 1.3 times faster on 70, 5 times on 672); any other windows by one
+    ``maximum.reduceat`` over both on small lattices (``REDUCEAT_LEVELS``), else by a sparse
+    table read by gathers; ``sparse`` forces one (tests: False reduceat, True a sparse
+    table)."""
     m = k.size
     begin = np.concatenate((k, down_begin + m))
     end = np.concatenate((up_end, k + m))  # inclusive
     span = end - begin + 1
-    depth = int(span.max()).bit_length() - 1  # the sparse table's top level
+    sliding = None if sparse is False else sliding_window_plan(k, up_end, down_begin)
+    if sliding is not None:
+        return sliding
     if sparse is None:
-        sparse = int(span.sum()) > SPARSE_RATIO * (depth + 1) * 2 * m
+        sparse = m > REDUCEAT_LEVELS
     if not sparse:
         bounds = np.empty(4 * m, dtype=np.intp)
         bounds[0::2], bounds[1::2] = begin, end + 1
-        tail = np.array([-np.inf])
+        row = np.empty(2 * m + 1)
+        row[-1] = -np.inf  # the end of the last window
 
-        def by_reduceat(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
-            maxima: np.ndarray = np.maximum.reduceat(np.concatenate((fa, fb, tail)), bounds)
-            return maxima[::2]
+        def by_reduceat() -> np.ndarray:
+            maxima: np.ndarray = np.maximum.reduceat(row, bounds)[::2]
+            return maxima.reshape(2, m)
 
-        return by_reduceat
+        return row[:-1].reshape(2, m), by_reduceat
     first, second = sparse_halves(begin, span, 2 * m)
-    table = np.empty((depth + 1, 2 * m))
+    table = np.empty((int(span.max()).bit_length(), 2 * m))  # rows up to the longest window's
+    flat = table.ravel()
 
-    def by_table(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
-        table[0, :m], table[0, m:] = fa, fb
+    def by_table() -> np.ndarray:
         fill_sparse_table(table)
-        flat = table.ravel()
         maxima: np.ndarray = np.maximum(flat[first], flat[second])
-        return maxima
+        return maxima.reshape(2, m)
 
-    return by_table
+    return table[0].reshape(2, m), by_table
+
+
+def sliding_window_plan(
+    k: np.ndarray, up_end: np.ndarray, down_begin: np.ndarray
+) -> tuple[np.ndarray, Callable[[], np.ndarray]] | None:
+    """``window_maxima_plan`` by sparse table for the windows of a chain lattice, None for
+    other windows. A chain lattice's levels (``chain_lattice``, the whole closure) look the
+    same from every level but those near its ends, so with ``k = 0 .. m - 1`` every charge
+    window holds ``U + 1`` levels and every discharge window ``D + 1``, cut at the ends:
+    ``up_end = min(k + U, m - 1)``, ``down_begin = max(k - D, 0)`` (checked here; a chain's
+    lattice of fewer whole moves need not be so). Then every window maximum is the larger of
+    two entries of one row of the table at fixed offsets, read by slices, not gathers: the
+    table's row ``j`` holds the maxima over ``2**j`` entries from each index; ``F_a`` and
+    ``F_b`` lie in one buffer with ``max(U, D)`` entries of -inf between them, so a window cut
+    at an end of the lattice is a whole window (-inf changes no maximum); only the rows up to
+    each side's top row are built (into two buffers in turn), those past one side's top row
+    only over the other side's entries."""
+    m = k.size
+    up, down = int(np.max(up_end - k)), int(np.max(k - down_begin))
+    index = np.arange(m)
+    if not (
+        np.array_equal(k, index)
+        and np.array_equal(up_end, np.minimum(index + up, m - 1))
+        and np.array_equal(down_begin, np.maximum(index - down, 0))
+    ):
+        return None
+    row = m + max(up, down)  # F_a, the -inf between, F_b, then entries no window reads
+    length = row + m  # what the table covers
+    inputs = np.full(2 * row, -np.inf)
+    turns = (np.full(length, -np.inf), np.full(length, -np.inf))
+    top_up, top_down = (up + 1).bit_length() - 1, (down + 1).bit_length() - 1
+    best = np.empty((2, m))
+
+    def held(j: int) -> np.ndarray:  # the buffer holding row j of the table
+        return inputs[:length] if j == 0 else turns[j % 2]
+
+    steps: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def finish(j: int) -> None:  # the windows whose table row is j
+        t = held(j)
+        reach = 1 << j
+        up_first, up_second = t[:m], t[up + 1 - reach : up + 1 - reach + m]
+        down_first = t[row - down : row - down + m]
+        down_second = t[row + 1 - reach : row + 1 - reach + m]
+        if top_up == top_down:  # both rows in one call: F_b's windows one stride on
+            view = np.lib.stride_tricks.as_strided
+            first = view(up_first, (2, m), (t.itemsize * (row - down), t.itemsize), writeable=False)
+            second = view(up_second, (2, m), (t.itemsize * (row - up), t.itemsize), writeable=False)
+            steps.append((first, second, best))
+        elif j == top_up:
+            steps.append((up_first, up_second, best[0]))
+        else:
+            steps.append((down_first, down_second, best[1]))
+
+    for j in range(max(top_up, top_down) + 1):
+        if j > 0:
+            half = 1 << (j - 1)
+            lo = 0 if j <= top_up else row - down
+            hi = length - (1 << j) + 1 if j <= top_down else m + up + 1 - (1 << j)
+            src, dst = held(j - 1), held(j)
+            steps.append((src[lo:hi], src[lo + half : hi + half], dst[lo:hi]))
+        if j in (top_up, top_down):
+            finish(j)
+
+    def by_slices() -> np.ndarray:
+        for first, second, out in steps:
+            np.maximum(first, second, out=out)
+        return best
+
+    return inputs.reshape(2, row)[:, :m], by_slices
 
 
 def sparse_halves(begin: np.ndarray, span: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,183 @@
+"""One hour of the lattice's Bellman recursion (``lattice.bellman_hour``) and its window maxima
+(``lattice.fixed_window_maxima``) against a plain loop over the levels: the same bits, by every
+route to the maxima -- sliding windows read by slices (a chain lattice's windows: one width,
+cut at the ends; the same or different sparse-table rows for the two sides), a sparse table
+read by gathers (any other windows), ``maximum.reduceat``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from optimizer import lattice
+from optimizer.chain import Chain
+from tests.optimizer.helpers import prd_battery
+
+
+def plain_hour(lat: lattice.Lattice, v: np.ndarray, a: float, b: float) -> np.ndarray:
+    """``V_{t-1}`` level by level: each window's best ``v - rate * level``, plus the rate
+    times the level, the larger of charge and discharge."""
+    levels = lat.levels
+    out = np.empty(levels.size)
+    for k in range(levels.size):
+        lo, hi = int(lat.down_begin[k]), int(lat.up_end[k])
+        charge = (v[k : hi + 1] - a * levels[k : hi + 1]).max() + a * levels[k]
+        discharge = (v[lo : k + 1] - b * levels[lo : k + 1]).max() + b * levels[k]
+        out[k] = max(charge, discharge)
+    return out
+
+
+def sliding(m: int, up: int, down: int, seed: int) -> lattice.Lattice:
+    """Random levels with the windows of a chain lattice: ``up + 1`` and ``down + 1`` levels,
+    cut at the ends."""
+    k = np.arange(m)
+    levels = np.sort(np.random.default_rng(seed).uniform(0.0, 100.0, m))
+    return lattice.Lattice(
+        levels=levels,
+        start=m // 3,
+        up_end=np.minimum(k + up, m - 1),
+        down_begin=np.maximum(k - down, 0),
+        up_mwh=1.0,
+        down_mwh=1.0,
+    )
+
+
+def uneven(m: int, seed: int) -> lattice.Lattice:
+    """Random levels whose windows (of one move of 7 and 9 units) hold different numbers of
+    levels."""
+    levels = np.sort(np.random.default_rng(seed).uniform(0.0, 100.0, m))
+    return lattice.Lattice(
+        levels=levels,
+        start=0,
+        up_end=np.searchsorted(levels, levels + 7.0, side="right") - 1,
+        down_begin=np.searchsorted(levels, levels - 9.0, side="left"),
+        up_mwh=7.0,
+        down_mwh=9.0,
+    )
+
+
+def chain_grid(**battery: float) -> lattice.Lattice:
+    chain = Chain.of(prd_battery(**battery))
+    grid = lattice.chain_lattice(chain.width_mwh, chain.x0_mwh, chain.up_mwh, chain.down_mwh, 5000)
+    assert grid is not None
+    return grid
+
+
+LATTICES: dict[str, Callable[[], lattice.Lattice]] = {
+    "one row for both sides": lambda: sliding(300, 40, 50, 1),  # 41, 51 levels: row 5
+    "a row each side": lambda: sliding(300, 20, 70, 2),  # 21, 71 levels: rows 4 and 6
+    "charge the deeper": lambda: sliding(200, 130, 3, 3),  # rows 7 and 2
+    "charge the deeper, 2**7 levels": lambda: sliding(300, 127, 5, 8),  # the top row's reach
+    "discharge the deeper, 2**7 levels": lambda: sliding(300, 5, 127, 9),
+    "windows of one level": lambda: sliding(50, 0, 0, 4),
+    "windows of two levels and one": lambda: sliding(50, 1, 0, 10),
+    "windows holding the whole lattice": lambda: sliding(40, 60, 45, 5),
+    "one level": lambda: sliding(1, 0, 0, 6),
+    "uneven windows": lambda: uneven(400, 7),
+    "chain lattice, round trip 0.85": lambda: chain_grid(),
+    "chain lattice, 0.92 / 0.92": lambda: chain_grid(
+        charge_efficiency=0.92, discharge_efficiency=0.92
+    ),
+}
+
+
+def is_sliding(lat: lattice.Lattice) -> bool:
+    m = lat.levels.size
+    return lattice.sliding_window_plan(np.arange(m), lat.up_end, lat.down_begin) is not None
+
+
+@pytest.mark.parametrize("make", LATTICES.values(), ids=LATTICES.keys())
+@pytest.mark.parametrize("sparse", [None, True, False], ids=["chosen", "table", "reduceat"])
+def test_hours_are_the_plain_loop_bit_for_bit(
+    make: Callable[[], lattice.Lattice], sparse: bool | None
+) -> None:
+    lat = make()
+    m = lat.levels.size
+    rng = np.random.default_rng(m)
+    hour = lattice.bellman_hour(lat, sparse)
+    v = rng.normal(0.0, 1e3, m)
+    v[rng.random(m) < 0.3] = -np.inf  # levels not reachable yet
+    v[lat.start] = 0.0
+    rates = rng.normal(0.0, 500.0, (30, 2))
+    rates[:5] = [[-1200.0, -1100.0]] * 5  # paid to burn energy
+    for a, b in rates.tolist():
+        want = plain_hour(lat, v, a, b)
+        got = np.empty(m)
+        hour(v, a, b, got)
+        np.testing.assert_array_equal(got, want)
+        assert np.array_equal(np.signbit(got), np.signbit(want))
+        hour(v, a, b, v)  # in place, as chain_values' rows not kept
+        np.testing.assert_array_equal(v, want)
+
+
+@pytest.mark.parametrize(
+    ("make", "by_slices"),
+    [(make, name != "uneven windows") for name, make in LATTICES.items()],
+    ids=LATTICES.keys(),
+)
+def test_chain_windows_are_read_by_slices(
+    make: Callable[[], lattice.Lattice], by_slices: bool
+) -> None:
+    # the fast form is the one the lattices above take (else the test above would not test it)
+    assert is_sliding(make()) == by_slices
+
+
+@pytest.mark.parametrize("make", LATTICES.values(), ids=LATTICES.keys())
+@pytest.mark.parametrize("sparse", [None, True, False], ids=["chosen", "table", "reduceat"])
+def test_window_maxima_are_each_window_s_maximum(
+    make: Callable[[], lattice.Lattice], sparse: bool | None
+) -> None:
+    lat = make()
+    m = lat.levels.size
+    k = np.arange(m)
+    rng = np.random.default_rng(m + 1)
+    maxima = lattice.fixed_window_maxima(k, lat.up_end, lat.down_begin, sparse)
+    for _ in range(3):
+        fa, fb = rng.normal(size=m), rng.normal(size=m)
+        want = np.concatenate(
+            (
+                [fa[i : lat.up_end[i] + 1].max() for i in k],
+                [fb[lat.down_begin[i] : i + 1].max() for i in k],
+            )
+        )
+        np.testing.assert_array_equal(maxima(fa, fb), want)
+
+
+def test_a_chain_of_hours_is_the_same_by_every_route() -> None:
+    # chain_values (and ChainValues' recomputed rows) by slices and by reduceat
+    lat = chain_grid(round_trip_efficiency=0.87)  # 672 levels
+    assert is_sliding(lat)
+    rng = np.random.default_rng(11)
+    buy = np.concatenate((rng.normal(400.0, 900.0, 300), -1200.0 + rng.uniform(-1.0, 1.0, 200)))
+    sell = buy * 0.9
+    rows = [lattice.chain_values(buy, sell, lat, sparse=sparse) for sparse in (True, False)]
+    np.testing.assert_array_equal(rows[0], rows[1])
+    kept = lattice.chain_values(buy, sell, lat, every=24)
+    again = lattice.ChainValues(kept, 24, buy, sell, lat)
+    for t in range(0, buy.size + 1, 5):
+        np.testing.assert_array_equal(again[t], rows[0][t])
+
+
+@pytest.mark.parametrize(
+    "battery",
+    [{}, {"duration_h": 168.0, "initial_soc": 0.5}, {"round_trip_efficiency": 0.5}],
+    ids=["PRD", "168 h from SoC 0.5", "round trip 0.5"],
+)
+@pytest.mark.parametrize("rows", [1, 7])
+def test_a_day_lattice_s_window_maxima_are_each_window_s_maximum(
+    battery: dict[str, float], rows: int
+) -> None:
+    # _range_max, the days' recursion (lattice.solve): one table over all the rows end to end
+    lat = lattice.make_lattice(prd_battery(**battery), 24)
+    m = lat.levels.size
+    k = np.arange(m)
+    rng = np.random.default_rng(rows)
+    g = rng.normal(size=(rows, m))
+    g[rng.random((rows, m)) < 0.2] = -np.inf
+    for begin, end in ((k, lat.up_end), (lat.down_begin, k)):
+        want = np.array(
+            [[row[b : e + 1].max() for b, e in zip(begin, end, strict=True)] for row in g]
+        )
+        np.testing.assert_array_equal(lattice._range_max(g, begin, end), want)
