@@ -151,8 +151,7 @@ MAX_LATTICE_LEVELS = 4096
 #: this many (48 MB; a year: up to 683 levels)
 MAX_LATTICE_ENTRIES = 6_000_000
 #: window maxima of the general step by sparse table when reduceat would touch (by an estimate
-#: from the breakpoints' density) this many times more entries than the table has (as
-#: ``optimizer.lattice.SPARSE_RATIO``) ...
+#: from the breakpoints' density) this many times more entries than the table has ...
 SPARSE_RATIO = 4.0
 #: ... or when V has more breakpoints than this: reduceat's cost per window then outweighs the
 #: table's (measured on whole chains, one core: a 168-h battery over drifting very negative
@@ -725,29 +724,37 @@ class WorkModel:
     """What an hour costs each route, in microseconds of one core (fitted by hand on whole
     years timed with one-off scripts and ``bench/bench_worst_case.py``: the general step ~80
     us plus ~0.37 us a breakpoint, a concave or split hour ~20 us plus ~0.1 us a breakpoint,
-    a copied period hour ~2 us; a lattice hour ~60 us plus ~0.014 us a level, the recomputed
-    rows included). Only a model: it decides from breakpoint and level counts, never from a
-    clock, so the route taken does not depend on the machine or its load."""
+    a copied period hour ~2 us; a lattice hour, both passes with the rows between the kept
+    ones recomputed, ~25 us plus ~0.0009 us a level and row of its sparse table -- the bit
+    length of its widest window pair: fitted on ten lattices of 1,369-28,206 levels, 37-255
+    us an hour, within 15 %). Only a model: it decides from breakpoint, level and window
+    counts, never from a clock, so the route taken does not depend on the machine or its
+    load."""
 
     general_us: float = 80.0
     general_point_us: float = 0.37
     concave_us: float = 20.0
     concave_point_us: float = 0.1
     copied_us: float = 2.0
-    lattice_us: float = 60.0
-    lattice_level_us: float = 0.014
+    lattice_us: float = 25.0
+    lattice_entry_us: float = 0.0009
+    #: the fewest sparse-table rows assumed of a lattice not yet found (``levels_under``):
+    #: windows of at least 8 levels, as on every lattice of thousands of levels seen
+    fewest_rows: int = 4
 
-    def lattice_hours(self, levels: int, hours: int) -> float:
-        """The modelled cost of ``hours`` hours on a lattice of ``levels`` levels."""
-        return hours * (self.lattice_us + self.lattice_level_us * levels)
+    def lattice_hours(self, grid: lattice.Lattice, hours: int) -> float:
+        """The modelled cost of ``hours`` hours on ``grid``."""
+        rows = int((grid.up_end - grid.down_begin + 2).max()).bit_length()  # both windows
+        return hours * (self.lattice_us + self.lattice_entry_us * grid.levels.size * rows)
 
     def levels_under(self, cost_us: float, hours: int) -> int:
-        """The most levels whose lattice costs less than ``cost_us`` for ``hours`` hours (0
-        where none does)."""
+        """The most levels a lattice (of at least ``fewest_rows`` table rows) can have and
+        still cost less than ``cost_us`` for ``hours`` hours (0 where none can)."""
         per_hour = cost_us / max(hours, 1) - self.lattice_us
         if per_hour <= 0.0:
             return 0
-        return int(min(per_hour / self.lattice_level_us, 1e9)) if self.lattice_level_us else 10**9
+        per_level = self.lattice_entry_us * self.fewest_rows
+        return int(min(per_hour / per_level, 1e9)) if per_level else 10**9
 
 
 WORK = WorkModel()
@@ -1011,7 +1018,7 @@ def solve(
                     chain.width_mwh, chain.x0_mwh, chain.up_mwh, chain.down_mwh, worth, buy.size
                 )
             big = found[0]
-            return big is not None and rest_us > WORK.lattice_hours(big.levels.size, buy.size)
+            return big is not None and rest_us > WORK.lattice_hours(big, buy.size)
 
         try:
             return _piecewise(buy, sell, chain, deadline_s, give_way=dearer)

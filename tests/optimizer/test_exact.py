@@ -390,7 +390,7 @@ def test_a_chain_with_few_breakpoints_stays_with_the_piecewise_recursion() -> No
         assert len(searched) == 1
         assert searched[0] < chain.MAX_SWITCH_LEVELS
         # a lattice that costs nothing: the recursion gives way to it
-        patch.setattr(chain, "WORK", chain.WorkModel(lattice_us=0.0, lattice_level_us=0.0))
+        patch.setattr(chain, "WORK", chain.WorkModel(lattice_us=0.0, lattice_entry_us=0.0))
         forced = solve_chain(buy, sell, battery)
     assert got.route.startswith("piecewise")
     assert "gave way" in forced.route
@@ -408,7 +408,7 @@ def test_the_recursion_gives_way_to_a_lattice_of_tens_of_thousands_of_levels() -
     buy, sell = stored_rates(prices, battery)
     plain = chain.solve_piecewise(buy, sell, battery)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(chain, "WORK", chain.WorkModel(lattice_us=0.0, lattice_level_us=0.0))
+        patch.setattr(chain, "WORK", chain.WorkModel(lattice_us=0.0, lattice_entry_us=0.0))
         forced = solve_chain(buy, sell, battery)
     assert forced.route.startswith("lattice of 28206 levels")
     assert "gave way" in forced.route
