@@ -8,24 +8,26 @@ chain). When C and D are commensurate -- ``C / D`` is the round trip: 0.85 = 17/
 default start (up to ~1.5 times more from other starts: three cosets, from 0, W and x0)
 -- and the lattice is small enough (``MAX_LATTICE_LEVELS``, ``MAX_LATTICE_ENTRIES``), the
 chain is a Bellman recursion on those levels at a fixed cost per hour whatever the prices (a
-year: 0.2-0.3 s on one core, ``bench/bench_worst_case.py``). A lattice whose values over the
+year: 0.13-0.2 s on one core, ``bench/bench_worst_case.py``). A lattice whose values over the
 chain do not fit ``MAX_LATTICE_ENTRIES`` keeps every k-th hour's values only, and the forward
-pass recomputes the hours between from them (the same bits; up to twice the work), up to
-``MAX_KEPT_LEVELS`` levels: one-way efficiencies 0.95 / 0.95 (round trip 0.9025 = 361/400)
-give 1,369 levels, a year in ~0.65 s. Otherwise (a round trip like 0.8736 or 0.92 / 0.92
-over a year, or a 168-hour battery: thousands of levels) it takes the piecewise-linear
-recursion below (``solve_piecewise``), whose cost grows with the breakpoints -- and where
-the lattice has at most ``MAX_SWITCH_LEVELS`` levels, the recursion gives way to it as soon
-as the hours left -- costed like the last ``CHECK_EVERY`` hours, at the current breakpoints,
-by a work model of both routes (``WorkModel``: breakpoint and level counts, never a clock)
--- would cost more than the whole lattice. Both are exact; the switch only bounds the work.
-Measured (a year, one core, ``bench/bench_worst_case.py``): -1200 +- 1 at 0.92 / 0.92
-1.7 -> 0.73-0.77 s (2,071 levels), at round trip 0.8736 1.82 -> 1.32 s (4,206 levels),
-prices drifting far below zero with a 168-h battery at round trip 0.85 16.9 -> 1.15 s (5,576
-levels; at 0.87, 28,206 levels, 34 -> ~6 s); on real-looking prices (10
-breakpoints) and over solar dips with a 168-h battery (166) the recursion stays, as before
-(0.39-0.41 and 1.22-1.29 s; that battery's lattice, 8,364 levels from a start at 0.5, would
-take ~1.5 s).
+pass recomputes the hours between from them (the same bits; up to twice the work, less where
+the path's reach is narrow: ``lattice.ChainValues.along``), up to ``MAX_KEPT_LEVELS`` levels:
+one-way efficiencies 0.95 / 0.95 (round trip 0.9025 = 361/400) give 1,369 levels, a year in
+~0.33 s. Otherwise (a round trip like 0.8736 or 0.92 / 0.92 over a year, or a 168-hour
+battery: thousands of levels) it takes the piecewise-linear recursion below
+(``solve_piecewise``), whose cost grows with the breakpoints -- and where the lattice has at
+most ``MAX_SWITCH_LEVELS`` levels, the recursion gives way to it as soon as the hours left
+-- costed like the last ``CHECK_EVERY`` hours, at the current breakpoints, by a work model of
+both routes (``WorkModel``: breakpoint, level and window counts, never a clock) -- would cost
+more than the whole lattice. Both are exact; the switch only bounds the work. Measured (a
+year, one core, ``bench/bench_worst_case.py --no-peer``, 2026-11-29, after the lattice hour's
+rework by slices): -1200 +- 1 at 0.92 / 0.92 1.7 s by the recursion -> 0.48 s (2,071
+levels), at round trip 0.8736 1.82 -> 0.71 s (4,206 levels), prices drifting far below zero
+with a 168-h battery at round trip 0.85 16.9 -> 0.57 s (5,576 levels) and at 0.87 34 -> 2.35
+s (28,206 levels), solar dips with a 168-h battery 1.30 -> 0.67 s (8,364 levels); on
+real-looking prices (10 breakpoints) the recursion stays (0.38-0.41 s). Where no lattice of
+at most ``MAX_SWITCH_LEVELS`` levels exists (round trip 0.87312345, or 0.8736 with a 168-h
+battery: 176,652 levels) the recursion runs to its end: over those drifting prices ~22 s.
 
 Notation of ``optimizer.envelope``: stored energy above the floor ``x`` in ``[0, W]``, from
 ``x0`` at the start of the chain back to ``x0`` at its end; in hour ``t`` the level moves by
