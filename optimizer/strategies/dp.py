@@ -416,8 +416,9 @@ def _solve_chain(
     index = np.arange(levels)
     k = index.astype(float)
     # each level's charge window [k, k + U] and discharge window [k - W, k], cut at the grid's
-    # ends: fixed index ranges, so each hour's two window maxima are one reduceat (or a sparse
-    # table where the windows are long; the lattice's rule)
+    # ends: one number of levels each side, so each hour's two window maxima come from a
+    # sparse table read by slices (``optimizer.lattice.fixed_window_maxima``, the lattice's
+    # rule; its result is a buffer the next call overwrites)
     window_maxima = fixed_window_maxima(
         index, np.minimum(index + grid.up, levels - 1), np.maximum(index - grid.down, 0), None
     )
