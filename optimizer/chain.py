@@ -170,10 +170,11 @@ MAX_KEPT_LEVELS = 1700
 #: recursion and switches to the lattice (every k-th hour's values kept) where the
 #: breakpoints make the recursion the dearer of the two (``solve``, ``WorkModel``); the
 #: lattice is looked for only as large as could cost less than the hours left (a 168-h
-#: battery at round trip 0.87: 28,206 levels, found in ~0.02 s; where none exists a search
-#: to 50,000 levels took up to 0.4 s, for a 4-h battery at 0.87312345, whose recursion would
-#: have to cost ~7 s a year before it is looked for that far)
-MAX_SWITCH_LEVELS = 50_000
+#: battery at round trip 0.87: 28,206 levels, found in ~0.02 s; at one-way 0.92 / 0.92:
+#: 86,941 levels, a year of drifting very negative prices on it ~8-11 s and 200 MB; the
+#: search to 100,000 levels for a 4-h battery at 0.87312345, ~1 s, runs only where the
+#: recursion's hours left are modelled at more than ~3 s)
+MAX_SWITCH_LEVELS = 100_000
 #: breakpoints in a forward step's window above which its candidates are compared in numpy
 WIDE_WINDOW = 24
 
