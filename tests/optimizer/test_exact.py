@@ -811,16 +811,24 @@ def test_values_kept_every_kth_hour_are_the_full_table_bit_for_bit(every: int) -
     )
 
 
+@pytest.mark.parametrize("sliding", [True, False])
+@pytest.mark.parametrize("dear_first", [True, False])
 @pytest.mark.parametrize(("duration_h", "every"), [(168.0, 9), (168.0, 24), (48.0, 5)])
 def test_the_forward_pass_recomputes_rows_only_where_the_path_can_reach(
-    duration_h: float, every: int
+    duration_h: float, every: int, dear_first: bool, sliding: bool
 ) -> None:
     # a long battery's windows are a few dozen of thousands of levels: the forward pass
     # recomputes a block's rows only on the levels reachable from where it enters the block,
-    # with the full table's bits there, and so the same schedule
-    battery = prd_battery(duration_h=duration_h)
-    prices = np.cumsum(np.random.default_rng(every).normal(0.0, 5.0, 24 * 12)) - 5000.0
-    prices[::7] = 3000.0  # some hours that pay to discharge
+    # with the full table's bits there, and so the same schedule -- by slices where the
+    # windows hold one number of levels each side (these lattices), else by gathers
+    # from SoC 0.6, so that an empty battery is worth less than nothing: it must buy x0 back
+    battery = prd_battery(duration_h=duration_h, initial_soc=0.6)
+    rng = np.random.default_rng(every)
+    if not dear_first:  # very negative prices: the path stays near full
+        prices = np.cumsum(rng.normal(0.0, 5.0, 24 * 12)) - 5000.0
+        prices[::7] = 3000.0  # some hours that pay to discharge
+    else:  # dear prices first: the path empties the battery, and must buy x0 back
+        prices = np.where(np.arange(24 * 12) < 120, 3000.0, 500.0) + rng.uniform(0, 50, 24 * 12)
     buy, sell = stored_rates(prices, battery)
     geometry = chain.Chain.of(battery)
     grid = lattice.chain_lattice(
@@ -831,6 +839,9 @@ def test_the_forward_pass_recomputes_rows_only_where_the_path_can_reach(
     rows = lattice.ChainValues(
         lattice.chain_values(buy, sell, grid, every=every), every, buy, sell, grid
     )
+    assert rows.uniform is not None
+    if not sliding:
+        rows.uniform = None
     at, narrow = grid.start, 0
     for t in range(buy.size):
         lo, hi = int(grid.down_begin[at]), int(grid.up_end[at]) + 1
@@ -843,6 +854,8 @@ def test_the_forward_pass_recomputes_rows_only_where_the_path_can_reach(
     rows = lattice.ChainValues(
         lattice.chain_values(buy, sell, grid, every=every), every, buy, sell, grid
     )
+    if not sliding:
+        rows.uniform = None
     moves = lattice.chain_moves(rows, buy, sell, grid)
     np.testing.assert_array_equal(moves, lattice.chain_moves(full, buy, sell, grid))
     assert_exact(float(stored_revenue(moves, buy, sell)), float(full[0][grid.start]))
