@@ -175,6 +175,15 @@ MAX_KEPT_LEVELS = 1700
 #: search to 100,000 levels for a 4-h battery at 0.87312345, ~1 s, runs only where the
 #: recursion's hours left are modelled at more than ~3 s)
 MAX_SWITCH_LEVELS = 100_000
+#: the recursion gives way only where the hours left cost more than the lattice times ``1 +
+#: levels / SWITCH_MARGIN_LEVELS`` (or where the rent paid reaches the lattice's price, see
+#: ``solve``): a switch costs the whole chain on the lattice, and the hours left are costed
+#: as if the breakpoints met stayed -- a burst of them (60 days drifting far below zero at
+#: the end of an ordinary year) once sent a 168-h battery at round trip 0.87 to its lattice
+#: of 47,009 levels, 3.7-5.1 s where the recursion takes 1.1 s (review); the larger the
+#: lattice the surer that must be (the work model was fitted up to 28,206 levels: at 96,601
+#: it ran 25-30 % low)
+SWITCH_MARGIN_LEVELS = 25_000
 #: breakpoints in a forward step's window above which its candidates are compared in numpy
 WIDE_WINDOW = 24
 
@@ -779,7 +788,7 @@ def value_functions(
     *,
     end: Table | None = None,
     deadline_s: float | None = None,
-    give_way: Callable[[float], bool] | None = None,
+    give_way: Callable[[float, float], bool] | None = None,
 ) -> tuple[list[Table], int]:
     """The value-to-go ``V_t`` for ``t = 0 .. n`` (``V_n``: ``end``, by default 0 at ``x0``,
     the end condition; then ``V_0(x0)`` is the optimum) by the backward recursion of the
@@ -788,7 +797,8 @@ def value_functions(
     With ``give_way``, every ``CHECK_EVERY`` hours the hours left are costed by ``WORK`` as
     the hours since the last check (at least ``CHECK_EVERY`` of them: their mix of steps)
     at the current breakpoint count, and ``_OverBudget`` is raised where ``give_way`` of
-    that cost (microseconds) is True."""
+    that cost and of the hours done so far (microseconds, each window's hours costed alike)
+    is True."""
     n = buy.size
     up, down, width = chain.up_mwh, chain.down_mwh, chain.width_mwh
     tol_x, tol_v = chain.tol_x, chain.tol_v(buy, sell)
@@ -806,12 +816,14 @@ def value_functions(
     rise = 0.0
     # since the last check: hours, their modelled cost per hour apart from the breakpoints,
     # and per breakpoint (``WORK``); the hours left are costed at the current breakpoints
-    counted, fixed, per_point = 0, 0.0, 0.0
+    counted, fixed, per_point, spent = 0, 0.0, 0.0, 0.0
     for t in range(n - 1, -1, -1):
         if t % CHECK_EVERY == 0:
             check_deadline(deadline_s, "scheduling the continuous chain")
             if give_way is not None and counted >= CHECK_EVERY:
-                if give_way((fixed + per_point * xs.size) / counted * (t + 1)):
+                window = fixed + per_point * xs.size
+                spent += window
+                if give_way(window / counted * (t + 1), spent):
                     raise _OverBudget(t)
                 counted, fixed, per_point = 0, 0.0, 0.0
         counted += 1
@@ -1009,10 +1021,16 @@ def solve(
         found: list[lattice.Lattice | None] = [None]  # the lattice to give way to
         looked = [0]  # the most levels looked for so far
 
-        def dearer(rest_us: float) -> bool:
-            """Whether the hours left cost more than the whole lattice. The lattice is looked
-            for only as large as could still cost less than those hours (``WorkModel.
-            levels_under``, at most ``MAX_SWITCH_LEVELS``), and looked for again only for
+        def dearer(rest_us: float, spent_us: float) -> bool:
+            """Whether to give way to the lattice, from the modelled cost of the recursion's
+            hours left (``rest_us``: at the breakpoints met now) and of its hours done
+            (``spent_us``) against the whole chain on the lattice (``L``): where the hours left
+            cost more than ``L`` times the margin (``SWITCH_MARGIN_LEVELS``), or -- as a
+            renter buys once the rent paid reaches the price -- where the hours done have
+            cost ``L`` and the hours left still would: a burst of breakpoints that fades then
+            costs the recursion's own work, one that lasts at most about twice ``L``. The
+            lattice is looked for only as large as could cost less than those hours
+            (``WorkModel.levels_under``, at most ``MAX_SWITCH_LEVELS``), and again only for
             twice as many levels as before, so the searches cost at most twice the last."""
             worth = min(WORK.levels_under(rest_us, buy.size), MAX_SWITCH_LEVELS)
             if found[0] is None and worth >= max(2 * looked[0], 1):
@@ -1021,7 +1039,11 @@ def solve(
                     chain.width_mwh, chain.x0_mwh, chain.up_mwh, chain.down_mwh, worth, buy.size
                 )
             big = found[0]
-            return big is not None and rest_us > WORK.lattice_hours(big, buy.size)
+            if big is None:
+                return False
+            whole = WORK.lattice_hours(big, buy.size)
+            margin = 1.0 + big.levels.size / SWITCH_MARGIN_LEVELS
+            return rest_us > margin * whole or min(rest_us, spent_us) >= whole
 
         try:
             return _piecewise(buy, sell, chain, deadline_s, give_way=dearer)
@@ -1030,7 +1052,7 @@ def solve(
             assert grid is not None  # dearer gives way to a lattice only
     m = grid.levels.size
     every = 1  # keep every hour's values when they fit MAX_LATTICE_ENTRIES, else every k-th
-    while m * (-(-buy.size // every) + 1) > MAX_LATTICE_ENTRIES:
+    while every < buy.size and m * (-(-buy.size // every) + 1) > MAX_LATTICE_ENTRIES:
         every += 1
     kept = lattice.chain_values(buy, sell, grid, deadline_s=deadline_s, every=every)
     values = kept if every == 1 else lattice.ChainValues(kept, every, buy, sell, grid)
@@ -1077,7 +1099,7 @@ def _piecewise(
     sell: np.ndarray,
     chain: Chain,
     deadline_s: float | None,
-    give_way: Callable[[float], bool] | None = None,
+    give_way: Callable[[float, float], bool] | None = None,
 ) -> ChainSolution:
     tables, peak = value_functions(buy, sell, chain, deadline_s=deadline_s, give_way=give_way)
     return ChainSolution(

@@ -412,9 +412,34 @@ def test_the_recursion_gives_way_to_a_lattice_of_tens_of_thousands_of_levels() -
         forced = solve_chain(buy, sell, battery)
     assert forced.route.startswith("lattice of 28206 levels")
     assert "gave way" in forced.route
+    with pytest.MonkeyPatch.context() as patch:  # no margin passes: the rent paid decides
+        patch.setattr(chain, "WORK", chain.WorkModel(lattice_us=1.0, lattice_entry_us=0.0))
+        patch.setattr(chain, "SWITCH_MARGIN_LEVELS", 1e-9)
+        rented = solve_chain(buy, sell, battery)
+    assert rented.route == forced.route
     assert_exact(forced.value, plain.value)
     assert_exact(float(stored_revenue(forced.moves, buy, sell)), plain.value)
     _chain_keeps_its_rules(forced.moves, battery)
+
+
+def test_a_burst_of_breakpoints_that_fades_does_not_send_the_recursion_to_a_huge_lattice() -> None:
+    # review: an ordinary year whose last 60 days drift far below zero (processed first by the
+    # backward recursion) gives a 168-h battery at round trip 0.87 thousands of breakpoints
+    # at the first check, then ten once the burst ends: costing the hours left at the burst's
+    # count sent it to its lattice of 47,009 levels (3.7-5.1 s, where the recursion takes
+    # ~1.1 s). The margin grows with the lattice; the same year, drifting throughout, still
+    # gives way (the rent paid reaching the lattice's price)
+    battery = Battery(power_mw=10.0, duration_h=168.0, round_trip_efficiency=0.87, initial_soc=0.5)
+    rng = np.random.default_rng(4)
+    hours = np.arange(8784)
+    prices = 1500.0 + 700.0 * np.sin((hours % 24 - 8) / 24 * 2 * np.pi) + rng.normal(0, 80, 8784)
+    prices[-24 * 60 :] = np.cumsum(rng.normal(0.0, 5.0, 24 * 60)) - 5000.0
+    buy, sell = stored_rates(prices, battery)
+    got = solve_chain(buy, sell, battery)
+    assert got.route.startswith("piecewise")
+    with pytest.MonkeyPatch.context() as patch:  # without the margin it gives way
+        patch.setattr(chain, "SWITCH_MARGIN_LEVELS", 1e12)
+        assert "gave way" in solve_chain(buy, sell, battery).route
 
 
 # ----------------------------------------------------------------------------- named families
