@@ -386,9 +386,9 @@ def test_a_chain_with_few_breakpoints_stays_with_the_piecewise_recursion() -> No
         patch.setattr(lattice, "chain_lattice", chain_lattice)
         got = solve_chain(buy, sell, battery)
         # cheaper than any lattice could be: the lattice to give way to is not looked for
-        # (the one search is lattice_of's, for the lattice solved on directly)
-        assert len(searched) == 1
-        assert searched[0] < chain.MAX_SWITCH_LEVELS
+        # (the one search is lattice_of's, for the lattice solved on directly: here up to
+        # MAX_KEPT_LEVELS, the values of 40 days on more levels not fitting)
+        assert searched == [chain.MAX_KEPT_LEVELS]
         # a lattice that costs nothing: the recursion gives way to it
         patch.setattr(chain, "WORK", chain.WorkModel(lattice_us=0.0, lattice_entry_us=0.0))
         forced = solve_chain(buy, sell, battery)
@@ -883,6 +883,8 @@ def test_the_forward_pass_recomputes_rows_only_where_the_path_can_reach(
         rows.uniform = None
     moves = lattice.chain_moves(rows, buy, sell, grid)
     np.testing.assert_array_equal(moves, lattice.chain_moves(full, buy, sell, grid))
+    for t in range(buy.size, -1, -1):  # after the pass, whole rows again (review)
+        np.testing.assert_array_equal(rows[t], full[t])
     assert_exact(float(stored_revenue(moves, buy, sell)), float(full[0][grid.start]))
 
 
