@@ -150,7 +150,10 @@ MAX_PERIOD = 64
 #: 0.73 s of one core) ...
 MAX_LATTICE_LEVELS = 4096
 #: ... and it keeps every hour's values for the forward pass: levels x (hours + 1) at most
-#: this many (48 MB; a year: up to 683 levels)
+#: this many (48 MB; a year: up to 683 levels). A larger lattice keeps every k-th hour's
+#: only, and the forward pass recomputes a block of k rows at a time: k x levels more, which
+#: grows with the square of the levels (a year on 96,601 levels: 106 MB of rows, 208 MB at
+#: the peak in all, review; within the function's 1,769 MB)
 MAX_LATTICE_ENTRIES = 6_000_000
 #: window maxima of the general step by sparse table when reduceat would touch (by an estimate
 #: from the breakpoints' density) this many times more entries than the table has ...
