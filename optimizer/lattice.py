@@ -348,7 +348,10 @@ class ChainValues(Sequence[np.ndarray]):
         sell: np.ndarray,
         lattice: Lattice,
         sparse: bool | None = None,
+        slices: bool = True,
     ) -> None:
+        """``sparse``: as ``bellman_hour``'s; ``slices`` False: ``along``'s restricted rows
+        by gathers even where the windows are even (tests)."""
         self.kept, self.every, self.n = kept, every, buy.size
         self.buys, self.sells = buy.tolist(), sell.tolist()
         self.lattice = lattice
@@ -356,26 +359,23 @@ class ChainValues(Sequence[np.ndarray]):
         self.block = -1  # the block whose rows are whole (``__getitem__``) ...
         self.reached = -1  # ... or exact on a path's reach (``along``)
         self.rows = np.empty((every, kept.shape[1]))
-        # each level's two windows as two overlapping halves of a power of two (``along``)
-        k = np.arange(kept.shape[1])
-        self.up_level, self.up_shift = _halves(lattice.up_end - k + 1)
-        self.down_level, self.down_shift = _halves(k - lattice.down_begin + 1)
-        self.depth = int(max(self.up_level.max(), self.down_level.max()))
-        self.table = np.empty((self.depth + 1) * 2 * kept.shape[1])
-        # a chain lattice's windows hold one number of levels each side (``sliding_window_plan``):
-        # then a reach's maxima by a table of two buffers in turn, read by slices
+        # ``along``'s restricted rows: where the windows are even (``even_windows``) by slices
+        # from two buffers in turn, else by a sparse table over the reach read by gathers
+        # (each level's two windows as two overlapping halves of a power of two)
         m = kept.shape[1]
-        up, down = int(np.max(lattice.up_end - k)), int(np.max(k - lattice.down_begin))
         self.uniform = (
-            (up, down)
-            if (
-                np.array_equal(lattice.up_end, np.minimum(k + up, m - 1))
-                and np.array_equal(lattice.down_begin, np.maximum(k - down, 0))
-            )
-            else None
+            even_windows(np.arange(m), lattice.up_end, lattice.down_begin) if slices else None
         )
-        self.turns = (np.empty(2 * m + up + down), np.empty(2 * m + up + down))
-        self.best = np.empty((2, m))
+        if self.uniform is not None:
+            up, down = self.uniform
+            self.turns = (np.empty(2 * m + up + down), np.empty(2 * m + up + down))
+            self.best = np.empty((2, m))
+        else:
+            k = np.arange(m)
+            self.up_level, self.up_shift = _halves(lattice.up_end - k + 1)
+            self.down_level, self.down_shift = _halves(k - lattice.down_begin + 1)
+            self.depth = int(max(self.up_level.max(), self.down_level.max()))
+            self.table = np.empty((self.depth + 1) * 2 * m)
 
     def __len__(self) -> int:
         return self.n + 1
@@ -482,9 +482,7 @@ class ChainValues(Sequence[np.ndarray]):
         held = lat.levels[lo_in : hi_in + 1]
         np.subtract(v[lo_in : hi_in + 1], a * held, out=table[0, :size])
         np.subtract(v[lo_in : hi_in + 1], b * held, out=table[0, size:])
-        for j in range(1, self.depth + 1):
-            w = 1 << (j - 1)
-            np.maximum(table[j - 1, : width - w], table[j - 1, w:], out=table[j, : width - w])
+        fill_sparse_table(table)
         flat = table.reshape(-1)
         up = self.up_level[lo : hi + 1] * width + np.arange(lo - lo_in, hi - lo_in + 1)
         down = self.down_level[lo : hi + 1] * width + (lat.down_begin[lo : hi + 1] + (size - lo_in))
@@ -538,7 +536,7 @@ class ChainValues(Sequence[np.ndarray]):
 def _halves(span: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``floor(log2(span))`` and ``span - 2**floor(log2(span))`` (``span >= 1``): a window
     of ``span`` entries is two overlapping halves of ``2**level`` entries, ``shift`` apart."""
-    level = np.frexp(span)[1] - 1
+    level = np.frexp(span)[1] - 1  # exact for integers
     return level, span - (1 << level)
 
 
@@ -554,8 +552,8 @@ def chain_moves(
     """The forward pass over ``chain_values``' rows from x0: each hour the best next level of
     the window; near-ties go to the smallest move (idle first), so indifferent hours stay
     idle. ``values`` may be ``ChainValues``, which recomputes rows as the pass reaches them
-    (``ChainValues.along``: only where the path can reach, when that is less than half the
-    levels); on a lattice of thousands of levels with wide windows the pass then costs as
+    (``ChainValues.along``: only where the path can reach, when that is clearly less work
+    than whole rows); on a lattice of thousands of levels with wide windows the pass then costs as
     much as the backward one, so it checks the deadline too."""
     levels, up_end, down_begin = lattice.levels, lattice.up_end, lattice.down_begin
     n = buy.size
@@ -641,6 +639,24 @@ def window_maxima_plan(
     return table[0].reshape(2, m), by_table
 
 
+def even_windows(
+    k: np.ndarray, up_end: np.ndarray, down_begin: np.ndarray
+) -> tuple[int, int] | None:
+    """``(U, D)`` where, with ``k = 0 .. m - 1``, every charge window holds ``U + 1`` levels and
+    every discharge window ``D + 1``, cut at the ends (``up_end = min(k + U, m - 1)``,
+    ``down_begin = max(k - D, 0)``: a chain lattice's, ``sliding_window_plan``), else None."""
+    m = k.size
+    up, down = int(np.max(up_end - k)), int(np.max(k - down_begin))
+    index = np.arange(m)
+    if (
+        np.array_equal(k, index)
+        and np.array_equal(up_end, np.minimum(index + up, m - 1))
+        and np.array_equal(down_begin, np.maximum(index - down, 0))
+    ):
+        return up, down
+    return None
+
+
 def sliding_window_plan(
     k: np.ndarray, up_end: np.ndarray, down_begin: np.ndarray
 ) -> tuple[np.ndarray, Callable[[], np.ndarray]] | None:
@@ -657,14 +673,10 @@ def sliding_window_plan(
     each side's top row are built (into two buffers in turn), those past one side's top row
     only over the other side's entries."""
     m = k.size
-    up, down = int(np.max(up_end - k)), int(np.max(k - down_begin))
-    index = np.arange(m)
-    if not (
-        np.array_equal(k, index)
-        and np.array_equal(up_end, np.minimum(index + up, m - 1))
-        and np.array_equal(down_begin, np.maximum(index - down, 0))
-    ):
+    even = even_windows(k, up_end, down_begin)
+    if even is None:
         return None
+    up, down = even
     row = m + max(up, down)  # F_a, the -inf between, F_b, then entries no window reads
     length = row + m  # what the table covers
     inputs = np.full(2 * row, -np.inf)
@@ -715,9 +727,9 @@ def sparse_halves(begin: np.ndarray, span: np.ndarray, size: int) -> tuple[np.nd
     """Flat indices, into a sparse table of rows of ``size`` entries (``fill_sparse_table``),
     of the two overlapping halves of ``2**floor(log2(span))`` entries that cover each window
     ``[begin, begin + span)`` (``span >= 1``): its maximum is the larger of the two."""
-    level = np.frexp(span)[1] - 1  # floor(log2(span)), exact for integers
+    level, shift = _halves(span)
     first = level * size + begin
-    return first, first + span - (1 << level)
+    return first, first + shift
 
 
 def fill_sparse_table(table: np.ndarray) -> None:

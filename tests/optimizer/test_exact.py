@@ -861,12 +861,10 @@ def test_the_forward_pass_recomputes_rows_only_where_the_path_can_reach(
     )
     assert grid is not None
     full = lattice.chain_values(buy, sell, grid)
+    assert lattice.even_windows(np.arange(grid.levels.size), grid.up_end, grid.down_begin)
     rows = lattice.ChainValues(
-        lattice.chain_values(buy, sell, grid, every=every), every, buy, sell, grid
+        lattice.chain_values(buy, sell, grid, every=every), every, buy, sell, grid, slices=sliding
     )
-    assert rows.uniform is not None
-    if not sliding:
-        rows.uniform = None
     at, narrow = grid.start, 0
     for t in range(buy.size):
         lo, hi = int(grid.down_begin[at]), int(grid.up_end[at]) + 1
@@ -877,10 +875,8 @@ def test_the_forward_pass_recomputes_rows_only_where_the_path_can_reach(
         at = lo + int(np.argmax(total))
     assert narrow > buy.size // 2
     rows = lattice.ChainValues(
-        lattice.chain_values(buy, sell, grid, every=every), every, buy, sell, grid
+        lattice.chain_values(buy, sell, grid, every=every), every, buy, sell, grid, slices=sliding
     )
-    if not sliding:
-        rows.uniform = None
     moves = lattice.chain_moves(rows, buy, sell, grid)
     np.testing.assert_array_equal(moves, lattice.chain_moves(full, buy, sell, grid))
     for t in range(buy.size, -1, -1):  # after the pass, whole rows again (review)
