@@ -120,8 +120,9 @@ breakpoint and move is the same bit for bit as computed step by step. Measured o
 (``bench/bench_worst_case.py``): a year of -1200 +- 1 with round trip 0.8736 (~250
 breakpoints, every hour a general step) ~1.9 s, solar dips with a 168-hour battery ~1.25 s,
 30 % negative hours ~0.4 s. Those first two are above SPEC's 1 s by the number of calls an
-hour makes, not by their cost: closing them takes a step with fewer calls, which these
-exact, bit-identical forms are not.
+hour makes, not by their cost: the recursion now gives way to their lattices (above), and
+closing such years where no lattice exists takes a step with fewer calls, which these exact,
+bit-identical forms are not.
 """
 
 from __future__ import annotations
@@ -1014,8 +1015,10 @@ def solve(
     that fits; ``lattice.ChainValues`` recomputes the others) -- a fixed cost per hour
     whatever the prices -- else by the piecewise-linear recursion of this module
     (``solve_piecewise``), which, where the lattice has at most ``MAX_SWITCH_LEVELS``
-    levels, gives way to the lattice as soon as the hours left would cost it more than the
-    whole lattice (``WorkModel``: breakpoint counts, not a clock). Which route depends on
+    levels, gives way to the lattice where the hours left would cost more than the whole
+    lattice times a margin, or the hours done have cost it and those left still would
+    (``dearer``; ``WorkModel``: breakpoint, level and window counts, not a clock). Which
+    route depends on
     the battery, the chain's length and the breakpoints met (and ``closed``, see
     ``lattice_of``), never on the machine."""
     grid = lattice_of(chain, buy.size, closed=closed)

@@ -95,3 +95,12 @@ def forbid_branch_and_bound(patch: pytest.MonkeyPatch) -> None:
         return program(prices, offsets, battery, **kwargs)
 
     patch.setattr(optimal, "solve_program", relaxation_only)
+
+
+def assert_same_chain(got: Any, want: Any) -> None:
+    """Two ``ChainSolution``s the same to the bit: value, moves and every value function."""
+    assert got.value == want.value
+    np.testing.assert_array_equal(got.moves, want.moves)
+    for (x1, v1), (x2, v2) in zip(got.tables, want.tables, strict=True):
+        np.testing.assert_array_equal(x1, x2)
+        np.testing.assert_array_equal(v1, v2)

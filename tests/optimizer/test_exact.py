@@ -20,7 +20,13 @@ from optimizer.strategies import optimal
 from optimizer.strategies._days import guard_faults
 from optimizer.strategies.optimal import daily_moves
 from testkit.realdata import with_negative_hours, with_solar_dips
-from tests.optimizer.helpers import days_from, forbid_branch_and_bound, prd_battery, real_days
+from tests.optimizer.helpers import (
+    assert_same_chain,
+    days_from,
+    forbid_branch_and_bound,
+    prd_battery,
+    real_days,
+)
 from tests.optimizer.reference import reference_optimum
 
 
@@ -648,11 +654,7 @@ def test_general_step_is_the_same_by_reduceat_and_by_sparse_table(
         monkeypatch.setattr(chain, "SPARSE_RATIO", ratio)
         solved.append(chain.solve_piecewise(buy, sell, battery))
     table, reduceat = solved
-    assert table.value == reduceat.value
-    np.testing.assert_array_equal(table.moves, reduceat.moves)
-    for (x1, v1), (x2, v2) in zip(table.tables, reduceat.tables, strict=True):
-        np.testing.assert_array_equal(x1, x2)
-        np.testing.assert_array_equal(v1, v2)
+    assert_same_chain(table, reduceat)
 
 
 @given(
