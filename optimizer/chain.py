@@ -177,9 +177,9 @@ MAX_KEPT_LEVELS = 1700
 #: breakpoints make the recursion the dearer of the two (``solve``, ``WorkModel``); the
 #: lattice is looked for only as large as could cost less than the hours left (a 168-h
 #: battery at round trip 0.87: 28,206 levels, found in ~0.02 s; at one-way 0.92 / 0.92:
-#: 86,941 levels, a year of drifting very negative prices on it ~8-11 s and 200 MB; the
-#: search to 100,000 levels for a 4-h battery at 0.87312345, ~1 s, runs only where the
-#: recursion's hours left are modelled at more than ~3 s)
+#: 86,941 levels, a year of drifting very negative prices on it 11.5 s and 202 MB, one-off
+#: with the other core busy; the search to 100,000 levels for a 4-h battery at 0.87312345,
+#: ~1 s, runs only where the recursion's hours left are modelled at more than ~3 s)
 MAX_SWITCH_LEVELS = 100_000
 #: the recursion gives way only where the hours left cost more than the lattice times ``1 +
 #: levels / SWITCH_MARGIN_LEVELS`` (or where the rent paid reaches the lattice's price, see
