@@ -176,6 +176,7 @@ import numpy as np
 
 from optimizer import lattice
 from optimizer.battery import Battery
+from optimizer.capped_day import solve_capped_day
 from optimizer.chain import Chain, solve_chain
 from optimizer.chain_cap import feasible, priced_chain, reprice
 from optimizer.envelope import (
@@ -230,12 +231,15 @@ class Route:
     lattice_days: int
     capped_days: int
     cap_rounds: int
+    searched_days: int
     milp_days: int
 
     def __str__(self) -> str:
         text = f"envelope {self.convex_days} + lattice {self.lattice_days} distinct days"
         if self.capped_days:
             text += f", cap binding on {self.capped_days} ({self.cap_rounds} Newton rounds)"
+        if self.searched_days:
+            text += f", duality gap closed by label search on {self.searched_days}"
         return text + f", HiGHS {self.milp_days}"
 
 
@@ -604,14 +608,48 @@ def _daily(
         moves, unsolved, capped, rounds, multipliers = _capped(
             buy, sell, mov, hard, battery, cap, deadline_s
         )
+    searched = _search_gaps(moves, unsolved, buy, sell, mov, battery, multipliers, deadline_s)
     route = Route(
         convex_days=int((~hard).sum()),
         lattice_days=int(hard.sum()),
         capped_days=capped,
         cap_rounds=rounds,
+        searched_days=searched,
         milp_days=int(unsolved[inverse].sum()),
     )
     return moves[inverse], unsolved[inverse], route, multipliers[inverse]
+
+
+def _search_gaps(
+    moves: np.ndarray,
+    unsolved: np.ndarray,
+    buy: np.ndarray,
+    sell: np.ndarray,
+    movable: np.ndarray,
+    battery: Battery,
+    multipliers: np.ndarray,
+    deadline_s: float | None,
+) -> int:
+    """Solve the capped rows the Lagrangian route left open (a duality gap) by
+    ``optimizer.capped_day``'s label search, in place: their moves, and their flag cleared;
+    the rest (the search passed its label cap) stay for HiGHS. Returns the rows solved."""
+    solved = 0
+    for row in np.flatnonzero(unsolved).tolist():
+        hours = int(movable[row].sum())
+        if not movable[row, :hours].all():  # the search takes a day's hours from its start
+            continue
+        check_deadline(deadline_s, "closing a duality gap of the daily cycle limit")
+        buy_row, sell_row = buy[row, :hours], sell[row, :hours]
+        incumbent = float(stored_revenue(moves[row, :hours], buy_row, sell_row))
+        lam = float(np.nan_to_num(multipliers[row], nan=0.0))
+        day = solve_capped_day(buy_row, sell_row, battery, lam, incumbent)
+        if day is None:
+            continue
+        moves[row] = 0.0
+        moves[row, :hours] = day.moves
+        unsolved[row] = False
+        solved += 1
+    return solved
 
 
 @dataclass(frozen=True)
