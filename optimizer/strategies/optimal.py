@@ -26,19 +26,23 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
   upper bound, so it is optimal: a certificate checked on every capped day. On convex days
   the certificate always holds (the reward is concave, so netting never loses). On a
   non-convex day it can fail (an hour charging in one schedule and discharging in the other),
-  and so can the round limit (``CAP_MAX_ROUNDS``, never reached in the tests or the bench);
-  such a day, and only such a day, is solved by one HiGHS MILP (``solve_milp``). Measured
-  (``bench/bench_worst_case.py``): realistic years reach it -- solar dips with cap 2 on 18
-  days, 90 % negative hours with cap 3 on 23 -- and on every such day checked the failure is
-  a true duality gap, not the mix: the bound at ``lambda*`` lies 2e-7..2e-4 above the MILP's
-  optimum (0.02-0.8 % on days of -1200 +- 50 at round trip 0.5), so no multiplier certifies
-  it. Why no bounded exact route replaces it (looked for, issue 9): with the signs fixed, an
-  optimal vertex is the lattice's except in one stretch between two pinned levels, where the
-  cap fixes one more move (a charge and a discharge both free); the levels there are the
-  lattice's shifted by ``K`` and by a sum of ``+-W`` over the other segments, and the
-  withdrawal so far takes as many values, so a recursion over (level, withdrawn) on those
-  exact values holds ~10^6 states a day for the PRD battery (a grid of them is ``dp``'s,
-  which is not exact), against ~15 ms for the day's MILP.
+  and so can the round limit (``CAP_MAX_ROUNDS``, never reached in the tests or the bench).
+  Measured (``bench/bench_worst_case.py``): realistic years reach it -- solar dips with cap 2
+  on 18 days, 90 % negative hours with cap 3 on 23 -- and on every such day checked the
+  failure is a true duality gap, not the mix: the bound at ``lambda*`` lies 2e-7..2e-4 above
+  the optimum (0.02-0.8 % on days of -1200 +- 50 at round trip 0.5), so no multiplier
+  certifies it. Such a day is solved exactly by ``optimizer.capped_day``'s label search
+  (``_search_gaps``): with the signs fixed, an optimal vertex is a lattice path except in one
+  stretch where the cap frees one charge and one discharge, so it is a forward lattice label,
+  a stretch of whole moves whose coordinates ``x + w`` and ``w`` are each pinned by one side,
+  and a backward lattice label; labels are pruned by the Lagrangian bound at ``lambda*``
+  against the best schedule found so far, and by dominance (that module's docstring has the
+  argument). Its work is the labels it keeps, capped (``capped_day.MAX_LABELS``); past the
+  cap, and only then, the day goes to one HiGHS MILP (``solve_milp``), which no bench family
+  or test day reaches unforced. Measured (``bench/bench_capped_day.py``, one core, medians a
+  day): the 18 and 23 days above 14 and 16 ms (their MILPs 17 and 19), the 306 gap days of a
+  year of -1200 +- 50 at round trip 0.5 with cap 3 29 ms (MILPs 60; the year 8.6 s, 27 s
+  before); equal to HiGHS's MILP on all 347 (at most 2.4e-12 relative).
 
 ``continuous`` horizon (one chain of hours over all days):
 
