@@ -646,7 +646,7 @@ def _search_gaps(
         buy_row, sell_row = buy[row, :hours], sell[row, :hours]
         incumbent = float(stored_revenue(moves[row, :hours], buy_row, sell_row))
         lam = float(np.nan_to_num(multipliers[row], nan=0.0))
-        day = solve_capped_day(buy_row, sell_row, battery, lam, incumbent)
+        day = solve_capped_day(buy_row, sell_row, battery, lam, incumbent, deadline_s=deadline_s)
         if day is None:
             continue
         moves[row] = 0.0

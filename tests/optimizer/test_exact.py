@@ -806,6 +806,23 @@ def test_a_passed_deadline_stops_every_route(horizon: Horizon) -> None:
             run_strategy("optimal", days_from(prices), battery, horizon=horizon, deadline_s=-1.0)
 
 
+def test_a_passed_deadline_stops_the_capped_day_search() -> None:
+    from optimizer.capped_day import solve_capped_day
+
+    battery = prd_battery(max_cycles_per_day=2.0)
+    prices = np.asarray(solar_dip_days(1), dtype=float)
+    movable = np.ones(prices.shape, dtype=bool)
+    moves, _, _, multipliers = optimal._daily(prices, movable, battery, None)
+    buy, sell = stored_rates(prices[0], battery)
+    incumbent = float(stored_revenue(moves[0], buy, sell))
+    later = time.monotonic() + 3600.0
+    found = solve_capped_day(buy, sell, battery, multipliers[0], incumbent, deadline_s=later)
+    assert found is not None
+    assert found.revenue_mxn == pytest.approx(incumbent, rel=1e-9)  # the day's optimum
+    with pytest.raises(DeadlineExceededError, match="capped day"):
+        solve_capped_day(buy, sell, battery, multipliers[0], incumbent, deadline_s=-1.0)
+
+
 def _hard_prices(days: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     prices = rng.uniform(-300.0, 3000.0, 24 * days)
