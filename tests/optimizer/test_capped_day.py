@@ -210,6 +210,19 @@ def search_within_budget(
     return day
 
 
+def search_by_floors(
+    prices: np.ndarray, battery: Battery, lam: float, incumbent_mxn: float
+) -> CappedDay:
+    """The search with no first search at the incumbent's floor (``FIRST_LABELS`` 0): its
+    floors fall in steps from just below the Lagrangian bound at once."""
+    buy, sell = stored_rates(prices, battery)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(capped_day, "FIRST_LABELS", 0)
+        day = solve_capped_day(buy, sell, battery, lam, incumbent_mxn)
+    assert isinstance(day, CappedDay)
+    return day
+
+
 @settings(max_examples=EXAMPLES)
 @given(
     prices=capped_day_prices(),
@@ -296,11 +309,14 @@ def test_property_gap_prone_days_equal_reference(case: tuple[np.ndarray, Battery
     buy, sell = stored_rates(prices, battery)
     lam, mix_mxn, gap = route_pruning(prices, battery)
     event("duality gap" if gap else "no duality gap")
-    if gap:  # the route's call
+    if gap:  # the route's call, and the same with the floors below the bound from the start
         day = solve_capped_day(buy, sell, battery, lam, mix_mxn)
         assert isinstance(day, CappedDay)
         assert_exact(day.revenue_mxn, want_mxn)
         assert_physical(day, prices, battery)
+        stepped = search_by_floors(prices, battery, lam, mix_mxn)
+        assert_exact(stepped.revenue_mxn, want_mxn)
+        assert_physical(stepped, prices, battery)
     else:  # a call the route never makes: the optimum as the incumbent
         assert_exact(mix_mxn, want_mxn)
         search_within_budget(prices, battery, lam, mix_mxn, want_mxn)
@@ -356,6 +372,10 @@ def test_named_gap_days_are_closed_by_the_search(
         assert gap
         assert mix_mxn < want_mxn - 1e-6 * abs(want_mxn)
         assert lam > 0.0
+        # the floors below the bound find the same optimum
+        stepped = search_by_floors(p, battery, lam, mix_mxn)
+        assert_exact(stepped.revenue_mxn, want_mxn)
+        assert_physical(stepped, p, battery)
     forbid_branch_and_bound(monkeypatch)  # the search, not HiGHS, closes them
     moves, unsolved, route = daily_moves(prices, movable, battery)
     assert route.searched_days == len(days)
