@@ -245,6 +245,9 @@ def test_property_search_equals_reference(
         assert_exact(day.revenue_mxn, want_mxn)
         assert_physical(day, prices, battery)
         optimum_mxn = day.revenue_mxn
+        stepped = search_by_floors(prices, battery, lam, mix_mxn)
+        assert_exact(stepped.revenue_mxn, want_mxn)
+        assert_physical(stepped, prices, battery)
     else:
         assert_exact(mix_mxn, want_mxn)  # the route's certified schedule
         optimum_mxn = mix_mxn
