@@ -247,6 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # (optimizer.capped_day; 27 s of per-day MILPs before)
         ("-1200 +- 50, round trip 0.5, cap 3, a year", flat_noisy(-1200.0, 50.0, 366),
          prd(round_trip_efficiency=0.5, max_cycles_per_day=3.0), daily),
+        # nearly flat: the gap days pass the search's label cap and go to per-day MILPs
+        ("-1200 +- 1, cap 3, a year", flat_noisy(-1200.0, 1.0, 366), prd(max_cycles_per_day=3.0),
+         daily),
         # stop 18: realistic daily years whose capped days leave a duality gap (the
         # Lagrangian certificate cannot hold there): per-day MILPs on 18 and 23 days
         ("solar dips, cap 2", solar_dips(year), prd(max_cycles_per_day=2.0), daily),

@@ -39,22 +39,20 @@ binding is a lattice schedule (a forward label alone).
 so far, plus the best value-to-go ``V`` (or value-to-arrive ``A``) of the day with withdrawn
 energy priced at ``lambda`` (``optimizer.chain``'s exact recursions), plus ``lambda (K - w)``:
 weak duality for the rest of the day. The least of those bounds at the day's multiplier and
-at 0 (``LAMBDA_FACTORS``) is used. The first search prunes at the incumbent's revenue,
-raised to the best lattice schedule as soon as the forward labels reach the end; if it keeps
-more than ``FIRST_LABELS``, the floor starts again just below the bound ``U`` on the whole day
-and falls in steps (``FLOOR_STEPS``) to the best schedule known: a search at a floor ``G`` that
-finds a schedule earning at least ``G`` has found the optimum (every label of an optimal path
-has a bound ``>= OPT >= G``), else it has shown ``OPT < G`` and the next floor is tried. On
-nearly flat prices, where thousands of schedules lie within a hair of the optimum, the floor
-is what keeps the labels few: 23 hours of -1200 +- 1 with a 1-MW battery at round trip 0.85
-and cap 3 took 8-41 M labels (0.4-3.9 s) at the incumbent's floor, 0.7-3.1 M (0.06-0.17 s)
-this way (one-off measurements; ``bench/bench_capped_day.py`` has such a family). A label whose
-bound is below a feasible schedule's revenue (``incumbent_mxn``) cannot be on an optimal path
-and is dropped. Lattice labels at the same level and time are dominated by one with no more
-withdrawn and no less value. Nothing else is dropped, so the search is exact; its work is
-the labels it keeps, counted and capped (``MAX_LABELS``): past the cap the caller's MILP
-decides. The proof that the structure above holds an optimum is the argument above; the tests
-check it against an independent MILP on days of every family that reaches this module.
+at 0 (``LAMBDA_FACTORS``) is used, against the incumbent's revenue, raised to the best
+lattice schedule once the forward labels reach the end (they are built first) and to every
+better schedule the search closes. Lattice labels at the same level and time are dominated
+by one with no more withdrawn and no less value. Nothing else is dropped, so the search is
+exact. Its work is the labels it makes, counted and capped (``MAX_LABELS``): past the cap the
+caller's MILP decides. The cap is where the search stops paying: on nearly flat prices
+(-1200 +- 1), where thousands of schedules lie within a hair of the optimum, a day keeps
+millions of labels (0.1-4 s) where its MILP takes 26 ms; on the days it was built for
+(-1200 +- 50 at round trip 0.5) it keeps at most 85 k (22 ms against HiGHS's 57 ms). (A search
+whose floor starts just below the day's bound and falls in steps, exact because a search that
+reaches its floor has the optimum, kept those flat days to 0.7-6 M labels but still lost to
+HiGHS 5x; not kept.) The proof that the structure above holds an optimum is the argument
+above; the tests check it against an independent MILP on days of every family that reaches
+this module.
 """
 
 from __future__ import annotations
@@ -69,20 +67,14 @@ from optimizer.envelope import stored_revenue
 from optimizer.errors import check_deadline
 from optimizer.lattice import make_lattice
 
-#: labels of every kind over the day before the search gives up (the caller's MILP decides):
-#: the search's work, and memory, are bounded by it
-MAX_LABELS = 8_000_000
+#: labels made over the day before the search gives up (the caller's MILP decides): its work
+#: and memory are bounded by it. Past it the day's MILP is the faster route (module docstring;
+#: measured by ``bench/bench_capped_day.py``)
+MAX_LABELS = 150_000
 #: the multipliers whose bounds prune, as multiples of the day's: ``lambda*`` and 0 (the
 #: uncapped bound, tighter for labels that have withdrawn much of the cap: on days of -1200 +-
 #: 50 at round trip 0.5 with cap 3 it keeps a tenth of the labels, 35 -> 22 ms a day)
 LAMBDA_FACTORS = (1.0, 0.0)
-#: labels of the first search, at the incumbent's floor, before the floors below (the most
-#: a gap day of the benchmark's realistic families keeps there: 0.43 M)
-FIRST_LABELS = 600_000
-#: the floors tried below the Lagrangian bound ``U``, relative to it, then (None) the
-#: incumbent's: a high floor keeps few labels and holds the optimum whenever the duality gap
-#: is below it (``_Search.run``)
-FLOOR_STEPS: tuple[float | None, ...] = (3e-5, 1e-4, 1e-3, None)
 #: level matching, in units of ``max(W, C, D)``: levels and sums of moves agree to rounding
 X_REL = 1e-9
 #: value ties, relative to the incumbent: a label must be at most this far below it to go
@@ -257,12 +249,11 @@ class _Search:
         return out
 
     deadline_s: float | None = None
-    limit: int = MAX_LABELS
 
     def count(self, more: int) -> None:
         check_deadline(self.deadline_s, "searching a capped day's schedules")
         self.labels += more
-        if self.labels > self.limit:
+        if self.labels > MAX_LABELS:
             raise _TooMany
 
     def step_reward(self, t: int, u: np.ndarray) -> np.ndarray:
@@ -290,33 +281,8 @@ class _Search:
         return B
 
     def run(self) -> CappedDay | None:
-        """One search at the incumbent's floor within ``FIRST_LABELS``; past them, searches
-        with floors below the Lagrangian bound ``U``, each lower than the last
-        (``FLOOR_STEPS``), never below the best schedule known (the incumbent's, or one a
-        search found): a search at a floor ``G`` that finds a schedule earning ``>= G``, or
-        at a floor some schedule earns, has found the optimum (every label of an optimal path
-        has a bound ``>= OPT >= G`` and was kept); one that does not has shown ``OPT < G``."""
-        known = self.floor  # the incumbent's, less the tolerance
-        self.limit = min(FIRST_LABELS, MAX_LABELS)
-        try:
-            best, where, F, CF, DF, B = self.attempt()
-            return None if where is None else self.schedule(best, where, F, CF, DF, B)
-        except _TooMany:
-            if self.limit >= MAX_LABELS:
-                raise
-        self.limit = MAX_LABELS
-        bound = float(np.min(self.VL[:, 0, self.lattice.start] + self.lams * self.K))  # >= OPT
-        for step in FLOOR_STEPS:
-            guess = -np.inf if step is None else bound - step * max(1.0, abs(bound))
-            guess -= V_REL * max(1.0, abs(guess)) if step is not None else 0.0
-            floor = max(guess, known)
-            self.floor = floor
-            best, where, F, CF, DF, B = self.attempt()
-            if where is not None and (best >= floor or guess <= known):
-                return self.schedule(best, where, F, CF, DF, B)
-            if where is not None:
-                known = max(known, best - V_REL * max(1.0, abs(best)))
-        return None
+        best, where, F, CF, DF, B = self.attempt()
+        return None if where is None else self.schedule(best, where, F, CF, DF, B)
 
     def attempt(
         self,
@@ -328,8 +294,7 @@ class _Search:
         list[_Labels],
         list[_Labels],
     ]:
-        """One search at ``self.floor``: the best value found and where it ends (or None),
-        and the labels."""
+        """The search: the best value found and where it ends (or None), and the labels."""
         n, L, K, C, D, W, tol = self.n, self.L, self.K, self.C, self.D, self.W, self.tol
         start = np.array([self.lattice.start])
         F = [_Labels(start, np.zeros(1), np.zeros(1), np.zeros(1, int), np.zeros(1, int))]

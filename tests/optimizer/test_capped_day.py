@@ -210,16 +210,19 @@ def search_within_budget(
     return day
 
 
-def search_by_floors(
-    prices: np.ndarray, battery: Battery, lam: float, incumbent_mxn: float
-) -> CappedDay:
-    """The search with no first search at the incumbent's floor (``FIRST_LABELS`` 0): its
-    floors fall in steps from just below the Lagrangian bound at once."""
+def route_call(
+    prices: np.ndarray, battery: Battery, lam: float, mix_mxn: float, want_mxn: float
+) -> CappedDay | None:
+    """The route's own call (its multiplier and its mix's revenue) under the module's
+    ``MAX_LABELS``: the optimum, or None only past the cap (the route then asks HiGHS)."""
     buy, sell = stored_rates(prices, battery)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(capped_day, "FIRST_LABELS", 0)
-        day = solve_capped_day(buy, sell, battery, lam, incumbent_mxn)
-    assert isinstance(day, CappedDay)
+    with label_budget(capped_day.MAX_LABELS) as reached:
+        day = solve_capped_day(buy, sell, battery, lam, mix_mxn)
+    if day is None:
+        assert reached[-1] > capped_day.MAX_LABELS
+        return None
+    assert_exact(day.revenue_mxn, want_mxn)
+    assert_physical(day, prices, battery)
     return day
 
 
@@ -234,20 +237,14 @@ def test_property_search_equals_reference(
     prices: np.ndarray, battery: Battery, any_lam: float, share: float
 ) -> None:
     want_mxn = reference_optimum([prices.tolist()], battery)
-    buy, sell = stored_rates(prices, battery)
     lam, mix_mxn, gap = route_pruning(prices, battery)
     event("duality gap" if gap else "no duality gap")
     if gap:
         # the route's call: its multiplier and its mix's revenue (a feasible schedule)
         assert mix_mxn <= want_mxn + 1e-6 * max(1.0, abs(want_mxn))
-        day = solve_capped_day(buy, sell, battery, lam, mix_mxn)
-        assert isinstance(day, CappedDay)
-        assert_exact(day.revenue_mxn, want_mxn)
-        assert_physical(day, prices, battery)
-        optimum_mxn = day.revenue_mxn
-        stepped = search_by_floors(prices, battery, lam, mix_mxn)
-        assert_exact(stepped.revenue_mxn, want_mxn)
-        assert_physical(stepped, prices, battery)
+        route_call(prices, battery, lam, mix_mxn, want_mxn)
+        search_within_budget(prices, battery, lam, mix_mxn, want_mxn)  # the same, further
+        optimum_mxn = want_mxn
     else:
         assert_exact(mix_mxn, want_mxn)  # the route's certified schedule
         optimum_mxn = mix_mxn
@@ -312,22 +309,19 @@ def test_property_gap_prone_days_equal_reference(case: tuple[np.ndarray, Battery
     buy, sell = stored_rates(prices, battery)
     lam, mix_mxn, gap = route_pruning(prices, battery)
     event("duality gap" if gap else "no duality gap")
-    if gap:  # the route's call, and the same with the floors below the bound from the start
-        day = solve_capped_day(buy, sell, battery, lam, mix_mxn)
-        assert isinstance(day, CappedDay)
-        assert_exact(day.revenue_mxn, want_mxn)
-        assert_physical(day, prices, battery)
-        stepped = search_by_floors(prices, battery, lam, mix_mxn)
-        assert_exact(stepped.revenue_mxn, want_mxn)
-        assert_physical(stepped, prices, battery)
+    searched = False
+    if gap:  # the route's call, and the same with a larger label budget
+        searched = route_call(prices, battery, lam, mix_mxn, want_mxn) is not None
+        event("closed by the search" if searched else "past MAX_LABELS: HiGHS")
+        search_within_budget(prices, battery, lam, mix_mxn, want_mxn)
     else:  # a call the route never makes: the optimum as the incumbent
         assert_exact(mix_mxn, want_mxn)
         search_within_budget(prices, battery, lam, mix_mxn, want_mxn)
     matrix = prices[None, :]
     moves, unsolved, route = daily_moves(matrix, np.ones(matrix.shape, dtype=bool), battery)
-    assert route.milp_days == 0
-    assert route.searched_days == int(gap)
-    assert not unsolved.any()
+    assert route.searched_days == int(searched)  # the search closed it, else HiGHS
+    assert route.milp_days == int(gap and not searched)
+    assert unsolved.sum() == route.milp_days
     assert_exact(float(stored_revenue(moves[0], buy, sell)), want_mxn)
 
 
@@ -343,7 +337,7 @@ def gap_family(name: str) -> tuple[list[np.ndarray], Battery, list[int]]:
         return with_solar_dips(year_days(), 9), prd_battery(max_cycles_per_day=2.0), [4, 7, 78]
     if name == "90 % negative hours, cap 3":
         prices = with_negative_hours(year_days(), 0.9, 30)
-        return prices, prd_battery(max_cycles_per_day=3.0), [5, 45, 52]
+        return prices, prd_battery(max_cycles_per_day=3.0), [5, 45, 63]
     rng = np.random.default_rng(1)
     prices = [-1200.0 + rng.uniform(-50.0, 50.0, 24) for _ in range(31)]
     return prices, prd_battery(round_trip_efficiency=0.5, max_cycles_per_day=3.0), [0, 2, 5]
@@ -375,10 +369,7 @@ def test_named_gap_days_are_closed_by_the_search(
         assert gap
         assert mix_mxn < want_mxn - 1e-6 * abs(want_mxn)
         assert lam > 0.0
-        # the floors below the bound find the same optimum
-        stepped = search_by_floors(p, battery, lam, mix_mxn)
-        assert_exact(stepped.revenue_mxn, want_mxn)
-        assert_physical(stepped, p, battery)
+        assert route_call(p, battery, lam, mix_mxn, want_mxn) is not None
     forbid_branch_and_bound(monkeypatch)  # the search, not HiGHS, closes them
     moves, unsolved, route = daily_moves(prices, movable, battery)
     assert route.searched_days == len(days)
