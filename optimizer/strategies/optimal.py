@@ -31,18 +31,19 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
   on 18 days, 90 % negative hours with cap 3 on 23 -- and on every such day checked the
   failure is a true duality gap, not the mix: the bound at ``lambda*`` lies 2e-7..2e-4 above
   the optimum (0.02-0.8 % on days of -1200 +- 50 at round trip 0.5), so no multiplier
-  certifies it. Such a day is solved exactly by ``optimizer.capped_day``'s label search
+  certifies it. Such a day goes first to ``optimizer.capped_day``'s label search
   (``_search_gaps``): with the signs fixed, an optimal vertex is a lattice path except in one
-  stretch where the cap frees one charge and one discharge, so it is a forward lattice label,
-  a stretch of whole moves whose coordinates ``x + w`` and ``w`` are each pinned by one side,
-  and a backward lattice label; labels are pruned by the Lagrangian bound at ``lambda*``
-  against the best schedule found so far, and by dominance (that module's docstring has the
-  argument). Its work is the labels it keeps, capped (``capped_day.MAX_LABELS``); past the
-  cap, and only then, the day goes to one HiGHS MILP (``solve_milp``), which no bench family
-  or test day reaches unforced. Measured (``bench/bench_capped_day.py``, one core, medians a
-  day): the 18 and 23 days above 14 and 16 ms (their MILPs 17 and 19), the 306 gap days of a
-  year of -1200 +- 50 at round trip 0.5 with cap 3 29 ms (MILPs 60; the year 8.6 s, 27 s
-  before); equal to HiGHS's MILP on all 347 (at most 2.4e-12 relative).
+  stretch where the cap frees one charge and one discharge, so some optimal schedule is a
+  forward lattice label, a stretch of whole moves whose coordinates ``x + w`` and ``w`` are
+  each pinned by one side, and a backward lattice label; labels are pruned by the Lagrangian
+  bounds at ``lambda*`` and 0 against the best schedule found, and by dominance (that
+  module's docstring has the argument). Its work is capped (``capped_day.MAX_LABELS``); past
+  the cap the day goes to one HiGHS MILP (``solve_milp``), the faster route there. Measured
+  (``bench/bench_capped_day.py``, one core, medians a day): the 306 gap days of a year of
+  -1200 +- 50 at round trip 0.5 with cap 3 21 ms (their MILPs 56; the year 6.6 s, 27 s
+  before); the 18 of solar dips with cap 2 17 ms (MILPs 16); of the 23 of 90 % negative
+  hours with cap 3, 8 pass the cap; of -1200 +- 1 with cap 3, all 120 (14 ms spent on each
+  before its MILP). Equal to HiGHS's MILP wherever it settles (at most 2.4e-12 relative).
 
 ``continuous`` horizon (one chain of hours over all days):
 
