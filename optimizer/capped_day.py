@@ -339,21 +339,11 @@ class _Search:
             parts_cf = [self.whole(cf, a_t, b_t, 1)]
             parts_df = [self.whole(df, a_t, b_t, 1)]
             if f.size and Sb[t + 1].size:  # free charge onto Sb[t + 1]
-                grid = Sb[t + 1]
-                lo = np.searchsorted(grid, s_f - tol)
-                hi = np.searchsorted(grid, s_f + C + tol, side="right")
-                owner, pos = _spans(lo, hi)
-                self.count(owner.size)
-                s_new = grid[pos]
+                owner, s_new = self.enter(Sb[t + 1], s_f, C)
                 value = f.value[owner] - a_t * np.maximum(s_new - s_f[owner], 0.0)
                 parts_cf.append(self.mixed(s_new, w_f[owner], value, owner, 0))
             if f.size and Wb[t + 1].size:  # free discharge onto Wb[t + 1]
-                grid = Wb[t + 1]
-                lo = np.searchsorted(grid, w_f - tol)
-                hi = np.searchsorted(grid, w_f + D + tol, side="right")
-                owner, pos = _spans(lo, hi)
-                self.count(owner.size)
-                w_new = grid[pos]
+                owner, w_new = self.enter(Wb[t + 1], w_f, D)
                 value = f.value[owner] + b_t * np.maximum(w_new - w_f[owner], 0.0)
                 parts_df.append(self.mixed(s_f[owner], w_new, value, owner, 0))
             CF.append(self.merge(parts_cf, Sb[t + 1], t + 1, True))
@@ -399,6 +389,18 @@ class _Search:
         j, w, value, owner = j[keep], w[keep], value[keep], owner[keep]
         sel = _pareto(j, w, value)
         return _Labels(j[sel], w[sel], value[sel], owner[sel], np.zeros(sel.size, int))
+
+    def enter(
+        self, grid: np.ndarray, coordinate: np.ndarray, reach: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One free move of each forward label's ``coordinate`` (``s`` charging, ``w``
+        discharging) onto every ``grid`` value within ``[coordinate, coordinate + reach]``:
+        the label of each move and the value it lands on."""
+        lo = np.searchsorted(grid, coordinate - self.tol)
+        hi = np.searchsorted(grid, coordinate + reach + self.tol, side="right")
+        owner, pos = _spans(lo, hi)
+        self.count(owner.size)
+        return owner, grid[pos]
 
     def mixed(
         self, s: np.ndarray, w: np.ndarray, value: np.ndarray, parent: np.ndarray, source: int
