@@ -46,8 +46,8 @@ by one with no more withdrawn and no less value. Nothing else is dropped, so the
 exact. Its work is the labels it makes, counted and capped (``MAX_LABELS``): past the cap the
 caller's MILP decides. The cap is where the search stops paying: on nearly flat prices
 (-1200 +- 1), where thousands of schedules lie within a hair of the optimum, a day keeps
-millions of labels (0.1-4 s) where its MILP takes 26 ms; on the days it was built for
-(-1200 +- 50 at round trip 0.5) it keeps at most 85 k (22 ms against HiGHS's 57 ms). (A search
+millions of labels (0.1-4 s, one-off) where its MILP takes 24 ms; on the days it was built for
+(-1200 +- 50 at round trip 0.5) it keeps at most 85 k (21 ms against HiGHS's 56 ms). (A search
 whose floor starts just below the day's bound and falls in steps, exact because a search that
 reaches its floor has the optimum, kept those flat days to 0.7-6 M labels but still lost to
 HiGHS 5x; not kept.) The proof that the structure above holds an optimum is the argument
@@ -73,7 +73,7 @@ from optimizer.lattice import make_lattice
 MAX_LABELS = 150_000
 #: the multipliers whose bounds prune, as multiples of the day's: ``lambda*`` and 0 (the
 #: uncapped bound, tighter for labels that have withdrawn much of the cap: on days of -1200 +-
-#: 50 at round trip 0.5 with cap 3 it keeps a tenth of the labels, 35 -> 22 ms a day)
+#: 50 at round trip 0.5 with cap 3 it keeps a tenth of the labels, 35 -> 22 ms a day, one-off)
 LAMBDA_FACTORS = (1.0, 0.0)
 #: level matching, in units of ``max(W, C, D)``: levels and sums of moves agree to rounding
 X_REL = 1e-9
@@ -165,11 +165,6 @@ class _Labels:
     def empty() -> _Labels:
         none = np.empty(0)
         return _Labels(none, none, none, np.empty(0, int), np.empty(0, int))
-
-    def take(self, keep: np.ndarray) -> _Labels:
-        return _Labels(
-            self.a[keep], self.w[keep], self.value[keep], self.link[keep], self.source[keep]
-        )
 
     @property
     def size(self) -> int:
