@@ -230,7 +230,8 @@ CHAIN_CAP_REL_TOL = 1e-9
 @dataclass(frozen=True)
 class Route:
     """How ``daily_moves`` solved a request (for benchmarks and logs): distinct days by route,
-    Newton rounds of the cycle cap, and days left to HiGHS."""
+    Newton rounds of the cycle cap, then days closed by the label search and days left to
+    HiGHS (those two count every day, repeats included)."""
 
     convex_days: int
     lattice_days: int
@@ -614,12 +615,13 @@ def _daily(
             buy, sell, mov, hard, battery, cap, deadline_s
         )
     searched = _search_gaps(moves, unsolved, buy, sell, mov, battery, multipliers, deadline_s)
+    searched = searched[inverse]
     route = Route(
         convex_days=int((~hard).sum()),
         lattice_days=int(hard.sum()),
         capped_days=capped,
         cap_rounds=rounds,
-        searched_days=searched,
+        searched_days=int(searched.sum()),
         milp_days=int(unsolved[inverse].sum()),
     )
     return moves[inverse], unsolved[inverse], route, multipliers[inverse]
@@ -634,11 +636,11 @@ def _search_gaps(
     battery: Battery,
     multipliers: np.ndarray,
     deadline_s: float | None,
-) -> int:
+) -> np.ndarray:
     """Solve the capped rows the Lagrangian route left open (a duality gap) by
     ``optimizer.capped_day``'s label search, in place: their moves, and their flag cleared;
-    the rest (the search passed its label cap) stay for HiGHS. Returns the rows solved."""
-    solved = 0
+    the rest (the search passed its label cap) stay for HiGHS. Returns which rows it solved."""
+    solved = np.zeros(unsolved.shape, dtype=bool)
     for row in np.flatnonzero(unsolved).tolist():
         hours = int(movable[row].sum())
         if not movable[row, :hours].all():  # the search takes a day's hours from its start
@@ -653,7 +655,7 @@ def _search_gaps(
         moves[row] = 0.0
         moves[row, :hours] = day.moves
         unsolved[row] = False
-        solved += 1
+        solved[row] = True
     return solved
 
 

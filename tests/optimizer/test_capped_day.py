@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import pytest
@@ -382,6 +383,31 @@ def test_named_gap_days_are_closed_by_the_search(
         searched = CappedDay(row, float(stored_revenue(row, buy, sell)), 0)
         assert_exact(searched.revenue_mxn, want_mxn)
         assert_physical(searched, p, battery)
+
+
+def test_a_repeated_gap_day_is_searched_once_and_counted_twice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    prices, battery, picked = gap_family("solar dips, cap 2")
+    day = np.asarray(prices[picked[0]], dtype=float)
+    calls: list[int] = []
+    search = capped_day.solve_capped_day
+
+    def counted(*args: Any, **kwargs: Any) -> CappedDay | None:
+        calls.append(1)
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(optimal, "solve_capped_day", counted)
+    matrix = np.stack([day, day])
+    moves, unsolved, route = daily_moves(matrix, np.ones(matrix.shape, dtype=bool), battery)
+    assert len(calls) == 1  # identical days are solved once
+    assert route.searched_days == 2  # and both are reported
+    assert route.milp_days == 0
+    assert not unsolved.any()
+    np.testing.assert_array_equal(moves[0], moves[1])
+    want_mxn = reference_optimum([day.tolist()], battery)
+    buy, sell = stored_rates(day, battery)
+    assert_exact(float(stored_revenue(moves[0], buy, sell)), want_mxn)
 
 
 # ----------------------------------------------------------------------------- label cap
