@@ -190,9 +190,9 @@ def solve_capped_day(
     if cap is None:
         raise ValueError("solve_capped_day needs a battery with max_cycles_per_day")
     try:
-        search = _Search(buy, sell, battery, cap, max(multiplier, 0.0), incumbent_mxn)
-        search.deadline_s = deadline_s
-        return search.run()
+        return _Search(
+            buy, sell, battery, cap, max(multiplier, 0.0), incumbent_mxn, deadline_s
+        ).run()
     except _TooMany:
         return None
 
@@ -206,8 +206,10 @@ class _Search:
         cap: float,
         lam: float,
         incumbent: float,
+        deadline_s: float | None,
     ) -> None:
         self.buy, self.sell = np.asarray(buy, float), np.asarray(sell, float)
+        self.deadline_s = deadline_s
         self.n = self.buy.size
         chain = Chain.of(battery)
         self.W, self.C, self.D, self.K = chain.width_mwh, chain.up_mwh, chain.down_mwh, cap
@@ -243,8 +245,6 @@ class _Search:
             np.minimum(out, table[k][level] + self.lams[k] * (self.K - withdrawn), out=out)
         return out
 
-    deadline_s: float | None = None
-
     def count(self, more: int) -> None:
         check_deadline(self.deadline_s, "searching a capped day's schedules")
         self.labels += more
@@ -257,44 +257,45 @@ class _Search:
     def backward(self) -> list[_Labels]:
         """Backward lattice labels ``B[t]``: level at ``t``, withdrawn in hours ``t..n-1``,
         revenue to go, child in ``B[t+1]``."""
-        n, L, K = self.n, self.L, self.K
         start = np.array([self.lattice.start])
-        B = [_Labels.empty() for _ in range(n + 1)]
-        B[n] = _Labels(start, np.zeros(1), np.zeros(1), np.zeros(1, int), np.zeros(1, int))
-        for t in range(n - 1, -1, -1):
-            nxt = B[t + 1]
-            owner, i = _spans(self.pred_lo[nxt.a], self.pred_hi[nxt.a])
-            self.count(owner.size)
-            u = L[nxt.a[owner]] - L[i]
-            after = nxt.w[owner] + np.maximum(-u, 0.0)
-            value = nxt.value[owner] + self.step_reward(t, u)
-            keep = after <= K + self.tol
-            keep &= value + self.level_bound(self.AL[:, t], i, after) >= self.floor
-            cand = _Labels(i[keep], after[keep], value[keep], owner[keep], np.zeros(0, int))
-            sel = _pareto(cand.a, cand.w, cand.value)
-            B[t] = _Labels(cand.a[sel], cand.w[sel], cand.value[sel], cand.link[sel], sel * 0)
+        B = [_Labels.empty() for _ in range(self.n + 1)]
+        B[self.n] = _Labels(start, np.zeros(1), np.zeros(1), np.zeros(1, int), np.zeros(1, int))
+        for t in range(self.n - 1, -1, -1):
+            B[t] = self.lattice_step(B[t + 1], t, self.pred_lo, self.pred_hi, self.AL[:, t], -1)
         return B
 
-    def run(self) -> CappedDay | None:
-        best, where, F, CF, DF, B = self.attempt()
-        return None if where is None else self.schedule(best, where, F, CF, DF, B)
-
-    def attempt(
+    def lattice_step(
         self,
-    ) -> tuple[
-        float,
-        tuple[str, int, int, int] | None,
-        list[_Labels],
-        list[_Labels],
-        list[_Labels],
-        list[_Labels],
-    ]:
-        """The search: the best value found and where it ends (or None), and the labels."""
+        labels: _Labels,
+        t: int,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        table: np.ndarray,
+        direction: int,
+    ) -> _Labels:
+        """Lattice labels one hour on: forward (``direction`` 1: from ``t`` to ``t + 1``,
+        every level in the window ``lo..hi`` of a label's) or backward (-1: from ``t + 1`` to
+        ``t``), each move's withdrawal and revenue at hour ``t`` added, pruned by the bound on
+        ``table`` (the levels' value-to-go or value-to-arrive at the new time) and by
+        dominance; each new label links to the one it came from."""
+        owner, level = _spans(lo[labels.a], hi[labels.a])
+        self.count(owner.size)
+        u = direction * (self.L[level] - self.L[labels.a[owner]])
+        w = labels.w[owner] + np.maximum(-u, 0.0)
+        value = labels.value[owner] + self.step_reward(t, u)
+        keep = w <= self.K + self.tol
+        keep &= value + self.level_bound(table, level, w) >= self.floor
+        level, w, value, owner = level[keep], w[keep], value[keep], owner[keep]
+        sel = _pareto(level, w, value)
+        return _Labels(level[sel], w[sel], value[sel], owner[sel], np.zeros(sel.size, int))
+
+    def run(self) -> CappedDay | None:
+        """The search (module docstring): the best path's moves, or None if it finds none."""
         n, L, K, C, D, W, tol = self.n, self.L, self.K, self.C, self.D, self.W, self.tol
         start = np.array([self.lattice.start])
         F = [_Labels(start, np.zeros(1), np.zeros(1), np.zeros(1, int), np.zeros(1, int))]
         for t in range(n):
-            F.append(self.forward(F[t], t))
+            F.append(self.lattice_step(F[t], t, self.succ_lo, self.succ_hi, self.VL[:, t + 1], 1))
         # the best lattice schedule first: a feasible revenue that prunes what follows
         best: float = -np.inf
         where: tuple[str, int, int, int] | None = None
@@ -304,15 +305,16 @@ class _Search:
             best, where = float(F[n].value[k]), ("f", n, k, -1)
             self.raise_floor(best)
         B = self.backward()
-        # the s (w) a mixed label charge-first (discharge-first) may hold at t: Sb[t] (Wb[t])
+        # each backward label's s and w, and the s (w) a mixed label charge-first
+        # (discharge-first) may hold at t: Sb[t] (Wb[t])
+        s_of = [K + L[b.a] - b.w for b in B]
+        w_of = [K - b.w for b in B]
         Sb = [np.empty(0) for _ in range(n + 2)]
         Wb = [np.empty(0) for _ in range(n + 2)]
         s_low, s_high = self.lattice.levels[self.lattice.start] - tol, W + K + tol
         for t in range(n - 1, -1, -1):
-            b = B[t + 1]
-            s_b, w_b = K + L[b.a] - b.w, K - b.w
-            s_all = np.concatenate([s_b, Sb[t + 1], Sb[t + 1] - C])
-            w_all = np.concatenate([w_b, Wb[t + 1], Wb[t + 1] - D])
+            s_all = np.concatenate([s_of[t + 1], Sb[t + 1], Sb[t + 1] - C])
+            w_all = np.concatenate([w_of[t + 1], Wb[t + 1], Wb[t + 1] - D])
             Sb[t] = _distinct(s_all[(s_all >= s_low) & (s_all <= s_high)], tol)
             Wb[t] = _distinct(w_all[(w_all >= -tol) & (w_all <= K + tol)], tol)
         CF, DF = [_Labels.empty()], [_Labels.empty()]  # mixed: a = s, snapped to Sb / Wb
@@ -320,12 +322,13 @@ class _Search:
             a_t, b_t = self.buy[t], self.sell[t]
             f, cf, df = F[t], CF[t], DF[t]
             nb = B[t + 1]
-            s_b, w_b = K + L[nb.a] - nb.w, K - nb.w
             # close a mixed label onto a backward label at t + 1
             for kind, fam in (("cf", cf), ("df", df)):
                 if not fam.size or not nb.size:
                     continue
-                got = self.close(kind, fam, s_b, w_b, nb.value, a_t, b_t, Sb[t], Wb[t])
+                got = self.close(
+                    kind, fam, s_of[t + 1], w_of[t + 1], nb.value, a_t, b_t, Sb[t], Wb[t]
+                )
                 if got is not None and got[0] > best:
                     best, where = got[0], (kind, t, got[1], got[2])
                     self.raise_floor(best)
@@ -343,7 +346,7 @@ class _Search:
                 parts_df.append(self.mixed(s_f[owner], w_new, value, owner, 0))
             CF.append(self.merge(parts_cf, Sb[t + 1], t + 1, True))
             DF.append(self.merge(parts_df, Wb[t + 1], t + 1, False))
-        return best, where, F, CF, DF, B
+        return None if where is None else self.schedule(best, where, F, CF, DF, B)
 
     def schedule(
         self,
@@ -371,19 +374,6 @@ class _Search:
     def raise_floor(self, revenue: float) -> None:
         """A schedule earning ``revenue`` was found: prune below it from now on."""
         self.floor = max(self.floor, revenue - V_REL * max(1.0, abs(revenue)))
-
-    def forward(self, f: _Labels, t: int) -> _Labels:
-        """Forward lattice labels at ``t + 1`` from those at ``t``."""
-        owner, j = _spans(self.succ_lo[f.a], self.succ_hi[f.a])
-        self.count(owner.size)
-        u = self.L[j] - self.L[f.a[owner]]
-        w = f.w[owner] + np.maximum(-u, 0.0)
-        value = f.value[owner] + self.step_reward(t, u)
-        keep = w <= self.K + self.tol
-        keep &= value + self.level_bound(self.VL[:, t + 1], j, w) >= self.floor
-        j, w, value, owner = j[keep], w[keep], value[keep], owner[keep]
-        sel = _pareto(j, w, value)
-        return _Labels(j[sel], w[sel], value[sel], owner[sel], np.zeros(sel.size, int))
 
     def enter(
         self, grid: np.ndarray, coordinate: np.ndarray, reach: float
