@@ -1,522 +1,251 @@
-"""The exact optimum of one day under the cycle cap, without branch and bound.
+"""The cycle cap of a day: its Lagrangian multiplier found exactly (``newton``), and the days
+where no multiplier certifies the optimum closed by branch and bound on the hours' signs
+(``close_gaps``; used by ``optimizer.strategies.optimal``, issue 9).
 
-A day runs from ``x0`` back to ``x0`` (stored energy above the floor, room ``W``, a full hour's
-charge ``C`` and discharge ``D``) and withdraws at most ``K`` (``max_cycles_per_day``, battery
-side). ``optimizer.strategies.optimal``'s Lagrangian route certifies most capped days; on the
-rest there is a duality gap (no multiplier closes it) and this module finds the optimum.
+Notation of ``optimizer.lattice``: stored energy above the floor ``x`` in ``[0, W]``, a day
+from ``x0`` back to ``x0``, moves ``u_t`` earning ``-a_t u`` charging and ``-b_t u``
+discharging; ``f(pi)`` a schedule's revenue, ``w(pi)`` the energy it withdraws (battery side),
+capped at ``K`` a day. ``OPT`` is the best revenue within the cap.
 
-**Coordinates.** Write ``w`` for the energy withdrawn so far and ``s = x + w`` for ``x0`` plus
-the energy charged so far. A charge moves ``s`` only, a discharge ``w`` only; the SoC limits
-read ``0 <= s - w <= W`` and the cap ``w_n <= K``.
+**The bound.** For a price ``lambda >= 0`` on withdrawn energy, ``L(lambda) = max_pi f(pi) +
+lambda (K - w(pi)) >= OPT`` (weak duality: every capped schedule is a candidate and gains
+``lambda (K - w) >= 0``; no convexity needed). ``L`` is one recursion with ``b_t`` lowered by
+``lambda``, and a maximum of lines in ``lambda``: convex and piecewise linear.
 
-**Which schedules suffice.** Fix each hour's sign (charging, discharging or idle): what is
-left is a linear program, so some optimum is a vertex. Call a time *pinned* where ``x`` is at
-0 or ``W`` (and at the start and the end). Between two pins the hours' moves are bounded by
-``0 / C`` or ``0 / D``; at a vertex at most one move per stretch between pins is *free*
-(strictly between its bounds), except in at most one stretch, where the cap (one more equation
-when it binds) lets one charge and one discharge both be free. So on an optimal vertex:
+**Newton's method** (``newton``). Start from ``lambda = 0`` (the uncapped optimum: where it
+keeps within the cap it is optimal, a relaxation's optimum that is feasible) and idling
+(optimal for ``lambda`` above every hour's spread). Each round intersects the lines of the two
+bracketing schedules, one over the cap and one under, and solves the day at that ``lambda``;
+when the new schedule lies on the intersection, that ``lambda*`` minimises ``L`` and both
+schedules are optimal there (it ends on a breakpoint after finitely many rounds, as every
+round finds a new line; ``MAX_ROUNDS`` bounds them). The mix ``theta over + (1 - theta)
+under`` withdrawing exactly ``K`` is feasible: SoC limits and the end condition are linear,
+and netting an hour only lowers withdrawal. Each hour's reward is linear on each side of 0,
+so where the two schedules never move in opposite directions in one hour the mix earns
+``theta f_over + (1 - theta) f_under = L(lambda*)``, the bound itself, and is optimal. Where
+they do (an hour charging in one and discharging in the other) netting loses and the mix may
+fall short: a duality gap, possible only because the day is not convex (prices so negative
+that burning energy would pay).
 
-* before that stretch's first free move the level is one of ``optimizer.lattice``'s levels
-  (``x0``, 0 or ``W`` plus whole moves: ``make_lattice``), and ``w`` a sum of moves between
-  them: a *forward lattice label* (level, ``w``, revenue so far);
-* after its second free move the level is a lattice level again, counted backwards from the
-  end, where ``w_n = K``: a *backward lattice label* (level, ``w`` still to withdraw,
-  revenue to go), with ``w = K - (w still to withdraw)``;
-* in between the moves are whole (0, ``+C``, ``-D``) and, if the free charge came first,
-  ``s`` is pinned by the backward side (``s = K + level - withdrawn after``, shifted by whole
-  charges) and ``w`` by the forward side; if the free discharge came first, the other way
-  round: a *mixed label* (``s``, ``w``, revenue so far).
+**Branch and bound** (``close_gaps``). A *node* is the day with some hours barred from
+discharging and some from charging (``lattice.solve``'s ``signs``: the lattice argument holds
+for any fixed signs, so each node's recursion stays exact). Newton's method on the node gives
+its bound ``B``, the least ``L(lambda)`` it evaluated (an upper bound on the node's best
+whether or not the rounds converged), and schedules within the cap (each round's that keeps
+within it, the under side, the mix): feasible for the day, they raise the day's *incumbent*.
 
-The search: backward lattice labels hour by hour from the end; from them, the values ``s``
-(and ``w``) a mixed label may hold at each time and still meet a backward label; then forward
-lattice labels from the start, mixed labels entered from them by one free move onto those
-values, carried by whole moves, and closed by one free move onto a backward label (the
-matching ``s``, or ``w``, and the other coordinate within one hour's move). The best closed
-path, or the best forward label back at ``x0``, is the optimum. A schedule with the cap not
-binding is a lattice schedule (a forward label alone).
+* A node with ``B`` at most the incumbent (``CAP_REL_TOL`` relative) is closed: nothing in it
+  beats the incumbent. A node whose mix nets nowhere is closed too, since its mix earns ``B``.
+* Otherwise the node splits at the hour where the mix nets most: one child bars discharging
+  there, the other charging. No schedule of the exact program charges and discharges in one
+  hour, so every schedule of the node is in a child; and neither child can net at that hour
+  again, so each split signs a new hour: the tree is at most as deep as the day is long. A
+  node with every hour signed is a linear programme, whose Lagrangian dual has no gap: its
+  mix nets nowhere, so the search ends.
 
-**Pruning (exact).** For any ``lambda >= 0``, any path through a label earns at most its value
-so far, plus the best value-to-go ``V`` (or value-to-arrive ``A``) of the day with withdrawn
-energy priced at ``lambda`` (``optimizer.chain``'s exact recursions), plus ``lambda (K - w)``:
-weak duality for the rest of the day. The least of those bounds at the day's multiplier and
-at 0 (``LAMBDA_FACTORS``) is used, against the incumbent's revenue, raised to the best
-lattice schedule once the forward labels reach the end (they are built first) and to every
-better schedule the search closes. Lattice labels at the same level and time are dominated
-by one with no more withdrawn and no less value. Nothing else is dropped, so the search is
-exact. Its work is the labels it makes, counted and capped (``MAX_LABELS``): past the cap the
-caller's MILP decides. The cap is where the search stops paying: on nearly flat prices
-(-1200 +- 1), where thousands of schedules lie within a hair of the optimum, a day keeps
-millions of labels (0.1-4 s, one-off) where its MILP takes 24 ms; on the days it was built for
-(-1200 +- 50 at round trip 0.5) it keeps at most 85 k (21 ms against HiGHS's 56 ms). (A search
-whose floor starts just below the day's bound and falls in steps, exact because a search that
-reaches its floor has the optimum, kept those flat days to 0.7-6 M labels but still lost to
-HiGHS 5x; not kept.) The proof that the structure above holds an optimum is the argument
-above; the tests check it against an independent MILP on days of every family that reaches
-this module.
+When no node is left, the incumbent is optimal (to ``CAP_REL_TOL`` relative, far below the
+1e-6 the product promises). The work is counted in nodes, capped per day (``MAX_NODES``):
+past the cap, or where a node's rounds run out with its mix netting nowhere, the day is left
+to the caller's MILP. The nodes of all days are rows of one lattice recursion per Newton round,
+level by level of the tree. Measured (``bench/bench_capped_day.py``, one core): the gap days
+of realistic years close in a few nodes each, 2-4 ms a day against 16-56 ms for their
+MILPs and 14-21 ms for the label search this replaced.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from optimizer import lattice
 from optimizer.battery import Battery
-from optimizer.chain import Chain, Table, arrival_functions, value_functions
 from optimizer.envelope import stored_revenue
 from optimizer.errors import check_deadline
-from optimizer.lattice import make_lattice
 
-#: labels made over the day before the search gives up (the caller's MILP decides): its work
-#: and memory are bounded by it. Past it the day's MILP is the faster route (module docstring;
-#: measured by ``bench/bench_capped_day.py``)
-MAX_LABELS = 150_000
-#: the multipliers whose bounds prune, as multiples of the day's: ``lambda*`` and 0 (the
-#: uncapped bound, tighter for labels that have withdrawn much of the cap: on days of -1200 +-
-#: 50 at round trip 0.5 with cap 3 it keeps a tenth of the labels, 35 -> 22 ms a day, one-off)
-LAMBDA_FACTORS = (1.0, 0.0)
-#: level matching, in units of ``max(W, C, D)``: levels and sums of moves agree to rounding
-X_REL = 1e-9
-#: value ties, relative to the incumbent: a label must be at most this far below it to go
-V_REL = 1e-9
+#: Newton rounds on a row's multiplier before it counts as unconverged
+MAX_ROUNDS = 60
+#: relative tolerance of the cap's certificates and of the search's pruning (far below the
+#: promised 1e-6)
+CAP_REL_TOL = 1e-10
+#: nodes a day may take before it is left to the caller's MILP (module docstring)
+MAX_NODES = 512
+
+#: ``solve(rows, lam)``: optimal stored-energy moves of those rows with withdrawn energy priced
+#: at ``lam`` (one multiplier a row)
+Solve = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
-class CappedDay:
-    """One capped day's optimal stored-energy moves (MWh per hour), their revenue (MXN, at the
-    day's stored-energy rates) and the labels the search kept."""
+class Dual:
+    """Newton's method on every row (module docstring): the mix, the bound, the multiplier
+    (0 where the cap does not bind, NaN where the rounds ran out), the best schedule within
+    the cap met and its revenue, how much the mix nets in each hour (``min(|over|, |under|)``
+    where they move in opposite directions), which rows the cap binds on, and the rounds."""
 
-    moves: np.ndarray
-    revenue_mxn: float
-    labels: int
-
-
-class _TooMany(Exception):
-    """The search passed ``MAX_LABELS``."""
-
-
-def _on_levels(table: Table, x: np.ndarray, tol: float) -> np.ndarray:
-    """``table`` (a piecewise-linear function) at ``x``; ``-inf`` outside its domain."""
-    xs, vs = table
-    out = np.interp(x, xs, vs)
-    out[(x < xs[0] - tol) | (x > xs[-1] + tol)] = -np.inf
-    return np.asarray(out)
+    mix: np.ndarray
+    bound: np.ndarray
+    multiplier: np.ndarray
+    best_moves: np.ndarray
+    best: np.ndarray
+    netted: np.ndarray
+    binding: np.ndarray
+    rounds: int
 
 
-def _spans(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every (owner, position) with ``lo[owner] <= position < hi[owner]``."""
-    count = np.maximum(hi - lo, 0)
-    owner = np.repeat(np.arange(lo.size), count)
-    first = np.cumsum(count) - count
-    position = lo[owner] + np.arange(owner.size) - first[owner]
-    return owner, position
+def revenue_and_withdrawal(
+    moves: np.ndarray, buy: np.ndarray, sell: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact revenue (MXN) and battery-side withdrawal (MWh) of stored-energy moves, per row."""
+    return stored_revenue(moves, buy, sell), np.sum(np.maximum(-moves, 0.0), axis=1)
 
 
-def _pareto(level: np.ndarray, withdrawn: np.ndarray, value: np.ndarray) -> np.ndarray:
-    """Indices of the labels no other label at the same level dominates (no more withdrawn,
-    no less value); of equal ones, one."""
-    if not value.size:
-        return np.zeros(0, dtype=int)
-    # by level, then withdrawn (one float key: levels a span apart), then value downwards
-    span = float(withdrawn.max() - withdrawn.min()) + 1.0
-    order = np.lexsort((-value, level * span + (withdrawn - withdrawn.min())))
-    lv, v = level[order], value[order]
-    new_level = np.r_[True, lv[1:] != lv[:-1]]
-    # one running maximum over all levels: each level's values lifted above the last's
-    low = float(v.min())
-    lift = float(v.max()) - low + 1.0
-    key = (np.cumsum(new_level) - 1) * lift + (v - low)
-    best = np.maximum.accumulate(key)
-    before = np.r_[-np.inf, best[:-1]]
-    before[new_level] = -np.inf
-    return np.asarray(order[key > before])
+def newton(
+    solve: Solve, buy: np.ndarray, sell: np.ndarray, cap: float, deadline_s: float | None
+) -> Dual:
+    """Newton's method on each row's ``L`` (module docstring)."""
+    n_rows = buy.shape[0]
+    tol_w = CAP_REL_TOL * max(cap, 1e-300)
+    moves = solve(np.arange(n_rows), np.zeros(n_rows))
+    f, w = revenue_and_withdrawal(moves, buy, sell)
+    bound = f.copy()
+    multiplier = np.zeros(n_rows)
+    within = w <= cap + tol_w
+    best = np.where(within, f, 0.0)  # idling is within the cap and earns 0
+    best_moves = np.where(within[:, None], moves, 0.0)
+    netted = np.zeros(buy.shape)
+    binding = ~within
+    open_rows = np.flatnonzero(binding)
+    mix = moves
+    if not open_rows.size:
+        return Dual(mix, bound, multiplier, best_moves, best, netted, binding, 0)
+    m_over, f_over, w_over = moves[open_rows], f[open_rows], w[open_rows]
+    m_under = np.zeros_like(m_over)
+    f_under = np.zeros(open_rows.size)
+    w_under = np.zeros(open_rows.size)
+    lam_star = np.full(open_rows.size, np.nan)
+    active = np.arange(open_rows.size)
+    rounds = 0
+    while active.size and rounds < MAX_ROUNDS:
+        rounds += 1
+        check_deadline(deadline_s, "applying the daily cycle limit")
+        lam = (f_over[active] - f_under[active]) / (w_over[active] - w_under[active])
+        rows = open_rows[active]
+        trial = solve(rows, lam)
+        f_new, w_new = revenue_and_withdrawal(trial, buy[rows], sell[rows])
+        relaxed = f_new + lam * (cap - w_new)  # L(lam): the trial is optimal at lam
+        bound[rows] = np.minimum(bound[rows], relaxed)
+        on_line = f_over[active] + lam * (cap - w_over[active])
+        scale = np.maximum(1.0, np.abs(f_over[active]) + lam * w_over[active])
+        done = relaxed <= on_line + CAP_REL_TOL * scale
+        lam_star[active[done]] = lam[done]
+        over = ~done & (w_new > cap + tol_w)
+        under = ~done & ~over
+        m_over[active[over]], f_over[active[over]] = trial[over], f_new[over]
+        w_over[active[over]] = w_new[over]
+        m_under[active[under]], f_under[active[under]] = trial[under], f_new[under]
+        w_under[active[under]] = w_new[under]
+        active = active[~done]
+    theta = (cap - w_under) / (w_over - w_under)
+    mixed = theta[:, None] * m_over + (1.0 - theta[:, None]) * m_under
+    f_mix, w_mix = revenue_and_withdrawal(mixed, buy[open_rows], sell[open_rows])
+    mix = moves.copy()
+    mix[open_rows] = mixed
+    multiplier[open_rows] = lam_star
+    opposite = m_over * m_under < 0.0  # one charges, the other discharges
+    netted[open_rows] = np.where(opposite, np.minimum(np.abs(m_over), np.abs(m_under)), 0.0)
+    # the best schedule within the cap of each open row: the mix or the under side
+    for moves_k, f_k, ok in (
+        (mixed, f_mix, w_mix <= cap + tol_w),
+        (m_under, f_under, np.ones(open_rows.size, dtype=bool)),
+    ):
+        better = ok & (f_k > best[open_rows])
+        best[open_rows[better]] = f_k[better]
+        best_moves[open_rows[better]] = moves_k[better]
+    return Dual(mix, bound, multiplier, best_moves, best, netted, binding, rounds)
 
 
-def _distinct(values: np.ndarray, tol: float) -> np.ndarray:
-    values = np.sort(values)
-    if values.size == 0:
-        return values
-    return values[np.r_[True, np.diff(values) > tol]]
-
-
-def _snap(grid: np.ndarray, values: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """Index of the nearest ``grid`` value (sorted) to each value, and whether within ``tol``."""
-    if grid.size == 0:
-        return np.zeros(values.size, dtype=int), np.zeros(values.size, dtype=bool)
-    k = np.clip(np.searchsorted(grid, values), 1, max(grid.size - 1, 1))
-    k = np.minimum(k, grid.size - 1)
-    left = np.maximum(k - 1, 0)
-    take_left = np.abs(grid[left] - values) < np.abs(grid[k] - values)
-    k = np.where(take_left, left, k)
-    return k, np.abs(grid[k] - values) <= tol
-
-
-@dataclass
-class _Labels:
-    """Labels of one kind at one time: arrays of equal length."""
-
-    a: np.ndarray  # lattice labels: level index; mixed labels: s (MWh)
-    w: np.ndarray  # withdrawn so far (forward, mixed) or still to withdraw (backward)
-    value: np.ndarray
-    link: np.ndarray  # parent (forward, mixed) or child (backward) index
-    source: np.ndarray  # mixed labels: 0 entered from a forward label, 1 a whole move
-
-    @staticmethod
-    def empty() -> _Labels:
-        none = np.empty(0)
-        return _Labels(none, none, none, np.empty(0, int), np.empty(0, int))
-
-    @property
-    def size(self) -> int:
-        return int(self.a.size)
-
-
-def solve_capped_day(
+def _node_solver(
     buy: np.ndarray,
     sell: np.ndarray,
+    movable: np.ndarray,
+    signs: tuple[np.ndarray, np.ndarray],
     battery: Battery,
-    multiplier: float,
-    incumbent_mxn: float,
+    deadline_s: float | None,
+) -> Solve:
+    """``Solve`` over nodes (rows of these arrays) on the lattice, with their signs."""
+
+    def solve(rows: np.ndarray, lam: np.ndarray) -> np.ndarray:
+        moves, _ = lattice.solve(
+            buy[rows], sell[rows] - lam[:, None], movable[rows], battery,
+            deadline_s=deadline_s, signs=(signs[0][rows], signs[1][rows]),
+        )  # fmt: skip
+        return moves
+
+    return solve
+
+
+@dataclass(frozen=True)
+class Closed:
+    """``close_gaps``'s result per row: the best schedule found (the incumbent where nothing
+    beat it), whether it is proved optimal, and the nodes the row took."""
+
+    moves: np.ndarray
+    solved: np.ndarray
+    nodes: np.ndarray
+
+
+def close_gaps(
+    buy: np.ndarray,
+    sell: np.ndarray,
+    movable: np.ndarray,
+    battery: Battery,
+    incumbent: np.ndarray,
     *,
     deadline_s: float | None = None,
-) -> CappedDay | None:
-    """The optimal stored-energy moves of one day (every hour movable) under the battery's
-    cycle cap, at stored-energy rates ``buy``/``sell`` (``envelope.stored_rates``), given the
-    day's multiplier (any ``lambda >= 0``: the closer to the dual optimum, the fewer labels)
-    and the revenue of a feasible schedule; None when the search passes ``MAX_LABELS``
-    (module docstring). ``deadline_s`` (``time.monotonic()``) is checked as labels are made
-    (``errors.check_deadline``: a last guard, it never changes a number)."""
+) -> Closed:
+    """Branch and bound on the hours' signs (module docstring) for every row (a day: ``buy``,
+    ``sell`` and ``movable`` as ``lattice.solve``'s), from ``incumbent``, moves within the cap
+    (the Lagrangian route's mix)."""
     cap = battery.daily_withdrawal_cap_mwh
     if cap is None:
-        raise ValueError("solve_capped_day needs a battery with max_cycles_per_day")
-    try:
-        return _Search(
-            buy, sell, battery, cap, max(multiplier, 0.0), incumbent_mxn, deadline_s
-        ).run()
-    except _TooMany:
-        return None
+        raise ValueError("close_gaps needs a battery with max_cycles_per_day")
+    n_rows = buy.shape[0]
+    best_moves = np.array(incumbent, dtype=float)
+    best = stored_revenue(best_moves, buy, sell)
+    nodes = np.zeros(n_rows, dtype=int)
+    given_up = np.zeros(n_rows, dtype=bool)
+    day = np.arange(n_rows)  # the open nodes: their day, and their signs
+    may_charge, may_discharge = movable.copy(), movable.copy()
+    while day.size:
+        np.add.at(nodes, day, 1)
+        given_up[day[nodes[day] > MAX_NODES]] = True
+        keep = ~given_up[day]
+        day, may_charge, may_discharge = day[keep], may_charge[keep], may_discharge[keep]
+        if not day.size:
+            break
+        check_deadline(deadline_s, "closing a duality gap of the daily cycle limit")
 
-
-class _Search:
-    def __init__(
-        self,
-        buy: np.ndarray,
-        sell: np.ndarray,
-        battery: Battery,
-        cap: float,
-        lam: float,
-        incumbent: float,
-        deadline_s: float | None,
-    ) -> None:
-        self.buy, self.sell = np.asarray(buy, float), np.asarray(sell, float)
-        self.deadline_s = deadline_s
-        self.n = self.buy.size
-        chain = Chain.of(battery)
-        self.W, self.C, self.D, self.K = chain.width_mwh, chain.up_mwh, chain.down_mwh, cap
-        self.tol = X_REL * max(self.W, self.C, self.D)
-        self.lattice = make_lattice(battery, self.n)
-        self.L = self.lattice.levels
-        self.floor = incumbent - V_REL * max(1.0, abs(incumbent))
-        self.labels = 0
-        self.lams = np.array([lam * f for f in LAMBDA_FACTORS])
-        self.V: list[list[Table]] = []  # per multiplier, per time
-        values, arrivals = [], []
-        for price in self.lams:
-            V, _ = value_functions(self.buy, self.sell - price, chain)
-            A, _ = arrival_functions(self.buy, self.sell - price, chain)
-            self.V.append(V)
-            values.append([_on_levels(t, self.L, self.tol) for t in V])
-            arrivals.append([_on_levels(t, self.L, self.tol) for t in A])
-        # on the levels: (multipliers, n + 1, levels)
-        self.VL, self.AL = np.array(values), np.array(arrivals)
-        # predecessors of level j: the levels i whose move window holds j (contiguous)
-        up_end, down_begin = self.lattice.up_end, self.lattice.down_begin
-        j = np.arange(self.L.size)
-        self.pred_lo = np.searchsorted(up_end, j, side="left")
-        self.pred_hi = np.searchsorted(down_begin, j, side="right")
-        self.succ_lo, self.succ_hi = down_begin, up_end + 1
-
-    def level_bound(
-        self, table: np.ndarray, level: np.ndarray, withdrawn: np.ndarray
-    ) -> np.ndarray:
-        """The least of the Lagrangian bounds at every multiplier kept, for lattice labels."""
-        out: np.ndarray = table[0][level] + self.lams[0] * (self.K - withdrawn)
-        for k in range(1, self.lams.size):
-            np.minimum(out, table[k][level] + self.lams[k] * (self.K - withdrawn), out=out)
-        return out
-
-    def count(self, more: int) -> None:
-        check_deadline(self.deadline_s, "searching a capped day's schedules")
-        self.labels += more
-        if self.labels > MAX_LABELS:
-            raise _TooMany
-
-    def step_reward(self, t: int, u: np.ndarray) -> np.ndarray:
-        return np.asarray(np.where(u > 0, -self.buy[t] * u, -self.sell[t] * u))
-
-    def backward(self) -> list[_Labels]:
-        """Backward lattice labels ``B[t]``: level at ``t``, withdrawn in hours ``t..n-1``,
-        revenue to go, child in ``B[t+1]``."""
-        start = np.array([self.lattice.start])
-        B = [_Labels.empty() for _ in range(self.n + 1)]
-        B[self.n] = _Labels(start, np.zeros(1), np.zeros(1), np.zeros(1, int), np.zeros(1, int))
-        for t in range(self.n - 1, -1, -1):
-            B[t] = self.lattice_step(B[t + 1], t, self.pred_lo, self.pred_hi, self.AL[:, t], -1)
-        return B
-
-    def lattice_step(
-        self,
-        labels: _Labels,
-        t: int,
-        lo: np.ndarray,
-        hi: np.ndarray,
-        table: np.ndarray,
-        direction: int,
-    ) -> _Labels:
-        """Lattice labels one hour on: forward (``direction`` 1: from ``t`` to ``t + 1``,
-        every level in the window ``lo..hi`` of a label's) or backward (-1: from ``t + 1`` to
-        ``t``), each move's withdrawal and revenue at hour ``t`` added, pruned by the bound on
-        ``table`` (the levels' value-to-go or value-to-arrive at the new time) and by
-        dominance; each new label links to the one it came from."""
-        owner, level = _spans(lo[labels.a], hi[labels.a])
-        self.count(owner.size)
-        u = direction * (self.L[level] - self.L[labels.a[owner]])
-        w = labels.w[owner] + np.maximum(-u, 0.0)
-        value = labels.value[owner] + self.step_reward(t, u)
-        keep = w <= self.K + self.tol
-        keep &= value + self.level_bound(table, level, w) >= self.floor
-        level, w, value, owner = level[keep], w[keep], value[keep], owner[keep]
-        sel = _pareto(level, w, value)
-        return _Labels(level[sel], w[sel], value[sel], owner[sel], np.zeros(sel.size, int))
-
-    def run(self) -> CappedDay | None:
-        """The search (module docstring): the best path's moves, or None if it finds none."""
-        n, L, K, C, D, W, tol = self.n, self.L, self.K, self.C, self.D, self.W, self.tol
-        start = np.array([self.lattice.start])
-        F = [_Labels(start, np.zeros(1), np.zeros(1), np.zeros(1, int), np.zeros(1, int))]
-        for t in range(n):
-            F.append(self.lattice_step(F[t], t, self.succ_lo, self.succ_hi, self.VL[:, t + 1], 1))
-        # the best lattice schedule first: a feasible revenue that prunes what follows
-        best: float = -np.inf
-        where: tuple[str, int, int, int] | None = None
-        back = np.flatnonzero(F[n].a == self.lattice.start)
-        if back.size:
-            k = int(back[np.argmax(F[n].value[back])])
-            best, where = float(F[n].value[k]), ("f", n, k, -1)
-            self.raise_floor(best)
-        B = self.backward()
-        # each backward label's s and w, and the s (w) a mixed label charge-first
-        # (discharge-first) may hold at t: Sb[t] (Wb[t])
-        s_of = [K + L[b.a] - b.w for b in B]
-        w_of = [K - b.w for b in B]
-        Sb = [np.empty(0) for _ in range(n + 2)]
-        Wb = [np.empty(0) for _ in range(n + 2)]
-        s_low, s_high = self.lattice.levels[self.lattice.start] - tol, W + K + tol
-        for t in range(n - 1, -1, -1):
-            s_all = np.concatenate([s_of[t + 1], Sb[t + 1], Sb[t + 1] - C])
-            w_all = np.concatenate([w_of[t + 1], Wb[t + 1], Wb[t + 1] - D])
-            Sb[t] = _distinct(s_all[(s_all >= s_low) & (s_all <= s_high)], tol)
-            Wb[t] = _distinct(w_all[(w_all >= -tol) & (w_all <= K + tol)], tol)
-        CF, DF = [_Labels.empty()], [_Labels.empty()]  # mixed: a = s, snapped to Sb / Wb
-        for t in range(n):
-            a_t, b_t = self.buy[t], self.sell[t]
-            f, cf, df = F[t], CF[t], DF[t]
-            nb = B[t + 1]
-            # close a mixed label onto a backward label at t + 1
-            for kind, fam in (("cf", cf), ("df", df)):
-                if not fam.size or not nb.size:
-                    continue
-                got = self.close(
-                    kind, fam, s_of[t + 1], w_of[t + 1], nb.value, a_t, b_t, Sb[t], Wb[t]
-                )
-                if got is not None and got[0] > best:
-                    best, where = got[0], (kind, t, got[1], got[2])
-                    self.raise_floor(best)
-            # mixed labels at t + 1: whole moves, then entries from forward labels
-            s_f, w_f = L[f.a] + f.w, f.w
-            parts_cf = [self.whole(cf, a_t, b_t, 1)]
-            parts_df = [self.whole(df, a_t, b_t, 1)]
-            if f.size and Sb[t + 1].size:  # free charge onto Sb[t + 1]
-                owner, s_new = self.enter(Sb[t + 1], s_f, C)
-                value = f.value[owner] - a_t * np.maximum(s_new - s_f[owner], 0.0)
-                parts_cf.append(self.mixed(s_new, w_f[owner], value, owner, 0))
-            if f.size and Wb[t + 1].size:  # free discharge onto Wb[t + 1]
-                owner, w_new = self.enter(Wb[t + 1], w_f, D)
-                value = f.value[owner] + b_t * np.maximum(w_new - w_f[owner], 0.0)
-                parts_df.append(self.mixed(s_f[owner], w_new, value, owner, 0))
-            CF.append(self.merge(parts_cf, Sb[t + 1], t + 1, True))
-            DF.append(self.merge(parts_df, Wb[t + 1], t + 1, False))
-        return None if where is None else self.schedule(best, where, F, CF, DF, B)
-
-    def schedule(
-        self,
-        best: float,
-        where: tuple[str, int, int, int],
-        F: list[_Labels],
-        CF: list[_Labels],
-        DF: list[_Labels],
-        B: list[_Labels],
-    ) -> CappedDay | None:
-        """The best path's moves, checked (else None: the caller's MILP decides)."""
-        K, C, D, W, tol = self.K, self.C, self.D, self.W, self.tol
-        levels = self.path(where, F, CF, DF, B)
-        moves = np.diff(levels)
-        revenue = float(stored_revenue(moves, self.buy, self.sell))
-        withdrawn = float(np.sum(np.maximum(-moves, 0.0)))
-        ok = (
-            revenue >= best - V_REL * max(1.0, abs(best))
-            and withdrawn <= K + tol
-            and bool((levels >= -tol).all() and (levels <= W + tol).all())
-            and bool((moves <= C + tol).all() and (moves >= -D - tol).all())
+        nodes_buy, nodes_sell, nodes_movable = buy[day], sell[day], movable[day]
+        solve = _node_solver(
+            nodes_buy, nodes_sell, nodes_movable, (may_charge, may_discharge), battery, deadline_s
         )
-        return CappedDay(moves, revenue, self.labels) if ok else None
-
-    def raise_floor(self, revenue: float) -> None:
-        """A schedule earning ``revenue`` was found: prune below it from now on."""
-        self.floor = max(self.floor, revenue - V_REL * max(1.0, abs(revenue)))
-
-    def enter(
-        self, grid: np.ndarray, coordinate: np.ndarray, reach: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """One free move of each forward label's ``coordinate`` (``s`` charging, ``w``
-        discharging) onto every ``grid`` value within ``[coordinate, coordinate + reach]``:
-        the label of each move and the value it lands on."""
-        lo = np.searchsorted(grid, coordinate - self.tol)
-        hi = np.searchsorted(grid, coordinate + reach + self.tol, side="right")
-        owner, pos = _spans(lo, hi)
-        self.count(owner.size)
-        return owner, grid[pos]
-
-    def mixed(
-        self, s: np.ndarray, w: np.ndarray, value: np.ndarray, parent: np.ndarray, source: int
-    ) -> _Labels:
-        return _Labels(s, w, value, parent, np.full(s.size, source))
-
-    def whole(self, fam: _Labels, a_t: float, b_t: float, source: int) -> _Labels:
-        """A mixed label's whole moves in one hour: idle, a full charge, a full discharge."""
-        if not fam.size:
-            return _Labels.empty()
-        idx = np.arange(fam.size)
-        self.count(3 * fam.size)
-        return _Labels(
-            np.concatenate([fam.a, fam.a + self.C, fam.a]),
-            np.concatenate([fam.w, fam.w, fam.w + self.D]),
-            np.concatenate([fam.value, fam.value - a_t * self.C, fam.value + b_t * self.D]),
-            np.concatenate([idx, idx, idx]),
-            np.full(3 * fam.size, source),
-        )
-
-    def merge(self, parts: list[_Labels], grid: np.ndarray, t: int, by_s: bool) -> _Labels:
-        """Mixed labels at ``t`` that can still close (``s`` on ``Sb[t]``, or ``w`` on
-        ``Wb[t]``, snapped to it), within the SoC limits, the cap and the bound; one per
-        (``s``, ``w``), the best."""
-        s = np.concatenate([p.a for p in parts])
-        w = np.concatenate([p.w for p in parts])
-        value = np.concatenate([p.value for p in parts])
-        link = np.concatenate([p.link for p in parts])
-        source = np.concatenate([p.source for p in parts])
-        if not s.size:
-            return _Labels.empty()
-        k, alive = _snap(grid, s if by_s else w, self.tol)
-        if grid.size:
-            if by_s:
-                s = np.where(alive, grid[k], s)
-            else:
-                w = np.where(alive, grid[k], w)
-        x = s - w
-        alive &= (x >= -self.tol) & (x <= self.W + self.tol) & (w <= self.K + self.tol)
-        x = np.clip(x, 0.0, self.W)
-        bounds = [
-            _on_levels(V[t], x, self.tol) + p * (self.K - w)
-            for V, p in zip(self.V, self.lams, strict=True)
-        ]
-        bound = value + np.min(bounds, axis=0)
-        alive &= bound >= self.floor
-        keep = np.flatnonzero(alive)
-        if not keep.size:
-            return _Labels.empty()
-        key_s = np.round(s[keep] / self.tol).astype(np.int64)
-        key_w = np.round(w[keep] / self.tol).astype(np.int64)
-        order = np.lexsort((-value[keep], key_w, key_s))
-        ks, kw = key_s[order], key_w[order]
-        first = np.r_[True, (ks[1:] != ks[:-1]) | (kw[1:] != kw[:-1])]
-        sel = keep[order[first]]
-        return _Labels(s[sel], w[sel], value[sel], link[sel], source[sel])
-
-    def close(
-        self,
-        kind: str,
-        fam: _Labels,
-        s_b: np.ndarray,
-        w_b: np.ndarray,
-        g_b: np.ndarray,
-        a_t: float,
-        b_t: float,
-        s_grid: np.ndarray,
-        w_grid: np.ndarray,
-    ) -> tuple[float, int, int] | None:
-        """The best path closing a mixed label at ``t`` by one free move onto a backward
-        label at ``t + 1``: charge-first labels discharge (``s`` equal, ``w_b - w`` in
-        ``[0, D]``), discharge-first ones charge (``w`` equal, ``s_b - s`` in ``[0, C]``).
-        Returns (value, label, backward label)."""
-        if kind == "cf":
-            key_fam, key_b = _snap(s_grid, fam.a, self.tol)[0], _snap(s_grid, s_b, self.tol)
-            other_fam, other_b, reach = fam.w, w_b, self.D
-            gain_b = g_b + b_t * w_b
-            gain_fam = fam.value - b_t * fam.w
-        else:
-            key_fam, key_b = _snap(w_grid, fam.w, self.tol)[0], _snap(w_grid, w_b, self.tol)
-            other_fam, other_b, reach = fam.a, s_b, self.C
-            gain_b = g_b - a_t * s_b
-            gain_fam = fam.value + a_t * fam.a
-        on_grid = np.flatnonzero(key_b[1])
-        if not on_grid.size:
-            return None
-        span = 2.0 * (max(self.K, self.W) + reach) + 1.0
-        # sort the backward labels by (key, other coordinate): one float key, keys apart
-        combined = key_b[0][on_grid] + other_b[on_grid] / span
-        order = np.argsort(combined, kind="stable")
-        combined, ids = combined[order], on_grid[order]
-        lo = np.searchsorted(combined, key_fam + (other_fam - self.tol) / span)
-        hi = np.searchsorted(combined, key_fam + (other_fam + reach + self.tol) / span, "right")
-        owner, pos = _spans(lo, hi)
-        if not owner.size:
-            return None
-        self.count(owner.size)
-        total = gain_fam[owner] + gain_b[ids[pos]]
-        k = int(np.argmax(total))
-        return float(total[k]), int(owner[k]), int(ids[pos[k]])
-
-    def path(
-        self,
-        where: tuple[str, int, int, int],
-        F: list[_Labels],
-        CF: list[_Labels],
-        DF: list[_Labels],
-        B: list[_Labels],
-    ) -> np.ndarray:
-        """Levels at ``t = 0 .. n`` of the best path (``where``: kind, hour, label, backward
-        label)."""
-        kind, t, k, kb = where
-        L = self.L
-        levels = np.empty(self.n + 1)
-        if kind != "f":
-            j = kb
-            for tau in range(t + 1, self.n + 1):  # backward labels forward in time
-                levels[tau] = L[B[tau].a[j]]
-                j = int(B[tau].link[j])
-            fam = CF if kind == "cf" else DF
-            while True:  # mixed labels back to their entry
-                label = fam[t]
-                levels[t] = label.a[k] - label.w[k]
-                parent, source = int(label.link[k]), int(label.source[k])
-                t -= 1
-                k = parent
-                if source == 0:
-                    break
-        while t >= 0:  # forward labels back to the start
-            levels[t] = L[F[t].a[k]]
-            k = int(F[t].link[k])
-            t -= 1
-        levels[0] = levels[self.n] = L[self.lattice.start]
-        return levels
+        dual = newton(solve, nodes_buy, nodes_sell, cap, deadline_s)
+        for node in np.flatnonzero(dual.best > best[day]).tolist():
+            if dual.best[node] > best[day[node]]:
+                best[day[node]] = dual.best[node]
+                best_moves[day[node]] = dual.best_moves[node]
+        tol = CAP_REL_TOL * np.maximum(1.0, np.abs(dual.bound))
+        alive = dual.bound > best[day] + tol
+        hour = dual.netted.argmax(axis=1)
+        splits = dual.netted[np.arange(day.size), hour] > 0.0
+        given_up[day[alive & ~splits]] = True  # unconverged with nothing to split: HiGHS
+        split = np.flatnonzero(alive & splits)
+        pick = np.arange(split.size)
+        day = np.concatenate([day[split], day[split]])
+        may_charge = np.concatenate([may_charge[split], may_charge[split]])
+        may_discharge = np.concatenate([may_discharge[split], may_discharge[split]])
+        may_discharge[pick, hour[split]] = False  # first child: no discharge there
+        may_charge[split.size + pick, hour[split]] = False  # second: no charge
+    return Closed(moves=best_moves, solved=~given_up, nodes=nodes)

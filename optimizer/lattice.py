@@ -148,11 +148,16 @@ def solve(
     battery: Battery,
     *,
     deadline_s: float | None = None,
+    signs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Optimal stored-energy moves (rows x hours) and values (rows) on the lattice.
 
     ``buy[r, t]`` = ``a_t`` (cost of storing one MWh), ``sell[r, t]`` = ``b_t`` (income of
-    withdrawing one stored MWh), any signs; hours where ``movable`` is False idle.
+    withdrawing one stored MWh), any signs; hours where ``movable`` is False idle. ``signs``,
+    if given, is a pair of masks like ``movable``: the hours that may charge and the hours
+    that may discharge (``optimizer.capped_day``'s branches); an hour barred from one side
+    keeps the other and idling. Every lattice level stays exact: the argument of the module
+    docstring holds for any fixed signs.
     """
     n_rows, n_hours = buy.shape
     lattice = make_lattice(battery, int(movable.sum(axis=1).max(initial=1)))
@@ -160,8 +165,9 @@ def solve(
     best = np.zeros(n_rows)
     for lo in range(0, n_rows, BLOCK_ROWS):
         rows = slice(lo, min(lo + BLOCK_ROWS, n_rows))
+        sides = None if signs is None else (signs[0][rows], signs[1][rows])
         moves[rows], best[rows] = _solve_block(
-            buy[rows], sell[rows], movable[rows], lattice, deadline_s
+            buy[rows], sell[rows], movable[rows], lattice, deadline_s, sides
         )
     return moves, best
 
@@ -172,6 +178,7 @@ def _solve_block(
     movable: np.ndarray,
     lattice: Lattice,
     deadline_s: float | None,
+    signs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     n_rows, n_hours = buy.shape
     s = lattice.levels
@@ -186,6 +193,9 @@ def _solve_block(
         a, b = buy[:, t, None], sell[:, t, None]
         charge = _range_max(v - a * s, k, lattice.up_end) + a * s
         discharge = _range_max(v - b * s, lattice.down_begin, k) + b * s
+        if signs is not None:  # a barred side keeps idling only (both windows hold it)
+            charge = np.where(signs[0][:, t, None], charge, v)
+            discharge = np.where(signs[1][:, t, None], discharge, v)
         new = np.maximum(charge, discharge)
         v = values[t] = np.where(movable[:, t, None], new, v)
 
@@ -199,6 +209,8 @@ def _solve_block(
     for t in range(n_hours):
         u = s[None, :] - s[at][:, None]  # (rows, m)
         ok = (u <= lattice.up_mwh) & (u >= -lattice.down_mwh)
+        if signs is not None:
+            ok &= ((u <= 0.0) | signs[0][:, t, None]) & ((u >= 0.0) | signs[1][:, t, None])
         reward = np.where(u > 0, -buy[:, t, None] * u, -sell[:, t, None] * u)
         total = np.where(ok, values[t + 1] + reward, -np.inf)
         top = total.max(axis=1)

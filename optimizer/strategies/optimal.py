@@ -181,7 +181,7 @@ import numpy as np
 
 from optimizer import lattice
 from optimizer.battery import Battery
-from optimizer.capped_day import solve_capped_day
+from optimizer.capped_day import CAP_REL_TOL, close_gaps, newton, revenue_and_withdrawal
 from optimizer.chain import Chain, solve_chain
 from optimizer.chain_cap import feasible, priced_chain, reprice
 from optimizer.envelope import (
@@ -218,10 +218,6 @@ HIGHS_FEASIBILITY_TOL = 1e-9
 #: 30 % negative hours with cap 2: 2.1 -> 1.4 s; the same optimum). It is a primal
 #: heuristic only: the search still proves the optimum to ``MIP_REL_GAP``.
 HIGHS_MIP_OPTIONS: dict[str, float | bool] = {"mip_heuristic_run_root_reduced_cost": False}
-#: Newton rounds on the cycle-cap multiplier before a day is handed to HiGHS
-CAP_MAX_ROUNDS = 60
-#: relative tolerance of the cap certificates (far below the promised 1e-6)
-CAP_REL_TOL = 1e-10
 #: relative tolerance of the chain's cap certificate (two exact recursions' rounding; far
 #: below the promised 1e-6)
 CHAIN_CAP_REL_TOL = 1e-9
@@ -495,15 +491,6 @@ def _solve_rows(
     return moves
 
 
-def _revenue_and_withdrawal(
-    moves: np.ndarray, buy: np.ndarray, sell: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact revenue (MXN) and battery-side withdrawal (MWh) of stored-energy moves, per row."""
-    revenue = stored_revenue(moves, buy, sell)
-    withdrawn = np.sum(np.maximum(-moves, 0.0), axis=1)
-    return revenue, withdrawn
-
-
 def _capped(
     buy: np.ndarray,
     sell: np.ndarray,
@@ -513,61 +500,27 @@ def _capped(
     cap: float,
     deadline_s: float | None,
 ) -> tuple[np.ndarray, np.ndarray, int, int, np.ndarray]:
-    """Moves under the daily withdrawal cap (module docstring), a per-row flag: True where
-    the certificate failed or the rounds ran out (the caller solves those rows by MILP), the
-    number of rows the cap binds on, the Newton rounds taken, and each row's multiplier
-    ``lambda*`` (0 where the cap does not bind, NaN where the rounds ran out)."""
-    moves = _solve_rows(buy, sell, movable, hard, battery, deadline_s)
-    f_over, w_over = _revenue_and_withdrawal(moves, buy, sell)
-    tol_w = CAP_REL_TOL * max(cap, 1e-300)
-    open_rows = np.flatnonzero(w_over > cap + tol_w)
-    unsolved = np.zeros(buy.shape[0], dtype=bool)
-    multipliers = np.zeros(buy.shape[0])
-    if not open_rows.size:
-        return moves, unsolved, 0, 0, multipliers
-    m_over = moves[open_rows]
-    f_over, w_over = f_over[open_rows], w_over[open_rows]
-    m_under = np.zeros_like(m_over)  # idle: optimal for lambda above every spread
-    f_under = np.zeros(open_rows.size)
-    w_under = np.zeros(open_rows.size)
-    lam_star = np.full(open_rows.size, np.nan)
-    active = np.arange(open_rows.size)
-    rounds = 0
-    while active.size and rounds < CAP_MAX_ROUNDS:
-        rounds += 1
-        check_deadline(deadline_s, "applying the daily cycle limit")
-        lam = (f_over[active] - f_under[active]) / (w_over[active] - w_under[active])
-        rows = open_rows[active]
-        trial = _solve_rows(
+    """Moves under the daily withdrawal cap (module docstring; ``capped_day.newton``), a
+    per-row flag: True where the certificate failed or the rounds ran out (the caller closes
+    those rows by ``capped_day.close_gaps``, then HiGHS), the number of rows the cap binds on,
+    the Newton rounds taken, and each row's multiplier ``lambda*`` (0 where the cap does not
+    bind, NaN where the rounds ran out)."""
+
+    def solve(rows: np.ndarray, lam: np.ndarray) -> np.ndarray:
+        return _solve_rows(
             buy[rows], sell[rows] - lam[:, None], movable[rows], hard[rows], battery, deadline_s
         )
-        f_new, w_new = _revenue_and_withdrawal(trial, buy[rows], sell[rows])
-        on_line = f_over[active] + lam * (cap - w_over[active])
-        relaxed = f_new + lam * (cap - w_new)
-        scale = np.maximum(1.0, np.abs(f_over[active]) + lam * w_over[active])
-        done = relaxed <= on_line + CAP_REL_TOL * scale
-        lam_star[active[done]] = lam[done]
-        over = ~done & (w_new > cap + tol_w)
-        under = ~done & ~over
-        for side, sel in ((True, over), (False, under)):
-            idx = active[sel]
-            if side:
-                m_over[idx], f_over[idx], w_over[idx] = trial[sel], f_new[sel], w_new[sel]
-            else:
-                m_under[idx], f_under[idx], w_under[idx] = trial[sel], f_new[sel], w_new[sel]
-        active = active[~done]
-    theta = (cap - w_under) / (w_over - w_under)
-    mixed = theta[:, None] * m_over + (1.0 - theta[:, None]) * m_under
-    f_mix, w_mix = _revenue_and_withdrawal(mixed, buy[open_rows], sell[open_rows])
-    bound = theta * f_over + (1.0 - theta) * f_under  # = L(lambda*) at the breakpoint
-    scale = np.maximum(1.0, np.abs(f_over) + np.abs(f_under))
+
+    dual = newton(solve, buy, sell, cap, deadline_s)
+    f_mix, w_mix = revenue_and_withdrawal(dual.mix, buy, sell)
+    tol = CAP_REL_TOL * np.maximum(1.0, np.abs(dual.bound))
     certified = (
-        ~np.isnan(lam_star) & (f_mix >= bound - CAP_REL_TOL * scale) & (w_mix <= cap + tol_w)
+        ~np.isnan(dual.multiplier)
+        & (f_mix >= dual.bound - tol)
+        & (w_mix <= cap + CAP_REL_TOL * max(cap, 1e-300))
     )
-    moves[open_rows] = mixed
-    unsolved[open_rows[~certified]] = True
-    multipliers[open_rows] = lam_star
-    return moves, unsolved, open_rows.size, rounds, multipliers
+    unsolved = dual.binding & ~certified
+    return dual.mix, unsolved, int(dual.binding.sum()), dual.rounds, dual.multiplier
 
 
 def within_cap(moves: np.ndarray, offsets: np.ndarray, cap: float | None) -> bool:
@@ -614,7 +567,7 @@ def _daily(
         moves, unsolved, capped, rounds, multipliers = _capped(
             buy, sell, mov, hard, battery, cap, deadline_s
         )
-    searched = _search_gaps(moves, unsolved, buy, sell, mov, battery, multipliers, deadline_s)
+    searched = _search_gaps(moves, unsolved, buy, sell, mov, battery, deadline_s)
     searched = searched[inverse]
     route = Route(
         convex_days=int((~hard).sum()),
@@ -634,28 +587,21 @@ def _search_gaps(
     sell: np.ndarray,
     movable: np.ndarray,
     battery: Battery,
-    multipliers: np.ndarray,
     deadline_s: float | None,
 ) -> np.ndarray:
-    """Solve the capped rows the Lagrangian route left open (a duality gap) by
-    ``optimizer.capped_day``'s label search, in place: their moves, and their flag cleared;
-    the rest (the search passed its label cap) stay for HiGHS. Returns which rows it solved."""
+    """Close the capped rows the Lagrangian route left open (a duality gap) by
+    ``capped_day.close_gaps``'s branch and bound, in place: their moves, and their flag
+    cleared; the rest (past its node cap) stay for HiGHS. Returns which rows it solved."""
     solved = np.zeros(unsolved.shape, dtype=bool)
-    for row in np.flatnonzero(unsolved).tolist():
-        hours = int(movable[row].sum())
-        if not movable[row, :hours].all():  # the search takes a day's hours from its start
-            continue
-        check_deadline(deadline_s, "closing a duality gap of the daily cycle limit")
-        buy_row, sell_row = buy[row, :hours], sell[row, :hours]
-        incumbent = float(stored_revenue(moves[row, :hours], buy_row, sell_row))
-        lam = float(np.nan_to_num(multipliers[row], nan=0.0))
-        day = solve_capped_day(buy_row, sell_row, battery, lam, incumbent, deadline_s=deadline_s)
-        if day is None:
-            continue
-        moves[row] = 0.0
-        moves[row, :hours] = day.moves
-        unsolved[row] = False
-        solved[row] = True
+    rows = np.flatnonzero(unsolved)
+    if not rows.size:
+        return solved
+    closed = close_gaps(
+        buy[rows], sell[rows], movable[rows], battery, moves[rows], deadline_s=deadline_s
+    )
+    moves[rows[closed.solved]] = closed.moves[closed.solved]
+    unsolved[rows[closed.solved]] = False
+    solved[rows[closed.solved]] = True
     return solved
 
 
