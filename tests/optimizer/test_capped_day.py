@@ -1,12 +1,14 @@
-"""``optimizer.capped_day``: the exact optimum of one capped day by a label search.
+"""``optimizer.capped_day``: the daily cycle cap's multiplier by Newton's method, and the
+duality-gap days closed by branch and bound on the hours' signs.
 
-Checked against the independent MILP of ``reference.py`` on single days of 23-25 hours of
-every family that reaches it (solar dips, negative hours, very negative days flat but for
-noise, flat days, ordinary prices), with the physics of its moves checked hour by hour: under
-the daily route's own pruning (its multiplier and the revenue of its Lagrangian mix), the
-optimum itself as the incumbent, any multiplier with a feasible incumbent, and the weakest
-pruning (no multiplier, idle); its place in ``optimal``'s daily route on gap-prone days and
-named gap days of the realistic families; the way back to HiGHS past its label cap."""
+Checked against independent programs: the MILP of ``reference.py`` on single days of 23-25
+hours of every family that reaches the cap (solar dips, negative hours, very negative days
+flat but for noise, flat days, ordinary prices), and a small MILP of this file for
+``lattice.solve`` with hours barred from one side; the physics of every schedule checked hour
+by hour. ``close_gaps`` from the daily route's own incumbent (its Lagrangian mix) and from
+the weakest (idle); ``newton``'s bound against the optimum; its place in ``optimal``'s daily
+route on gap-prone days and named gap days of the realistic families; the way back to HiGHS
+past its node cap."""
 
 from __future__ import annotations
 
@@ -18,19 +20,20 @@ import numpy as np
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy.optimize import Bounds, LinearConstraint, milp
 
-from optimizer import Battery, MarketDay, capped_day, run_strategy
-from optimizer.capped_day import CappedDay, solve_capped_day
-from optimizer.chain import Chain
-from optimizer.envelope import stored_rates, stored_revenue, to_grid
+from optimizer import Battery, MarketDay, capped_day, lattice, run_strategy
+from optimizer.capped_day import Closed, Dual, close_gaps, newton, revenue_and_withdrawal
+from optimizer.envelope import needs_binary, stored_rates, stored_revenue, to_grid
 from optimizer.strategies import optimal
 from optimizer.strategies.optimal import daily_moves
 from testkit.realdata import with_negative_hours, with_solar_dips, year_days
 from tests.optimizer.helpers import days_from, forbid_branch_and_bound, prd_battery, real_days
 from tests.optimizer.reference import reference_optimum
 
-#: hypothesis examples of the broad property (each: one reference MILP, three or four searches)
-EXAMPLES = 60
+#: hypothesis examples of the broad property (each: one reference MILP, two searches)
+EXAMPLES = 150
 
 
 def assert_exact(got: float, want: float) -> None:
@@ -103,36 +106,22 @@ def capped_battery(draw: st.DrawFn) -> Battery:
     )
 
 
-@st.composite
-def small_lattice_battery(draw: st.DrawFn) -> Battery:
-    """Capped batteries whose lattice has few levels (round trip 0.5 or 1, no one-way pair):
-    the search stays far below ``MAX_LABELS`` even with no pruning at all."""
-    lo = draw(st.sampled_from([0.0, 0.1]))
-    hi = draw(st.sampled_from([0.9, 1.0]))
-    return Battery(
-        power_mw=draw(st.sampled_from([1.0, 10.0])),
-        duration_h=draw(st.integers(1, 8)),
-        round_trip_efficiency=draw(st.sampled_from([0.5, 1.0])),
-        min_soc=lo,
-        max_soc=hi,
-        initial_soc=draw(st.sampled_from([None, lo, hi, 0.5 * (lo + hi)])),
-        degradation_cost_mxn_per_mwh=draw(st.sampled_from([0.0, 25.0, 300.0])),
-        max_cycles_per_day=draw(st.sampled_from([0.1, 0.5, 1.0, 2.0, 3.0])),
-    )
-
-
 # ----------------------------------------------------------------------------- checks
 
 
-def assert_physical(day: CappedDay, prices: np.ndarray, battery: Battery) -> None:
-    """The moves keep the battery's physics (SPEC §2: SoC window, back at the start, one
-    hour's power, the daily withdrawal cap) and earn the revenue reported, on both sides."""
-    chain = Chain.of(battery)
-    W, x0, C, D = chain.width_mwh, chain.x0_mwh, chain.up_mwh, chain.down_mwh
+def assert_physical(moves: np.ndarray, prices: np.ndarray, battery: Battery) -> None:
+    """Stored-energy moves of one day keep the battery's physics (SPEC §2: SoC window, back
+    at the start, one hour's power, the daily withdrawal cap), with the geometry written from
+    the battery's own fields, and earn the same revenue on the grid side as on the stored."""
+    E = battery.energy_mwh
+    W = E * (battery.max_soc - battery.min_soc)
+    x0 = E * (battery.soc_start - battery.min_soc)
+    C = battery.eta_charge * battery.power_mw
+    D = battery.power_mw / battery.eta_discharge
     cap_mwh = battery.daily_withdrawal_cap_mwh
     assert cap_mwh is not None
     tol_mwh = 1e-9 * max(W, C, D)
-    moves = np.asarray(day.moves, dtype=float)
+    moves = np.asarray(moves, dtype=float)
     assert moves.shape == prices.shape
     assert np.isfinite(moves).all()
     level = x0 + np.cumsum(moves)
@@ -143,136 +132,103 @@ def assert_physical(day: CappedDay, prices: np.ndarray, battery: Battery) -> Non
     assert moves.min() >= -D - tol_mwh
     assert float(np.sum(np.maximum(-moves, 0.0))) <= cap_mwh + tol_mwh
     buy, sell = stored_rates(prices, battery)
-    assert day.revenue_mxn == pytest.approx(float(stored_revenue(moves, buy, sell)), rel=1e-12)
     charge_mw, discharge_mw = to_grid(moves[None], battery)
     kappa = battery.degradation_cost_mxn_per_mwh
     grid_mxn = float(np.sum(prices * (discharge_mw - charge_mw)) - kappa * np.sum(discharge_mw))
-    assert_exact(grid_mxn, day.revenue_mxn)
+    assert_exact(grid_mxn, float(stored_revenue(moves, buy, sell)))
+
+
+def route_incumbent(prices: np.ndarray, battery: Battery) -> tuple[np.ndarray, bool]:
+    """What ``optimal``'s daily route hands ``close_gaps`` for this one day: the moves of its
+    Lagrangian step (the mix on a day with a duality gap, else the certified optimum), and
+    whether it left the day open."""
+    matrix = prices[None, :]
+    movable = np.ones(matrix.shape, dtype=bool)
+    buy, sell = stored_rates(matrix, battery)
+    hard: np.ndarray = np.any(needs_binary(matrix, battery) & movable, axis=1)
+    cap = battery.daily_withdrawal_cap_mwh
+    assert cap is not None
+    moves, unsolved, _, _, _ = optimal._capped(buy, sell, movable, hard, battery, cap, None)
+    return moves[0], bool(unsolved[0])
 
 
 @contextmanager
-def label_budget(labels: int) -> Iterator[list[int]]:
-    """``MAX_LABELS`` set to ``labels`` for the block; yields the label counts the searches
-    reached (the last count of each search is where it stopped, past the cap or done)."""
-    reached: list[int] = []
-    count = capped_day._Search.count
+def recorded_duals() -> Iterator[list[Dual]]:
+    """Every ``newton`` result ``close_gaps`` sees in the block (one per level of its tree)."""
+    duals: list[Dual] = []
 
-    def counting(search: capped_day._Search, more: int) -> None:
-        try:
-            count(search, more)
-        finally:
-            reached.append(search.labels)
+    def recording(*args: Any, **kwargs: Any) -> Dual:
+        dual = newton(*args, **kwargs)
+        duals.append(dual)
+        return dual
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(capped_day, "MAX_LABELS", labels)
-        patch.setattr(capped_day._Search, "count", counting)
-        yield reached
+        patch.setattr(capped_day, "newton", recording)
+        yield duals
 
 
-def route_pruning(prices: np.ndarray, battery: Battery) -> tuple[float, float, bool]:
-    """What ``optimal``'s daily route hands the search for this one day: its cycle-cap
-    multiplier (0 where the rounds ran out), the revenue of its schedule before the search
-    (the Lagrangian mix on a day with a duality gap, else the certified optimum), and whether
-    it left the day open (the search kept from running: ``MAX_LABELS`` 0)."""
-    matrix = prices[None, :]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(capped_day, "MAX_LABELS", 0)
-        moves, unsolved, route, multipliers = optimal._daily(
-            matrix, np.ones(matrix.shape, dtype=bool), battery, None
-        )
-    assert route.searched_days == 0
+def check_closed(
+    closed: Closed,
+    row: int,
+    prices: np.ndarray,
+    battery: Battery,
+    incumbent: np.ndarray,
+    want_mxn: float,
+    duals: list[Dual],
+) -> None:
+    """A row of ``close_gaps``: solved, the reference optimum in moves within the physics;
+    unsolved, only past ``MAX_NODES`` or where a node's Newton rounds ran out with nothing to
+    split (and its moves still feasible, no worse than the incumbent)."""
     buy, sell = stored_rates(prices, battery)
-    mix_mxn = float(stored_revenue(moves[0], buy, sell))
-    return float(np.nan_to_num(multipliers[0], nan=0.0)), mix_mxn, bool(unsolved[0])
+    moves = closed.moves[row]
+    assert_physical(moves, prices, battery)
+    got_mxn = float(stored_revenue(moves, buy, sell))
+    start_mxn = float(stored_revenue(incumbent, buy, sell))
+    assert got_mxn >= start_mxn - 1e-9 * max(1.0, abs(start_mxn))
+    assert closed.nodes[row] >= 1
+    if closed.solved[row]:
+        assert closed.nodes[row] <= capped_day.MAX_NODES
+        assert_exact(got_mxn, want_mxn)
+        return
+    assert got_mxn <= want_mxn + 1e-6 * max(1.0, abs(want_mxn))
+    if closed.nodes[row] > capped_day.MAX_NODES:
+        event("past MAX_NODES")
+        return
+    event("unconverged")
+    stuck = [
+        (np.isnan(d.multiplier) & d.binding & (d.netted.max(axis=1) == 0.0)).any() for d in duals
+    ]
+    assert any(stuck)
 
 
-# ----------------------------------------------------------------------------- properties
-
-#: the label budget of a search in the properties where pruning may be weak (past it, ~0.3 s)
-BUDGET = 1_000_000
-
-
-def search_within_budget(
-    prices: np.ndarray, battery: Battery, lam: float, incumbent_mxn: float, want_mxn: float
-) -> CappedDay | None:
-    """The search with ``BUDGET`` as its label cap: the optimum, or None only past the cap
-    (pruning may be weak, and on days with many ties -- flat prices -- even the best pruning
-    keeps tens of millions of labels)."""
-    buy, sell = stored_rates(prices, battery)
-    with label_budget(BUDGET) as reached:
-        day = solve_capped_day(buy, sell, battery, lam, incumbent_mxn)
-    if day is None:
-        event("a search past the budget")
-        assert reached[-1] > BUDGET
-        return None
-    assert day.labels == reached[-1] <= BUDGET
-    assert_exact(day.revenue_mxn, want_mxn)
-    assert_physical(day, prices, battery)
-    return day
-
-
-def route_call(
-    prices: np.ndarray, battery: Battery, lam: float, mix_mxn: float, want_mxn: float
-) -> CappedDay | None:
-    """The route's own call (its multiplier and its mix's revenue) under the module's
-    ``MAX_LABELS``: the optimum, or None only past the cap (the route then asks HiGHS)."""
-    buy, sell = stored_rates(prices, battery)
-    with label_budget(capped_day.MAX_LABELS) as reached:
-        day = solve_capped_day(buy, sell, battery, lam, mix_mxn)
-    if day is None:
-        assert reached[-1] > capped_day.MAX_LABELS
-        return None
-    assert_exact(day.revenue_mxn, want_mxn)
-    assert_physical(day, prices, battery)
-    return day
+# ----------------------------------------------------------------------------- close_gaps
 
 
 @settings(max_examples=EXAMPLES)
-@given(
-    prices=capped_day_prices(),
-    battery=capped_battery(),
-    any_lam=st.one_of(st.floats(0.0, 3000.0), st.just(1e6)),
-    share=st.sampled_from([0.0, 0.5, 0.9]),
-)
-def test_property_search_equals_reference(
-    prices: np.ndarray, battery: Battery, any_lam: float, share: float
-) -> None:
+@given(prices=capped_day_prices(), battery=capped_battery())
+def test_property_close_gaps_equals_reference(prices: np.ndarray, battery: Battery) -> None:
     want_mxn = reference_optimum([prices.tolist()], battery)
-    lam, mix_mxn, gap = route_pruning(prices, battery)
+    mix, gap = route_incumbent(prices, battery)
     event("duality gap" if gap else "no duality gap")
+    buy, sell = stored_rates(prices, battery)
+    mix_mxn = float(stored_revenue(mix, buy, sell))
+    assert_physical(mix, prices, battery)  # a feasible incumbent: within the cap
     if gap:
-        # the route's call: its multiplier and its mix's revenue (a feasible schedule)
         assert mix_mxn <= want_mxn + 1e-6 * max(1.0, abs(want_mxn))
-        route_call(prices, battery, lam, mix_mxn, want_mxn)
-        search_within_budget(prices, battery, lam, mix_mxn, want_mxn)  # the same, further
-        optimum_mxn = want_mxn
     else:
         assert_exact(mix_mxn, want_mxn)  # the route's certified schedule
-        optimum_mxn = mix_mxn
-    # the tightest incumbent there is, the optimum itself: the optimal path must survive it
-    search_within_budget(prices, battery, lam, optimum_mxn, want_mxn)
-    # the weakest: no multiplier, idle as the incumbent
-    search_within_budget(prices, battery, 0.0, 0.0, want_mxn)
-    # any multiplier (the bound holds for every one) and a feasible incumbent: the route's
-    # moves scaled towards idle (the SoC path a mean of two feasible ones) earn share * theirs
-    search_within_budget(prices, battery, any_lam, share * mix_mxn, want_mxn)
-
-
-@settings(max_examples=25)
-@given(prices=capped_day_prices(), battery=small_lattice_battery())
-def test_property_weakest_pruning_equals_reference(prices: np.ndarray, battery: Battery) -> None:
-    # no multiplier and idle as the incumbent: nothing but dominance prunes, and on a small
-    # lattice the search must finish under the module's own MAX_LABELS
-    want_mxn = reference_optimum([prices.tolist()], battery)
-    buy, sell = stored_rates(prices, battery)
-    day = solve_capped_day(buy, sell, battery, 0.0, 0.0)
-    assert isinstance(day, CappedDay)
-    assert_exact(day.revenue_mxn, want_mxn)
-    assert_physical(day, prices, battery)
-    lam, mix_mxn, _ = route_pruning(prices, battery)
-    pruned = solve_capped_day(buy, sell, battery, lam, mix_mxn)
-    assert isinstance(pruned, CappedDay)
-    assert_exact(pruned.revenue_mxn, want_mxn)
+    # both incumbents in one call, as rows: the route's own and the weakest (idle)
+    incumbents = np.stack([mix, np.zeros_like(mix)])
+    rows = np.stack([prices, prices])
+    row_buy, row_sell = stored_rates(rows, battery)
+    with recorded_duals() as duals:
+        closed = close_gaps(row_buy, row_sell, np.ones(rows.shape, dtype=bool), battery, incumbents)
+    assert closed.moves.shape == rows.shape
+    for row in (0, 1):
+        check_closed(closed, row, prices, battery, incumbents[row], want_mxn, duals)
+    if not gap:  # nothing beats a certified incumbent: the root alone closes the day
+        assert closed.solved[0]
+        assert closed.nodes[0] == 1
 
 
 @st.composite
@@ -301,29 +257,195 @@ def gap_prone_case(draw: st.DrawFn) -> tuple[np.ndarray, Battery]:
     return prices, prd_battery(round_trip_efficiency=0.5, max_cycles_per_day=3.0, **common)
 
 
-@settings(max_examples=40)
+@settings(max_examples=60)
 @given(case=gap_prone_case())
 def test_property_gap_prone_days_equal_reference(case: tuple[np.ndarray, Battery]) -> None:
-    # the days the search is there for: the route's own call, and the route closing the day
+    # the days the branch and bound is there for, through the daily route
     prices, battery = case
     want_mxn = reference_optimum([prices.tolist()], battery)
     buy, sell = stored_rates(prices, battery)
-    lam, mix_mxn, gap = route_pruning(prices, battery)
+    mix, gap = route_incumbent(prices, battery)
     event("duality gap" if gap else "no duality gap")
-    searched = False
-    if gap:  # the route's call, and the same with a larger label budget
-        searched = route_call(prices, battery, lam, mix_mxn, want_mxn) is not None
-        event("closed by the search" if searched else "past MAX_LABELS: HiGHS")
-        search_within_budget(prices, battery, lam, mix_mxn, want_mxn)
-    else:  # a call the route never makes: the optimum as the incumbent
-        assert_exact(mix_mxn, want_mxn)
-        search_within_budget(prices, battery, lam, mix_mxn, want_mxn)
+    movable = np.ones((1, prices.size), dtype=bool)
+    closed = close_gaps(buy[None], sell[None], movable, battery, mix[None])
+    if gap:
+        check_closed(closed, 0, prices, battery, mix, want_mxn, [])  # never unconverged here
+        event("closed by the search" if closed.solved[0] else "past MAX_NODES: HiGHS")
     matrix = prices[None, :]
     moves, unsolved, route = daily_moves(matrix, np.ones(matrix.shape, dtype=bool), battery)
-    assert route.searched_days == int(searched)  # the search closed it, else HiGHS
-    assert route.milp_days == int(gap and not searched)
+    assert route.searched_days == int(gap and closed.solved[0])
+    assert route.milp_days == int(gap and not closed.solved[0])
     assert unsolved.sum() == route.milp_days
+    assert_physical(moves[0], prices, battery)
     assert_exact(float(stored_revenue(moves[0], buy, sell)), want_mxn)
+
+
+# ----------------------------------------------------------------------------- newton
+
+
+def lattice_solver(buy: np.ndarray, sell: np.ndarray, battery: Battery) -> capped_day.Solve:
+    """``newton``'s ``solve`` on the lattice (exact for any day), rows of ``buy``/``sell``."""
+    movable = np.ones(buy.shape, dtype=bool)
+
+    def solve(rows: np.ndarray, lam: np.ndarray) -> np.ndarray:
+        return lattice.solve(buy[rows], sell[rows] - lam[:, None], movable[rows], battery)[0]
+
+    return solve
+
+
+@settings(max_examples=100)
+@given(prices=capped_day_prices(), battery=capped_battery())
+def test_property_newton_bounds_the_optimum(prices: np.ndarray, battery: Battery) -> None:
+    want_mxn = reference_optimum([prices.tolist()], battery)
+    cap = battery.daily_withdrawal_cap_mwh
+    assert cap is not None
+    buy, sell = stored_rates(prices[None], battery)
+    dual = newton(lattice_solver(buy, sell, battery), buy, sell, cap, None)
+    slack = 1e-6 * max(1.0, abs(want_mxn))
+    bound, best = float(dual.bound[0]), float(dual.best[0])
+    assert bound >= want_mxn - slack  # weak duality
+    assert best <= bound + slack
+    assert best <= want_mxn + slack  # a schedule within the cap
+    assert_physical(dual.best_moves[0], prices, battery)
+    assert_exact(float(stored_revenue(dual.best_moves[0], buy[0], sell[0])), best)
+    assert (dual.netted >= 0.0).all()
+    if not dual.binding[0]:  # the uncapped optimum keeps within the cap: it is the optimum
+        event("cap not binding")
+        assert dual.multiplier[0] == 0.0
+        assert dual.rounds == 0
+        assert_exact(bound, want_mxn)
+        assert_exact(best, want_mxn)
+        return
+    assert 1 <= dual.rounds <= capped_day.MAX_ROUNDS
+    f_mix, w_mix = revenue_and_withdrawal(dual.mix, buy, sell)
+    assert float(w_mix[0]) <= cap * (1.0 + 1e-9) + 1e-12
+    if needs_binary(prices, battery).any():
+        event("not convex")
+        return
+    # a convex day: the two schedules never net in an hour, and the mix earns the bound
+    event("convex, cap binding")
+    assert not np.isnan(dual.multiplier[0])
+    assert dual.multiplier[0] > 0.0
+    assert (dual.netted == 0.0).all()
+    assert_exact(float(f_mix[0]), bound)
+    assert_exact(bound, want_mxn)
+    assert_exact(best, want_mxn)
+    assert_physical(dual.mix[0], prices, battery)
+
+
+def test_newton_on_many_rows_is_newton_on_each() -> None:
+    # rows converge at different rounds; each row's result is its own alone
+    prices, battery, picked = gap_family("-1200 +- 50, rt 0.5, cap 3")
+    dips, _, _ = gap_family("solar dips, cap 2")
+    flat = np.full(24, 450.0)  # nothing to trade: the cap does not bind
+    rows = np.array([*(prices[i] for i in picked), np.asarray(dips[4]), flat])
+    cap = battery.daily_withdrawal_cap_mwh
+    assert cap is not None
+    buy, sell = stored_rates(rows, battery)
+    together = newton(lattice_solver(buy, sell, battery), buy, sell, cap, None)
+    for r in range(rows.shape[0]):
+        alone = newton(
+            lattice_solver(buy[r : r + 1], sell[r : r + 1], battery),
+            buy[r : r + 1], sell[r : r + 1], cap, None,
+        )  # fmt: skip
+        np.testing.assert_allclose(together.bound[r], alone.bound[0], rtol=1e-12)
+        np.testing.assert_allclose(together.best[r], alone.best[0], rtol=1e-12)
+        np.testing.assert_allclose(together.mix[r], alone.mix[0], rtol=1e-9, atol=1e-9)
+        np.testing.assert_array_equal(together.binding[r], alone.binding[0])
+        assert together.rounds >= alone.rounds
+    assert together.binding[:3].all()  # the gap days
+    assert not together.binding[-1]  # the flat day
+
+
+# ----------------------------------------------------------------------------- lattice signs
+
+
+def signed_optimum(
+    buy: np.ndarray,
+    sell: np.ndarray,
+    movable: np.ndarray,
+    may_charge: np.ndarray,
+    may_discharge: np.ndarray,
+    battery: Battery,
+) -> float:
+    """The best revenue of one day's stored-energy moves (``-buy u`` charging, ``-sell u``
+    discharging) with hours barred from a side, by a plain MILP written here from SPEC §2:
+    ``u+ in [0, eta_c P]`` and ``u- in [0, P / eta_d]``, one of them per hour (a binary),
+    levels within the SoC window and back at the start; a barred side's bound is 0."""
+    n = buy.size
+    E = battery.energy_mwh
+    W = E * (battery.max_soc - battery.min_soc)
+    x0 = E * (battery.soc_start - battery.min_soc)
+    C = battery.eta_charge * battery.power_mw
+    D = battery.power_mw / battery.eta_discharge
+    # x = [u+_0.., u-_0.., z_0..]; z = 1: may charge, 0: may discharge; rows scaled by W
+    cost = np.concatenate([buy, -sell, np.zeros(n)])
+    rows, lo, hi = [], [], []
+    for t in range(n):
+        level = np.zeros(3 * n)
+        level[: t + 1] = 1.0 / W
+        level[n : n + t + 1] = -1.0 / W
+        rows.append(level)
+        lo.append(-x0 / W if t < n - 1 else 0.0)
+        hi.append((W - x0) / W if t < n - 1 else 0.0)
+        up = np.zeros(3 * n)
+        up[t], up[2 * n + t] = 1.0 / C, -1.0  # u+ <= C z
+        down = np.zeros(3 * n)
+        down[n + t], down[2 * n + t] = 1.0 / D, 1.0  # u- <= D (1 - z)
+        rows += [up, down]
+        lo += [-np.inf, -np.inf]
+        hi += [0.0, 1.0]
+    upper = np.concatenate([C * (movable & may_charge), D * (movable & may_discharge), np.ones(n)])
+    result = milp(
+        cost,
+        constraints=LinearConstraint(np.array(rows), np.array(lo), np.array(hi)),
+        bounds=Bounds(np.zeros(3 * n), upper),
+        integrality=np.concatenate([np.zeros(2 * n), np.ones(n)]),
+        options={"mip_rel_gap": 1e-12},
+    )
+    assert result.status == 0, result.message
+    return float(-result.fun)
+
+
+@st.composite
+def signed_day(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Battery]:
+    """A short day (2-7 hours, prices of any sign), hours that may move, and the hours that
+    may charge and may discharge (each hour: both, one, or neither), and a battery."""
+    hours = draw(st.integers(2, 7))
+    prices = draw(arrays(float, hours, elements=st.floats(-1200.0, 3000.0)))
+    movable = draw(arrays(bool, hours, elements=st.sampled_from([True, True, True, False])))
+    may_charge = draw(arrays(bool, hours, elements=st.sampled_from([True, True, False])))
+    may_discharge = draw(arrays(bool, hours, elements=st.sampled_from([True, True, False])))
+    return prices, movable, may_charge, may_discharge, draw(capped_battery())
+
+
+@settings(max_examples=60)
+@given(case=signed_day(), lam=st.sampled_from([0.0, 0.0, 150.0, 2000.0]))
+def test_property_lattice_signs_equal_a_milp(
+    case: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Battery], lam: float
+) -> None:
+    prices, movable, may_charge, may_discharge, battery = case
+    buy, sell = stored_rates(prices, battery)
+    sell = sell - lam  # withdrawn energy priced, as Newton's rounds price it
+    want_mxn = signed_optimum(buy, sell, movable, may_charge, may_discharge, battery)
+    signs = (may_charge[None], may_discharge[None])
+    moves, values = lattice.solve(buy[None], sell[None], movable[None], battery, signs=signs)
+    u = moves[0]
+    assert (u[~(movable & may_charge)] <= 0.0).all()  # never a barred side
+    assert (u[~(movable & may_discharge)] >= 0.0).all()
+    got_mxn = float(stored_revenue(u, buy, sell))
+    assert_exact(got_mxn, want_mxn)
+    assert_exact(float(values[0]), want_mxn)
+    # the same hours in a second row with no signs at all: each row keeps its own masks
+    both = lattice.solve(
+        np.stack([buy, buy]), np.stack([sell, sell]), np.stack([movable, movable]), battery,
+        signs=(np.stack([may_charge, np.ones_like(movable)]),
+               np.stack([may_discharge, np.ones_like(movable)])),
+    )[1]  # fmt: skip
+    assert_exact(float(both[0]), want_mxn)
+    free_mxn = signed_optimum(buy, sell, movable, movable, movable, battery)
+    assert_exact(float(both[1]), free_mxn)
+    assert free_mxn >= want_mxn - 1e-6 * max(1.0, abs(want_mxn))
 
 
 # ----------------------------------------------------------------------------- named gap days
@@ -358,7 +480,7 @@ def matrix_of(days: list[MarketDay]) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("name", GAP_FAMILIES)
-def test_named_gap_days_are_closed_by_the_search(
+def test_named_gap_days_are_closed_by_branch_and_bound(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     days, battery = picked_days(name)
@@ -366,12 +488,11 @@ def test_named_gap_days_are_closed_by_the_search(
     wants_mxn = [reference_optimum([p.tolist()], battery) for p in prices]
     for p, want_mxn in zip(prices, wants_mxn, strict=True):
         # a gap day: the Lagrangian route alone leaves it open, its mix short of the optimum
-        lam, mix_mxn, gap = route_pruning(p, battery)
+        mix, gap = route_incumbent(p, battery)
         assert gap
-        assert mix_mxn < want_mxn - 1e-6 * abs(want_mxn)
-        assert lam > 0.0
-        assert route_call(p, battery, lam, mix_mxn, want_mxn) is not None
-    forbid_branch_and_bound(monkeypatch)  # the search, not HiGHS, closes them
+        buy, sell = stored_rates(p, battery)
+        assert float(stored_revenue(mix, buy, sell)) < want_mxn - 1e-6 * abs(want_mxn)
+    forbid_branch_and_bound(monkeypatch)  # the branch and bound on signs, not HiGHS
     moves, unsolved, route = daily_moves(prices, movable, battery)
     assert route.searched_days == len(days)
     assert route.milp_days == 0
@@ -380,27 +501,25 @@ def test_named_gap_days_are_closed_by_the_search(
     for p, row, result, want_mxn in zip(prices, moves, run.days, wants_mxn, strict=True):
         assert_exact(result.revenue_mxn, want_mxn)
         buy, sell = stored_rates(p, battery)
-        searched = CappedDay(row, float(stored_revenue(row, buy, sell)), 0)
-        assert_exact(searched.revenue_mxn, want_mxn)
-        assert_physical(searched, p, battery)
+        assert_exact(float(stored_revenue(row, buy, sell)), want_mxn)
+        assert_physical(row, p, battery)
 
 
-def test_a_repeated_gap_day_is_searched_once_and_counted_twice(
+def test_a_repeated_gap_day_is_closed_once_and_counted_twice(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     prices, battery, picked = gap_family("solar dips, cap 2")
     day = np.asarray(prices[picked[0]], dtype=float)
     calls: list[int] = []
-    search = capped_day.solve_capped_day
 
-    def counted(*args: Any, **kwargs: Any) -> CappedDay | None:
-        calls.append(1)
-        return search(*args, **kwargs)
+    def counted(buy: np.ndarray, *args: Any, **kwargs: Any) -> Closed:
+        calls.append(buy.shape[0])
+        return close_gaps(buy, *args, **kwargs)
 
-    monkeypatch.setattr(optimal, "solve_capped_day", counted)
+    monkeypatch.setattr(optimal, "close_gaps", counted)
     matrix = np.stack([day, day])
     moves, unsolved, route = daily_moves(matrix, np.ones(matrix.shape, dtype=bool), battery)
-    assert len(calls) == 1  # identical days are solved once
+    assert calls == [1]  # identical days are closed once
     assert route.searched_days == 2  # and both are reported
     assert route.milp_days == 0
     assert not unsolved.any()
@@ -410,21 +529,18 @@ def test_a_repeated_gap_day_is_searched_once_and_counted_twice(
     assert_exact(float(stored_revenue(moves[0], buy, sell)), want_mxn)
 
 
-# ----------------------------------------------------------------------------- label cap
+# ----------------------------------------------------------------------------- node cap
 
 
 @pytest.mark.parametrize("name", GAP_FAMILIES)
-def test_past_the_label_cap_the_days_go_to_highs(
-    name: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_past_the_node_cap_the_days_go_to_highs(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     days, battery = picked_days(name)
     prices, movable = matrix_of(days)
-    monkeypatch.setattr(capped_day, "MAX_LABELS", 10)
-    for p in prices:
-        lam, mix_mxn, _ = route_pruning(p, battery)
-        buy, sell = stored_rates(p, battery)
-        assert solve_capped_day(buy, sell, battery, lam, mix_mxn) is None
-        assert solve_capped_day(buy, sell, battery, 0.0, 0.0) is None
+    monkeypatch.setattr(capped_day, "MAX_NODES", 1)  # the root alone: no split allowed
+    buy, sell = stored_rates(prices, battery)
+    closed = close_gaps(buy, sell, movable, battery, np.zeros(prices.shape))
+    assert not closed.solved.any()
+    assert (closed.nodes > 1).all()
     _, unsolved, route = daily_moves(prices, movable, battery)
     assert route.searched_days == 0
     assert route.milp_days == len(days)
@@ -434,22 +550,27 @@ def test_past_the_label_cap_the_days_go_to_highs(
         assert_exact(result.revenue_mxn, reference_optimum([p.tolist()], battery))
 
 
-def test_the_label_cap_is_the_labels_counted() -> None:
-    # a search that keeps exactly MAX_LABELS labels finishes; one label fewer and it gives up
-    prices, battery, picked = gap_family("solar dips, cap 2")
-    buy, sell = stored_rates(prices[picked[0]], battery)
-    lam, mix_mxn, _ = route_pruning(prices[picked[0]], battery)
-    day = solve_capped_day(buy, sell, battery, lam, mix_mxn)
-    assert isinstance(day, CappedDay)
-    assert day.labels > 0
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(capped_day, "MAX_LABELS", day.labels)
-        again = solve_capped_day(buy, sell, battery, lam, mix_mxn)
-        assert isinstance(again, CappedDay)
-        assert again.labels == day.labels
-        np.testing.assert_array_equal(again.moves, day.moves)
-        patch.setattr(capped_day, "MAX_LABELS", day.labels - 1)
-        assert solve_capped_day(buy, sell, battery, lam, mix_mxn) is None
+def test_the_node_cap_is_the_nodes_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a day that takes exactly N nodes closes with MAX_NODES = N; with N - 1 it is given up
+    prices, battery, picked = gap_family("-1200 +- 50, rt 0.5, cap 3")
+    day = np.asarray(prices[picked[1]], dtype=float)[None]
+    movable = np.ones(day.shape, dtype=bool)
+    buy, sell = stored_rates(day, battery)
+    mix, gap = route_incumbent(day[0], battery)
+    assert gap
+    first = close_gaps(buy, sell, movable, battery, mix[None])
+    assert first.solved[0]
+    n_nodes = int(first.nodes[0])
+    assert n_nodes > 3  # a tree deeper than one split
+    monkeypatch.setattr(capped_day, "MAX_NODES", n_nodes)
+    again = close_gaps(buy, sell, movable, battery, mix[None])
+    assert again.solved[0]
+    assert again.nodes[0] == n_nodes
+    np.testing.assert_array_equal(again.moves, first.moves)
+    monkeypatch.setattr(capped_day, "MAX_NODES", n_nodes - 1)
+    short = close_gaps(buy, sell, movable, battery, mix[None])
+    assert not short.solved[0]
+    assert short.nodes[0] > n_nodes - 1
 
 
 # ----------------------------------------------------------------------------- contract
@@ -458,6 +579,6 @@ def test_the_label_cap_is_the_labels_counted() -> None:
 def test_a_battery_without_a_cycle_cap_is_refused() -> None:
     battery = prd_battery()
     assert battery.daily_withdrawal_cap_mwh is None
-    buy, sell = stored_rates(np.linspace(-300.0, 900.0, 24), battery)
+    buy, sell = stored_rates(np.linspace(-300.0, 900.0, 24)[None], battery)
     with pytest.raises(ValueError, match="max_cycles_per_day"):
-        solve_capped_day(buy, sell, battery, 0.0, 0.0)
+        close_gaps(buy, sell, np.ones(buy.shape, dtype=bool), battery, np.zeros(buy.shape))
