@@ -807,20 +807,27 @@ def test_a_passed_deadline_stops_every_route(horizon: Horizon) -> None:
 
 
 def test_a_passed_deadline_stops_the_capped_day_search() -> None:
-    from optimizer.capped_day import solve_capped_day
+    from optimizer.capped_day import close_gaps
+    from testkit.realdata import year_days
 
     battery = prd_battery(max_cycles_per_day=2.0)
-    prices = np.asarray(solar_dip_days(1), dtype=float)
+    prices = np.asarray(with_solar_dips(year_days(), 9)[4:5], dtype=float)  # a gap day
     movable = np.ones(prices.shape, dtype=bool)
-    moves, _, _, multipliers = optimal._daily(prices, movable, battery, None)
-    buy, sell = stored_rates(prices[0], battery)
-    incumbent = float(stored_revenue(moves[0], buy, sell))
+    moves, unsolved, route = daily_moves(prices, movable, battery)
+    assert route.searched_days == 1
+    assert not unsolved.any()
+    buy, sell = stored_rates(prices, battery)
+    optimum = float(stored_revenue(moves[0], buy[0], sell[0]))
+    idle = np.zeros(prices.shape)  # the weakest incumbent
     later = time.monotonic() + 3600.0
-    found = solve_capped_day(buy, sell, battery, multipliers[0], incumbent, deadline_s=later)
-    assert found is not None
-    assert found.revenue_mxn == pytest.approx(incumbent, rel=1e-9)  # the day's optimum
-    with pytest.raises(DeadlineExceededError, match="capped day"):
-        solve_capped_day(buy, sell, battery, multipliers[0], incumbent, deadline_s=-1.0)
+    found = close_gaps(buy, sell, movable, battery, idle, deadline_s=later)
+    assert found.solved.all()
+    assert found.nodes[0] > 1
+    got = float(stored_revenue(found.moves[0], buy[0], sell[0]))
+    assert got == pytest.approx(optimum, rel=1e-9)  # the day's optimum
+    np.testing.assert_array_equal(found.moves, close_gaps(buy, sell, movable, battery, idle).moves)
+    with pytest.raises(DeadlineExceededError, match="daily cycle limit"):
+        close_gaps(buy, sell, movable, battery, idle, deadline_s=-1.0)
 
 
 def _hard_prices(days: int, seed: int) -> np.ndarray:
