@@ -1,5 +1,5 @@
-"""Benchmark of ``optimizer.capped_day``: the capped days with a duality gap, by label search
-and by HiGHS.
+"""Benchmark of ``optimizer.capped_day.close_gaps``: the capped days with a duality gap, by
+branch and bound and by HiGHS.
 
 Run from the repository root::
 
@@ -7,13 +7,13 @@ Run from the repository root::
     taskset -c 0 .venv/bin/python bench/bench_capped_day.py --days 10   # the first 10 per family
 
 For each family (``daily`` years of ``bench_worst_case``'s whose cycle cap leaves days the
-Lagrangian route cannot certify) it finds those days, then prints, per family, the days, the
-median CPU time a day (``time.process_time``, medians over the days of ``--repeats`` runs each)
-of ``solve_capped_day`` and of the one-day HiGHS MILP it replaces (``solve_milp``), their
-totals over the days, the days the search gives up on (past ``MAX_LABELS``: the route hands
-them to HiGHS, so they cost both), the largest and the median labels kept where it finished,
-and the largest relative difference of the two revenues there. This is
-a benchmark that prints figures; it asserts no timings.
+Lagrangian route cannot certify) it finds those days, then prints, per family, the days, the CPU
+time (``time.process_time``, the median of ``--repeats`` runs) of ``close_gaps`` on all of them
+at once (as the route calls it) in all and a day, the median CPU time a day of the one-day
+HiGHS MILP it replaces (``solve_milp``) and its total, the days past the node cap (the route
+hands them to HiGHS, so they cost both), the largest and the median nodes a day, and the largest
+relative difference of the two revenues where it finished. This is a benchmark that prints
+figures; it asserts no timings.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ for _path in (REPO, REPO / "bench"):
 from bench_worst_case import flat_noisy, negative_hours, real_year, solar_dips  # noqa: E402
 
 from optimizer import Horizon  # noqa: E402
-from optimizer.capped_day import solve_capped_day  # noqa: E402
+from optimizer.capped_day import close_gaps  # noqa: E402
 from optimizer.envelope import needs_binary, stored_rates, stored_revenue  # noqa: E402
 from optimizer.strategies import optimal  # noqa: E402
 from optimizer.strategies._days import hour_mask, price_matrix  # noqa: E402
@@ -71,52 +71,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         # nearly flat: thousands of schedules within a hair of the optimum (a review's case)
         ("-1200 +- 1, cap 3", flat_noisy(-1200.0, 1.0, 366), prd(max_cycles_per_day=3.0)),
     ]  # fmt: skip
-    print(f"{'family':<36} {'days':>4} {'search ms':>9} {'MILP ms':>8} {'ratio':>6} "
-          f"{'search s':>7} {'MILP s':>7} {'HiGHS':>6} "
-          f"{'labels max':>10} {'median':>8} {'max rel diff':>12}")  # fmt: skip
+    print(f"{'family':<36} {'days':>4} {'B&B s':>7} {'a day ms':>8} {'MILP ms':>8} "
+          f"{'MILP s':>7} {'ratio':>6} {'HiGHS':>6} {'nodes max':>9} {'median':>6} "
+          f"{'max rel diff':>12}")  # fmt: skip
     for name, days, battery in families:
         matrix, hours = price_matrix(days)
         movable = hour_mask(hours, matrix.shape[1])
-        # the days the Lagrangian route leaves open (``_capped``: the mix, the gaps' flags and
-        # the multipliers), as ``optimal._daily`` hands them to the search
-        buy_all, sell_all = stored_rates(matrix, battery)
+        # the days the Lagrangian route leaves open (``_capped``: the mix and the gaps' flags),
+        # as ``optimal._daily`` hands them to the branch and bound
+        buy, sell = stored_rates(matrix, battery)
         cap = battery.daily_withdrawal_cap_mwh
         assert cap is not None
         hard = (needs_binary(matrix, battery) & movable).any(axis=1)
-        mix, gaps, _, _, multipliers = optimal._capped(
-            buy_all, sell_all, movable, hard, battery, cap, None
-        )
-        rows = np.flatnonzero(gaps)[: args.days or None].tolist()
-        search, milp, labels, diff, given_up = [], [], [], 0.0, 0
-        for day in rows:
+        mix, gaps, _, _, _ = optimal._capped(buy, sell, movable, hard, battery, cap, None)
+        rows = np.flatnonzero(gaps)[: args.days or None]
+        call = partial(close_gaps, buy[rows], sell[rows], movable[rows], battery, mix[rows])
+        closed = call()
+        total_s = cpu_ms(call, args.repeats) / 1e3
+        milp, diff = [], 0.0
+        for k, day in enumerate(rows.tolist()):
             n = int(hours[day])
-            prices = matrix[day, :n]
-            buy, sell = buy_all[day, :n], sell_all[day, :n]
-            incumbent = float(stored_revenue(mix[day, :n], buy, sell))
-            lam = float(np.nan_to_num(multipliers[day], nan=0.0))
-            found = solve_capped_day(buy, sell, battery, lam, incumbent)
-            search.append(
-                cpu_ms(partial(solve_capped_day, buy, sell, battery, lam, incumbent), args.repeats)
-            )
-            offsets = np.array([0, n])
-            charge, discharge = optimal.solve_milp(prices, offsets, battery, horizon=Horizon.DAILY)
-            milp.append(
-                cpu_ms(
-                    partial(optimal.solve_milp, prices, offsets, battery, horizon=Horizon.DAILY),
-                    args.repeats,
-                )
-            )
-            if found is None:  # past the label cap: the route hands the day to HiGHS
-                given_up += 1
-                continue
-            best = optimal._grid_revenue(prices, charge, discharge, battery)
-            diff = max(diff, abs(found.revenue_mxn - best) / max(1.0, abs(best)))
-            labels.append(found.labels)
-        s_ms, m_ms = statistics.median(search), statistics.median(milp)
-        total_s, total_m = sum(search) / 1e3, sum(milp) / 1e3
-        print(f"{name:<36} {len(rows):>4} {s_ms:>9.1f} {m_ms:>8.1f} {m_ms / s_ms:>5.1f}x "
-              f"{total_s:>7.2f} {total_m:>7.2f} {given_up:>6d} "
-              f"{max(labels, default=0):>10d} {int(statistics.median(labels or [0])):>8d} "
+            prices, offsets = matrix[day, :n], np.array([0, n])
+            solve = partial(optimal.solve_milp, prices, offsets, battery, horizon=Horizon.DAILY)
+            charge, discharge = solve()
+            milp.append(cpu_ms(solve, args.repeats))
+            if closed.solved[k]:
+                best = optimal._grid_revenue(prices, charge, discharge, battery)
+                found = float(stored_revenue(closed.moves[k : k + 1], buy[day : day + 1],
+                                             sell[day : day + 1])[0])  # fmt: skip
+                diff = max(diff, abs(found - best) / max(1.0, abs(best)))
+        m_ms, total_m = statistics.median(milp), sum(milp) / 1e3
+        a_day = total_s * 1e3 / max(1, rows.size)
+        print(f"{name:<36} {rows.size:>4} {total_s:>7.3f} {a_day:>8.1f} {m_ms:>8.1f} "
+              f"{total_m:>7.2f} {total_m / total_s:>5.1f}x {int((~closed.solved).sum()):>6d} "
+              f"{int(closed.nodes.max(initial=0)):>9d} {int(np.median(closed.nodes)):>6d} "
               f"{diff:>12.1e}",
               flush=True)  # fmt: skip
     return 0

@@ -11,39 +11,31 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
   apart): the lattice recursion of ``optimizer.lattice``, exact without any concavity, all such
   days at once.
 * **Cycle cap** (``max_cycles_per_day``, withdrawal ``w <= K`` per day): Lagrangian
-  relaxation with the multiplier found *exactly*. For a price ``lambda >= 0`` on withdrawn
-  energy, the day's relaxed value is ``L(lambda) = max_pi f(pi) + lambda (K - w(pi))``, a
-  maximum of lines in ``lambda``: convex and piecewise linear, and an upper bound on the capped
-  optimum (weak duality). Starting from ``lambda = 0`` (the uncapped optimum, kept when it is
-  within the cap) and a ``lambda`` above every hour's spread (where idling is optimal), each
-  round intersects the lines of the two bracketing schedules and solves the day at that
-  ``lambda``; when the new schedule lies on the intersection, that ``lambda`` minimises ``L``
-  and both schedules are optimal for it (Newton's method on a piecewise-linear function, which
-  ends on a breakpoint after finitely many rounds; every round finds a new line). The mix
-  ``theta pi_over + (1 - theta) pi_under`` with withdrawal exactly ``K`` is feasible (SoC
-  limits and the end condition are linear; netting an hour only lowers withdrawal) and, when
-  its exact revenue reaches ``theta f_over + (1 - theta) f_under = L(lambda*)``, it attains the
-  upper bound, so it is optimal: a certificate checked on every capped day. On convex days
-  the certificate always holds (the reward is concave, so netting never loses). On a
-  non-convex day it can fail (an hour charging in one schedule and discharging in the other),
-  and so can the round limit (``CAP_MAX_ROUNDS``, never reached in the tests or the bench).
-  Measured (``bench/bench_worst_case.py``): realistic years reach it -- solar dips with cap 2
-  on 18 days, 90 % negative hours with cap 3 on 23 -- and on every such day checked the
-  failure is a true duality gap, not the mix: the bound at ``lambda*`` lies 2e-7..2e-4 above
-  the optimum (0.02-0.8 % on days of -1200 +- 50 at round trip 0.5), so no multiplier
-  certifies it. Such a day goes first to ``optimizer.capped_day``'s label search
-  (``_search_gaps``): with the signs fixed, an optimal vertex is a lattice path except in one
-  stretch where the cap frees one charge and one discharge, so some optimal schedule is a
-  forward lattice label, a stretch of whole moves whose coordinates ``x + w`` and ``w`` are
-  each pinned by one side, and a backward lattice label; labels are pruned by the Lagrangian
-  bounds at ``lambda*`` and 0 against the best schedule found, and by dominance (that
-  module's docstring has the argument). Its work is capped (``capped_day.MAX_LABELS``); past
-  the cap the day goes to one HiGHS MILP (``solve_milp``), the faster route there. Measured
-  (``bench/bench_capped_day.py``, one core, medians a day): the 306 gap days of a year of
-  -1200 +- 50 at round trip 0.5 with cap 3 21 ms (their MILPs 56; the year 6.6 s, 27 s
-  before); the 18 of solar dips with cap 2 17 ms (MILPs 16); of the 23 of 90 % negative
-  hours with cap 3, 8 pass the cap; of -1200 +- 1 with cap 3, all 120 (14 ms spent on each
-  before its MILP). Equal to HiGHS's MILP wherever it settles (at most 2.4e-12 relative).
+  relaxation with the multiplier found *exactly* (``optimizer.capped_day.newton``, whose
+  docstring has the argument). For a price ``lambda >= 0`` on withdrawn energy, ``L(lambda) =
+  max_pi f(pi) + lambda (K - w(pi))`` is an upper bound on the capped optimum (weak duality)
+  and a maximum of lines in ``lambda``; Newton's method ends on its minimum ``lambda*`` with
+  two schedules optimal there, one over the cap and one under, and their mix withdrawing
+  exactly ``K`` is feasible. When the mix earns ``L(lambda*)`` it is optimal: a certificate
+  checked on every capped day. It always holds on convex days (netting never loses); on a
+  non-convex day it fails where one schedule charges and the other discharges in one hour
+  (and where the rounds run out, ``capped_day.MAX_ROUNDS``, never seen in the tests or the
+  bench). Measured (``bench/bench_worst_case.py``): realistic years reach it -- solar dips
+  with cap 2 on 18 days, 90 % negative hours with cap 3 on 23 -- and on every such day checked
+  it is a true duality gap: the bound at ``lambda*`` lies 2e-7..2e-4 above the optimum
+  (0.02-0.8 % on days of -1200 +- 50 at round trip 0.5), so no multiplier certifies it. Those
+  days go to ``capped_day.close_gaps`` (``_search_gaps``): branch and bound on the hours'
+  signs, each node (the day with hours barred from charging or from discharging) bounded by
+  its own ``L`` at its own ``lambda*`` on the lattice, split at the hour where its mix nets
+  most (so at most one level per hour), pruned against the best schedule within the cap found;
+  a node with every hour signed is a linear programme with no duality gap, so the search ends
+  with the optimum. Its work is capped (``capped_day.MAX_NODES`` a day); past it the day goes
+  to one HiGHS MILP (``solve_milp``). Measured (``bench/bench_capped_day.py``, one core): the
+  306 gap days of a year of -1200 +- 50 at round trip 0.5 with cap 3 in 0.92 s, 3.0 ms a day
+  (147 nodes at most, median 9; their MILPs 58 ms a day); the 120 of -1200 +- 1 with cap 3 3.9
+  ms a day (MILPs 25); the 18 of solar dips with cap 2 and the 23 of 90 % negative hours with
+  cap 3 2.5 and 3.2 ms (MILPs 16 and 19); no day past the cap, every one equal to HiGHS's MILP
+  (at most 5.7e-12 relative).
 
 ``continuous`` horizon (one chain of hours over all days):
 
@@ -226,8 +218,8 @@ CHAIN_CAP_REL_TOL = 1e-9
 @dataclass(frozen=True)
 class Route:
     """How ``daily_moves`` solved a request (for benchmarks and logs): distinct days by route,
-    Newton rounds of the cycle cap, then days closed by the label search and days left to
-    HiGHS (those two count every day, repeats included)."""
+    Newton rounds of the cycle cap, then days closed by ``capped_day``'s branch and bound and
+    days left to HiGHS (those two count every day, repeats included)."""
 
     convex_days: int
     lattice_days: int
@@ -241,7 +233,7 @@ class Route:
         if self.capped_days:
             text += f", cap binding on {self.capped_days} ({self.cap_rounds} Newton rounds)"
         if self.searched_days:
-            text += f", duality gap closed by label search on {self.searched_days}"
+            text += f", duality gap closed by branch and bound on {self.searched_days}"
         return text + f", HiGHS {self.milp_days}"
 
 
