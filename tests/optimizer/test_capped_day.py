@@ -5,10 +5,10 @@ Checked against independent programs: the MILP of ``reference.py`` on single day
 hours of every family that reaches the cap (solar dips, negative hours, very negative days
 flat but for noise, flat days, ordinary prices), and a small MILP of this file for
 ``lattice.solve`` with hours barred from one side; the physics of every schedule checked hour
-by hour. ``close_gaps`` from the daily route's own incumbent (its Lagrangian mix) and from
-the weakest (idle); ``newton``'s bound against the optimum; its place in ``optimal``'s daily
-route on gap-prone days and named gap days of the realistic families; the way back to HiGHS
-past its node cap."""
+by hour. ``close_gaps`` from the daily route's own incumbent (its Lagrangian mix), from the
+weakest (idle), from one between, and from one a hair below the optimum; ``newton``'s bound
+against the optimum; its place in ``optimal``'s daily route on gap-prone days and named gap
+days of the realistic families; the way back to HiGHS past its node cap, counted exactly."""
 
 from __future__ import annotations
 
