@@ -60,8 +60,14 @@ FIT_REL = 1e-11
 #: 60 levels: reduceat 0.2-1 us faster an hour, 150: 0.3-2 us slower, 2,846 levels of a
 #: 3-day chain of a 168-h battery: 137 us against 32)
 REDUCEAT_LEVELS = 100
-#: rows per block of the recursion (bounds memory: rows x levels x (hours + log2 levels))
+#: the fewest rows per block of the recursion
 BLOCK_ROWS = 64
+#: more rows per block while rows x levels x (hours + 1 + log2 levels), the block's values
+#: and sparse table, stay within this many floats (8 MiB): on small lattices the recursion
+#: costs numpy's per-call overhead, shared by the rows of a block (a year of -1200 +- 50 at
+#: round trip 0.5 with cap 3, 12 levels: 1.00 -> 0.42 s with 1,024 rows a block, one-off;
+#: the branch and bound of ``optimizer.capped_day`` solves thousands of rows at once)
+BLOCK_CELLS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -163,8 +169,10 @@ def solve(
     lattice = make_lattice(battery, int(movable.sum(axis=1).max(initial=1)))
     moves = np.zeros((n_rows, n_hours))
     best = np.zeros(n_rows)
-    for lo in range(0, n_rows, BLOCK_ROWS):
-        rows = slice(lo, min(lo + BLOCK_ROWS, n_rows))
+    m = lattice.levels.size
+    block = max(BLOCK_ROWS, BLOCK_CELLS // (m * (n_hours + 1 + m.bit_length())))
+    for lo in range(0, n_rows, block):
+        rows = slice(lo, min(lo + block, n_rows))
         sides = None if signs is None else (signs[0][rows], signs[1][rows])
         moves[rows], best[rows] = _solve_block(
             buy[rows], sell[rows], movable[rows], lattice, deadline_s, sides
