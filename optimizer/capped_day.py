@@ -67,9 +67,13 @@ from optimizer.errors import check_deadline
 
 #: Newton rounds on a row's multiplier before it counts as unconverged
 MAX_ROUNDS = 60
-#: relative tolerance of the cap's certificates and of the search's pruning (far below the
+#: relative tolerance of Newton's stopping test and of the search's pruning (far below the
 #: promised 1e-6)
 CAP_REL_TOL = 1e-10
+#: rounding allowance of Newton's stopping test, relative to the magnitudes it subtracts
+#: (revenues and priced withdrawals that may nearly cancel): without it a row whose bound is
+#: small next to them could not stop before ``MAX_ROUNDS`` (review)
+ROUNDING_REL = 1e-12
 #: nodes a day may take before it is left to the caller's MILP (module docstring)
 MAX_NODES = 512
 
@@ -83,7 +87,10 @@ class Dual:
     """Newton's method on every row (module docstring): the mix, the bound, the multiplier
     (0 where the cap does not bind, NaN where the rounds ran out), the best schedule within
     the cap met and its revenue, how much the mix nets in each hour (``min(|over|, |under|)``
-    where they move in opposite directions), which rows the cap binds on, and the rounds."""
+    where they move in opposite directions), which rows the cap binds on, which rows the mix
+    is optimal for (the cap does not bind, or the rounds converged and the mix nets nowhere:
+    it then earns the bound, to ``CAP_REL_TOL``, by the argument of the module docstring,
+    whatever the rounding of the two numbers), and the rounds."""
 
     mix: np.ndarray
     bound: np.ndarray
@@ -92,6 +99,7 @@ class Dual:
     best: np.ndarray
     netted: np.ndarray
     binding: np.ndarray
+    closed: np.ndarray
     rounds: int
 
 
@@ -120,7 +128,7 @@ def newton(
     open_rows = np.flatnonzero(binding)
     mix = moves
     if not open_rows.size:
-        return Dual(mix, bound, multiplier, best_moves, best, netted, binding, 0)
+        return Dual(mix, bound, multiplier, best_moves, best, netted, binding, ~binding, 0)
     m_over, f_over, w_over = moves[open_rows], f[open_rows], w[open_rows]
     m_under = np.zeros_like(m_over)
     f_under = np.zeros(open_rows.size)
@@ -138,8 +146,9 @@ def newton(
         relaxed = f_new + lam * (cap - w_new)  # L(lam): the trial is optimal at lam
         bound[rows] = np.minimum(bound[rows], relaxed)
         on_line = f_over[active] + lam * (cap - w_over[active])
-        scale = np.maximum(1.0, np.abs(f_over[active]) + lam * w_over[active])
-        done = relaxed <= on_line + CAP_REL_TOL * scale
+        sizes = np.abs(f_over[active]) + np.abs(f_new) + lam * (cap + w_over[active] + w_new)
+        slack = CAP_REL_TOL * np.maximum(1.0, np.abs(on_line)) + ROUNDING_REL * sizes
+        done = relaxed <= on_line + slack
         lam_star[active[done]] = lam[done]
         over = ~done & (w_new > cap + tol_w)
         under = ~done & ~over
@@ -148,7 +157,7 @@ def newton(
         m_under[active[under]], f_under[active[under]] = trial[under], f_new[under]
         w_under[active[under]] = w_new[under]
         active = active[~done]
-    theta = (cap - w_under) / (w_over - w_under)
+    theta = np.clip((cap - w_under) / (w_over - w_under), 0.0, 1.0)  # under within tol_w
     mixed = theta[:, None] * m_over + (1.0 - theta[:, None]) * m_under
     f_mix, w_mix = revenue_and_withdrawal(mixed, buy[open_rows], sell[open_rows])
     mix = moves.copy()
@@ -156,6 +165,15 @@ def newton(
     multiplier[open_rows] = lam_star
     opposite = m_over * m_under < 0.0  # one charges, the other discharges
     netted[open_rows] = np.where(opposite, np.minimum(np.abs(m_over), np.abs(m_under)), 0.0)
+    # the mix is optimal where the rounds converged and it nets nowhere (then it earns the
+    # bound in exact arithmetic) or its revenue reaches the bound to the stopping test's slack
+    # (netting may lose nothing: on convex days it never does)
+    closed = ~binding
+    lam_done = np.nan_to_num(lam_star)
+    sizes = np.abs(f_over) + np.abs(f_under) + lam_done * (cap + w_over + w_under)
+    slack = CAP_REL_TOL * np.maximum(1.0, np.abs(bound[open_rows])) + ROUNDING_REL * sizes
+    reaches = f_mix >= bound[open_rows] - slack
+    closed[open_rows] = ~np.isnan(lam_star) & (~opposite.any(axis=1) | reaches)
     # the best schedule within the cap of each open row: the mix or the under side
     for moves_k, f_k, ok in (
         (mixed, f_mix, w_mix <= cap + tol_w),
@@ -164,7 +182,7 @@ def newton(
         better = ok & (f_k > best[open_rows])
         best[open_rows[better]] = f_k[better]
         best_moves[open_rows[better]] = moves_k[better]
-    return Dual(mix, bound, multiplier, best_moves, best, netted, binding, rounds)
+    return Dual(mix, bound, multiplier, best_moves, best, netted, binding, closed, rounds)
 
 
 def _node_solver(
@@ -238,7 +256,7 @@ def close_gaps(
                 best[day[node]] = dual.best[node]
                 best_moves[day[node]] = dual.best_moves[node]
         tol = CAP_REL_TOL * np.maximum(1.0, np.abs(dual.bound))
-        alive = dual.bound > best[day] + tol
+        alive = ~dual.closed & (dual.bound > best[day] + tol)  # a closed node's mix is in best
         hour = dual.netted.argmax(axis=1)
         splits = dual.netted[np.arange(day.size), hour] > 0.0
         given_up[day[alive & ~splits]] = True  # unconverged with nothing to split: HiGHS

@@ -209,8 +209,8 @@ def _solve_block(
 
     # forward pass: from the current level, the best next level; near-ties go to the smallest
     # move (idle first), so indifferent hours stay idle
-    scale = max(1.0, float(np.abs(values[0][:, lattice.start]).max(initial=0.0)))
-    tol = 1e-12 * scale
+    # each row's own scale: a small day beside a large one in the block keeps its exactness
+    tol = 1e-12 * np.maximum(1.0, np.abs(values[0][:, lattice.start]))[:, None]
     rows = np.arange(n_rows)
     at = np.full(n_rows, lattice.start)
     moves = np.zeros((n_rows, n_hours))

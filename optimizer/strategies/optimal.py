@@ -504,13 +504,8 @@ def _capped(
         )
 
     dual = newton(solve, buy, sell, cap, deadline_s)
-    f_mix, w_mix = revenue_and_withdrawal(dual.mix, buy, sell)
-    tol = CAP_REL_TOL * np.maximum(1.0, np.abs(dual.bound))
-    certified = (
-        ~np.isnan(dual.multiplier)
-        & (f_mix >= dual.bound - tol)
-        & (w_mix <= cap + CAP_REL_TOL * max(cap, 1e-300))
-    )
+    _, w_mix = revenue_and_withdrawal(dual.mix, buy, sell)
+    certified = dual.closed & (w_mix <= cap + CAP_REL_TOL * max(cap, 1e-300))
     unsolved = dual.binding & ~certified
     return dual.mix, unsolved, int(dual.binding.sum()), dual.rounds, dual.multiplier
 
