@@ -208,22 +208,33 @@ def _solve_block(
         v = values[t] = np.where(movable[:, t, None], new, v)
 
     # forward pass: from the current level, the best next level; near-ties go to the smallest
-    # move (idle first), so indifferent hours stay idle
-    # each row's own scale: a small day beside a large one in the block keeps its exactness
+    # move (idle first), so indifferent hours stay idle. Each row's own scale sets its
+    # tolerance: a small day beside a large one keeps its exactness. Where one move spans at
+    # most half the lattice, only the levels one move away are looked at (the window
+    # ``down_begin .. up_end`` of the current level, padded with its last level: a 24-h
+    # battery's 768 levels, windows of 115: a capped year 1.05 -> 0.92 s, one-off)
     tol = 1e-12 * np.maximum(1.0, np.abs(values[0][:, lattice.start]))[:, None]
     rows = np.arange(n_rows)
+    steps = np.arange(int(np.max(lattice.up_end - lattice.down_begin)) + 1)
+    windowed = 2 * steps.size <= m
     at = np.full(n_rows, lattice.start)
     moves = np.zeros((n_rows, n_hours))
     for t in range(n_hours):
-        u = s[None, :] - s[at][:, None]  # (rows, m)
+        if windowed:
+            reach = np.minimum(lattice.down_begin[at][:, None] + steps, lattice.up_end[at][:, None])
+            future = values[t + 1][rows[:, None], reach]
+        else:
+            reach, future = k[None, :], values[t + 1]
+        u = s[reach] - s[at][:, None]  # (rows, levels looked at)
         ok = (u <= lattice.up_mwh) & (u >= -lattice.down_mwh)
         if signs is not None:
             ok &= ((u <= 0.0) | signs[0][:, t, None]) & ((u >= 0.0) | signs[1][:, t, None])
         reward = np.where(u > 0, -buy[:, t, None] * u, -sell[:, t, None] * u)
-        total = np.where(ok, values[t + 1] + reward, -np.inf)
+        total = np.where(ok, future + reward, -np.inf)
         top = total.max(axis=1)
         near = total >= top[:, None] - tol
-        pick = np.argmin(np.where(near, np.abs(u), np.inf), axis=1)
+        nearest = np.argmin(np.where(near, np.abs(u), np.inf), axis=1)
+        pick = reach[rows, nearest] if windowed else nearest
         pick = np.where(movable[:, t], pick, at)
         moves[:, t] = s[pick] - s[at]
         at = pick
