@@ -196,15 +196,35 @@ def _solve_block(
     v = np.full((n_rows, m), -np.inf)
     v[:, lattice.start] = 0.0
     values[n_hours] = v
+    # the levels that matter at time t: reachable from x0 in t hours and back to it in the
+    # n - t left (a superset for rows with idle hours); the others stay -inf, as no path
+    # visits them, so each hour's recursion spans only those (a day's first and last hours
+    # far fewer levels; most of a 24-h battery's day)
+    hours = np.arange(n_hours + 1)
+    x0, up, down = s[lattice.start], lattice.up_mwh, lattice.down_mwh  # moves with their slack
+    high = x0 + np.minimum(hours * up, (n_hours - hours) * down)
+    low = x0 - np.minimum(hours * down, (n_hours - hours) * up)
+    first = np.searchsorted(s, low, side="left")
+    last = np.searchsorted(s, high, side="right")  # exclusive
     for t in range(n_hours - 1, -1, -1):
         check_deadline(deadline_s, "scheduling days with negative prices")
+        lo, hi = int(first[t]), int(last[t])
+        read = slice(int(lattice.down_begin[lo]), int(lattice.up_end[hi - 1]) + 1)
+        shift = read.start
         a, b = buy[:, t, None], sell[:, t, None]
-        charge = _range_max(v - a * s, k, lattice.up_end) + a * s
-        discharge = _range_max(v - b * s, lattice.down_begin, k) + b * s
+        here, there = s[lo:hi], s[read]
+        seen = v[:, read]
+        charge = _range_max(seen - a * there, k[lo:hi] - shift, lattice.up_end[lo:hi] - shift)
+        charge += a * here
+        discharge = _range_max(
+            seen - b * there, lattice.down_begin[lo:hi] - shift, k[lo:hi] - shift
+        )
+        discharge += b * here
         if signs is not None:  # a barred side keeps idling only (both windows hold it)
-            charge = np.where(signs[0][:, t, None], charge, v)
-            discharge = np.where(signs[1][:, t, None], discharge, v)
-        new = np.maximum(charge, discharge)
+            charge = np.where(signs[0][:, t, None], charge, v[:, lo:hi])
+            discharge = np.where(signs[1][:, t, None], discharge, v[:, lo:hi])
+        new = np.full((n_rows, m), -np.inf)
+        new[:, lo:hi] = np.maximum(charge, discharge)
         v = values[t] = np.where(movable[:, t, None], new, v)
 
     # forward pass: from the current level, the best next level; near-ties go to the smallest
