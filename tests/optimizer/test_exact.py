@@ -826,7 +826,9 @@ def test_a_passed_deadline_stops_the_capped_day_search() -> None:
     got = float(stored_revenue(found.moves[0], buy[0], sell[0]))
     assert got == pytest.approx(optimum, rel=1e-9)  # the day's optimum
     np.testing.assert_array_equal(found.moves, close_gaps(buy, sell, movable, battery, idle).moves)
-    with pytest.raises(DeadlineExceededError, match="daily cycle limit"):
+    with pytest.raises(
+        DeadlineExceededError, match="closing a duality gap of the daily cycle limit"
+    ):
         close_gaps(buy, sell, movable, battery, idle, deadline_s=-1.0)
 
 
