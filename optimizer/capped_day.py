@@ -31,11 +31,15 @@ that burning energy would pay).
 discharging and some from charging (``lattice.solve``'s ``signs``: the lattice argument holds
 for any fixed signs, so each node's recursion stays exact). Newton's method on the node gives
 its bound ``B``, the least ``L(lambda)`` it evaluated (an upper bound on the node's best
-whether or not the rounds converged), and schedules within the cap (each round's that keeps
-within it, the under side, the mix): feasible for the day, they raise the day's *incumbent*.
+whether or not the rounds converged), and schedules within the cap (the node's uncapped
+optimum where it keeps within it, the under side, the mix): feasible for the day, they raise
+the day's *incumbent*. Each node's rounds start from a feasible schedule near its multiplier
+(``newton``'s ``start``): the route's mix at a root, the parent's schedule that keeps the
+child's signs below it.
 
 * A node with ``B`` at most the incumbent (``CAP_REL_TOL`` relative) is closed: nothing in it
-  beats the incumbent. A node whose mix nets nowhere is closed too, since its mix earns ``B``.
+  beats the incumbent. A node whose rounds converged and whose mix nets nowhere (or reaches
+  ``B``) is closed too, since its mix earns ``B``.
 * Otherwise the node splits at the hour where the mix nets most: one child bars discharging
   there, the other charging. No schedule of the exact program charges and discharges in one
   hour, so every schedule of the node is in a child; and neither child can net at that hour
