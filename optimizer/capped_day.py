@@ -52,8 +52,8 @@ When no node is left, the incumbent is optimal (to ``CAP_REL_TOL`` relative, far
 past the cap, or where a node's rounds run out with its mix netting nowhere, the day is left
 to the caller's MILP. The nodes of all days are rows of one lattice recursion per Newton round,
 level by level of the tree. Measured (``bench/bench_capped_day.py``, one core): the gap days
-of the bench's four families close in 1.2-3.0 ms a day (at most 147 nodes, median 3-9), where
-their MILPs take 15-57 ms and the label search this module held before took 14-21 ms (and
+of the bench's four families close in 1.1-2.8 ms a day (at most 147 nodes, median 3-9), where
+their MILPs take 15-56 ms and the label search this module held before took 14-21 ms (and
 gave up on nearly flat days).
 """
 

@@ -223,9 +223,13 @@ def _solve_block(
         if signs is not None:  # a barred side keeps idling only (both windows hold it)
             charge = np.where(signs[0][:, t, None], charge, v[:, lo:hi])
             discharge = np.where(signs[1][:, t, None], discharge, v[:, lo:hi])
-        new = np.full((n_rows, m), -np.inf)
-        new[:, lo:hi] = np.maximum(charge, discharge)
-        v = values[t] = np.where(movable[:, t, None], new, v)
+        out = values[t]
+        out[:, :lo] = out[:, hi:] = -np.inf
+        np.maximum(charge, discharge, out=out[:, lo:hi])
+        idle = ~movable[:, t]
+        if idle.any():  # rows whose hour must idle keep the next hour's values
+            out[idle] = v[idle]
+        v = out
 
     # forward pass: from the current level, the best next level; near-ties go to the smallest
     # move (idle first), so indifferent hours stay idle. Each row's own scale sets its

@@ -31,10 +31,10 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
   a node with every hour signed is a linear programme with no duality gap, so the search ends
   with the optimum. Its work is capped (``capped_day.MAX_NODES`` a day); past it the day goes
   to one HiGHS MILP (``solve_milp``). Measured (``bench/bench_capped_day.py``, one core): the
-  306 gap days of a year of -1200 +- 50 at round trip 0.5 with cap 3 in 0.35 s, 1.2 ms a day
-  (147 nodes at most, median 9; their MILPs 57 ms a day); the 120 of -1200 +- 1 with cap 3
-  3.0 ms a day (MILPs 24); the 18 of solar dips with cap 2 and the 23 of 90 % negative hours
-  with cap 3 1.9 and 2.5 ms (MILPs 15 and 18); no day past the cap, every one equal to
+  306 gap days of a year of -1200 +- 50 at round trip 0.5 with cap 3 in 0.34 s, 1.1 ms a day
+  (147 nodes at most, median 9; their MILPs 56 ms a day); the 120 of -1200 +- 1 with cap 3
+  2.8 ms a day (MILPs 24); the 18 of solar dips with cap 2 and the 23 of 90 % negative hours
+  with cap 3 1.9 and 2.4 ms (MILPs 15 and 18); no day past the cap, every one equal to
   HiGHS's MILP (at most 5.7e-12 relative).
 
 ``continuous`` horizon (one chain of hours over all days):
