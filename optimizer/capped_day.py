@@ -92,10 +92,11 @@ class Dual:
     (0 where the cap does not bind, NaN where the rounds ran out), the best schedule within
     the cap met and its revenue, how much the mix nets in each hour (``min(|over|, |under|)``
     where they move in opposite directions), which rows the cap binds on, which rows the mix
-    is optimal for (the cap does not bind, or the rounds converged and the mix nets nowhere:
-    it then earns the bound, to ``CAP_REL_TOL``, by the argument of the module docstring,
-    whatever the rounding of the two numbers), the last schedules over and under the cap
-    (the row's optimum where it does not bind), and the rounds."""
+    is optimal for (the cap does not bind, or the rounds converged, the mix keeps within the
+    cap and nets nowhere or reaches the bound: it then earns the bound, to ``CAP_REL_TOL``, by
+    the argument of the module docstring, whatever the rounding of the two numbers), the last
+    schedules over and under the cap (the row's optimum where it does not bind), and the
+    rounds."""
 
     mix: np.ndarray
     bound: np.ndarray
@@ -172,8 +173,7 @@ def newton(
         relaxed = f_new + lam * (cap - w_new)  # L(lam): the trial is optimal at lam
         bound[rows] = np.minimum(bound[rows], relaxed)
         on_line = f_over[active] + lam * (cap - w_over[active])
-        sizes = np.abs(f_over[active]) + np.abs(f_new) + lam * (cap + w_over[active] + w_new)
-        slack = CAP_REL_TOL * np.maximum(1.0, np.abs(on_line)) + ROUNDING_REL * sizes
+        slack = _slack(on_line, f_over[active], f_new, lam, w_over[active] + w_new, cap)
         done = relaxed <= on_line + slack
         lam_star[active[done]] = lam[done]
         over = ~done & (w_new > cap + tol_w)
@@ -191,15 +191,15 @@ def newton(
     multiplier[open_rows] = lam_star
     opposite = m_over * m_under < 0.0  # one charges, the other discharges
     netted[open_rows] = np.where(opposite, np.minimum(np.abs(m_over), np.abs(m_under)), 0.0)
-    # the mix is optimal where the rounds converged and it nets nowhere (then it earns the
-    # bound in exact arithmetic) or its revenue reaches the bound to the stopping test's slack
-    # (netting may lose nothing: on convex days it never does)
+    # the mix is optimal where the rounds converged, it keeps within the cap, and it nets
+    # nowhere (then it earns the bound in exact arithmetic) or its revenue reaches the bound to
+    # the stopping test's slack (netting may lose nothing: on convex days it never does)
     closed = ~binding
-    lam_done = np.nan_to_num(lam_star)
-    sizes = np.abs(f_over) + np.abs(f_under) + lam_done * (cap + w_over + w_under)
-    slack = CAP_REL_TOL * np.maximum(1.0, np.abs(bound[open_rows])) + ROUNDING_REL * sizes
-    reaches = f_mix >= bound[open_rows] - slack
-    closed[open_rows] = ~np.isnan(lam_star) & (~opposite.any(axis=1) | reaches)
+    top = bound[open_rows]
+    slack = _slack(top, f_over, f_under, np.nan_to_num(lam_star), w_over + w_under, cap)
+    reaches = f_mix >= top - slack
+    converged = ~np.isnan(lam_star) & (w_mix <= cap + tol_w)
+    closed[open_rows] = converged & (~opposite.any(axis=1) | reaches)
     # the best schedule within the cap of each open row: the mix or the under side
     for moves_k, f_k, ok in (
         (mixed, f_mix, w_mix <= cap + tol_w),
@@ -213,6 +213,22 @@ def newton(
     return Dual(
         mix, bound, multiplier, best_moves, best, netted, binding, closed, over, under, rounds
     )
+
+
+def _slack(
+    value: np.ndarray,
+    f_1: np.ndarray,
+    f_2: np.ndarray,
+    lam: np.ndarray,
+    withdrawn: np.ndarray,
+    cap: float,
+) -> np.ndarray:
+    """The stopping test's allowance at a line's ``value``: ``CAP_REL_TOL`` of it, plus
+    ``ROUNDING_REL`` of the magnitudes that formed it (two revenues ``f_1``, ``f_2`` and the
+    priced withdrawals, ``withdrawn`` their sum, and the cap twice)."""
+    sizes = np.abs(f_1) + np.abs(f_2) + lam * (cap + withdrawn)
+    slack: np.ndarray = CAP_REL_TOL * np.maximum(1.0, np.abs(value)) + ROUNDING_REL * sizes
+    return slack
 
 
 def _node_solver(

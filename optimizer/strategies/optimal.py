@@ -173,7 +173,7 @@ import numpy as np
 
 from optimizer import lattice
 from optimizer.battery import Battery
-from optimizer.capped_day import CAP_REL_TOL, close_gaps, newton, revenue_and_withdrawal
+from optimizer.capped_day import CAP_REL_TOL, close_gaps, newton
 from optimizer.chain import Chain, solve_chain
 from optimizer.chain_cap import feasible, priced_chain, reprice
 from optimizer.envelope import (
@@ -504,9 +504,7 @@ def _capped(
         )
 
     dual = newton(solve, buy, sell, cap, deadline_s)
-    _, w_mix = revenue_and_withdrawal(dual.mix, buy, sell)
-    certified = dual.closed & (w_mix <= cap + CAP_REL_TOL * max(cap, 1e-300))
-    unsolved = dual.binding & ~certified
+    unsolved = dual.binding & ~dual.closed
     return dual.mix, unsolved, int(dual.binding.sum()), dual.rounds, dual.multiplier
 
 
