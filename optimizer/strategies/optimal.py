@@ -644,10 +644,18 @@ def chain_with_cap(
         charge, discharge = to_grid(certified[0][None, :], battery)
         return ChainCap(charge[0], discharge[0], route=certified[1], milp=False)
     binaries = int(needs_binary(prices, battery).sum())
+    try:
+        charge, discharge = solve_milp(
+            prices, offsets, battery, horizon=continuous, deadline_s=deadline_s
+        )
+    except DeadlineExceededError as exc:  # say what ran out of time, and what would not
+        raise DeadlineExceededError(
+            f"{exc} (branch and bound over the continuous chain under the daily cycle limit, "
+            f"{binaries} binaries, whose work has no bound fixed in advance; the daily "
+            "horizon, or the chain without max_cycles_per_day, is exact in bounded time)"
+        ) from exc
     return ChainCap(
-        *solve_milp(prices, offsets, battery, horizon=continuous, deadline_s=deadline_s),
-        route=f"HiGHS MILP over the chain, {binaries} binaries (all)",
-        milp=True,
+        charge, discharge, route=f"HiGHS MILP over the chain, {binaries} binaries (all)", milp=True
     )
 
 

@@ -393,6 +393,28 @@ def test_uncertified_chains_are_solved_by_highs(share: float, seed: int) -> None
     assert_exact(revenue, reference_optimum(prices, battery, continuous=True))
 
 
+def test_a_deadline_in_the_chains_branch_and_bound_says_what_would_answer() -> None:
+    # the one route without a bound fixed in advance: its 503 names it, and the requests
+    # that are exact in bounded time
+    prices = negative_hour_days(3, 0.3, seed=38)
+    battery = prd_battery(max_cycles_per_day=3.0)
+    solve_milp = optimal.solve_milp
+
+    def passed(*args: Any, **kwargs: Any) -> Any:  # the deadline passes as HiGHS starts
+        return solve_milp(*args, **{**kwargs, "deadline_s": -1.0})
+
+    binaries = int(needs_binary(np.concatenate(prices), battery).sum())
+    with pytest.MonkeyPatch.context() as patch:
+        without_repricing(patch)
+        patch.setattr(optimal, "solve_milp", passed)
+        with pytest.raises(DeadlineExceededError) as caught:
+            solved(prices, battery)
+    message = str(caught.value)
+    assert message.startswith("the request's deadline passed before HiGHS started (")
+    assert f"continuous chain under the daily cycle limit, {binaries} binaries" in message
+    assert "the daily horizon, or the chain without max_cycles_per_day" in message
+
+
 def test_repricing_that_runs_out_of_rounds_falls_back_to_highs() -> None:
     prices = negative_hour_days(3, 0.3, seed=38)
     battery = prd_battery(max_cycles_per_day=3.0)
