@@ -5,6 +5,11 @@ Sizing takes §4's battery without ``duration_hours`` plus ``durations_hours`` (
 values in [0.01, 168] h, the bounds of §4's ``duration_hours``); siting takes §4's battery and
 ``zones`` (1..108 distinct load zones or node keys, or ``"all"``), with zones x days at most
 40,000. Every rule here answers 422 with exact field paths.
+
+Bounded work per byte (SPEC §13), as for POST /optimize: both request schemas are
+``BoundedErrorsSchema`` s (at most ``MAX_LISTED_ERRORS`` field errors listed, plus a count of the
+rest), and each list's length is checked before any of its items (``durations_hours``,
+``zones``; inline prices as in §4).
 """
 
 from __future__ import annotations
@@ -32,8 +37,10 @@ from schemas.fields import ZONE_PATTERN, DateOrDateTime, StrictFloat, ZoneKey
 from schemas.request import (
     MAX_DAYS,
     MAX_DURATION_HOURS,
+    MAX_LISTED_ERRORS,
     MIN_DURATION_HOURS,
     BatteryParamsSchema,
+    BoundedErrorsSchema,
     MarketParamsSchema,
     OptimizeRequest,
     OptimizeRequestSchema,
@@ -132,7 +139,18 @@ class SizingBatteryParamsSchema(BatteryParamsSchema):
         return battery
 
 
-class SizingRequestSchema(StrictSchema):
+class DurationsField(fields.List[Any]):
+    """``durations_hours``: at most ``MAX_DURATIONS`` items, counted before any item is
+    looked at (SPEC §13), unless the schema's ``api_limits`` is off (the CLI)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        limits = getattr(self.parent, "api_limits", True)
+        if limits and isinstance(value, list) and len(value) > MAX_DURATIONS:
+            raise ValidationError(f"Give at most {MAX_DURATIONS} durations.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class SizingRequestSchema(BoundedErrorsSchema):
     """``api_limits=False`` (the ``flask sizing`` command) lifts the 16-duration limit."""
 
     def __init__(self, *, api_limits: bool = True, **kwargs: Any) -> None:
@@ -141,7 +159,7 @@ class SizingRequestSchema(StrictSchema):
 
     battery_params = fields.Nested(SizingBatteryParamsSchema, required=True)
     market_params = fields.Nested(MarketParamsSchema, required=True)
-    durations_hours = fields.List(
+    durations_hours = DurationsField(
         StrictFloat(validate=validate.Range(min=MIN_DURATION_HOURS, max=MAX_DURATION_HOURS)),
         load_default=lambda: list(DEFAULT_DURATIONS_HOURS),
         validate=validate.Length(min=1, error="Give at least one duration."),
@@ -162,8 +180,6 @@ class SizingRequestSchema(StrictSchema):
 
     @validates("durations_hours")
     def _distinct(self, value: list[float], **kwargs: Any) -> None:
-        if self.api_limits and len(value) > MAX_DURATIONS:
-            raise ValidationError(f"Give at most {MAX_DURATIONS} durations.")
         seen: dict[float, int] = {}
         errors: dict[int, list[str]] = {}
         for index, hours in enumerate(value):
@@ -232,7 +248,8 @@ class ZonesField(fields.Field[Any]):
                 continue
             site = resolve_site(key)
             if site is None:
-                hints = close_matches(key)
+                # a hint searches the catalogue: only for errors the 422 can list
+                hints = close_matches(key) if len(errors) < MAX_LISTED_ERRORS else []
                 hint = f" Did you mean {', '.join(hints)}?" if hints else ""
                 errors[index] = [
                     f"Unknown load zone or node {key!r} (GET /zones lists the load zones).{hint}"
@@ -269,7 +286,7 @@ class SitingMarketParamsSchema(StrictSchema):
             raise ValidationError({"end_date": ["Must not be before start_date."]})
 
 
-class SitingRequestSchema(StrictSchema):
+class SitingRequestSchema(BoundedErrorsSchema):
     """``api_limits=False`` (the ``flask siting`` command) lifts the 366-day and zone-day
     limits: nothing times a terminal out."""
 
