@@ -12,6 +12,13 @@ item schema (``InlinePriceSchema``), so their messages and paths
 (``market_params.prices.8783.price``) are marshmallow's; at most ``MAX_LISTED_ERRORS`` field
 errors are listed, plus a count of the rest.
 
+The priced days of an inline list are consecutive calendar days (SPEC §4: inline prices with
+gaps are a 422): ``prices`` cover every day from ``start_date`` (else their first day) to
+``end_date`` (else their last), a span of at most 366 days; ``history_prices`` every day from
+their first up to the day before the first requested day, as fetched history does; and
+``forecast_prices`` every requested day. One message names the first few runs of missing days
+and counts the rest.
+
 Bounds beyond the physics of SPEC §2 (documented in the README and in /openapi.json):
 capacity_mw 0.001 .. 100 000 MW, duration_hours 0.01 .. 168 h (a week), efficiencies
 0.01 .. 1, degradation_cost_per_mwh 0 .. 100 000 MXN/MWh, max_cycles_per_day 0.1 .. 100,
@@ -475,15 +482,17 @@ class MarketParamsSchema(StrictSchema):
     prices = InlinePriceList(
         metadata={
             "description": "Your own hourly prices; when present nothing is fetched. One "
-            "entry per hour, hours 0..n-1 of each day with n in 23, 24, 25."
+            "entry per hour, hours 0..n-1 of each day with n in 23, 24, 25, for every day "
+            "from start_date to end_date (when given; else from the first day to the last), "
+            "at most 366 days."
         },
     )
     history_prices = InlinePriceList(
         metadata={
             "description": "Days before start_date (same format as prices, at most 366 days, "
-            "each day complete) that the strategies without foresight (forecast, learned) "
-            "forecast the first requested days from; never scheduled or reported. When "
-            "given, no history is fetched."
+            "each day complete, every day up to the day before start_date) that the "
+            "strategies without foresight (forecast, learned) forecast the first requested "
+            "days from; never scheduled or reported. When given, no history is fetched."
         },
     )
     forecast_prices = InlinePriceList(
@@ -509,7 +518,12 @@ class MarketParamsSchema(StrictSchema):
             elif (end - start).days + 1 > MAX_DAYS:
                 errors["end_date"] = [f"The range covers more than {MAX_DAYS} market days."]
         if inline and not errors:
-            price_errors = _check_inline(data["prices"], start=start, end=end)
+            price_errors = _check_inline(
+                data["prices"],
+                start=start,
+                end=end,
+                needs="every market day from {} to {} needs prices",
+            )
             if price_errors:
                 errors["prices"] = price_errors
         if not errors:
@@ -518,27 +532,30 @@ class MarketParamsSchema(StrictSchema):
             raise ValidationError(errors)
 
 
-def _requested_days(data: dict[str, Any]) -> list[int]:
-    """Ordinals of the market days a valid request schedules."""
+def _requested_days(data: dict[str, Any]) -> tuple[dt.date, dt.date]:
+    """The first and last market day a valid request schedules (every day between them
+    too: inline prices have no missing day)."""
     if "prices" in data:
-        days: list[int] = np.unique(data["prices"].day).tolist()
-        return days
-    start, end = data["start_date"].toordinal(), data["end_date"].toordinal()
-    return list(range(start, end + 1))
+        day = data["prices"].day
+        return dt.date.fromordinal(int(day.min())), dt.date.fromordinal(int(day.max()))
+    start: dt.date = data["start_date"]
+    end: dt.date = data["end_date"]
+    return start, end
 
 
 def _check_history_and_forecast(data: dict[str, Any]) -> dict[str, Any]:
-    """Messages for ``history_prices`` (days before the first requested day) and
-    ``forecast_prices`` (every requested day exactly once), SPEC §11."""
+    """Messages for ``history_prices`` (consecutive days up to the day before the first
+    requested day) and ``forecast_prices`` (every requested day exactly once), SPEC §11."""
     errors: dict[str, Any] = {}
-    requested = _requested_days(data)
-    first = dt.date.fromordinal(requested[0])
+    first, last = _requested_days(data)
     if "history_prices" in data:
         history_errors = _check_inline(
             data["history_prices"],
             start=None,
             end=first - dt.timedelta(days=1),
             outside_message="History days must be before start_date.",
+            needs="history_prices need every market day from {} to {}, the day before the "
+            "first requested day",
         )
         if history_errors:
             errors["history_prices"] = history_errors
@@ -547,22 +564,18 @@ def _check_history_and_forecast(data: dict[str, Any]) -> dict[str, Any]:
         forecast_errors = _check_inline(
             forecast,
             start=first,
-            end=dt.date.fromordinal(requested[-1]),
+            end=last,
             outside_message="Date outside the requested market days.",
         )
         if not forecast_errors:
-            given, wanted = set(np.unique(forecast.day).tolist()), set(requested)
-            problems = [
-                f"{what}: {', '.join(dt.date.fromordinal(d).isoformat() for d in days[:5])}"
-                + (f" and {len(days) - 5} more" if len(days) > 5 else "")
-                for what, days in (
-                    ("No forecast for requested days", sorted(wanted - given)),
-                    ("Forecast for days without prices", sorted(given - wanted)),
-                )
-                if days
-            ]
-            if problems:
-                forecast_errors["_schema"] = problems
+            given = set(np.unique(forecast.day).tolist())
+            missing = [d for d in range(first.toordinal(), last.toordinal() + 1) if d not in given]
+            if missing:
+                forecast_errors["_schema"] = [
+                    "No forecast for requested days: "
+                    + ", ".join(dt.date.fromordinal(d).isoformat() for d in missing[:5])
+                    + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+                ]
         if forecast_errors:
             errors["forecast_prices"] = forecast_errors
     return errors
@@ -574,9 +587,15 @@ def _check_inline(
     start: dt.date | None,
     end: dt.date | None,
     outside_message: str = "Date outside start_date .. end_date.",
+    needs: str | None = None,
 ) -> dict[Any, list[str]]:
     """Messages for duplicates, dates outside ``start`` .. ``end`` (keys: item index) and days
-    with gaps (key ``_schema``), at most ``MAX_LISTED_ERRORS`` of each kind listed."""
+    with gaps (key ``_schema``), at most ``MAX_LISTED_ERRORS`` of each kind listed.
+
+    With ``needs`` (a message part naming the two ends of the range, ``{}`` each) the days
+    must also be consecutive: every day from ``start`` (else the first day given) to ``end``
+    (else the last) has prices, and that range spans at most ``MAX_DAYS`` days; the missing
+    days are one message naming the first few runs of them."""
     keys = prices.day * _SLOTS + prices.hour
     unique, first = np.unique(keys, return_index=True)
     first_of_item = first[np.searchsorted(unique, keys)]
@@ -595,12 +614,12 @@ def _check_inline(
             errors[index] = [f"Duplicate of item {earlier} ({day} hour {prices.hour[index]})."]
         else:
             errors[index] = [outside_message]
-    problems: list[str] = []
     days, day_starts, hour_counts = np.unique(
         unique // _SLOTS, return_index=True, return_counts=True
     )
-    if days.size > MAX_DAYS:
-        problems.append(f"Prices cover more than {MAX_DAYS} market days.")
+    problems: list[str] = []
+    if needs is not None:
+        problems.extend(_missing_days(days, prices.day[~outside], start, end, needs))
     last_hour = np.maximum.reduceat(unique % _SLOTS, day_starts)
     complete = (last_hour == hour_counts - 1) & np.isin(hour_counts, ALLOWED_HOURS_PER_DAY)
     broken = np.flatnonzero(~complete)
@@ -615,6 +634,55 @@ def _check_inline(
     if problems:
         errors["_schema"] = problems
     return errors
+
+
+#: runs of missing days named in one message (the rest are counted)
+_LISTED_RUNS = 5
+
+
+def _missing_days(
+    days: np.ndarray,
+    inside: np.ndarray,
+    start: dt.date | None,
+    end: dt.date | None,
+    needs: str,
+) -> list[str]:
+    """The span and missing-day messages of ``_check_inline``: ``days`` are the distinct days
+    given (ordinals, sorted), ``inside`` the days of the items within ``start`` .. ``end``."""
+    if inside.size == 0 and (start is None or end is None):
+        return []  # every item is outside a one-sided range: the item errors say so
+    lo = start.toordinal() if start is not None else int(inside.min())
+    hi = end.toordinal() if end is not None else int(inside.max())
+    present = days[(days >= lo) & (days <= hi)]
+    messages: list[str] = []
+    span = hi - lo + 1
+    if span > MAX_DAYS:
+        messages.append(
+            f"The prices span {span:,} market days ({_iso(lo)} to {_iso(hi)}); at most {MAX_DAYS}."
+        )
+    missing = span - present.size
+    if missing == 0:
+        return messages
+    # runs of missing days: between neighbours of lo - 1, the present days and hi + 1
+    bounds = np.concatenate(([lo - 1], present, [hi + 1]))
+    holes = np.flatnonzero(np.diff(bounds) > 1)
+    named: list[str] = []
+    shown = 0
+    for i in holes[:_LISTED_RUNS].tolist():
+        first, last = int(bounds[i]) + 1, int(bounds[i + 1]) - 1
+        named.append(_iso(first) if first == last else f"{_iso(first)} .. {_iso(last)}")
+        shown += last - first + 1
+    rest = f" and {missing - shown:,} more" if missing > shown else ""
+    what = "day" if missing == 1 else "days"
+    messages.append(
+        f"Days without prices: {', '.join(named)}{rest} ({missing:,} {what}; "
+        f"{needs.format(_iso(lo), _iso(hi))})."
+    )
+    return messages
+
+
+def _iso(ordinal: int) -> str:
+    return dt.date.fromordinal(ordinal).isoformat()
 
 
 class OptimizeRequestSchema(BoundedErrorsSchema):

@@ -132,10 +132,13 @@ def test_published_vectors_with_inline_prices(
     check_physics(body, request["battery_params"])
 
 
-def test_inline_clock_change_days(client: FlaskClient) -> None:
-    request = inline_request({"2016-04-03": SPEC_PRICES[:23], "2016-10-30": [*SPEC_PRICES, 33.0]})
+@pytest.mark.parametrize(
+    ("day", "prices"), [("2016-04-03", SPEC_PRICES[:23]), ("2016-10-30", [*SPEC_PRICES, 33.0])]
+)
+def test_inline_clock_change_days(client: FlaskClient, day: str, prices: list[float]) -> None:
+    request = inline_request({day: prices})  # one day each: inline days have no gaps
     body = client.post("/optimize", json=request).get_json()
-    assert [len(d["schedule"]) for d in body["daily_schedules"]] == [23, 25]
+    assert [len(d["schedule"]) for d in body["daily_schedules"]] == [len(prices)]
     check_physics(body, request["battery_params"])
 
 

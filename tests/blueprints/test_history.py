@@ -254,6 +254,9 @@ def test_forecast_for_an_inline_gap_day_is_refused() -> None:
             "market_params": {"prices": prices, "forecast_prices": forecast}}  # fmt: skip
     response = make_client(RecordedSource()).post("/optimize", json=body)
     assert response.status_code == 422
-    assert response.get_json()["errors"] == {
-        "market_params.forecast_prices": ["Forecast for days without prices: 2024-01-02"]
+    assert response.get_json()["errors"] == {  # the prices' own gap, before any forecast
+        "market_params.prices": [
+            "Days without prices: 2024-01-02 (1 day; every market day from 2024-01-01 to "
+            "2024-01-03 needs prices)."
+        ]
     }

@@ -371,7 +371,7 @@ def test_list_rules_are_capped_too() -> None:
     """Duplicates, dates outside the range and days with gaps: 50 of each listed, the rest
     counted."""
     items = [{"date": "2024-01-01", "hour": h, "price": 1.0} for h in range(24)] * 4
-    items += [{"date": (dt.date(2024, 2, 1) + dt.timedelta(days=i)).isoformat(), "hour": 0,
+    items += [{"date": (dt.date(2024, 1, 2) + dt.timedelta(days=i)).isoformat(), "hour": 0,
                "price": 1.0} for i in range(60)]  # fmt: skip
     errors = _inline_errors(items)
     duplicates = [p for p in errors if p != "market_params.prices"]
@@ -379,7 +379,7 @@ def test_list_rules_are_capped_too() -> None:
     assert errors["market_params.prices.24"] == ["Duplicate of item 0 (2024-01-01 hour 0)."]
     problems = errors["market_params.prices"]
     assert len(problems) == MAX_LISTED_ERRORS + 1
-    assert problems[0].startswith("2024-02-01: needs one price for each hour")
+    assert problems[0].startswith("2024-01-02: needs one price for each hour")
     unlisted = (72 - MAX_LISTED_ERRORS) + (60 - MAX_LISTED_ERRORS)  # duplicates, broken days
     assert problems[-1] == (
         f"{unlisted} more items or days have errors; only the first {MAX_LISTED_ERRORS} are listed."
