@@ -40,6 +40,7 @@ for _path in (REPO, REPO / "bench"):
 
 from bench_worst_case import flat_noisy, negative_hours, real_year, solar_dips  # noqa: E402
 
+from blueprints.memory import tune_malloc  # noqa: E402
 from optimizer import Horizon  # noqa: E402
 from optimizer.capped_day import close_gaps  # noqa: E402
 from optimizer.envelope import needs_binary, stored_rates, stored_revenue  # noqa: E402
@@ -58,6 +59,7 @@ def cpu_ms(call: Callable[[], object], repeats: int) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    tune_malloc()  # the service's allocator settings (app.py): the path users take
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--days", type=int, default=0, help="at most this many days a family")

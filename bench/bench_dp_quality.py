@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from blueprints.memory import tune_malloc  # noqa: E402
 from optimizer import Battery, Horizon, MarketDay, run_strategy  # noqa: E402
 
 SPECIAL_PRICES = np.array([0.0, 0.0, -50.0, 100.0, 100.0, 9000.0])
@@ -81,6 +82,7 @@ def total(days: Sequence[MarketDay], battery: Battery, strategy: str) -> tuple[f
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    tune_malloc()  # the service's allocator settings (app.py): the path users take
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)

@@ -45,6 +45,7 @@ for _path in (REPO, REPO / "bench"):
 
 from bench_worst_case import cpu_median_ms, drifting, flat_noisy, route  # noqa: E402
 
+from blueprints.memory import tune_malloc  # noqa: E402
 from optimizer import Battery, Horizon, MarketDay, lattice  # noqa: E402
 from optimizer.chain import MAX_LATTICE_ENTRIES, Chain  # noqa: E402
 from optimizer.envelope import stored_rates  # noqa: E402
@@ -118,6 +119,7 @@ def windows(grid: lattice.Lattice) -> tuple[int, int, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    tune_malloc()  # the service's allocator settings (app.py): the path users take
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours-only", action="store_true", help="only the one-hour figures")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each year (median)")

@@ -43,6 +43,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere: import the repo'
 
 import numpy as np  # noqa: E402
 
+from blueprints.memory import tune_malloc  # noqa: E402
 from optimizer import Battery, Horizon, MarketDay, run_strategy  # noqa: E402
 from optimizer.market import market_days  # noqa: E402
 from optimizer.settle import settle  # noqa: E402
@@ -190,6 +191,7 @@ def timing(data: dict[str, list[MarketDay]], repeats: int) -> None:
 
 
 def main() -> None:
+    tune_malloc()  # the service's allocator settings (app.py): the path users take
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--grid", action="store_true", help="print the first-half grid too")
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per figure")

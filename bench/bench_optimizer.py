@@ -49,6 +49,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere: import the repo's `optimizer`
     sys.path.insert(0, str(REPO))
 
+from blueprints.memory import tune_malloc  # noqa: E402
 from testkit.realdata import YEAR_ZONE, year_days  # noqa: E402
 
 ZONE = YEAR_ZONE
@@ -341,6 +342,7 @@ def compare_with_epl(days: Sequence[MarketDay], *, repeats: int, venv: Path) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    tune_malloc()  # the service's allocator settings (app.py): the path users take
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats (default 7)")
     parser.add_argument("--cpu", type=int, default=None, help="CPU to pin to (default: first)")
