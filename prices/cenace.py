@@ -8,7 +8,8 @@
   "Valores": [{"fecha", "hora", "pz" | "pml", ...}]}]}`` with every value a string; ``hora`` is
   1-based and hour-ending (1 = 00:00-01:00; up to 23 or 25 on clock-change days), so the
   0-based hour is ``hora - 1``. A status other than ``OK`` (``ZERO_RESULTS``) means no data; an
-  ASP.NET ``{"Message": ...}`` body is a server error (retried on 5xx, then 502).
+  ASP.NET ``{"Message": ...}`` body is a server error, retried like a 5xx even when it comes
+  with HTTP 200 (:func:`is_server_error`), then a 502.
 """
 
 from __future__ import annotations
@@ -73,6 +74,17 @@ def _server_message(payload: Any) -> str | None:
     return None
 
 
+def is_server_error(status: int, body: bytes) -> bool:
+    """True for an answer to retry like a 5xx: an ASP.NET ``{"Message": ...}`` body that came
+    with a status urllib3 does not retry (HTTP 200). Other statuses are urllib3's to judge."""
+    if status != 200 or not body.lstrip().startswith(b"{"):
+        return False
+    try:
+        return _server_message(json.loads(body)) is not None
+    except ValueError:
+        return False
+
+
 def parse_response(
     status: int, body: bytes, *, zone: str, days: Sequence[dt.date], system: System
 ) -> list[HourPrice]:
@@ -89,7 +101,7 @@ def parse_response(
             raise UpstreamError(f"cenace failed (HTTP {status}), retries exhausted{why}")
         raise UpstreamError(f"cenace answered HTTP {status}{why}")
     if message is not None:
-        raise UpstreamError(f"cenace reported a server error: {message}")
+        raise UpstreamError(f"cenace reported a server error, retries exhausted: {message}")
     if not isinstance(payload, dict):
         raise UpstreamError("cenace answered with a body that is not a JSON object")
     if payload.get("status") != "OK":
@@ -153,5 +165,6 @@ def make_cenace_source(
         max_response_bytes=settings.max_response_bytes,
         max_concurrent_calls=MAX_CONCURRENT_CALLS,
         policy=policy,
+        retry_answer=is_server_error,
     )
     return cached(source, max_days=settings.cache_max_days)

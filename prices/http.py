@@ -6,7 +6,9 @@ is cut into calls (``chunks``), what one call asks (``build_call``) and how one 
 
 - :func:`make_session`: one ``requests.Session`` per source, whose urllib3 ``Retry`` retries
   connection errors, read errors and 429/5xx with exponential backoff, honouring
-  ``Retry-After`` up to a cap, and never sleeps or retries past the fetch's deadline.
+  ``Retry-After`` up to a cap, and never sleeps or retries past the fetch's deadline. A
+  source may also call an answer whose status is fine a failure to retry (``retry_answer``):
+  it is retried like a 5xx, from the same ``Retry`` budget, with the same backoff.
 - :class:`Deadline`: the time left for one fetch: the source's own fetch deadline, or the
   request's deadline when that comes first. Every call gets ``(connect, read)`` timeouts
   clipped to the time left.
@@ -111,7 +113,9 @@ class Deadline:
 
 
 #: The deadline of the call this thread is making, read by :class:`DeadlineRetry` (a session's
-#: ``Retry`` is shared by every call, so the per-call deadline travels by thread).
+#: ``Retry`` is shared by every call, so the per-call deadline travels by thread); and, while
+#: :func:`get` retries an answer its source refused, the ``Retry`` state the next attempt
+#: continues from (read by :class:`RetryStateAdapter`).
 _current = threading.local()
 
 
@@ -194,12 +198,26 @@ class Timeouts:
     read_s: float
 
 
+class RetryStateAdapter(HTTPAdapter):
+    """``HTTPAdapter`` whose ``max_retries`` is the calling thread's ``Retry`` state when
+    :func:`get` is retrying an answer (so that retry spends the same budget), else its own."""
+
+    @property
+    def max_retries(self) -> Retry:
+        state: Retry | None = getattr(_current, "retries", None)
+        return self._own_retries if state is None else state
+
+    @max_retries.setter
+    def max_retries(self, retries: Retry) -> None:
+        self._own_retries = retries
+
+
 def make_session(
     *, policy: RetryPolicy, pool_maxsize: int, user_agent: str = "battery-arbitrage-optimizer"
 ) -> requests.Session:
     """A session with retries mounted for http and https; reuse it for the source's life."""
     session = requests.Session()
-    adapter = HTTPAdapter(
+    adapter = RetryStateAdapter(
         max_retries=policy.to_retry(), pool_connections=4, pool_maxsize=pool_maxsize
     )
     session.mount("https://", adapter)
@@ -215,6 +233,13 @@ class Answer:
 
     status: int
     body: bytes
+
+
+class RetryAnswer(Protocol):
+    """A source's judgement of one answer before it is parsed: True for a failure to retry
+    like a 5xx although its status does not say so (CENACE's error body with HTTP 200)."""
+
+    def __call__(self, status: int, body: bytes) -> bool: ...
 
 
 class InFlight:
@@ -292,6 +317,21 @@ def read_body(
     return b"".join(parts)
 
 
+def _retry_after_refused(
+    session: requests.Session, url: str, response: requests.Response
+) -> Retry | None:
+    """The ``Retry`` state after one more retry of ``response`` counted as a 5xx is, or
+    ``None`` when the budget (or the deadline) is spent. urllib3 leaves the state that produced
+    the answer on it; without one (a mocked transport) the state this call began from."""
+    state = getattr(response.raw, "retries", None)
+    if not isinstance(state, Retry):
+        state = session.get_adapter(url).max_retries  # type: ignore[attr-defined]
+    try:
+        return state.increment("GET", url, response=response.raw)
+    except MaxRetryError:
+        return None
+
+
 def get(
     session: requests.Session,
     url: str,
@@ -303,38 +343,54 @@ def get(
     params: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
     in_flight: InFlight | None = None,
+    retry_answer: RetryAnswer | None = None,
 ) -> Answer:
     """GET with retries; the body streamed with :func:`read_body`. Transport failures become
     ``UpstreamError`` (502: could not connect, connection broken, body too big) or
     ``UpstreamTimeoutError`` (504). Any HTTP status is returned for the source to judge.
 
+    An answer ``retry_answer`` refuses is retried like a 5xx: from the same ``Retry`` budget
+    (the retries urllib3 already made count), after the same backoff or ``Retry-After``, never
+    past the deadline; once the budget is spent the last answer is returned for the source to
+    judge, and past the deadline it is a 504.
+
     Details never contain the URL, headers or exception text (they could carry a key)."""
-    connect_s, read_s = deadline.timeouts(timeouts, source=source)
-    if in_flight is not None and in_flight.aborted:
-        raise UpstreamTimeoutError(f"{source}: the fetch was abandoned")
     _current.deadline = deadline
+    _current.retries = None
     try:
-        response = session.get(
-            url,
-            params=params,
-            headers=dict(headers or {}),
-            timeout=(connect_s, read_s),
-            allow_redirects=False,
-            stream=True,
-        )
-        try:
-            if in_flight is not None:
-                in_flight.add(response)
-            body = read_body(
-                response, max_bytes=max_response_bytes, deadline=deadline, source=source
-            )
+        while True:
+            connect_s, read_s = deadline.timeouts(timeouts, source=source)
             if in_flight is not None and in_flight.aborted:
                 raise UpstreamTimeoutError(f"{source}: the fetch was abandoned")
-            return Answer(response.status_code, body)
-        finally:
-            if in_flight is not None:
-                in_flight.discard(response)
-            response.close()
+            response = session.get(
+                url,
+                params=params,
+                headers=dict(headers or {}),
+                timeout=(connect_s, read_s),
+                allow_redirects=False,
+                stream=True,
+            )
+            try:
+                if in_flight is not None:
+                    in_flight.add(response)
+                body = read_body(
+                    response, max_bytes=max_response_bytes, deadline=deadline, source=source
+                )
+                if in_flight is not None and in_flight.aborted:
+                    raise UpstreamTimeoutError(f"{source}: the fetch was abandoned")
+                answer = Answer(response.status_code, body)
+            finally:
+                if in_flight is not None:
+                    in_flight.discard(response)
+                response.close()
+            if retry_answer is None or not retry_answer(answer.status, answer.body):
+                return answer
+            following = _retry_after_refused(session, url, response)
+            if following is None:
+                return answer
+            logger.info("%s: retrying an answer that reports a server error", source)
+            following.sleep(response.raw)
+            _current.retries = following
     except DeadlinePassedError:
         raise UpstreamTimeoutError(f"{source}: no answer within the fetch deadline") from None
     except (requests.Timeout, ReadTimeoutError):
@@ -350,6 +406,7 @@ def get(
         raise UpstreamError(f"{source}: the request to the price source failed") from None
     finally:
         _current.deadline = None
+        _current.retries = None
 
 
 def run_concurrently(
@@ -518,7 +575,8 @@ class HttpSource:
     each answer parsed for its own days, the days assembled and validated (SPEC §5).
 
     What differs between upstreams is passed in: ``chunks``, ``build_call``, ``parse``, the
-    ``processes`` served (others are a 404 without a call) and, for a keyed API, ``api_key``:
+    ``processes`` served (others are a 404 without a call), ``retry_answer`` (answers to retry
+    like a 5xx although their status does not say so) and, for a keyed API, ``api_key``:
     called once per fetch, before the first call, with the fetch's time left, so a slow key
     read (``prices.secrets``, the one cache of a key read from SSM) is a 504 at the deadline
     like a slow upstream; the key is redacted from every error that leaves :meth:`fetch`."""
@@ -537,6 +595,7 @@ class HttpSource:
         policy: RetryPolicy | None = None,
         processes: frozenset[Process] = frozenset(Process),
         api_key: ApiKey | None = None,
+        retry_answer: RetryAnswer | None = None,
     ) -> None:
         self.name = name
         self.chunks = chunks
@@ -548,6 +607,7 @@ class HttpSource:
         self.max_concurrent_calls = max_concurrent_calls
         self.processes = processes
         self._api_key = api_key
+        self.retry_answer = retry_answer
         self.session = make_session(
             policy=policy or RetryPolicy(), pool_maxsize=max_concurrent_calls
         )
@@ -584,6 +644,7 @@ class HttpSource:
                 params=call.params,
                 headers=call.headers,
                 in_flight=in_flight,
+                retry_answer=self.retry_answer,
             )
             days = PriceQuery(zone=query.zone, start=first, end=last).days
             return self.parse(

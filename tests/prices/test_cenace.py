@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import gzip
 import json
@@ -222,10 +223,53 @@ def test_aspnet_error_that_persists_is_502_with_its_message(
     assert failing.call_count == 1 + RetryPolicy().status
 
 
-def test_aspnet_message_with_200_is_502(mocked: responses.RequestsMock, source: Source) -> None:
-    mocked.get(pend_url("APATZINGAN", "2020-08-01", "2020-08-01"), json=ASPNET)
-    with pytest.raises(UpstreamError, match="server error"):
+def test_aspnet_message_with_200_then_success_is_retried(
+    mocked: responses.RequestsMock, source: Source
+) -> None:
+    url = pend_url("APATZINGAN", "2020-08-01", "2020-08-01")
+    mocked.get(url, json=ASPNET)
+    mocked.get(url, json=cenace_body("APATZINGAN", between(AUG_2020, "2020-08-01", "2020-08-01")))
+    result = source().fetch(q("APATZINGAN", "2020-08-01", "2020-08-01"))
+    assert prices(result) == expected_prices(AUG_2020, dt.date(2020, 8, 1), dt.date(2020, 8, 1))
+    assert len(mocked.calls) == 2
+
+
+def test_aspnet_message_with_200_that_persists_is_502_after_the_status_retries(
+    mocked: responses.RequestsMock, source: Source, fast_retry: RetryPolicy
+) -> None:
+    failing = mocked.get(pend_url("APATZINGAN", "2020-08-01", "2020-08-01"), json=ASPNET)
+    with pytest.raises(UpstreamError, match=r"server error.*An error has occurred") as err:
         source().fetch(q("APATZINGAN", "2020-08-01", "2020-08-01"))
+    assert err.value.status == 502
+    assert failing.call_count == 1 + fast_retry.status
+
+
+def test_aspnet_message_with_200_is_not_retried_past_the_deadline(
+    mocked: responses.RequestsMock,
+) -> None:
+    # a backoff far longer than the fetch deadline: the retry waits only until the deadline
+    slow = RetryPolicy(backoff_factor_s=60.0, backoff_max_s=60.0)
+    settings = dataclasses.replace(SETTINGS, fetch_deadline_s=0.2)
+    built = make_cenace_source(settings, policy=slow)
+    url = pend_url("APATZINGAN", "2020-08-01", "2020-08-01")
+    mocked.get(url, json=ASPNET)
+    mocked.get(url, json=ASPNET)
+    with pytest.raises(UpstreamTimeoutError) as err:
+        built.fetch(q("APATZINGAN", "2020-08-01", "2020-08-01"))
+    assert err.value.status == 504
+    assert len(mocked.calls) == 2
+
+
+def test_a_body_that_is_not_a_server_message_is_not_retried(
+    mocked: responses.RequestsMock, source: Source
+) -> None:
+    failing = mocked.get(
+        pend_url("APATZINGAN", "2020-08-01", "2020-08-01"),
+        json={"status": "OK", "Message": "not an ASP.NET error", "Resultados": "?"},
+    )
+    with pytest.raises(UpstreamError, match="Resultados"):
+        source().fetch(q("APATZINGAN", "2020-08-01", "2020-08-01"))
+    assert failing.call_count == 1
 
 
 def _valores(body: dict) -> list[dict]:

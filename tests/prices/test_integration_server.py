@@ -386,6 +386,26 @@ def test_cenace_aspnet_error_then_success(upstream: Upstream) -> None:
     assert prices(result) == served(AUG_2020, "2020-08-03", "2020-08-04")
 
 
+ASPNET_BODY = b'{"Message":"An error has occurred."}'
+
+
+def test_cenace_aspnet_error_with_200_then_success(upstream: Upstream) -> None:
+    upstream.faults = [Fault(status=200, body=ASPNET_BODY)]
+    result = cenace(upstream).fetch(q("APATZINGAN", "2020-08-03", "2020-08-04"))
+    assert prices(result) == served(AUG_2020, "2020-08-03", "2020-08-04")
+    assert len(upstream.requests) == 2
+
+
+def test_cenace_aspnet_errors_with_200_and_500_share_one_retry_budget(upstream: Upstream) -> None:
+    # 500, 200+Message, 500, 200+Message: the first attempt and POLICY.status retries, then 502
+    # although a good answer would follow
+    upstream.faults = [Fault(status=500 if n % 2 == 0 else 200, body=ASPNET_BODY) for n in range(4)]
+    with pytest.raises(UpstreamError, match="An error has occurred") as err:
+        cenace(upstream).fetch(q("APATZINGAN", "2020-08-03", "2020-08-04"))
+    assert err.value.status == 502
+    assert len(upstream.requests) == 1 + POLICY.status
+
+
 def test_cenace_429_with_retry_after_then_success(upstream: Upstream) -> None:
     upstream.faults = [Fault(status=429, headers={"Retry-After": "120"})]
     result = cenace(upstream).fetch(q("APATZINGAN", "2020-08-03", "2020-08-04"))
