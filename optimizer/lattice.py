@@ -337,7 +337,7 @@ def chain_values(
     ``V_n``: 0 at x0, -inf elsewhere; ``V_0`` at ``lattice.start`` is the optimum) of one
     chain of hours (``buy`` = a_t, ``sell`` = b_t). Each hour is the Bellman step of the
     module docstring: the charge and discharge window maxima of every level
-    (``fixed_window_maxima``: the windows are fixed index ranges), so a year of 8,784 hours
+    (``window_maxima_plan``: the windows are fixed index ranges), so a year of 8,784 hours
     costs a dozen or two numpy calls per hour on arrays of about ``levels.size``, whatever
     the prices. With ``every`` > 1 only the rows of hours ``0, every, 2 every, ...`` and
     ``n`` are kept (row ``j`` is ``V_min(j every, n)``; ``ChainValues`` recomputes the
@@ -632,30 +632,14 @@ def chain_moves(
     return moves
 
 
-def fixed_window_maxima(
-    k: np.ndarray, up_end: np.ndarray, down_begin: np.ndarray, sparse: bool | None
-) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """A function of ``(F_a, F_b)`` giving every level's charge window maximum ``max F_a[k :
-    up_end + 1]`` and discharge window maximum ``max F_b[down_begin : k + 1]`` (one array,
-    charge first, overwritten by the next call): ``window_maxima_plan`` with its inputs
-    copied in."""
-    inputs, maxima = window_maxima_plan(k, up_end, down_begin, sparse)
-
-    def window_maxima(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
-        inputs[0], inputs[1] = fa, fb
-        best: np.ndarray = maxima().reshape(-1)
-        return best
-
-    return window_maxima
-
-
 def window_maxima_plan(
     k: np.ndarray, up_end: np.ndarray, down_begin: np.ndarray, sparse: bool | None
 ) -> tuple[np.ndarray, Callable[[], np.ndarray]]:
-    """The window maxima of ``fixed_window_maxima`` as ``(inputs, maxima)``: the caller writes
-    ``F_a`` and ``F_b`` into the rows of ``inputs`` (2, levels), then ``maxima()`` returns
-    the charge and discharge window maxima as the rows of a (2, levels) array, overwritten by
-    the next call. The windows are fixed index ranges of the lattice. Those of a chain
+    """Every level's charge window maximum ``max F_a[k : up_end + 1]`` and discharge window
+    maximum ``max F_b[down_begin : k + 1]`` as ``(inputs, maxima)``: the caller writes ``F_a``
+    and ``F_b`` into the rows of ``inputs`` (2, levels), then ``maxima()`` returns the charge
+    and discharge window maxima as the rows of a (2, levels) array, overwritten by the next
+    call. The windows are fixed index ranges of the lattice. Those of a chain
     lattice (each side's windows of one number of levels, cut at the ends) by a sparse table
     read by slices (``sliding_window_plan``; measured on one core: as fast as reduceat on
     18 levels, 1.3 times faster on 70, 5 times on 672); any other windows by one

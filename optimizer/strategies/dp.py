@@ -103,7 +103,7 @@ import numpy as np
 
 from optimizer.battery import Battery
 from optimizer.envelope import stored_rates
-from optimizer.lattice import fixed_window_maxima
+from optimizer.lattice import Lattice, bellman_hour
 from optimizer.market import MarketDay
 from optimizer.results import Horizon
 from optimizer.settle import Dispatch, day_offsets
@@ -414,37 +414,46 @@ def _solve_chain(
     b = (sell - penalty) * h
     levels = grid.levels
     index = np.arange(levels)
-    k = index.astype(float)
-    # each level's charge window [k, k + U] and discharge window [k - W, k], cut at the grid's
-    # ends: one number of levels each side, so each hour's two window maxima come from a
-    # sparse table read by slices (``optimizer.lattice.fixed_window_maxima``, the lattice's
-    # rule; its result is a buffer the next call overwrites)
-    window_maxima = fixed_window_maxima(
-        index, np.minimum(index + grid.up, levels - 1), np.maximum(index - grid.down, 0), None
+    # the grid as a lattice of levels 0 .. levels - 1 (in steps): each level's charge window
+    # [k, k + U] and discharge window [k - W, k], cut at the grid's ends, so each hour is
+    # ``optimizer.lattice.bellman_hour``: both rates through each numpy call at once, the
+    # window maxima by a sparse table read by slices, nothing allocated
+    hour = bellman_hour(
+        Lattice(
+            levels=index.astype(float),
+            start=grid.start,
+            up_end=np.minimum(index + grid.up, levels - 1),
+            down_begin=np.maximum(index - grid.down, 0),
+            up_mwh=float(grid.up),
+            down_mwh=float(grid.down),
+        )
     )
-    values = np.empty((hours + 1, levels))
-    v = np.full(levels, -np.inf)
+    # each row padded with -inf by one full move on either side, so the forward pass reads
+    # every move's target without cutting its window at the grid's ends
+    pad = grid.down
+    values = np.full((hours + 1, pad + levels + grid.up), -np.inf)
+    v = values[hours, pad : pad + levels]
     v[grid.start] = 0.0
-    values[hours] = v
+    buys, sells = a.tolist(), b.tolist()
     for t in range(hours - 1, -1, -1):
-        ak, bk = k * a[t], k * b[t]
-        best = window_maxima(v - ak, v - bk)
-        best[:levels] += ak
-        best[levels:] += bk
-        v = values[t]
-        np.maximum(best[:levels], best[levels:], out=v)
+        out = values[t, pad : pad + levels]
+        hour(v, buys[t], sells[t], out)
+        v = out
 
+    # the moves in the order ties are broken (the smallest first, a charge before a discharge
+    # of its size): the first of them within ``tol`` of the best is ``_solve``'s choice
     moves, rank = _ranked_moves(grid)
-    reward = np.where(moves[None, :] > 0, -a[:, None] * moves, b[:, None] * -moves)
+    order = np.argsort(rank)
+    ranked = moves[order]
+    targets = ranked + pad  # a move's target column in a padded row, from level 0
+    reward = np.where(ranked[None, :] > 0, -a[:, None] * ranked, b[:, None] * -ranked)
     tol = _tie_tolerance(prices, battery)
     chosen = np.zeros(hours, dtype=np.intp)
     level = grid.start
+    largest = np.maximum.reduce
     for t in range(hours):
-        lo, hi = max(-grid.down, -level), min(grid.up, grid.levels - 1 - level)
-        first = lo + grid.down
-        total = values[t + 1][level + lo : level + hi + 1] + reward[t, first : first + hi - lo + 1]
-        near = np.flatnonzero(total >= total.max() - tol)
-        step = int(moves[first + near[np.argmin(rank[first + near])]])
+        total = values[t + 1][targets + level] + reward[t]  # moves off the grid: -inf
+        step = int(ranked[(total >= largest(total) - tol).argmax()])  # the first True
         chosen[t] = step
         level += step
     return chosen

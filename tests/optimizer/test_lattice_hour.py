@@ -1,5 +1,5 @@
 """One hour of the lattice's Bellman recursion (``lattice.bellman_hour``) and its window maxima
-(``lattice.fixed_window_maxima``) against a plain loop over the levels: the same bits, by every
+(``lattice.window_maxima_plan``) against a plain loop over the levels: the same bits, by every
 route to the maxima -- sliding windows read by slices (a chain lattice's windows: one width,
 cut at the ends; the same or different sparse-table rows for the two sides), a sparse table
 read by gathers (any other windows), ``maximum.reduceat``."""
@@ -143,16 +143,17 @@ def test_window_maxima_are_each_window_s_maximum(
     m = lat.levels.size
     k = np.arange(m)
     rng = np.random.default_rng(m + 1)
-    maxima = lattice.fixed_window_maxima(k, lat.up_end, lat.down_begin, sparse)
+    inputs, maxima = lattice.window_maxima_plan(k, lat.up_end, lat.down_begin, sparse)
     for _ in range(3):
         fa, fb = rng.normal(size=m), rng.normal(size=m)
+        inputs[0], inputs[1] = fa, fb
         want = np.concatenate(
             (
                 [fa[i : lat.up_end[i] + 1].max() for i in k],
                 [fb[lat.down_begin[i] : i + 1].max() for i in k],
             )
         )
-        np.testing.assert_array_equal(maxima(fa, fb), want)
+        np.testing.assert_array_equal(maxima().reshape(-1), want)
 
 
 def test_a_chain_of_hours_is_the_same_by_every_route() -> None:
