@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context
 
-from optimizer import MarketDay, optimize
+from optimizer import STRATEGIES, MarketDay, get_strategy, optimize
 from prices import NoPricesError, PriceSource, PriceSourceError, UpstreamError
 from schemas.analyst import add_analyst_metrics
 from schemas.fields import MIN_DATE
@@ -27,8 +27,6 @@ SOURCE_EXTENSION = "price_source"
 DEFAULT_REQUEST_DEADLINE_S = 20.0
 #: FORECAST_HISTORY_DAYS when the app's settings do not say (SPEC §11)
 DEFAULT_FORECAST_HISTORY_DAYS = 56
-#: the strategies that forecast from days before start_date (SPEC §11)
-NO_FORESIGHT = frozenset({"forecast", "learned"})
 #: share of the time left before the request deadline a history fetch may use
 HISTORY_FETCH_SHARE = 0.5
 #: shortest history span tried after the source had no prices for a longer one (a week:
@@ -115,21 +113,21 @@ def _history(
     source: PriceSource,
     deadline_s: float | None,
 ) -> tuple[MarketDay, ...]:
-    """Days before the first requested day for the strategies without foresight (SPEC §11):
-    the caller's ``history_prices``, else -- for fetched prices, when ``forecast`` or
-    ``learned`` runs -- up to ``FORECAST_HISTORY_DAYS`` days fetched from the same source
-    (through its cache). Best effort, and it never fails the request: sources refuse a whole
-    span when some of its days have no prices (404), so on a 404 the span is halved, keeping
-    its latest days, down to ``MIN_HISTORY_DAYS`` (days the source lacks at the start of the
-    span, e.g. before a node or the market opened, are thus left out); any other failure, or
-    a 404 on the shortest span, is logged and leaves no history (the first days then forecast
-    from the request's own days). All attempts share half the time left before the request
-    deadline, so the optimizer keeps the rest.
+    """Days before the first requested day for the strategies without foresight (SPEC §11): the
+    caller's ``history_prices``, else -- for fetched prices, when a strategy that
+    ``needs_history`` runs (``forecast``, ``learned``) -- up to ``FORECAST_HISTORY_DAYS`` days
+    fetched from the same source (through its cache). Best effort, and it never fails the
+    request: sources refuse a whole span when some of its days have no prices (404), so on a 404
+    the span is halved, keeping its latest days, down to ``MIN_HISTORY_DAYS`` (days the source
+    lacks at the start of the span, e.g. before a node or the market opened, are thus left out);
+    any other failure, or a 404 on the shortest span, is logged and leaves no history (the first
+    days then forecast from the request's own days). All attempts share half the time left
+    before the request deadline, so the optimizer keeps the rest.
     """
     if request.history_days is not None:
         return request.history_days
     query = request.query
-    runs = request.compare or request.strategy in NO_FORESIGHT
+    runs = _runs_without_foresight(request)
     span = _forecast_history_days()
     if query is None or not runs or span == 0:
         return ()
@@ -162,6 +160,14 @@ def _history(
             return ()
         by_date = {day.date: day for day in fetched if start <= day.date < first}
         return tuple(by_date[date] for date in sorted(by_date))
+
+
+def _runs_without_foresight(request: OptimizeRequest) -> bool:
+    """Whether a strategy that forecasts from earlier days (``Strategy.needs_history``) runs:
+    the requested one, or with ``compare`` any registered one."""
+    if request.compare:
+        return any(strategy.needs_history for strategy in STRATEGIES.values())
+    return get_strategy(request.strategy).needs_history
 
 
 def _forecast_history_days() -> int:

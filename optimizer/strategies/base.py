@@ -22,7 +22,9 @@ class Strategy(ABC):
     ``dispatch`` returns grid-side powers for every hour; settlement at the actual prices and
     the physics checks happen in ``optimizer.settle`` for every strategy alike.
     Strategies with ``supports_continuous = False`` return schedules that come back to the
-    starting SoC every day, which are valid under both horizons.
+    starting SoC every day, which are valid under both horizons. Strategies with
+    ``needs_history = True`` (no foresight) are given days before the first requested day
+    (``history``); the service fetches them only when such a strategy runs.
     """
 
     name: ClassVar[str]
@@ -30,6 +32,9 @@ class Strategy(ABC):
     #: position in listings and comparisons (smaller first)
     order: ClassVar[int] = 100
     supports_continuous: ClassVar[bool] = False
+    #: forecasts from days before the first requested day, which the service then fetches
+    #: (SPEC §11); strategies with foresight ignore ``history``
+    needs_history: ClassVar[bool] = False
 
     @abstractmethod
     def dispatch(
@@ -44,8 +49,8 @@ class Strategy(ABC):
         """Schedule ``days`` (in date order) for ``battery``.
 
         ``history``: market days before ``days[0]`` (date order, possibly with gaps), never
-        scheduled or reported. Strategies without foresight (``forecast``, ``learned``) build
-        their first days' forecasts from them; the others ignore them.
+        scheduled or reported. Strategies without foresight (``needs_history``: ``forecast``,
+        ``learned``) build their first days' forecasts from them; the others ignore them.
 
         ``deadline_s`` is the request's absolute deadline (a ``time.monotonic()`` timestamp) or
         None: a strategy that does much work checks it between its steps and raises

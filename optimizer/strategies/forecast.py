@@ -215,6 +215,7 @@ class Forecast(ProfileStrategy):
         "(or on your own forecast), then settles at the actual prices."
     )
     order = 40
+    needs_history = True
 
     def __init__(self, caller_forecast: Sequence[MarketDay] = ()) -> None:
         #: the caller's forecast by date (SPEC §11); empty: the 7-day mean

@@ -420,6 +420,7 @@ class Learned(ProfileStrategy):
         "settles at the actual prices."
     )
     order = 50
+    needs_history = True
 
     def profiles(
         self,
