@@ -97,7 +97,7 @@ variable "reserved_concurrency" {
 }
 
 variable "auth" {
-  description = "Authentication on POST /optimize: iam (SigV4-signed calls), jwt (OIDC tokens, needs jwt_issuer and jwt_audience) or none (public; explicit opt-in). The GET routes are always public."
+  description = "Authentication on POST /optimize, /sizing and /siting: iam (SigV4-signed calls), jwt (OIDC tokens, needs jwt_issuer and jwt_audience) or none (public; explicit opt-in). The GET routes are always public."
   type        = string
   default     = "iam"
 
