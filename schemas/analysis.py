@@ -208,7 +208,9 @@ class SizingRequestSchema(BoundedErrorsSchema):
 
 
 class ZonesField(fields.Field[Any]):
-    """A list of distinct zone or node keys, or the string ``"all"``."""
+    """A list of distinct zone or node keys, or the string ``"all"``: at most
+    ``MAX_SITING_ZONES`` items, counted before any item is looked at (SPEC §13), unless the
+    schema's ``api_limits`` is off (the CLI: any list of nodes, SPEC §10)."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs["metadata"] = {
@@ -232,8 +234,13 @@ class ZonesField(fields.Field[Any]):
             raise ValidationError(
                 f'Must be a list of zone or node keys or the string "{ALL_ZONES}".'
             )
-        if not 1 <= len(value) <= MAX_SITING_ZONES:
-            raise ValidationError(f"Give 1 to {MAX_SITING_ZONES} zones or nodes.")
+        limits = getattr(self.parent, "api_limits", True)
+        if not value or (limits and len(value) > MAX_SITING_ZONES):
+            raise ValidationError(
+                f"Give 1 to {MAX_SITING_ZONES} zones or nodes."
+                if limits
+                else "Give at least one zone or node."
+            )
         key_field = ZoneKey()
         errors: dict[int, list[str]] = {}
         sites: list[Site] = []
@@ -265,6 +272,12 @@ class ZonesField(fields.Field[Any]):
 
 
 class SitingMarketParamsSchema(StrictSchema):
+    """``api_limits``: set by :class:`SitingRequestSchema` for its ``zones``."""
+
+    def __init__(self, *, api_limits: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.api_limits = api_limits
+
     zones = ZonesField(
         required=True,
         metadata={
@@ -287,12 +300,15 @@ class SitingMarketParamsSchema(StrictSchema):
 
 
 class SitingRequestSchema(BoundedErrorsSchema):
-    """``api_limits=False`` (the ``flask siting`` command) lifts the 366-day and zone-day
-    limits: nothing times a terminal out."""
+    """``api_limits=False`` (the ``flask siting`` command) lifts the 366-day, 108-zone and
+    zone-day limits: nothing times a terminal out."""
 
     def __init__(self, *, api_limits: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.api_limits = api_limits
+        market = self.fields["market_params"]
+        if isinstance(market, fields.Nested) and isinstance(market.schema, Schema):
+            market.schema.api_limits = api_limits  # type: ignore[attr-defined]
 
     battery_params = fields.Nested(BatteryParamsSchema, required=True)
     market_params = fields.Nested(SitingMarketParamsSchema, required=True)

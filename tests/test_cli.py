@@ -15,7 +15,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app import create_app
 from optimizer import STRATEGIES
+from prices.synthetic import SyntheticSource
+from prices.zones import ZONES, nodes_of
+from schemas.analysis import MAX_SITING_ZONES
 from tests.conftest import PRD_REQUEST_2020
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -213,3 +217,30 @@ def test_siting_runs_more_days_than_the_api_allows(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=args)
     assert result.exit_code == 1
     assert "No prices" in result.output
+
+
+def test_siting_takes_more_nodes_than_the_api_allows() -> None:
+    """SPEC §10: the command may sweep a list of nodes longer than the API's 108 (a 422 there),
+    here 109 node keys over two days of synthetic prices."""
+    nodes = [node for zone in ZONES for node in nodes_of(zone)][: MAX_SITING_ZONES + 1]
+    app = create_app({"TESTING": True, "PRICE_SOURCE_OBJECT": SyntheticSource()})
+    market = {"start_date": "2020-08-01", "end_date": "2020-08-02"}
+    api = app.test_client().post(
+        "/siting",
+        json={
+            "battery_params": {**BATTERY, "duration_hours": 4.0},
+            "market_params": {"zones": nodes, **market},
+        },
+    )
+    assert api.status_code == 422
+    assert api.get_json()["errors"] == {
+        "market_params.zones": [f"Give 1 to {MAX_SITING_ZONES} zones or nodes."]
+    }
+    args = ["siting", "--zones", ",".join(nodes), "--start", market["start_date"],
+            "--end", market["end_date"], "--json"]  # fmt: skip
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["failed"] == []
+    assert len(body["rows"]) == len(nodes)
+    assert [row["rank"] for row in body["rows"]] == list(range(1, len(nodes) + 1))
