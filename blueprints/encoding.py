@@ -9,7 +9,10 @@
   again.
 - ``decode_json``: request bodies through orjson, falling back to the standard library for
   what orjson refuses but Python's JSON reads (integers beyond 64 bits, ``NaN``, lone
-  surrogates), so such values still reach the schema and get their 422.
+  surrogates), so such values still reach the schema and get their 422. An integer longer
+  than Python converts (``sys.get_int_max_str_digits()``, 4,300 digits) is valid JSON too: it
+  parses as ``±BEYOND_EVERY_RANGE``, which every field answers as it answers any integer of
+  310 to 4,300 digits (a 422 at the field: "Number too large." or out of range).
 - ``gzip_response``: an ``after_request`` hook compressing bodies of at least
   ``GZIP_MIN_BYTES`` for clients that accept gzip (a 366-day schedule: 0.7 MB -> ~80 KB).
   On Lambda, apig-wsgi base64-encodes any response with a Content-Encoding when binary
@@ -39,6 +42,9 @@ GZIP_LEVEL = 5
 _NULL = b"null"
 #: dates and dataclasses go through Flask's ``default`` as they did with the standard library
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+#: what an integer too long for Python to convert parses as (with its sign): beyond every
+#: field's range and beyond a float's, as the integer sent was
+BEYOND_EVERY_RANGE = 10**400
 
 
 class StrictJSONProvider(DefaultJSONProvider):
@@ -69,7 +75,16 @@ def decode_json(data: str | bytes) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        return json.loads(data)
+        return json.loads(data, parse_int=_parse_int)
+
+
+def _parse_int(text: str) -> int:
+    """A JSON integer; one past Python's digit limit (``ValueError`` from ``int``, raised before
+    any conversion work) as ``±BEYOND_EVERY_RANGE``, so the schema, not the parser, refuses it."""
+    try:
+        return int(text)
+    except ValueError:
+        return -BEYOND_EVERY_RANGE if text.startswith("-") else BEYOND_EVERY_RANGE
 
 
 def _default(obj: Any) -> Any:
