@@ -125,9 +125,6 @@ LEVELS = range(150, 201)
 #: window above the floor, with full-power moves of 34.6 and 42.9 such steps, kept 98.8 %.
 GOOD_LOSS = 0.005
 FINE_LEVELS = 2000
-#: A capped chain's grid may have this many levels where its exact recursion exceeds
-#: ``MAX_CAPPED_STATE_HOURS`` even at ``LEVELS.start`` levels (``chain_grid``).
-CAPPED_CHAIN_LEVELS = 200
 #: Minimum grid steps per full-power hour.
 MIN_STEPS_PER_HOUR = 4
 #: Upper bound on the number of grid levels (for very long durations and low efficiencies).
@@ -428,31 +425,35 @@ def _solve_chain(
             down_mwh=float(grid.down),
         )
     )
-    # each row padded with -inf by one full move on either side, so the forward pass reads
-    # every move's target without cutting its window at the grid's ends
-    pad = grid.down
-    values = np.full((hours + 1, pad + levels + grid.up), -np.inf)
-    v = values[hours, pad : pad + levels]
+    values = np.empty((hours + 1, levels))
+    v = values[hours]
+    v.fill(-np.inf)
     v[grid.start] = 0.0
     buys, sells = a.tolist(), b.tolist()
     for t in range(hours - 1, -1, -1):
-        out = values[t, pad : pad + levels]
-        hour(v, buys[t], sells[t], out)
-        v = out
+        hour(v, buys[t], sells[t], values[t])
+        v = values[t]
 
     # the moves in the order ties are broken (the smallest first, a charge before a discharge
-    # of its size): the first of them within ``tol`` of the best is ``_solve``'s choice
+    # of its size): the first of them within ``tol`` of the best is ``_solve``'s choice. Each
+    # hour's row is read through one buffer padded with -inf by a full move on either side,
+    # so every move's target is read without cutting its window at the grid's ends.
     moves, rank = _ranked_moves(grid)
-    order = np.argsort(rank)
-    ranked = moves[order]
-    targets = ranked + pad  # a move's target column in a padded row, from level 0
-    reward = np.where(ranked[None, :] > 0, -a[:, None] * ranked, b[:, None] * -ranked)
+    ranked = moves[np.argsort(rank)]
+    pad = grid.down
+    padded = np.full(pad + levels + grid.up, -np.inf)
+    row = padded[pad : pad + levels]
+    targets = ranked + pad  # a move's target in the buffer, from level 0
+    reward = np.multiply.outer(-a, ranked)  # charging; discharging below
+    discharges = ranked < 0
+    reward[:, discharges] = np.multiply.outer(-b, ranked[discharges])
     tol = _tie_tolerance(prices, battery)
     chosen = np.zeros(hours, dtype=np.intp)
     level = grid.start
     largest = np.maximum.reduce
     for t in range(hours):
-        total = values[t + 1][targets + level] + reward[t]  # moves off the grid: -inf
+        row[:] = values[t + 1]
+        total = padded[targets + level] + reward[t]  # moves off the grid: -inf
         step = int(ranked[(total >= largest(total) - tol).argmax()])  # the first True
         chosen[t] = step
         level += step
@@ -463,8 +464,12 @@ def chain_grid(battery: Battery, hours: int) -> Grid:
     """The grid of a ``continuous`` chain of ``hours`` hours: its value tables within
     ``MAX_TABLE_VALUES``; with a cycle limit, also as many levels as keep
     ``_capped_chain_exact`` within ``MAX_CAPPED_STATE_HOURS`` (its states are ~(levels + cap
-    steps) x cap steps) if that leaves at least ``LEVELS.start``, else up to
-    ``CAPPED_CHAIN_LEVELS`` (a chain over the bound even then is searched instead)."""
+    steps) if that leaves at least ``LEVELS.start``; else the grid an uncapped chain would
+    have (a year's 8,784 hours allow ~570 levels), where the chain is searched. Capping that
+    grid at 200 levels, as before, left a 168-h battery's full-power hour one step each way
+    (82 % and 70 % of its moves): ``dp`` earned 77.3 % of ``optimal`` on the real year with
+    cap 0.5 and 77.6 % on its first 30 days with cap 1; now 92.9 % (3 and 4 steps, 0.30 ->
+    0.50 s) and 99.7 % (1,814 levels)."""
     most = MAX_TABLE_VALUES // (hours + 1)
     cap = battery.daily_withdrawal_cap_mwh
     if cap is not None:
@@ -474,7 +479,8 @@ def chain_grid(battery: Battery, hours: int) -> Grid:
         q = MAX_CAPPED_STATE_HOURS / (2 * hours)
         fits = (math.sqrt((1 + r) ** 2 + 4 * r * (1 + r) * q) - (1 + r)) / (2 * r * (1 + r))
         fits_levels = math.floor(fits) - 1
-        most = min(most, fits_levels if fits_levels >= LEVELS.start else CAPPED_CHAIN_LEVELS)
+        if fits_levels >= LEVELS.start:
+            most = min(most, fits_levels)
     return make_grid(battery, max_levels=most)
 
 
