@@ -29,7 +29,7 @@ with a 168-h battery at round trip 0.85 16.9 -> 0.51-0.57 s (5,576 levels) and a
 1.85-1.98 s (28,206 levels), solar dips with a 168-h battery 1.30 -> 0.67 s (8,364 levels); on
 real-looking prices (10 breakpoints) the recursion stays (0.38-0.41 s). Where no lattice of
 at most ``MAX_SWITCH_LEVELS`` levels exists (round trip 0.87312345, or 0.8736 with a 168-h
-battery: 176,652 levels) the recursion runs to its end: over those drifting prices 10.6-11.2 s
+battery: 176,652 levels) the recursion runs to its end: over those drifting prices 10.6-11.6 s
 in a process with the service's allocator settings (``blueprints.memory``: the recursion keeps
 ~670 MB of value functions; with glibc's defaults a fresh process faults every large temporary
 in again, 23-24 s).

@@ -77,8 +77,8 @@ def _server_message(payload: Any) -> str | None:
 def is_server_error(status: int, body: bytes) -> bool:
     """True for an answer to retry like a 5xx: an ASP.NET ``{"Message": ...}`` body that came
     with a status urllib3 does not retry (HTTP 200). Other statuses are urllib3's to judge."""
-    if status != 200 or not body.lstrip().startswith(b"{"):
-        return False
+    if status != 200 or b'"Message"' not in body or not body.lstrip().startswith(b"{"):
+        return False  # (a body without the key is not parsed twice)
     try:
         return _server_message(json.loads(body)) is not None
     except ValueError:

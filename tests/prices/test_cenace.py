@@ -249,7 +249,7 @@ def test_aspnet_message_with_200_is_not_retried_past_the_deadline(
 ) -> None:
     # a backoff far longer than the fetch deadline: the retry waits only until the deadline
     slow = RetryPolicy(backoff_factor_s=60.0, backoff_max_s=60.0)
-    settings = dataclasses.replace(SETTINGS, fetch_deadline_s=0.2)
+    settings = dataclasses.replace(SETTINGS, fetch_deadline_s=1.0)  # far above 2 mocked calls
     built = make_cenace_source(settings, policy=slow)
     url = pend_url("APATZINGAN", "2020-08-01", "2020-08-01")
     mocked.get(url, json=ASPNET)
