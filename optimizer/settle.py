@@ -13,8 +13,13 @@ does make such tiny *real* moves (selling the 1e-7 E a battery starts with above
 So snapping never breaks a rule the computed powers meet (``clean_and_check``): where the
 snapped schedule breaks one and the computed one (only its sign noise and overshoot of P
 clipped) does not, the computed powers of that day (``daily``; the whole chain for
-``continuous``) are kept and reported. No tolerance is loosened: a real violation fails
-either way.
+``continuous``) are kept and reported. Nor does it change the money: where snapping moves a
+day's revenue (or a chain's) by more than ``SNAP_REVENUE_MXN`` (half a micro-peso, the
+report's rounding) plus ``SNAP_REVENUE_REL`` of it, the snapped moves were not noise -- a
+start within 1e-7 of the window from a bound, sold at a 1e6 MXN/MWh hour, earns 0.54 MXN --
+and the computed powers are kept if they meet every rule (a fuzz found a reported 0 against an
+optimum of 0.54 MXN, and days off by 2e-5 of their revenue either way). No tolerance is
+loosened: a real violation fails either way.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ from optimizer.results import DayResult, DayRevenue, Horizon, Summary
 
 #: Relative tolerance (of P or E) under which values are solver noise.
 NOISE_REL = 1e-7
+#: what snapping may change a day's (``daily``) or a chain's (``continuous``) revenue by, in
+#: MXN plus a share of that revenue, and still count as cleaning noise (module docstring)
+SNAP_REVENUE_MXN = 0.5e-6
+SNAP_REVENUE_REL = 1e-9
 #: Decimals kept in reported SoC fractions and daily MWh totals.
 DECIMALS = 9
 #: Decimals kept in money (MXN): a micro-peso, far below the 1e-6 relative exactness
@@ -83,16 +92,19 @@ def clean_and_check(
     *,
     horizon: Horizon,
     slack: float = 1.0,
+    prices_mxn_per_mwh: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[str, np.ndarray]]]:
-    """Charge and discharge cleaned so that snapping never breaks a SPEC §2 rule (module
-    docstring), with ``physics_faults``'s levels and faults of what is returned.
+    """Charge and discharge cleaned so that snapping never breaks a SPEC §2 rule, nor (with
+    the hours' prices) moves the revenue beyond noise (module docstring), with
+    ``physics_faults``'s levels and faults of what is returned.
 
     ``clean_power`` everywhere, except on the days (``daily``) or chains (``continuous``: a
     whole row, since a snap moves every later level) whose snapped powers break a rule (at
-    ``slack``) that the merely clipped powers (``clip_power``) meet: those keep the clipped
-    powers. Where both break a rule the snapped powers stay, and the faults say so. Rows as
-    in ``physics_faults`` (hours on the last axis). A schedule that passes snapped costs one
-    check, as before."""
+    ``slack``) or earn more than ``SNAP_REVENUE_MXN + SNAP_REVENUE_REL |revenue|`` more or
+    less than the merely clipped powers (``clip_power``), where those meet every rule: they
+    keep the clipped powers. Where both break a rule the snapped powers stay, and the faults
+    say so. Rows as in ``physics_faults`` (hours on the last axis). A schedule that passes
+    snapped costs one check and, with prices, two revenues."""
     charge_mw = np.asarray(charge_mw, dtype=float)
     discharge_mw = np.asarray(discharge_mw, dtype=float)
     charge, discharge = clean_power(charge_mw, battery), clean_power(discharge_mw, battery)
@@ -100,16 +112,29 @@ def clean_and_check(
         charge, discharge, offsets, battery, horizon=horizon, slack=slack
     )
     broken = np.logical_or.reduce([bad for _, bad in faults])  # (..., days)
-    if not broken.any():
-        return charge, discharge, level, faults
     clipped = clip_power(charge_mw, battery), clip_power(discharge_mw, battery)
+    moved = np.zeros_like(broken)
+    if prices_mxn_per_mwh is not None:
+        kappa = battery.degradation_cost_mxn_per_mwh
+        starts = offsets[:-1]
+        snapped_mxn, clipped_mxn = (
+            np.add.reduceat(prices_mxn_per_mwh * (d - c) - kappa * d, starts, axis=-1)
+            for c, d in ((charge, discharge), clipped)
+        )
+        if horizon is Horizon.CONTINUOUS:  # the chain's revenue, on each of its days
+            snapped_mxn = np.broadcast_to(snapped_mxn.sum(axis=-1, keepdims=True), moved.shape)
+            clipped_mxn = np.broadcast_to(clipped_mxn.sum(axis=-1, keepdims=True), moved.shape)
+        allowed = SNAP_REVENUE_MXN + SNAP_REVENUE_REL * np.abs(clipped_mxn)
+        moved = np.abs(snapped_mxn - clipped_mxn) > allowed
+    if not (broken.any() or moved.any()):
+        return charge, discharge, level, faults
     _, clipped_faults = physics_faults(*clipped, offsets, battery, horizon=horizon, slack=slack)
     still = np.logical_or.reduce([bad for _, bad in clipped_faults])
     if horizon is Horizon.CONTINUOUS:
-        whole = broken.any(axis=-1) & ~still.any(axis=-1)
+        whole = (broken | moved).any(axis=-1) & ~still.any(axis=-1)
         keep = np.broadcast_to(whole[..., None], broken.shape)
     else:
-        keep = broken & ~still
+        keep = (broken | moved) & ~still
     if not keep.any():
         return charge, discharge, level, faults
     hours = np.repeat(keep, np.diff(offsets), axis=-1)
@@ -343,7 +368,12 @@ def _checked_rows(
             raise PhysicsViolationError(f"dispatch has {shapes[0]}/{shapes[1]} hours, not {n}")
     powers = np.array([(d.charge_mw, d.discharge_mw) for d in dispatches], dtype=float)
     charge, discharge, level, faults = clean_and_check(
-        powers[:, 0], powers[:, 1], offsets, battery, horizon=horizon
+        powers[:, 0],
+        powers[:, 1],
+        offsets,
+        battery,
+        horizon=horizon,
+        prices_mxn_per_mwh=np.concatenate([day.prices_mxn_per_mwh for day in days]),
     )
     broken = np.array([bad.any(axis=-1) for _, bad in faults])  # (rules, dispatches)
     if broken.any():

@@ -215,6 +215,44 @@ def test_snapping_still_cleans_noise_elsewhere() -> None:
     assert second.discharge_mw[7] == 0.0
 
 
+@pytest.mark.parametrize("horizon", list(Horizon))
+def test_a_sliver_sold_at_a_million_is_reported(horizon: Horizon) -> None:
+    """Found by a fuzz: a start 3e-8 of the window below max_soc sells that sliver at the
+    1e6 MXN/MWh hour (0.54 MXN; moves under the 1e-7 P snap threshold). Snapping it away broke
+    no rule, so the day reported 0: settlement keeps the computed powers where a snap moves the
+    revenue beyond noise."""
+    battery = Battery(
+        power_mw=10.0, duration_h=2.0, round_trip_efficiency=0.81, min_soc=0.4, max_soc=0.7,
+        initial_soc=0.7 - 1e-7 * 0.3,
+    )  # fmt: skip
+    prices = np.full(24, 500.0)
+    prices[23] = 1e6
+    (day,) = run_strategy("optimal", days_from([prices]), battery, horizon=horizon).days
+    assert 0.0 < day.discharge_mw[23] < 1e-7 * battery.power_mw  # what clean_power zeroes
+    optimum = reference_optimum([prices], battery, continuous=horizon is Horizon.CONTINUOUS)
+    assert optimum == pytest.approx(0.5396666, rel=1e-6)
+    assert day.revenue_mxn == pytest.approx(optimum, rel=1e-6)
+
+
+def test_a_snap_that_moves_no_money_still_cleans() -> None:
+    """The revenue rule is no loophole for noise: powers of 1e-12 P at 100 MXN/MWh (1e-9
+    MXN) are snapped; 1e-8 P of discharge at 1e6 MXN/MWh (0.1 MXN) is kept."""
+    battery, DAILY = ten_mw_one_hour(0.5), Horizon.DAILY
+    charge, discharge = np.zeros(24), np.zeros(24)
+    charge[5], discharge[6] = 1e-11, 1e-11 * battery.eta_charge * battery.eta_discharge
+    prices = np.full(24, 100.0)
+    (day,) = settle(days_from([prices]), Dispatch(charge, discharge), battery, horizon=DAILY)
+    assert day.charge_mw[5] == 0.0
+    assert day.discharge_mw[6] == 0.0
+    sale = 1e-7 * battery.power_mw * 0.1  # a tenth of the snap threshold
+    charge, discharge = np.zeros(24), np.zeros(24)
+    discharge[6], charge[9] = sale, sale / (battery.eta_charge * battery.eta_discharge)
+    prices[6] = 1e6
+    (day,) = settle(days_from([prices]), Dispatch(charge, discharge), battery, horizon=DAILY)
+    assert day.discharge_mw[6] == sale
+    assert day.charge_mw[9] == pytest.approx(charge[9], rel=1e-12)
+
+
 def test_a_real_violation_still_fails_settlement() -> None:
     """Keeping computed powers is no loophole: a schedule that sells 5e-6 MWh from a battery
     holding 1e-6 above min_soc breaks min_soc (by 4e-6 MWh, 4x the tolerance) either way."""
