@@ -84,6 +84,20 @@ def clip_power(power_mw: np.ndarray, battery: Battery) -> np.ndarray:
     return x + 0.0
 
 
+def day_revenues(
+    prices_mxn_per_mwh: np.ndarray,
+    charge_mw: np.ndarray,
+    discharge_mw: np.ndarray,
+    offsets: np.ndarray,
+    battery: Battery,
+) -> np.ndarray:
+    """Each day's revenue (MXN, days on the last axis) of grid powers at the hours' prices:
+    price times (discharge - charge), less degradation on the discharge (SPEC §2)."""
+    kappa = battery.degradation_cost_mxn_per_mwh
+    hourly = prices_mxn_per_mwh * (discharge_mw - charge_mw) - kappa * discharge_mw
+    return np.add.reduceat(hourly, offsets[:-1], axis=-1)
+
+
 def clean_and_check(
     charge_mw: np.ndarray,
     discharge_mw: np.ndarray,
@@ -115,17 +129,15 @@ def clean_and_check(
     clipped = clip_power(charge_mw, battery), clip_power(discharge_mw, battery)
     moved = np.zeros_like(broken)
     if prices_mxn_per_mwh is not None:
-        kappa = battery.degradation_cost_mxn_per_mwh
-        starts = offsets[:-1]
         snapped_mxn, clipped_mxn = (
-            np.add.reduceat(prices_mxn_per_mwh * (d - c) - kappa * d, starts, axis=-1)
+            day_revenues(prices_mxn_per_mwh, c, d, offsets, battery)
             for c, d in ((charge, discharge), clipped)
         )
-        if horizon is Horizon.CONTINUOUS:  # the chain's revenue, on each of its days
-            snapped_mxn = np.broadcast_to(snapped_mxn.sum(axis=-1, keepdims=True), moved.shape)
-            clipped_mxn = np.broadcast_to(clipped_mxn.sum(axis=-1, keepdims=True), moved.shape)
+        if horizon is Horizon.CONTINUOUS:  # the chain's revenue
+            snapped_mxn = snapped_mxn.sum(axis=-1, keepdims=True)
+            clipped_mxn = clipped_mxn.sum(axis=-1, keepdims=True)
         allowed = SNAP_REVENUE_MXN + SNAP_REVENUE_REL * np.abs(clipped_mxn)
-        moved = np.abs(snapped_mxn - clipped_mxn) > allowed
+        moved = np.broadcast_to(np.abs(snapped_mxn - clipped_mxn) > allowed, broken.shape)
     if not (broken.any() or moved.any()):
         return charge, discharge, level, faults
     _, clipped_faults = physics_faults(*clipped, offsets, battery, horizon=horizon, slack=slack)
@@ -235,8 +247,6 @@ def settle(
     )
 
     prices = market_days(days).flat
-    kappa = battery.degradation_cost_mxn_per_mwh
-    hourly_revenue = prices * (discharge - charge) - kappa * discharge
     starts = offsets[:-1]
     charged = np.add.reduceat(charge, starts)
     discharged = np.add.reduceat(discharge, starts)
@@ -247,7 +257,7 @@ def settle(
         avg_charge = _round(charge_cost / charged)
         avg_discharge = _round(discharge_income / discharged)
     # rounded as arrays, then handed out as Python floats
-    revenue_mxn = _money(np.add.reduceat(hourly_revenue, starts))
+    revenue_mxn = _money(day_revenues(prices, charge, discharge, offsets, battery))
     columns = zip(
         revenue_mxn,
         _round(charged).tolist(),
@@ -331,12 +341,8 @@ def settle_totals_many(
     if not dispatches:
         return []
     offsets, charge, discharge, _ = _checked_rows(days, dispatches, battery, horizon)
-    prices = market_days(days).flat
-    kappa = battery.degradation_cost_mxn_per_mwh
-    hourly_revenue = prices * (discharge - charge) - kappa * discharge
-    starts = offsets[:-1]
-    revenue = np.add.reduceat(hourly_revenue, starts, axis=-1)
-    discharged = np.add.reduceat(discharge, starts, axis=-1)
+    revenue = day_revenues(market_days(days).flat, charge, discharge, offsets, battery)
+    discharged = np.add.reduceat(discharge, offsets[:-1], axis=-1)
     cycles = discharged / battery.eta_discharge / battery.usable_energy_mwh
     return [
         DayTotals(revenue_mxn=_money(r), energy_discharged_mwh=e, cycles=c)
@@ -373,7 +379,7 @@ def _checked_rows(
         offsets,
         battery,
         horizon=horizon,
-        prices_mxn_per_mwh=np.concatenate([day.prices_mxn_per_mwh for day in days]),
+        prices_mxn_per_mwh=market_days(days).flat,
     )
     broken = np.array([bad.any(axis=-1) for _, bad in faults])  # (rules, dispatches)
     if broken.any():
