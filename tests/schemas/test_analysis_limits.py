@@ -1,5 +1,7 @@
 """SPEC §13's bounded work per byte on POST /sizing and POST /siting: list lengths before their
-items, at most 50 field errors listed plus a count of the rest, error bodies under 64 KB."""
+items, at most 50 field errors listed plus a count of the rest, error bodies under 64 KB. And
+SPEC §10: the 108-zone limit of POST /siting is the API's; ``api_limits=False`` (the ``flask
+siting`` command) takes any list of nodes, and still at least one."""
 
 from __future__ import annotations
 
@@ -15,7 +17,14 @@ from marshmallow import ValidationError
 
 import schemas.analysis
 from blueprints.errors import flatten_messages
-from schemas.analysis import MAX_DURATIONS, SitingRequestSchema, SizingRequestSchema
+from prices.zones import ZONES, nodes_of
+from schemas.analysis import (
+    MAX_DURATIONS,
+    MAX_SITING_ZONES,
+    SitingRequest,
+    SitingRequestSchema,
+    SizingRequestSchema,
+)
 from schemas.request import MAX_LISTED_ERRORS
 from testkit.events import REQUEST_ID, make_v2_event
 
@@ -30,6 +39,9 @@ TOO_MANY = [f"Give at most {MAX_DURATIONS} durations."]
 UNKNOWN_ZONES = [
     "APATZINGA" + a + b for a, b in product(string.ascii_uppercase, repeat=2) if a + b != "AN"
 ][:108]
+
+#: three times the API's zone limit, every one a catalogue node key
+NODES = [node for zone in ZONES for node in nodes_of(zone)][: 3 * MAX_SITING_ZONES]
 
 
 def _sizing(durations: Any) -> dict[str, Any]:
@@ -179,3 +191,31 @@ def test_through_the_lambda_handler(path: str, body: dict[str, Any], expected: A
     assert len(errors) <= MAX_LISTED_ERRORS + 1
     for key, messages in expected.items():
         assert errors[key] == messages
+
+
+def test_the_cli_schema_takes_more_nodes_than_the_api() -> None:
+    request = SitingRequestSchema(api_limits=False).load(_siting_body(NODES))
+    assert isinstance(request, SitingRequest)
+    assert len(request.sites) == len(NODES)
+    assert _errors(SitingRequestSchema(), _siting_body(NODES)) == {
+        "market_params.zones": [f"Give 1 to {MAX_SITING_ZONES} zones or nodes."]
+    }
+
+
+def test_the_api_limit_stays_on_beside_a_cli_schema() -> None:
+    """Each schema instance keeps its own limit (the nested market schema is not shared)."""
+    SitingRequestSchema(api_limits=False)
+    limited = SitingRequestSchema()
+    assert "market_params.zones" in _errors(limited, _siting_body(NODES[: MAX_SITING_ZONES + 1]))
+    assert isinstance(limited.load(_siting_body(NODES[:MAX_SITING_ZONES])), SitingRequest)
+
+
+def test_the_cli_schema_still_wants_one_zone() -> None:
+    assert _errors(SitingRequestSchema(api_limits=False), _siting_body([])) == {
+        "market_params.zones": ["Give at least one zone or node."]
+    }
+
+
+def test_the_cli_schema_still_checks_every_item() -> None:
+    errors = _errors(SitingRequestSchema(api_limits=False), _siting_body([*NODES, NODES[0]]))
+    assert errors == {f"market_params.zones.{len(NODES)}": [f"Duplicate of item 0 ({NODES[0]})."]}
