@@ -171,7 +171,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer import lattice
+from optimizer import chain_branch, lattice
 from optimizer.battery import Battery
 from optimizer.capped_day import CAP_REL_TOL, close_gaps, newton
 from optimizer.chain import Chain, solve_chain
@@ -643,10 +643,32 @@ def chain_with_cap(
         *clean, offsets, battery, horizon=continuous
     ):  # (a schedule beyond HiGHS's noise is not certified: the routes below decide)
         return ChainCap(*clean, route="certified by its LP relaxation", milp=False)
-    certified = _lagrangian_certificate(prices, offsets, days, battery, cap, bound, deadline_s)
+    matrix, hours = price_matrix(days)
+    day_moves, unsolved, _, multipliers = _daily(
+        matrix, hour_mask(hours, matrix.shape[1]), battery, deadline_s
+    )
+    # every day back at soc_0 within its cap: feasible on the chain
+    daily = None if unsolved.any() else flatten(day_moves, hours)
+    lam = np.nan_to_num(multipliers, nan=0.0)  # any lambda >= 0 gives a bound
+    certified = _lagrangian_certificate(
+        prices, offsets, battery, cap, bound, daily, lam, deadline_s
+    )
     if certified is not None:
         charge, discharge = to_grid(certified[0][None, :], battery)
         return ChainCap(charge[0], discharge[0], route=certified[1], milp=False)
+    if len(days) <= chain_branch.MAX_DAYS:  # a short chain: branch and bound on the signs
+        buy, sell = stored_rates(prices, battery)
+        start = battery.eta_charge * clean[0] - clean[1] / battery.eta_discharge
+        closed = chain_branch.close(
+            buy, sell, offsets, Chain.of(battery), cap, start, lam, deadline_s=deadline_s
+        )
+        if closed is not None:
+            charge, discharge = to_grid(closed.moves[None, :], battery)
+            return ChainCap(
+                charge[0], discharge[0], milp=False,
+                route=f"closed by branch and bound on the hours' signs ({closed.nodes} "
+                f"node{'s' if closed.nodes > 1 else ''}, {closed.recursions} chain recursions)",
+            )  # fmt: skip
     binaries = int(needs_binary(prices, battery).sum())
     try:
         charge, discharge = solve_milp(
@@ -666,30 +688,27 @@ def chain_with_cap(
 def _lagrangian_certificate(
     prices: np.ndarray,
     offsets: np.ndarray,
-    days: Sequence[MarketDay],
     battery: Battery,
     cap: float,
     relaxed_bound: float,
+    daily: np.ndarray | None,
+    lam: np.ndarray,
     deadline_s: float | None,
 ) -> tuple[np.ndarray, str] | None:
     """Stored-energy moves of the capped chain certified by the daily route's multipliers
-    priced into one chain recursion, or by ``relaxed_bound``, or by that bound re-priced
-    day by day (``optimizer.chain_cap``; module docstring), and the route; else None."""
+    ``lam`` priced into one chain recursion, or by ``relaxed_bound``, or by that bound
+    re-priced day by day (``optimizer.chain_cap``; module docstring), and the route; else
+    None. ``daily``: the daily route's schedule (every day back at ``soc_0``), if it solved
+    every day."""
     buy, sell = stored_rates(prices, battery)
 
     def revenue(moves: np.ndarray) -> float:
         return float(stored_revenue(moves, buy, sell))
 
-    matrix, hours = price_matrix(days)
-    day_moves, unsolved, _, multipliers = _daily(
-        matrix, hour_mask(hours, matrix.shape[1]), battery, deadline_s
-    )
-    # every day back at soc_0 within its cap: feasible on the chain
-    daily = None if unsolved.any() else flatten(day_moves, hours)
     route = "certified by its Lagrangian bound"
     if daily is not None and _reaches(revenue(daily), relaxed_bound):
         return daily, route
-    lam = np.nan_to_num(multipliers, nan=0.0)  # any lambda >= 0 gives a bound
+    hours = np.diff(offsets)
     chain = Chain.of(battery)
     solution = priced_chain(buy, sell - np.repeat(lam, hours), chain, deadline_s=deadline_s)
     tables, priced = solution.tables, solution.moves

@@ -14,7 +14,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optimizer import Battery, DeadlineExceededError, Horizon, MarketDay, chain_cap, run_strategy
+from optimizer import (
+    Battery,
+    DeadlineExceededError,
+    Horizon,
+    MarketDay,
+    chain_branch,
+    chain_cap,
+    run_strategy,
+)
 from optimizer.chain import Chain, follow, value_functions
 from optimizer.envelope import needs_binary, stored_rates
 from optimizer.settle import day_offsets
@@ -43,8 +51,10 @@ REPRICED = "certified by its Lagrangian bound re-priced on "
 
 
 def without_repricing(patch: pytest.MonkeyPatch) -> None:
-    """``chain_cap.reprice`` proposes nothing: the routes after it are taken."""
+    """``chain_cap.reprice`` proposes nothing and ``chain_branch`` is not tried: HiGHS's MILP
+    is taken."""
     patch.setattr(chain_cap, "MAX_REPRICED_DAYS", 0)
+    patch.setattr(chain_branch, "MAX_DAYS", 0)
 
 
 def assert_feasible(prices: list[np.ndarray], battery: Battery, result: ChainCap) -> None:
@@ -420,6 +430,7 @@ def test_repricing_that_runs_out_of_rounds_falls_back_to_highs() -> None:
     battery = prd_battery(max_cycles_per_day=3.0)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(chain_cap, "NEWTON_MAX_ROUNDS", 2)
+        patch.setattr(chain_branch, "MAX_DAYS", 0)
         result, revenue = solved(prices, battery)
     assert result.milp
     assert_feasible(prices, battery, result)

@@ -1,0 +1,322 @@
+"""A short capped ``continuous`` chain closed by branch and bound on the hours' signs, every node
+bounded by its Lagrangian dual over all its days' multipliers (``close``; used by
+``optimal.chain_with_cap`` where its certificates fail, issue 9).
+
+Notation of ``optimizer.chain_cap``: stored energy ``x`` in ``[0, W]`` from ``x0`` back to
+``x0``, moves ``u_t`` earning ``-a_t u`` charging and ``-b_t u`` discharging, withdrawal
+``w_d`` of market day ``d`` capped at ``K``; ``OPT`` the best revenue within the cap.
+
+**Why not HiGHS.** Its bound is the LP relaxation, which lets a non-concave hour charge and
+discharge at once (``c + d <= P``). On nearly flat negative prices that relaxation burns
+energy in every hour at a rate no schedule can reach, and branching on one hour barely
+moves it: three days of -1200 +- 0.4 at round trip 0.5 with cap 4 (a fuzz, 68 binaries)
+kept a gap of 0.55 % after 20,000 nodes and 20 s, and had not closed it after 15 minutes.
+The Lagrangian bound prices the cap only and solves the rest exactly (the chain recursion
+of ``optimizer.chain``, which never burns): on that chain it lies 1e-6 above the optimum.
+
+**A node** is the chain with some hours barred from charging and some from discharging
+(barring is pricing: ``a_t`` or ``-b_t`` raised to ``big``, more than any hour's rate and
+multiplier; a schedule that still uses a barred move is costed at that price, so the node's
+recursion is a relaxation of the node either way, and such a schedule is never trusted as
+the node's: the checks below read the numbers).
+
+**Its bound** (``_dual``). For multipliers ``lambda >= 0`` (one per day), ``L(lambda) =
+max_pi f(pi) - sum_d lambda_d (w_d(pi) - K)`` over the node's schedules is at least the
+node's best within the cap (weak duality; no convexity needed), and it is one chain
+recursion with ``b_t`` lowered by ``lambda`` on each day's hours. ``L`` is the maximum of
+the planes ``F_i - lambda . (w_i - K)`` of all the node's schedules, convex and piecewise
+linear; Kelley's cutting planes find its minimum: the next ``lambda`` minimises the planes
+found so far (a small LP), until ``L`` there equals that minimum. The node's bound is the
+least ``L`` evaluated (an upper bound whether or not the rounds converged). A child starts
+from its parent's planes whose schedules keep its signs (planes of its own schedules).
+
+**Its mix.** The master LP's dual gives weights ``mu`` on the planes, summing to 1, whose
+withdrawals average at most ``K`` every day (exactly ``K`` where ``lambda_d > 0``); the
+mix ``sum mu_i pi_i`` keeps every SoC limit and the end condition (they are linear) and the
+cap (netting an hour only lowers withdrawal). Where no two of its schedules move in opposite
+directions in one hour it earns ``sum mu_i F_i``, which at the minimum is the bound: the
+node is solved. Every schedule met (the recursions' and the mixes) is checked as
+``chain_cap.feasible`` does and, within the cap, raises the incumbent (its revenue computed
+at the true rates).
+
+**Search.** Best first by bound. A node whose bound is at most the incumbent
+(``CAP_REL_TOL`` relative) is closed; otherwise it splits at the hour where its mix nets most,
+one child barred from discharging there, the other from charging. No schedule of the exact
+program charges and discharges in one hour, so every schedule of the node is in a child, and
+neither child can net at that hour again: the tree is at most as deep as the chain is long,
+and a node with every hour signed is a linear programme, whose dual has no gap. When no node
+is left, the incumbent is optimal (to ``CAP_REL_TOL`` of the bound).
+
+**Work** is counted, never timed: at most ``MAX_NODES`` nodes of at most ``MAX_ROUNDS``
+recursions each over the whole chain, which is why the route is tried on chains of at most
+``MAX_DAYS`` days only. Past either limit, or at a node that cannot split (its mix nets
+nowhere yet misses the bound: rounding, or a barred move used), ``close`` returns None and
+the caller runs HiGHS.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.chain import Chain, solve
+from optimizer.chain_cap import feasible
+from optimizer.envelope import stored_revenue
+from optimizer.errors import check_deadline
+
+#: the longest chain (market days) the route is tried on: every round is a recursion over the
+#: whole chain (module docstring)
+MAX_DAYS = 7
+#: nodes before the search gives up
+MAX_NODES = 400
+#: chain recursions (hours each) the whole search may take before it gives up
+MAX_RECURSION_HOURS = 60_000
+#: cutting-plane rounds of one node before the search gives up
+MAX_ROUNDS = 60
+#: relative tolerance of the pruning and of a node's mix reaching its bound (far below the
+#: promised 1e-6)
+CAP_REL_TOL = 1e-9
+#: relative tolerance of Kelley's stopping test (``L`` at the master's minimum equals it)
+KELLEY_REL_TOL = 1e-11
+#: HiGHS's tolerances on the master LP: its weights make the mix, whose withdrawal must meet
+#: the cap to ``chain_cap.CAP_REL_TOL`` (the defaults, 1e-7, left a day 9e-8 of K above it)
+#: the first box of ``_dual``'s cutting planes, a share of the multipliers' range (it doubles
+#: while the step it bounds improves ``L``)
+BOX_SHARE = 0.01
+MASTER_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+
+
+@dataclass(frozen=True)
+class Closed:
+    """The optimum of the capped chain found by ``close``: its stored-energy moves, the
+    search's bound (``>= OPT``), the nodes and the chain recursions it took."""
+
+    moves: np.ndarray
+    bound: float
+    nodes: int
+    recursions: int
+
+
+@dataclass(frozen=True)
+class _Plane:
+    """One schedule of a node: its moves, revenue ``F`` at the node's rates, withdrawal of
+    each day (its plane ``F - lambda . (ws - K)``)."""
+
+    moves: np.ndarray
+    value: float
+    ws: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Node:
+    may_charge: np.ndarray
+    may_discharge: np.ndarray
+    planes: list[_Plane]
+    lam: np.ndarray
+
+
+class _Search:
+    """The state of one ``close``: the chain, the incumbent, the work done."""
+
+    def __init__(
+        self,
+        buy: np.ndarray,
+        sell: np.ndarray,
+        offsets: np.ndarray,
+        chain: Chain,
+        cap: float,
+        deadline_s: float | None,
+    ) -> None:
+        self.buy, self.sell, self.offsets, self.chain, self.cap = buy, sell, offsets, chain, cap
+        self.hours = np.diff(offsets)
+        self.deadline_s = deadline_s
+        rates = float(np.max(np.abs(buy))) + float(np.max(np.abs(sell))) + 1.0
+        self.high = 4.0 * rates  # the multipliers' box (a day's L only rises past it)
+        self.big = 4.0 * (rates + self.high)  # a barred move's price
+        self.best = np.zeros(buy.size)  # idling is a schedule of every chain
+        self.best_value = 0.0
+        self.recursions = 0
+
+    def offer(self, moves: np.ndarray) -> None:
+        """Make ``moves`` the incumbent if it is a schedule within the cap that earns more."""
+        if feasible(moves, self.offsets, self.chain, self.cap):
+            value = float(stored_revenue(moves, self.buy, self.sell))
+            if value > self.best_value:
+                self.best, self.best_value = moves, value
+
+    def evaluate(self, node: _Node, lam: np.ndarray) -> tuple[_Plane, float]:
+        """The node's optimal schedule at ``lam`` (its plane) and ``L(lam)``."""
+        check_deadline(self.deadline_s, "closing the capped chain's gap by branch and bound")
+        buy = np.where(node.may_charge, self.buy, self.big)
+        sell = np.where(node.may_discharge, self.sell, -self.big)
+        solution = solve(buy, sell - np.repeat(lam, self.hours), self.chain)
+        self.recursions += 1
+        moves = solution.moves
+        ws = np.add.reduceat(np.maximum(-moves, 0.0), self.offsets[:-1])
+        plane = _Plane(moves, float(stored_revenue(moves, buy, sell)), ws)
+        priced = self.cap * float(lam.sum())
+        # the recursion's value is L; the schedule's own plane at lam can only be below it
+        # (rounding aside): the larger of the two is the safer upper bound
+        bound = max(solution.value + priced, plane.value - float(plane.ws @ lam) + priced)
+        self.offer(moves)
+        return plane, bound
+
+    def tolerance(self, value: float) -> float:
+        return CAP_REL_TOL * max(1.0, abs(value))
+
+
+def _dual(
+    search: _Search, node: _Node
+) -> tuple[float, np.ndarray, list[_Plane], np.ndarray] | None:
+    """The minimum of the node's ``L`` by cutting planes in a box around the best
+    multipliers so far (the boxstep method; module docstring): its bound, the multipliers at
+    the minimum, the planes and weights on them (``_weights``); None when the rounds run
+    out."""
+    from scipy.optimize import linprog
+
+    days = search.hours.size
+    cost = np.append(np.full(days, search.cap), 1.0)  # K sum(lambda) + z
+    planes = list(node.planes)
+    lam = node.lam
+    center, best = lam, np.inf  # the multipliers with the least L evaluated, and that L
+    radius = BOX_SHARE * search.high
+    for _ in range(MAX_ROUNDS):
+        plane, value = search.evaluate(node, lam)
+        planes.append(plane)
+        serious = value < best
+        if serious:
+            center, best = lam, value
+        low = np.maximum(center - radius, 0.0)
+        high = np.minimum(center + radius, search.high)
+        # z >= F_i - lambda . ws_i  <=>  -ws_i . lambda - z <= -F_i
+        result = linprog(
+            cost,
+            A_ub=np.array([np.append(-p.ws, -1.0) for p in planes]),
+            b_ub=np.array([-p.value for p in planes]),
+            bounds=[*zip(low, high, strict=True), (None, None)],
+            method="highs",
+            options=MASTER_OPTIONS,
+        )
+        if result.status != 0:
+            return None
+        if best <= float(result.fun) + KELLEY_REL_TOL * max(1.0, abs(best)):
+            # no plane found reaches below L(center) in a box around it: L is convex and at
+            # least the planes, so center minimises L over the box, hence everywhere
+            weights = _weights(search, planes)
+            return (best, center, planes, weights) if weights is not None else None
+        lam = np.asarray(result.x[:days])
+        face = (lam <= low + 1e-9 * radius) & (low > 0.0)
+        face |= (lam >= high - 1e-9 * radius) & (high < search.high)
+        if serious and face.any():
+            radius *= 2.0
+    return None
+
+
+def _weights(search: _Search, planes: list[_Plane]) -> np.ndarray | None:
+    """Weights on the planes' schedules, summing to 1, whose withdrawals average at most ``K``
+    every day, that earn the most by their planes' revenues (the master's dual: at ``L``'s
+    minimum it reaches the minimum); None if HiGHS fails."""
+    from scipy.optimize import linprog
+
+    result = linprog(
+        -np.array([p.value for p in planes]),
+        A_ub=np.array([p.ws for p in planes]).T,
+        b_ub=np.full(search.hours.size, search.cap),
+        A_eq=np.ones((1, len(planes))),
+        b_eq=np.ones(1),
+        bounds=(0.0, None),
+        method="highs",
+        options=MASTER_OPTIONS,
+    )
+    return np.maximum(np.asarray(result.x), 0.0) if result.status == 0 else None
+
+
+def _mix(search: _Search, planes: list[_Plane], weights: np.ndarray) -> np.ndarray:
+    """The mix of the planes' schedules by the master's weights, scaled towards idling where
+    the LP's rounding leaves a day above the cap (a convex combination with idling keeps
+    every limit and lowers withdrawal; it earns that share less)."""
+    total = float(weights.sum())
+    if total <= 0.0:
+        return np.zeros(search.buy.size)
+    mu = weights / total
+    mix: np.ndarray = mu @ np.array([p.moves for p in planes])
+    ws = np.add.reduceat(np.maximum(-mix, 0.0), search.offsets[:-1])
+    top = float(ws.max(initial=0.0))
+    return mix * min(1.0, search.cap / top) if top > 0.0 else mix
+
+
+def close(
+    buy: np.ndarray,
+    sell: np.ndarray,
+    offsets: np.ndarray,
+    chain: Chain,
+    cap: float,
+    incumbent: np.ndarray | None = None,
+    multipliers: np.ndarray | None = None,
+    *,
+    deadline_s: float | None = None,
+) -> Closed | None:
+    """The capped chain's optimum by branch and bound on the hours' signs (module docstring),
+    from ``incumbent`` (moves, offered like every schedule met) and the root's cutting planes
+    from ``multipliers`` (one per day; the daily route's are near the chain's), or None past
+    the work limits."""
+    search = _Search(buy, sell, offsets, chain, cap, deadline_s)
+    if incumbent is not None:
+        search.offer(np.asarray(incumbent, dtype=float))
+    n = buy.size
+    tol_x = chain.tol_x
+    everything = np.ones(n, dtype=bool)
+    lam0 = np.zeros(offsets.size - 1) if multipliers is None else np.asarray(multipliers, float)
+    root = _Node(everything, everything, [], np.clip(lam0, 0.0, search.high))
+    queue: list[tuple[float, int, _Node]] = [(-np.inf, 0, root)]
+    pushed, nodes, top = 1, 0, -np.inf
+    while queue:
+        key, _, node = heapq.heappop(queue)
+        if -key <= search.best_value + search.tolerance(search.best_value):
+            continue  # its parent's bound: nothing in it beats the incumbent
+        nodes += 1
+        if nodes > MAX_NODES or search.recursions * buy.size > MAX_RECURSION_HOURS:
+            return None
+        dual = _dual(search, node)
+        if dual is None:
+            return None
+        bound, lam, planes, weights = dual
+        if nodes == 1:
+            top = bound
+        if bound <= search.best_value + search.tolerance(bound):
+            continue
+        mix = _mix(search, planes, weights)
+        search.offer(mix)
+        if bound <= search.best_value + search.tolerance(bound):
+            continue
+        # split where the weighted schedules move in opposite directions most
+        moves = np.array([p.moves for p in planes])
+        mu = weights / max(float(weights.sum()), 1e-300)
+        netted = np.minimum(mu @ np.maximum(moves, 0.0), mu @ np.maximum(-moves, 0.0))
+        netted[~(node.may_charge & node.may_discharge)] = 0.0
+        hour = int(netted.argmax())
+        if netted[hour] <= tol_x:
+            return None  # nets nowhere yet misses the bound: HiGHS decides
+        no_discharge = node.may_discharge.copy()
+        no_discharge[hour] = False
+        no_charge = node.may_charge.copy()
+        no_charge[hour] = False
+        for may_charge, may_discharge in (
+            (node.may_charge, no_discharge),
+            (no_charge, node.may_discharge),
+        ):
+            kept = [
+                p
+                for p in planes
+                if (p.moves[~may_charge] <= tol_x).all()
+                and (p.moves[~may_discharge] >= -tol_x).all()
+            ]
+            child = _Node(may_charge, may_discharge, kept, lam)
+            heapq.heappush(queue, (-bound, pushed, child))
+            pushed += 1
+    return Closed(
+        moves=search.best, bound=max(top, search.best_value), nodes=nodes,
+        recursions=search.recursions,
+    )  # fmt: skip

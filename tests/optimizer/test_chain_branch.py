@@ -1,0 +1,108 @@
+"""``optimizer.chain_branch``: a short capped ``continuous`` chain closed by branch and bound on
+the hours' signs with Lagrangian bounds (issue 9), against the independent MILP of
+``reference.py`` (a binary in every hour)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from optimizer import Battery, Horizon, chain_branch, run_strategy
+from optimizer.chain import Chain
+from optimizer.chain_cap import feasible
+from optimizer.envelope import stored_rates, stored_revenue
+from optimizer.settle import day_offsets
+from tests.optimizer.helpers import days_from, forbid_branch_and_bound
+from tests.optimizer.reference import reference_optimum
+from tests.optimizer.test_chain_cap import capped_battery, negative_runs_day
+
+
+def nearly_flat(days: int, spread: float, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [-1200.0 + rng.uniform(-spread, spread, 24) for _ in range(days)]
+
+
+def burner(cap: float = 3.0) -> Battery:
+    """Round trip 0.5: at -1200 burning energy pays, and the cap is what limits it."""
+    return Battery(
+        power_mw=10.0, duration_h=4.0, round_trip_efficiency=0.5, max_cycles_per_day=cap
+    )
+
+
+def optimal_revenue(prices: list[np.ndarray], battery: Battery) -> float:
+    run = run_strategy("optimal", days_from(prices), battery, horizon=Horizon.CONTINUOUS)
+    return sum(day.revenue_mxn for day in run.days)
+
+
+def close(prices: list[np.ndarray], battery: Battery) -> tuple[chain_branch.Closed | None, float]:
+    """``chain_branch.close`` on the days from idling, and the revenue of what it returns."""
+    flat = np.concatenate(prices)
+    offsets = day_offsets(days_from(prices))
+    buy, sell = stored_rates(flat, battery)
+    cap = battery.daily_withdrawal_cap_mwh
+    assert cap is not None
+    closed = chain_branch.close(buy, sell, offsets, Chain.of(battery), cap)
+    if closed is None:
+        return None, float("nan")
+    assert feasible(closed.moves, offsets, Chain.of(battery), cap)
+    return closed, float(stored_revenue(closed.moves, buy, sell))
+
+
+@pytest.mark.parametrize(("days", "seed"), [(2, 1), (3, 3)])
+def test_nearly_flat_negative_days_are_closed_without_highs_branch_and_bound(
+    days: int, seed: int
+) -> None:
+    # -1200 +- 50 at round trip 0.5 with cap 3: the LP relaxation burns energy in every hour,
+    # so HiGHS's bound stays far above the optimum; the Lagrangian bound does not
+    prices = nearly_flat(days, 50.0, seed)
+    battery = burner()
+    with pytest.MonkeyPatch.context() as patch:
+        forbid_branch_and_bound(patch)
+        revenue = optimal_revenue(prices, battery)
+    want = reference_optimum(prices, battery, continuous=True)
+    assert revenue == pytest.approx(want, rel=1e-6, abs=1e-6)
+
+
+def test_the_search_needs_several_nodes_and_gives_up_past_its_limit() -> None:
+    prices = nearly_flat(3, 50.0, 3)
+    battery = burner()
+    closed, revenue = close(prices, battery)
+    assert closed is not None
+    assert closed.nodes > 1  # a duality gap at the root: the signs had to be searched
+    assert closed.bound > revenue  # the root's bound, above the optimum
+    assert revenue == pytest.approx(
+        reference_optimum(prices, battery, continuous=True), rel=1e-6, abs=1e-6
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chain_branch, "MAX_NODES", closed.nodes - 1)
+        assert close(prices, battery)[0] is None
+    with pytest.MonkeyPatch.context() as patch:  # and optimal then runs HiGHS, exactly
+        patch.setattr(chain_branch, "MAX_NODES", 1)
+        assert optimal_revenue(prices, battery) == pytest.approx(revenue, rel=1e-6, abs=1e-6)
+
+
+def test_a_chain_longer_than_the_routes_days_is_left_to_highs() -> None:
+    prices = nearly_flat(2, 50.0, 1)
+    battery = burner()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chain_branch, "MAX_DAYS", 1)
+        forbid_branch_and_bound(patch)
+        with pytest.raises(AssertionError, match="branch and bound called"):
+            optimal_revenue(prices, battery)
+
+
+@settings(max_examples=30)
+@given(
+    prices=st.lists(negative_runs_day(), min_size=1, max_size=3),
+    battery=capped_battery(),
+)
+def test_property_closed_chains_equal_the_reference(
+    prices: list[np.ndarray], battery: Battery
+) -> None:
+    closed, revenue = close(prices, battery)
+    if closed is not None:  # None: past the work limits, HiGHS decides (test_chain_cap)
+        want = reference_optimum(prices, battery, continuous=True)
+        assert revenue == pytest.approx(want, rel=1e-6, abs=1e-6)
+        assert closed.bound >= revenue - 1e-9 * max(1.0, abs(revenue))
