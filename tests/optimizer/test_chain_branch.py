@@ -26,9 +26,7 @@ def nearly_flat(days: int, spread: float, seed: int) -> list[np.ndarray]:
 
 def burner(cap: float = 3.0) -> Battery:
     """Round trip 0.5: at -1200 burning energy pays, and the cap is what limits it."""
-    return Battery(
-        power_mw=10.0, duration_h=4.0, round_trip_efficiency=0.5, max_cycles_per_day=cap
-    )
+    return Battery(power_mw=10.0, duration_h=4.0, round_trip_efficiency=0.5, max_cycles_per_day=cap)
 
 
 def optimal_revenue(prices: list[np.ndarray], battery: Battery) -> float:
