@@ -48,10 +48,11 @@ and a node with every hour signed is a linear programme, whose dual has no gap. 
 is left, the incumbent is optimal (to ``CAP_REL_TOL`` of the bound).
 
 **Work** is counted, never timed: at most ``MAX_NODES`` nodes of at most ``MAX_ROUNDS``
-recursions each over the whole chain, which is why the route is tried on chains of at most
-``MAX_DAYS`` days only. Past either limit, or at a node that cannot split (its mix nets
-nowhere yet misses the bound: rounding, or a barred move used), ``close`` returns None and
-the caller runs HiGHS.
+recursions each over the whole chain, and recursions of at most ``MAX_WORK_US`` in all by
+``chain.WORK``'s model (a 168-h battery's lattice costs ~100 times a PRD battery's), which is
+why the route is tried on chains of at most ``MAX_DAYS`` days only. Past a limit, or at a
+node that cannot split (its mix nets nowhere yet misses the bound: rounding, or a barred
+move used), ``close`` returns None and the caller runs HiGHS.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.chain import Chain, solve
+from optimizer.chain import WORK, Chain, lattice_of, solve
 from optimizer.chain_cap import feasible
 from optimizer.envelope import stored_revenue
 from optimizer.errors import check_deadline
@@ -71,8 +72,9 @@ from optimizer.errors import check_deadline
 MAX_DAYS = 7
 #: nodes before the search gives up
 MAX_NODES = 400
-#: chain recursions (hours each) the whole search may take before it gives up
-MAX_RECURSION_HOURS = 60_000
+#: the modelled cost (microseconds of one core, ``chain.WORK``: the chain's lattice, or the
+#: piecewise recursion's cheapest hour) of the recursions the whole search may take
+MAX_WORK_US = 1_000_000.0
 #: cutting-plane rounds of one node before the search gives up
 MAX_ROUNDS = 60
 #: relative tolerance of the pruning and of a node's mix reaching its bound (far below the
@@ -263,6 +265,10 @@ def close(
     from ``multipliers`` (one per day; the daily route's are near the chain's), or None past
     the work limits."""
     search = _Search(buy, sell, offsets, chain, cap, deadline_s)
+    grid = lattice_of(chain, buy.size)  # where solve recurses (a model, not a clock)
+    per_recursion_us = (
+        WORK.lattice_hours(grid, buy.size) if grid is not None else WORK.general_us * buy.size
+    )
     if incumbent is not None:
         search.offer(np.asarray(incumbent, dtype=float))
     n = buy.size
@@ -277,7 +283,7 @@ def close(
         if -key <= search.best_value + search.tolerance(search.best_value):
             continue  # its parent's bound: nothing in it beats the incumbent
         nodes += 1
-        if nodes > MAX_NODES or search.recursions * buy.size > MAX_RECURSION_HOURS:
+        if nodes > MAX_NODES or search.recursions * per_recursion_us > MAX_WORK_US:
             return None
         dual = _dual(search, node)
         if dual is None:

@@ -100,7 +100,19 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      next one or carries a neighbouring day over the cap, when the mix loses to netting,
      at a duality gap, or when more than ``chain_cap.MAX_REPRICED_DAYS`` days break
      (``chain_cap``'s docstring).
-  4. **The MILP with a binary on every non-concave hour** (``solve_milp``): the last resort,
+  4. **Branch and bound on the hours' signs** (``optimizer.chain_branch.close``; the proof is
+     its module docstring), on chains of at most ``chain_branch.MAX_DAYS`` days: each node
+     (hours barred from charging or from discharging) bounded by its own Lagrangian dual over
+     every day's multiplier (cutting planes, each round one chain recursion, the root's
+     starting from the daily route's multipliers), split where the mix of the schedules
+     optimal at its minimum nets most, pruned against the best schedule within the cap met.
+     HiGHS's bound is the LP relaxation, which on nearly flat negative prices burns energy in
+     every hour at a rate no schedule reaches: a fuzz's 3 days of -1200 +- 0.4 at round trip
+     0.5 with cap 4 (68 binaries) kept its gap at 0.55 % for 15 minutes; the Lagrangian bound
+     lies 1e-6 above the optimum, and the search closes in 5 nodes (figures:
+     ``bench/bench_worst_case.py``, README). Its work is counted (``chain_branch.MAX_NODES``,
+     ``MAX_WORK_US``), never timed; past it the MILP below runs.
+  5. **The MILP with a binary on every non-concave hour** (``solve_milp``): the last resort,
      and **the one route whose work is not bounded in advance** (branch and bound). It is
      reached when the relaxation is not tight, the Lagrangian bound leaves a gap and the
      re-pricing fails: a cap that binds on many days, adjacent ones among them. Measured (a
@@ -119,8 +131,9 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
 
   Hypothesis-generated short chains reach it too (of the 50 examples of
   ``tests/optimizer/test_chain_cap.py``'s deterministic profile, 49 are certified by the
-  LP relaxation and 1 takes the full MILP: a run of two days whose bound is exact but
-  whose mix loses 2e-4 to netting; the other routes are covered by its named cases). Why no
+  LP relaxation and 1 took the full MILP before route 4: a run of two days whose bound is
+  exact but whose mix loses 2e-4 to netting; the other routes are covered by its named
+  cases). Why no
   bounded exact method in general (looked for, issue 9): the cap is one constraint per
   market day across a chain that does not return to ``x0`` at midnight. An exact recursion
   needs a second state within the day (energy withdrawn so far, reset at midnight), so each
