@@ -75,6 +75,8 @@ MAX_NODES = 400
 #: the modelled cost (microseconds of one core, ``chain.WORK``: the chain's lattice, or the
 #: piecewise recursion's cheapest hour) of the recursions the whole search may take
 MAX_WORK_US = 1_000_000.0
+#: the same for the brief first search ``optimal`` runs before HiGHS (module docstring)
+PROBE_WORK_US = 200_000.0
 #: cutting-plane rounds of one node before the search gives up
 MAX_ROUNDS = 60
 #: relative tolerance of the pruning and of a node's mix reaching its bound (far below the
@@ -258,12 +260,13 @@ def close(
     incumbent: np.ndarray | None = None,
     multipliers: np.ndarray | None = None,
     *,
+    work_us: float = MAX_WORK_US,
     deadline_s: float | None = None,
 ) -> Closed | None:
     """The capped chain's optimum by branch and bound on the hours' signs (module docstring),
     from ``incumbent`` (moves, offered like every schedule met) and the root's cutting planes
     from ``multipliers`` (one per day; the daily route's are near the chain's), or None past
-    the work limits."""
+    the work limits (``work_us``: ``MAX_WORK_US`` or ``PROBE_WORK_US``)."""
     search = _Search(buy, sell, offsets, chain, cap, deadline_s)
     grid = lattice_of(chain, buy.size)  # where solve recurses (a model, not a clock)
     per_recursion_us = (
@@ -283,7 +286,7 @@ def close(
         if -key <= search.best_value + search.tolerance(search.best_value):
             continue  # its parent's bound: nothing in it beats the incumbent
         nodes += 1
-        if nodes > MAX_NODES or search.recursions * per_recursion_us > MAX_WORK_US:
+        if nodes > MAX_NODES or search.recursions * per_recursion_us > work_us:
             return None
         dual = _dual(search, node)
         if dual is None:

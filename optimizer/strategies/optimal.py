@@ -223,6 +223,12 @@ HIGHS_FEASIBILITY_TOL = 1e-9
 #: 30 % negative hours with cap 2: 2.1 -> 1.4 s; the same optimum). It is a primal
 #: heuristic only: the search still proves the optimum to ``MIP_REL_GAP``.
 HIGHS_MIP_OPTIONS: dict[str, float | bool] = {"mip_heuristic_run_root_reduced_cost": False}
+#: branch-and-bound nodes HiGHS gets on a short capped chain before
+#: ``optimizer.chain_branch`` is tried (then HiGHS again without a limit): HiGHS closes most
+#: such chains in a few nodes (the bench's 168-h battery over 3 days of -1200 +- 1 with cap
+#: 0.1 in 205, 0.6 s), while nearly flat negative days keep its LP bound far above the
+#: optimum for tens of thousands (module docstring, route 4)
+SHORT_CHAIN_MILP_NODES = 250
 #: relative tolerance of the chain's cap certificate (two exact recursions' rounding; far
 #: below the promised 1e-6)
 CHAIN_CAP_REL_TOL = 1e-9
@@ -257,13 +263,18 @@ def solve_milp(
     *,
     horizon: Horizon,
     deadline_s: float | None = None,
+    max_nodes: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact optimum by HiGHS over all hours at once; returns (charge_mw, discharge_mw),
-    checked against settlement's rules with half of its tolerances (``highs_checked``)."""
+    checked against settlement's rules with half of its tolerances (``highs_checked``).
+    ``max_nodes``: ``NodeLimitReached`` past that many branch-and-bound nodes."""
     charge, discharge = remove_overlap(
-        *solve_program(prices, offsets, battery, horizon=horizon, deadline_s=deadline_s),
+        *solve_program(
+            prices, offsets, battery, horizon=horizon, deadline_s=deadline_s,
+            max_nodes=max_nodes,
+        ),
         battery,
-    )
+    )  # fmt: skip
     return highs_checked(charge, discharge, offsets, battery, horizon=horizon)
 
 
@@ -297,13 +308,16 @@ def solve_program(
     horizon: Horizon,
     deadline_s: float | None = None,
     integral: np.ndarray | None = None,
+    max_nodes: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """HiGHS's optimum of the schedule program, (charge_mw, discharge_mw) as solved (overlap
-    not removed). The hours that ``needs_binary`` and ``integral`` selects (a mask over the
-    hours, default every hour) get a binary ``z``; the other hours that need one are relaxed
-    to ``c + d <= P`` (``z`` in ``[0, 1]`` projected out): the hour's reward replaced by its
-    concave envelope (charging and discharging at once allowed), so the program is then a
-    relaxation of the exact one and its optimum an upper bound (``chain_with_cap``).
+    not removed); ``NodeLimitReached`` where branch and bound passes ``max_nodes`` nodes (a
+    count, the same on any machine). The hours that ``needs_binary`` and ``integral`` selects
+    (a mask over the hours, default every hour) get a binary ``z``; the other hours that need
+    one are relaxed to ``c + d <= P`` (``z`` in ``[0, 1]`` projected out): the hour's reward
+    replaced by its concave envelope (charging and discharging at once allowed), so the
+    program is then a relaxation of the exact one and its optimum an upper bound
+    (``chain_with_cap``).
 
     Every hour that needs a binary also gets two *headroom cuts*, ``eta_c c_t <= e_max -
     e_{t-1}`` and ``d_t / eta_d <= e_{t-1} - e_min`` (``e_{-1}`` = the start level): valid
@@ -430,6 +444,8 @@ def solve_program(
         if remaining <= 0:
             raise DeadlineExceededError("the request's deadline passed before HiGHS started")
         options["time_limit"] = remaining
+    if max_nodes is not None:
+        options["mip_max_nodes"] = max_nodes
     with warnings.catch_warnings():
         # milp hands options it does not list (the tolerances, the heuristic) to HiGHS
         # verbatim, with a RuntimeWarning saying so; only that warning is silenced, only
@@ -449,6 +465,8 @@ def solve_program(
         raise InfeasibleProblemError("HiGHS reports the schedule program infeasible")
     if result.status == 1:
         raise DeadlineExceededError("the request's deadline passed while HiGHS was solving")
+    if max_nodes is not None and result.status == 4:  # HiGHS's node limit (status 16)
+        raise NodeLimitReached(max_nodes)
     if result.status != 0 or result.x is None:
         raise SolverError(f"HiGHS did not solve the schedule program: {result.message}")
     # --- extract ---
@@ -618,6 +636,10 @@ class ChainCap:
     milp: bool  # whether a branch and bound (binaries) was needed
 
 
+class NodeLimitReached(Exception):
+    """HiGHS's branch and bound passed ``solve_program``'s ``max_nodes``."""
+
+
 def _grid_revenue(
     prices: np.ndarray, charge: np.ndarray, discharge: np.ndarray, battery: Battery
 ) -> float:
@@ -669,33 +691,77 @@ def chain_with_cap(
     if certified is not None:
         charge, discharge = to_grid(certified[0][None, :], battery)
         return ChainCap(charge[0], discharge[0], route=certified[1], milp=False)
-    if len(days) <= chain_branch.MAX_DAYS:  # a short chain: branch and bound on the signs
-        buy, sell = stored_rates(prices, battery)
-        start = battery.eta_charge * clean[0] - clean[1] / battery.eta_discharge
-        closed = chain_branch.close(
-            buy, sell, offsets, Chain.of(battery), cap, start, lam, deadline_s=deadline_s
-        )
-        if closed is not None:
-            charge, discharge = to_grid(closed.moves[None, :], battery)
-            return ChainCap(
-                charge[0], discharge[0], milp=False,
-                route=f"closed by branch and bound on the hours' signs ({closed.nodes} "
-                f"node{'s' if closed.nodes > 1 else ''}, {closed.recursions} chain recursions)",
-            )  # fmt: skip
     binaries = int(needs_binary(prices, battery).sum())
+    milp_route = f"HiGHS MILP over the chain, {binaries} binaries (all)"
+    if len(days) <= chain_branch.MAX_DAYS:
+        # a short chain: the search on the signs briefly, HiGHS a while, the search at length
+        start = battery.eta_charge * clean[0] - clean[1] / battery.eta_discharge
+        probe, full = chain_branch.PROBE_WORK_US, chain_branch.MAX_WORK_US
+        closed = _closed_by_signs(prices, offsets, battery, start, lam, probe, deadline_s)
+        if closed is None:
+            try:
+                charge, discharge = _chain_milp(
+                    prices, offsets, battery, binaries, deadline_s, SHORT_CHAIN_MILP_NODES
+                )
+                return ChainCap(charge, discharge, route=milp_route, milp=True)
+            except NodeLimitReached:
+                closed = _closed_by_signs(prices, offsets, battery, start, lam, full, deadline_s)
+        if closed is not None:
+            return closed
+    charge, discharge = _chain_milp(prices, offsets, battery, binaries, deadline_s)
+    return ChainCap(charge, discharge, route=milp_route, milp=True)
+
+
+def _closed_by_signs(
+    prices: np.ndarray,
+    offsets: np.ndarray,
+    battery: Battery,
+    start: np.ndarray,
+    lam: np.ndarray,
+    work_us: float,
+    deadline_s: float | None,
+) -> ChainCap | None:
+    """The capped chain closed by ``optimizer.chain_branch`` within ``work_us`` of modelled
+    work, from ``start`` (stored-energy moves within the cap) and the daily route's
+    multipliers ``lam``; None past it."""
+    cap = battery.daily_withdrawal_cap_mwh
+    assert cap is not None
+    buy, sell = stored_rates(prices, battery)
+    closed = chain_branch.close(
+        buy, sell, offsets, Chain.of(battery), cap, start, lam, work_us=work_us,
+        deadline_s=deadline_s,
+    )  # fmt: skip
+    if closed is None:
+        return None
+    charge, discharge = to_grid(closed.moves[None, :], battery)
+    return ChainCap(
+        charge[0], discharge[0], milp=False,
+        route=f"closed by branch and bound on the hours' signs ({closed.nodes} "
+        f"node{'s' if closed.nodes > 1 else ''}, {closed.recursions} chain recursions)",
+    )  # fmt: skip
+
+
+def _chain_milp(
+    prices: np.ndarray,
+    offsets: np.ndarray,
+    battery: Battery,
+    binaries: int,
+    deadline_s: float | None,
+    max_nodes: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """HiGHS's MILP over the capped chain (``solve_milp``); a deadline inside it says what ran
+    out of time, and what would not."""
     try:
-        charge, discharge = solve_milp(
-            prices, offsets, battery, horizon=continuous, deadline_s=deadline_s
-        )
-    except DeadlineExceededError as exc:  # say what ran out of time, and what would not
+        return solve_milp(
+            prices, offsets, battery, horizon=Horizon.CONTINUOUS, deadline_s=deadline_s,
+            max_nodes=max_nodes,
+        )  # fmt: skip
+    except DeadlineExceededError as exc:
         raise DeadlineExceededError(
             f"{exc} (branch and bound over the continuous chain under the daily cycle limit, "
             f"{binaries} binaries, whose work has no bound fixed in advance; the daily "
             "horizon, or the chain without max_cycles_per_day, is exact in bounded time)"
         ) from exc
-    return ChainCap(
-        charge, discharge, route=f"HiGHS MILP over the chain, {binaries} binaries (all)", milp=True
-    )
 
 
 def _lagrangian_certificate(

@@ -4,6 +4,8 @@ the hours' signs with Lagrangian bounds (issue 9), against the independent MILP 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,8 +14,9 @@ from hypothesis import strategies as st
 from optimizer import Battery, Horizon, chain_branch, run_strategy
 from optimizer.chain import Chain
 from optimizer.chain_cap import feasible
-from optimizer.envelope import stored_rates, stored_revenue
+from optimizer.envelope import needs_binary, stored_rates, stored_revenue
 from optimizer.settle import day_offsets
+from optimizer.strategies import optimal
 from tests.optimizer.helpers import days_from, forbid_branch_and_bound
 from tests.optimizer.reference import reference_optimum
 from tests.optimizer.test_chain_cap import capped_battery, negative_runs_day
@@ -27,6 +30,27 @@ def nearly_flat(days: int, spread: float, seed: int) -> list[np.ndarray]:
 def burner(cap: float = 3.0) -> Battery:
     """Round trip 0.5: at -1200 burning energy pays, and the cap is what limits it."""
     return Battery(power_mw=10.0, duration_h=4.0, round_trip_efficiency=0.5, max_cycles_per_day=cap)
+
+
+def highs_never_closes(patch: pytest.MonkeyPatch) -> list[int]:
+    """HiGHS solves the LP relaxation, reports its node limit wherever it is given one, and
+    must not run an unlimited branch and bound; returns the node limits it was given."""
+    program = optimal.solve_program
+    limits: list[int] = []
+
+    def limited(
+        prices: np.ndarray, offsets: np.ndarray, battery: Battery, **kwargs: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        integral = kwargs.get("integral")
+        if integral is None or (integral & needs_binary(prices, battery)).any():
+            if kwargs.get("max_nodes") is None:
+                raise AssertionError("unlimited branch and bound called")
+            limits.append(kwargs["max_nodes"])
+            raise optimal.NodeLimitReached(kwargs["max_nodes"])
+        return program(prices, offsets, battery, **kwargs)
+
+    patch.setattr(optimal, "solve_program", limited)
+    return limits
 
 
 def optimal_revenue(prices: list[np.ndarray], battery: Battery) -> float:
@@ -57,10 +81,31 @@ def test_nearly_flat_negative_days_are_closed_without_highs_branch_and_bound(
     prices = nearly_flat(days, 50.0, seed)
     battery = burner()
     with pytest.MonkeyPatch.context() as patch:
-        forbid_branch_and_bound(patch)
+        highs_never_closes(patch)
         revenue = optimal_revenue(prices, battery)
     want = reference_optimum(prices, battery, continuous=True)
     assert revenue == pytest.approx(want, rel=1e-6, abs=1e-6)
+
+
+def test_the_brief_search_comes_before_highs_and_the_long_one_after_it() -> None:
+    # the fuzz's days close within the brief search: HiGHS is never asked
+    prices = nearly_flat(3, 0.4, 2)
+    with pytest.MonkeyPatch.context() as patch:
+        forbid_branch_and_bound(patch)
+        revenue = optimal_revenue(prices, burner(4.0))
+    assert revenue == pytest.approx(
+        reference_optimum(prices, burner(4.0), continuous=True), rel=1e-6, abs=1e-6
+    )
+    # with no brief search the limited HiGHS runs first, then the search at length
+    prices = nearly_flat(3, 50.0, 3)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chain_branch, "PROBE_WORK_US", -1.0)
+        limits = highs_never_closes(patch)
+        revenue = optimal_revenue(prices, burner())
+    assert limits == [optimal.SHORT_CHAIN_MILP_NODES]
+    assert revenue == pytest.approx(
+        reference_optimum(prices, burner(), continuous=True), rel=1e-6, abs=1e-6
+    )
 
 
 def test_the_search_needs_several_nodes_and_gives_up_past_its_limit() -> None:
