@@ -62,7 +62,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.chain import WORK, Chain, lattice_of, solve
+from optimizer import lattice
+from optimizer.chain import MAX_LATTICE_ENTRIES, WORK, Chain, lattice_of, solve
 from optimizer.chain_cap import feasible
 from optimizer.envelope import stored_revenue
 from optimizer.errors import check_deadline
@@ -142,6 +143,24 @@ class _Search:
         self.best = np.zeros(buy.size)  # idling is a schedule of every chain
         self.best_value = 0.0
         self.recursions = 0
+        # the chain's lattice, built once (``chain.solve`` would build it every round), where
+        # every hour's values fit; else ``chain.solve`` picks the recursion each round
+        grid = lattice_of(chain, buy.size)
+        self.per_recursion_us = (  # the work model's cost of one round (module docstring)
+            WORK.lattice_hours(grid, buy.size) if grid is not None else WORK.general_us * buy.size
+        )
+        fits = grid is not None and grid.levels.size * (buy.size + 1) <= MAX_LATTICE_ENTRIES
+        self.grid = grid if fits else None
+
+    def _recurse(self, buy: np.ndarray, sell: np.ndarray) -> tuple[np.ndarray, float]:
+        """The chain's optimal moves at rates ``(buy, sell)`` and their value ``V_0(x0)``."""
+        grid = self.grid
+        if grid is None:
+            solution = solve(buy, sell, self.chain)
+            return solution.moves, solution.value
+        values = lattice.chain_values(buy, sell, grid, deadline_s=self.deadline_s)
+        moves = lattice.chain_moves(values, buy, sell, grid, deadline_s=self.deadline_s)
+        return moves, float(values[0][grid.start])
 
     def offer(self, moves: np.ndarray) -> None:
         """Make ``moves`` the incumbent if it is a schedule within the cap that earns more."""
@@ -155,15 +174,14 @@ class _Search:
         check_deadline(self.deadline_s, "closing the capped chain's gap by branch and bound")
         buy = np.where(node.may_charge, self.buy, self.big)
         sell = np.where(node.may_discharge, self.sell, -self.big)
-        solution = solve(buy, sell - np.repeat(lam, self.hours), self.chain)
+        moves, value = self._recurse(buy, sell - np.repeat(lam, self.hours))
         self.recursions += 1
-        moves = solution.moves
         ws = np.add.reduceat(np.maximum(-moves, 0.0), self.offsets[:-1])
         plane = _Plane(moves, float(stored_revenue(moves, buy, sell)), ws)
         priced = self.cap * float(lam.sum())
         # the recursion's value is L; the schedule's own plane at lam can only be below it
         # (rounding aside): the larger of the two is the safer upper bound
-        bound = max(solution.value + priced, plane.value - float(plane.ws @ lam) + priced)
+        bound = max(value + priced, plane.value - float(plane.ws @ lam) + priced)
         self.offer(moves)
         return plane, bound
 
@@ -268,10 +286,6 @@ def close(
     from ``multipliers`` (one per day; the daily route's are near the chain's), or None past
     the work limits (``work_us``: ``MAX_WORK_US`` or ``PROBE_WORK_US``)."""
     search = _Search(buy, sell, offsets, chain, cap, deadline_s)
-    grid = lattice_of(chain, buy.size)  # where solve recurses (a model, not a clock)
-    per_recursion_us = (
-        WORK.lattice_hours(grid, buy.size) if grid is not None else WORK.general_us * buy.size
-    )
     if incumbent is not None:
         search.offer(np.asarray(incumbent, dtype=float))
     n = buy.size
@@ -286,7 +300,7 @@ def close(
         if -key <= search.best_value + search.tolerance(search.best_value):
             continue  # its parent's bound: nothing in it beats the incumbent
         nodes += 1
-        if nodes > MAX_NODES or search.recursions * per_recursion_us > work_us:
+        if nodes > MAX_NODES or search.recursions * search.per_recursion_us > work_us:
             return None
         dual = _dual(search, node)
         if dual is None:
