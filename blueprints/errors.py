@@ -110,11 +110,14 @@ def flatten_messages(messages: Any, *, prefix: str = "") -> dict[str, list[str]]
 
 
 def validation_problem(errors: dict[str, list[str]]) -> Response:
+    # a GET's values come from its query string (GET /zones?system=XX), not a JSON body
+    query = has_request_context() and request.method == "GET"
+    what = "The query string is well-formed" if query else "The request is well-formed JSON"
     return problem(
         422,
         title="Invalid request",
-        detail="The request is well-formed JSON but some values are missing, of the wrong "
-        "type, out of range or inconsistent; see errors.",
+        detail=f"{what} but some values are missing, of the wrong type, out of range or "
+        "inconsistent; see errors.",
         type_=VALIDATION_TYPE,
         errors=errors,
     )

@@ -253,6 +253,15 @@ def test_zones_lists_the_catalogue(client: FlaskClient) -> None:
 # --- validation ----------------------------------------------------------------------------
 
 
+def test_an_unknown_system_is_a_422_about_the_query_string(client: Any) -> None:
+    answer = client.get("/zones?system=XX")
+    assert answer.status_code == 422
+    body = answer.get_json()
+    assert body["detail"].startswith("The query string is well-formed but some values")
+    assert "JSON" not in body["detail"]
+    assert list(body["errors"]) == ["system"]
+
+
 def _sited(**market: Any) -> dict[str, Any]:
     """A siting body whose market_params are SITING_MARKET with ``market`` over it."""
     return _siting(market_params={**SITING_MARKET, **market})
