@@ -70,12 +70,12 @@ from optimizer.errors import check_deadline
 
 #: the longest chain (market days) the route is tried on: every round is a recursion over the
 #: whole chain (module docstring)
-MAX_DAYS = 7
+MAX_DAYS = 14
 #: nodes before the search gives up
 MAX_NODES = 400
 #: the modelled cost (microseconds of one core, ``chain.WORK``: the chain's lattice, or the
 #: piecewise recursion's cheapest hour) of the recursions the whole search may take
-MAX_WORK_US = 1_000_000.0
+MAX_WORK_US = 3_000_000.0
 #: the same for the brief first search ``optimal`` runs before HiGHS (module docstring)
 PROBE_WORK_US = 200_000.0
 #: cutting-plane rounds of one node before the search gives up

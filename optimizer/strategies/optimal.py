@@ -114,8 +114,8 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      ``MAX_WORK_US``), never timed. Neither method wins everywhere (a 168-h battery over 3
      days of -1200 +- 1 with cap 0.1: HiGHS 205 nodes, 0.6 s; the search ~4,000 recursions,
      32 s), so a short chain gets, in turn: the search within ``PROBE_WORK_US``, HiGHS within
-     ``SHORT_CHAIN_MILP_NODES`` nodes (``NodeLimitReached``; a count, the same on any
-     machine), the search within ``MAX_WORK_US``, and then the MILP below.
+     ``SHORT_CHAIN_MILP_NODE_HOURS`` nodes times hours (``NodeLimitReached``; a count,
+     the same on any machine), the search within ``MAX_WORK_US``, and then the MILP below.
   5. **The MILP with a binary on every non-concave hour** (``solve_milp``): the last resort,
      and **the one route whose work is not bounded in advance** (branch and bound). It is
      reached when the relaxation is not tight, the Lagrangian bound leaves a gap and the
@@ -227,12 +227,20 @@ HIGHS_FEASIBILITY_TOL = 1e-9
 #: 30 % negative hours with cap 2: 2.1 -> 1.4 s; the same optimum). It is a primal
 #: heuristic only: the search still proves the optimum to ``MIP_REL_GAP``.
 HIGHS_MIP_OPTIONS: dict[str, float | bool] = {"mip_heuristic_run_root_reduced_cost": False}
-#: branch-and-bound nodes HiGHS gets on a short capped chain before
-#: ``optimizer.chain_branch`` is tried (then HiGHS again without a limit): HiGHS closes most
-#: such chains in a few nodes (the bench's 168-h battery over 3 days of -1200 +- 1 with cap
-#: 0.1 in 205, 0.6 s), while nearly flat negative days keep its LP bound far above the
-#: optimum for tens of thousands (module docstring, route 4)
-SHORT_CHAIN_MILP_NODES = 250
+#: branch-and-bound nodes times hours HiGHS gets on a short capped chain before
+#: ``optimizer.chain_branch`` searches at length (then HiGHS again without a limit; a node
+#: costs about in proportion to the chain's hours): HiGHS closes most such chains in a few
+#: nodes (the bench's 168-h battery over 3 days of -1200 +- 1 with cap 0.1 in 205, 0.6 s),
+#: while nearly flat negative days keep its LP bound far above the optimum for tens of
+#: thousands (module docstring, route 4)
+SHORT_CHAIN_MILP_NODE_HOURS = 18_000
+
+
+def short_chain_milp_nodes(hours: int) -> int:
+    """HiGHS's node limit on a short capped chain of ``hours`` hours (at least 10)."""
+    return max(10, SHORT_CHAIN_MILP_NODE_HOURS // max(hours, 1))
+
+
 #: relative tolerance of the chain's cap certificate (two exact recursions' rounding; far
 #: below the promised 1e-6)
 CHAIN_CAP_REL_TOL = 1e-9
@@ -703,9 +711,10 @@ def chain_with_cap(
         probe, full = chain_branch.PROBE_WORK_US, chain_branch.MAX_WORK_US
         closed = _closed_by_signs(prices, offsets, battery, start, lam, probe, deadline_s)
         if closed is None:
+            nodes = short_chain_milp_nodes(prices.size)
             try:
                 charge, discharge = _chain_milp(
-                    prices, offsets, battery, binaries, deadline_s, SHORT_CHAIN_MILP_NODES
+                    prices, offsets, battery, binaries, deadline_s, nodes
                 )
                 return ChainCap(charge, discharge, route=milp_route, milp=True)
             except NodeLimitReached:

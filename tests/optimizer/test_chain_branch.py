@@ -102,7 +102,7 @@ def test_the_brief_search_comes_before_highs_and_the_long_one_after_it() -> None
         patch.setattr(chain_branch, "PROBE_WORK_US", -1.0)
         limits = highs_never_closes(patch)
         revenue = optimal_revenue(prices, burner())
-    assert limits == [optimal.SHORT_CHAIN_MILP_NODES]
+    assert limits == [optimal.short_chain_milp_nodes(72)]
     assert revenue == pytest.approx(
         reference_optimum(prices, burner(), continuous=True), rel=1e-6, abs=1e-6
     )
