@@ -40,7 +40,8 @@ node is solved. Every schedule met (the recursions' and the mixes) is checked as
 at the true rates).
 
 **Search.** Best first by bound. A node whose bound is at most the incumbent
-(``CAP_REL_TOL`` relative) is closed; otherwise it splits at the hour where its mix nets most,
+(``CAP_REL_TOL`` relative) is closed; otherwise it splits at the hour where its mix loses most
+to netting (``_split_hour``),
 one child barred from discharging there, the other from charging. No schedule of the exact
 program charges and discharges in one hour, so every schedule of the node is in a child, and
 neither child can net at that hour again: the tree is at most as deep as the chain is long,
@@ -269,6 +270,24 @@ def _mix(search: _Search, planes: list[_Plane], weights: np.ndarray) -> np.ndarr
     return mix * min(1.0, search.cap / top) if top > 0.0 else mix
 
 
+def _split_hour(
+    search: _Search, node: _Node, planes: list[_Plane], weights: np.ndarray
+) -> int | None:
+    """The hour where the mix loses most to netting (among those the node has not signed):
+    the energy its weighted schedules move in opposite directions there, times what netting
+    a stored MWh costs there (``|a_t - b_t|``); None where they net nowhere beyond rounding.
+    On five 3-day chains of -1200 +- 50 and seven other short chains this took at most as
+    many nodes as the largest netted energy alone, and 339 instead of 803 on one (one-off)."""
+    moves = np.array([p.moves for p in planes])
+    mu = weights / max(float(weights.sum()), 1e-300)
+    netted = np.minimum(mu @ np.maximum(moves, 0.0), mu @ np.maximum(-moves, 0.0))
+    netted[~(node.may_charge & node.may_discharge)] = 0.0
+    nets = netted > search.chain.tol_x  # (never a signed hour: a child differs from its parent)
+    if not nets.any():
+        return None
+    return int(np.where(nets, netted * np.abs(search.buy - search.sell), -1.0).argmax())
+
+
 def close(
     buy: np.ndarray,
     sell: np.ndarray,
@@ -278,13 +297,14 @@ def close(
     incumbent: np.ndarray | None = None,
     multipliers: np.ndarray | None = None,
     *,
-    work_us: float = MAX_WORK_US,
+    work_us: float | None = None,
     deadline_s: float | None = None,
 ) -> Closed | None:
     """The capped chain's optimum by branch and bound on the hours' signs (module docstring),
     from ``incumbent`` (moves, offered like every schedule met) and the root's cutting planes
     from ``multipliers`` (one per day; the daily route's are near the chain's), or None past
-    the work limits (``work_us``: ``MAX_WORK_US`` or ``PROBE_WORK_US``)."""
+    the work limits (``work_us``: ``PROBE_WORK_US``, or by default ``MAX_WORK_US``)."""
+    work_us = MAX_WORK_US if work_us is None else work_us
     search = _Search(buy, sell, offsets, chain, cap, deadline_s)
     if incumbent is not None:
         search.offer(np.asarray(incumbent, dtype=float))
@@ -314,13 +334,8 @@ def close(
         search.offer(mix)
         if bound <= search.best_value + search.tolerance(bound):
             continue
-        # split where the weighted schedules move in opposite directions most
-        moves = np.array([p.moves for p in planes])
-        mu = weights / max(float(weights.sum()), 1e-300)
-        netted = np.minimum(mu @ np.maximum(moves, 0.0), mu @ np.maximum(-moves, 0.0))
-        netted[~(node.may_charge & node.may_discharge)] = 0.0
-        hour = int(netted.argmax())
-        if netted[hour] <= tol_x:
+        hour = _split_hour(search, node, planes, weights)
+        if hour is None:
             return None  # nets nowhere yet misses the bound: HiGHS decides
         no_discharge = node.may_discharge.copy()
         no_discharge[hour] = False
