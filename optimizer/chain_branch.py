@@ -59,6 +59,7 @@ move used), ``close`` returns None and the caller runs HiGHS.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,7 +76,9 @@ MAX_DAYS = 14
 #: nodes before the search gives up
 MAX_NODES = 400
 #: the modelled cost (microseconds of one core, ``chain.WORK``: the chain's lattice, or the
-#: piecewise recursion's cheapest hour) of the recursions the whole search may take
+#: piecewise recursion's general step for every hour) of the recursions the whole search may
+#: take; checked as each node starts (a node may finish its rounds past it), and the master
+#: LPs (about as many as the recursions, ~1.2 ms each) are not counted
 MAX_WORK_US = 3_000_000.0
 #: the same for the brief first search ``optimal`` runs before HiGHS (module docstring)
 PROBE_WORK_US = 200_000.0
@@ -86,18 +89,19 @@ MAX_ROUNDS = 60
 CAP_REL_TOL = 1e-9
 #: relative tolerance of Kelley's stopping test (``L`` at the master's minimum equals it)
 KELLEY_REL_TOL = 1e-11
-#: HiGHS's tolerances on the master LP: its weights make the mix, whose withdrawal must meet
-#: the cap to ``chain_cap.CAP_REL_TOL`` (the defaults, 1e-7, left a day 9e-8 of K above it)
 #: the first box of ``_dual``'s cutting planes, a share of the multipliers' range (it doubles
 #: while the step it bounds improves ``L``)
 BOX_SHARE = 0.01
+#: HiGHS's tolerances on the master LPs: their weights make the mix, whose withdrawal must
+#: meet the cap to ``chain_cap.CAP_REL_TOL`` (the defaults, 1e-7, left a day 9e-8 of K above)
 MASTER_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
 
 
 @dataclass(frozen=True)
 class Closed:
     """The optimum of the capped chain found by ``close``: its stored-energy moves, the
-    search's bound (``>= OPT``), the nodes and the chain recursions it took."""
+    root's bound (``>= OPT``: for logs and tests), the nodes and the chain recursions it
+    took."""
 
     moves: np.ndarray
     bound: float
@@ -117,6 +121,9 @@ class _Plane:
 
 @dataclass(frozen=True)
 class _Node:
+    """The chain with the hours where ``may_charge`` (``may_discharge``) is False barred from
+    charging (discharging), its inherited planes, and the multipliers its rounds start from."""
+
     may_charge: np.ndarray
     may_discharge: np.ndarray
     planes: list[_Plane]
@@ -294,24 +301,26 @@ def close(
     offsets: np.ndarray,
     chain: Chain,
     cap: float,
-    incumbent: np.ndarray | None = None,
-    multipliers: np.ndarray | None = None,
     *,
+    incumbents: Sequence[np.ndarray] = (),
+    multipliers: np.ndarray | None = None,
     work_us: float | None = None,
     deadline_s: float | None = None,
 ) -> Closed | None:
     """The capped chain's optimum by branch and bound on the hours' signs (module docstring),
-    from ``incumbent`` (moves, offered like every schedule met) and the root's cutting planes
-    from ``multipliers`` (one per day; the daily route's are near the chain's), or None past
-    the work limits (``work_us``: ``PROBE_WORK_US``, or by default ``MAX_WORK_US``)."""
+    from ``incumbents`` (moves, offered like every schedule met) and the root's cutting planes
+    from ``multipliers`` (one per day, NaN read as 0; the daily route's are near the chain's),
+    or None past the work limits (``work_us``: ``PROBE_WORK_US``, or by default
+    ``MAX_WORK_US``)."""
     work_us = MAX_WORK_US if work_us is None else work_us
     search = _Search(buy, sell, offsets, chain, cap, deadline_s)
-    if incumbent is not None:
-        search.offer(np.asarray(incumbent, dtype=float))
+    for moves in incumbents:
+        search.offer(np.asarray(moves, dtype=float))
     n = buy.size
     tol_x = chain.tol_x
     everything = np.ones(n, dtype=bool)
     lam0 = np.zeros(offsets.size - 1) if multipliers is None else np.asarray(multipliers, float)
+    lam0 = np.nan_to_num(lam0, nan=0.0)
     root = _Node(everything, everything, [], np.clip(lam0, 0.0, search.high))
     queue: list[tuple[float, int, _Node]] = [(-np.inf, 0, root)]
     pushed, nodes, top = 1, 0, -np.inf

@@ -478,7 +478,13 @@ def solve_program(
     if result.status == 1:
         raise DeadlineExceededError("the request's deadline passed while HiGHS was solving")
     if max_nodes is not None and result.status == 4:  # HiGHS's node limit (status 16)
-        raise NodeLimitReached(max_nodes)
+        found = None
+        if result.x is not None:
+            found = (
+                np.clip(result.x[c_col], 0.0, P) * scale,
+                np.clip(result.x[d_col], 0.0, P) * scale,
+            )
+        raise NodeLimitReached(max_nodes, found)
     if result.status != 0 or result.x is None:
         raise SolverError(f"HiGHS did not solve the schedule program: {result.message}")
     # --- extract ---
@@ -649,7 +655,14 @@ class ChainCap:
 
 
 class NodeLimitReached(Exception):
-    """HiGHS's branch and bound passed ``solve_program``'s ``max_nodes``."""
+    """HiGHS's branch and bound passed ``solve_program``'s ``max_nodes``; ``incumbent`` is
+    the best schedule it had found, ``(charge_mw, discharge_mw)`` as solved, if any."""
+
+    def __init__(
+        self, max_nodes: int, incumbent: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> None:
+        super().__init__(f"HiGHS passed its limit of {max_nodes} branch-and-bound nodes")
+        self.incumbent = incumbent
 
 
 def _grid_revenue(
@@ -674,8 +687,10 @@ def chain_with_cap(
 ) -> ChainCap:
     """Exact schedule of the ``continuous`` chain under the cycle cap when some hour is not
     concave (module docstring, "continuous horizon"): the relaxation's certificate, then the
-    Lagrangian one, then that bound re-priced day by day (``optimizer.chain_cap``), then
-    HiGHS's MILP with every binary."""
+    Lagrangian one, then that bound re-priced day by day (``optimizer.chain_cap``), then, on
+    chains of at most ``chain_branch.MAX_DAYS`` days, the sign search of
+    ``optimizer.chain_branch`` briefly, HiGHS within a node limit and the search at length,
+    then HiGHS's MILP with every binary."""
     cap = battery.daily_withdrawal_cap_mwh
     if cap is None:
         raise ValueError("chain_with_cap needs a battery with max_cycles_per_day")
@@ -707,42 +722,50 @@ def chain_with_cap(
     milp_route = f"HiGHS MILP over the chain, {binaries} binaries (all)"
     if len(days) <= chain_branch.MAX_DAYS:
         # a short chain: the search on the signs briefly, HiGHS a while, the search at length
-        start = battery.eta_charge * clean[0] - clean[1] / battery.eta_discharge
+        starts = [stored_moves(*clean, battery)]  # schedules within the cap to start from
         probe, full = chain_branch.PROBE_WORK_US, chain_branch.MAX_WORK_US
-        closed = _closed_by_signs(prices, offsets, battery, start, lam, probe, deadline_s)
+        closed = _closed_by_signs(prices, offsets, battery, starts, lam, probe, deadline_s)
         if closed is None:
             nodes = short_chain_milp_nodes(prices.size)
             try:
                 charge, discharge = _chain_milp(
-                    prices, offsets, battery, binaries, deadline_s, nodes
+                    prices, offsets, battery, binaries, deadline_s, max_nodes=nodes
                 )
                 return ChainCap(charge, discharge, route=milp_route, milp=True)
-            except NodeLimitReached:
-                closed = _closed_by_signs(prices, offsets, battery, start, lam, full, deadline_s)
+            except NodeLimitReached as limit:  # its best schedule so far is a start too
+                if limit.incumbent is not None:
+                    starts.append(stored_moves(*remove_overlap(*limit.incumbent, battery), battery))
+                closed = _closed_by_signs(prices, offsets, battery, starts, lam, full, deadline_s)
         if closed is not None:
             return closed
     charge, discharge = _chain_milp(prices, offsets, battery, binaries, deadline_s)
     return ChainCap(charge, discharge, route=milp_route, milp=True)
 
 
+def stored_moves(charge: np.ndarray, discharge: np.ndarray, battery: Battery) -> np.ndarray:
+    """Grid-side powers (one-hour steps, no overlap) -> stored-energy moves (MWh)."""
+    moves: np.ndarray = battery.eta_charge * charge - discharge / battery.eta_discharge
+    return moves
+
+
 def _closed_by_signs(
     prices: np.ndarray,
     offsets: np.ndarray,
     battery: Battery,
-    start: np.ndarray,
+    starts: list[np.ndarray],
     lam: np.ndarray,
     work_us: float,
     deadline_s: float | None,
 ) -> ChainCap | None:
     """The capped chain closed by ``optimizer.chain_branch`` within ``work_us`` of modelled
-    work, from ``start`` (stored-energy moves within the cap) and the daily route's
-    multipliers ``lam``; None past it."""
+    work, from ``starts`` (stored-energy moves; those within the cap are incumbents) and the
+    daily route's multipliers ``lam``; None past it."""
     cap = battery.daily_withdrawal_cap_mwh
     assert cap is not None
     buy, sell = stored_rates(prices, battery)
     closed = chain_branch.close(
-        buy, sell, offsets, Chain.of(battery), cap, start, lam, work_us=work_us,
-        deadline_s=deadline_s,
+        buy, sell, offsets, Chain.of(battery), cap, incumbents=starts, multipliers=lam,
+        work_us=work_us, deadline_s=deadline_s,
     )  # fmt: skip
     if closed is None:
         return None
@@ -760,6 +783,7 @@ def _chain_milp(
     battery: Battery,
     binaries: int,
     deadline_s: float | None,
+    *,
     max_nodes: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """HiGHS's MILP over the capped chain (``solve_milp``); a deadline inside it says what ran

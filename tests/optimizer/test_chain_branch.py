@@ -149,3 +149,22 @@ def test_property_closed_chains_equal_the_reference(
         want = reference_optimum(prices, battery, continuous=True)
         assert revenue == pytest.approx(want, rel=1e-6, abs=1e-6)
         assert closed.bound >= revenue - 1e-9 * max(1.0, abs(revenue))
+
+
+def test_highs_reports_its_node_limit_with_its_best_schedule() -> None:
+    # real HiGHS (not a mock): past max_nodes it raises NodeLimitReached, not a deadline, with
+    # the best schedule it had; the limited run is what optimal gives a short chain first
+    prices = nearly_flat(3, 50.0, 3)  # (the chain the search closes in test_the_brief_...)
+    battery = burner()
+    flat = np.concatenate(prices)
+    with pytest.raises(optimal.NodeLimitReached) as caught:
+        optimal.solve_program(
+            flat, day_offsets(days_from(prices)), battery, horizon=Horizon.CONTINUOUS,
+            max_nodes=1,
+        )  # fmt: skip
+    incumbent = caught.value.incumbent
+    assert incumbent is not None
+    charge, discharge = incumbent
+    assert charge.shape == discharge.shape == flat.shape
+    assert charge.min() >= 0.0
+    assert charge.max() <= battery.power_mw
