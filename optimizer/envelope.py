@@ -180,3 +180,10 @@ def to_grid(moves: np.ndarray, battery: Battery) -> tuple[np.ndarray, np.ndarray
     charge = np.where(moves > 0, moves / battery.eta_charge, 0.0)
     discharge = np.where(moves < 0, -moves * battery.eta_discharge, 0.0)
     return charge, discharge
+
+
+def to_stored(charge: np.ndarray, discharge: np.ndarray, battery: Battery) -> np.ndarray:
+    """Grid-side (charge_mw, discharge_mw) of one-hour steps -> stored-energy moves (MWh; the
+    inverse of ``to_grid`` where no hour does both)."""
+    moves: np.ndarray = battery.eta_charge * charge - discharge / battery.eta_discharge
+    return moves

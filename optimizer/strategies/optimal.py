@@ -105,11 +105,12 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      (hours barred from charging or from discharging) bounded by its own Lagrangian dual over
      every day's multiplier (cutting planes, each round one chain recursion, the root's
      starting from the daily route's multipliers), split where the mix of the schedules
-     optimal at its minimum nets most, pruned against the best schedule within the cap met.
+     optimal at its minimum loses most to netting, pruned against the best schedule within
+     the cap met.
      HiGHS's bound is the LP relaxation, which on nearly flat negative prices burns energy in
      every hour at a rate no schedule reaches: a fuzz's 3 days of -1200 +- 0.4 at round trip
      0.5 with cap 4 (68 binaries) kept its gap at 0.55 % for 15 minutes; the Lagrangian bound
-     lies 1e-6 above the optimum, and the search closes in 5 nodes (figures:
+     lies 1e-6 above the optimum, and the search closes in 3-5 nodes (figures:
      ``bench/bench_worst_case.py``, README). Its work is counted (``chain_branch.MAX_NODES``,
      ``MAX_WORK_US``), never timed. Neither method wins everywhere (a 168-h battery over 3
      days of -1200 +- 1 with cap 0.1: HiGHS 205 nodes, 0.6 s; the search ~4,000 recursions,
@@ -134,26 +135,24 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      two, so branch and bound now runs once.
 
   Hypothesis-generated short chains reach it too (of the 50 examples of
-  ``tests/optimizer/test_chain_cap.py``'s deterministic profile, 49 are certified by the
-  LP relaxation and 1 took the full MILP before route 4: a run of two days whose bound is
-  exact but whose mix loses 2e-4 to netting; the other routes are covered by its named
-  cases). Why no
-  bounded exact method in general (looked for, issue 9): the cap is one constraint per
+  ``tests/optimizer/test_chain_cap.py``'s deterministic profile, 49 are certified by the LP
+  relaxation and 1 took the full MILP before route 4: a run of two days whose bound is exact
+  but whose mix loses 2e-4 to netting; the other routes are covered by its named cases). Why
+  no bounded exact method in general (looked for, issue 9): the cap is one constraint per
   market day across a chain that does not return to ``x0`` at midnight. An exact recursion
   needs a second state within the day (energy withdrawn so far, reset at midnight), so each
   within-day value function is a two-dimensional piecewise-linear surface (charging moves
   along ``w`` constant, discharging along ``x + w`` constant); a lattice argument like
   ``optimizer.lattice``'s bounds its levels, but over the chain the free moves of a vertex
-  couple segments that span many days (each pinned segment and each binding day adds one),
-  so the candidate levels are sums of many anchor differences, not a small set. The dual
-  side does not close the gap in bounded work either: subgradient steps on the 366
-  multipliers (each a chain recursion, 0.3-1.2 s) with the optimum known in advance (Polyak
-  steps) left a gap of 6e-4 after 40 recursions on the 30 % negative year with cap 1; sweeps
-  of day-by-day Newton re-pricing over all 211 broken days of solar dips with cap 2 (route 3
-  without runs and without the primal, 1.7-2.3 s each) leave the bound 1.1e-4 above the
-  optimum after 6 sweeps, rising and falling; and on non-concave hours a duality gap may
-  remain at the best multipliers anyway. Without non-concave hours the problem is the LP
-  above.
+  couple segments that span many days (each pinned segment and each binding day adds one), so
+  the candidate levels are sums of many anchor differences, not a small set. The dual side
+  does not close the gap in bounded work either: subgradient steps on the 366 multipliers
+  (each a chain recursion, 0.3-1.2 s) with the optimum known in advance (Polyak steps) left a
+  gap of 6e-4 after 40 recursions on the 30 % negative year with cap 1; sweeps of day-by-day
+  Newton re-pricing over all 211 broken days of solar dips with cap 2 (route 3 without runs
+  and without the primal, 1.7-2.3 s each) leave the bound 1.1e-4 above the optimum after 6
+  sweeps, rising and falling; and on non-concave hours a duality gap may remain at the best
+  multipliers anyway. Without non-concave hours the problem is the LP above.
 
 HiGHS's schedules (the daily fallback, the chain's LP and MILP, the LP relaxation's
 certificate) meet their program only to HiGHS's feasibility tolerances, while settlement
@@ -200,6 +199,7 @@ from optimizer.envelope import (
     stored_rates,
     stored_revenue,
     to_grid,
+    to_stored,
 )
 from optimizer.errors import (
     DeadlineExceededError,
@@ -722,7 +722,7 @@ def chain_with_cap(
     milp_route = f"HiGHS MILP over the chain, {binaries} binaries (all)"
     if len(days) <= chain_branch.MAX_DAYS:
         # a short chain: the search on the signs briefly, HiGHS a while, the search at length
-        starts = [stored_moves(*clean, battery)]  # schedules within the cap to start from
+        starts = [to_stored(*clean, battery)]  # schedules within the cap to start from
         probe, full = chain_branch.PROBE_WORK_US, chain_branch.MAX_WORK_US
         closed = _closed_by_signs(prices, offsets, battery, starts, lam, probe, deadline_s)
         if closed is None:
@@ -734,18 +734,12 @@ def chain_with_cap(
                 return ChainCap(charge, discharge, route=milp_route, milp=True)
             except NodeLimitReached as limit:  # its best schedule so far is a start too
                 if limit.incumbent is not None:
-                    starts.append(stored_moves(*remove_overlap(*limit.incumbent, battery), battery))
+                    starts.append(to_stored(*remove_overlap(*limit.incumbent, battery), battery))
                 closed = _closed_by_signs(prices, offsets, battery, starts, lam, full, deadline_s)
         if closed is not None:
             return closed
     charge, discharge = _chain_milp(prices, offsets, battery, binaries, deadline_s)
     return ChainCap(charge, discharge, route=milp_route, milp=True)
-
-
-def stored_moves(charge: np.ndarray, discharge: np.ndarray, battery: Battery) -> np.ndarray:
-    """Grid-side powers (one-hour steps, no overlap) -> stored-energy moves (MWh)."""
-    moves: np.ndarray = battery.eta_charge * charge - discharge / battery.eta_discharge
-    return moves
 
 
 def _closed_by_signs(
