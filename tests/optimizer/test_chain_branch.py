@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from optimizer import Battery, Horizon, chain_branch, run_strategy
 from optimizer.chain import Chain
 from optimizer.chain_cap import feasible
-from optimizer.envelope import needs_binary, stored_rates, stored_revenue
+from optimizer.envelope import needs_binary, stored_rates, stored_revenue, to_grid, to_stored
 from optimizer.settle import day_offsets
 from optimizer.strategies import optimal
 from tests.optimizer.helpers import days_from, forbid_branch_and_bound
@@ -168,3 +168,33 @@ def test_highs_reports_its_node_limit_with_its_best_schedule() -> None:
     assert charge.shape == discharge.shape == flat.shape
     assert charge.min() >= 0.0
     assert charge.max() <= battery.power_mw
+
+
+def test_the_split_is_where_the_mix_loses_most_money_to_netting() -> None:
+    # two schedules mixed half and half: hour 0 nets 0.5 MWh at a spread of 10 MXN/MWh, hour
+    # 1 nets 0.2 MWh at a spread of 100; the mix loses more at hour 1 (20 against 5 MXN)
+    buy = np.array([-100.0, -300.0, 50.0])
+    sell = np.array([-110.0, -400.0, 40.0])
+    offsets = np.array([0, 3])
+    search = chain_branch._Search(buy, sell, offsets, Chain.of(burner()), 1.0, None)
+    moves = np.array([[1.0, 0.2, 0.0], [-1.0, -0.2, 0.0]])
+    mu = np.array([0.5, 0.5])
+    everything = np.ones(3, dtype=bool)
+    node = chain_branch._Node(everything, everything, [], np.zeros(1))
+    assert chain_branch._split_hour(search, node, moves, mu) == 1
+    signed = everything.copy()
+    signed[1] = False  # hour 1 already barred from charging: never split there again
+    node = chain_branch._Node(signed, everything, [], np.zeros(1))
+    assert chain_branch._split_hour(search, node, moves, mu) == 0
+    assert chain_branch._split_hour(search, node, np.abs(moves), mu) is None  # no netting
+
+
+def test_stored_moves_and_grid_powers_convert_both_ways() -> None:
+    battery = Battery(
+        power_mw=10.0, duration_h=4.0, charge_efficiency=0.9, discharge_efficiency=0.8
+    )
+    moves = np.array([9.0, -12.5, 0.0, 4.5])
+    charge, discharge = to_grid(moves, battery)
+    np.testing.assert_allclose(charge, [10.0, 0.0, 0.0, 5.0])
+    np.testing.assert_allclose(discharge, [0.0, 10.0, 0.0, 0.0])
+    np.testing.assert_allclose(to_stored(charge, discharge, battery), moves)
