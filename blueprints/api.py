@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest
 
 from blueprints.encoding import StrictJSONProvider, decode_json, encode_json
+from blueprints.errors import not_json_detail
 from blueprints.service import price_source, request_deadline, run_optimize
 from optimizer import STRATEGIES
 from schemas.analyst import CSV_MIMETYPE, schedule_csv
@@ -23,14 +24,16 @@ def _json_response(body: Any) -> Response:
 
 
 def read_json_body() -> Any:
-    """The decoded JSON body, or a 400/413/415 problem (raised as an HTTPException)."""
+    """The decoded JSON body, or a 400/413 problem (raised as an HTTPException).
+
+    413: larger than MAX_CONTENT_LENGTH. 400, each with its own detail: empty; not sent as JSON
+    (a ``Content-Type`` other than ``application/json`` or ``application/*+json``, or none);
+    not valid JSON."""
     raw = request.get_data(cache=False)  # 413 above MAX_CONTENT_LENGTH
     if not raw.strip():
         raise BadRequest("The request body is empty; send a JSON object.")
-    if not request.is_json:
-        raise UnsupportedMediaType(
-            "Send the request body as JSON with the header Content-Type: application/json."
-        )
+    if not request.is_json:  # application/json or application/*+json (RFC 6839)
+        raise BadRequest(not_json_detail(request.mimetype))
     try:
         return decode_json(raw)
     except (ValueError, RecursionError):

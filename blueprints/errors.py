@@ -1,9 +1,13 @@
 """One error shape for the whole service: RFC 9457 problem details (``application/problem+json``).
 
-``register_error_handlers(app)`` installs handlers for HTTP errors (400/404/405/413/415 ...),
+``register_error_handlers(app)`` installs handlers for HTTP errors (400/404/405/413 ...),
 validation errors (422), price-source errors (404/502/504, from the error's ``status``),
 optimizer input errors (422) and a last-resort 500 that logs the exception and returns only a
 request id.
+
+A body not sent as JSON is a 400 like any other body that is not JSON (SPEC: "body missing or
+not JSON"), never a 415: ``blueprints.api.read_json_body`` raises it with ``not_json_detail``,
+and a 415 raised anywhere else (Werkzeug's ``Request.get_json``) is answered the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 from flask import Flask, Response, g, has_request_context, json, request
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from optimizer import (
     DeadlineExceededError,
@@ -40,6 +44,8 @@ INTERNAL_TYPE = _PROBLEM_BASE + "internal-error"
 SOLVER_BUDGET_TYPE = _PROBLEM_BASE + "solver-time-budget"
 _SOURCE_TYPES = {404: NO_PRICES_TYPE, 502: UPSTREAM_TYPE, 504: UPSTREAM_TIMEOUT_TYPE}
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+#: how much of a request's media type a problem's detail quotes back (the header is the client's)
+_QUOTED_MIMETYPE_CHARS = 100
 
 
 def request_id() -> str:
@@ -81,6 +87,21 @@ def problem(
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
+
+
+def not_json_detail(mimetype: str) -> str:
+    """The detail of the 400 for a body not sent as JSON, whose ``Content-Type`` media type
+    (parameters stripped, lower case: Werkzeug's ``Request.mimetype``) is ``mimetype``, empty
+    when the header is missing or blank.
+
+    JSON is ``application/json`` or any ``application/*+json`` type (RFC 6839's ``+json``
+    suffix, such as ``application/problem+json``): Werkzeug's ``Request.is_json``."""
+    fix = "send the body as JSON with the header Content-Type: application/json."
+    if not mimetype:
+        return f"The request has no Content-Type header, so its body is not read as JSON; {fix}"
+    if len(mimetype) > _QUOTED_MIMETYPE_CHARS:
+        mimetype = mimetype[:_QUOTED_MIMETYPE_CHARS] + "..."
+    return f"The request body was sent as {mimetype}, not JSON; {fix}"
 
 
 def flatten_messages(messages: Any, *, prefix: str = "") -> dict[str, list[str]]:
@@ -127,6 +148,9 @@ def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     if status >= 500:
         return _internal_error(getattr(exc, "original_exception", None) or exc)
+    if isinstance(exc, UnsupportedMediaType):  # a body not sent as JSON is a 400 (SPEC §4)
+        mimetype = request.mimetype if has_request_context() else ""
+        return problem(400, title="Bad Request", detail=not_json_detail(mimetype))
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
     return problem(
         status,

@@ -31,12 +31,15 @@ bp = Blueprint("openapi", __name__)
 
 #: name -> (status, description) of every problem response the API documents
 PROBLEM_RESPONSES: dict[str, tuple[int, str]] = {
-    "BadRequest": (400, "Body missing or not valid JSON."),
+    "BadRequest": (
+        400,
+        "Body missing, not valid JSON, or not sent as JSON: a Content-Type other than "
+        "application/json or application/*+json (such as application/problem+json), or none.",
+    ),
     "NotFound": (404, "Unknown route."),
     "NoPrices": (404, "Zone or node unknown to the price source, or no prices for the dates."),
     "MethodNotAllowed": (405, "Method not allowed on this route (see the Allow header)."),
     "PayloadTooLarge": (413, "Body larger than MAX_CONTENT_LENGTH."),
-    "UnsupportedMediaType": (415, "Body not sent as application/json."),
     "ValidationFailed": (
         422,
         "Wrong types, missing or unknown fields, out-of-range or inconsistent values; "
@@ -59,7 +62,6 @@ BODY_PROBLEMS = (
     "BadRequest",
     "NoPrices",
     "PayloadTooLarge",
-    "UnsupportedMediaType",
     "ValidationFailed",
     "UpstreamFailed",
     "DeadlineExceeded",

@@ -241,8 +241,8 @@ def test_optimize_over_http(base_url: str, client: Any) -> None:
     [("GET", "/nowhere", None, None, 404), ("DELETE", "/optimize", None, None, 405),
      ("POST", "/optimize", b"{oops", "application/json", 400),
      ("POST", "/optimize", b"{}", "application/json", 422),
-     ("POST", "/optimize", b"{}", "text/csv", 415)],
-    ids=["404", "405", "400", "422", "415"],
+     ("POST", "/optimize", b"{}", "text/csv", 400)],
+    ids=["404", "405", "400", "422", "400-not-sent-as-json"],
 )  # fmt: skip
 def test_errors_over_http(
     base_url: str, method: str, path: str, body: bytes | None, content_type: str | None,

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 
 from app import create_app
 from blueprints.errors import flatten_messages
@@ -44,9 +44,9 @@ CASES: list[tuple[str, Exception | None, str, str, dict[str, Any], int, str, str
     ("413-too-large", None, "POST", "/optimize",
      {"data": "[" + "1," * 1_100_000 + "1]", "content_type": "application/json"},
      413, "about:blank", "Request Entity Too Large", set()),
-    ("415-content-type", None, "POST", "/optimize",
+    ("400-content-type", None, "POST", "/optimize",
      {"data": json.dumps(PRD_REQUEST_2020), "content_type": "text/plain"},
-     415, "about:blank", "Unsupported Media Type", set()),
+     400, "about:blank", "Bad Request", set()),
     ("422-validation", None, "POST", "/optimize", {"json": _request(zone="lower case")},
      422, V + "validation-error", "Invalid request", {"errors"}),
     ("422-battery-from-optimizer", InvalidBatteryError("min_soc", "must be less than max_soc"),
@@ -175,3 +175,111 @@ def test_deadline_passed_end_to_end_is_a_503(client: Any, monkeypatch: pytest.Mo
     problem_body = response.get_json()
     assert problem_body["type"] == V + "solver-time-budget"
     assert "deadline" in problem_body["detail"]
+
+
+# --- a body not sent as JSON: 400, never 415 ---------------------------------------------------
+
+#: every route that takes a POST body (each reads it as JSON), from the app's own URL map
+POST_PATHS = sorted(
+    rule.rule
+    for rule in create_app({"TESTING": True}).url_map.iter_rules()
+    if "POST" in (rule.methods or ())
+)
+FIX = "send the body as JSON with the header Content-Type: application/json."
+#: Content-Type header (None: not sent) -> the 400's detail
+NOT_JSON: dict[str | None, str] = {
+    "text/plain": f"The request body was sent as text/plain, not JSON; {FIX}",
+    "text/plain; charset=utf-8": f"The request body was sent as text/plain, not JSON; {FIX}",
+    "application/x-www-form-urlencoded": (
+        f"The request body was sent as application/x-www-form-urlencoded, not JSON; {FIX}"
+    ),
+    "text/json": f"The request body was sent as text/json, not JSON; {FIX}",
+    None: f"The request has no Content-Type header, so its body is not read as JSON; {FIX}",
+}
+#: media types read as JSON: application/json and any application/*+json (RFC 6839)
+JSON_TYPES = [
+    "application/json",
+    "application/json; charset=utf-8",
+    "application/problem+json",
+    "application/merge-patch+json",
+]
+
+
+def test_the_post_routes_are_the_three_that_take_a_json_body() -> None:
+    assert POST_PATHS == ["/optimize", "/siting", "/sizing"]
+
+
+@pytest.mark.parametrize("content_type", list(NOT_JSON), ids=[str(t) for t in NOT_JSON])
+@pytest.mark.parametrize("path", POST_PATHS)
+def test_a_body_not_sent_as_json_is_a_400_problem(
+    client: Any, path: str, content_type: str | None
+) -> None:
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    response = client.post(path, data=json.dumps(PRD_REQUEST_2020), headers=headers)
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json() == {
+        "type": "about:blank",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": NOT_JSON[content_type],
+    }
+
+
+@pytest.mark.parametrize("content_type", JSON_TYPES)
+@pytest.mark.parametrize("path", POST_PATHS)
+def test_json_media_types_are_read_as_json(client: Any, path: str, content_type: str) -> None:
+    # an empty object: read as JSON, then refused by the schema (422), not by its media type
+    response = client.post(path, data="{}", headers={"Content-Type": content_type})
+    assert response.status_code == 422, response.get_json()
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["type"] == V + "validation-error"
+
+
+def test_a_long_media_type_is_quoted_cut_short(client: Any) -> None:
+    mimetype = "application/" + "x" * 5000
+    response = client.post("/optimize", data="{}", headers={"Content-Type": mimetype})
+    assert response.status_code == 400
+    detail = response.get_json()["detail"]
+    assert detail == f"The request body was sent as {mimetype[:100]}..., not JSON; {FIX}"
+
+
+def test_the_bodies_that_are_not_json_each_say_why() -> None:
+    """Too large (413, checked first), empty, not sent as JSON and malformed: four details."""
+    app = create_app({"TESTING": True, "MAX_CONTENT_LENGTH": 1000})
+    client = app.test_client()
+    sent = {
+        "too-large": client.post("/optimize", data="x" * 2000, content_type="text/plain"),
+        "empty": client.post("/optimize", data="  ", content_type="text/plain"),
+        "not-sent-as-json": client.post("/optimize", data="{}", content_type="text/plain"),
+        "malformed": client.post("/optimize", data="{'a': 1}", content_type="application/json"),
+    }
+    statuses = {name: response.status_code for name, response in sent.items()}
+    assert statuses == {"too-large": 413, "empty": 400, "not-sent-as-json": 400, "malformed": 400}
+    details = {name: response.get_json()["detail"] for name, response in sent.items()}
+    assert len(set(details.values())) == len(details)
+    assert details["not-sent-as-json"] == NOT_JSON["text/plain"]
+    assert details["malformed"] == "The request body is not valid JSON."
+    assert details["empty"] == "The request body is empty; send a JSON object."
+    assert all(r.mimetype == "application/problem+json" for r in sent.values())
+
+
+def test_a_415_raised_by_werkzeug_is_answered_as_the_same_400() -> None:
+    """A route reading its body with Flask's ``request.get_json()`` (which raises 415 for a
+    body not sent as JSON) answers like the service's own routes."""
+    app = create_app({"TESTING": True})
+
+    def echo() -> Any:
+        return {"got": request.get_json()}
+
+    app.add_url_rule("/echo", "echo", echo, methods=["POST"])
+    response = app.test_client().post("/echo", data="{}", content_type="text/plain")
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json() == {
+        "type": "about:blank",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": NOT_JSON["text/plain"],
+    }
+    assert app.test_client().post("/echo", json={"a": 1}).get_json() == {"got": {"a": 1}}
