@@ -1,7 +1,8 @@
 """HTTP edges over real sockets (README "HTTP behaviour"): chunked uploads against
-MAX_CONTENT_LENGTH, malformed chunks, OPTIONS and CORS, under the development server
-(werkzeug, in a thread) and the production server (gunicorn, a subprocess), each on a free
-port of 127.0.0.1; OPTIONS also through ``app.lambda_handler``."""
+MAX_CONTENT_LENGTH, malformed chunks, bodies not sent as JSON (400), OPTIONS and CORS, under
+the development server (werkzeug, in a thread) and the production server (gunicorn, a
+subprocess), each on a free port of 127.0.0.1; bodies not sent as JSON and OPTIONS also through
+``app.lambda_handler``."""
 
 from __future__ import annotations
 
@@ -212,6 +213,66 @@ def test_a_body_many_times_the_limit_still_gets_its_413(server_port: int, framin
                             f"Content-Length: {len(body)}")  # fmt: skip
         status, headers, answer = exchange(server_port, head + body)
     assert_problem(status, headers, answer, 413)
+
+
+# --- a body not sent as JSON: 400 (never 415) ------------------------------------------------
+
+#: the routes that take a JSON body
+BODY_PATHS = ("/optimize", "/sizing", "/siting")
+NOT_JSON_FIX = "send the body as JSON with the header Content-Type: application/json."
+#: Content-Type header (None: not sent) -> the 400's detail
+NOT_JSON_DETAILS: dict[str | None, str] = {
+    "text/plain": f"The request body was sent as text/plain, not JSON; {NOT_JSON_FIX}",
+    "application/x-www-form-urlencoded": (
+        f"The request body was sent as application/x-www-form-urlencoded, not JSON; {NOT_JSON_FIX}"
+    ),
+    None: f"The request has no Content-Type header, so its body is not read as JSON; "
+    f"{NOT_JSON_FIX}",
+}
+
+
+def assert_not_json_problem(problem: dict[str, Any], content_type: str | None) -> None:
+    assert problem == {
+        "type": "about:blank",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": NOT_JSON_DETAILS[content_type],
+    }
+
+
+@pytest.mark.parametrize(
+    "content_type", list(NOT_JSON_DETAILS), ids=[str(t) for t in NOT_JSON_DETAILS]
+)
+@pytest.mark.parametrize("path", BODY_PATHS)
+def test_a_body_not_sent_as_json_is_400_over_a_socket(
+    server_port: int, path: str, content_type: str | None
+) -> None:
+    body = json.dumps(INLINE_REQUEST).encode()
+    typed = () if content_type is None else (f"Content-Type: {content_type}",)
+    head = request_head("POST", path, *typed, f"Content-Length: {len(body)}")
+    status, headers, answer = exchange(server_port, head + body)
+    assert_not_json_problem(assert_problem(status, headers, answer, 400), content_type)
+
+
+@pytest.mark.parametrize(
+    "content_type", list(NOT_JSON_DETAILS), ids=[str(t) for t in NOT_JSON_DETAILS]
+)
+@pytest.mark.parametrize("path", BODY_PATHS)
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_a_body_not_sent_as_json_is_400_through_the_lambda_handler(
+    version: str, path: str, content_type: str | None
+) -> None:
+    header = "Content-Type" if version == "v1" else "content-type"
+    typed = {} if content_type is None else {header: content_type}
+    factory = make_v1_event if version == "v1" else make_v2_event
+    event = factory(method="POST", path=path, headers=typed, body=json.dumps(INLINE_REQUEST))
+    response = app_module.lambda_handler(event, None)
+    assert response["statusCode"] == 400
+    if version == "v1":
+        assert response["multiValueHeaders"]["Content-Type"] == [PROBLEM]
+    else:
+        assert response["headers"]["content-type"] == PROBLEM
+    assert_not_json_problem(json.loads(response["body"]), content_type)
 
 
 # --- OPTIONS and CORS ------------------------------------------------------------------------
