@@ -69,6 +69,24 @@ def test_document_lists_every_route_and_error() -> None:
         assert {"200", "405", "500"} <= set(doc["paths"][path]["get"]["responses"])
 
 
+def test_a_body_not_sent_as_json_is_documented_as_a_400_not_a_415() -> None:
+    doc = _document()
+    assert 415 not in {status for status, _description in PROBLEM_RESPONSES.values()}
+    assert "UnsupportedMediaType" not in doc["components"]["responses"]
+    for (method, path), operation in _operations(doc).items():
+        assert "415" not in operation["responses"], (method, path)
+        if "requestBody" in operation:
+            assert operation["responses"]["400"] == {"$ref": "#/components/responses/BadRequest"}
+    assert {path for (method, path) in _operations(doc) if method == "post"} == {
+        "/optimize",
+        "/sizing",
+        "/siting",
+    }
+    description = doc["components"]["responses"]["BadRequest"]["description"]
+    assert "not sent as JSON" in description
+    assert "application/*+json" in description
+
+
 def test_document_is_generated_from_the_schemas() -> None:
     schemas = _document()["components"]["schemas"]
     request = schemas["OptimizeRequest"]
