@@ -3,9 +3,10 @@
 
 Sizing fetches the prices once and runs the strategy at every duration. Siting fetches the
 zones concurrently under one ``time.monotonic()`` deadline, optimises each zone as its prices
-arrive, lists zones whose prices could not be had in ``failed`` (404/502/504; those not fetched
-by the deadline as 504) and ranks the others; when none succeeds the first failure is the
-answer.
+arrive, lists zones whose prices could not be had in ``failed`` (404/502/504; keys the
+catalogue does not know as 404 without a fetch; those not fetched by the deadline as 504) in
+the order of the request's ``zones``, and ranks the others; when none succeeds the first
+failure (in that order) is the answer.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from blueprints.service import price_source
 from optimizer import STRATEGIES, DeadlineExceededError, MarketDay, optimize, run_strategy
 from optimizer.metrics import PriceTable, run_metrics
 from prices import (
+    NoPricesError,
     PriceQuery,
     PriceSource,
     PriceSourceError,
@@ -34,6 +36,7 @@ from prices import (
 )
 from prices.zones import ZONES, nodes_of
 from schemas.analysis import (
+    MAX_HINTED_KEYS,
     SITING_EXAMPLE,
     SIZING_EXAMPLE,
     Site,
@@ -45,6 +48,7 @@ from schemas.analysis import (
     SizingResponseSchema,
     ZonesQuerySchema,
     ZonesResponseSchema,
+    unknown_site_detail,
 )
 from schemas.analyst import CSV_MIMETYPE
 from schemas.response import CURRENCY, INLINE_SOURCE, PRICE_UNIT
@@ -188,8 +192,9 @@ def sizing_rows(
 
 @dataclass(frozen=True)
 class _Failure:
-    index: int
-    site: Site
+    #: the key's place in the request's ``zones``
+    position: int
+    zone: str
     error: PriceSourceError
 
 
@@ -201,10 +206,12 @@ def run_siting(
     schema: SitingRequestSchema = _SITING_SCHEMA,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Validate a POST /siting body, fetch every zone concurrently within ``deadline_s``
-    (``None``: no deadline, the CLI), optimise and rank.
+    """Validate a POST /siting body, fetch every known zone concurrently within ``deadline_s``
+    (``None``: no deadline, the CLI), optimise and rank. Keys the catalogue does not know are
+    not fetched: each is a 404 in ``failed`` (the first ``MAX_HINTED_KEYS`` with the closest
+    catalogue names). ``failed`` follows the order of the request's ``zones``.
 
-    Raises the first failure's ``PriceSourceError`` when no zone succeeds.
+    Raises the first failure's ``PriceSourceError`` (in that order) when no zone succeeds.
     """
     deadline = None if deadline_s is None else time.monotonic() + deadline_s
     siting = schema.load(payload)
@@ -212,21 +219,37 @@ def run_siting(
         raise TypeError("the siting schema did not build a SitingRequest")
     rows: list[tuple[int, dict[str, Any]]] = []
     failures: list[_Failure] = []
+    sites = siting.sites
+    #: the place in ``zones`` of each of ``sites`` (the fetched ones, in the request's order)
+    positions: list[int] = []
+    hinted = 0
+    for position, entry in enumerate(siting.requested):
+        if isinstance(entry, Site):
+            positions.append(position)
+            continue
+        detail = unknown_site_detail(entry.key, hint=hinted < MAX_HINTED_KEYS)
+        hinted += 1
+        failures.append(_Failure(position, entry.key, NoPricesError(detail)))
+        if progress is not None:
+            progress(entry.key, False)
 
     def done(index: int, outcome: tuple[MarketDay, ...] | PriceSourceError) -> None:
-        site = siting.sites[index]
+        site = sites[index]
         if not isinstance(outcome, PriceSourceError):
             try:
-                rows.append((index, siting_row(siting, site, outcome, deadline=deadline)))
+                rows.append(
+                    (positions[index], siting_row(siting, site, outcome, deadline=deadline))
+                )
             except DeadlineExceededError:
                 outcome = UpstreamTimeoutError(_LATE)
         if isinstance(outcome, PriceSourceError):
-            failures.append(_Failure(index, site, outcome))
+            failures.append(_Failure(positions[index], site.zone, outcome))
         if progress is not None:
             progress(site.zone, not isinstance(outcome, PriceSourceError))
 
-    _fetch_all(siting, source=source, deadline=deadline, on_done=done)
-    failures.sort(key=lambda f: f.index)
+    if positions:
+        _fetch_all(siting, source=source, deadline=deadline, on_done=done)
+    failures.sort(key=lambda f: f.position)
     if not rows:
         raise failures[0].error
     rows.sort(key=lambda item: (-item[1]["total_revenue"], item[0]))
@@ -244,8 +267,7 @@ def run_siting(
         },
         "rows": ranked,
         "failed": [
-            {"zone": f.site.zone, "status": f.error.status, "detail": f.error.detail}
-            for f in failures
+            {"zone": f.zone, "status": f.error.status, "detail": f.error.detail} for f in failures
         ],
     }
 
@@ -257,8 +279,9 @@ def _fetch_all(
     deadline: float | None,
     on_done: Callable[[int, tuple[MarketDay, ...] | PriceSourceError], None],
 ) -> None:
-    """Fetch every site concurrently; hand each outcome to ``on_done`` (in this thread) as it
-    arrives; sites still pending at ``deadline`` get an ``UpstreamTimeoutError``."""
+    """Fetch every known site (``siting.sites``, at least one) concurrently; hand each outcome
+    to ``on_done`` (in this thread, with the site's index in ``siting.sites``) as it arrives;
+    sites still pending at ``deadline`` get an ``UpstreamTimeoutError``."""
     queries = [
         PriceQuery(
             zone=site.zone,
@@ -436,7 +459,9 @@ def register_openapi(
             "One battery, many zones or nodes, the same dates: where it earns most",
             SITING_EXAMPLE,
             "Zones ranked by revenue; zones whose prices could not be had are listed in "
-            "`failed` (404/502/504). When no zone succeeds, the first failure's problem.",
+            "`failed` (404/502/504; a key the catalogue does not know is a 404 there, not a "
+            "422), in the order of the request's `zones`. When no zone succeeds, the first "
+            "failure's problem.",
             body_problems,
         ),
     )

@@ -4,7 +4,9 @@ response shapes.
 Sizing takes §4's battery without ``duration_hours`` plus ``durations_hours`` (1..16 distinct
 values in [0.01, 168] h, the bounds of §4's ``duration_hours``); siting takes §4's battery and
 ``zones`` (1..108 distinct load zones or node keys, or ``"all"``), with zones x days at most
-40,000. Every rule here answers 422 with exact field paths.
+40,000. Every rule here answers 422 with exact field paths. A well-formed zone key the
+catalogue does not know is not one of them: SPEC §10 lists it in the siting answer's
+``failed`` (404) beside the ranked zones, so the schema keeps it as an :class:`UnknownSite`.
 
 Bounded work per byte (SPEC §13), as for POST /optimize: both request schemas are
 ``BoundedErrorsSchema`` s (at most ``MAX_LISTED_ERRORS`` field errors listed, plus a count of the
@@ -55,6 +57,9 @@ MAX_SITING_ZONES = 108
 #: zones x days of one siting request (the CLI may run more)
 MAX_ZONE_DAYS = 40_000
 ALL_ZONES = "all"
+#: unknown keys of one siting request whose ``failed`` detail suggests close catalogue names
+#: (each suggestion is a search of the catalogue: bounded work per byte, SPEC §13)
+MAX_HINTED_KEYS = MAX_LISTED_ERRORS
 
 _DURATION_HINT = (
     "Not used by /sizing: give the durations to compare in durations_hours at the top level, "
@@ -85,14 +90,32 @@ class Site:
 
 
 @dataclass(frozen=True, kw_only=True)
+class UnknownSite:
+    """A well-formed key of ``zones`` that is no load zone or node of the catalogue: not
+    fetched, listed in ``failed`` with 404 (SPEC §10)."""
+
+    key: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class SitingRequest:
     battery: Battery
-    sites: tuple[Site, ...]
+    #: every key of ``zones``, in the request's order (``"all"``: the catalogue's order)
+    requested: tuple[Site | UnknownSite, ...]
     process: Process
     start: dt.date
     end: dt.date
     strategy: str
     horizon: Horizon
+
+    @property
+    def sites(self) -> tuple[Site, ...]:
+        """The keys the catalogue knows, in the request's order: the ones fetched."""
+        return tuple(entry for entry in self.requested if isinstance(entry, Site))
+
+    @property
+    def unknown(self) -> tuple[UnknownSite, ...]:
+        return tuple(entry for entry in self.requested if isinstance(entry, UnknownSite))
 
     @property
     def days(self) -> int:
@@ -113,6 +136,18 @@ def resolve_site(key: str) -> Site | None:
     if tie is not None:
         return Site(zone=key, system=tie)
     return None
+
+
+def unknown_site_detail(key: str, *, hint: bool = True) -> str:
+    """The ``failed`` detail of a key the catalogue does not know: it names the key, says
+    where the valid ones are listed and (``hint``) suggests the closest catalogue names, a
+    search of milliseconds for a node-like key."""
+    hints = close_matches(key) if hint else []
+    suggestion = f" Did you mean {', '.join(hints)}?" if hints else ""
+    return (
+        f"Unknown load zone or node {key!r}: not in the catalogue of CENACE load zones and "
+        f"NodosP (GET /zones lists the load zones).{suggestion}"
+    )
 
 
 # --- sizing --------------------------------------------------------------------------------
@@ -210,7 +245,12 @@ class SizingRequestSchema(BoundedErrorsSchema):
 class ZonesField(fields.Field[Any]):
     """A list of distinct zone or node keys, or the string ``"all"``: at most
     ``MAX_SITING_ZONES`` items, counted before any item is looked at (SPEC §13), unless the
-    schema's ``api_limits`` is off (the CLI: any list of nodes, SPEC §10)."""
+    schema's ``api_limits`` is off (the CLI: any list of nodes, SPEC §10).
+
+    Deserialises to ``Site`` s and ``UnknownSite`` s in the request's order. A key that is not
+    a string, is empty or breaks ``ZONE_PATTERN``, or repeats an earlier one (a zone read
+    through '-' or not, or the same unknown key) is a 422 at its index; a well-formed key the
+    catalogue does not know is an ``UnknownSite`` (404 in ``failed``, SPEC §10)."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs["metadata"] = {
@@ -243,7 +283,7 @@ class ZonesField(fields.Field[Any]):
             )
         key_field = ZoneKey()
         errors: dict[int, list[str]] = {}
-        sites: list[Site] = []
+        requested: list[Site | UnknownSite] = []
         seen: dict[str, int] = {}
         for index, item in enumerate(value):
             try:
@@ -254,21 +294,16 @@ class ZonesField(fields.Field[Any]):
                 )
                 continue
             site = resolve_site(key)
-            if site is None:
-                # a hint searches the catalogue: only for errors the 422 can list
-                hints = close_matches(key) if len(errors) < MAX_LISTED_ERRORS else []
-                hint = f" Did you mean {', '.join(hints)}?" if hints else ""
-                errors[index] = [
-                    f"Unknown load zone or node {key!r} (GET /zones lists the load zones).{hint}"
-                ]
-            elif site.zone in seen:
-                errors[index] = [f"Duplicate of item {seen[site.zone]} ({site.zone})."]
+            entry: Site | UnknownSite = UnknownSite(key=key) if site is None else site
+            name = key if site is None else site.zone
+            if name in seen:
+                errors[index] = [f"Duplicate of item {seen[name]} ({name})."]
             else:
-                seen[site.zone] = index
-                sites.append(site)
+                seen[name] = index
+                requested.append(entry)
         if errors:
             raise ValidationError(errors)
-        return tuple(sites)
+        return tuple(requested)
 
 
 class SitingMarketParamsSchema(StrictSchema):
@@ -283,7 +318,9 @@ class SitingMarketParamsSchema(StrictSchema):
         metadata={
             "description": f"1 to {MAX_SITING_ZONES} distinct CENACE load zones or node keys "
             f'(each one\'s system comes from the catalogue), or "{ALL_ZONES}" for every load '
-            f"zone; zones x days at most {MAX_ZONE_DAYS:,}.",
+            f"zone; zones x days at most {MAX_ZONE_DAYS:,}. A key the catalogue does not know "
+            "is listed in the answer's `failed` with status 404 (GET /zones lists the load "
+            "zones); the others are still ranked.",
             "example": ["APATZINGAN", "MONTERREY", "VDM CENTRO"],
         },
     )
@@ -352,7 +389,7 @@ class SitingRequestSchema(BoundedErrorsSchema):
         market = data["market_params"]
         return SitingRequest(
             battery=data["battery_params"],
-            sites=market["zones"],
+            requested=market["zones"],
             process=market["process"],
             start=market["start_date"],
             end=market["end_date"],
@@ -420,8 +457,17 @@ class SitingRowSchema(Schema):
 
 
 class SitingFailureSchema(Schema):
-    zone = fields.String(required=True)
-    status = fields.Integer(required=True, metadata={"description": "404, 502 or 504."})
+    zone = fields.String(
+        required=True,
+        metadata={"description": "The zone or node (catalogue spelling), or an unknown key."},
+    )
+    status = fields.Integer(
+        required=True,
+        metadata={
+            "description": "404 (not in the catalogue, or no prices for the dates), 502 "
+            "(the price source failed) or 504 (not fetched or optimised by the deadline)."
+        },
+    )
     detail = fields.String(required=True)
 
 
@@ -446,7 +492,10 @@ class SitingResponseSchema(Schema):
     failed = fields.List(
         fields.Nested(SitingFailureSchema),
         required=True,
-        metadata={"description": "Zones whose prices could not be had (the others are ranked)."},
+        metadata={
+            "description": "Zones whose prices could not be had, unknown keys among them "
+            "(the others are ranked), in the order of the request's `zones`."
+        },
     )
 
 

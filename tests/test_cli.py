@@ -167,11 +167,57 @@ def test_sizing_table_and_more_durations_than_the_api(app: Flask) -> None:
     assert [float(line.split()[0]) for line in table] == [float(h) for h in range(1, 19)]
 
 
+def _unknown_detail(key: str) -> str:
+    return (
+        f"Unknown load zone or node {key!r}: not in the catalogue of CENACE load zones and "
+        "NodosP (GET /zones lists the load zones)."
+    )
+
+
+def test_siting_lists_an_unknown_zone_as_failed(app: Flask, client: FlaskClient) -> None:
+    """NOWHERE-LAND is not in the catalogue: as in POST /siting (SPEC §10) it is a 404 in
+    ``failed`` and the other zones are ranked, not a usage error."""
+    table = app.test_cli_runner().invoke(args=SITING_ARGS)
+    assert table.exit_code == 0, table.output
+    lines = table.output.splitlines()
+    assert lines[0].startswith("2 zones ranked (MDA, prices from recorded)")
+    assert sorted(line.split()[1] for line in lines[4:6]) == ["APATZINGAN", "MORELIA"]
+    failed = lines[lines.index("Failed") + 1 :]
+    assert failed == [f"  NOWHERE-LAND: 404 {_unknown_detail('NOWHERE-LAND')}"]
+    as_json = app.test_cli_runner().invoke(args=[*SITING_ARGS, "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    api = client.post(
+        "/siting",
+        json={
+            "battery_params": {**BATTERY, "duration_hours": 4.0},
+            "market_params": {
+                "zones": ["APATZINGAN", "MORELIA", "NOWHERE-LAND"],
+                "start_date": "2020-08-01",
+                "end_date": "2020-08-07",
+            },
+        },
+    )
+    assert api.status_code == 200
+    assert json.loads(as_json.output) == api.get_json()
+
+
+def test_siting_with_only_unknown_zones_reports_the_first(app: Flask) -> None:
+    args = [*SITING_ARGS[:2], "NOWHERE-LAND,APATZINGAM", *SITING_ARGS[3:]]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 1
+    assert f"Error: No prices: {_unknown_detail('NOWHERE-LAND')}" in result.output
+    assert "APATZINGAM" not in result.output
+
+
+def test_siting_malformed_zones_are_still_a_usage_error(app: Flask) -> None:
+    args = [*SITING_ARGS[:2], "APATZINGAN,NOWHERE,NOWHERE", *SITING_ARGS[3:]]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 2
+    assert "market_params.zones.2: Duplicate of item 1 (NOWHERE)." in result.output
+    assert "market_params.zones.1" not in result.output
+
+
 def test_siting_json_table_and_csv(app: Flask, client: FlaskClient, tmp_path: Path) -> None:
-    # NOWHERE-LAND is not in the catalogue: a usage error naming it
-    bad = app.test_cli_runner().invoke(args=SITING_ARGS)
-    assert bad.exit_code == 2
-    assert "market_params.zones.2" in bad.output
     args = [*SITING_ARGS[:2], "APATZINGAN,MORELIA,ACAPULCO", *SITING_ARGS[3:]]
     target = tmp_path / "siting.csv"
     result = app.test_cli_runner().invoke(args=[*args, "--json", "--csv", str(target)])
@@ -208,6 +254,38 @@ def test_siting_progress_bar_on_a_terminal(app: Flask, monkeypatch: pytest.Monke
     result = app.test_cli_runner().invoke(args=args)
     assert result.exit_code == 0, result.output
     assert "Zones" in result.output
+
+
+def test_siting_progress_bar_counts_unknown_zones(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bar's length is the number of keys given; an unknown one moves it too, so it ends
+    full."""
+    import click
+
+    from blueprints import cli
+
+    bars: list[tuple[int, list[int]]] = []
+    real = click.progressbar
+
+    def recorded(**kwargs: Any) -> Any:
+        bar = real(**kwargs)
+        steps: list[int] = []
+        bars.append((kwargs["length"], steps))
+        update = bar.update
+
+        def counted(n_steps: int, current_item: Any = None) -> None:
+            steps.append(n_steps)
+            update(n_steps, current_item)
+
+        bar.update = counted  # type: ignore[method-assign]
+        return bar
+
+    monkeypatch.setattr(cli, "on_terminal", lambda: True)
+    monkeypatch.setattr(click, "progressbar", recorded)
+    result = app.test_cli_runner().invoke(args=SITING_ARGS)
+    assert result.exit_code == 0, result.output
+    assert [(length, sum(steps)) for length, steps in bars] == [(3, 3)]
 
 
 def test_siting_runs_more_days_than_the_api_allows(app: Flask) -> None:

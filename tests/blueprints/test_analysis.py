@@ -14,8 +14,9 @@ from flask.testing import FlaskClient
 from app import create_app
 from optimizer import MarketDay
 from prices import NoPricesError, PriceQuery, UpstreamError, UpstreamTimeoutError
-from prices.zones import ZONES, nodes_of
+from prices.zones import ZONES, close_matches, nodes_of
 from schemas.analysis import (
+    MAX_HINTED_KEYS,
     SitingRequest,
     SitingRequestSchema,
     SizingRequest,
@@ -232,6 +233,137 @@ def test_siting_all_zones_resolves_the_catalogue(client: FlaskClient) -> None:
     assert {f["status"] for f in body["failed"]} == {404}
 
 
+# --- siting: keys the catalogue does not know (SPEC §10: a 404 in `failed`, not a 422) ------
+
+
+def _unknown_detail(key: str) -> str:
+    return (
+        f"Unknown load zone or node {key!r}: not in the catalogue of CENACE load zones and "
+        "NodosP (GET /zones lists the load zones)."
+    )
+
+
+def test_siting_lists_an_unknown_zone_in_failed_and_ranks_the_known(
+    client: FlaskClient, recorded_source: RecordedSource
+) -> None:
+    market = {**SITING_MARKET, "zones": ["APATZINGAN", "APATZINGAM", "MORELIA"]}
+    response = client.post("/siting", json=_siting(market_params=market))
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["failed"] == [
+        {
+            "zone": "APATZINGAM",
+            "status": 404,
+            "detail": _unknown_detail("APATZINGAM") + " Did you mean APATZINGAN?",
+        }
+    ]
+    assert sorted(row["zone"] for row in body["rows"]) == ["APATZINGAN", "MORELIA"]
+    assert [row["rank"] for row in body["rows"]] == [1, 2]
+    # the unknown key is never asked of the price source
+    assert sorted(query.zone for query in recorded_source.calls) == ["APATZINGAN", "MORELIA"]
+    alone = client.post("/siting", json=_siting(market_params={**market, "zones": ["MORELIA"]}))
+    morelia = next(row for row in body["rows"] if row["zone"] == "MORELIA")
+    assert close(morelia["total_revenue"], alone.get_json()["rows"][0]["total_revenue"])
+
+
+def test_siting_unknown_node_keys_are_listed_too(client: FlaskClient) -> None:
+    """A node-like key that is no NodoP (an unknown zone prefix, or a near miss) is a 404 in
+    ``failed`` as a zone name is; the suggestion then lists close node keys."""
+    market = {**SITING_MARKET, "zones": ["99XYZ-115", "APATZINGAN", "01PLO-116"]}
+    body = client.post("/siting", json=_siting(market_params=market)).get_json()
+    assert [(f["zone"], f["status"]) for f in body["failed"]] == [
+        ("99XYZ-115", 404),
+        ("01PLO-116", 404),
+    ]
+    assert body["failed"][0]["detail"] == _unknown_detail("99XYZ-115")
+    assert body["failed"][1]["detail"].startswith(_unknown_detail("01PLO-116") + " Did you mean ")
+    assert "01PLO-115" in body["failed"][1]["detail"]
+    assert [row["zone"] for row in body["rows"]] == ["APATZINGAN"]
+
+
+def test_siting_failed_follows_the_order_of_zones(recorded_source: RecordedSource) -> None:
+    """Unknown keys and zones whose fetch failed share one list, in the request's order."""
+    app, _ = _stub_app(recorded_source, {"MORELIA": UpstreamError("MORELIA broke")})
+    zones = ["NOWHERE-LAND", "APATZINGAN", "MORELIA", "QQQQ", "GUADALAJARA"]
+    market = {**SITING_MARKET, "zones": zones}
+    body = app.test_client().post("/siting", json=_siting(market_params=market)).get_json()
+    assert [(f["zone"], f["status"]) for f in body["failed"]] == [
+        ("NOWHERE-LAND", 404),
+        ("MORELIA", 502),
+        ("QQQQ", 404),
+    ]
+    assert body["failed"][2]["detail"] == _unknown_detail("QQQQ")
+    assert sorted(row["zone"] for row in body["rows"]) == ["APATZINGAN", "GUADALAJARA"]
+
+
+def test_siting_with_only_unknown_zones_is_a_404_naming_the_first(
+    client: FlaskClient, recorded_source: RecordedSource
+) -> None:
+    market = {**SITING_MARKET, "zones": ["NOWHERE-LAND", "APATZINGAM"]}
+    response = client.post("/siting", json=_siting(market_params=market))
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert problem["status"] == 404
+    assert problem["detail"] == _unknown_detail("NOWHERE-LAND")
+    assert recorded_source.calls == []
+
+
+def test_siting_first_failure_in_request_order_when_none_succeeds(
+    recorded_source: RecordedSource,
+) -> None:
+    """A fetch failure before an unknown key in ``zones`` is the answer, and the other way
+    round."""
+    app, _ = _stub_app(recorded_source, {"MORELIA": UpstreamError("MORELIA broke")})
+    client = app.test_client()
+    for zones, status, detail in [
+        (["MORELIA", "NOWHERE"], 502, "MORELIA broke"),
+        (["NOWHERE", "MORELIA"], 404, _unknown_detail("NOWHERE")),
+    ]:
+        market = {**SITING_MARKET, "zones": zones}
+        response = client.post("/siting", json=_siting(market_params=market))
+        assert response.status_code == status, zones
+        assert response.get_json()["detail"] == detail
+
+
+def test_siting_malformed_zones_stay_422_beside_unknown_ones(client: FlaskClient) -> None:
+    """Shape is still the schema's: a key that breaks the pattern, an empty key, and a
+    repeated unknown key are 422s at their index; the unknown key itself is not an error."""
+    zones = ["apatzingan", "NOWHERE", "", "NOWHERE", "VDM-CENTRO", "VDM CENTRO"]
+    response = client.post("/siting", json=_sited(zones=zones))
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    assert set(errors) == {f"market_params.zones.{i}" for i in (0, 2, 3, 5)}
+    assert "upper-case" in errors["market_params.zones.0"][0]
+    assert errors["market_params.zones.3"] == ["Duplicate of item 1 (NOWHERE)."]
+    assert errors["market_params.zones.5"] == ["Duplicate of item 4 (VDM CENTRO)."]
+
+
+def test_siting_hints_only_the_first_unknown_keys(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each suggestion searches the catalogue (milliseconds for a node-like key): only the
+    first ``MAX_HINTED_KEYS`` unknown keys of a request pay for one (SPEC §13)."""
+    calls: list[str] = []
+
+    def counted(key: str, **kwargs: Any) -> list[str]:
+        calls.append(key)
+        return close_matches(key, **kwargs)
+
+    monkeypatch.setattr("schemas.analysis.close_matches", counted)
+    unknown = [f"APATZINGA{a}{b}" for a in "BCDEFGHIJKL" for b in "BCDEFGHIJK"][:107]
+    market = {**SITING_MARKET, "zones": ["APATZINGAN", *unknown]}
+    response = client.post("/siting", json=_siting(market_params=market))
+    assert response.status_code == 200, response.get_json()
+    failed = response.get_json()["failed"]
+    limit = MAX_HINTED_KEYS
+    assert calls == unknown[:limit]
+    assert [f["zone"] for f in failed] == unknown
+    assert {f["status"] for f in failed} == {404}
+    assert all("Did you mean APATZINGAN?" in f["detail"] for f in failed[:limit])
+    assert [f["detail"] for f in failed[limit:]] == [_unknown_detail(k) for k in unknown[limit:]]
+
+
 # --- zones ---------------------------------------------------------------------------------
 
 
@@ -295,8 +427,11 @@ INVALID = [
     pytest.param("/siting", _siting(battery_params=BATTERY),
                  {"battery_params.duration_hours": "Missing"}, id="siting-no-duration"),
     pytest.param("/siting", _sited(zones=_TYPO),
-                 {"market_params.zones.0": "Did you mean APATZINGAN",
-                  "market_params.zones.2": "Duplicate"}, id="siting-unknown-zone"),
+                 {"market_params.zones.2": "Duplicate of item 1 (APATZINGAN)"},
+                 id="siting-duplicate-beside-unknown"),
+    pytest.param("/siting", _sited(zones=["APATZINGAN", "", "a/b"]),
+                 {"market_params.zones.1": "upper-case", "market_params.zones.2": "upper-case"},
+                 id="siting-malformed-keys"),
     pytest.param("/siting", _sited(zones=[]), {"market_params.zones": "1 to 108"},
                  id="siting-no-zones"),
     pytest.param("/siting", _sited(zones=["X"] * 109), {"market_params.zones": "1 to 108"},
