@@ -209,7 +209,8 @@ def run_siting(
     """Validate a POST /siting body, fetch every known zone concurrently within ``deadline_s``
     (``None``: no deadline, the CLI), optimise and rank. Keys the catalogue does not know are
     not fetched: each is a 404 in ``failed`` (the first ``MAX_HINTED_KEYS`` with the closest
-    catalogue names). ``failed`` follows the order of the request's ``zones``.
+    catalogue names). ``failed`` follows the order of the request's ``zones``; ``progress``
+    hears of the unknown keys first.
 
     Raises the first failure's ``PriceSourceError`` (in that order) when no zone succeeds.
     """
@@ -222,14 +223,13 @@ def run_siting(
     sites = siting.sites
     #: the place in ``zones`` of each of ``sites`` (the fetched ones, in the request's order)
     positions: list[int] = []
-    hinted = 0
+    #: (place in ``zones``, key) of each key the catalogue does not know
+    unknown: list[tuple[int, str]] = []
     for position, entry in enumerate(siting.requested):
         if isinstance(entry, Site):
             positions.append(position)
             continue
-        detail = unknown_site_detail(entry.key, hint=hinted < MAX_HINTED_KEYS)
-        hinted += 1
-        failures.append(_Failure(position, entry.key, NoPricesError(detail)))
+        unknown.append((position, entry.key))
         if progress is not None:
             progress(entry.key, False)
 
@@ -251,7 +251,16 @@ def run_siting(
         _fetch_all(siting, source=source, deadline=deadline, on_done=done)
     failures.sort(key=lambda f: f.position)
     if not rows:
+        # the first failure in the order of zones; an unknown key's detail (and its one
+        # catalogue search) is built only when it is that one
+        if unknown and (not failures or unknown[0][0] < failures[0].position):
+            raise NoPricesError(unknown_site_detail(unknown[0][1]))
         raise failures[0].error
+    failures += [
+        _Failure(position, key, NoPricesError(unknown_site_detail(key, hint=n < MAX_HINTED_KEYS)))
+        for n, (position, key) in enumerate(unknown)
+    ]
+    failures.sort(key=lambda f: f.position)
     rows.sort(key=lambda item: (-item[1]["total_revenue"], item[0]))
     ranked = [{"rank": rank, **row} for rank, (_, row) in enumerate(rows, start=1)]
     return {
