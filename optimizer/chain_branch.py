@@ -55,7 +55,12 @@ recursions each over the whole chain, and recursions of at most ``MAX_WORK_US`` 
 ``chain.WORK``'s model (a 168-h battery's lattice costs ~100 times a PRD battery's), which is
 why the route is tried on chains of at most ``MAX_DAYS`` days only. Past a limit, or at a
 node that cannot split (its mix nets nowhere yet misses the bound: rounding, or a barred
-move used), ``close`` returns None and the caller runs HiGHS.
+move used), ``close`` returns None and the caller runs HiGHS -- unless the caller accepts a
+gap (``accept_gap``, at most ``PROVEN_REL_GAP``: half the product's 1e-6) and the incumbent
+lies within it of the best bound of every node still open: then that incumbent is returned
+with the gap it proved (``Closed.gap``). ``optimal`` accepts it only in its last search,
+before HiGHS's unlimited branch and bound: near-ties, where thousands of symmetric nodes
+share a bound 1e-7 above the optimum and neither method closes to 1e-9 in minutes.
 """
 
 from __future__ import annotations
@@ -89,6 +94,13 @@ MAX_ROUNDS = 60
 #: relative tolerance of the pruning and of a node's mix reaching its bound (far below the
 #: promised 1e-6)
 CAP_REL_TOL = 1e-9
+#: the largest relative gap between the incumbent and the best open bound that ``close`` may
+#: accept past its limits when the caller allows it (``accept_gap``): half the 1e-6 relative
+#: exactness the product promises against an independent MILP, the other half left to that
+#: MILP's own tolerance. Near-ties need it: on a fuzz's 2 days of -1200 +- 0.01 (768,326
+#: MXN) the root's bound lies 1.1e-7 above the optimum and thousands of symmetric nodes
+#: share that bound, so the search never closes to ``CAP_REL_TOL`` (nor HiGHS in minutes)
+PROVEN_REL_GAP = 5e-7
 #: relative tolerance of Kelley's stopping test (``L`` at the master's minimum equals it)
 KELLEY_REL_TOL = 1e-11
 #: the first box of ``_dual``'s cutting planes, a share of the multipliers' range (it doubles
@@ -103,12 +115,15 @@ MASTER_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_toler
 class Closed:
     """The optimum of the capped chain found by ``close``: its stored-energy moves, the
     root's bound (``>= OPT``: for logs and tests), the nodes and the chain recursions it
-    took."""
+    took, and the gap it proved if it stopped short (``close``'s ``accept_gap``)."""
 
     moves: np.ndarray
     bound: float
     nodes: int
     recursions: int
+    #: the relative gap proven between the moves and every open node's bound when the
+    #: search stopped at its limits (``accept_gap``); 0.0 when it closed every node
+    gap: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -301,13 +316,17 @@ def close(
     incumbents: Sequence[np.ndarray] = (),
     multipliers: np.ndarray | None = None,
     work_us: float | None = None,
+    accept_gap: float = 0.0,
     deadline_s: float | None = None,
 ) -> Closed | None:
     """The capped chain's optimum by branch and bound on the hours' signs (module docstring),
     from ``incumbents`` (moves, offered like every schedule met) and the root's cutting planes
-    from ``multipliers`` (one per day, NaN read as 0; the daily route's are near the chain's),
-    or None past the work limits (``work_us``: ``PROBE_WORK_US``, or by default
-    ``MAX_WORK_US``)."""
+    from ``multipliers`` (one per day, NaN read as 0; the daily route's are near the chain's).
+    Past the work limits (``work_us``: ``PROBE_WORK_US``, or by default ``MAX_WORK_US``) or at
+    a node it cannot bound or split, the incumbent if it lies within ``accept_gap`` (relative,
+    at most ``PROVEN_REL_GAP``) of the best bound of the nodes still open, else None."""
+    if not 0.0 <= accept_gap <= PROVEN_REL_GAP:
+        raise ValueError(f"accept_gap must lie in [0, {PROVEN_REL_GAP}], not {accept_gap}")
     work_us = MAX_WORK_US if work_us is None else work_us
     search = _Search(buy, sell, offsets, chain, cap, deadline_s)
     for moves in incumbents:
@@ -318,18 +337,32 @@ def close(
     lam0 = np.zeros(offsets.size - 1) if multipliers is None else np.asarray(multipliers, float)
     lam0 = np.nan_to_num(lam0, nan=0.0)
     root = _Node(everything, everything, [], np.clip(lam0, 0.0, search.high))
-    queue: list[tuple[float, int, _Node]] = [(-np.inf, 0, root)]
-    pushed, nodes, top = 1, 0, -np.inf
+    queue: list[tuple[float, int, _Node]] = [(-np.inf, 0, root)]  # (-bound, order, node)
+    pushed, nodes, top = 1, 0, np.inf
+
+    def stopped(bound: float) -> Closed | None:
+        """The incumbent if no node still open (this one bounded by ``bound``) can beat it by
+        more than ``accept_gap``."""
+        best = max([bound, *(-key for key, _, _ in queue)])  # +inf while the root is open
+        gap = max(0.0, (best - search.best_value) / max(1.0, abs(best)))
+        if not (np.isfinite(best) and gap <= accept_gap):
+            return None
+        return Closed(
+            moves=search.best, bound=max(top, search.best_value), nodes=nodes,
+            recursions=search.recursions, gap=gap,
+        )  # fmt: skip
+
     while queue:
         key, _, node = heapq.heappop(queue)
-        if -key <= search.best_value + search.tolerance(search.best_value):
-            continue  # its parent's bound: nothing in it beats the incumbent
+        parent = -key  # the parent's bound (the root's: +inf)
+        if parent <= search.best_value + search.tolerance(search.best_value):
+            continue  # nothing in it beats the incumbent
+        if nodes >= MAX_NODES or search.recursions * search.per_recursion_us > work_us:
+            return stopped(parent)
         nodes += 1
-        if nodes > MAX_NODES or search.recursions * search.per_recursion_us > work_us:
-            return None
         dual = _dual(search, node)
         if dual is None:
-            return None
+            return stopped(parent)
         bound, lam, planes, weights = dual
         if nodes == 1:
             top = bound
@@ -337,14 +370,14 @@ def close(
             continue
         total = float(weights.sum())
         if total <= 0.0:
-            return None  # no weights to mix or split by: HiGHS decides
+            return stopped(bound)  # no weights to mix or split by: HiGHS decides
         moves, mu = np.array([p.moves for p in planes]), weights / total
         search.offer(_mix(search, moves, mu))
         if bound <= search.best_value + search.tolerance(bound):
             continue
         hour = _split_hour(search, node, moves, mu)
         if hour is None:
-            return None  # nets nowhere yet misses the bound: HiGHS decides
+            return stopped(bound)  # nets nowhere yet misses the bound: HiGHS decides
         no_discharge = node.may_discharge.copy()
         no_discharge[hour] = False
         no_charge = node.may_charge.copy()

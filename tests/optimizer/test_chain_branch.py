@@ -126,6 +126,41 @@ def test_the_search_needs_several_nodes_and_gives_up_past_its_limit() -> None:
         assert optimal_revenue(prices, battery) == pytest.approx(revenue, rel=1e-6, abs=1e-6)
 
 
+def test_past_its_limits_the_search_keeps_an_incumbent_only_within_the_accepted_gap() -> None:
+    # a near-tie: 3 days of -1200 +- 0.01 at round trip 0.6, where symmetric nodes share a
+    # bound a few 1e-7 above the optimum; 20 nodes do not close it to CAP_REL_TOL
+    prices = nearly_flat(3, 0.01, 3)
+    battery = Battery(
+        power_mw=10.0, duration_h=4.0, round_trip_efficiency=0.6, max_cycles_per_day=3.0
+    )
+    flat = np.concatenate(prices)
+    offsets = day_offsets(days_from(prices))
+    buy, sell = stored_rates(flat, battery)
+    chain, cap = Chain.of(battery), battery.daily_withdrawal_cap_mwh
+    assert cap is not None
+    want = reference_optimum(prices, battery, continuous=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chain_branch, "MAX_NODES", 20)
+        assert chain_branch.close(buy, sell, offsets, chain, cap) is None
+        closed = chain_branch.close(
+            buy, sell, offsets, chain, cap, accept_gap=chain_branch.PROVEN_REL_GAP
+        )
+        assert closed is not None
+        assert 0.0 < closed.gap <= chain_branch.PROVEN_REL_GAP
+        assert closed.nodes == 20
+        assert feasible(closed.moves, offsets, chain, cap)
+        got = float(stored_revenue(closed.moves, buy, sell))
+        assert want * (1.0 - closed.gap) - 1e-6 <= got <= want + 1e-6 * abs(want)
+        # through optimal: HiGHS never closes, the brief search neither, the long one does
+        highs_never_closes(patch)
+        cc = optimal.chain_with_cap(flat, offsets, days_from(prices), battery)
+        assert "to a proven gap of" in cc.route
+        revenue = optimal_revenue(prices, battery)
+    assert revenue == pytest.approx(want, rel=chain_branch.PROVEN_REL_GAP + 1e-9)
+    with pytest.raises(ValueError, match="accept_gap"):
+        chain_branch.close(buy, sell, offsets, chain, cap, accept_gap=1e-6)
+
+
 def test_a_chain_longer_than_the_routes_days_is_left_to_highs() -> None:
     prices = nearly_flat(2, 50.0, 1)
     battery = burner()
