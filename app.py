@@ -177,9 +177,10 @@ def configure_logging(
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults -> environment -> ``test_config`` -> blueprints -> handlers.
 
-    No network or file I/O happens here beyond what the configured price source needs at
-    start-up (the Batu source may read its key from SSM, once per cold start). An invalid
-    configuration raises ``prices.ConfigError`` with a message naming the variable.
+    No network or file I/O happens here. On Lambda (``AWS_LAMBDA_FUNCTION_NAME`` set) with
+    ``PRICE_SOURCE=batu`` keyed by ``BATU_API_KEY_SSM_PARAMETER`` alone, the key's SSM read is
+    started in the background (``prices.secrets.start_reading``) without waiting for it. An
+    invalid configuration raises ``prices.ConfigError`` with a message naming the variable.
     """
     app = ServiceFlask(__name__, static_folder=None)  # /static/... is the ui blueprint's
     app.json = StrictJSONProvider(app)
@@ -201,6 +202,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         if not isinstance(settings, PriceSettings):
             raise ConfigError("PRICE_SETTINGS must be a prices.PriceSettings")
         source = make_source(settings)
+        if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+            from prices.secrets import start_reading
+
+            start_reading(settings)  # the Batu key's SSM read overlaps the cold start (§6)
     if not isinstance(getattr(source, "name", None), str) or not callable(
         getattr(source, "fetch", None)
     ):
