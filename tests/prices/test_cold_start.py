@@ -150,6 +150,8 @@ def test_the_lambda_app_starts_one_read_before_any_request_and_requests_use_its_
     gated.gate.set()
     assert read.result(timeout=SOON_S) == SECRET
     assert secrets._reads == {}
+    lambda_app(ssm_settings())  # another app in the same container: the key is cached
+    assert secrets._reads == {}
     batu_answers_the_key(mocked)
     client = app.test_client()
     for _ in range(2):
