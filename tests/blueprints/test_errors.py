@@ -209,6 +209,16 @@ def test_the_post_routes_are_the_three_that_take_a_json_body() -> None:
     assert POST_PATHS == ["/optimize", "/siting", "/sizing"]
 
 
+def not_json_problem(content_type: str | None) -> dict[str, Any]:
+    """The whole 400 problem for a body sent with ``content_type`` (None: no header)."""
+    return {
+        "type": "about:blank",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": NOT_JSON[content_type],
+    }
+
+
 @pytest.mark.parametrize("content_type", list(NOT_JSON), ids=[str(t) for t in NOT_JSON])
 @pytest.mark.parametrize("path", POST_PATHS)
 def test_a_body_not_sent_as_json_is_a_400_problem(
@@ -218,12 +228,7 @@ def test_a_body_not_sent_as_json_is_a_400_problem(
     response = client.post(path, data=json.dumps(PRD_REQUEST_2020), headers=headers)
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
-    assert response.get_json() == {
-        "type": "about:blank",
-        "title": "Bad Request",
-        "status": 400,
-        "detail": NOT_JSON[content_type],
-    }
+    assert response.get_json() == not_json_problem(content_type)
 
 
 @pytest.mark.parametrize("content_type", JSON_TYPES)
@@ -276,10 +281,5 @@ def test_a_415_raised_by_werkzeug_is_answered_as_the_same_400() -> None:
     response = app.test_client().post("/echo", data="{}", content_type="text/plain")
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
-    assert response.get_json() == {
-        "type": "about:blank",
-        "title": "Bad Request",
-        "status": 400,
-        "detail": NOT_JSON["text/plain"],
-    }
+    assert response.get_json() == not_json_problem("text/plain")
     assert app.test_client().post("/echo", json={"a": 1}).get_json() == {"got": {"a": 1}}
