@@ -800,10 +800,15 @@ def _chain_milp(
             max_nodes=max_nodes,
         )  # fmt: skip
     except DeadlineExceededError as exc:
+        work = (
+            "whose work has no bound fixed in advance"
+            if max_nodes is None
+            else f"within its limit of {max_nodes} nodes, before the searches that follow it"
+        )
         raise DeadlineExceededError(
             f"{exc} (branch and bound over the continuous chain under the daily cycle limit, "
-            f"{binaries} binaries, whose work has no bound fixed in advance; the daily "
-            "horizon, or the chain without max_cycles_per_day, is exact in bounded time)"
+            f"{binaries} binaries, {work}; the daily horizon, or the chain without "
+            "max_cycles_per_day, is exact in bounded time)"
         ) from exc
 
 

@@ -4,6 +4,7 @@ the hours' signs with Lagrangian bounds (issue 9), against the independent MILP 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optimizer import Battery, Horizon, chain_branch, run_strategy
+from optimizer import Battery, DeadlineExceededError, Horizon, chain_branch, run_strategy
 from optimizer.chain import Chain
 from optimizer.chain_cap import feasible
 from optimizer.envelope import needs_binary, stored_rates, stored_revenue, to_grid, to_stored
@@ -161,6 +162,26 @@ def test_past_its_limits_the_search_keeps_an_incumbent_only_within_the_accepted_
     assert revenue == pytest.approx(want, rel=chain_branch.PROVEN_REL_GAP + 1e-9)
     with pytest.raises(ValueError, match="accept_gap"):
         chain_branch.close(buy, sell, offsets, chain, cap, accept_gap=1e-6)
+
+
+@pytest.mark.parametrize("max_nodes", [None, 250])
+def test_a_deadline_in_highs_says_which_of_its_runs_was_cut(max_nodes: int | None) -> None:
+    # the 503's detail: the unlimited MILP has no bound on its work; the limited one has one
+    prices = nearly_flat(3, 50.0, 3)
+    flat = np.concatenate(prices)
+    offsets = day_offsets(days_from(prices))
+    with pytest.raises(DeadlineExceededError) as caught:
+        optimal._chain_milp(
+            flat, offsets, burner(), 72, time.monotonic() - 1.0, max_nodes=max_nodes
+        )
+    detail = str(caught.value)
+    assert detail.startswith("the request's deadline passed before HiGHS started")
+    assert "72 binaries" in detail
+    if max_nodes is None:
+        assert "whose work has no bound fixed in advance" in detail
+    else:
+        assert "within its limit of 250 nodes" in detail
+        assert "no bound fixed in advance" not in detail
 
 
 def test_a_chain_longer_than_the_routes_days_is_left_to_highs() -> None:
