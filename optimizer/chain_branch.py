@@ -340,17 +340,18 @@ def close(
     queue: list[tuple[float, int, _Node]] = [(-np.inf, 0, root)]  # (-bound, order, node)
     pushed, nodes, top = 1, 0, np.inf
 
+    def closed(gap: float = 0.0) -> Closed:
+        return Closed(
+            moves=search.best, bound=max(top, search.best_value), nodes=nodes,
+            recursions=search.recursions, gap=gap,
+        )  # fmt: skip
+
     def stopped(bound: float) -> Closed | None:
         """The incumbent if no node still open (this one bounded by ``bound``) can beat it by
         more than ``accept_gap``."""
         best = max([bound, *(-key for key, _, _ in queue)])  # +inf while the root is open
         gap = max(0.0, (best - search.best_value) / max(1.0, abs(best)))
-        if not (np.isfinite(best) and gap <= accept_gap):
-            return None
-        return Closed(
-            moves=search.best, bound=max(top, search.best_value), nodes=nodes,
-            recursions=search.recursions, gap=gap,
-        )  # fmt: skip
+        return closed(gap) if np.isfinite(best) and gap <= accept_gap else None
 
     while queue:
         key, _, node = heapq.heappop(queue)
@@ -395,7 +396,4 @@ def close(
             child = _Node(may_charge, may_discharge, kept, lam)
             heapq.heappush(queue, (-bound, pushed, child))
             pushed += 1
-    return Closed(
-        moves=search.best, bound=max(top, search.best_value), nodes=nodes,
-        recursions=search.recursions,
-    )  # fmt: skip
+    return closed()

@@ -482,20 +482,15 @@ def solve_program(
         raise InfeasibleProblemError("HiGHS reports the schedule program infeasible")
     if result.status == 1:
         raise DeadlineExceededError("the request's deadline passed while HiGHS was solving")
+
+    def extract(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.clip(x[c_col], 0.0, P) * scale, np.clip(x[d_col], 0.0, P) * scale
+
     if max_nodes is not None and result.status == 4:  # HiGHS's node limit (status 16)
-        found = None
-        if result.x is not None:
-            found = (
-                np.clip(result.x[c_col], 0.0, P) * scale,
-                np.clip(result.x[d_col], 0.0, P) * scale,
-            )
-        raise NodeLimitReached(max_nodes, found)
+        raise NodeLimitReached(max_nodes, None if result.x is None else extract(result.x))
     if result.status != 0 or result.x is None:
         raise SolverError(f"HiGHS did not solve the schedule program: {result.message}")
-    # --- extract ---
-    charge = np.clip(result.x[c_col], 0.0, P) * scale
-    discharge = np.clip(result.x[d_col], 0.0, P) * scale
-    return charge, discharge
+    return extract(result.x)
 
 
 def remove_overlap(
