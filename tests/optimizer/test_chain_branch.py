@@ -136,32 +136,24 @@ def test_past_its_limits_the_search_keeps_an_incumbent_only_within_the_accepted_
     battery = Battery(
         power_mw=10.0, duration_h=4.0, round_trip_efficiency=0.6, max_cycles_per_day=3.0
     )
-    flat = np.concatenate(prices)
-    offsets = day_offsets(days_from(prices))
-    buy, sell = stored_rates(flat, battery)
-    chain, cap = Chain.of(battery), battery.daily_withdrawal_cap_mwh
-    assert cap is not None
     want = reference_optimum(prices, battery, continuous=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(chain_branch, "MAX_NODES", 20)
-        assert chain_branch.close(buy, sell, offsets, chain, cap) is None
-        closed = chain_branch.close(
-            buy, sell, offsets, chain, cap, accept_gap=chain_branch.PROVEN_REL_GAP
-        )
-        assert closed is not None
+        assert close(prices, battery)[0] is None
+        closed, got = close(prices, battery, accept_gap=chain_branch.PROVEN_REL_GAP)
+        assert closed is not None  # (feasible: ``close`` checks it)
         assert 0.0 < closed.gap <= chain_branch.PROVEN_REL_GAP
         assert closed.nodes == 20
-        assert feasible(closed.moves, offsets, chain, cap)
-        got = float(stored_revenue(closed.moves, buy, sell))
         assert want * (1.0 - closed.gap) - 1e-6 <= got <= want + 1e-6 * abs(want)
         # through optimal: HiGHS never closes, the brief search neither, the long one does
         highs_never_closes(patch)
-        cc = optimal.chain_with_cap(flat, offsets, days_from(prices), battery)
+        days = days_from(prices)
+        cc = optimal.chain_with_cap(np.concatenate(prices), day_offsets(days), days, battery)
         assert "to a proven gap of" in cc.route
         revenue = optimal_revenue(prices, battery)
     assert revenue == pytest.approx(want, rel=chain_branch.PROVEN_REL_GAP + 1e-9)
     with pytest.raises(ValueError, match="accept_gap"):
-        chain_branch.close(buy, sell, offsets, chain, cap, accept_gap=1e-6)
+        close(prices, battery, accept_gap=1e-6)
 
 
 @pytest.mark.parametrize("max_nodes", [None, 250])
