@@ -22,6 +22,7 @@ import responses
 from flask import Flask
 from moto import mock_aws
 from responses import matchers
+from ssm_stub import BlockedRead
 from upstream_server import PEND_2020, batu_body, batu_rows, pend_days
 
 from app import create_app
@@ -71,40 +72,14 @@ def on_lambda(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME)
 
 
-class GatedRead:
-    """A stand-in for the SSM call (``secrets._read_parameter``): it records each call, waits
-    for ``gate`` to open, then returns or raises the next of ``outcomes``, or calls ``then``
-    (the real read, say) when they run out."""
-
-    def __init__(self, *outcomes: str | Exception, then: Any = None) -> None:
-        self.outcomes = list(outcomes)
-        self.then = then
-        self.names: list[str] = []
-        self.started = threading.Event()
-        self.gate = threading.Event()
-
-    def __call__(self, name: str) -> str:
-        self.names.append(name)
-        self.started.set()
-        # Bounded so that a test whose gate is never opened fails instead of hanging.
-        self.gate.wait(timeout=60)
-        if not self.outcomes:
-            value: str = self.then(name)
-            return value
-        outcome = self.outcomes.pop(0)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
-
 @pytest.fixture
-def gated(monkeypatch: pytest.MonkeyPatch) -> Iterator[GatedRead]:
-    """The SSM call replaced by a closed :class:`GatedRead` returning the key; opened at the
+def gated(monkeypatch: pytest.MonkeyPatch) -> Iterator[BlockedRead]:
+    """The SSM call replaced by a :class:`BlockedRead` returning the key; released at the
     end of the test whatever happened, so no reader thread stays blocked."""
-    read = GatedRead(SECRET)
+    read = BlockedRead(SECRET)
     monkeypatch.setattr(secrets, "_read_parameter", read)
     yield read
-    read.gate.set()
+    read.release.set()
 
 
 def ssm_settings(**extra: Any) -> PriceSettings:
@@ -141,13 +116,13 @@ def in_flight() -> Future[str]:
 
 
 def test_the_lambda_app_starts_one_read_before_any_request_and_requests_use_its_key(
-    on_lambda: None, gated: GatedRead, mocked: responses.RequestsMock
+    on_lambda: None, gated: BlockedRead, mocked: responses.RequestsMock
 ) -> None:
     app = lambda_app(ssm_settings())
     read = in_flight()  # started by create_app, before any request
     assert gated.started.wait(timeout=SOON_S)
     assert gated.names == [PARAMETER]
-    gated.gate.set()
+    gated.release.set()
     assert read.result(timeout=SOON_S) == SECRET
     assert secrets._reads == {}
     lambda_app(ssm_settings())  # another app in the same container: the key is cached
@@ -164,7 +139,7 @@ def test_the_lambda_app_starts_one_read_before_any_request_and_requests_use_its_
 
 def test_a_request_during_the_cold_start_read_waits_for_it(
     on_lambda: None,
-    gated: GatedRead,
+    gated: BlockedRead,
     mocked: responses.RequestsMock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -186,14 +161,14 @@ def test_a_request_during_the_cold_start_read_waits_for_it(
     assert waiting.wait(timeout=SOON_S)  # the request is waiting for the key...
     assert not read.done()  # ...of the read the cold start began
     assert in_flight() is read
-    gated.gate.set()
+    gated.release.set()
     request.join(timeout=60)
     assert [answer.status_code for answer in answers] == [200]
     assert gated.names == [PARAMETER]
 
 
 def test_a_request_whose_deadline_passes_during_the_cold_start_read_is_a_504(
-    on_lambda: None, gated: GatedRead, mocked: responses.RequestsMock
+    on_lambda: None, gated: BlockedRead, mocked: responses.RequestsMock
 ) -> None:
     short = ssm_settings(request_deadline_s=0.05, fetch_deadline_s=0.05)
     app = lambda_app(short)
@@ -203,7 +178,7 @@ def test_a_request_whose_deadline_passes_during_the_cold_start_read_is_a_504(
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["detail"] == secrets.READ_TOO_SLOW
     assert in_flight() is read  # the request gave up on the cold start's read, not a new one
-    gated.gate.set()
+    gated.release.set()
     assert read.result(timeout=SOON_S) == SECRET
     batu_answers_the_key(mocked)
     response = app.test_client().post("/optimize", json=REQUEST)  # same deadline, key cached
@@ -218,12 +193,12 @@ def test_a_failed_cold_start_read_is_logged_without_the_key_and_the_first_fetch_
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # An error whose text holds the key: only its type may reach the log.
-    read_ssm = GatedRead(RuntimeError(f"connection reset after {SECRET}"), SECRET)
+    read_ssm = BlockedRead(RuntimeError(f"connection reset after {SECRET}"), SECRET)
     monkeypatch.setattr(secrets, "_read_parameter", read_ssm)
     caplog.set_level("INFO", logger=secrets.__name__)
     app = lambda_app(ssm_settings())  # must not raise although the read will fail
     read = in_flight()
-    read_ssm.gate.set()
+    read_ssm.release.set()
     assert isinstance(read.exception(timeout=SOON_S), RuntimeError)
     assert secrets._reads == {}
     assert secrets._cache == {}
@@ -251,11 +226,11 @@ def test_with_ssm_still_unreachable_the_first_fetch_answers_502_as_without_a_col
     settings = ssm_settings()
     with mock_aws():
         real_read = secrets._read_parameter
-        read_ssm = GatedRead(then=real_read)
+        read_ssm = BlockedRead(then=real_read)
         monkeypatch.setattr(secrets, "_read_parameter", read_ssm)
         app = lambda_app(settings)
         read = in_flight()
-        read_ssm.gate.set()
+        read_ssm.release.set()
         failure = read.exception(timeout=SOON_S)
         assert isinstance(failure, UpstreamError)
         assert "ParameterNotFound" in caplog.text
@@ -317,7 +292,7 @@ def test_only_the_lambda_app_of_a_batu_source_keyed_by_ssm_reads_at_start(
 ) -> None:
     started: dict[str, list[str]] = {}
     for case, env, _ in WHO_READS_AT_START:
-        read_ssm = GatedRead(SECRET)
+        read_ssm = BlockedRead(SECRET)
         with monkeypatch.context() as scoped:
             scoped.setattr(secrets, "_read_parameter", read_ssm)
             scoped.setattr(secrets, "_cache", {})
@@ -327,7 +302,7 @@ def test_only_the_lambda_app_of_a_batu_source_keyed_by_ssm_reads_at_start(
                 scoped.setenv(key, value)
             create_app({"TESTING": True})
             reads = dict(secrets._reads)  # registered by create_app itself, if at all
-            read_ssm.gate.set()
+            read_ssm.release.set()
             for read in reads.values():
                 assert read.result(timeout=SOON_S) == SECRET
             started[case] = list(reads)

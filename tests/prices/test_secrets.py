@@ -14,6 +14,7 @@ import pytest
 import responses
 from moto import mock_aws
 from responses import matchers
+from ssm_stub import BlockedRead
 from upstream_server import PEND_2020, batu_body, batu_rows, expected_prices, pend_days
 
 from app import create_app
@@ -165,28 +166,6 @@ def test_error_messages_and_logs_never_contain_the_key(
 
 
 # --- the read under the fetch's deadline ---------------------------------------------------------
-
-
-class BlockedRead:
-    """A stand-in for the SSM call: it records each call, blocks until ``release`` is set, then
-    returns (or raises) the next of ``outcomes``."""
-
-    def __init__(self, *outcomes: str | Exception) -> None:
-        self.outcomes = list(outcomes)
-        self.names: list[str] = []
-        self.started = threading.Event()
-        self.release = threading.Event()
-
-    def __call__(self, name: str) -> str:
-        self.names.append(name)
-        self.started.set()
-        # Bounded only so that an implementation which waits for the read fails (it gets the
-        # key instead of a 504) rather than hangs; the tests release it explicitly.
-        self.release.wait(timeout=30)
-        outcome = self.outcomes.pop(0)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
 
 
 @pytest.fixture
