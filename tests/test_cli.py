@@ -186,19 +186,25 @@ def test_siting_lists_an_unknown_zone_as_failed(app: Flask, client: FlaskClient)
     assert failed == [f"  NOWHERE-LAND: 404 {_unknown_detail('NOWHERE-LAND')}"]
     as_json = app.test_cli_runner().invoke(args=[*SITING_ARGS, "--json"])
     assert as_json.exit_code == 0, as_json.output
-    api = client.post(
+    api = _siting_api(client, ["APATZINGAN", "MORELIA", "NOWHERE-LAND"])
+    assert api.status_code == 200
+    assert json.loads(as_json.output) == api.get_json()
+
+
+def _siting_api(client: FlaskClient, zones: list[str]) -> Any:
+    """POST /siting with the CLI tests' battery, week and process (MDA, the default)."""
+    return client.post(
         "/siting",
         json={
             "battery_params": {**BATTERY, "duration_hours": 4.0},
             "market_params": {
-                "zones": ["APATZINGAN", "MORELIA", "NOWHERE-LAND"],
+                "zones": zones,
+                "process": "MDA",
                 "start_date": "2020-08-01",
                 "end_date": "2020-08-07",
             },
         },
     )
-    assert api.status_code == 200
-    assert json.loads(as_json.output) == api.get_json()
 
 
 def test_siting_with_only_unknown_zones_reports_the_first(app: Flask) -> None:
@@ -223,18 +229,7 @@ def test_siting_json_table_and_csv(app: Flask, client: FlaskClient, tmp_path: Pa
     result = app.test_cli_runner().invoke(args=[*args, "--json", "--csv", str(target)])
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
-    api = client.post(
-        "/siting",
-        json={
-            "battery_params": {**BATTERY, "duration_hours": 4.0},
-            "market_params": {
-                "zones": ["APATZINGAN", "MORELIA", "ACAPULCO"],
-                "process": "MDA",
-                "start_date": "2020-08-01",
-                "end_date": "2020-08-07",
-            },
-        },
-    ).get_json()
+    api = _siting_api(client, ["APATZINGAN", "MORELIA", "ACAPULCO"]).get_json()
     assert body == api
     assert [f["zone"] for f in body["failed"]] == ["ACAPULCO"]  # not in the recorded file
     assert [r["zone"] for r in _read_csv(target)] == [r["zone"] for r in api["rows"]]
