@@ -54,13 +54,25 @@ is left, the incumbent is optimal (to ``CAP_REL_TOL`` of the bound).
 recursions each over the whole chain, and recursions of at most ``MAX_WORK_US`` in all by
 ``chain.WORK``'s model (a 168-h battery's lattice costs ~100 times a PRD battery's), which is
 why the route is tried on chains of at most ``MAX_DAYS`` days only. Past a limit, or at a
-node that cannot split (its mix nets nowhere yet misses the bound: rounding, or a barred
-move used), ``close`` returns None and the caller runs HiGHS -- unless the caller accepts a
-gap (``accept_gap``, at most ``PROVEN_REL_GAP``: half the product's 1e-6) and the incumbent
-lies within it of the best bound of every node still open: then that incumbent is returned
-with the gap it proved (``Closed.gap``). ``optimal`` accepts it only in its last search,
-before HiGHS's unlimited branch and bound: near-ties, where thousands of symmetric nodes
-share a bound 1e-7 above the optimum and neither method closes to 1e-9 in minutes.
+node that cannot be bounded (its rounds run out) or split (its mix nets nowhere yet misses
+the bound: rounding, or a barred move used), the search answers None and the caller runs
+HiGHS -- unless the caller accepts a gap (``accept_gap``, at most ``PROVEN_REL_GAP``: half
+the product's 1e-6) and the incumbent lies within it of the best bound of every node still
+open: then that incumbent is returned with the gap it proved (``Closed.gap``). ``optimal``
+accepts it only in its last stage, before HiGHS's unlimited branch and bound: near-ties,
+where thousands of symmetric nodes share a bound 1e-7 above the optimum and neither method
+closes to 1e-9 in minutes.
+
+**Stages** (``SignSearch.run``). A search stopped at its work limit keeps its queue (the node
+it was about to bound goes back), so a later call with a larger limit goes on where it
+stopped: ``optimal`` runs a brief stage (``PROBE_WORK_US``) and, after HiGHS's node-limited
+run or without it, the rest (``MAX_WORK_US`` in all), one search whose nodes and answer are
+those of a single run. HiGHS's limited run is skipped when the brief stage bounded and split
+its root (``SignSearch.splitting``): the cutting planes converge on that chain, and on the
+nearly flat negative days where they do, HiGHS spends seconds at its root (a fuzz's 14 days
+of -1200 +- 0.4 at round trip 0.5 with cap 4: 2.8 of 3.9 s, the search's nodes 1.1 s).
+A node that cannot be bounded or split ends the search for good: later stages only say
+whether the gap over it is acceptable.
 """
 
 from __future__ import annotations
@@ -87,7 +99,7 @@ MAX_NODES = 400
 #: take; checked as each node starts (a node may finish its rounds past it), and the master
 #: LPs (about as many as the recursions, ~1.2 ms each) are not counted
 MAX_WORK_US = 3_000_000.0
-#: the same for the brief first search ``optimal`` runs before HiGHS (module docstring)
+#: the same for the brief first stage ``optimal`` runs before HiGHS (module docstring)
 PROBE_WORK_US = 200_000.0
 #: cutting-plane rounds of one node before the search gives up
 MAX_ROUNDS = 60
@@ -148,7 +160,7 @@ class _Node:
 
 
 class _Search:
-    """The state of one ``close``: the chain, the incumbent, the work done."""
+    """The chain, the incumbent and the work done of one ``SignSearch``."""
 
     def __init__(
         self,
@@ -306,6 +318,139 @@ def _split_hour(search: _Search, node: _Node, moves: np.ndarray, mu: np.ndarray)
     return int(np.where(nets, netted * np.abs(search.buy - search.sell), -1.0).argmax())
 
 
+class SignSearch:
+    """One branch and bound on the hours' signs over a capped chain (module docstring) that
+    can be run in stages (``run``): a stage stops at its work limit with its queue intact,
+    and the next continues it, so a brief stage followed by a longer one is the same search
+    as the longer one alone (the same nodes in the same order, the same answer). Schedules
+    found elsewhere between stages are offered as incumbents (``offer``)."""
+
+    def __init__(
+        self,
+        buy: np.ndarray,
+        sell: np.ndarray,
+        offsets: np.ndarray,
+        chain: Chain,
+        cap: float,
+        *,
+        incumbents: Sequence[np.ndarray] = (),
+        multipliers: np.ndarray | None = None,
+        deadline_s: float | None = None,
+    ) -> None:
+        self._search = _Search(buy, sell, offsets, chain, cap, deadline_s)
+        for moves in incumbents:
+            self.offer(moves)
+        everything = np.ones(buy.size, dtype=bool)
+        lam0 = np.zeros(offsets.size - 1) if multipliers is None else np.asarray(multipliers)
+        lam0 = np.clip(np.nan_to_num(lam0.astype(float), nan=0.0), 0.0, self._search.high)
+        root = _Node(everything, everything, [], lam0)
+        self._queue: list[tuple[float, int, _Node]] = [(-np.inf, 0, root)]  # (-bound, order, node)
+        self._pushed = 1
+        self.nodes = 0
+        self._top = np.inf  # the root's bound once it is bounded
+        #: the bound of a node the search could neither bound nor split (its cutting-plane
+        #: rounds ran out, or its mix nets nowhere yet misses its bound): no later stage can
+        #: close the search, only prove a gap over it
+        self._stuck: float | None = None
+
+    def offer(self, moves: np.ndarray) -> None:
+        """Make ``moves`` (stored-energy moves) the incumbent if it is a schedule within the
+        cap that earns more."""
+        self._search.offer(np.asarray(moves, dtype=float))
+
+    @property
+    def splitting(self) -> bool:
+        """The root is bounded and every node so far was bounded and split or pruned: only the
+        work limits stop the search (``optimal`` lets it go on before HiGHS then)."""
+        return bool(np.isfinite(self._top)) and self._stuck is None
+
+    @property
+    def work_us(self) -> float:
+        """The modelled work of the recursions so far (``chain.WORK``), which ``run``'s limit
+        is checked against as each node starts."""
+        return self._search.recursions * self._search.per_recursion_us
+
+    def run(self, work_us: float | None = None, accept_gap: float = 0.0) -> Closed | None:
+        """Go on until every node is closed (the optimum), or until ``MAX_NODES`` nodes in all,
+        or recursions past ``work_us`` in all (modelled, ``chain.WORK``; default
+        ``MAX_WORK_US``), or a node it cannot bound or split; past those, the incumbent if it
+        lies within ``accept_gap`` (relative, at most ``PROVEN_REL_GAP``) of the best bound of
+        the nodes still open, else None."""
+        if not 0.0 <= accept_gap <= PROVEN_REL_GAP:
+            raise ValueError(f"accept_gap must lie in [0, {PROVEN_REL_GAP}], not {accept_gap}")
+        work_us = MAX_WORK_US if work_us is None else work_us
+        search, queue = self._search, self._queue
+        tol_x = search.chain.tol_x
+        while queue and self._stuck is None:
+            key, order, node = heapq.heappop(queue)
+            parent = -key  # the parent's bound (the root's: +inf)
+            if parent <= search.best_value + search.tolerance(search.best_value):
+                continue  # nothing in it beats the incumbent
+            if self.nodes >= MAX_NODES or self.work_us > work_us:
+                heapq.heappush(queue, (key, order, node))  # open for a later stage
+                return self._stopped(accept_gap)
+            self.nodes += 1
+            dual = _dual(search, node)
+            if dual is None:
+                self._stuck = parent
+                break
+            bound, lam, planes, weights = dual
+            if self.nodes == 1:
+                self._top = bound
+            if bound <= search.best_value + search.tolerance(bound):
+                continue
+            total = float(weights.sum())
+            if total <= 0.0:
+                self._stuck = bound  # no weights to mix or split by: HiGHS decides
+                break
+            moves, mu = np.array([p.moves for p in planes]), weights / total
+            search.offer(_mix(search, moves, mu))
+            if bound <= search.best_value + search.tolerance(bound):
+                continue
+            hour = _split_hour(search, node, moves, mu)
+            if hour is None:
+                self._stuck = bound  # nets nowhere yet misses the bound: HiGHS decides
+                break
+            no_discharge = node.may_discharge.copy()
+            no_discharge[hour] = False
+            no_charge = node.may_charge.copy()
+            no_charge[hour] = False
+            for may_charge, may_discharge in (
+                (node.may_charge, no_discharge),
+                (no_charge, node.may_discharge),
+            ):
+                kept = [
+                    p
+                    for p in planes
+                    if (p.moves[~may_charge] <= tol_x).all()
+                    and (p.moves[~may_discharge] >= -tol_x).all()
+                ]
+                child = _Node(may_charge, may_discharge, kept, lam)
+                heapq.heappush(queue, (-bound, self._pushed, child))
+                self._pushed += 1
+        if self._stuck is not None:
+            return self._stopped(accept_gap)
+        return self._closed()
+
+    def _closed(self, gap: float = 0.0) -> Closed:
+        search = self._search
+        return Closed(
+            moves=search.best, bound=max(self._top, search.best_value), nodes=self.nodes,
+            recursions=search.recursions, gap=gap,
+        )  # fmt: skip
+
+    def _stopped(self, accept_gap: float) -> Closed | None:
+        """The incumbent if no node still open (queued ones bounded by their parents', a stuck
+        one by its own) can beat it by more than ``accept_gap``."""
+        bounds = [-key for key, _, _ in self._queue]
+        if self._stuck is not None:
+            bounds.append(self._stuck)
+        best = max(bounds, default=-np.inf)  # +inf while the root is open
+        value = self._search.best_value
+        gap = max(0.0, (best - value) / max(1.0, abs(best)))
+        return self._closed(gap) if np.isfinite(best) and gap <= accept_gap else None
+
+
 def close(
     buy: np.ndarray,
     sell: np.ndarray,
@@ -321,79 +466,10 @@ def close(
 ) -> Closed | None:
     """The capped chain's optimum by branch and bound on the hours' signs (module docstring),
     from ``incumbents`` (moves, offered like every schedule met) and the root's cutting planes
-    from ``multipliers`` (one per day, NaN read as 0; the daily route's are near the chain's).
-    Past the work limits (``work_us``: ``PROBE_WORK_US``, or by default ``MAX_WORK_US``) or at
-    a node it cannot bound or split, the incumbent if it lies within ``accept_gap`` (relative,
-    at most ``PROVEN_REL_GAP``) of the best bound of the nodes still open, else None."""
-    if not 0.0 <= accept_gap <= PROVEN_REL_GAP:
-        raise ValueError(f"accept_gap must lie in [0, {PROVEN_REL_GAP}], not {accept_gap}")
-    work_us = MAX_WORK_US if work_us is None else work_us
-    search = _Search(buy, sell, offsets, chain, cap, deadline_s)
-    for moves in incumbents:
-        search.offer(np.asarray(moves, dtype=float))
-    n = buy.size
-    tol_x = chain.tol_x
-    everything = np.ones(n, dtype=bool)
-    lam0 = np.zeros(offsets.size - 1) if multipliers is None else np.asarray(multipliers, float)
-    lam0 = np.nan_to_num(lam0, nan=0.0)
-    root = _Node(everything, everything, [], np.clip(lam0, 0.0, search.high))
-    queue: list[tuple[float, int, _Node]] = [(-np.inf, 0, root)]  # (-bound, order, node)
-    pushed, nodes, top = 1, 0, np.inf
-
-    def closed(gap: float = 0.0) -> Closed:
-        return Closed(
-            moves=search.best, bound=max(top, search.best_value), nodes=nodes,
-            recursions=search.recursions, gap=gap,
-        )  # fmt: skip
-
-    def stopped(bound: float) -> Closed | None:
-        """The incumbent if no node still open (this one bounded by ``bound``) can beat it by
-        more than ``accept_gap``."""
-        best = max([bound, *(-key for key, _, _ in queue)])  # +inf while the root is open
-        gap = max(0.0, (best - search.best_value) / max(1.0, abs(best)))
-        return closed(gap) if np.isfinite(best) and gap <= accept_gap else None
-
-    while queue:
-        key, _, node = heapq.heappop(queue)
-        parent = -key  # the parent's bound (the root's: +inf)
-        if parent <= search.best_value + search.tolerance(search.best_value):
-            continue  # nothing in it beats the incumbent
-        if nodes >= MAX_NODES or search.recursions * search.per_recursion_us > work_us:
-            return stopped(parent)
-        nodes += 1
-        dual = _dual(search, node)
-        if dual is None:
-            return stopped(parent)
-        bound, lam, planes, weights = dual
-        if nodes == 1:
-            top = bound
-        if bound <= search.best_value + search.tolerance(bound):
-            continue
-        total = float(weights.sum())
-        if total <= 0.0:
-            return stopped(bound)  # no weights to mix or split by: HiGHS decides
-        moves, mu = np.array([p.moves for p in planes]), weights / total
-        search.offer(_mix(search, moves, mu))
-        if bound <= search.best_value + search.tolerance(bound):
-            continue
-        hour = _split_hour(search, node, moves, mu)
-        if hour is None:
-            return stopped(bound)  # nets nowhere yet misses the bound: HiGHS decides
-        no_discharge = node.may_discharge.copy()
-        no_discharge[hour] = False
-        no_charge = node.may_charge.copy()
-        no_charge[hour] = False
-        for may_charge, may_discharge in (
-            (node.may_charge, no_discharge),
-            (no_charge, node.may_discharge),
-        ):
-            kept = [
-                p
-                for p in planes
-                if (p.moves[~may_charge] <= tol_x).all()
-                and (p.moves[~may_discharge] >= -tol_x).all()
-            ]
-            child = _Node(may_charge, may_discharge, kept, lam)
-            heapq.heappush(queue, (-bound, pushed, child))
-            pushed += 1
-    return closed()
+    from ``multipliers`` (one per day, NaN read as 0; the daily route's are near the chain's),
+    in one stage (``SignSearch.run``: ``work_us`` and ``accept_gap`` there)."""
+    search = SignSearch(
+        buy, sell, offsets, chain, cap, incumbents=incumbents, multipliers=multipliers,
+        deadline_s=deadline_s,
+    )  # fmt: skip
+    return search.run(work_us, accept_gap)

@@ -114,10 +114,13 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      ``bench/bench_worst_case.py``, README). Its work is counted (``chain_branch.MAX_NODES``,
      ``MAX_WORK_US``), never timed. Neither method wins everywhere (a 168-h battery over 3
      days of -1200 +- 1 with cap 0.1: HiGHS 205 nodes, 0.6 s; the search ~4,000 recursions,
-     32 s), so a short chain gets, in turn: the search within ``PROBE_WORK_US``, HiGHS within
+     32 s), so a short chain gets, in turn: the search within ``PROBE_WORK_US``; HiGHS within
      ``SHORT_CHAIN_MILP_NODE_HOURS`` nodes times hours (``NodeLimitReached``; a count,
-     the same on any machine), the search within ``MAX_WORK_US``, and then the MILP below.
-     That last search, past its limits, keeps its incumbent if it lies within
+     the same on any machine), unless that brief search bounded and split its root (it is
+     under way: nearly flat negative days, where HiGHS's root alone takes seconds); the same
+     search continued to ``MAX_WORK_US`` in all (``SignSearch.run`` in stages: nothing is
+     done twice); and then the MILP below. That last stage, past its limits, keeps its
+     incumbent if it lies within
      ``chain_branch.PROVEN_REL_GAP`` (5e-7, half the promised 1e-6) of the bound of every
      node still open, and the route says the gap it proved: near-ties (a fuzz's 2 days of
      -1200 +- 0.01, 768,326 MXN, whose symmetric nodes share a bound 1.1e-7 above the
@@ -689,7 +692,8 @@ def chain_with_cap(
     concave (module docstring, "continuous horizon"): the relaxation's certificate, then the
     Lagrangian one, then that bound re-priced day by day (``optimizer.chain_cap``), then, on
     chains of at most ``chain_branch.MAX_DAYS`` days, the sign search of
-    ``optimizer.chain_branch`` briefly, HiGHS within a node limit and the search at length,
+    ``optimizer.chain_branch`` briefly, HiGHS within a node limit (unless that search is under
+    way) and the same search at length,
     then HiGHS's MILP with every binary."""
     cap = battery.daily_withdrawal_cap_mwh
     if cap is None:
@@ -721,54 +725,34 @@ def chain_with_cap(
     binaries = int(needs_binary(prices, battery).sum())
     milp_route = f"HiGHS MILP over the chain, {binaries} binaries (all)"
     if len(days) <= chain_branch.MAX_DAYS:
-        # a short chain: the search on the signs briefly, HiGHS a while, the search at length
-        starts = [to_stored(*clean, battery)]  # schedules within the cap to start from
-        probe, full = chain_branch.PROBE_WORK_US, chain_branch.MAX_WORK_US
-        closed = _closed_by_signs(prices, offsets, battery, starts, lam, probe, deadline_s)
-        if closed is None:
+        # a short chain: the search on the signs briefly; HiGHS a while unless the search is
+        # under way (its root bounded and split); the search at length
+        buy, sell = stored_rates(prices, battery)
+        search = chain_branch.SignSearch(
+            buy, sell, offsets, Chain.of(battery), cap, incumbents=[to_stored(*clean, battery)],
+            multipliers=lam, deadline_s=deadline_s,
+        )  # fmt: skip
+        closed = search.run(chain_branch.PROBE_WORK_US)
+        if closed is None and not search.splitting:
             nodes = short_chain_milp_nodes(prices.size)
             try:
                 charge, discharge = _chain_milp(
                     prices, offsets, battery, binaries, deadline_s, max_nodes=nodes
                 )
                 return ChainCap(charge, discharge, route=milp_route, milp=True)
-            except NodeLimitReached as limit:  # its best schedule so far is a start too
+            except NodeLimitReached as limit:  # its best schedule so far is an incumbent too
                 if limit.incumbent is not None:
-                    starts.append(to_stored(*remove_overlap(*limit.incumbent, battery), battery))
-                closed = _closed_by_signs(
-                    prices, offsets, battery, starts, lam, full, deadline_s,
-                    accept_gap=chain_branch.PROVEN_REL_GAP,
-                )  # fmt: skip
+                    search.offer(to_stored(*remove_overlap(*limit.incumbent, battery), battery))
+        if closed is None:
+            closed = search.run(chain_branch.MAX_WORK_US, accept_gap=chain_branch.PROVEN_REL_GAP)
         if closed is not None:
-            return closed
+            return _signed(closed, battery)
     charge, discharge = _chain_milp(prices, offsets, battery, binaries, deadline_s)
     return ChainCap(charge, discharge, route=milp_route, milp=True)
 
 
-def _closed_by_signs(
-    prices: np.ndarray,
-    offsets: np.ndarray,
-    battery: Battery,
-    starts: list[np.ndarray],
-    lam: np.ndarray,
-    work_us: float,
-    deadline_s: float | None,
-    *,
-    accept_gap: float = 0.0,
-) -> ChainCap | None:
-    """The capped chain closed by ``optimizer.chain_branch`` within ``work_us`` of modelled
-    work, from ``starts`` (stored-energy moves; those within the cap are incumbents) and the
-    daily route's multipliers ``lam``, or past it within ``accept_gap`` (relative) of every
-    open bound; else None."""
-    cap = battery.daily_withdrawal_cap_mwh
-    assert cap is not None
-    buy, sell = stored_rates(prices, battery)
-    closed = chain_branch.close(
-        buy, sell, offsets, Chain.of(battery), cap, incumbents=starts, multipliers=lam,
-        work_us=work_us, accept_gap=accept_gap, deadline_s=deadline_s,
-    )  # fmt: skip
-    if closed is None:
-        return None
+def _signed(closed: chain_branch.Closed, battery: Battery) -> ChainCap:
+    """The capped chain as ``optimizer.chain_branch`` closed it, and its route."""
     charge, discharge = to_grid(closed.moves[None, :], battery)
     proven = f" to a proven gap of {closed.gap:.1e}" if closed.gap > 0.0 else ""
     return ChainCap(

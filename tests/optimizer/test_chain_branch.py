@@ -106,8 +106,57 @@ def test_the_brief_search_comes_before_highs_and_the_long_one_after_it() -> None
         limits = highs_never_closes(patch)
         revenue = optimal_revenue(prices, burner())
     assert limits == [optimal.short_chain_milp_nodes(72)]
-    assert revenue == pytest.approx(
-        reference_optimum(prices, burner(), continuous=True), rel=1e-6, abs=1e-6
+    want = reference_optimum(prices, burner(), continuous=True)
+    assert revenue == pytest.approx(want, rel=1e-6, abs=1e-6)
+    # a brief search that bounded and split its root goes on at length before HiGHS: these
+    # days take it past its brief limit (test_the_search_needs_several_nodes_...)
+    with pytest.MonkeyPatch.context() as patch:
+        limits = highs_never_closes(patch)
+        revenue = optimal_revenue(prices, burner())
+    assert limits == []
+    assert revenue == pytest.approx(want, rel=1e-6, abs=1e-6)
+    # a root it cannot bound (its cutting-plane rounds cut to 1) leaves the chain to HiGHS,
+    # limited first, then without a limit
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chain_branch, "MAX_ROUNDS", 1)
+        limits = highs_never_closes(patch)
+        with pytest.raises(AssertionError, match="unlimited branch and bound called"):
+            optimal_revenue(prices, burner())
+    assert limits == [optimal.short_chain_milp_nodes(72)]
+
+
+def test_a_search_run_in_stages_is_the_same_search_as_one_run() -> None:
+    # each stage stops at its work limit with its queue intact and the next goes on (a limit
+    # of the work done so far lets a stage bound one node): the brief search optimal runs
+    # first costs the long one nothing
+    prices = nearly_flat(3, 50.0, 3)
+    battery = burner()
+    flat = np.concatenate(prices)
+    offsets = day_offsets(days_from(prices))
+    buy, sell = stored_rates(flat, battery)
+    cap = battery.daily_withdrawal_cap_mwh
+    assert cap is not None
+
+    def search() -> chain_branch.SignSearch:
+        return chain_branch.SignSearch(buy, sell, offsets, Chain.of(battery), cap)
+
+    whole = search().run()
+    assert whole is not None
+    staged = search()
+    assert not staged.splitting  # its root not bounded yet
+    stages = 1
+    closed = staged.run(staged.work_us)
+    while closed is None:
+        assert staged.splitting
+        assert staged.nodes == stages  # one node a stage
+        stages += 1
+        closed = staged.run(staged.work_us)
+    assert stages > 10
+    assert (closed.nodes, closed.recursions, closed.gap) == (whole.nodes, whole.recursions, 0.0)
+    assert closed.bound == whole.bound
+    np.testing.assert_array_equal(closed.moves, whole.moves)
+    assert stored_revenue(closed.moves, buy, sell) == pytest.approx(
+        reference_optimum(prices, battery, continuous=True), rel=1e-6, abs=1e-6
     )
 
 
