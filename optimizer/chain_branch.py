@@ -67,10 +67,15 @@ closes to 1e-9 in minutes.
 it was about to bound goes back), so a later call with a larger limit goes on where it
 stopped: ``optimal`` runs a brief stage (``PROBE_WORK_US``) and, after HiGHS's node-limited
 run or without it, the rest (``MAX_WORK_US`` in all), one search whose nodes and answer are
-those of a single run. HiGHS's limited run is skipped when the brief stage bounded and split
-its root (``SignSearch.splitting``): the cutting planes converge on that chain, and on the
-nearly flat negative days where they do, HiGHS spends seconds at its root (a fuzz's 14 days
-of -1200 +- 0.4 at round trip 0.5 with cap 4: 2.8 of 3.9 s, the search's nodes 1.1 s).
+those of a single run. On chains of more than ``optimal.HIGHS_FIRST_MAX_HOURS`` hours, HiGHS's
+limited run is skipped when the brief stage bounded its root and a child
+(``SignSearch.descending``): its nodes are cheap and its cutting planes converge, as on the
+nearly flat negative days where HiGHS spends seconds at its root (a fuzz's 14 days of -1200
++- 0.4 at round trip 0.5 with cap 4: 2.8 of 3.9 s; the search alone 1.0 s). Where the brief
+stage bounds its root only (windows of real years with many negative hours, which HiGHS
+closes within 0.1 s), or on 3-day chains, where HiGHS's root is cheap and its cuts close
+what the search cannot (a 168-h battery over -1200 +- 1 with cap 0.1: HiGHS 0.45 s, the
+search past its limits), HiGHS goes first.
 A node that cannot be bounded or split ends the search for good: later stages only say
 whether the gap over it is acceptable.
 """
@@ -97,8 +102,11 @@ MAX_NODES = 400
 #: the modelled cost (microseconds of one core, ``chain.WORK``: the chain's lattice, or the
 #: piecewise recursion's general step for every hour) of the recursions the whole search may
 #: take; checked as each node starts (a node may finish its rounds past it), and the master
-#: LPs (about as many as the recursions, ~1.2 ms each) are not counted
-MAX_WORK_US = 3_000_000.0
+#: LPs (about as many as the recursions, ~1.2 ms each) are not counted. The fuzz's battery
+#: over 14 days of -1200 +- 0.4 (seeds 1-16) closes within 1,325 recursions (1.1e7 modelled,
+#: 0.75-6.6 s of CPU; at 3e6, seeds 2 and 5-8 passed it and went to HiGHS, which reached a
+#: 40 s deadline on each)
+MAX_WORK_US = 15_000_000.0
 #: the same for the brief first stage ``optimal`` runs before HiGHS (module docstring)
 PROBE_WORK_US = 200_000.0
 #: cutting-plane rounds of one node before the search gives up
@@ -359,10 +367,11 @@ class SignSearch:
         self._search.offer(np.asarray(moves, dtype=float))
 
     @property
-    def splitting(self) -> bool:
-        """The root is bounded and every node so far was bounded and split or pruned: only the
-        work limits stop the search (``optimal`` lets it go on before HiGHS then)."""
-        return bool(np.isfinite(self._top)) and self._stuck is None
+    def descending(self) -> bool:
+        """The search has bounded its root and a child at least, and every node so far was
+        bounded and split or pruned: only its work limits stop it (``optimal`` lets it go on
+        before HiGHS when a brief stage got this far, module docstring)."""
+        return self.nodes > 1 and self._stuck is None
 
     @property
     def work_us(self) -> float:

@@ -116,8 +116,9 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      days of -1200 +- 1 with cap 0.1: HiGHS 205 nodes, 0.6 s; the search ~4,000 recursions,
      32 s), so a short chain gets, in turn: the search within ``PROBE_WORK_US``; HiGHS within
      ``SHORT_CHAIN_MILP_NODE_HOURS`` nodes times hours (``NodeLimitReached``; a count,
-     the same on any machine), unless that brief search bounded and split its root (it is
-     under way: nearly flat negative days, where HiGHS's root alone takes seconds); the same
+     the same on any machine), unless that brief search bounded its root and a child (it is
+     under way) on a chain of more than ``HIGHS_FIRST_MAX_HOURS`` hours (nearly flat negative
+     days, where HiGHS's root alone takes seconds); the same
      search continued to ``MAX_WORK_US`` in all (``SignSearch.run`` in stages: nothing is
      done twice); and then the MILP below. That last stage, past its limits, keeps its
      incumbent if it lies within
@@ -242,6 +243,17 @@ HIGHS_MIP_OPTIONS: dict[str, float | bool] = {"mip_heuristic_run_root_reduced_co
 #: while nearly flat negative days keep its LP bound far above the optimum for tens of
 #: thousands (module docstring, route 4)
 SHORT_CHAIN_MILP_NODE_HOURS = 18_000
+
+
+#: on a short capped chain of more hours than this, a brief sign search that is under way
+#: (``chain_branch.SignSearch.descending``: its root and a child bounded) goes on at length
+#: before HiGHS's node-limited run, not after it: HiGHS's root (LP, cuts, heuristics) costs
+#: more than the node limit counts and grows faster than the hours -- the limited run took
+#: 1.15 s on a fuzz's 8 days of -1200 +- 0.4 and 3.1 s on its 14 days, which the search
+#: closes in 0.2-1.0 s -- while on 3 days HiGHS is the quicker (a 168-h battery with cap 0.1:
+#: 0.45 s, where the search passes its limits; -1200 +- 50 at round trip 0.5: 0.77 s against
+#: 1.5 s; one-off, one core)
+HIGHS_FIRST_MAX_HOURS = 96
 
 
 def short_chain_milp_nodes(hours: int) -> int:
@@ -726,14 +738,15 @@ def chain_with_cap(
     milp_route = f"HiGHS MILP over the chain, {binaries} binaries (all)"
     if len(days) <= chain_branch.MAX_DAYS:
         # a short chain: the search on the signs briefly; HiGHS a while unless the search is
-        # under way (its root bounded and split); the search at length
+        # under way (its root and a child bounded) on more than a few days; the same search
+        # at length
         buy, sell = stored_rates(prices, battery)
         search = chain_branch.SignSearch(
             buy, sell, offsets, Chain.of(battery), cap, incumbents=[to_stored(*clean, battery)],
             multipliers=lam, deadline_s=deadline_s,
         )  # fmt: skip
         closed = search.run(chain_branch.PROBE_WORK_US)
-        if closed is None and not search.splitting:
+        if closed is None and (prices.size <= HIGHS_FIRST_MAX_HOURS or not search.descending):
             nodes = short_chain_milp_nodes(prices.size)
             try:
                 charge, discharge = _chain_milp(

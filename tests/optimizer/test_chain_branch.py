@@ -99,22 +99,40 @@ def test_the_brief_search_comes_before_highs_and_the_long_one_after_it() -> None
     assert revenue == pytest.approx(
         reference_optimum(prices, burner(4.0), continuous=True), rel=1e-6, abs=1e-6
     )
-    # with no brief search the limited HiGHS runs first, then the search at length
+    # these days close within the brief search too (23 nodes); cut short, it stops with its
+    # root bounded only (a limit of 0: one node), or with its root and a child (a limit of
+    # the root's work: two nodes), or before its root (-1)
     prices = nearly_flat(3, 50.0, 3)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(chain_branch, "PROBE_WORK_US", -1.0)
-        limits = highs_never_closes(patch)
-        revenue = optimal_revenue(prices, burner())
-    assert limits == [optimal.short_chain_milp_nodes(72)]
     want = reference_optimum(prices, burner(), continuous=True)
-    assert revenue == pytest.approx(want, rel=1e-6, abs=1e-6)
-    # a brief search that bounded and split its root goes on at length before HiGHS: these
-    # days take it past its brief limit (test_the_search_needs_several_nodes_...)
-    with pytest.MonkeyPatch.context() as patch:
-        limits = highs_never_closes(patch)
-        revenue = optimal_revenue(prices, burner())
-    assert limits == []
-    assert revenue == pytest.approx(want, rel=1e-6, abs=1e-6)
+    flat = np.concatenate(prices)
+    buy, sell = stored_rates(flat, burner())
+    cap = burner().daily_withdrawal_cap_mwh
+    assert cap is not None
+    root = chain_branch.SignSearch(
+        buy, sell, day_offsets(days_from(prices)), Chain.of(burner()), cap
+    )
+    assert root.run(0.0) is None
+    assert root.nodes == 1
+    root_work = root.work_us
+
+    def highs_asked(probe: float, highs_first_max_hours: int) -> list[int]:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(chain_branch, "PROBE_WORK_US", probe)
+            patch.setattr(optimal, "HIGHS_FIRST_MAX_HOURS", highs_first_max_hours)
+            limits = highs_never_closes(patch)
+            revenue = optimal_revenue(prices, burner())
+        assert revenue == pytest.approx(want, rel=1e-6, abs=1e-6)  # the search at length
+        return limits
+
+    limited = [optimal.short_chain_milp_nodes(72)]
+    # a brief search under way (its root and a child bounded) goes on at length before
+    # HiGHS on a chain of more than HIGHS_FIRST_MAX_HOURS; on these 72 hours (by default,
+    # 96) HiGHS's limited run comes first
+    assert highs_asked(root_work, 71) == []
+    assert highs_asked(root_work, optimal.HIGHS_FIRST_MAX_HOURS) == limited
+    # not under way: HiGHS's limited run first on any chain
+    assert highs_asked(0.0, 71) == limited
+    assert highs_asked(-1.0, 71) == limited
     # a root it cannot bound (its cutting-plane rounds cut to 1) leaves the chain to HiGHS,
     # limited first, then without a limit
     with pytest.MonkeyPatch.context() as patch:
@@ -143,11 +161,11 @@ def test_a_search_run_in_stages_is_the_same_search_as_one_run() -> None:
     whole = search().run()
     assert whole is not None
     staged = search()
-    assert not staged.splitting  # its root not bounded yet
+    assert not staged.descending  # its root not bounded yet
     stages = 1
     closed = staged.run(staged.work_us)
     while closed is None:
-        assert staged.splitting
+        assert staged.descending == (stages > 1)  # the root and a child bounded
         assert staged.nodes == stages  # one node a stage
         stages += 1
         closed = staged.run(staged.work_us)
