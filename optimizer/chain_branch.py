@@ -1,5 +1,5 @@
 """A short capped ``continuous`` chain closed by branch and bound on the hours' signs, every node
-bounded by its Lagrangian dual over all its days' multipliers (``close``; used by
+bounded by its Lagrangian dual over all its days' multipliers (``SignSearch``; used by
 ``optimal.chain_with_cap`` where its certificates fail, issue 9).
 
 Notation of ``optimizer.chain_cap``: stored energy ``x`` in ``[0, W]`` from ``x0`` back to
@@ -114,7 +114,7 @@ MAX_ROUNDS = 60
 #: relative tolerance of the pruning and of a node's mix reaching its bound (far below the
 #: promised 1e-6)
 CAP_REL_TOL = 1e-9
-#: the largest relative gap between the incumbent and the best open bound that ``close`` may
+#: the largest relative gap between the incumbent and the best open bound that ``run`` may
 #: accept past its limits when the caller allows it (``accept_gap``): half the 1e-6 relative
 #: exactness the product promises against an independent MILP, the other half left to that
 #: MILP's own tolerance. Near-ties need it: on a fuzz's 2 days of -1200 +- 0.01 (768,326
@@ -133,9 +133,9 @@ MASTER_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_toler
 
 @dataclass(frozen=True)
 class Closed:
-    """The optimum of the capped chain found by ``close``: its stored-energy moves, the
+    """The optimum of the capped chain found by ``SignSearch.run``: its stored-energy moves, the
     root's bound (``>= OPT``: for logs and tests), the nodes and the chain recursions it
-    took, and the gap it proved if it stopped short (``close``'s ``accept_gap``)."""
+    took, and the gap it proved if it stopped short (``run``'s ``accept_gap``)."""
 
     moves: np.ndarray
     bound: float
@@ -331,7 +331,9 @@ class SignSearch:
     can be run in stages (``run``): a stage stops at its work limit with its queue intact,
     and the next continues it, so a brief stage followed by a longer one is the same search
     as the longer one alone (the same nodes in the same order, the same answer). Schedules
-    found elsewhere between stages are offered as incumbents (``offer``)."""
+    found elsewhere between stages are offered as incumbents (``offer``), as are
+    ``incumbents`` (moves) at the start; the root's cutting planes start from ``multipliers``
+    (one per day, NaN read as 0; the daily route's are near the chain's)."""
 
     def __init__(
         self,
@@ -458,27 +460,3 @@ class SignSearch:
         value = self._search.best_value
         gap = max(0.0, (best - value) / max(1.0, abs(best)))
         return self._closed(gap) if np.isfinite(best) and gap <= accept_gap else None
-
-
-def close(
-    buy: np.ndarray,
-    sell: np.ndarray,
-    offsets: np.ndarray,
-    chain: Chain,
-    cap: float,
-    *,
-    incumbents: Sequence[np.ndarray] = (),
-    multipliers: np.ndarray | None = None,
-    work_us: float | None = None,
-    accept_gap: float = 0.0,
-    deadline_s: float | None = None,
-) -> Closed | None:
-    """The capped chain's optimum by branch and bound on the hours' signs (module docstring),
-    from ``incumbents`` (moves, offered like every schedule met) and the root's cutting planes
-    from ``multipliers`` (one per day, NaN read as 0; the daily route's are near the chain's),
-    in one stage (``SignSearch.run``: ``work_us`` and ``accept_gap`` there)."""
-    search = SignSearch(
-        buy, sell, offsets, chain, cap, incumbents=incumbents, multipliers=multipliers,
-        deadline_s=deadline_s,
-    )  # fmt: skip
-    return search.run(work_us, accept_gap)

@@ -100,7 +100,7 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      next one or carries a neighbouring day over the cap, when the mix loses to netting,
      at a duality gap, or when more than ``chain_cap.MAX_REPRICED_DAYS`` days break
      (``chain_cap``'s docstring).
-  4. **Branch and bound on the hours' signs** (``optimizer.chain_branch.close``; the proof is
+  4. **Branch and bound on the hours' signs** (``optimizer.chain_branch.SignSearch``; the proof is
      its module docstring), on chains of at most ``chain_branch.MAX_DAYS`` days: each node
      (hours barred from charging or from discharging) bounded by its own Lagrangian dual over
      every day's multiplier (cutting planes, each round one chain recursion, the root's

@@ -62,13 +62,15 @@ def optimal_revenue(prices: list[np.ndarray], battery: Battery) -> float:
 def close(
     prices: list[np.ndarray], battery: Battery, accept_gap: float = 0.0
 ) -> tuple[chain_branch.Closed | None, float]:
-    """``chain_branch.close`` on the days from idling, and the revenue of what it returns."""
+    """A ``chain_branch.SignSearch`` run on the days from idling, and the revenue of what it
+    returns."""
     flat = np.concatenate(prices)
     offsets = day_offsets(days_from(prices))
     buy, sell = stored_rates(flat, battery)
     cap = battery.daily_withdrawal_cap_mwh
     assert cap is not None
-    closed = chain_branch.close(buy, sell, offsets, Chain.of(battery), cap, accept_gap=accept_gap)
+    search = chain_branch.SignSearch(buy, sell, offsets, Chain.of(battery), cap)
+    closed = search.run(accept_gap=accept_gap)
     if closed is None:
         return None, float("nan")
     assert feasible(closed.moves, offsets, Chain.of(battery), cap)
