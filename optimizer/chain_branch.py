@@ -90,7 +90,7 @@ import numpy as np
 
 from optimizer import lattice
 from optimizer.chain import MAX_LATTICE_ENTRIES, WORK, Chain, lattice_of, solve
-from optimizer.chain_cap import feasible
+from optimizer.chain_cap import feasible, kelley_master
 from optimizer.envelope import stored_revenue
 from optimizer.errors import check_deadline
 
@@ -241,10 +241,7 @@ def _dual(
     multipliers so far (the boxstep method; module docstring): its bound, the multipliers at
     the minimum, the planes and weights on them (``_weights``); None when the rounds run
     out."""
-    from scipy.optimize import linprog
-
     days = search.hours.size
-    cost = np.append(np.full(days, search.cap), 1.0)  # K sum(lambda) + z
     planes = list(node.planes)
     lam = node.lam
     center, best = lam, np.inf  # the multipliers with the least L evaluated, and that L
@@ -257,15 +254,10 @@ def _dual(
             center, best = lam, value
         low = np.maximum(center - radius, 0.0)
         high = np.minimum(center + radius, search.high)
-        # z >= F_i - lambda . ws_i  <=>  -ws_i . lambda - z <= -F_i
-        result = linprog(
-            cost,
-            A_ub=np.array([np.append(-p.ws, -1.0) for p in planes]),
-            b_ub=np.array([-p.value for p in planes]),
-            bounds=[*zip(low, high, strict=True), (None, None)],
-            method="highs",
-            options=MASTER_OPTIONS,
-        )
+        result = kelley_master(
+            np.array([p.value for p in planes]), np.array([p.ws for p in planes]), search.cap,
+            list(zip(low, high, strict=True)), MASTER_OPTIONS,
+        )  # fmt: skip
         if result.status != 0:
             return None
         if best <= float(result.fun) + KELLEY_REL_TOL * max(1.0, abs(best)):

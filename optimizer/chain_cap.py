@@ -95,11 +95,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from optimizer.chain import Chain, ChainSolution, Table, follow, solve, value_functions
 from optimizer.envelope import stored_revenue
+
+if TYPE_CHECKING:
+    from scipy.optimize import OptimizeResult
 
 #: hours before a re-priced day over which its arrival tables are computed (module docs)
 ARRIVAL_WINDOW_H = 48
@@ -260,6 +264,31 @@ def _newton(
     return None
 
 
+def kelley_master(
+    values: np.ndarray,
+    ws: np.ndarray,
+    cap: float,
+    bounds: Sequence[tuple[float, float]],
+    options: dict[str, float] | None = None,
+) -> OptimizeResult:
+    """The master LP of Kelley's cutting planes on ``L(lambda) = max_i values_i - lambda .
+    (ws_i - K)``: ``min K sum(lambda) + z`` subject to ``z >= values_i - lambda . ws_i`` for
+    every plane ``i`` (rows of ``ws``, one column a day) and ``lambda`` within ``bounds``; its
+    ``fun`` is the planes' minimum, ``x[:-1]`` the ``lambda`` there and the negated
+    ``ineqlin.marginals`` the weights on the planes (HiGHS through ``linprog``)."""
+    from scipy.optimize import linprog
+
+    days = ws.shape[1]
+    return linprog(
+        np.append(np.full(days, cap), 1.0),
+        A_ub=np.hstack((-ws, -np.ones((ws.shape[0], 1)))),
+        b_ub=-values,
+        bounds=[*bounds, (None, None)],
+        method="highs",
+        options=options,
+    )
+
+
 def _cutting_planes(
     day: _Day, lam0: np.ndarray, cap: float, deadline_s: float | None
 ) -> tuple[list[tuple[_Side, float]], _Side, int] | None:
@@ -273,24 +302,15 @@ def _cutting_planes(
     most ``K`` on the others), are the schedules to mix. Returns them with their weights,
     the evaluation at ``lambda*`` and the rounds; None when the rounds run out, the box
     binds or no such weights exist."""
-    from scipy.optimize import linprog
-
     b = lam0.size
     high = 4.0 * (float(np.max(np.abs(day.sell))) + float(np.max(np.abs(day.buy))) + 1.0)
     high += float(lam0.max(initial=0.0))
-    cost = np.append(np.full(b, cap), 1.0)  # K sum(lambda) + z
-    box = [(0.0, high)] * b + [(None, None)]
+    box = [(0.0, high)] * b
     planes = [day.evaluate(lam0, deadline_s)]
     rounds = 1
     while rounds < CUTTING_PLANE_MAX_ROUNDS:
-        # z >= value_i - lambda . ws_i  <=>  -ws_i . lambda - z <= -value_i
-        rows = np.array([np.append(-p.ws, -1.0) for p in planes])
-        result = linprog(
-            cost,
-            A_ub=rows,
-            b_ub=np.array([-p.value for p in planes]),
-            bounds=box,
-            method="highs",
+        result = kelley_master(
+            np.array([p.value for p in planes]), np.array([p.ws for p in planes]), cap, box
         )
         if result.status != 0:
             return None
