@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from optimizer import Battery, DeadlineExceededError, Horizon, chain_branch, run_strategy
@@ -268,6 +268,50 @@ def test_property_closed_chains_equal_the_reference(
         want = reference_optimum(prices, battery, continuous=True)
         assert revenue == pytest.approx(want, rel=1e-6, abs=1e-6)
         assert closed.bound >= revenue - 1e-9 * max(1.0, abs(revenue))
+
+
+@settings(max_examples=40)
+@given(
+    days=st.integers(min_value=1, max_value=3),
+    spread=st.sampled_from([0.4, 5.0, 50.0]),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    round_trip=st.sampled_from([0.5, 0.6]),
+    cap=st.sampled_from([3.0, 4.0]),
+    shares=st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=4),
+)
+def test_property_a_search_in_stages_is_the_search_in_one_run(
+    days: int, spread: float, seed: int, round_trip: float, cap: float, shares: list[float]
+) -> None:
+    # nearly flat negative days, where the search takes several nodes; stages stop at shares
+    # of the whole search's work, then the rest runs
+    prices = nearly_flat(days, spread, seed)
+    battery = Battery(
+        power_mw=10.0, duration_h=4.0, round_trip_efficiency=round_trip, max_cycles_per_day=cap
+    )
+    offsets = day_offsets(days_from(prices))
+    buy, sell = stored_rates(np.concatenate(prices), battery)
+    withdrawal = battery.daily_withdrawal_cap_mwh
+    assert withdrawal is not None
+
+    def search() -> chain_branch.SignSearch:
+        return chain_branch.SignSearch(buy, sell, offsets, Chain.of(battery), withdrawal)
+
+    one = search()
+    whole = one.run()
+    staged = search()
+    closed = None
+    for share in sorted(shares):
+        closed = staged.run(share * one.work_us)
+        if closed is not None:
+            break
+    if closed is None:
+        event("a stage stopped at its limit")
+        closed = staged.run()
+    assert (closed is None) == (whole is None)
+    assert staged.nodes == one.nodes
+    if closed is not None and whole is not None:
+        assert (closed.nodes, closed.recursions, closed.gap) == (whole.nodes, whole.recursions, 0.0)
+        np.testing.assert_array_equal(closed.moves, whole.moves)
 
 
 @settings(max_examples=30)
