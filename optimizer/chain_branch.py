@@ -352,7 +352,8 @@ class SignSearch:
         self._top = np.inf  # the root's bound once it is bounded
         #: the bound of a node the search could neither bound nor split (its cutting-plane
         #: rounds ran out, or its mix nets nowhere yet misses its bound): no later stage can
-        #: close the search, only prove a gap over it
+        #: close the search, only prove a gap over it -- unless a schedule offered since
+        #: (HiGHS's, in ``optimal``) reaches that bound, which closes the node
         self._stuck: float | None = None
 
     def offer(self, moves: np.ndarray) -> None:
@@ -384,6 +385,9 @@ class SignSearch:
         work_us = MAX_WORK_US if work_us is None else work_us
         search, queue = self._search, self._queue
         tol_x = search.chain.tol_x
+        stuck = self._stuck  # +inf where it was the root
+        if stuck is not None and stuck <= search.best_value + search.tolerance(search.best_value):
+            self._stuck = None  # a schedule offered since beats the node it was stuck at
         while queue and self._stuck is None:
             key, order, node = heapq.heappop(queue)
             parent = -key  # the parent's bound (the root's: +inf)

@@ -270,6 +270,36 @@ def test_property_closed_chains_equal_the_reference(
         assert closed.bound >= revenue - 1e-9 * max(1.0, abs(revenue))
 
 
+def test_a_node_the_search_could_not_split_is_closed_by_a_schedule_offered_later() -> None:
+    # a node it could neither bound nor split stops every later stage, unless a schedule
+    # offered since (HiGHS's incumbent, in optimal) reaches that node's bound
+    prices = nearly_flat(3, 50.0, 3)
+    battery = burner()
+    offsets = day_offsets(days_from(prices))
+    buy, sell = stored_rates(np.concatenate(prices), battery)
+    cap = battery.daily_withdrawal_cap_mwh
+    assert cap is not None
+    optimum = chain_branch.SignSearch(buy, sell, offsets, Chain.of(battery), cap).run()
+    assert optimum is not None
+    best = float(stored_revenue(optimum.moves, buy, sell))
+    search = chain_branch.SignSearch(buy, sell, offsets, Chain.of(battery), cap)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chain_branch, "MAX_ROUNDS", 1)  # the root's cutting planes run out
+        assert search.run() is None
+    assert not search.descending  # stuck at its root, whose bound is +inf: for good
+    search.offer(optimum.moves)
+    assert search.run() is None
+    # the same at a node bounded by the optimum itself: an incumbent that reaches it closes it
+    search = chain_branch.SignSearch(buy, sell, offsets, Chain.of(battery), cap)
+    assert search.run(0.0) is None  # the root bounded and split
+    search._stuck = best  # a node it could not split, bounded by the optimum
+    assert search.run() is None  # its own incumbent is below that bound
+    search.offer(optimum.moves)
+    closed = search.run()
+    assert closed is not None
+    assert stored_revenue(closed.moves, buy, sell) == pytest.approx(best, rel=1e-12)
+
+
 @settings(max_examples=40)
 @given(
     days=st.integers(min_value=1, max_value=3),
