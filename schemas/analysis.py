@@ -114,10 +114,6 @@ class SitingRequest:
         return tuple(entry for entry in self.requested if isinstance(entry, Site))
 
     @property
-    def unknown(self) -> tuple[UnknownSite, ...]:
-        return tuple(entry for entry in self.requested if isinstance(entry, UnknownSite))
-
-    @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
