@@ -75,9 +75,10 @@ nearly flat negative days where HiGHS spends seconds at its root (a fuzz's 14 da
 stage bounds its root only (windows of real years with many negative hours, which HiGHS
 closes within 0.1 s), or on 3-day chains, where HiGHS's root is cheap and its cuts close
 what the search cannot (a 168-h battery over -1200 +- 1 with cap 0.1: HiGHS 0.45 s, the
-search past its limits), HiGHS goes first.
-A node that cannot be bounded or split ends the search for good: later stages only say
-whether the gap over it is acceptable.
+search past its limits), HiGHS goes first. A node that cannot be bounded or split ends the
+search unless a schedule offered later (HiGHS's incumbent) reaches that node's bound (its
+parent's, if its rounds ran out; +inf at the root, which nothing reaches): until then later
+stages only say whether the gap over it is acceptable.
 """
 
 from __future__ import annotations
