@@ -59,22 +59,30 @@ def optimal_revenue(prices: list[np.ndarray], battery: Battery) -> float:
     return sum(day.revenue_mxn for day in run.days)
 
 
+def sign_search(prices: list[np.ndarray], battery: Battery) -> chain_branch.SignSearch:
+    """A fresh ``chain_branch.SignSearch`` over the days, from idling."""
+    buy, sell = stored_rates(np.concatenate(prices), battery)
+    cap = battery.daily_withdrawal_cap_mwh
+    assert cap is not None
+    offsets = day_offsets(days_from(prices))
+    return chain_branch.SignSearch(buy, sell, offsets, Chain.of(battery), cap)
+
+
 def close(
     prices: list[np.ndarray], battery: Battery, accept_gap: float = 0.0
 ) -> tuple[chain_branch.Closed | None, float]:
     """A ``chain_branch.SignSearch`` run on the days from idling, and the revenue of what it
     returns."""
-    flat = np.concatenate(prices)
-    offsets = day_offsets(days_from(prices))
-    buy, sell = stored_rates(flat, battery)
-    cap = battery.daily_withdrawal_cap_mwh
-    assert cap is not None
-    search = chain_branch.SignSearch(buy, sell, offsets, Chain.of(battery), cap)
-    closed = search.run(accept_gap=accept_gap)
+    closed = sign_search(prices, battery).run(accept_gap=accept_gap)
     if closed is None:
         return None, float("nan")
+    offsets = day_offsets(days_from(prices))
+    cap = battery.daily_withdrawal_cap_mwh
+    assert cap is not None
     assert feasible(closed.moves, offsets, Chain.of(battery), cap)
-    return closed, float(stored_revenue(closed.moves, buy, sell))
+    return closed, float(
+        stored_revenue(closed.moves, *stored_rates(np.concatenate(prices), battery))
+    )
 
 
 @pytest.mark.parametrize(("days", "seed"), [(2, 1), (3, 3)])
@@ -106,13 +114,7 @@ def test_the_brief_search_comes_before_highs_and_the_long_one_after_it() -> None
     # the root's work: two nodes), or before its root (-1)
     prices = nearly_flat(3, 50.0, 3)
     want = reference_optimum(prices, burner(), continuous=True)
-    flat = np.concatenate(prices)
-    buy, sell = stored_rates(flat, burner())
-    cap = burner().daily_withdrawal_cap_mwh
-    assert cap is not None
-    root = chain_branch.SignSearch(
-        buy, sell, day_offsets(days_from(prices)), Chain.of(burner()), cap
-    )
+    root = sign_search(prices, burner())
     assert root.run(0.0) is None
     assert root.nodes == 1
     root_work = root.work_us
@@ -151,18 +153,9 @@ def test_a_search_run_in_stages_is_the_same_search_as_one_run() -> None:
     # first costs the long one nothing
     prices = nearly_flat(3, 50.0, 3)
     battery = burner()
-    flat = np.concatenate(prices)
-    offsets = day_offsets(days_from(prices))
-    buy, sell = stored_rates(flat, battery)
-    cap = battery.daily_withdrawal_cap_mwh
-    assert cap is not None
-
-    def search() -> chain_branch.SignSearch:
-        return chain_branch.SignSearch(buy, sell, offsets, Chain.of(battery), cap)
-
-    whole = search().run()
+    whole = sign_search(prices, battery).run()
     assert whole is not None
-    staged = search()
+    staged = sign_search(prices, battery)
     assert not staged.descending  # its root not bounded yet
     stages = 1
     closed = staged.run(staged.work_us)
@@ -175,6 +168,7 @@ def test_a_search_run_in_stages_is_the_same_search_as_one_run() -> None:
     assert (closed.nodes, closed.recursions, closed.gap) == (whole.nodes, whole.recursions, 0.0)
     assert closed.bound == whole.bound
     np.testing.assert_array_equal(closed.moves, whole.moves)
+    buy, sell = stored_rates(np.concatenate(prices), battery)
     assert stored_revenue(closed.moves, buy, sell) == pytest.approx(
         reference_optimum(prices, battery, continuous=True), rel=1e-6, abs=1e-6
     )
@@ -275,14 +269,11 @@ def test_a_node_the_search_could_not_split_is_closed_by_a_schedule_offered_later
     # offered since (HiGHS's incumbent, in optimal) reaches that node's bound
     prices = nearly_flat(3, 50.0, 3)
     battery = burner()
-    offsets = day_offsets(days_from(prices))
     buy, sell = stored_rates(np.concatenate(prices), battery)
-    cap = battery.daily_withdrawal_cap_mwh
-    assert cap is not None
-    optimum = chain_branch.SignSearch(buy, sell, offsets, Chain.of(battery), cap).run()
+    optimum = sign_search(prices, battery).run()
     assert optimum is not None
     best = float(stored_revenue(optimum.moves, buy, sell))
-    search = chain_branch.SignSearch(buy, sell, offsets, Chain.of(battery), cap)
+    search = sign_search(prices, battery)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(chain_branch, "MAX_ROUNDS", 1)  # the root's cutting planes run out
         assert search.run() is None
@@ -290,7 +281,7 @@ def test_a_node_the_search_could_not_split_is_closed_by_a_schedule_offered_later
     search.offer(optimum.moves)
     assert search.run() is None
     # the same at a node bounded by the optimum itself: an incumbent that reaches it closes it
-    search = chain_branch.SignSearch(buy, sell, offsets, Chain.of(battery), cap)
+    search = sign_search(prices, battery)
     assert search.run(0.0) is None  # the root bounded and split
     search._stuck = best  # a node it could not split, bounded by the optimum
     assert search.run() is None  # its own incumbent is below that bound
@@ -318,17 +309,9 @@ def test_property_a_search_in_stages_is_the_search_in_one_run(
     battery = Battery(
         power_mw=10.0, duration_h=4.0, round_trip_efficiency=round_trip, max_cycles_per_day=cap
     )
-    offsets = day_offsets(days_from(prices))
-    buy, sell = stored_rates(np.concatenate(prices), battery)
-    withdrawal = battery.daily_withdrawal_cap_mwh
-    assert withdrawal is not None
-
-    def search() -> chain_branch.SignSearch:
-        return chain_branch.SignSearch(buy, sell, offsets, Chain.of(battery), withdrawal)
-
-    one = search()
+    one = sign_search(prices, battery)
     whole = one.run()
-    staged = search()
+    staged = sign_search(prices, battery)
     closed = None
     for share in sorted(shares):
         closed = staged.run(share * one.work_us)
