@@ -344,8 +344,8 @@ class SignSearch:
         for moves in incumbents:
             self.offer(moves)
         everything = np.ones(buy.size, dtype=bool)
-        lam0 = np.zeros(offsets.size - 1) if multipliers is None else np.asarray(multipliers)
-        lam0 = np.clip(np.nan_to_num(lam0.astype(float), nan=0.0), 0.0, self._search.high)
+        lam0 = np.zeros(offsets.size - 1) if multipliers is None else np.asarray(multipliers, float)
+        lam0 = np.clip(np.nan_to_num(lam0, nan=0.0), 0.0, self._search.high)
         root = _Node(everything, everything, [], lam0)
         self._queue: list[tuple[float, int, _Node]] = [(-np.inf, 0, root)]  # (-bound, order, node)
         self._pushed = 1

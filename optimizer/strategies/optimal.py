@@ -118,10 +118,9 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      ``SHORT_CHAIN_MILP_NODE_HOURS`` nodes times hours (``NodeLimitReached``; a count,
      the same on any machine), unless that brief search bounded its root and a child (it is
      under way) on a chain of more than ``HIGHS_FIRST_MAX_HOURS`` hours (nearly flat negative
-     days, where HiGHS's root alone takes seconds); the same
-     search continued to ``MAX_WORK_US`` in all (``SignSearch.run`` in stages: nothing is
-     done twice); and then the MILP below. That last stage, past its limits, keeps its
-     incumbent if it lies within
+     days, where HiGHS's root alone takes seconds); the same search continued to
+     ``MAX_WORK_US`` in all (``SignSearch.run`` in stages: nothing is done twice); and then
+     the MILP below. That last stage, past its limits, keeps its incumbent if it lies within
      ``chain_branch.PROVEN_REL_GAP`` (5e-7, half the promised 1e-6) of the bound of every
      node still open, and the route says the gap it proved: near-ties (a fuzz's 2 days of
      -1200 +- 0.01, 768,326 MXN, whose symmetric nodes share a bound 1.1e-7 above the
@@ -795,7 +794,7 @@ def _chain_milp(
         work = (
             "whose work has no bound fixed in advance"
             if max_nodes is None
-            else f"within its limit of {max_nodes} nodes, before the searches that follow it"
+            else f"within its limit of {max_nodes} nodes, before the sign search goes on"
         )
         raise DeadlineExceededError(
             f"{exc} (branch and bound over the continuous chain under the daily cycle limit, "
