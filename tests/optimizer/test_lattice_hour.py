@@ -11,9 +11,12 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from optimizer import lattice
 from optimizer.chain import Chain
+from optimizer.envelope import stored_rates, stored_revenue
 from tests.optimizer.helpers import prd_battery
 
 
@@ -192,3 +195,56 @@ def test_a_day_lattice_s_window_maxima_are_each_window_s_maximum(
             [[row[b : e + 1].max() for b, e in zip(begin, end, strict=True)] for row in g]
         )
         np.testing.assert_array_equal(lattice._range_max(g, begin, end), want)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    round_trip=st.sampled_from([0.5, 0.6, 0.75, 0.8]),
+    soc=st.sampled_from([(0.1, 1.0), (0.2, 0.8), (0.0, 1.0)]),
+    start=st.sampled_from([None, 0.0, 1.0]),
+    hours=st.integers(1, 60),
+    barred=st.floats(0.0, 0.5),
+    seed=st.integers(0, 2**16),
+)
+def test_a_small_chain_is_the_same_dense_as_by_the_sparse_table(
+    round_trip: float,
+    soc: tuple[float, float],
+    start: float | None,
+    hours: int,
+    barred: float,
+    seed: int,
+) -> None:
+    # dense_chain (chain_branch's rounds on small lattices) against chain_values and
+    # chain_moves: the same optimum to rounding, and a path on the lattice that earns it,
+    # over prices far below and above zero and hours barred from charging or discharging as
+    # the sign search bars them (a price beyond every rate)
+    first = soc[0] if start is None else soc[0] + start * (soc[1] - soc[0])
+    battery = prd_battery(
+        round_trip_efficiency=round_trip, min_soc=soc[0], max_soc=soc[1], initial_soc=first
+    )
+    chain = Chain.of(battery)
+    lat = lattice.chain_lattice(chain.width_mwh, chain.x0_mwh, chain.up_mwh, chain.down_mwh, 500)
+    assert lat is not None
+    rng = np.random.default_rng(seed)
+    level, spread = rng.choice([-1200.0, 0.0, 600.0]), rng.choice([0.0, 1.0, 500.0])
+    prices = level + rng.normal(0.0, spread, hours)
+    buy, sell = stored_rates(prices, battery)
+    big = 1e6
+    buy = np.where(rng.random(hours) < barred, big, buy)
+    sell = np.where(rng.random(hours) < barred, -big, sell)
+    moves, value = lattice.dense_chain(buy, sell, lat)
+    rows = lattice.chain_values(buy, sell, lat)
+    # rounding: a few operations an hour on rates times levels (a barred rate of 1e6 times
+    # 40 MWh leaves ~1e-9 MXN an operation)
+    rounding = 1e-14 * float(np.maximum(np.abs(buy), np.abs(sell)).sum()) * chain.width_mwh
+    assert value == pytest.approx(float(rows[0][lat.start]), rel=1e-12, abs=rounding)
+    assert float(stored_revenue(moves, buy, sell)) == pytest.approx(value, rel=1e-12, abs=rounding)
+    # every level of the path a lattice level, every move inside its window, back at x0
+    path = lat.levels[lat.start] + np.concatenate(([0.0], np.cumsum(moves)))
+    at = np.abs(path[:, None] - lat.levels[None, :]).argmin(axis=1)  # the nearest level
+    np.testing.assert_allclose(lat.levels[at], path, rtol=0, atol=1e-9 * chain.width_mwh)
+    assert at[-1] == lat.start
+    assert ((at[1:] >= lat.down_begin[at[:-1]]) & (at[1:] <= lat.up_end[at[:-1]])).all()
+    # indifferent hours idle (the forward pass's tie rule): flat zero prices move nothing
+    idle, _ = lattice.dense_chain(np.zeros(hours), np.zeros(hours), lat)
+    assert not idle.any()
