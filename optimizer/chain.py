@@ -748,9 +748,11 @@ class WorkModel:
     a copied period hour ~2 us; a lattice hour, both passes with the rows between the kept
     ones recomputed, ~25 us plus ~0.0009 us a level and row of its sparse table -- the bit
     length of its widest window pair: fitted on ten lattices of 1,369-28,206 levels, 37-255
-    us an hour, within 15 %). Only a model: it decides from breakpoint, level and window
-    counts, never from a clock, so the route taken does not depend on the machine or its
-    load."""
+    us an hour, within 15 %; on lattices of tens of levels it overstates, ~10 us an hour
+    against 25; ``lattice.dense_chain``'s hour on at most ``lattice.DENSE_LEVELS`` levels
+    ~2.4 us plus ~0.005 us a pair of levels: 8-26 levels, 2.7-5.5 us an hour). Only a model:
+    it decides from breakpoint, level and window counts, never from a clock, so the route
+    taken does not depend on the machine or its load."""
 
     general_us: float = 80.0
     general_point_us: float = 0.37
@@ -759,6 +761,8 @@ class WorkModel:
     copied_us: float = 2.0
     lattice_us: float = 25.0
     lattice_entry_us: float = 0.0009
+    dense_us: float = 2.4
+    dense_pair_us: float = 0.005
     #: the fewest sparse-table rows assumed of a lattice not yet found (``levels_under``):
     #: windows of at least 8 levels, as on every lattice of thousands of levels seen
     fewest_rows: int = 4
@@ -767,6 +771,10 @@ class WorkModel:
         """The modelled cost of ``hours`` hours on ``grid``."""
         rows = int((grid.up_end - grid.down_begin + 2).max()).bit_length()  # both windows
         return hours * (self.lattice_us + self.lattice_entry_us * grid.levels.size * rows)
+
+    def dense_hours(self, grid: lattice.Lattice, hours: int) -> float:
+        """The modelled cost of ``hours`` hours of ``lattice.dense_chain`` on ``grid``."""
+        return hours * (self.dense_us + self.dense_pair_us * grid.levels.size**2)
 
     def levels_under(self, cost_us: float, hours: int) -> int:
         """The most levels a lattice (of at least ``fewest_rows`` table rows) can have and

@@ -26,8 +26,9 @@ node's best within the cap (weak duality; no convexity needed), and it is one ch
 recursion with ``b_t`` lowered by ``lambda`` on each day's hours. ``L`` is the maximum of
 the planes ``F_i - lambda . (w_i - K)`` of all the node's schedules, convex and piecewise
 linear; cutting planes find its minimum: the next ``lambda`` minimises the planes found so
-far (a small LP) within a box around the best multipliers yet (the boxstep method; the box
-doubles while its steps improve ``L``), until ``L`` there equals that minimum. The node's
+far (a small LP, ``chain_cap.KelleyMaster``: one HiGHS model a node, a row a plane, each
+round from the last basis) within a box around the best multipliers yet (the boxstep method;
+the box doubles while its steps improve ``L``), until ``L`` there equals that minimum. The node's
 bound is the least ``L`` evaluated (an upper bound whether or not the rounds converged). A
 child starts from its parent's planes whose schedules keep its signs (planes of its own
 schedules).
@@ -54,10 +55,10 @@ is left, the incumbent is optimal (to ``CAP_REL_TOL`` of the bound).
 recursions each over the whole chain, and recursions of at most ``MAX_WORK_US`` in all by
 ``chain.WORK``'s model (a 168-h battery's lattice costs ~100 times a PRD battery's), which is
 why the route is tried on chains of at most ``MAX_DAYS`` days only. A round on a lattice of at most
-``lattice.DENSE_LEVELS`` levels (round trips like 0.5) is ``lattice.dense_chain``, about a
-third of what the model counts for it (the fuzz's 14 days of -1200 +- 0.4, seed 6: 1,325
-recursions, 3.2 s in all where ``chain_values`` and ``chain_moves`` took 6.5 s); the
-model, and so every limit and route, is left as it was. Past a limit, or at a
+``lattice.DENSE_LEVELS`` levels (round trips like 0.5) is ``lattice.dense_chain``, costed by
+its own model (``WorkModel.dense_hours``: ~3 us an hour where the sparse table's model said
+25). The master LPs are not counted (0.1-0.3 ms a round); on those small lattices they are
+about half of a round. Past a limit, or at a
 node that cannot be bounded (its rounds run out) or split (its mix nets nowhere yet misses
 the bound: rounding, or a barred move used), the search answers None and the caller runs
 HiGHS -- unless the caller accepts a gap (``accept_gap``, at most ``PROVEN_REL_GAP``: half
@@ -95,7 +96,7 @@ import numpy as np
 
 from optimizer import lattice
 from optimizer.chain import MAX_LATTICE_ENTRIES, WORK, Chain, lattice_of, solve
-from optimizer.chain_cap import feasible, kelley_master
+from optimizer.chain_cap import KelleyMaster, feasible
 from optimizer.envelope import stored_revenue
 from optimizer.errors import check_deadline
 
@@ -107,10 +108,11 @@ MAX_NODES = 400
 #: the modelled cost (microseconds of one core, ``chain.WORK``: the chain's lattice, or the
 #: piecewise recursion's general step for every hour) of the recursions the whole search may
 #: take; checked as each node starts (a node may finish its rounds past it), and the master
-#: LPs (about as many as the recursions, ~1.2 ms each) are not counted. The fuzz's battery
-#: over 14 days of -1200 +- 0.4 (seeds 1-16) closes within 1,325 recursions (1.1e7 modelled,
-#: 0.75-6.6 s of CPU; at 3e6, seeds 2 and 5-8 passed it and went to HiGHS, which reached a
-#: 40 s deadline on each)
+#: LPs (one a recursion, 0.1-0.3 ms each in ``chain_cap.KelleyMaster``: ~1.2 ms by scipy's
+#: linprog before) are not counted. The fuzz's battery over 14 days of -1200 +- 0.4 (seeds
+#: 1-16) closes within 1,325 recursions (1.1e7 modelled, 0.75-6.6 s of CPU before the dense
+#: rounds and the kept master; at 3e6, seeds 2 and 5-8 passed it and went to HiGHS, which
+#: reached a 40 s deadline on each)
 MAX_WORK_US = 15_000_000.0
 #: the same for the brief first stage ``optimal`` runs before HiGHS (module docstring)
 PROBE_WORK_US = 200_000.0
@@ -196,11 +198,16 @@ class _Search:
         # the chain's lattice, built once (``chain.solve`` would build it every round), where
         # every hour's values fit; else ``chain.solve`` picks the recursion each round
         grid = lattice_of(chain, buy.size)
-        self.per_recursion_us = (  # the work model's cost of one round (module docstring)
-            WORK.lattice_hours(grid, buy.size) if grid is not None else WORK.general_us * buy.size
-        )
         fits = grid is not None and grid.levels.size * (buy.size + 1) <= MAX_LATTICE_ENTRIES
         self.grid = grid if fits else None
+        self.dense = grid is not None and fits and grid.levels.size <= lattice.DENSE_LEVELS
+        # the work model's cost of one round (module docstring)
+        if grid is None:
+            self.per_recursion_us = WORK.general_us * buy.size
+        elif self.dense:
+            self.per_recursion_us = WORK.dense_hours(grid, buy.size)
+        else:
+            self.per_recursion_us = WORK.lattice_hours(grid, buy.size)
 
     def _recurse(self, buy: np.ndarray, sell: np.ndarray) -> tuple[np.ndarray, float]:
         """The chain's optimal moves at rates ``(buy, sell)`` and their value ``V_0(x0)``."""
@@ -208,7 +215,7 @@ class _Search:
         if grid is None:
             solution = solve(buy, sell, self.chain)
             return solution.moves, solution.value
-        if grid.levels.size <= lattice.DENSE_LEVELS:  # small: the whole windows at once
+        if self.dense:  # a small lattice: every level's whole window at once
             return lattice.dense_chain(buy, sell, grid)
         values = lattice.chain_values(buy, sell, grid, deadline_s=self.deadline_s)
         moves = lattice.chain_moves(values, buy, sell, grid, deadline_s=self.deadline_s)
@@ -248,31 +255,31 @@ def _dual(
     multipliers so far (the boxstep method; module docstring): its bound, the multipliers at
     the minimum, the planes and weights on them (``_weights``); None when the rounds run
     out."""
-    days = search.hours.size
     planes = list(node.planes)
+    master = KelleyMaster(search.hours.size, search.cap, MASTER_OPTIONS)
+    for inherited in planes:
+        master.add(inherited.value, inherited.ws)
     lam = node.lam
     center, best = lam, np.inf  # the multipliers with the least L evaluated, and that L
     radius = BOX_SHARE * search.high
     for _ in range(MAX_ROUNDS):
         plane, value = search.evaluate(node, lam)
         planes.append(plane)
+        master.add(plane.value, plane.ws)
         serious = value < best
         if serious:
             center, best = lam, value
         low = np.maximum(center - radius, 0.0)
         high = np.minimum(center + radius, search.high)
-        result = kelley_master(
-            np.array([p.value for p in planes]), np.array([p.ws for p in planes]), search.cap,
-            list(zip(low, high, strict=True)), MASTER_OPTIONS,
-        )  # fmt: skip
-        if result.status != 0:
+        result = master.solve(low, high)
+        if result is None:
             return None
-        if best <= float(result.fun) + KELLEY_REL_TOL * max(1.0, abs(best)):
+        if best <= result.value + KELLEY_REL_TOL * max(1.0, abs(best)):
             # no plane found reaches below L(center) in a box around it: L is convex and at
             # least the planes, so center minimises L over the box, hence everywhere
             weights = _weights(search, planes)
             return (best, center, planes, weights) if weights is not None else None
-        lam = np.asarray(result.x[:days])
+        lam = result.lam
         face = (lam <= low + 1e-9 * radius) & (low > 0.0)
         face |= (lam >= high - 1e-9 * radius) & (high < search.high)
         if serious and face.any():
@@ -285,19 +292,29 @@ def _weights(search: _Search, planes: list[_Plane]) -> np.ndarray | None:
     withdrawals average at most ``K`` every day, that earn the most by their planes'
     revenues (the master's dual: at ``L``'s minimum it reaches the minimum); None if HiGHS
     fails."""
-    from scipy.optimize import linprog
+    import highspy
 
-    result = linprog(
-        -np.array([p.value for p in planes]),
-        A_ub=np.array([p.ws for p in planes]).T,
-        b_ub=np.full(search.hours.size, search.cap),
-        A_eq=np.ones((1, len(planes))),
-        b_eq=np.ones(1),
-        bounds=(0.0, None),
-        method="highs",
-        options=MASTER_OPTIONS,
-    )
-    return np.maximum(np.asarray(result.x), 0.0) if result.status == 0 else None
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    for name, value in MASTER_OPTIONS.items():
+        highs.setOptionValue(name, value)
+    count, days, inf = len(planes), search.hours.size, highspy.kHighsInf
+    columns = np.arange(count)
+    highs.addVars(count, np.zeros(count), np.full(count, inf))
+    highs.changeColsCost(count, columns, -np.array([p.value for p in planes]))
+    withdrawn = np.array([p.ws for p in planes]).T  # days x planes
+    rows = np.vstack((withdrawn, np.ones(count)))
+    lower = np.append(np.full(days, -inf), 1.0)
+    upper = np.append(np.full(days, search.cap), 1.0)
+    highs.addRows(
+        days + 1, lower, upper, rows.size, np.arange(0, rows.size, count),
+        np.tile(columns, days + 1), rows.reshape(-1),
+    )  # fmt: skip
+    highs.run()
+    if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    weights: np.ndarray = np.maximum(np.asarray(highs.getSolution().col_value), 0.0)
+    return weights
 
 
 def _mix(search: _Search, moves: np.ndarray, mu: np.ndarray) -> np.ndarray:

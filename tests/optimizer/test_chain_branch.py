@@ -18,7 +18,7 @@ from optimizer.chain_cap import feasible
 from optimizer.envelope import needs_binary, stored_rates, stored_revenue, to_grid, to_stored
 from optimizer.settle import day_offsets
 from optimizer.strategies import optimal
-from tests.optimizer.helpers import days_from, forbid_branch_and_bound
+from tests.optimizer.helpers import days_from, forbid_branch_and_bound, prd_battery
 from tests.optimizer.reference import reference_optimum
 from tests.optimizer.test_chain_cap import capped_battery, negative_runs_day
 
@@ -96,6 +96,20 @@ def test_nearly_flat_negative_days_are_closed_without_highs_branch_and_bound(
     with pytest.MonkeyPatch.context() as patch:
         highs_never_closes(patch)
         revenue = optimal_revenue(prices, battery)
+    want = reference_optimum(prices, battery, continuous=True)
+    assert revenue == pytest.approx(want, rel=1e-6, abs=1e-6)
+
+
+def test_a_master_lp_in_numerical_trouble_is_solved_again_from_scratch() -> None:
+    # the bench's 3 days of -1200 +- 50 (PRD battery at round trip 0.5, cap 3): at one node
+    # HiGHS's master LP, warm-started from its last basis, ends in status unknown after a
+    # few rounds on nearly parallel planes; KelleyMaster solves it again from scratch, and
+    # the search alone closes the chain (without that, the node stuck and HiGHS decided)
+    prices = nearly_flat(3, 50.0, 1)
+    battery = prd_battery(round_trip_efficiency=0.5, max_cycles_per_day=3.0)
+    closed, revenue = close(prices, battery)
+    assert closed is not None
+    assert closed.gap == 0.0
     want = reference_optimum(prices, battery, continuous=True)
     assert revenue == pytest.approx(want, rel=1e-6, abs=1e-6)
 

@@ -522,3 +522,53 @@ def test_a_passed_deadline_stops_the_relaxation() -> None:
             prd_battery(max_cycles_per_day=1.0),
             deadline_s=-1.0,
         )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    days=st.integers(1, 6),
+    planes=st.integers(1, 30),
+    box=st.floats(0.1, 1000.0),
+    seed=st.integers(0, 2**16),
+)
+def test_property_kelley_master_is_the_lp_solved_anew(
+    days: int, planes: int, box: float, seed: int
+) -> None:
+    # KelleyMaster (one HiGHS model extended plane by plane, each solve from the last basis)
+    # against scipy's linprog solving the whole master LP anew at every round: the same
+    # minimum, multipliers inside the box reaching it, and weights whose mix of withdrawals
+    # keeps the cap where the box does not bind (the master's dual)
+    from scipy.optimize import linprog
+
+    rng = np.random.default_rng(seed)
+    cap = float(rng.uniform(1.0, 10.0))
+    values = rng.uniform(-1e5, 1e5, planes)
+    ws = rng.uniform(0.0, 2.0 * cap, (planes, days))
+    ws[0] = 0.0  # idling, a schedule of every chain: L's minimum is finite
+    master = chain_cap.KelleyMaster(days, cap, chain_branch.MASTER_OPTIONS)
+    for i in range(planes):
+        master.add(float(values[i]), ws[i])
+        center = rng.uniform(0.0, box, days)
+        low, high = np.maximum(center - box / 4, 0.0), center + box / 4
+        got = master.solve(low, high)
+        want = linprog(
+            np.append(np.full(days, cap), 1.0),
+            A_ub=np.hstack((-ws[: i + 1], -np.ones((i + 1, 1)))),
+            b_ub=-values[: i + 1],
+            bounds=[*zip(low, high, strict=True), (None, None)],
+            method="highs",
+        )
+        assert want.status == 0
+        assert got is not None
+        scale = 1.0 + float(np.abs(values).max())
+        assert got.value == pytest.approx(float(want.fun), rel=1e-9, abs=1e-9 * scale)
+        assert ((got.lam >= low - 1e-9) & (got.lam <= high + 1e-9)).all()
+        planes_there = values[: i + 1] - ws[: i + 1] @ got.lam + cap * got.lam.sum()
+        assert float(planes_there.max()) == pytest.approx(got.value, rel=1e-9, abs=1e-9 * scale)
+        assert got.weights.shape == (i + 1,)
+    # with a box no multiplier reaches, the weights mix the planes within the cap
+    free = master.solve(np.zeros(days), np.full(days, 1e9))
+    assert free is not None
+    assert float(free.weights.sum()) == pytest.approx(1.0, rel=1e-9)
+    assert (free.weights @ ws <= cap * (1.0 + 1e-9) + 1e-9).all()
+    assert float(free.weights @ values) == pytest.approx(free.value, rel=1e-9, abs=1e-6)
