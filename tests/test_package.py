@@ -60,7 +60,7 @@ class Context:
 import app
 origins = {}
 for name in ("app", "flask", "apig_wsgi", "marshmallow", "numpy", "scipy", "scipy.optimize",
-             "requests", "optimizer", "prices", "blueprints", "schemas"):
+             "highspy", "requests", "optimizer", "prices", "blueprints", "schemas"):
     module = importlib.import_module(name) if name not in sys.modules else sys.modules[name]
     origins[name] = module.__file__
 responses = [app.lambda_handler(event, Context()) for event in json.load(open(events_path))]
@@ -209,6 +209,7 @@ def test_zip_has_the_app_and_runtime_deps_but_no_tests_or_dev_deps(built: Built)
     tops = {name.split("/")[0] for name in names}
     assert {"app.py", "blueprints", "schemas", "optimizer", "prices"} <= tops
     assert {"flask", "apig_wsgi", "marshmallow", "apispec", "requests", "numpy", "scipy"} <= tops
+    assert "highspy" in tops  # the sign search's master LPs (optimizer/chain_cap.py)
     # Dev dependencies and the runtime-provided boto3 are not packaged; nor are our tests.
     for absent in (
         "tests",
