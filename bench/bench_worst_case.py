@@ -103,6 +103,10 @@ def negative_hours(year: list[MarketDay], share: float, seed: int = 30) -> list[
     return [MarketDay(d.date, tuple(p)) for d, p in zip(year, prices, strict=True)]
 
 
+#: a 10 MW / 4 h battery at round trip 0.8 with cap 3 (stop 26's near-ties)
+NEAR_TIE_BATTERY = Battery(
+    power_mw=10.0, duration_h=4.0, round_trip_efficiency=0.8, max_cycles_per_day=3.0
+)
 #: the battery of the fuzz's slow 3-day chain (stop 22): round trip 0.5, cap 4
 FUZZ_BATTERY = Battery(
     power_mw=42.4634945859374, duration_h=4.0, round_trip_efficiency=0.5,
@@ -281,6 +285,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stop 25: the slowest of 16 seeds of those 14 days (HiGHS reached a 40 s deadline)
         ("-1200 +- 0.4, round trip 0.5, cap 4, 14 days, seed 6, continuous",
          flat_noisy(-1200.0, 0.4, 14, seed=6), FUZZ_BATTERY, continuous),
+        # stop 26: near-ties whose days cannot hold the cap's withdrawal and refill (10.7 +
+        # 13.4 hours at round trip 0.8), closed by splits on a day's count of charging hours
+        ("-1200 +- 0.01, round trip 0.8, cap 3, 2 days, continuous",
+         flat_noisy(-1200.0, 0.01, 2), NEAR_TIE_BATTERY, continuous),
+        ("-1200 +- 5, round trip 0.6, cap 3, 7 days, continuous",
+         flat_noisy(-1200.0, 5.0, 7),
+         Battery(power_mw=10.0, duration_h=4.0, round_trip_efficiency=0.6, max_cycles_per_day=3.0),
+         continuous),
         ("-1200 +- 50, round trip 0.5, cap 3, 31 days", flat_noisy(-1200.0, 50.0, 31),
          prd(round_trip_efficiency=0.5, max_cycles_per_day=3.0), daily),
         # stop 20: the year of those days, whose duality gaps optimizer.capped_day closes (27 s

@@ -750,7 +750,10 @@ class WorkModel:
     length of its widest window pair: fitted on ten lattices of 1,369-28,206 levels, 37-255
     us an hour, within 15 %; on lattices of tens of levels it overstates, ~10 us an hour
     against 25; ``lattice.dense_chain``'s hour on at most ``lattice.DENSE_LEVELS`` levels
-    ~2.4 us plus ~0.005 us a pair of levels: 8-26 levels, 2.7-5.5 us an hour). Only a model:
+    ~2.4 us plus ~0.005 us a pair of levels: 8-26 levels, 2.7-5.5 us an hour; an hour of
+    ``lattice.counted_chain`` under a count limit ~20 us plus that per pair and state: 10
+    levels with one side limited, 14 days of which 8 limited, 4.5 ms a round; 34 levels with
+    both sides limited, 441 states, ~1.9 ms an hour). Only a model:
     it decides from breakpoint, level and window counts, never from a clock, so the route
     taken does not depend on the machine or its load."""
 
@@ -763,6 +766,7 @@ class WorkModel:
     lattice_entry_us: float = 0.0009
     dense_us: float = 2.4
     dense_pair_us: float = 0.005
+    counted_us: float = 20.0
     #: the fewest sparse-table rows assumed of a lattice not yet found (``levels_under``):
     #: windows of at least 8 levels, as on every lattice of thousands of levels seen
     fewest_rows: int = 4
@@ -775,6 +779,27 @@ class WorkModel:
     def dense_hours(self, grid: lattice.Lattice, hours: int) -> float:
         """The modelled cost of ``hours`` hours of ``lattice.dense_chain`` on ``grid``."""
         return hours * (self.dense_us + self.dense_pair_us * grid.levels.size**2)
+
+    def counted_hours(
+        self,
+        grid: lattice.Lattice,
+        hours: np.ndarray,
+        charges: np.ndarray,
+        discharges: np.ndarray,
+    ) -> float:
+        """The modelled cost of ``lattice.counted_chain`` over days of ``hours`` hours with
+        those count limits: the days without one as dense or lattice hours, the others at
+        ``counted_us`` an hour (a dozen numpy calls) plus a dense hour's pairs on as many
+        copies of the lattice as they have states."""
+        states = np.where(charges < hours, charges + 1, 1) * np.where(
+            discharges < hours, discharges + 1, 1
+        )
+        limited = (charges < hours) | (discharges < hours)
+        free = int(hours[~limited].sum())
+        small = grid.levels.size <= lattice.DENSE_LEVELS
+        plain = self.dense_hours(grid, free) if small else self.lattice_hours(grid, free)
+        pairs = self.dense_pair_us * grid.levels.size**2 * states[limited]
+        return plain + float(hours[limited] @ (self.counted_us + pairs))
 
     def levels_under(self, cost_us: float, hours: int) -> int:
         """The most levels a lattice (of at least ``fewest_rows`` table rows) can have and

@@ -14,11 +14,12 @@ kept a gap of 0.55 % after 20,000 nodes and 20 s, and had not closed it after 15
 The Lagrangian bound prices the cap only and solves the rest exactly (the chain recursion
 of ``optimizer.chain``, which never burns): on that chain it lies 1e-6 above the optimum.
 
-**A node** is the chain with some hours barred from charging and some from discharging
-(barring is pricing: ``a_t`` or ``-b_t`` raised to ``big``, more than any hour's rate and
-multiplier; a schedule that still uses a barred move is costed at that price, so the node's
-recursion is a relaxation of the node either way, and such a schedule is never trusted as
-the node's: the checks below read the numbers).
+**A node** is the chain with some hours barred from charging and some from discharging, and
+on some days at most so many hours that charge, or that discharge (``_Node.charges``,
+``.discharges``). Barring is pricing: ``a_t`` or ``-b_t`` raised to ``big``, more than any
+hour's rate and multiplier; a schedule that still uses a barred move is costed at that
+price, so the node's recursion is a relaxation of the node either way, and such a schedule
+is never trusted as the node's: the checks below read the numbers.
 
 **Its bound** (``_dual``). For multipliers ``lambda >= 0`` (one per day), ``L(lambda) =
 max_pi f(pi) - sum_d lambda_d (w_d(pi) - K)`` over the node's schedules is at least the
@@ -42,14 +43,42 @@ node is solved. Every schedule met (the recursions' and the mixes) is checked as
 ``chain_cap.feasible`` does and, within the cap, raises the incumbent (its revenue computed
 at the true rates).
 
+**Count limits** are kept exactly by the recursion (``lattice.counted_chain``: the hours
+used so far that day join the level as the state) and stay exact on the lattice: fix the signs
+of a best schedule of the node; the linear programme over those signs (the cap priced) has an
+optimal vertex on the lattice that charges and discharges in no more hours than that schedule,
+so it keeps every limit and bar, and the recursion finds it.
+
 **Search.** Best first by bound. A node whose bound is at most the incumbent
-(``CAP_REL_TOL`` relative) is closed; otherwise it splits at the hour where its mix loses most
-to netting (``_split_hour``), one child barred from discharging there, the other from
-charging. No schedule of the exact
-program charges and discharges in one hour, so every schedule of the node is in a child, and
-neither child can net at that hour again: the tree is at most as deep as the chain is long,
-and a node with every hour signed is a linear programme, whose dual has no gap. When no node
-is left, the incumbent is optimal (to ``CAP_REL_TOL`` of the bound).
+(``CAP_REL_TOL`` relative) is closed; otherwise it splits in one of two ways (``_children``):
+
+* **on a day's count of hours** (``_split_count``; lattices of at most ``COUNT_LEVELS``
+  levels), where the mix *packs* a day -- it charges and withdraws more energy than any
+  schedule can move in the day's hours, ``ceil(charged / C) + ceil(withdrawn / D) > hours``,
+  on a day where withdrawing the cap and putting it back would not fit either
+  (``ceil(K / D) + ceil(K / C) > hours``: at round trip 0.5 the PRD battery's cap of 3 fits,
+  7.6 + 15.3 hours, and hour splits close those chains in fewer, cheaper nodes) -- that has
+  no count limit yet and whose schedules differ in how many hours they charge (or
+  discharge) in: one child charges in at
+  most ``k`` of the day's hours (``k`` the floor of the weighted count), the other discharges
+  in at most ``hours - k - 1``. Every schedule of the node is in a child: one that charges in
+  more than ``k`` hours has at most ``hours - k - 1`` left to discharge in (no hour does
+  both). This is what near-ties need: at round trip 0.8 with cap 3 a day's cap takes 10.7
+  hours of full discharge and 13.4 of full charge to put back, more than 24, and the
+  Lagrangian mix packs them into the day at once (the root's bound 0.53 % above the optimum
+  over 2 days of -1200 +- 0.01); every hour is alike, so a split on one hour moves the mix to
+  another and 5,900 such nodes moved the bound by 0.7 MXN, while the child with at most 13
+  charging hours a day has its bound at the optimum and the other falls below it (3 nodes).
+* **else at the hour** where its mix loses most to netting (``_split_hour``), one child
+  barred from discharging there, the other from charging. No schedule of the exact program
+  charges and discharges in one hour, so every schedule of the node is in a child, and
+  neither child can net at that hour again.
+
+The tree is finite (a day gets one count split on a path, an hour one sign), and a node whose
+mix nets nowhere is solved: the mix keeps the cap, the levels and the signs (count limits
+are a device of the search, not of the program: the mix is a schedule of the chain), so it is
+an incumbent that earns the node's bound. When no node is left, the incumbent is optimal (to
+``CAP_REL_TOL`` of the bound).
 
 **Work** is counted, never timed: at most ``MAX_NODES`` nodes of at most ``MAX_ROUNDS``
 recursions each over the whole chain, and recursions of at most ``MAX_WORK_US`` in all by
@@ -133,6 +162,10 @@ KELLEY_REL_TOL = 1e-11
 #: the first box of ``_dual``'s cutting planes, a share of the multipliers' range (it doubles
 #: while the step it bounds improves ``L``)
 BOX_SHARE = 0.01
+#: count splits (``_split_count``) on lattices of at most this many levels only: a limited
+#: day's hour costs a dense hour per state (``lattice.counted_chain``), ~20 us on tens of
+#: levels and 0.1 s on a 168-h battery's 2,846 (whose 3-day chain took 23 s that way)
+COUNT_LEVELS = 64
 #: HiGHS's tolerances on the master LPs: their weights make the mix, whose withdrawal must
 #: meet the cap to ``chain_cap.CAP_REL_TOL`` (the defaults, 1e-7, left a day 9e-8 of K above)
 MASTER_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
@@ -166,12 +199,39 @@ class _Plane:
 @dataclass(frozen=True)
 class _Node:
     """The chain with the hours where ``may_charge`` (``may_discharge``) is False barred from
-    charging (discharging), its inherited planes, and the multipliers its rounds start from."""
+    charging (discharging), each day charging in at most ``charges`` and discharging in at
+    most ``discharges`` of its hours (a limit of the day's hours is none), its inherited
+    planes, and the multipliers its rounds start from."""
 
     may_charge: np.ndarray
     may_discharge: np.ndarray
+    charges: np.ndarray
+    discharges: np.ndarray
     planes: list[_Plane]
     lam: np.ndarray
+
+    def limited(self, hours: np.ndarray) -> bool:
+        """Whether some day has a count limit below its hours."""
+        return bool((self.charges < hours).any() or (self.discharges < hours).any())
+
+    def keeps(self, plane: _Plane, offsets: np.ndarray, tol_x: float) -> bool:
+        """Whether a schedule keeps the node's signs and count limits."""
+        moves = plane.moves
+        if (moves[~self.may_charge] > tol_x).any() or (moves[~self.may_discharge] < -tol_x).any():
+            return False
+        charging, discharging = _counts(moves[None, :], offsets)
+        within = (charging[0] <= self.charges) & (discharging[0] <= self.discharges)
+        return bool(within.all())
+
+
+def _counts(moves: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The hours each schedule (a row of ``moves``) charges and discharges in, each day (rows
+    by days): a lattice schedule idles with a move of exactly 0."""
+    starts = offsets[:-1]
+    return (
+        np.add.reduceat(moves > 0.0, starts, axis=1),
+        np.add.reduceat(moves < 0.0, starts, axis=1),
+    )
 
 
 class _Search:
@@ -195,6 +255,7 @@ class _Search:
         self.best = np.zeros(buy.size)  # idling is a schedule of every chain
         self.best_value = 0.0
         self.recursions = 0
+        self.spent_us = 0.0  # the modelled work of the recursions so far (``chain.WORK``)
         # the chain's lattice, built once (``chain.solve`` would build it every round), where
         # every hour's values fit; else ``chain.solve`` picks the recursion each round
         grid = lattice_of(chain, buy.size)
@@ -233,8 +294,21 @@ class _Search:
         check_deadline(self.deadline_s, "closing the capped chain's gap by branch and bound")
         buy = np.where(node.may_charge, self.buy, self.big)
         sell = np.where(node.may_discharge, self.sell, -self.big)
-        moves, value = self._recurse(buy, sell - np.repeat(lam, self.hours))
+        priced_sell = sell - np.repeat(lam, self.hours)
         self.recursions += 1
+        # the chain without the node's count limits first: where its schedule keeps them, it
+        # is the node's optimum too (a relaxation's optimum that is feasible)
+        if not node.limited(self.hours):
+            moves, value = self._recurse(buy, priced_sell)
+            self.spent_us += self.per_recursion_us
+        else:
+            assert self.grid is not None  # count limits are set on a lattice only
+            moves, value = lattice.counted_chain(
+                buy, priced_sell, self.grid, self.offsets, node.charges, node.discharges
+            )
+            self.spent_us += WORK.counted_hours(
+                self.grid, self.hours, node.charges, node.discharges
+            )
         ws = np.add.reduceat(np.maximum(-moves, 0.0), self.offsets[:-1])
         plane = _Plane(moves, float(stored_revenue(moves, buy, sell)), ws)
         priced = self.cap * float(lam.sum())
@@ -328,6 +402,16 @@ def _mix(search: _Search, moves: np.ndarray, mu: np.ndarray) -> np.ndarray:
     return mix * min(1.0, search.cap / top) if top > 0.0 else mix
 
 
+def _netting_loss(search: _Search, node: _Node, moves: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """What the mix loses to netting in each hour the node has not signed: the energy its
+    weighted schedules move in opposite directions there times ``|a_t - b_t|``."""
+    netted = np.minimum(mu @ np.maximum(moves, 0.0), mu @ np.maximum(-moves, 0.0))
+    netted[~(node.may_charge & node.may_discharge)] = 0.0
+    netted[netted <= search.chain.tol_x] = 0.0  # rounding
+    loss: np.ndarray = netted * np.abs(search.buy - search.sell)
+    return loss
+
+
 def _split_hour(search: _Search, node: _Node, moves: np.ndarray, mu: np.ndarray) -> int | None:
     """The hour where the mix loses most to netting (among those the node has not signed):
     the energy its weighted schedules move in opposite directions there, times what netting
@@ -340,6 +424,87 @@ def _split_hour(search: _Search, node: _Node, moves: np.ndarray, mu: np.ndarray)
     if not nets.any():
         return None
     return int(np.where(nets, netted * np.abs(search.buy - search.sell), -1.0).argmax())
+
+
+def _children(
+    search: _Search, node: _Node, moves: np.ndarray, mu: np.ndarray, lam: np.ndarray
+) -> tuple[_Node, _Node] | None:
+    """The node's two children (module docstring, "Search"), without planes: split on a day's
+    count of charging or discharging hours (``_split_count``), else at the hour where the
+    mix nets most (``_split_hour``); None where neither applies."""
+    count = _split_count(search, node, moves, mu)
+    if count is not None:
+        day, charging, k = count
+        charges_a, discharges_a = node.charges.copy(), node.discharges.copy()
+        charges_b, discharges_b = node.charges.copy(), node.discharges.copy()
+        rest = int(search.hours[day]) - k - 1  # what more than k charging hours leave
+        if charging:
+            charges_a[day], discharges_b[day] = k, rest
+        else:
+            discharges_a[day], charges_b[day] = k, rest
+        return (
+            _Node(node.may_charge, node.may_discharge, charges_a, discharges_a, [], lam),
+            _Node(node.may_charge, node.may_discharge, charges_b, discharges_b, [], lam),
+        )
+    hour = _split_hour(search, node, moves, mu)
+    if hour is None:
+        return None
+    no_discharge = node.may_discharge.copy()
+    no_discharge[hour] = False
+    no_charge = node.may_charge.copy()
+    no_charge[hour] = False
+    return (
+        _Node(node.may_charge, no_discharge, node.charges, node.discharges, [], lam),
+        _Node(no_charge, node.may_discharge, node.charges, node.discharges, [], lam),
+    )
+
+
+def _split_count(
+    search: _Search, node: _Node, moves: np.ndarray, mu: np.ndarray
+) -> tuple[int, bool, int] | None:
+    """A day whose weighted schedules charge (or discharge) in different numbers of hours,
+    where splitting at the floor ``k`` of their weighted count narrows both children: one
+    charges in at most ``k`` of the day's hours, the other discharges in at most ``hours -
+    k - 1`` (a schedule charging in more than ``k`` hours has no more left to discharge in,
+    module docstring); the day and side with the widest spread of counts. Returns ``(day,
+    charging?, k)``, or None (none such, or no lattice to count on)."""
+    grid = search.grid
+    if grid is None or grid.levels.size > COUNT_LEVELS:
+        return None
+    chain = search.chain
+    # a day where withdrawing the cap and putting it back takes more hours than it has: only
+    # there can a mix of schedules within the cap pack more moving hours into it than fit
+    cap_hours = np.ceil(search.cap / chain.down_mwh - 1e-9) + np.ceil(
+        search.cap / chain.up_mwh - 1e-9
+    )
+    tight = cap_hours > search.hours
+    if not tight.any():
+        return None
+    used = mu > 1e-9
+    weights = mu[used] / float(mu[used].sum())
+    charging, discharging = _counts(moves[used], search.offsets)
+    # days whose mix charges and withdraws more energy than any schedule can move in the
+    # day's hours: at least ceil(charged / C) charging and ceil(withdrawn / D) discharging
+    starts = search.offsets[:-1]
+    charged = weights @ np.add.reduceat(np.maximum(moves[used], 0.0), starts, axis=1)
+    withdrawn = weights @ np.add.reduceat(np.maximum(-moves[used], 0.0), starts, axis=1)
+    needed = np.ceil(charged / chain.up_mwh - 1e-9) + np.ceil(withdrawn / chain.down_mwh - 1e-9)
+    packed = tight & (needed > search.hours)
+    best: tuple[float, int, bool, int] | None = None
+    for side, counts, limit, other in (
+        (True, charging, node.charges, node.discharges),
+        (False, discharging, node.discharges, node.charges),
+    ):
+        mean = weights @ counts
+        spread = weights @ (counts - mean) ** 2
+        split = np.floor(mean + 1e-9).astype(int)
+        fresh = (node.charges >= search.hours) & (node.discharges >= search.hours)
+        narrows = packed & fresh & (spread > 1e-9) & (split < limit)
+        narrows &= search.hours - split - 1 < other
+        for day in np.flatnonzero(narrows).tolist():
+            if best is None or spread[day] > best[0]:
+                best = (float(spread[day]), day, side, int(split[day]))
+    return None if best is None else best[1:]
 
 
 class SignSearch:
@@ -369,7 +534,8 @@ class SignSearch:
         everything = np.ones(buy.size, dtype=bool)
         lam0 = np.zeros(offsets.size - 1) if multipliers is None else np.asarray(multipliers, float)
         lam0 = np.clip(np.nan_to_num(lam0, nan=0.0), 0.0, self._search.high)
-        root = _Node(everything, everything, [], lam0)
+        hours = np.diff(offsets)
+        root = _Node(everything, everything, hours.copy(), hours.copy(), [], lam0)
         self._queue: list[tuple[float, int, _Node]] = [(-np.inf, 0, root)]  # (-bound, order, node)
         self._pushed = 1
         self.nodes = 0
@@ -396,7 +562,7 @@ class SignSearch:
     def work_us(self) -> float:
         """The modelled work of the recursions so far (``chain.WORK``), which ``run``'s limit
         is checked against as each node starts."""
-        return self._search.recursions * self._search.per_recursion_us
+        return self._search.spent_us
 
     def run(self, work_us: float | None = None, accept_gap: float = 0.0) -> Closed | None:
         """Go on until every node is closed (the optimum), or until ``MAX_NODES`` nodes in all,
@@ -438,25 +604,12 @@ class SignSearch:
             search.offer(_mix(search, moves, mu))
             if bound <= search.best_value + search.tolerance(bound):
                 continue
-            hour = _split_hour(search, node, moves, mu)
-            if hour is None:
+            children = _children(search, node, moves, mu, lam)
+            if children is None:
                 self._stuck = bound  # nets nowhere yet misses the bound: HiGHS decides
                 break
-            no_discharge = node.may_discharge.copy()
-            no_discharge[hour] = False
-            no_charge = node.may_charge.copy()
-            no_charge[hour] = False
-            for may_charge, may_discharge in (
-                (node.may_charge, no_discharge),
-                (no_charge, node.may_discharge),
-            ):
-                kept = [
-                    p
-                    for p in planes
-                    if (p.moves[~may_charge] <= tol_x).all()
-                    and (p.moves[~may_discharge] >= -tol_x).all()
-                ]
-                child = _Node(may_charge, may_discharge, kept, lam)
+            for child in children:
+                child.planes.extend(p for p in planes if child.keeps(p, search.offsets, tol_x))
                 heapq.heappush(queue, (-bound, self._pushed, child))
                 self._pushed += 1
         if self._stuck is not None:

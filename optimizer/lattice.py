@@ -677,6 +677,144 @@ def dense_chain(buy: np.ndarray, sell: np.ndarray, lattice: Lattice) -> tuple[np
     return np.diff(levels[path]), value
 
 
+def counted_chain(
+    buy: np.ndarray,
+    sell: np.ndarray,
+    lattice: Lattice,
+    offsets: np.ndarray,
+    charges: np.ndarray,
+    discharges: np.ndarray,
+) -> tuple[np.ndarray, float]:
+    """The chain's optimal stored-energy moves from x0 back to x0 on ``lattice`` when market day
+    ``d`` (hours ``offsets[d] .. offsets[d + 1] - 1``) may charge in at most ``charges[d]`` of
+    its hours and discharge in at most ``discharges[d]`` (``optimizer.chain_branch``'s count
+    limits; a limit of at least the day's hours is none), and their value ``V_0(x0)``.
+
+    On a day with a limit the state is the level and the hours used so far that day on each
+    limited side: ``V_t(c, q, i)`` is the best from hour ``t`` at level ``i`` having charged
+    in ``c`` and discharged in ``q`` of the day's earlier hours; a charge to ``j`` leads to
+    ``(c + 1, q, j)`` and is barred at ``c`` = the limit, a discharge likewise, idling keeps
+    the counts, and the next midnight takes any counts (they start again at 0). Each such
+    hour is one subtraction and one row maximum of a (states, levels, levels) array whose
+    entries read the state each move leads to. Runs of days without a limit are
+    ``dense_chain``'s hours on a small lattice (``DENSE_LEVELS``: all their hours' next
+    levels found at once), else ``bellman_hour``'s.
+    The forward pass follows the counts and takes, as ``chain_moves``, the smallest move
+    among those within a hair of the hour's best (1e-12 relative to the value there, or on
+    a limited day to the most any schedule of the chain could earn).
+
+    Exactness on the lattice: fix the signs of an optimal schedule within these limits; the
+    linear programme over those signs has an optimal vertex on the lattice (module
+    docstring) that charges and discharges in no more hours than the schedule did, so it
+    keeps every limit, and the recursion over the lattice's levels finds it."""
+    levels = lattice.levels
+    m, n = levels.size, buy.size
+    spans = np.diff(offsets)
+    # each side's limit, or -1 for none (a limit of 0 bars the side: one state, no move)
+    charge_limits = np.where(charges < spans, charges, -1).astype(int)
+    discharge_limits = np.where(discharges < spans, discharges, -1).astype(int)
+    limited = (charge_limits >= 0) | (discharge_limits >= 0)
+    k = np.arange(m)
+    u = levels[None, :] - levels[:, None]  # u[i, j]: the move from level i to level j
+    window = (k >= lattice.down_begin[:, None]) & (k <= lattice.up_end[:, None])
+    rising, falling = window & (u > 0.0), window & (u < 0.0)
+    size = np.abs(u)
+    largest = np.maximum.reduce
+    hour = bellman_hour(lattice)
+    dense = m <= DENSE_LEVELS
+    # near-ties on limited days: within 1e-12 of the most any schedule of the chain can earn
+    tie = 1e-12 * max(1.0, float(np.maximum(np.abs(buy), np.abs(sell)).sum()) * float(size.max()))
+    rows: list[np.ndarray] = [np.empty(0)] * (n + 1)  # V_t: (levels,) or (c, q, levels)
+    policy: list[list[int] | None] = [None] * n  # next levels where found at once
+    v = np.full(m, -np.inf)
+    v[lattice.start] = 0.0
+    rows[n] = v
+    d = offsets.size - 2
+    while d >= 0:
+        end = int(offsets[d + 1])
+        if not limited[d]:  # a run of days without a limit
+            while d >= 0 and not limited[d]:
+                d -= 1
+            first = int(offsets[d + 1])
+            if not dense:
+                for t in range(end - 1, first - 1, -1):
+                    out = np.empty(m)
+                    hour(v, float(buy[t]), float(sell[t]), out)
+                    rows[t] = v = out
+                continue
+            rates = np.where(u > 0.0, buy[first:end, None, None], sell[first:end, None, None])
+            cost = rates * u
+            cost[:, ~window] = np.inf
+            block = np.empty((end - first + 1, m))
+            block[-1] = v
+            scratch = np.empty((m, m))
+            for h in range(end - first - 1, -1, -1):
+                np.subtract(block[h + 1], cost[h], out=scratch)
+                largest(scratch, axis=1, out=block[h])
+            total = block[1:, None, :] - cost
+            best = block[:-1, :, None]
+            near = total >= best - 1e-12 * np.maximum(1.0, np.abs(best))
+            policy[first:end] = np.where(near, size, np.inf).argmin(axis=2).tolist()
+            rows[first:end] = list(block[:-1])
+            v = block[0]
+            continue
+        first = int(offsets[d])
+        lc, ld = int(charge_limits[d]), int(discharge_limits[d])
+        nc, nd = max(lc + 1, 1), max(ld + 1, 1)
+        # every move's cost this day (a u charging, b u discharging, 0 idling, +inf outside
+        # the window), and which count it takes: a charge reads the state c + 1 (-inf past
+        # the limit), a discharge q + 1, idling the state itself
+        rates = np.where(u > 0.0, buy[first:end, None, None], sell[first:end, None, None])
+        cost = rates * u
+        cost[:, ~window] = np.inf
+        counts = np.broadcast_to(v, (nc, nd, m)).copy()  # at midnight: any counts
+        charged = np.full((nc, nd, m), -np.inf)
+        discharged = np.full((nc, nd, m), -np.inf)
+        for t in range(end - 1, first - 1, -1):
+            reach = counts[:, :, None, :]
+            if ld >= 0:
+                discharged[:, :-1] = counts[:, 1:]
+                reach = np.where(falling, discharged[:, :, None, :], reach)
+            if lc >= 0:
+                charged[:-1] = counts[1:]
+                reach = np.where(rising, charged[:, :, None, :], reach)
+            total = reach - cost[t - first]
+            counts = largest(total, axis=3)
+            near = total >= counts[:, :, :, None] - tie
+            policy[t] = np.where(near, size, np.inf).argmin(axis=3).reshape(-1).tolist()
+            rows[t] = counts
+        v = counts[0, 0].copy()
+        rows[first] = v
+        d -= 1
+    value = float(v[lattice.start])
+    moves = np.empty(n)
+    at = lattice.start
+    for d in range(offsets.size - 1):
+        first, end = int(offsets[d]), int(offsets[d + 1])
+        lc, ld = int(charge_limits[d]), int(discharge_limits[d])
+        nd = max(ld + 1, 1)
+        c = q = 0
+        for t in range(first, end):
+            known = policy[t]
+            if known is None:  # a row of bellman_hour's: chain_moves's choice
+                lo, hi = int(lattice.down_begin[at]), int(lattice.up_end[at]) + 1
+                step = levels[lo:hi] - levels[at]
+                total = rows[t + 1][lo:hi] - np.where(step > 0.0, buy[t] * step, sell[t] * step)
+                top = float(total.max())
+                distance = np.abs(step)
+                distance[total < top - 1e-12 * max(1.0, abs(top))] = np.inf
+                nxt = lo + int(distance.argmin())
+            elif limited[d]:
+                nxt = known[(c * nd + q) * m + at]
+            else:
+                nxt = known[at]
+            moves[t] = levels[nxt] - levels[at]
+            c += int(moves[t] > 0.0 and lc >= 0)
+            q += int(moves[t] < 0.0 and ld >= 0)
+            at = nxt
+    return moves, value
+
+
 def window_maxima_plan(
     k: np.ndarray, up_end: np.ndarray, down_begin: np.ndarray, sparse: bool | None
 ) -> tuple[np.ndarray, Callable[[], np.ndarray]]:
