@@ -155,7 +155,9 @@ CAP_REL_TOL = 1e-9
 #: exactness the product promises against an independent MILP, the other half left to that
 #: MILP's own tolerance. Near-ties need it: on a fuzz's 2 days of -1200 +- 0.01 (768,326
 #: MXN) the root's bound lies 1.1e-7 above the optimum and thousands of symmetric nodes
-#: share that bound, so the search never closes to ``CAP_REL_TOL`` (nor HiGHS in minutes)
+#: share that bound, so the search on hours never closed to ``CAP_REL_TOL`` (nor HiGHS in
+#: minutes; stop 25: that chain was not kept, and the near-ties tried since close exactly by
+#: the count splits, so this is a last resort)
 PROVEN_REL_GAP = 5e-7
 #: relative tolerance of Kelley's stopping test (``L`` at the master's minimum equals it)
 KELLEY_REL_TOL = 1e-11

@@ -126,7 +126,8 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      ``chain_branch.PROVEN_REL_GAP`` (5e-7, half the promised 1e-6) of the bound of every
      node still open, and the route says the gap it proved: near-ties (a fuzz's 2 days of
      -1200 +- 0.01, 768,326 MXN, whose symmetric nodes share a bound 1.1e-7 above the
-     optimum) that neither method closes to 1e-9 in minutes answer in ~4 s.
+     optimum) that neither method closed to 1e-9 in minutes answered in ~4 s (stop 25; the
+     near-ties tried since close exactly by the count splits).
   5. **The MILP with a binary on every non-concave hour** (``solve_milp``): the last resort,
      and **the one route whose work is not bounded in advance** (branch and bound). It is
      reached when the relaxation is not tight, the Lagrangian bound leaves a gap and the
