@@ -29,10 +29,10 @@ the planes ``F_i - lambda . (w_i - K)`` of all the node's schedules, convex and 
 linear; cutting planes find its minimum: the next ``lambda`` minimises the planes found so
 far (a small LP, ``chain_cap.KelleyMaster``: one HiGHS model a node, a row a plane, each
 round from the last basis) within a box around the best multipliers yet (the boxstep method;
-the box doubles while its steps improve ``L``), until ``L`` there equals that minimum. The node's
-bound is the least ``L`` evaluated (an upper bound whether or not the rounds converged). A
-child starts from its parent's planes whose schedules keep its signs (planes of its own
-schedules).
+the box doubles while its steps improve ``L``), until ``L`` there equals that minimum. The
+node's bound is the least ``L`` evaluated (an upper bound whether or not the rounds
+converged). A child starts from its parent's planes whose schedules keep its signs (planes
+of its own schedules).
 
 **Its mix.** The master LP's dual (``_weights``) gives weights ``mu`` on the planes, summing
 to 1, whose withdrawals average at most ``K`` every day (exactly ``K`` where ``lambda_d > 0``); the
@@ -44,10 +44,10 @@ node is solved. Every schedule met (the recursions' and the mixes) is checked as
 at the true rates).
 
 **Count limits** are kept exactly by the recursion (``lattice.counted_chain``: the hours
-used so far that day join the level as the state) and stay exact on the lattice: fix the signs
-of a best schedule of the node; the linear programme over those signs (the cap priced) has an
-optimal vertex on the lattice that charges and discharges in no more hours than that schedule,
-so it keeps every limit and bar, and the recursion finds it.
+used so far that day join the level as the state) and stay exact on the lattice: fix the
+signs of a best schedule of the node; the linear programme over those signs (the cap
+priced) has an optimal vertex on the lattice that charges and discharges in no more hours
+than that schedule, so it keeps every limit and bar, and the recursion finds it.
 
 **Search.** Best first by bound. A node whose bound is at most the incumbent
 (``CAP_REL_TOL`` relative) is closed; otherwise it splits in one of two ways (``_children``):
@@ -56,19 +56,20 @@ so it keeps every limit and bar, and the recursion finds it.
   levels), where the mix *packs* a day -- it charges and withdraws more energy than any
   schedule can move in the day's hours, ``ceil(charged / C) + ceil(withdrawn / D) > hours``,
   on a day where withdrawing the cap and putting it back would not fit either
-  (``ceil(K / D) + ceil(K / C) > hours``: at round trip 0.5 the PRD battery's cap of 3 fits,
-  7.6 + 15.3 hours, and hour splits close those chains in fewer, cheaper nodes) -- that has
-  no count limit yet and whose schedules differ in how many hours they charge (or
-  discharge) in: one child charges in at
-  most ``k`` of the day's hours (``k`` the floor of the weighted count), the other discharges
-  in at most ``hours - k - 1``. Every schedule of the node is in a child: one that charges in
-  more than ``k`` hours has at most ``hours - k - 1`` left to discharge in (no hour does
-  both). This is what near-ties need: at round trip 0.8 with cap 3 a day's cap takes 10.7
-  hours of full discharge and 13.4 of full charge to put back, more than 24, and the
-  Lagrangian mix packs them into the day at once (the root's bound 0.53 % above the optimum
-  over 2 days of -1200 +- 0.01); every hour is alike, so a split on one hour moves the mix to
-  another and 5,900 such nodes moved the bound by 0.7 MXN, while the child with at most 13
-  charging hours a day has its bound at the optimum and the other falls below it (3 nodes).
+  (``ceil(K/D)+ceil(K/C) > hours``: at round trip 0.5 the PRD battery's cap of 3 fits, 7.6 +
+  15.3 hours, and hour splits close those chains in fewer, cheaper nodes) -- that has no
+  count limit yet and whose schedules differ in how many hours they charge (or discharge)
+  in: one child charges in at most ``k`` of the day's hours (``k`` the floor of the weighted
+  count), the other discharges in at most ``hours - k - 1``. Every schedule of the node is
+  in a child: one that charges in more than ``k`` hours has at most ``hours - k - 1`` left
+  to discharge in (no hour does both). This is what near-ties need: at round trip 0.8 with
+  cap 3 a day's cap takes 10.7 hours of full discharge and 13.4 of full charge to put back,
+  more than 24, and the Lagrangian mix packs them into the day at once (the root's bound
+  0.53 % above the optimum over 2 days of -1200 +- 0.01); every hour is alike, so a split on
+  one hour moves the mix to another and 5,900 such nodes moved the bound by 0.7 MXN, while
+  the child with at most 13 charging hours a day has its bound at the optimum and the other
+  falls below it (3 nodes).
+
 * **else at the hour** where its mix loses most to netting (``_split_hour``), one child
   barred from discharging there, the other from charging. No schedule of the exact program
   charges and discharges in one hour, so every schedule of the node is in a child, and
@@ -83,12 +84,13 @@ an incumbent that earns the node's bound. When no node is left, the incumbent is
 **Work** is counted, never timed: at most ``MAX_NODES`` nodes of at most ``MAX_ROUNDS``
 recursions each over the whole chain, and recursions of at most ``MAX_WORK_US`` in all by
 ``chain.WORK``'s model (a 168-h battery's lattice costs ~100 times a PRD battery's), which is
-why the route is tried on chains of at most ``MAX_DAYS`` days only. A round on a lattice of at most
-``lattice.DENSE_LEVELS`` levels (round trips like 0.5) is ``lattice.dense_chain``, costed by
-its own model (``WorkModel.dense_hours``: ~3 us an hour where the sparse table's model said
-25). The master LPs are not counted (0.1-0.3 ms a round); on those small lattices they are
-about half of a round. Past a limit, or at a
-node that cannot be bounded (its rounds run out) or split (its mix nets nowhere yet misses
+why the route is tried on chains of at most ``MAX_DAYS`` days only. A round on a lattice of
+at most ``lattice.DENSE_LEVELS`` levels (round trips like 0.5) is ``lattice.dense_chain``,
+costed by its own model (``WorkModel.dense_hours``: ~3 us an hour where the sparse table's
+model said 25), and a round under count limits ``lattice.counted_chain``
+(``WorkModel.counted_hours``). The master LPs are not counted (0.1-0.3 ms a round); on
+those small lattices they are about half of a round. Past a limit, or at a node that cannot
+be bounded (its rounds run out) or split (its mix nets nowhere yet misses
 the bound: rounding, or a barred move used), the search answers None and the caller runs
 HiGHS -- unless the caller accepts a gap (``accept_gap``, at most ``PROVEN_REL_GAP``: half
 the product's 1e-6) and the incumbent lies within it of the best bound of every node still
@@ -298,8 +300,6 @@ class _Search:
         sell = np.where(node.may_discharge, self.sell, -self.big)
         priced_sell = sell - np.repeat(lam, self.hours)
         self.recursions += 1
-        # the chain without the node's count limits first: where its schedule keeps them, it
-        # is the node's optimum too (a relaxation's optimum that is feasible)
         if not node.limited(self.hours):
             moves, value = self._recurse(buy, priced_sell)
             self.spent_us += self.per_recursion_us
