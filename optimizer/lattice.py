@@ -60,6 +60,10 @@ FIT_REL = 1e-11
 #: 60 levels: reduceat 0.2-1 us faster an hour, 150: 0.3-2 us slower, 2,846 levels of a
 #: 3-day chain of a 168-h battery: 137 us against 32)
 REDUCEAT_LEVELS = 100
+#: ``counted_chain`` finds a limited day's next levels for all its hours at once where the
+#: day's totals (hours x states x levels x levels) fit in this many floats (8 MiB), else hour
+#: by hour
+COUNTED_CELLS = 1 << 20
 #: the fewest rows per block of the recursion
 BLOCK_ROWS = 64
 #: more rows per block while rows x levels x (hours + 1 + log2 levels), the block's values
@@ -770,6 +774,10 @@ def counted_chain(
         counts = np.broadcast_to(v, (nc, nd, m)).copy()  # at midnight: any counts
         charged = np.full((nc, nd, m), -np.inf)
         discharged = np.full((nc, nd, m), -np.inf)
+        # every hour's totals kept for one policy pass over the day, where they fit
+        hours = end - first
+        kept = hours * nc * nd * m * m <= COUNTED_CELLS
+        totals = np.empty((hours, nc, nd, m, m)) if kept else np.empty((1, nc, nd, m, m))
         for t in range(end - 1, first - 1, -1):
             reach = counts[:, :, None, :]
             if ld >= 0:
@@ -778,11 +786,17 @@ def counted_chain(
             if lc >= 0:
                 charged[:-1] = counts[1:]
                 reach = np.where(rising, charged[:, :, None, :], reach)
-            total = reach - cost[t - first]
-            counts = largest(total, axis=3)
-            near = total >= counts[:, :, :, None] - tie
-            policy[t] = np.where(near, size, np.inf).argmin(axis=3).reshape(-1).tolist()
-            rows[t] = counts
+            total = totals[t - first if kept else 0]
+            np.subtract(reach, cost[t - first], out=total)
+            rows[t] = counts = largest(total, axis=3)
+            if not kept:
+                near = total >= counts[:, :, :, None] - tie
+                policy[t] = np.where(near, size, np.inf).argmin(axis=3).reshape(-1).tolist()
+        if kept:
+            best = np.stack(rows[first:end])[:, :, :, :, None]
+            near = totals >= best - tie
+            choice = np.where(near, size, np.inf).argmin(axis=4).reshape(hours, -1)
+            policy[first:end] = choice.tolist()
         v = counts[0, 0].copy()
         rows[first] = v
         d -= 1
