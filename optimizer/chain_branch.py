@@ -127,7 +127,7 @@ import numpy as np
 
 from optimizer import lattice
 from optimizer.chain import MAX_LATTICE_ENTRIES, WORK, Chain, lattice_of, solve
-from optimizer.chain_cap import KelleyMaster, feasible
+from optimizer.chain_cap import KelleyMaster, feasible, quiet_highs
 from optimizer.envelope import stored_revenue
 from optimizer.errors import check_deadline
 
@@ -370,10 +370,7 @@ def _weights(search: _Search, planes: list[_Plane]) -> np.ndarray | None:
     fails."""
     import highspy
 
-    highs = highspy.Highs()
-    highs.setOptionValue("output_flag", False)
-    for name, value in MASTER_OPTIONS.items():
-        highs.setOptionValue(name, value)
+    highs = quiet_highs(MASTER_OPTIONS)
     count, days, inf = len(planes), search.hours.size, highspy.kHighsInf
     columns = np.arange(count)
     highs.addVars(count, np.zeros(count), np.full(count, inf))

@@ -95,6 +95,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -260,6 +261,17 @@ def _newton(
     return None
 
 
+def quiet_highs(options: dict[str, float] | None = None) -> Any:
+    """An empty HiGHS model (highspy) that logs nothing, with ``options`` set."""
+    import highspy
+
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    for name, value in (options or {}).items():
+        highs.setOptionValue(name, value)
+    return highs
+
+
 @dataclass(frozen=True)
 class MasterSolution:
     """The master LP's minimum: the multipliers there, the planes' minimum (the LP's value), and
@@ -283,10 +295,7 @@ class KelleyMaster:
     def __init__(self, days: int, cap: float, options: dict[str, float] | None = None) -> None:
         import highspy
 
-        self._highs = highs = highspy.Highs()
-        highs.setOptionValue("output_flag", False)
-        for name, value in (options or {}).items():
-            highs.setOptionValue(name, value)
+        self._highs = highs = quiet_highs(options)
         self._optimal = highspy.HighsModelStatus.kOptimal
         self._inf = inf = highspy.kHighsInf
         self.days = days

@@ -645,40 +645,55 @@ def chain_moves(
 
 def dense_chain(buy: np.ndarray, sell: np.ndarray, lattice: Lattice) -> tuple[np.ndarray, float]:
     """``chain_values`` and ``chain_moves`` on a small lattice (``DENSE_LEVELS``): the chain's
-    optimal stored-energy moves from x0 back to x0 and their value ``V_0(x0)``.
-
-    The same recursion on the same windows, computed another way: hour ``t``'s move from
-    level ``i`` to level ``j`` (inside ``i``'s window) costs ``a_t u`` charging or ``b_t u``
-    discharging (``u`` = level j - level i; a move outside the window costs +inf), so
-    ``V_t(i) = max_j V_{t+1}(j) - cost_t(i, j)`` is one subtraction and one row maximum of
-    a (levels, levels) array an hour. The forward pass takes, from x0, the next level each
-    hour as ``chain_moves`` does: among the levels within 1e-12 (relative to ``V_0(x0)``) of
-    the hour's best, the smallest move, the first in index order (the same totals, read from
-    an array over all hours at once, with the row maxima of the recursion as the best). The
-    values may differ from ``chain_values``' in the last bits (another order of the same
-    operations); either is the chain's optimum to rounding."""
+    optimal stored-energy moves from x0 back to x0 and their value ``V_0(x0)``, by
+    ``_dense_run`` over all its hours. The values may differ from ``chain_values``' in the
+    last bits (another order of the same operations); either is the chain's optimum to
+    rounding."""
     levels = lattice.levels
-    m, n = levels.size, buy.size
-    k = np.arange(m)
-    u = levels[None, :] - levels[:, None]  # u[i, j]: the move from level i to level j
-    window = (k >= lattice.down_begin[:, None]) & (k <= lattice.up_end[:, None])
-    cost = np.where(u > 0.0, buy[:, None, None] * u, sell[:, None, None] * u)
-    cost[:, ~window] = np.inf
-    v = np.full((n + 1, m), -np.inf)
-    v[n, lattice.start] = 0.0
-    scratch = np.empty((m, m))
-    largest = np.maximum.reduce  # the ufunc itself: ndarray.max adds a Python call an hour
-    for t in range(n - 1, -1, -1):
-        np.subtract(v[t + 1], cost[t], out=scratch)
-        largest(scratch, axis=1, out=v[t])
-    value = float(v[0, lattice.start])
-    total = v[1:, None, :] - cost  # the same numbers the rows' maxima were taken of
-    near = total >= v[:-1, :, None] - 1e-12 * max(1.0, abs(value))
-    policy = np.where(near, np.abs(u), np.inf).argmin(axis=2).tolist()
+    u, window = _moves(lattice)
+    end = np.full(levels.size, -np.inf)
+    end[lattice.start] = 0.0
+    rows, policy = _dense_run(buy, sell, u, window, end)
     path = [lattice.start]
     for row in policy:
         path.append(row[path[-1]])
-    return np.diff(levels[path]), value
+    return np.diff(levels[path]), float(rows[0, lattice.start])
+
+
+def _moves(lattice: Lattice) -> tuple[np.ndarray, np.ndarray]:
+    """Every move between two levels (``u[i, j]`` = level j - level i) and whether it lies in
+    level i's window (one move)."""
+    k = np.arange(lattice.levels.size)
+    u = lattice.levels[None, :] - lattice.levels[:, None]
+    window = (k >= lattice.down_begin[:, None]) & (k <= lattice.up_end[:, None])
+    return u, window
+
+
+def _dense_run(
+    buy: np.ndarray, sell: np.ndarray, u: np.ndarray, window: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, list[list[int]]]:
+    """The recursion over hours without count limits, in front of the row ``end``: ``V_t``
+    for ``t = 0 .. h`` (rows; the last is ``end``) and each hour's next level from every
+    level. Hour ``t``'s move from level ``i`` to level ``j`` (inside ``i``'s window) costs
+    ``a_t u`` charging or ``b_t u`` discharging (+inf outside the window), so ``V_t(i) =
+    max_j V_{t+1}(j) - cost_t(i, j)`` is one subtraction and one row maximum of a (levels,
+    levels) array an hour. The next levels are found for all hours at once from the same
+    totals, as ``chain_moves`` finds them: among the moves within 1e-12 (relative to the
+    level's value) of the row's best, the smallest, the first in index order."""
+    hours, m = buy.size, end.size
+    cost = np.where(u > 0.0, buy[:, None, None], sell[:, None, None]) * u
+    cost[:, ~window] = np.inf
+    rows = np.empty((hours + 1, m))
+    rows[hours] = end
+    scratch = np.empty((m, m))
+    largest = np.maximum.reduce  # the ufunc itself: ndarray.max adds a Python call an hour
+    for h in range(hours - 1, -1, -1):
+        np.subtract(rows[h + 1], cost[h], out=scratch)
+        largest(scratch, axis=1, out=rows[h])
+    total = rows[1:, None, :] - cost  # the same numbers the rows' maxima were taken of
+    best = rows[:-1, :, None]
+    near = total >= best - 1e-12 * np.maximum(1.0, np.abs(best))
+    return rows, np.where(near, np.abs(u), np.inf).argmin(axis=2).tolist()
 
 
 def counted_chain(
@@ -701,7 +716,7 @@ def counted_chain(
     the counts, and the next midnight takes any counts (they start again at 0). Each such
     hour is one subtraction and one row maximum of a (states, levels, levels) array whose
     entries read the state each move leads to. Runs of days without a limit are
-    ``dense_chain``'s hours on a small lattice (``DENSE_LEVELS``: all their hours' next
+    ``_dense_run``'s hours on a small lattice (``DENSE_LEVELS``: all their hours' next
     levels found at once), else ``bellman_hour``'s.
     The forward pass follows the counts and takes, as ``chain_moves``, the smallest move
     among those within a hair of the hour's best (1e-12 relative to the value there, or on
@@ -718,14 +733,12 @@ def counted_chain(
     charge_limits = np.where(charges < spans, charges, -1).astype(int)
     discharge_limits = np.where(discharges < spans, discharges, -1).astype(int)
     limited = (charge_limits >= 0) | (discharge_limits >= 0)
-    k = np.arange(m)
-    u = levels[None, :] - levels[:, None]  # u[i, j]: the move from level i to level j
-    window = (k >= lattice.down_begin[:, None]) & (k <= lattice.up_end[:, None])
+    u, window = _moves(lattice)
     rising, falling = window & (u > 0.0), window & (u < 0.0)
     size = np.abs(u)
     largest = np.maximum.reduce
-    hour = bellman_hour(lattice)
     dense = m <= DENSE_LEVELS
+    hour = None if dense else bellman_hour(lattice)  # for runs without limits
     # near-ties on limited days: within 1e-12 of the most any schedule of the chain can earn
     tie = 1e-12 * max(1.0, float(np.maximum(np.abs(buy), np.abs(sell)).sum()) * float(size.max()))
     rows: list[np.ndarray] = [np.empty(0)] * (n + 1)  # V_t: (levels,) or (c, q, levels)
@@ -740,26 +753,13 @@ def counted_chain(
             while d >= 0 and not limited[d]:
                 d -= 1
             first = int(offsets[d + 1])
-            if not dense:
+            if hour is not None:
                 for t in range(end - 1, first - 1, -1):
                     out = np.empty(m)
                     hour(v, float(buy[t]), float(sell[t]), out)
                     rows[t] = v = out
                 continue
-            rates = np.where(u > 0.0, buy[first:end, None, None], sell[first:end, None, None])
-            cost = rates * u
-            cost[:, ~window] = np.inf
-            block = np.empty((end - first + 1, m))
-            block[-1] = v
-            scratch = np.empty((m, m))
-            for h in range(end - first - 1, -1, -1):
-                np.subtract(block[h + 1], cost[h], out=scratch)
-                largest(scratch, axis=1, out=block[h])
-            total = block[1:, None, :] - cost
-            best = block[:-1, :, None]
-            near = total >= best - 1e-12 * np.maximum(1.0, np.abs(best))
-            policy[first:end] = np.where(near, size, np.inf).argmin(axis=2).tolist()
-            rows[first:end] = list(block[:-1])
+            block, policy[first:end] = _dense_run(buy[first:end], sell[first:end], u, window, v)
             v = block[0]
             continue
         first = int(offsets[d])
@@ -768,8 +768,7 @@ def counted_chain(
         # every move's cost this day (a u charging, b u discharging, 0 idling, +inf outside
         # the window), and which count it takes: a charge reads the state c + 1 (-inf past
         # the limit), a discharge q + 1, idling the state itself
-        rates = np.where(u > 0.0, buy[first:end, None, None], sell[first:end, None, None])
-        cost = rates * u
+        cost = np.where(u > 0.0, buy[first:end, None, None], sell[first:end, None, None]) * u
         cost[:, ~window] = np.inf
         counts = np.broadcast_to(v, (nc, nd, m)).copy()  # at midnight: any counts
         charged = np.full((nc, nd, m), -np.inf)
