@@ -273,6 +273,13 @@ class _Search:
             self.per_recursion_us = WORK.dense_hours(grid, buy.size)
         else:
             self.per_recursion_us = WORK.lattice_hours(grid, buy.size)
+        # the days a count split may fall on (``_split_count``): on a small enough lattice,
+        # where withdrawing the cap and putting it back takes more hours than the day has --
+        # only there can a mix of schedules within the cap pack more moving hours into a day
+        # than fit
+        small = self.grid is not None and self.grid.levels.size <= COUNT_LEVELS
+        full = np.full(self.hours.size, cap)
+        self.countable = small & (_hours_needed(full, full, chain) > self.hours)
 
     def _recurse(self, buy: np.ndarray, sell: np.ndarray) -> tuple[np.ndarray, float]:
         """The chain's optimal moves at rates ``(buy, sell)`` and their value ``V_0(x0)``."""
@@ -458,6 +465,13 @@ def _children(
     )
 
 
+def _hours_needed(charged: np.ndarray, withdrawn: np.ndarray, chain: Chain) -> np.ndarray:
+    """The fewest hours that charge ``charged`` and withdraw ``withdrawn`` (stored MWh, each
+    day): whole hours of at most ``C`` and ``D``."""
+    needed: np.ndarray = np.ceil(charged / chain.up_mwh - 1e-9)
+    return needed + np.ceil(withdrawn / chain.down_mwh - 1e-9)
+
+
 def _split_count(
     search: _Search, node: _Node, moves: np.ndarray, mu: np.ndarray
 ) -> tuple[int, bool, int] | None:
@@ -467,17 +481,7 @@ def _split_count(
     k - 1`` (a schedule charging in more than ``k`` hours has no more left to discharge in,
     module docstring); the day and side with the widest spread of counts. Returns ``(day,
     charging?, k)``, or None (none such, or no lattice to count on)."""
-    grid = search.grid
-    if grid is None or grid.levels.size > COUNT_LEVELS:
-        return None
-    chain = search.chain
-    # a day where withdrawing the cap and putting it back takes more hours than it has: only
-    # there can a mix of schedules within the cap pack more moving hours into it than fit
-    cap_hours = np.ceil(search.cap / chain.down_mwh - 1e-9) + np.ceil(
-        search.cap / chain.up_mwh - 1e-9
-    )
-    tight = cap_hours > search.hours
-    if not tight.any():
+    if not search.countable.any():
         return None
     used = mu > 1e-9
     weights = mu[used] / float(mu[used].sum())
@@ -487,8 +491,8 @@ def _split_count(
     starts = search.offsets[:-1]
     charged = weights @ np.add.reduceat(np.maximum(moves[used], 0.0), starts, axis=1)
     withdrawn = weights @ np.add.reduceat(np.maximum(-moves[used], 0.0), starts, axis=1)
-    needed = np.ceil(charged / chain.up_mwh - 1e-9) + np.ceil(withdrawn / chain.down_mwh - 1e-9)
-    packed = tight & (needed > search.hours)
+    packed = search.countable & (_hours_needed(charged, withdrawn, search.chain) > search.hours)
+    packed &= (node.charges >= search.hours) & (node.discharges >= search.hours)  # no limit yet
     best: tuple[float, int, bool, int] | None = None
     for side, counts, limit, other in (
         (True, charging, node.charges, node.discharges),
@@ -497,9 +501,7 @@ def _split_count(
         mean = weights @ counts
         spread = weights @ (counts - mean) ** 2
         split = np.floor(mean + 1e-9).astype(int)
-        fresh = (node.charges >= search.hours) & (node.discharges >= search.hours)
-        narrows = packed & fresh & (spread > 1e-9) & (split < limit)
-        narrows &= search.hours - split - 1 < other
+        narrows = packed & (spread > 1e-9) & (split < limit) & (search.hours - split - 1 < other)
         for day in np.flatnonzero(narrows).tolist():
             if best is None or spread[day] > best[0]:
                 best = (float(spread[day]), day, side, int(split[day]))
