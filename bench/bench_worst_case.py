@@ -267,6 +267,16 @@ def main(argv: Sequence[str] | None = None) -> int:
          prd(max_cycles_per_day=3.0), continuous),
         ("solar dips, cap 2, continuous", solar_dips(year), prd(max_cycles_per_day=2.0),
          continuous),
+        # stop 27: mostly negative hours with cap 3 (the cap's withdrawal and refill take 21.7
+        # of 24 hours), a 503 since the hunt of stop 17 (70 s of CPU at stop 26, most of it
+        # in HiGHS's RENS sub-MIPs), and chains past the sign search's 14 days
+        ("90 % negative hours, cap 3, continuous", negative_hours(year, 0.9),
+         prd(max_cycles_per_day=3.0), continuous),
+        ("-1200 +- 1, cap 3, 31 days, continuous", flat_noisy(-1200.0, 1.0, 31),
+         prd(max_cycles_per_day=3.0), continuous),
+        ("-1200 +- 50, round trip 0.5, cap 3, 15 days, continuous",
+         flat_noisy(-1200.0, 50.0, 15), prd(round_trip_efficiency=0.5, max_cycles_per_day=3.0),
+         continuous),
         # found by the hunt of stop 17: branch and bound that grows without a practical bound
         # (5 such days did not finish in 300 s) and per-day MILPs on most days of a daily year
         ("-1200 +- 1, 168 h, cap 0.1, 3 days, continuous", flat_noisy(-1200.0, 1.0, 3),
