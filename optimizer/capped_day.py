@@ -252,7 +252,7 @@ def _node_solver(
 
 
 @dataclass(frozen=True)
-class Closed:
+class ClosedRows:
     """``close_gaps``'s result per row: the best schedule found (the incumbent where nothing
     beat it), whether it is proved optimal, and the nodes the row took."""
 
@@ -269,7 +269,7 @@ def close_gaps(
     incumbent: np.ndarray,
     *,
     deadline_s: float | None = None,
-) -> Closed:
+) -> ClosedRows:
     """Branch and bound on the hours' signs (module docstring) for every row (a day: ``buy``,
     ``sell`` and ``movable`` as ``lattice.solve``'s), from ``incumbent``, moves within the cap
     (the Lagrangian route's mix)."""
@@ -321,4 +321,4 @@ def close_gaps(
         start = np.concatenate(
             [np.where(charges[:, None], over, under), np.where(charges[:, None], under, over)]
         )
-    return Closed(moves=best_moves, solved=~given_up, nodes=nodes)
+    return ClosedRows(moves=best_moves, solved=~given_up, nodes=nodes)

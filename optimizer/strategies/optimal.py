@@ -744,8 +744,9 @@ def chain_with_cap(
     # every day back at soc_0 within its cap: feasible on the chain
     daily = None if unsolved.any() else flatten(day_moves, hours)
     lam = np.nan_to_num(multipliers, nan=0.0)  # any lambda >= 0 gives a bound
+    buy, sell = stored_rates(prices, battery)
     certified = _lagrangian_certificate(
-        prices, offsets, battery, cap, bound, daily, lam, deadline_s
+        buy, sell, offsets, battery, cap, bound, daily, lam, deadline_s
     )
     if certified is not None:
         charge, discharge = to_grid(certified[0][None, :], battery)
@@ -756,7 +757,6 @@ def chain_with_cap(
         # a short chain: the search on the signs briefly; HiGHS a while unless the search is
         # under way (its root and a child bounded) on more than a few days; the same search
         # at length
-        buy, sell = stored_rates(prices, battery)
         search = chain_branch.SignSearch(
             buy, sell, offsets, Chain.of(battery), cap, incumbents=[to_stored(*clean, battery)],
             multipliers=lam, deadline_s=deadline_s,
@@ -821,7 +821,8 @@ def _chain_milp(
 
 
 def _lagrangian_certificate(
-    prices: np.ndarray,
+    buy: np.ndarray,
+    sell: np.ndarray,
     offsets: np.ndarray,
     battery: Battery,
     cap: float,
@@ -833,9 +834,8 @@ def _lagrangian_certificate(
     """Stored-energy moves of the capped chain certified by the daily route's multipliers
     ``lam`` priced into one chain recursion, or by ``relaxed_bound``, or by that bound
     re-priced day by day (``optimizer.chain_cap``; module docstring), and the route; else
-    None. ``daily``: the daily route's schedule (every day back at ``soc_0``), if it solved
-    every day."""
-    buy, sell = stored_rates(prices, battery)
+    None. ``buy``, ``sell``: the chain's stored-energy rates (``stored_rates``); ``daily``: the
+    daily route's schedule (every day back at ``soc_0``), if it solved every day."""
 
     def revenue(moves: np.ndarray) -> float:
         return float(stored_revenue(moves, buy, sell))

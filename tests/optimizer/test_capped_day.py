@@ -24,7 +24,7 @@ from hypothesis.extra.numpy import arrays
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from optimizer import Battery, MarketDay, capped_day, lattice, run_strategy
-from optimizer.capped_day import Closed, Dual, close_gaps, newton, revenue_and_withdrawal
+from optimizer.capped_day import ClosedRows, Dual, close_gaps, newton, revenue_and_withdrawal
 from optimizer.envelope import needs_binary, stored_rates, stored_revenue, to_grid
 from optimizer.strategies import optimal
 from optimizer.strategies.optimal import daily_moves
@@ -168,7 +168,7 @@ def recorded_duals() -> Iterator[list[Dual]]:
 
 
 def check_closed(
-    closed: Closed,
+    closed: ClosedRows,
     row: int,
     prices: np.ndarray,
     battery: Battery,
@@ -528,7 +528,7 @@ def test_a_repeated_gap_day_is_closed_once_and_counted_twice(
     day = np.asarray(prices[picked[0]], dtype=float)
     calls: list[int] = []
 
-    def counted(buy: np.ndarray, *args: Any, **kwargs: Any) -> Closed:
+    def counted(buy: np.ndarray, *args: Any, **kwargs: Any) -> ClosedRows:
         calls.append(buy.shape[0])
         return close_gaps(buy, *args, **kwargs)
 
