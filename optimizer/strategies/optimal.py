@@ -137,7 +137,9 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      211 days, 108 of them next to another) 5.5 s; 50 % of hours negative with cap 3 (101
      days) 4.4-4.9 s; 30 % negative with cap 2 (192 days) 2.2 s -- with HiGHS's root
      reduced-cost heuristic off (``HIGHS_MIP_OPTIONS``; 11-14, 8.5-10.4 and 2.2-2.9 s with
-     it, the same optima); about 1 s of each is the routes above. Starting from the LP
+     it, the same optima); about 1 s of each is the routes above. With RENS off too
+     (``HIGHS_UNLIMITED_OPTIONS``): 3.7, 3.3 and 1.6 s, and 90 % of hours negative with cap 3
+     12 s (70 s with it). Starting from the LP
      relaxation's own cap multipliers (HiGHS's duals, through ``linprog``) does not help
      there: its priced chain breaks 226-258 days. There used to be up to three MILP rounds
      with binaries only on the hours where the previous relaxation burned (at most 256):
