@@ -295,6 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stop 25: the slowest of 16 seeds of those 14 days (HiGHS reached a 40 s deadline)
         ("-1200 +- 0.4, round trip 0.5, cap 4, 14 days, seed 6, continuous",
          flat_noisy(-1200.0, 0.4, 14, seed=6), FUZZ_BATTERY, continuous),
+        # stop 27: past MAX_DAYS, tried because the lattice is small (chain_branch.tried_on);
+        # HiGHS alone took 125 s (one-off)
+        ("-1200 +- 0.4, round trip 0.5, cap 4, 21 days, continuous",
+         flat_noisy(-1200.0, 0.4, 21), FUZZ_BATTERY, continuous),
         # stop 26: near-ties whose days cannot hold the cap's withdrawal and refill (10.7 +
         # 13.4 hours at round trip 0.8), closed by splits on a day's count of charging hours
         ("-1200 +- 0.01, round trip 0.8, cap 3, 2 days, continuous",

@@ -84,7 +84,8 @@ an incumbent that earns the node's bound. When no node is left, the incumbent is
 **Work** is counted, never timed: at most ``MAX_NODES`` nodes of at most ``MAX_ROUNDS``
 recursions each over the whole chain, and recursions of at most ``MAX_WORK_US`` in all by
 ``chain.WORK``'s model (a 168-h battery's lattice costs ~100 times a PRD battery's), which is
-why the route is tried on chains of at most ``MAX_DAYS`` days only. A round on a lattice of
+why the route is tried on chains of at most ``MAX_DAYS`` days only (``MAX_DENSE_DAYS`` on the
+small lattices below, ``tried_on``). A round on a lattice of
 at most ``lattice.DENSE_LEVELS`` levels (round trips like 0.5) is ``lattice.dense_chain``,
 costed by its own model (``WorkModel.dense_hours``: ~3 us an hour where the sparse table's
 model said 25), and a round under count limits ``lattice.counted_chain``
@@ -134,6 +135,13 @@ from optimizer.errors import check_deadline
 #: the longest chain (market days) the route is tried on: every round is a recursion over the
 #: whole chain (module docstring)
 MAX_DAYS = 14
+#: ... and on a lattice of at most ``lattice.DENSE_LEVELS`` levels, whose rounds are dense and
+#: cheap (``tried_on``): nearly flat negative days at round trip 0.5, which HiGHS's LP bound
+#: does not close (the fuzz's battery over 21 days of -1200 +- 0.4: HiGHS 125 s, the search
+#: 2.7 s, 97 nodes; 31 days 8.7 s, 217 nodes; one-off). On the PRD battery's 134 levels the
+#: search costs more than HiGHS saves there (31 days of -1200 +- 1 with cap 3: 1.6 -> 7.7 s
+#: when tried), so it keeps ``MAX_DAYS``
+MAX_DENSE_DAYS = 31
 #: nodes before the search gives up
 MAX_NODES = 400
 #: the modelled cost (microseconds of one core, ``chain.WORK``: the chain's lattice, or the
@@ -173,6 +181,23 @@ COUNT_LEVELS = 64
 #: HiGHS's tolerances on the master LPs: their weights make the mix, whose withdrawal must
 #: meet the cap to ``chain_cap.CAP_REL_TOL`` (the defaults, 1e-7, left a day 9e-8 of K above)
 MASTER_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+
+
+def tried_on(chain: Chain, hours: int, days: int) -> bool:
+    """Whether ``optimal`` tries the search on a capped chain of ``days`` market days and
+    ``hours`` hours: up to ``MAX_DAYS`` days, or ``MAX_DENSE_DAYS`` where its rounds are
+    ``lattice.dense_chain``'s (the chain's lattice has at most ``lattice.DENSE_LEVELS``
+    levels and every hour's values fit, as ``_Search`` decides)."""
+    if days <= MAX_DAYS:
+        return True
+    if days > MAX_DENSE_DAYS:
+        return False
+    grid = lattice_of(chain, hours)
+    return (
+        grid is not None
+        and grid.levels.size <= lattice.DENSE_LEVELS
+        and grid.levels.size * (hours + 1) <= MAX_LATTICE_ENTRIES
+    )
 
 
 @dataclass(frozen=True)

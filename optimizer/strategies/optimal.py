@@ -101,7 +101,8 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
      at a duality gap, or when more than ``chain_cap.MAX_REPRICED_DAYS`` days break
      (``chain_cap``'s docstring).
   4. **Branch and bound on the hours' signs** (``optimizer.chain_branch.SignSearch``; the proof is
-     its module docstring), on chains of at most ``chain_branch.MAX_DAYS`` days: each node
+     its module docstring), on chains of at most ``chain_branch.MAX_DAYS`` days
+     (``MAX_DENSE_DAYS`` on lattices of at most ``lattice.DENSE_LEVELS`` levels): each node
      (hours barred from charging or from discharging) bounded by its own Lagrangian dual over
      every day's multiplier (cutting planes, each round one chain recursion, the root's
      starting from the daily route's multipliers), split on a day's count of charging or
@@ -721,7 +722,7 @@ def chain_with_cap(
     """Exact schedule of the ``continuous`` chain under the cycle cap when some hour is not
     concave (module docstring, "continuous horizon"): the relaxation's certificate, then the
     Lagrangian one, then that bound re-priced day by day (``optimizer.chain_cap``), then, on
-    chains of at most ``chain_branch.MAX_DAYS`` days, the sign search of
+    chains the sign search is tried on (``chain_branch.tried_on``), the sign search of
     ``optimizer.chain_branch`` briefly, HiGHS within a node limit (unless that search is under
     way) and the same search at length,
     then HiGHS's MILP with every binary."""
@@ -755,7 +756,7 @@ def chain_with_cap(
         return ChainCap(charge[0], discharge[0], route=certified[1], milp=False)
     binaries = int(needs_binary(prices, battery).sum())
     milp_route = f"HiGHS MILP over the chain, {binaries} binaries (all)"
-    if len(days) <= chain_branch.MAX_DAYS:
+    if chain_branch.tried_on(Chain.of(battery), prices.size, len(days)):
         # a short chain: the search on the signs briefly; HiGHS a while unless the search is
         # under way (its root and a child bounded) on more than a few days; the same search
         # at length

@@ -20,7 +20,7 @@ from optimizer.settle import day_offsets
 from optimizer.strategies import optimal
 from tests.optimizer.helpers import days_from, forbid_branch_and_bound, prd_battery
 from tests.optimizer.reference import reference_optimum
-from tests.optimizer.test_chain_cap import capped_battery, negative_runs_day
+from tests.optimizer.test_chain_cap import capped_battery, negative_runs_day, solved
 
 
 def nearly_flat(days: int, spread: float, seed: int) -> list[np.ndarray]:
@@ -262,9 +262,35 @@ def test_a_chain_longer_than_the_routes_days_is_left_to_highs() -> None:
     battery = burner()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(chain_branch, "MAX_DAYS", 1)
+        patch.setattr(chain_branch, "MAX_DENSE_DAYS", 1)
         forbid_branch_and_bound(patch)
         with pytest.raises(AssertionError, match="branch and bound called"):
             optimal_revenue(prices, battery)
+
+
+def test_the_search_is_tried_on_longer_chains_where_its_lattice_is_small() -> None:
+    burning, prd = Chain.of(burner()), Chain.of(prd_battery(max_cycles_per_day=3.0))
+    days = chain_branch.MAX_DAYS + 1
+    assert chain_branch.tried_on(burning, 24 * days, days)  # 12 levels: dense rounds
+    assert not chain_branch.tried_on(prd, 24 * days, days)  # 134 levels
+    assert chain_branch.tried_on(prd, 24 * chain_branch.MAX_DAYS, chain_branch.MAX_DAYS)
+    too_long = chain_branch.MAX_DENSE_DAYS + 1
+    assert not chain_branch.tried_on(burning, 24 * too_long, too_long)
+
+
+def test_a_dense_chain_past_max_days_is_closed_by_the_search_not_highs() -> None:
+    # 2 days of -1200 +- 50 at round trip 0.5 with cap 3 (12 levels), with MAX_DAYS at 1: the
+    # search closes them (its own route) and HiGHS's unlimited branch and bound is never
+    # called; the optimum is the reference MILP's
+    prices = nearly_flat(2, 50.0, 1)
+    battery = burner()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chain_branch, "MAX_DAYS", 1)
+        highs_never_closes(patch)
+        result, revenue = solved(prices, battery)
+    assert result.route.startswith("closed by branch and bound on the hours' signs")
+    want = reference_optimum(prices, battery, continuous=True)
+    assert revenue == pytest.approx(want, rel=1e-6, abs=1e-6)
 
 
 @settings(max_examples=30)

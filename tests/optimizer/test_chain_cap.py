@@ -55,6 +55,7 @@ def without_repricing(patch: pytest.MonkeyPatch) -> None:
     is taken."""
     patch.setattr(chain_cap, "MAX_REPRICED_DAYS", 0)
     patch.setattr(chain_branch, "MAX_DAYS", 0)
+    patch.setattr(chain_branch, "MAX_DENSE_DAYS", 0)
 
 
 def assert_feasible(prices: list[np.ndarray], battery: Battery, result: ChainCap) -> None:
@@ -431,6 +432,7 @@ def test_repricing_that_runs_out_of_rounds_falls_back_to_highs() -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(chain_cap, "NEWTON_MAX_ROUNDS", 2)
         patch.setattr(chain_branch, "MAX_DAYS", 0)
+        patch.setattr(chain_branch, "MAX_DENSE_DAYS", 0)
         result, revenue = solved(prices, battery)
     assert result.milp
     assert_feasible(prices, battery, result)
