@@ -303,13 +303,11 @@ class KelleyMaster:
         self._columns = columns
         highs.addVars(days + 1, np.append(np.zeros(days), -inf), np.full(days + 1, inf))
         highs.changeColsCost(days + 1, columns, np.append(np.full(days, cap), 1.0))
-        self.planes = 0
 
     def add(self, value: float, ws: np.ndarray) -> None:
         """The plane of a schedule earning ``value`` that withdraws ``ws`` (one a day)."""
         row = np.append(-np.asarray(ws, dtype=float), -1.0)
         self._highs.addRow(-self._inf, -value, self.days + 1, self._columns, row)
-        self.planes += 1
 
     def solve(self, low: np.ndarray, high: np.ndarray) -> MasterSolution | None:
         """The planes' minimum with ``lambda`` in ``[low, high]``; None unless HiGHS proves
