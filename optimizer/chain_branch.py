@@ -187,17 +187,24 @@ def tried_on(chain: Chain, hours: int, days: int) -> bool:
     """Whether ``optimal`` tries the search on a capped chain of ``days`` market days and
     ``hours`` hours: up to ``MAX_DAYS`` days, or ``MAX_DENSE_DAYS`` where its rounds are
     ``lattice.dense_chain``'s (the chain's lattice has at most ``lattice.DENSE_LEVELS``
-    levels and every hour's values fit, as ``_Search`` decides)."""
+    levels and every hour's values fit: ``_Search``'s own tests, ``_rounds_grid`` and
+    ``_is_dense``)."""
     if days <= MAX_DAYS:
         return True
-    if days > MAX_DENSE_DAYS:
-        return False
-    grid = lattice_of(chain, hours)
-    return (
-        grid is not None
-        and grid.levels.size <= lattice.DENSE_LEVELS
-        and grid.levels.size * (hours + 1) <= MAX_LATTICE_ENTRIES
-    )
+    return days <= MAX_DENSE_DAYS and _is_dense(_rounds_grid(lattice_of(chain, hours), hours))
+
+
+def _rounds_grid(grid: lattice.Lattice | None, hours: int) -> lattice.Lattice | None:
+    """The chain's lattice ``grid`` where every one of ``hours`` hours' values fit in it, so
+    that the search's rounds run on it; else None (``chain.solve`` picks each round)."""
+    fits = grid is not None and grid.levels.size * (hours + 1) <= MAX_LATTICE_ENTRIES
+    return grid if fits else None
+
+
+def _is_dense(grid: lattice.Lattice | None) -> bool:
+    """Whether rounds on ``grid`` are ``lattice.dense_chain``'s (a lattice of at most
+    ``lattice.DENSE_LEVELS`` levels)."""
+    return grid is not None and grid.levels.size <= lattice.DENSE_LEVELS
 
 
 @dataclass(frozen=True)
@@ -288,9 +295,8 @@ class _Search:
         # the chain's lattice, built once (``chain.solve`` would build it every round), where
         # every hour's values fit; else ``chain.solve`` picks the recursion each round
         grid = lattice_of(chain, buy.size)
-        fits = grid is not None and grid.levels.size * (buy.size + 1) <= MAX_LATTICE_ENTRIES
-        self.grid = grid if fits else None
-        self.dense = grid is not None and fits and grid.levels.size <= lattice.DENSE_LEVELS
+        self.grid = _rounds_grid(grid, buy.size)
+        self.dense = _is_dense(self.grid)
         # the work model's cost of one round (module docstring)
         if grid is None:
             self.per_recursion_us = WORK.general_us * buy.size
