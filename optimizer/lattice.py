@@ -621,7 +621,7 @@ def chain_moves(
     (``ChainValues.along``: only where the path can reach, when that is clearly less work
     than whole rows); on a lattice of thousands of levels with wide windows the pass then costs as
     much as the backward one, so it checks the deadline too."""
-    levels, up_end, down_begin = lattice.levels, lattice.up_end, lattice.down_begin
+    levels = lattice.levels
     n = buy.size
     at = lattice.start
     tol = 1e-12 * max(1.0, abs(float(values[0][at])))
@@ -631,16 +631,26 @@ def chain_moves(
     for t in range(n):
         if t % check_every == 0:
             check_deadline(deadline_s, "scheduling the continuous chain")
-        lo, hi = int(down_begin[at]), int(up_end[at]) + 1
-        u = levels[lo:hi] - levels[at]
         row = along(t, at) if along is not None else values[t + 1]
-        total = row[lo:hi] - np.where(u > 0, buys[t] * u, sells[t] * u)
-        distance = np.abs(u)
-        distance[total < float(total.max()) - tol] = np.inf
-        nxt = lo + int(distance.argmin())
+        nxt = _next_level(row, at, buys[t], sells[t], lattice, tol)
         moves[t] = levels[nxt] - levels[at]
         at = nxt
     return moves
+
+
+def _next_level(
+    row: np.ndarray, at: int, buy: float, sell: float, lattice: Lattice, tol: float | None
+) -> int:
+    """The forward pass's step from level ``at`` in front of ``V_{t+1}`` (``row``) at hour
+    ``t``'s rates: the best next level of ``at``'s window, near-ties (within ``tol``, or
+    1e-12 relative to the best when None) to the smallest move, idle first."""
+    lo, hi = int(lattice.down_begin[at]), int(lattice.up_end[at]) + 1
+    u = lattice.levels[lo:hi] - lattice.levels[at]
+    total = row[lo:hi] - np.where(u > 0, buy * u, sell * u)
+    top = float(total.max())
+    distance = np.abs(u)
+    distance[total < top - (1e-12 * max(1.0, abs(top)) if tol is None else tol)] = np.inf
+    return lo + int(distance.argmin())
 
 
 def dense_chain(buy: np.ndarray, sell: np.ndarray, lattice: Lattice) -> tuple[np.ndarray, float]:
@@ -809,14 +819,8 @@ def counted_chain(
         c = q = 0
         for t in range(first, end):
             known = policy[t]
-            if known is None:  # a row of bellman_hour's: chain_moves's choice
-                lo, hi = int(lattice.down_begin[at]), int(lattice.up_end[at]) + 1
-                step = levels[lo:hi] - levels[at]
-                total = rows[t + 1][lo:hi] - np.where(step > 0.0, buy[t] * step, sell[t] * step)
-                top = float(total.max())
-                distance = np.abs(step)
-                distance[total < top - 1e-12 * max(1.0, abs(top))] = np.inf
-                nxt = lo + int(distance.argmin())
+            if known is None:  # a row of bellman_hour's: chain_moves's step
+                nxt = _next_level(rows[t + 1], at, float(buy[t]), float(sell[t]), lattice, None)
             elif limited[d]:
                 nxt = known[(c * nd + q) * m + at]
             else:
