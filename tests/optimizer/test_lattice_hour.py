@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optimizer import lattice
-from optimizer.chain import Chain
+from optimizer.chain import Chain, lattice_of
 from optimizer.envelope import stored_rates, stored_revenue
 from tests.optimizer.helpers import prd_battery
 
@@ -356,3 +356,44 @@ def test_a_chain_with_count_limits_is_the_milp_s(
     assert path.max() <= chain.width_mwh * (1 + 1e-9)
     assert abs(path[-1] - chain.x0_mwh) <= 1e-9 * chain.width_mwh
     assert np.abs(moves).max(initial=0.0) <= max(chain.up_mwh, chain.down_mwh) * (1 + 1e-9)
+
+
+def plain_step(
+    lat: lattice.Lattice, row: np.ndarray, at: int, a: float, b: float, tol: float | None
+) -> int:
+    """The forward pass's rule level by level: the window's best ``V_{t+1}`` less the move's
+    cost; among those within the tolerance of it, the smallest move, then the lowest level."""
+    lo, hi = int(lat.down_begin[at]), int(lat.up_end[at])
+    totals = {}
+    for j in range(lo, hi + 1):
+        u = float(lat.levels[j] - lat.levels[at])
+        totals[j] = float(row[j]) - (a * u if u > 0 else b * u)
+    top = max(totals.values())
+    near = top - (1e-12 * max(1.0, abs(top)) if tol is None else tol)
+    kept = [j for j, total in totals.items() if not total < near]
+    return min(kept, key=lambda j: (abs(float(lat.levels[j] - lat.levels[at])), j))
+
+
+@pytest.mark.parametrize("round_trip", [0.5, 0.85, 0.87])
+@given(seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=25, deadline=None)
+def test_the_forward_pass_s_step_is_the_plain_rule(round_trip: float, seed: int) -> None:
+    """``_Step`` (its windows kept, or computed again past ``STEP_KEPT_ENTRIES``) picks the
+    level the plain rule picks, on rows with exact ties, near-ties and unreachable levels, at
+    every level of the chain's lattice, on the same level met again."""
+    grid = lattice_of(Chain.of(prd_battery(round_trip_efficiency=round_trip)), 24 * 366)
+    assert grid is not None
+    rng = np.random.default_rng(seed)
+    m = grid.levels.size
+    row = np.round(rng.normal(0.0, 50.0, m), 0)  # coarse values: many exact ties
+    row[rng.integers(0, m, max(1, m // 8))] = -np.inf
+    a, b = (float(x) for x in np.round(rng.uniform(-30.0, 30.0, 2), 1))
+    kept, fresh = lattice._Step(grid), lattice._Step(grid)
+    fresh.keep = False
+    assert kept.keep
+    for at in [*range(m), *rng.integers(0, m, 20).tolist()]:
+        for tol in (None, 0.0, 0.5):
+            want = plain_step(grid, row, at, a, b, tol)
+            assert kept(row, at, a, b, tol) == want
+            assert fresh(row, at, a, b, tol) == want
+    assert not fresh.windows
