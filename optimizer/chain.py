@@ -8,9 +8,10 @@ chain). When C and D are commensurate -- ``C / D`` is the round trip: 0.85 = 17/
 default start (up to ~1.5 times more from other starts: three cosets, from 0, W and x0)
 -- and the lattice is small enough (``MAX_LATTICE_LEVELS``, ``MAX_LATTICE_ENTRIES``), the
 chain is a Bellman recursion on those levels at a fixed cost per hour whatever the prices (a
-year: 0.13-0.2 s on one core, ``bench/bench_worst_case.py``). A lattice whose values over the
-chain do not fit ``MAX_LATTICE_ENTRIES`` keeps every k-th hour's values only, and the forward
-pass recomputes the hours between from them (the same bits; up to twice the work, less where
+year: 0.08-0.13 s on one core, the forward pass about as much as the values;
+``bench/bench_worst_case.py``). A lattice whose values over the chain do not fit
+``MAX_LATTICE_ENTRIES`` keeps every k-th hour's values only, and the forward pass recomputes
+the hours between from them (the same bits; up to twice the work, less where
 the path's reach is narrow: ``lattice.ChainValues.along``), up to ``MAX_KEPT_LEVELS`` levels:
 one-way efficiencies 0.95 / 0.95 (round trip 0.9025 = 361/400) give 1,369 levels, a year in
 ~0.33 s. Otherwise (a round trip like 0.8736 or 0.92 / 0.92 over a year, or a 168-hour
