@@ -388,7 +388,7 @@ def test_the_forward_pass_s_step_is_the_plain_rule(round_trip: float, seed: int)
     row = np.round(rng.normal(0.0, 50.0, m), 0)  # coarse values: many exact ties
     row[rng.integers(0, m, max(1, m // 8))] = -np.inf
     a, b = (float(x) for x in np.round(rng.uniform(-30.0, 30.0, 2), 1))
-    kept, fresh = lattice._Step(grid), lattice._Step(grid)
+    kept, fresh = lattice._Step(grid, 4 * m), lattice._Step(grid, 4 * m)
     fresh.keep = False
     assert kept.keep
     for at in [*range(m), *rng.integers(0, m, 20).tolist()]:
