@@ -639,9 +639,11 @@ def chain_moves(
     return moves
 
 
-#: the most window entries (levels times the widest window) whose moves ``_Step`` keeps: a
-#: lattice of 134 levels keeps ~9,000 (~0.2 MB), one of 672 levels ~250,000
-STEP_KEPT_ENTRIES = 1 << 20
+#: the most window entries (levels times the widest window) whose moves ``_Step`` keeps, 24
+#: bytes each (at most ~6 MB): the PRD battery's lattice of 134 levels has 10,050 (0.24 MB),
+#: round trip 0.87's 672 levels 252,000; one-way 0.95 / 0.95's 1,369 levels (1.04 million)
+#: take the direct step
+STEP_KEPT_ENTRIES = 1 << 18
 
 
 class _Step:
