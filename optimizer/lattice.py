@@ -694,7 +694,7 @@ class _Step:
 
 
 def _near(top: float, tol: float | None) -> float:
-    """The lowest total that ties with the best, ``top``, within ``tol`` (or 1e-12 of it)."""
+    """The lowest total that ties with the best, ``top``: within ``tol``, or 1e-12 relative."""
     return top - (1e-12 * max(1.0, abs(top)) if tol is None else tol)
 
 
