@@ -63,6 +63,18 @@ midnights:
   ``Pi`` is ``pi`` with every re-priced day's or run's window replaced by its mix (windows
   must not overlap, else no proposal).
 
+**Evaluations.** Each Newton or cutting-plane round evaluates the day (or run) at its
+multipliers: ``V^lambda_s`` by 24 hours a day of recursion in front of ``V_e``, the best start
+level, the moves from it. Where the priced chain was solved on its closed lattice
+(``priced_chain``), so is each evaluation (``_Day.on_grid``): ``V_e`` at the lattice's levels,
+a Bellman hour at a time back to ``s`` (exact at the levels, as ``priced_chain``'s own
+recursions), the start the best level of ``A~_s + V_s`` (their concave kinks are levels: a
+maximum lies at one), and the forward pass with one ``lattice.Step`` shared by every
+evaluation. The piecewise recursion over a run of days from a lattice table grows its
+breakpoints (crossings of lines, shifted by whole moves) and spent most of ``reprice`` (a
+year of 30 % negative hours with cap 3: 318 -> 268 ms in all, bench, one core). Either way
+an evaluation only proposes: the bound below is computed exactly.
+
 **Computing ``L(lambda')`` exactly** for the new multipliers (``_recurse_to``): one backward pass
 from the last re-priced day, 24 hours at a time with ``end=`` the pass's own ``V``. Between
 re-priced days the pass recurses only until its ``V_t`` and the priced chain's ``V_t`` differ
@@ -93,14 +105,25 @@ runs HiGHS.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from optimizer.chain import Chain, ChainSolution, Table, follow, solve, value_functions
+from optimizer.chain import (
+    Chain,
+    ChainSolution,
+    LatticeTables,
+    Table,
+    follow,
+    lattice_of,
+    solve,
+    value_functions,
+)
 from optimizer.envelope import stored_revenue
+from optimizer.errors import check_deadline
+from optimizer.lattice import Lattice, Step, bellman_hour, chain_moves
 
 #: hours before a re-priced day over which its arrival tables are computed (module docs)
 ARRIVAL_WINDOW_H = 48
@@ -174,6 +197,16 @@ def _at(table: Table, x: float) -> float:
     return float(np.interp(x, table[0], table[1]))
 
 
+@dataclass(frozen=True)
+class _Grid:
+    """The chain's closed lattice where the priced chain was solved on it, its Bellman hour and
+    one forward-pass step for every evaluation (``_Day.on_grid``)."""
+
+    lattice: Lattice
+    hour: Callable[[np.ndarray, float, float, np.ndarray], None]
+    step: Step
+
+
 class _Day:
     """One market day, or a run of them (``hours`` each), re-priced between the chain's
     value functions (module docstring)."""
@@ -189,7 +222,9 @@ class _Day:
         sell: np.ndarray,
         chain: Chain,
         hours: np.ndarray,
+        grid: _Grid | None = None,
     ) -> None:
+        self.grid = grid
         self.s, self.e, self.begin = s, e, begin
         self.arrival = arrival  # A~_t for t = begin .. s
         self.end = end  # V_e
@@ -203,6 +238,10 @@ class _Day:
         ``A~_s + V_s`` lies at a breakpoint of either), the moves that follow from it."""
         lam = np.atleast_1d(np.asarray(lam, dtype=float))
         sell = self.sell - np.repeat(lam, self.hours)
+        if self.grid is not None:
+            found = self.on_grid(lam, sell, self.grid, deadline_s)
+            if found is not None:
+                return found
         tables, _ = value_functions(self.buy, sell, self.chain, end=self.end, deadline_s=deadline_s)
         (vx, vv), (ax, av) = tables[0], self.arrival[-1]
         lo, hi = max(vx[0], ax[0]), min(vx[-1], ax[-1])
@@ -218,6 +257,45 @@ class _Day:
         )
         ws = np.add.reduceat(np.maximum(-moves, 0.0), self.firsts)
         return _Side(lam, xs, moves, value, ws, tables[0])
+
+    def on_grid(
+        self, lam: np.ndarray, sell: np.ndarray, grid: _Grid, deadline_s: float | None
+    ) -> _Side | None:
+        """``evaluate`` on the chain's closed lattice (module docstring, "Evaluations"): ``V``
+        at its levels a Bellman hour at a time back from ``V_e``'s values there, the start
+        the best level of ``A~_s + V_s``, the forward pass from it; None where no level is
+        in both domains."""
+        check_deadline(deadline_s, "re-pricing the capped chain")
+        levels, tol_x = grid.lattice.levels, self.chain.tol_x
+        h = self.buy.size
+        rows = np.empty((h + 1, levels.size))
+        rows[h] = _at_levels(self.end, levels, tol_x)
+        buys, sells = self.buy.tolist(), sell.tolist()
+        for t in range(h - 1, -1, -1):
+            grid.hour(rows[t + 1], buys[t], sells[t], rows[t])
+        total = _at_levels(self.arrival[-1], levels, tol_x) + rows[0]
+        k = int(np.argmax(total))
+        if not np.isfinite(total[k]):
+            return None
+        xs = float(levels[k])
+        moves = chain_moves(rows, self.buy, sell, grid.lattice, start=k, step=grid.step)
+        xe = xs + float(moves.sum())
+        value = (
+            _at(self.arrival[-1], xs)
+            + float(stored_revenue(moves, self.buy, self.sell))
+            + _at(self.end, xe)
+        )
+        ws = np.add.reduceat(np.maximum(-moves, 0.0), self.firsts)
+        finite = np.isfinite(rows[0])
+        return _Side(lam, xs, moves, value, ws, (levels[finite], rows[0][finite]))
+
+
+def _at_levels(table: Table, levels: np.ndarray, tol_x: float) -> np.ndarray:
+    """``table`` at each of ``levels``: -inf outside its domain (to ``tol_x``)."""
+    x, v = table
+    out: np.ndarray = np.interp(levels, x, v)
+    out[(levels < x[0] - tol_x) | (levels > x[-1] + tol_x)] = -np.inf
+    return out
 
 
 def _newton(
@@ -489,6 +567,11 @@ def reprice(
         return None
     levels = chain.x0_mwh + np.concatenate(([0.0], np.cumsum(moves)))
     n = buy.size
+    grid = None  # the priced chain's lattice, if it was solved on one (module docstring)
+    if isinstance(tables, LatticeTables):
+        closed = lattice_of(chain, n, closed=True)
+        if closed is not None and np.array_equal(closed.levels, tables.levels):
+            grid = _Grid(closed, bellman_hour(closed), Step(closed, n))
     current = _Overlay(tables)  # V_t at the new multipliers, up to a constant per hour
     # --- the backward pass (``_recurse_to``): last run first ---
     table: Table = tables[n]
@@ -507,7 +590,7 @@ def reprice(
         begin = max(s - ARRIVAL_WINDOW_H, floor)
         arrival = _arrival(begin, s, levels[begin], buy, priced, chain, deadline_s)
         # unpriced rates: the run's multipliers are set by evaluate
-        day = _Day(s, e, arrival, begin, end, buy, sell, chain, hours[run[0] : run[-1] + 1])
+        day = _Day(s, e, arrival, begin, end, buy, sell, chain, hours[run[0] : run[-1] + 1], grid)
         mix: list[tuple[_Side, float]]
         if len(run) == 1:
             found = _newton(day, float(lam[run[0]]), cap, deadline_s)

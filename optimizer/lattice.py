@@ -614,20 +614,23 @@ def chain_moves(
     *,
     deadline_s: float | None = None,
     check_every: int = 256,
+    start: int | None = None,
+    step: Step | None = None,
 ) -> np.ndarray:
-    """The forward pass over ``chain_values``' rows from x0: each hour the best next level of
-    the window; near-ties go to the smallest move (idle first), so indifferent hours stay
-    idle. ``values`` may be ``ChainValues``, which recomputes rows as the pass reaches them
+    """The forward pass over ``chain_values``' rows from x0 (or the level of index ``start``):
+    each hour the best next level of the window (``step``, by default a new ``Step``);
+    near-ties go to the smallest move (idle first), so indifferent hours stay idle.
+    ``values`` may be ``ChainValues``, which recomputes rows as the pass reaches them
     (``ChainValues.along``: only where the path can reach, when that is clearly less work
-    than whole rows); on a lattice of thousands of levels with wide windows the pass then costs as
-    much as the backward one, so it checks the deadline too."""
+    than whole rows); on a lattice of thousands of levels with wide windows the pass then
+    costs as much as the backward one, so it checks the deadline too."""
     levels = lattice.levels
     n = buy.size
-    at = lattice.start
+    at = lattice.start if start is None else start
     tol = 1e-12 * max(1.0, abs(float(values[0][at])))
     buys, sells = buy.tolist(), sell.tolist()
     along = values.along if isinstance(values, ChainValues) else None
-    step = _Step(lattice, n)
+    step = Step(lattice, n) if step is None else step
     moves = np.empty(n)
     for t in range(n):
         if t % check_every == 0:
@@ -639,14 +642,14 @@ def chain_moves(
     return moves
 
 
-#: the most window entries (levels times the widest window) whose moves ``_Step`` keeps, 24
+#: the most window entries (levels times the widest window) whose moves ``Step`` keeps, 24
 #: bytes each (at most ~6 MB): the PRD battery's lattice of 134 levels has 10,050 (0.24 MB),
 #: round trip 0.87's 672 levels 252,000; one-way 0.95 / 0.95's 1,369 levels (1.04 million)
 #: take the direct step
 STEP_KEPT_ENTRIES = 1 << 18
 
 
-class _Step:
+class Step:
     """The forward pass's step on ``lattice``: from level ``at`` in front of ``V_{t+1}``
     (``row``) at hour ``t``'s rates, the best next level of ``at``'s window; near-ties (within
     ``tol``, or 1e-12 relative to the best when None) go to the smallest move, idle first,
@@ -660,7 +663,9 @@ class _Step:
     6.4 -> 3.9 µs a step; 672 levels: 7.6 -> 5.9 µs; one-off), and keeping a window costs
     about two steps. On larger lattices a path meets most levels once or twice (a 168-h
     battery's 5,576 or 28,206 levels over a year: kept windows cost 3-4 % more in all), so
-    the step computes its window's moves directly, as before."""
+    the step computes its window's moves directly, as before. One step may serve many passes
+    over its lattice (``chain_cap``'s evaluations of re-priced days), with ``hours`` those
+    of the chain."""
 
     def __init__(self, lattice: Lattice, hours: int) -> None:
         self.lattice = lattice
@@ -857,7 +862,7 @@ def counted_chain(
     value = float(v[lattice.start])
     moves = np.empty(n)
     at = lattice.start
-    step = _Step(lattice, n)
+    step = Step(lattice, n)
     for d in range(offsets.size - 1):
         first, end = int(offsets[d]), int(offsets[d + 1])
         lc, ld = int(charge_limits[d]), int(discharge_limits[d])

@@ -244,6 +244,73 @@ def test_property_repriced_bound_is_an_upper_bound(
             assert_exact(revenue(proposal.moves), want)
 
 
+def planes_by_both_routes(patch: pytest.MonkeyPatch) -> list[tuple[float, float]]:
+    """Every evaluation of a re-priced day on the lattice (``_Day.on_grid``) recorded with the
+    piecewise recursion's at the same multipliers: each one's ``L`` there (``value - lam .
+    ws``), the lattice's first. The lattice's is returned to ``reprice``."""
+    seen: list[tuple[float, float]] = []
+    piecewise = chain_cap._Day.evaluate
+
+    def both(day: Any, lam: Any, deadline_s: float | None) -> Any:
+        grid, day.grid = day.grid, None
+        try:
+            plain = piecewise(day, lam, deadline_s)
+        finally:
+            day.grid = grid
+        side = piecewise(day, lam, deadline_s)
+        if grid is not None:
+            seen.append(
+                (side.value - float(side.lam @ side.ws), plain.value - float(plain.lam @ plain.ws))
+            )
+        return side
+
+    patch.setattr(chain_cap._Day, "evaluate", both)
+    return seen
+
+
+@settings(max_examples=25)
+@given(
+    prices=st.lists(negative_runs_day(), min_size=2, max_size=3),
+    battery=capped_battery(),
+    priced=st.sampled_from([0.0, 5.0, 60.0]),
+)
+def test_property_days_are_evaluated_on_the_lattice_as_by_the_recursion(
+    prices: list[np.ndarray], battery: Battery, priced: float
+) -> None:
+    # re-pricing from the lattice's tables evaluates each day on the lattice: at the same
+    # multipliers its L is the piecewise recursion's (both the day's best, up to rounding)
+    days = days_from(prices)
+    offsets = day_offsets(days)
+    cap = battery.daily_withdrawal_cap_mwh
+    assert cap is not None
+    chain = Chain.of(battery)
+    buy, sell = stored_rates(np.concatenate(prices), battery)
+    lam = np.full(len(prices), priced)
+    lam[::2] = 0.0
+    solution = chain_cap.priced_chain(buy, sell - np.repeat(lam, np.diff(offsets)), chain)
+    with pytest.MonkeyPatch.context() as patch:
+        seen = planes_by_both_routes(patch)
+        chain_cap.reprice(buy, sell, offsets, chain, cap, lam, solution.tables, solution.moves)
+    for on_grid, plain in seen:
+        assert on_grid == pytest.approx(plain, rel=1e-9, abs=1e-6)
+
+
+def test_a_year_s_days_are_evaluated_on_the_lattice() -> None:
+    # the bench's 30 % negative hours with cap 3 over 40 days: every round of its re-pricing
+    # on the lattice, each L the piecewise recursion's, and the same certified optimum
+    prices = negative_hour_days(40, 0.3, seed=30, first=0)
+    battery = prd_battery(max_cycles_per_day=3.0)
+    with pytest.MonkeyPatch.context() as patch:
+        forbid_branch_and_bound(patch)
+        seen = planes_by_both_routes(patch)
+        result, revenue = solved(prices, battery)
+    assert result.route.startswith(REPRICED)
+    assert len(seen) >= 5
+    for on_grid, plain in seen:
+        assert on_grid == pytest.approx(plain, rel=1e-9)
+    assert_exact(revenue, reference_optimum(prices, battery, continuous=True))
+
+
 @settings(max_examples=40)
 @given(
     prices=st.lists(negative_runs_day(), min_size=1, max_size=4),

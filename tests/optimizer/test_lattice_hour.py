@@ -378,7 +378,7 @@ def plain_step(
 @given(seed=st.integers(0, 2**32 - 1))
 @settings(max_examples=25, deadline=None)
 def test_the_forward_pass_s_step_is_the_plain_rule(round_trip: float, seed: int) -> None:
-    """``_Step`` (its windows kept, or computed again past ``STEP_KEPT_ENTRIES``) picks the
+    """``Step`` (its windows kept, or computed again past ``STEP_KEPT_ENTRIES``) picks the
     level the plain rule picks, on rows with exact ties, near-ties and unreachable levels, at
     every level of the chain's lattice, on the same level met again."""
     grid = lattice_of(Chain.of(prd_battery(round_trip_efficiency=round_trip)), 24 * 366)
@@ -388,7 +388,7 @@ def test_the_forward_pass_s_step_is_the_plain_rule(round_trip: float, seed: int)
     row = np.round(rng.normal(0.0, 50.0, m), 0)  # coarse values: many exact ties
     row[rng.integers(0, m, max(1, m // 8))] = -np.inf
     a, b = (float(x) for x in np.round(rng.uniform(-30.0, 30.0, 2), 1))
-    kept, fresh = lattice._Step(grid, 4 * m), lattice._Step(grid, 4 * m)
+    kept, fresh = lattice.Step(grid, 4 * m), lattice.Step(grid, 4 * m)
     fresh.keep = False
     assert kept.keep
     for at in [*range(m), *rng.integers(0, m, 20).tolist()]:
