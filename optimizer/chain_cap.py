@@ -248,15 +248,17 @@ class _Day:
         points = np.unique(np.clip(np.concatenate((vx, ax)), lo, hi))
         total = np.interp(points, ax, av) + np.interp(points, vx, vv)
         xs = float(points[int(np.argmax(total))])
-        moves = follow(tables, self.buy, sell, self.chain, xs)
-        xe = xs + float(moves.sum())
+        return self._side(lam, xs, follow(tables, self.buy, sell, self.chain, xs), tables[0])
+
+    def _side(self, lam: np.ndarray, xs: float, moves: np.ndarray, start: Table) -> _Side:
+        """The evaluation at ``lam`` whose schedule starts at ``xs`` and makes ``moves``."""
         value = (
-            _at((ax, av), xs)
+            _at(self.arrival[-1], xs)
             + float(stored_revenue(moves, self.buy, self.sell))
-            + _at(self.end, xe)
+            + _at(self.end, xs + float(moves.sum()))
         )
         ws = np.add.reduceat(np.maximum(-moves, 0.0), self.firsts)
-        return _Side(lam, xs, moves, value, ws, tables[0])
+        return _Side(lam, xs, moves, value, ws, start)
 
     def on_grid(
         self, lam: np.ndarray, sell: np.ndarray, grid: _Grid, deadline_s: float | None
@@ -277,17 +279,9 @@ class _Day:
         k = int(np.argmax(total))
         if not np.isfinite(total[k]):
             return None
-        xs = float(levels[k])
         moves = chain_moves(rows, self.buy, sell, grid.lattice, start=k, step=grid.step)
-        xe = xs + float(moves.sum())
-        value = (
-            _at(self.arrival[-1], xs)
-            + float(stored_revenue(moves, self.buy, self.sell))
-            + _at(self.end, xe)
-        )
-        ws = np.add.reduceat(np.maximum(-moves, 0.0), self.firsts)
         finite = np.isfinite(rows[0])
-        return _Side(lam, xs, moves, value, ws, (levels[finite], rows[0][finite]))
+        return self._side(lam, float(levels[k]), moves, (levels[finite], rows[0][finite]))
 
 
 def _at_levels(table: Table, levels: np.ndarray, tol_x: float) -> np.ndarray:
