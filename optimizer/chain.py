@@ -27,7 +27,7 @@ year, one core, ``bench/bench_worst_case.py --no-peer``, 2026-11-29, after the l
 rework by slices): -1200 +- 1 at 0.92 / 0.92 1.7 s by the recursion -> 0.48 s (2,071
 levels), at round trip 0.8736 1.82 -> 0.71 s (4,206 levels), prices drifting far below zero
 with a 168-h battery at round trip 0.85 16.9 -> 0.51-0.57 s (5,576 levels) and at 0.87 34 ->
-1.85-1.98 s (28,206 levels), solar dips with a 168-h battery 1.30 -> 0.67 s (8,364 levels); on
+1.31-1.37 s (28,206 levels), solar dips with a 168-h battery 1.30 -> 0.67 s (8,364 levels); on
 real-looking prices (10 breakpoints) the recursion stays (0.38-0.41 s). Where no lattice of
 at most ``MAX_SWITCH_LEVELS`` levels exists (round trip 0.87312345, or 0.8736 with a 168-h
 battery: 176,652 levels) the recursion runs to its end: over those drifting prices 10.6-11.6 s
