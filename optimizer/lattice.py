@@ -675,19 +675,22 @@ class Step:
         self.windows: dict[int, tuple[int, int, np.ndarray, np.ndarray]] = {}
         self.rates = np.empty(2)
 
-    def __call__(self, row: np.ndarray, at: int, buy: float, sell: float, tol: float | None) -> int:
+    def moves(self, at: int) -> tuple[int, int, np.ndarray]:
+        """``at``'s window: its first and end indices and the move to each of its levels."""
         lattice = self.lattice
+        lo, hi = int(lattice.down_begin[at]), int(lattice.up_end[at]) + 1
+        return lo, hi, lattice.levels[lo:hi] - lattice.levels[at]
+
+    def __call__(self, row: np.ndarray, at: int, buy: float, sell: float, tol: float | None) -> int:
         if not self.keep:
-            lo, hi = int(lattice.down_begin[at]), int(lattice.up_end[at]) + 1
-            u = lattice.levels[lo:hi] - lattice.levels[at]
+            lo, hi, u = self.moves(at)
             total = row[lo:hi] - np.where(u > 0, buy * u, sell * u)
             distance = np.abs(u)
             distance[total < _near(float(total.max()), tol)] = np.inf
             return lo + int(distance.argmin())
         known = self.windows.get(at)
         if known is None:
-            lo, hi = int(lattice.down_begin[at]), int(lattice.up_end[at]) + 1
-            u = lattice.levels[lo:hi] - lattice.levels[at]
+            lo, hi, u = self.moves(at)
             charging = u > 0
             parts = np.vstack((np.where(charging, u, 0.0), np.where(charging, 0.0, u)))
             known = self.windows[at] = lo, hi, parts, np.argsort(np.abs(u), kind="stable")

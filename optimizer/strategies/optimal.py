@@ -756,12 +756,13 @@ def chain_with_cap(
         return ChainCap(charge[0], discharge[0], route=certified[1], milp=False)
     binaries = int(needs_binary(prices, battery).sum())
     milp_route = f"HiGHS MILP over the chain, {binaries} binaries (all)"
-    if chain_branch.tried_on(Chain.of(battery), prices.size, len(days)):
+    chain = Chain.of(battery)
+    if chain_branch.tried_on(chain, prices.size, len(days)):
         # a short chain: the search on the signs briefly; HiGHS a while unless the search is
         # under way (its root and a child bounded) on more than a few days; the same search
         # at length
         search = chain_branch.SignSearch(
-            buy, sell, offsets, Chain.of(battery), cap, incumbents=[to_stored(*clean, battery)],
+            buy, sell, offsets, chain, cap, incumbents=[to_stored(*clean, battery)],
             multipliers=lam, deadline_s=deadline_s,
         )  # fmt: skip
         closed = search.run(chain_branch.PROBE_WORK_US)
