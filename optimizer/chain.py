@@ -719,10 +719,19 @@ class ChainSolution:
 
 class LatticeTables(Sequence[Table]):
     """``V_t`` on a lattice as piecewise-linear tables, built when asked for (one row of the
-    value array each; levels where ``V_t`` is -inf are outside its domain)."""
+    value array each; levels where ``V_t`` is -inf are outside its domain), with the lattice
+    itself and whether it is the chain's whole closure (``lattice_of(..., closed=True)``:
+    ``optimizer.chain_cap`` evaluates re-priced days on it)."""
 
-    def __init__(self, levels: np.ndarray, values: Sequence[np.ndarray] | np.ndarray) -> None:
-        self.levels, self.values = levels, values
+    def __init__(
+        self,
+        grid: lattice.Lattice,
+        values: Sequence[np.ndarray] | np.ndarray,
+        *,
+        closed: bool = False,
+    ) -> None:
+        self.lattice, self.values, self.closed = grid, values, closed
+        self.levels = grid.levels
 
     def __len__(self) -> int:
         return len(self.values)
@@ -1103,7 +1112,7 @@ def solve(
     values = kept if every == 1 else lattice.ChainValues(kept, every, buy, sell, grid)
     route = f"lattice of {m} levels"
     return ChainSolution(
-        tables=LatticeTables(grid.levels, values),
+        tables=LatticeTables(grid, values, closed=closed),
         moves=lattice.chain_moves(values, buy, sell, grid, deadline_s=deadline_s),
         value=float(values[0][grid.start]),
         route=route + (f", every {every} hours' values kept" if every > 1 else "") + note,

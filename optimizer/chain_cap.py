@@ -117,7 +117,6 @@ from optimizer.chain import (
     LatticeTables,
     Table,
     follow,
-    lattice_of,
     solve,
     value_functions,
 )
@@ -562,10 +561,8 @@ def reprice(
     levels = chain.x0_mwh + np.concatenate(([0.0], np.cumsum(moves)))
     n = buy.size
     grid = None  # the priced chain's lattice, if it was solved on one (module docstring)
-    if isinstance(tables, LatticeTables):
-        closed = lattice_of(chain, n, closed=True)
-        if closed is not None and np.array_equal(closed.levels, tables.levels):
-            grid = _Grid(closed, bellman_hour(closed), Step(closed, n))
+    if isinstance(tables, LatticeTables) and tables.closed:
+        grid = _Grid(tables.lattice, bellman_hour(tables.lattice), Step(tables.lattice, n))
     current = _Overlay(tables)  # V_t at the new multipliers, up to a constant per hour
     # --- the backward pass (``_recurse_to``): last run first ---
     table: Table = tables[n]
