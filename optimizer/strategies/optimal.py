@@ -242,7 +242,8 @@ from optimizer.strategies.base import Strategy
 #: ~1e-6 MXN/MWh they are the prices' own size: a fuzz (stop 29) found the chain's LP 57 %
 #: below the optimum over two days at 3.6e-7 MXN/MWh, and a capped day's LP relaxation,
 #: taken as its bound, certified a schedule 2.2 % below the daily route's over prices of
-#: +-1e-6. Prices of 1,024 MXN/MWh and more are solved as given, as before.
+#: +-1e-6. Prices of 1,024 MXN/MWh and more are solved as given, as before. A power of two:
+#: the scaled rates land in ``[COST_FLOOR, 2 COST_FLOOR)``, whatever their size, subnormal too.
 COST_FLOOR = 1024.0
 #: relative MIP gap of the HiGHS routes: far below the 1e-6 exactness the product promises
 MIP_REL_GAP = 1e-9
@@ -431,8 +432,8 @@ def solve_program(
     cost[c_col] = prices
     cost[d_col] = -prices + battery.degradation_cost_mxn_per_mwh
     top = float(np.max(np.abs(cost)))
-    if 0.0 < top < COST_FLOOR:
-        cost = np.ldexp(cost, int(np.ceil(np.log2(COST_FLOOR / top))))  # exact: a power of two
+    if 0.0 < top < COST_FLOOR:  # exponents by frexp: top lands in [COST_FLOOR, 2 COST_FLOOR)
+        cost = np.ldexp(cost, int(np.frexp(COST_FLOOR)[1]) - int(np.frexp(top)[1]))
 
     starts = offsets[:-1] if horizon is Horizon.DAILY else offsets[:1]
     ends = offsets[1:] - 1 if horizon is Horizon.DAILY else offsets[-1:] - 1

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from optimizer import Battery, Horizon
 from optimizer.strategies import optimal
+from optimizer.strategies._days import guard_faults
 from tests.optimizer.helpers import days_from
 from tests.optimizer.reference import reference_optimum
 
@@ -36,7 +37,7 @@ def reference_at_scale(prices: list[np.ndarray], battery: Battery, *, continuous
     """The reference optimum with prices and degradation scaled so that the largest rate is
     ~1,000 MXN/MWh (exact: a power of two), scaled back."""
     top = max(float(np.max(np.abs(p))) for p in prices)
-    up = 2.0 ** int(np.round(np.log2(1000.0 / top)))
+    up = float(np.ldexp(1.0, 10 - int(np.frexp(top)[1])))  # top * up in [512, 1024)
     scaled = dataclasses.replace(
         battery, degradation_cost_mxn_per_mwh=battery.degradation_cost_mxn_per_mwh * up
     )
@@ -121,3 +122,22 @@ def test_property_the_best_revenue_scales_with_the_prices(
     base = revenue(prices, battery, horizon)
     scaled = revenue([p * 2.0**k for p in prices], battery, horizon)
     assert scaled / 2.0**k == pytest.approx(base, rel=1e-6, abs=1e-9)
+
+
+@pytest.mark.parametrize("cap", [None, 3.0], ids=["uncapped", "cap 3"])
+@pytest.mark.parametrize("scale", [1e-300, 1e-310, 5e-324], ids=["1e-300", "1e-310", "5e-324"])
+def test_prices_at_the_bottom_of_the_floats_are_answered(scale: float, cap: float | None) -> None:
+    """Prices down to the smallest subnormal: the objective's scale comes from the exponents
+    (``np.frexp``), never from ``COST_FLOOR / top``, which overflows below ~1e-305; the
+    schedule keeps SPEC §2 and earns at least what idling earns."""
+    shape = 0.65 + 0.35 * np.sin(np.arange(48) * 2 * np.pi / 24 + 1.0)
+    prices = [scale * shape[:24], -scale * shape[24:]]
+    battery = Battery(
+        power_mw=100_000.0, duration_h=1.0, round_trip_efficiency=0.85, max_cycles_per_day=cap
+    )
+    for horizon in (Horizon.DAILY, Horizon.CONTINUOUS):
+        dispatch = optimal.STRATEGY.dispatch(days_from(prices), battery, horizon=horizon)
+        charge, discharge = np.asarray(dispatch.charge_mw), np.asarray(dispatch.discharge_mw)
+        offsets = np.array([0, 24, 48])
+        assert not guard_faults(charge, discharge, offsets, battery, horizon=horizon)
+        assert revenue(prices, battery, horizon) >= 0.0
