@@ -231,6 +231,10 @@ class _Day:
         self.chain = chain
         self.hours = hours
         self.firsts = np.concatenate(([0], np.cumsum(hours)[:-1]))
+        if grid is not None:  # V_e and A~_s at the lattice's levels, the same every evaluation
+            levels = grid.lattice.levels
+            self.end_at_levels = _at_levels(end, levels, chain.tol_x)
+            self.arrival_at_levels = _at_levels(arrival[-1], levels, chain.tol_x)
 
     def evaluate(self, lam: float | np.ndarray, deadline_s: float | None) -> _Side:
         """The day(s) at multipliers ``lam``: the best level at the start (the maximum of
@@ -267,14 +271,14 @@ class _Day:
         the best level of ``A~_s + V_s``, the forward pass from it; None where no level is
         in both domains."""
         check_deadline(deadline_s, "re-pricing the capped chain")
-        levels, tol_x = grid.lattice.levels, self.chain.tol_x
+        levels = grid.lattice.levels
         h = self.buy.size
         rows = np.empty((h + 1, levels.size))
-        rows[h] = _at_levels(self.end, levels, tol_x)
+        rows[h] = self.end_at_levels
         buys, sells = self.buy.tolist(), sell.tolist()
         for t in range(h - 1, -1, -1):
             grid.hour(rows[t + 1], buys[t], sells[t], rows[t])
-        total = _at_levels(self.arrival[-1], levels, tol_x) + rows[0]
+        total = self.arrival_at_levels + rows[0]
         k = int(np.argmax(total))
         if not np.isfinite(total[k]):
             return None
