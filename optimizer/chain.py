@@ -731,7 +731,6 @@ class LatticeTables(Sequence[Table]):
         closed: bool = False,
     ) -> None:
         self.lattice, self.values, self.closed = grid, values, closed
-        self.levels = grid.levels
 
     def __len__(self) -> int:
         return len(self.values)
@@ -747,7 +746,7 @@ class LatticeTables(Sequence[Table]):
             return [self[i] for i in range(*index.indices(len(self)))]
         row = self.values[index]
         finite = np.isfinite(row)
-        return self.levels[finite], row[finite]
+        return self.lattice.levels[finite], row[finite]
 
 
 @dataclass(frozen=True)
