@@ -188,6 +188,16 @@ schedule is checked as settlement will check it, with half of its tolerances
 naming the broken rules (never seen in the tests, the bench or the review's scans), and the
 LP relaxation's schedule is then not certified (the routes after it decide).
 
+Small numbers. The optimum is homogeneous in the prices (with the degradation cost) and in
+the battery's power (its schedule scales with it), but the routes' tolerances are partly
+absolute: HiGHS's (reduced costs to 1e-7, a MIP gap to 1e-6), and the ``max(1, |value|)``
+floors of the envelope's and the chains' comparisons. ``Optimal.dispatch`` therefore scales
+prices and degradation below ``COST_FLOOR`` (largest) and a battery below ``ENERGY_FLOOR_MWH``
+up by powers of two (exact: the same schedule, its powers times ``2**m``, scaled back), and
+``solve_program`` does the same with its objective for its other callers. Before (stop 29) ~10 %
+of a fuzz's cases with prices of 1e-9..1e3 MXN/MWh and batteries of 1 kW..1 MW were up to 45 %
+below the optimum, all on revenues below 1e-6 MXN; since, none differs by 1e-6 relative.
+
 The request deadline (``deadline_s``, a ``time.monotonic()`` timestamp, SPEC §13) is only a
 last guard: it is checked between vectorised steps and raises ``DeadlineExceededError``; it
 never changes a route or a number. HiGHS gets it as its time limit (none without a deadline).
@@ -202,10 +212,11 @@ and only those get a binary.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -245,6 +256,21 @@ from optimizer.strategies.base import Strategy
 #: +-1e-6. Prices of 1,024 MXN/MWh and more are solved as given, as before. A power of two:
 #: the scaled rates land in ``[COST_FLOOR, 2 COST_FLOOR)``, whatever their size, subnormal too.
 COST_FLOOR = 1024.0
+#: the least energy (MWh) of the battery ``Optimal.dispatch`` hands its routes: a smaller one
+#: is scaled up by a power of two (its power; the schedule scales back exactly), as prices
+#: below ``COST_FLOOR`` are (module docstring, "Small numbers")
+ENERGY_FLOOR_MWH = 1.0
+
+
+def up_exponent(top: float, floor: float) -> int:
+    """The power of two that brings ``top`` into ``[floor, 2 floor)`` where ``0 < top < floor``
+    (0 otherwise): from the exponents (``np.frexp``), so it is exact and finite for any
+    positive float, subnormal too."""
+    if not 0.0 < top < floor:
+        return 0
+    return int(np.frexp(floor)[1]) - int(np.frexp(top)[1])
+
+
 #: relative MIP gap of the HiGHS routes: far below the 1e-6 exactness the product promises
 MIP_REL_GAP = 1e-9
 #: HiGHS's primal and MIP feasibility tolerances (``solve_program``), in its units: powers in
@@ -431,9 +457,7 @@ def solve_program(
     cost = np.zeros(nv)
     cost[c_col] = prices
     cost[d_col] = -prices + battery.degradation_cost_mxn_per_mwh
-    top = float(np.max(np.abs(cost)))
-    if 0.0 < top < COST_FLOOR:  # exponents by frexp: top lands in [COST_FLOOR, 2 COST_FLOOR)
-        cost = np.ldexp(cost, int(np.frexp(COST_FLOOR)[1]) - int(np.frexp(top)[1]))
+    cost = np.ldexp(cost, up_exponent(float(np.max(np.abs(cost))), COST_FLOOR))
 
     starts = offsets[:-1] if horizon is Horizon.DAILY else offsets[:1]
     ends = offsets[1:] - 1 if horizon is Horizon.DAILY else offsets[-1:] - 1
@@ -928,6 +952,36 @@ class Optimal(Strategy):
         horizon: Horizon,
         deadline_s: float | None = None,
         history: Sequence[MarketDay] = (),  # days before days[0]: unused with foresight
+    ) -> Dispatch:
+        # small numbers scaled up by powers of two (exact: the same schedule, in MW times 2**m)
+        # so that the routes' absolute tolerances mean what they mean over real ones
+        top = max(
+            max((float(np.max(np.abs(d.prices))) for d in days), default=0.0),
+            battery.degradation_cost_mxn_per_mwh,
+        )
+        k = up_exponent(top, COST_FLOOR)
+        m = up_exponent(battery.energy_mwh, ENERGY_FLOOR_MWH)
+        if not k and not m:
+            return self._dispatch(days, battery, horizon=horizon, deadline_s=deadline_s)
+        scaled = self._dispatch(
+            [MarketDay.from_array(d.date, np.ldexp(d.prices, k)) for d in days],
+            replace(
+                battery,
+                power_mw=math.ldexp(battery.power_mw, m),
+                degradation_cost_mxn_per_mwh=math.ldexp(battery.degradation_cost_mxn_per_mwh, k),
+            ),
+            horizon=horizon,
+            deadline_s=deadline_s,
+        )
+        return Dispatch(np.ldexp(scaled.charge_mw, -m), np.ldexp(scaled.discharge_mw, -m))
+
+    def _dispatch(
+        self,
+        days: Sequence[MarketDay],
+        battery: Battery,
+        *,
+        horizon: Horizon,
+        deadline_s: float | None,
     ) -> Dispatch:
         if horizon is Horizon.CONTINUOUS:
             prices = np.concatenate([np.asarray(d.prices_mxn_per_mwh, dtype=float) for d in days])

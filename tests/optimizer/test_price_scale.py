@@ -146,3 +146,66 @@ def test_prices_at_the_bottom_of_the_floats_are_answered(scale: float, cap: floa
         offsets = np.array([0, 24, 48])
         assert not guard_faults(charge, discharge, offsets, battery, horizon=horizon)
         assert earned >= 0.0
+
+
+def small_case(seed: int) -> tuple[list[np.ndarray], Battery, Horizon]:
+    """One case of stop 29's fuzz of small numbers: 1-3 days of prices of ~1e-9..1e3 MXN/MWh
+    in four shapes, batteries of 1 kW..100 MW, caps, SoC windows, degradation."""
+    rng = np.random.default_rng(seed)
+    scale = 10.0 ** rng.uniform(-9.0, 3.0)
+    kind = seed % 4
+    prices = []
+    for _ in range(int(rng.integers(1, 4))):
+        if kind == 0:
+            values = rng.uniform(0.3, 1.0, 24)
+        elif kind == 1:
+            values = rng.uniform(-1.0, 1.0, 24)
+        elif kind == 2:
+            values = np.round(rng.uniform(-1.0, 1.0, 24))
+        else:
+            values = np.where(rng.random(24) < 0.5, -1.0, 1.0) * (1.0 + 0.01 * rng.random(24))
+        prices.append(scale * values)
+    soc = {}
+    if rng.random() < 0.3:
+        soc = {"min_soc": 0.1, "max_soc": 0.9, "initial_soc": float(rng.choice([0.1, 0.5, 0.9]))}
+    battery = Battery(
+        power_mw=float(rng.choice([0.001, 1.0, 250.0])),
+        duration_h=float(rng.choice([0.5, 1.0, 4.0])),
+        round_trip_efficiency=float(rng.choice([0.01, 0.5, 0.85, 1.0])),
+        degradation_cost_mxn_per_mwh=float(scale * rng.uniform(0.0, 0.5) * (rng.random() < 0.3)),
+        max_cycles_per_day=None if rng.random() < 0.4 else float(rng.choice([0.1, 0.5, 3.0])),
+        **soc,
+    )
+    return prices, battery, Horizon.CONTINUOUS if rng.random() < 0.5 else Horizon.DAILY
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_small_prices_and_batteries_are_exact(seed: int) -> None:
+    """Against the reference at prices scaled up, within 1e-6 relative and nothing absolute.
+    Before ``Optimal.dispatch`` scaled small prices and batteries up (stop 30), the routes'
+    absolute tolerances (``max(1, |value|)`` floors) lost up to 45 % of revenues below a
+    micro-peso and 1e-5..3e-2 of revenues of 1e-9..1e-7 MXN on ~10 % of such cases."""
+    prices, battery, horizon = small_case(seed)
+    want = reference_at_scale(prices, battery, continuous=horizon is Horizon.CONTINUOUS)
+    assert revenue(prices, battery, horizon) == pytest.approx(want, rel=1e-6, abs=0.0)
+
+
+@pytest.mark.parametrize("cap", [None, 0.5, 3.0], ids=["uncapped", "cap 0.5", "cap 3"])
+@pytest.mark.parametrize("horizon", [Horizon.DAILY, Horizon.CONTINUOUS], ids=lambda h: h.value)
+def test_small_numbers_give_one_schedule_scaled(horizon: Horizon, cap: float | None) -> None:
+    """Prices ``p`` and ``p / 2**k`` below ``COST_FLOOR`` give the same schedule bit for bit,
+    and a battery of power ``P`` and ``P / 2**m`` below ``ENERGY_FLOOR_MWH`` the same schedule
+    divided by ``2**m``: ``Optimal.dispatch`` solves all of them as one request."""
+    rng = np.random.default_rng(30)
+    prices = [rng.uniform(-300.0, 900.0, 24), rng.uniform(-900.0, 300.0, 24)]
+    battery = Battery(
+        power_mw=0.2, duration_h=2.0, round_trip_efficiency=0.85, max_cycles_per_day=cap
+    )
+    assert battery.energy_mwh < optimal.ENERGY_FLOOR_MWH
+    charge, discharge, _ = schedule(prices, battery, horizon)
+    assert discharge.sum() > 0.0
+    for k, m in ((10, 0), (40, 0), (0, 7), (20, 20)):
+        smaller = dataclasses.replace(battery, power_mw=battery.power_mw / 2.0**m)
+        c, d, _ = schedule([p / 2.0**k for p in prices], smaller, horizon)
+        assert np.array_equal(c * 2.0**m, charge)
+        assert np.array_equal(d * 2.0**m, discharge)
