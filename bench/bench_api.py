@@ -161,7 +161,7 @@ def phases(app: Any, body: dict[str, Any], repeats: int) -> dict[str, float]:
             request = service._REQUEST_SCHEMA.load(payload)
             t2 = time.process_time()
             days, source_name = service._market_days(request, source=source, deadline_s=None)
-            history = service._history(request, days, source=source, deadline_s=None)
+            history = service.request_history(request, days, source=source, deadline_s=None)
             t3 = time.process_time()
             report = optimize(days, request.battery, strategy=request.strategy,
                               horizon=request.horizon, compare=request.compare,

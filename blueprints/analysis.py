@@ -22,7 +22,12 @@ from apispec import APISpec
 from flask import Blueprint, Response, current_app, request
 
 from blueprints.api import read_json_body
-from blueprints.service import price_source
+from blueprints.service import (
+    fetch_history,
+    forecast_history_days,
+    price_source,
+    request_history,
+)
 from optimizer import STRATEGIES, DeadlineExceededError, MarketDay, optimize, run_strategy
 from optimizer.metrics import PriceTable, run_metrics
 from prices import (
@@ -126,6 +131,7 @@ def run_sizing(
         if base.query is None:  # pragma: no cover - the schema sets exactly one of them
             raise TypeError("a request needs a price query or inline prices")
         days, source_name = _fetch(source, base.query, deadline), source.name
+    history = request_history(base, days, source=source, deadline_s=deadline)
     return {
         "market": {
             "zone": base.market.zone,
@@ -140,15 +146,21 @@ def run_sizing(
         "strategy": base.strategy,
         "horizon": base.horizon.value,
         "capacity_mw": base.battery.power_mw,
-        "rows": sizing_rows(sizing, days, deadline=deadline),
+        "rows": sizing_rows(sizing, days, history=history, deadline=deadline),
     }
 
 
 def sizing_rows(
-    sizing: SizingRequest, days: Sequence[MarketDay], *, deadline: float | None = None
+    sizing: SizingRequest,
+    days: Sequence[MarketDay],
+    *,
+    history: Sequence[MarketDay] = (),
+    deadline: float | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per duration, ascending; marginal revenue against the previous row.
-    ``deadline`` (``time.monotonic()``): past it the optimizer raises a 503."""
+    """One row per duration, ascending; marginal revenue against the previous row. Each row is
+    POST /optimize's run of that duration: the same ``history`` (SPEC §11) and the caller's
+    ``forecast_prices``. ``deadline`` (``time.monotonic()``): past it the optimizer raises a
+    503."""
     table = PriceTable.from_arrays([d.date for d in days], [d.prices_mxn_per_mwh for d in days])
     rows: list[dict[str, Any]] = []
     previous: tuple[float, float] | None = None  # (energy MWh, annualised revenue MXN)
@@ -162,6 +174,8 @@ def sizing_rows(
             horizon=req.horizon,
             compare=False,
             deadline_s=deadline,
+            history=history,
+            caller_forecast=req.forecast_days,
         )
         metrics = run_metrics(report.run, battery, table=table)
         total = report.run.summary.total_revenue_mxn
@@ -188,6 +202,15 @@ def sizing_rows(
 
 
 # --- siting --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Prices:
+    """One site's prices: the requested days and the days before them that the strategies
+    without foresight forecast from (SPEC §11; empty when none of the run's needs them)."""
+
+    days: tuple[MarketDay, ...]
+    history: tuple[MarketDay, ...]
 
 
 @dataclass(frozen=True)
@@ -233,13 +256,14 @@ def run_siting(
         if progress is not None:
             progress(entry.key, False)
 
-    def done(index: int, outcome: tuple[MarketDay, ...] | PriceSourceError) -> None:
+    def done(index: int, outcome: _Prices | PriceSourceError) -> None:
         site = sites[index]
         if not isinstance(outcome, PriceSourceError):
             try:
-                rows.append(
-                    (positions[index], siting_row(siting, site, outcome, deadline=deadline))
+                row = siting_row(
+                    siting, site, outcome.days, history=outcome.history, deadline=deadline
                 )
+                rows.append((positions[index], row))
             except DeadlineExceededError:
                 outcome = UpstreamTimeoutError(_LATE)
         if isinstance(outcome, PriceSourceError):
@@ -248,7 +272,8 @@ def run_siting(
             progress(site.zone, not isinstance(outcome, PriceSourceError))
 
     if positions:
-        _fetch_all(siting, source=source, deadline=deadline, on_done=done)
+        span = forecast_history_days() if _without_foresight(siting) else 0
+        _fetch_all(siting, source=source, deadline=deadline, history_span=span, on_done=done)
     failures.sort(key=lambda f: f.position)
     if not rows:
         # the first failure in the order of zones; an unknown key's detail (and its one
@@ -286,11 +311,13 @@ def _fetch_all(
     *,
     source: PriceSource,
     deadline: float | None,
-    on_done: Callable[[int, tuple[MarketDay, ...] | PriceSourceError], None],
+    history_span: int,
+    on_done: Callable[[int, _Prices | PriceSourceError], None],
 ) -> None:
-    """Fetch every known site (``siting.sites``, at least one) concurrently; hand each outcome
-    to ``on_done`` (in this thread, with the site's index in ``siting.sites``) as it arrives;
-    sites still pending at ``deadline`` get an ``UpstreamTimeoutError``."""
+    """Fetch every known site (``siting.sites``, at least one) concurrently, each with up to
+    ``history_span`` days of history (``fetch_history``: best effort, 0 for none); hand each
+    outcome to ``on_done`` (in this thread, with the site's index in ``siting.sites``) as it
+    arrives; sites still pending at ``deadline`` get an ``UpstreamTimeoutError``."""
     queries = [
         PriceQuery(
             zone=site.zone,
@@ -305,8 +332,8 @@ def _fetch_all(
         max_workers=min(SITING_FETCH_WORKERS, len(queries)), thread_name_prefix="siting"
     )
     try:
-        pending: dict[Future[tuple[MarketDay, ...]], int] = {
-            pool.submit(_fetch, source, query, deadline): index
+        pending: dict[Future[_Prices], int] = {
+            pool.submit(_fetch_site, source, query, deadline, history_span): index
             for index, query in enumerate(queries)
         }
         while pending:
@@ -317,7 +344,7 @@ def _fetch_all(
             for future in sorted(finished, key=pending.__getitem__):
                 index = pending.pop(future)
                 try:
-                    outcome: tuple[MarketDay, ...] | PriceSourceError = future.result()
+                    outcome: _Prices | PriceSourceError = future.result()
                 except PriceSourceError as exc:
                     outcome = exc
                 on_done(index, outcome)
@@ -334,23 +361,47 @@ def _fetch_all(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _fetch_site(
+    source: PriceSource, query: PriceQuery, deadline: float | None, history_span: int
+) -> _Prices:
+    """One site's days (``_fetch``), then its history (``fetch_history``, best effort)."""
+    days = _fetch(source, query, deadline)
+    history = fetch_history(
+        query, query.start, span=history_span, source=source, deadline_s=deadline
+    )
+    return _Prices(days, history)
+
+
+def _siting_strategies(siting: SitingRequest) -> list[str]:
+    """The strategies a siting row runs: the request's, ``optimal`` and ``forecast``."""
+    names = dict.fromkeys([siting.strategy, OPTIMAL, FORECAST])
+    return [name for name in names if name in STRATEGIES]
+
+
+def _without_foresight(siting: SitingRequest) -> bool:
+    """Whether a strategy the rows run forecasts from earlier days (SPEC §11)."""
+    return any(STRATEGIES[name].needs_history for name in _siting_strategies(siting))
+
+
 def siting_row(
     siting: SitingRequest,
     site: Site,
     days: Sequence[MarketDay],
     *,
+    history: Sequence[MarketDay] = (),
     deadline: float | None = None,
 ) -> dict[str, Any]:
     """One zone's row (without its rank): the strategy's economics and what ``forecast``
-    captures of ``optimal`` there. Raises ``DeadlineExceededError`` past ``deadline``."""
+    captures of ``optimal`` there, each run as POST /optimize runs it for that zone (the same
+    ``history``, SPEC §11). Raises ``DeadlineExceededError`` past ``deadline``."""
     if deadline is not None and time.monotonic() >= deadline:
         raise DeadlineExceededError("the request deadline passed before this zone's turn")
     battery = siting.battery
-    names = list(dict.fromkeys([siting.strategy, OPTIMAL, FORECAST]))
     runs = {
-        name: run_strategy(name, days, battery, horizon=siting.horizon, deadline_s=deadline)
-        for name in names
-        if name in STRATEGIES
+        name: run_strategy(
+            name, days, battery, horizon=siting.horizon, deadline_s=deadline, history=history
+        )
+        for name in _siting_strategies(siting)
     }
     run = runs[siting.strategy]
     metrics = run_metrics(run, battery)

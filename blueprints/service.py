@@ -8,12 +8,13 @@ import dataclasses
 import datetime as dt
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
 
 from optimizer import STRATEGIES, MarketDay, get_strategy, optimize
-from prices import NoPricesError, PriceSource, PriceSourceError, UpstreamError
+from prices import NoPricesError, PriceQuery, PriceSource, PriceSourceError, UpstreamError
 from schemas.analyst import add_analyst_metrics
 from schemas.fields import MIN_DATE
 from schemas.request import OptimizeRequest, OptimizeRequestSchema
@@ -65,7 +66,7 @@ def run_optimize(
     if not isinstance(request, OptimizeRequest):  # pragma: no cover - post_load guarantees it
         raise TypeError("the request schema did not build an OptimizeRequest")
     days, source_name = _market_days(request, source=source, deadline_s=deadline_s)
-    history = _history(request, days, source=source, deadline_s=deadline_s)
+    history = request_history(request, days, source=source, deadline_s=deadline_s)
     report = optimize(
         days,
         request.battery,
@@ -106,32 +107,49 @@ def _market_days(
     return days, source.name
 
 
-def _history(
+def request_history(
     request: OptimizeRequest,
-    days: tuple[MarketDay, ...],
+    days: Sequence[MarketDay],
     *,
     source: PriceSource,
     deadline_s: float | None,
 ) -> tuple[MarketDay, ...]:
     """Days before the first requested day for the strategies without foresight (SPEC §11): the
     caller's ``history_prices``, else -- for fetched prices, when a strategy that
-    ``needs_history`` runs (``forecast``, ``learned``) -- up to ``FORECAST_HISTORY_DAYS`` days
+    ``needs_history`` runs (``forecast``, ``learned``) -- ``fetch_history``'s. POST /optimize
+    and POST /sizing (its ``base``) take their history here."""
+    if request.history_days is not None:
+        return request.history_days
+    if request.query is None or not _runs_without_foresight(request):
+        return ()
+    return fetch_history(
+        request.query,
+        days[0].date,
+        span=forecast_history_days(),
+        source=source,
+        deadline_s=deadline_s,
+    )
+
+
+def fetch_history(
+    query: PriceQuery,
+    first: dt.date,
+    *,
+    span: int,
+    source: PriceSource,
+    deadline_s: float | None,
+) -> tuple[MarketDay, ...]:
+    """Up to ``span`` (``FORECAST_HISTORY_DAYS``) days before ``first`` of ``query``'s market,
     fetched from the same source (through its cache). Best effort, and it never fails the
     request: sources refuse a whole span when some of its days have no prices (404), so on a 404
     the span is halved, keeping its latest days, down to ``MIN_HISTORY_DAYS`` (days the source
     lacks at the start of the span, e.g. before a node or the market opened, are thus left out);
     any other failure, or a 404 on the shortest span, is logged and leaves no history (the first
     days then forecast from the request's own days). All attempts share half the time left
-    before the request deadline, so the optimizer keeps the rest.
-    """
-    if request.history_days is not None:
-        return request.history_days
-    query = request.query
-    runs = _runs_without_foresight(request)
-    span = _forecast_history_days()
-    if query is None or not runs or span == 0:
+    before the request deadline, so the optimizer keeps the rest. Safe in any thread (it reads
+    no app state)."""
+    if span == 0:
         return ()
-    first = days[0].date
     end = first - dt.timedelta(days=1)
     fetch_deadline = None
     if deadline_s is not None:
@@ -170,8 +188,9 @@ def _runs_without_foresight(request: OptimizeRequest) -> bool:
     return get_strategy(request.strategy).needs_history
 
 
-def _forecast_history_days() -> int:
-    """FORECAST_HISTORY_DAYS of the current app (``PriceSettings.forecast_history_days``)."""
+def forecast_history_days() -> int:
+    """FORECAST_HISTORY_DAYS of the current app (``PriceSettings.forecast_history_days``; the
+    default outside an app context)."""
     if not has_app_context():
         return DEFAULT_FORECAST_HISTORY_DAYS
     settings = current_app.config.get("PRICE_SETTINGS")

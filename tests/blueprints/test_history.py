@@ -260,3 +260,88 @@ def test_forecast_for_an_inline_gap_day_is_refused() -> None:
             "2024-01-03 needs prices)."
         ]
     }
+
+
+# --- POST /sizing and POST /siting run each strategy as POST /optimize does -----------------
+
+
+def optimize_total(client: FlaskClient, body: dict[str, Any]) -> float:
+    response = client.post("/optimize", json={**body, "compare": False})
+    assert response.status_code == 200, response.get_json()
+    return float(response.get_json()["summary"]["total_revenue"])
+
+
+@pytest.mark.parametrize("strategy", ["forecast", "learned"])
+def test_sizing_fetches_the_history_optimize_fetches(strategy: str) -> None:
+    """A sizing row is POST /optimize's run of its duration, history included: before stop 30
+    sizing ran ``forecast`` and ``learned`` without history, so its first days idled and
+    its rows disagreed with /optimize's."""
+    source = RecordedSource()
+    client = make_client(source, history_days=14)
+    body = request("2020-08-15", "2020-08-31", strategy=strategy)
+    battery = {k: v for k, v in body["battery_params"].items() if k != "duration_hours"}
+    sizing = {**body, "battery_params": battery, "durations_hours": [2, 4]}
+    response = client.post("/sizing", json=sizing)
+    assert response.status_code == 200, response.get_json()
+    assert PriceQuery(zone="APATZINGAN", start=dt.date(2020, 8, 1), end=dt.date(2020, 8, 14)) in (
+        source.calls
+    )
+    without = make_client(RecordedSource(), history_days=0).post("/sizing", json=sizing)
+    for row, bare in zip(response.get_json()["rows"], without.get_json()["rows"], strict=True):
+        duration = {**battery, "duration_hours": row["duration_hours"]}
+        single = optimize_total(client, {**body, "battery_params": duration})
+        assert row["total_revenue"] == pytest.approx(single, rel=1e-12)
+        assert row["total_revenue"] != pytest.approx(bare["total_revenue"], rel=1e-6)
+
+
+def test_sizing_uses_the_caller_s_history_and_forecast() -> None:
+    """Inline ``history_prices`` and ``forecast_prices`` reach every sizing row as they reach
+    POST /optimize (sizing ignored both before stop 30)."""
+    recorded = RecordedSource().fetch(
+        PriceQuery(zone="APATZINGAN", start=dt.date(2020, 8, 1), end=dt.date(2020, 8, 20))
+    )
+    history, days, forecast = items(recorded[:10]), items(recorded[10:15]), items(recorded[15:])
+    forecast = [{**item, "date": days[i]["date"]} for i, item in enumerate(forecast)]
+    client = make_client(FlatSource())
+    battery = {"capacity_mw": 10, "efficiency": 0.85}
+    for market in (
+        {"prices": days, "history_prices": history},
+        {"prices": days, "forecast_prices": forecast},
+    ):
+        sizing = {"battery_params": battery, "market_params": market, "strategy": "forecast"}
+        response = client.post("/sizing", json={**sizing, "durations_hours": [4]})
+        assert response.status_code == 200, response.get_json()
+        total = response.get_json()["rows"][0]["total_revenue"]
+        single = optimize_total(
+            client, {**sizing, "battery_params": {**battery, "duration_hours": 4}}
+        )
+        assert total == pytest.approx(single, rel=1e-12)
+        bare = client.post(
+            "/sizing",
+            json={**sizing, "market_params": {"prices": days}, "durations_hours": [4]},
+        )
+        assert total != pytest.approx(bare.get_json()["rows"][0]["total_revenue"], rel=1e-6)
+
+
+@pytest.mark.parametrize("strategy", ["optimal", "learned"])
+def test_siting_rows_fetch_the_history_optimize_fetches(strategy: str) -> None:
+    """Each zone's row, and what ``forecast`` captures there, are POST /optimize's for that
+    zone, history included (siting ran ``forecast`` and ``learned`` without history before
+    stop 30)."""
+    source = RecordedSource()
+    client = make_client(source, history_days=14)
+    zones = ["APATZINGAN", "MORELIA"]
+    body = request("2020-08-15", "2020-08-31", strategy=strategy)
+    market = {"zones": zones, "start_date": "2020-08-15", "end_date": "2020-08-31"}
+    response = client.post("/siting", json={**body, "market_params": market})
+    assert response.status_code == 200, response.get_json()
+    for zone in zones:
+        assert PriceQuery(zone=zone, start=dt.date(2020, 8, 1), end=dt.date(2020, 8, 14)) in (
+            source.calls
+        )
+    for row in response.get_json()["rows"]:
+        single_body = {**body, "market_params": {**body["market_params"], "zone": row["zone"]}}
+        single = client.post("/optimize", json={**single_body, "compare": True}).get_json()
+        assert row["total_revenue"] == pytest.approx(single["summary"]["total_revenue"], rel=1e-12)
+        forecast = next(r for r in single["comparison"] if r["strategy"] == "forecast")
+        assert row["forecast_pct_of_optimal"] == pytest.approx(forecast["pct_of_optimal"], 1e-9)

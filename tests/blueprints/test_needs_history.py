@@ -77,7 +77,7 @@ def history_of(request: OptimizeRequest, source: RecordedSource) -> tuple[Market
     assert query is not None
     days = tuple(source.fetch(query))
     with make_app(source).app_context():
-        return service._history(request, days, source=source, deadline_s=None)
+        return service.request_history(request, days, source=source, deadline_s=None)
 
 
 @pytest.mark.parametrize(
