@@ -393,6 +393,21 @@ def highs_checked(
     return charge, discharge
 
 
+def power_unit_mw(battery: Battery) -> float:
+    """``solve_program``'s unit of power: P, or ``max(W / eta_c, W eta_d)`` (``W`` the SoC
+    window, MWh) where that is less -- a battery whose window fills or empties in under an
+    hour at P. Every schedule that never charges and discharges in one hour has ``eta_c c_t
+    <= W`` and ``d_t / eta_d <= W``, so bounds at that unit are implied: the same optima
+    (on concave hours an optimum without overlap exists, module docstring), and
+    ``c_t + d_t <= unit`` still relaxes the exact programme. HiGHS then sees coefficients of
+    the window's size whatever P."""
+    usable_mwh = battery.energy_mwh * (battery.max_soc - battery.min_soc)
+    return min(
+        battery.power_mw,
+        max(usable_mwh / battery.eta_charge, usable_mwh * battery.eta_discharge),
+    )
+
+
 def solve_program(
     prices: np.ndarray,
     offsets: np.ndarray,
@@ -421,7 +436,8 @@ def solve_program(
     30 % negative hours, one-way efficiencies 0.1, cap 0.1: 14.8 -> 2.7 s; solar dips,
     cap 3: 8.5 -> 5.9 s).
 
-    Units: powers in units of P, stored energy (levels, the cap, the headroom cuts) in units
+    Units: powers in units of ``power_unit_mw`` (P, or what the SoC window lets one hour use
+    where that is less), stored energy (levels, the cap, the headroom cuts) in units
     of the SoC window ``W = E (max_soc - min_soc)``, HiGHS's feasibility tolerances
     ``HIGHS_FEASIBILITY_TOL`` (module docstring); the objective in MXN/MWh, times a power of
     two where its largest rate is below ``COST_FLOOR`` (the same optimum: HiGHS's
@@ -432,15 +448,20 @@ def solve_program(
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     n = prices.size
-    # powers in units of P (objective: revenue / P) and stored energy in units of the SoC
-    # window W (as tests/optimizer/reference.py): HiGHS's absolute tolerances then mean the
-    # same share of the window for a 1 kWh and a 1 GWh battery, of a 15-minute battery as of
-    # a 6-hour one. In units of P a 1-hour battery could overrun its SoC bounds by HiGHS's
+    # powers in units of P (objective: revenue / P; P is power_unit_mw, below) and stored
+    # energy in units of the SoC window W (as tests/optimizer/reference.py): HiGHS's absolute
+    # tolerances then mean the same share of the window for a 1 kWh and a 1 GWh battery, of a
+    # 15-minute battery as of a 6-hour one. In units of P a 1-hour battery could overrun its SoC bounds by HiGHS's
     # tolerance, 1e-7 P MWh (LP) or 1e-6 P MWh (MIP): beyond settlement's 1e-7 E.
-    scale = battery.power_mw
+    #
+    # That P is the battery's, or less where the SoC window fills or empties in under an hour
+    # at P (``power_unit_mw``): a window of 1e-8 P h gave HiGHS coefficients of 1e9 and, with
+    # a price of 1.4e-42 beside one of 1,000, no answer (a 500; stop 30's hypothesis search).
+    scale = power_unit_mw(battery)
     P = 1.0
-    window = battery.duration_h * (battery.max_soc - battery.min_soc)  # W / P, hours
-    E = battery.duration_h / window  # E / W
+    hours = battery.energy_mwh / scale  # E / unit, hours
+    window = hours * (battery.max_soc - battery.min_soc)  # W / unit, hours
+    E = hours / window  # E / W
     eta_c = battery.eta_charge / window  # stored energy (in W) per hour of full-power charge
     inv_d = 1.0 / (battery.eta_discharge * window)  # ... withdrawn per hour of full discharge
     e0 = battery.soc_start * E

@@ -105,8 +105,9 @@ def test_property_small_windows_are_exact(
     prices, battery, horizon = case
     continuous = horizon is Horizon.CONTINUOUS
     got = revenue(prices, battery, horizon)
+    # abs: a femto-peso, for answers of ~1e-222 MXN (windows of 1e-7 over prices of 1e-200)
     assert got == pytest.approx(
-        reference_optimum(prices, battery, continuous=continuous), rel=1e-6, abs=0.0
+        reference_optimum(prices, battery, continuous=continuous), rel=1e-6, abs=1e-15
     )
     if crosses_window(battery) and battery.max_cycles_per_day is None:
         assert got == pytest.approx(
@@ -159,3 +160,24 @@ def test_small_windows_match_both_oracles(battery: Battery, horizon: Horizon) ->
     assert reference_optimum(prices, battery, continuous=continuous) == pytest.approx(
         want, rel=1e-6, abs=0.0
     )
+
+
+@pytest.mark.parametrize("horizon", [Horizon.DAILY, Horizon.CONTINUOUS], ids=lambda h: h.value)
+def test_a_window_of_1e_8_p_h_beside_a_price_of_1e_minus_42_is_answered(horizon: Horizon) -> None:
+    """Found by the property above: in units of P HiGHS got coefficients of 1e9 beside costs
+    of 1.4e-42 and 1,000 and returned no answer (``SolverError``, a 500); in the window's
+    unit (``optimal.power_unit_mw``) it solves."""
+    prices = np.zeros(24)
+    prices[22], prices[23] = 1000.0, 1.401298464324817e-42
+    battery = Battery(
+        power_mw=1.0,
+        duration_h=0.01,
+        round_trip_efficiency=0.01,
+        min_soc=0.0,
+        max_soc=1e-06,
+        initial_soc=0.0,
+        max_cycles_per_day=0.5,
+    )
+    want = reference_optimum([prices], battery, continuous=horizon is Horizon.CONTINUOUS)
+    assert want > 0.0
+    assert revenue([prices], battery, horizon) == pytest.approx(want, rel=1e-9, abs=0.0)
