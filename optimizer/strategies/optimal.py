@@ -192,11 +192,15 @@ Small numbers. The optimum is homogeneous in the prices (with the degradation co
 the battery's power (its schedule scales with it), but the routes' tolerances are partly
 absolute: HiGHS's (reduced costs to 1e-7, a MIP gap to 1e-6), and the ``max(1, |value|)``
 floors of the envelope's and the chains' comparisons. ``Optimal.dispatch`` therefore scales
-prices and degradation below ``COST_FLOOR`` (largest) and a battery below ``ENERGY_FLOOR_MWH``
-up by powers of two (exact: the same schedule, its powers times ``2**m``, scaled back), and
-``solve_program`` does the same with its objective for its other callers. Before (stop 29) ~10 %
-of a fuzz's cases with prices of 1e-9..1e3 MXN/MWh and batteries of 1 kW..1 MW were up to 45 %
-below the optimum, all on revenues below 1e-6 MXN; since, none differs by 1e-6 relative.
+prices and degradation below ``COST_FLOOR`` (largest) and a battery whose SoC window is below
+``WINDOW_FLOOR_MWH`` up by powers of two (exact: the same schedule, its powers times ``2**m``,
+scaled back), and ``solve_program`` does the same with its objective for its other callers.
+Before (stop 29) ~10 % of a fuzz's cases with prices of 1e-9..1e3 MXN/MWh and batteries of
+1 kW..1 MW were up to 45 % below the optimum, all on revenues below 1e-6 MXN; since, none
+differs by 1e-6 relative. A window that fills or empties within an hour at P is first given
+the power it can use (``power_unit_mw``: the same schedules), so that the lattice's moves and
+its tolerances (relative to ``max(W, C, D)``) are of the window's size: a 36-second battery
+over a window of 1e-7 of its energy lost 1.8e-6 to them (stop 30).
 
 The request deadline (``deadline_s``, a ``time.monotonic()`` timestamp, SPEC §13) is only a
 last guard: it is checked between vectorised steps and raises ``DeadlineExceededError``; it
@@ -256,10 +260,10 @@ from optimizer.strategies.base import Strategy
 #: +-1e-6. Prices of 1,024 MXN/MWh and more are solved as given, as before. A power of two:
 #: the scaled rates land in ``[COST_FLOOR, 2 COST_FLOOR)``, whatever their size, subnormal too.
 COST_FLOOR = 1024.0
-#: the least energy (MWh) of the battery ``Optimal.dispatch`` hands its routes: a smaller one
-#: is scaled up by a power of two (its power; the schedule scales back exactly), as prices
+#: the least SoC window (MWh) of the battery ``Optimal.dispatch`` hands its routes: a smaller
+#: one is scaled up by a power of two (its power; the schedule scales back exactly), as prices
 #: below ``COST_FLOOR`` are (module docstring, "Small numbers")
-ENERGY_FLOOR_MWH = 1.0
+WINDOW_FLOOR_MWH = 1.0
 
 
 def up_exponent(top: float, floor: float) -> int:
@@ -451,8 +455,9 @@ def solve_program(
     # powers in units of P (objective: revenue / P; P is power_unit_mw, below) and stored
     # energy in units of the SoC window W (as tests/optimizer/reference.py): HiGHS's absolute
     # tolerances then mean the same share of the window for a 1 kWh and a 1 GWh battery, of a
-    # 15-minute battery as of a 6-hour one. In units of P a 1-hour battery could overrun its SoC bounds by HiGHS's
-    # tolerance, 1e-7 P MWh (LP) or 1e-6 P MWh (MIP): beyond settlement's 1e-7 E.
+    # 15-minute battery as of a 6-hour one. In units of P a 1-hour battery could overrun its
+    # SoC bounds by HiGHS's tolerance, 1e-7 P MWh (LP) or 1e-6 P MWh (MIP): beyond
+    # settlement's 1e-7 E.
     #
     # That P is the battery's, or less where the SoC window fills or empties in under an hour
     # at P (``power_unit_mw``): a window of 1e-8 P h gave HiGHS coefficients of 1e9 and, with
@@ -974,6 +979,12 @@ class Optimal(Strategy):
         deadline_s: float | None = None,
         history: Sequence[MarketDay] = (),  # days before days[0]: unused with foresight
     ) -> Dispatch:
+        # a window that fills or empties within an hour at P: the power it can use instead
+        # (power_unit_mw: the same schedules, so the same optima), so that the routes' moves
+        # and tolerances are of the window's size, not of P's
+        unit = power_unit_mw(battery)
+        if unit < battery.power_mw:
+            battery = replace(battery, power_mw=unit, duration_h=battery.energy_mwh / unit)
         # small numbers scaled up by powers of two (exact: the same schedule, in MW times 2**m)
         # so that the routes' absolute tolerances mean what they mean over real ones
         top = max(
@@ -981,7 +992,8 @@ class Optimal(Strategy):
             battery.degradation_cost_mxn_per_mwh,
         )
         k = up_exponent(top, COST_FLOOR)
-        m = up_exponent(battery.energy_mwh, ENERGY_FLOOR_MWH)
+        window_mwh = battery.energy_mwh * (battery.max_soc - battery.min_soc)
+        m = up_exponent(window_mwh, WINDOW_FLOOR_MWH)
         if not k and not m:
             return self._dispatch(days, battery, horizon=horizon, deadline_s=deadline_s)
         scaled = self._dispatch(

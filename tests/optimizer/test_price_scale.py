@@ -194,14 +194,14 @@ def test_small_prices_and_batteries_are_exact(seed: int) -> None:
 @pytest.mark.parametrize("horizon", [Horizon.DAILY, Horizon.CONTINUOUS], ids=lambda h: h.value)
 def test_small_numbers_give_one_schedule_scaled(horizon: Horizon, cap: float | None) -> None:
     """Prices ``p`` and ``p / 2**k`` below ``COST_FLOOR`` give the same schedule bit for bit,
-    and a battery of power ``P`` and ``P / 2**m`` below ``ENERGY_FLOOR_MWH`` the same schedule
+    and a battery of power ``P`` and ``P / 2**m`` below ``WINDOW_FLOOR_MWH`` the same schedule
     divided by ``2**m``: ``Optimal.dispatch`` solves all of them as one request."""
     rng = np.random.default_rng(30)
     prices = [rng.uniform(-300.0, 900.0, 24), rng.uniform(-900.0, 300.0, 24)]
     battery = Battery(
         power_mw=0.2, duration_h=2.0, round_trip_efficiency=0.85, max_cycles_per_day=cap
     )
-    assert battery.energy_mwh < optimal.ENERGY_FLOOR_MWH
+    assert battery.energy_mwh < optimal.WINDOW_FLOOR_MWH  # its SoC window too
     charge, discharge, _ = schedule(prices, battery, horizon)
     assert discharge.sum() > 0.0
     for k, m in ((10, 0), (40, 0), (0, 7), (20, 20)):

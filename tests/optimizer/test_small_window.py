@@ -181,3 +181,21 @@ def test_a_window_of_1e_8_p_h_beside_a_price_of_1e_minus_42_is_answered(horizon:
     want = reference_optimum([prices], battery, continuous=horizon is Horizon.CONTINUOUS)
     assert want > 0.0
     assert revenue([prices], battery, horizon) == pytest.approx(want, rel=1e-9, abs=0.0)
+
+
+@pytest.mark.parametrize("share", [1e-7, 1e-4])
+def test_a_36_second_battery_with_a_small_window_is_exact(share: float) -> None:
+    """Found by the property above (unseeded): one hour at -1,000, a 0.01-h battery, its
+    window 1e-7 of its energy. Its lattice's tolerances are relative to ``max(W, C, D)``, and
+    with ``C = eta_c P`` (a full hour's charge, 1e9 windows) the daily route stopped 1.8e-6
+    short of filling the window; with the power the window can use (``power_unit_mw``) it
+    fills it exactly."""
+    prices = np.zeros(24)
+    prices[22] = -1000.0
+    battery = Battery(
+        power_mw=1.0, duration_h=0.01, round_trip_efficiency=0.5, max_soc=share, initial_soc=0.0
+    )
+    for horizon in (Horizon.DAILY, Horizon.CONTINUOUS):
+        want = three_level_optimum([prices], battery, continuous=horizon is Horizon.CONTINUOUS)
+        assert want == pytest.approx(1000.0 * 0.01 * share / np.sqrt(0.5), rel=1e-12)
+        assert revenue([prices], battery, horizon) == pytest.approx(want, rel=1e-9, abs=0.0)
