@@ -5,21 +5,25 @@ charge and discharge, power within [0, P], SoC within bounds, each day (``daily`
 (``continuous``) ending where it started.
 
 Tolerances: powers within ``NOISE_REL * P`` of 0 or P are solver noise and snapped onto them
-(``clean_power``); the stored energy must keep within ``max(NOISE_REL * E, 1e-9 MWh)`` of its
-bounds, of the start at the end, and of the cycle cap. The two are not nested: one snapped
-hour moves the stored energy by up to ``NOISE_REL * P * max(eta_c, 1 / eta_d)``, more than
-the energy tolerance for a battery shorter than ``1 / eta_d`` hours, and an exact optimum
-does make such tiny *real* moves (selling the 1e-7 E a battery starts with above min_soc).
-So snapping never breaks a rule the computed powers meet (``clean_and_check``): where the
-snapped schedule breaks one and the computed one (only its sign noise and overshoot of P
-clipped) does not, the computed powers of that day (``daily``; the whole chain for
-``continuous``) are kept and reported. Nor does it change the money: where snapping moves a
-day's revenue (or a chain's) by more than ``SNAP_REVENUE_MXN`` (half a micro-peso, the
-report's rounding) plus ``SNAP_REVENUE_REL`` of it, the snapped moves were not noise -- a
-start within 1e-7 of the window from a bound, sold at a 1e6 MXN/MWh hour, earns 0.54 MXN --
-and the computed powers are kept if they meet every rule (a fuzz found a reported 0 against an
-optimum of 0.54 MXN, and days off by 2e-5 of their revenue either way). No tolerance is
-loosened: a real violation fails either way.
+(``clean_power``); the stored energy must keep within ``NOISE_REL`` of the SoC window ``W`` (at
+least ``ROUNDING_REL * E``, the levels' float resolution) of its bounds, of the start at the
+end, and of the cycle cap. Relative to ``W``, not to ``E`` or an absolute MWh: a window of
+1e-9 of E checked to 1e-7 E (as before 2026-11-30) let a schedule overrun it 100 times over
+and ``dp`` "earn" 9 times the optimum within a cap it broke tenfold (a fuzz, stop 30).
+
+The two tolerances are not nested: one snapped hour moves the stored energy by up to
+``NOISE_REL * P * max(eta_c, 1 / eta_d)``, more than the energy tolerance for a battery shorter
+than ``1 / eta_d`` hours, and an exact optimum does make such tiny *real* moves (selling the
+1e-7 E a battery starts with above min_soc). So snapping never breaks a rule the computed
+powers meet (``clean_and_check``): where the snapped schedule breaks one and the computed one
+(only its sign noise and overshoot of P clipped) does not, the computed powers of that day
+(``daily``; the whole chain for ``continuous``) are kept and reported. Nor does it change the
+money: where snapping moves a day's revenue (or a chain's) by more than ``SNAP_REVENUE_MXN``
+(half a micro-peso, the report's rounding) plus ``SNAP_REVENUE_REL`` of it, the snapped moves
+were not noise -- a start within 1e-7 of the window from a bound, sold at a 1e6 MXN/MWh hour,
+earns 0.54 MXN -- and the computed powers are kept if they meet every rule (a fuzz found a
+reported 0 against an optimum of 0.54 MXN, and days off by 2e-5 of their revenue either way).
+No tolerance is loosened: a real violation fails either way.
 """
 
 from __future__ import annotations
@@ -35,8 +39,13 @@ from optimizer.errors import PhysicsViolationError
 from optimizer.market import MarketDay, market_days
 from optimizer.results import DayResult, DayRevenue, Horizon, Summary
 
-#: Relative tolerance (of P or E) under which values are solver noise.
+#: Relative tolerance (of P, or of the SoC window for stored energy) under which values are
+#: solver noise.
 NOISE_REL = 1e-7
+#: the least stored-energy tolerance, as a share of E: the float resolution of levels near E
+#: (their sums over a year round to a few ulps of E), which a window of under ~1e-7 of E
+#: cannot be checked more finely than
+ROUNDING_REL = 2.0**-46
 #: what snapping may change a day's (``daily``) or a chain's (``continuous``) revenue by, in
 #: MXN plus a share of that revenue, and still count as cleaning noise (module docstring)
 SNAP_REVENUE_MXN = 0.5e-6
@@ -187,7 +196,8 @@ def physics_faults(
     starts = offsets[:-1]
     p, energy = battery.power_mw, battery.energy_mwh
     p_tol = slack * NOISE_REL * p
-    e_tol = slack * max(NOISE_REL * energy, 1e-9)
+    window = energy * (battery.max_soc - battery.min_soc)
+    e_tol = slack * max(NOISE_REL * window, ROUNDING_REL * energy)
     e0 = battery.soc_start * energy
     cum = np.cumsum(battery.eta_charge * charge - discharge / battery.eta_discharge, axis=-1)
     if horizon is Horizon.DAILY:  # restart the running sum at every midnight

@@ -142,7 +142,7 @@ MAX_CAPPED_STATE_HOURS = 40_000_000
 CHAIN_BISECTIONS = 2
 _SLACK = 1e-9
 #: relative slack of the cap when a chain is kept: the exact recursion's cap in grid steps is
-#: rounded with ``_SLACK`` steps (up to ~1e-9 of the cap over it); settlement allows 1e-7 E
+#: rounded with ``_SLACK`` steps (up to ~1e-9 of the cap over it); settlement allows 1e-7 W
 CAP_SLACK = 1e-8
 
 

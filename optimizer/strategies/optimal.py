@@ -178,7 +178,7 @@ and the battery only, and its work is fixed by the day's length, never by a cloc
 
 HiGHS's schedules (the daily fallback, the chain's LP and MILP, the LP relaxation's
 certificate) meet their program only to HiGHS's feasibility tolerances, while settlement
-rejects a stored energy more than ``max(1e-7 E, 1e-9 MWh)`` past a SoC bound, the start at the
+rejects a stored energy more than 1e-7 of the SoC window past a SoC bound, the start at the
 end, or the cap. ``solve_program`` therefore states stored energy in units of the SoC window
 (the same share of it for every battery size and duration) and asks HiGHS for 1e-9 of it
 (``HIGHS_FEASIBILITY_TOL``; the defaults, 1e-7 for LPs and 1e-6 for MILPs in units of P, let a
@@ -280,7 +280,7 @@ MIP_REL_GAP = 1e-9
 #: HiGHS's primal and MIP feasibility tolerances (``solve_program``), in its units: powers in
 #: units of P, stored energy in units of the SoC window. Its defaults (1e-7 and 1e-6) let a
 #: schedule overrun a SoC bound, the end condition or the cap by more than settlement's
-#: ``max(1e-7 E, 1e-9 MWh)``; 1e-9 of the window keeps 50x inside it.
+#: 1e-7 of the window (``settle.physics_faults``); 1e-9 of the window keeps 100x inside it.
 HIGHS_FEASIBILITY_TOL = 1e-9
 #: HiGHS's root reduced-cost heuristic (a sub-MIP over the variables the root LP's reduced
 #: costs leave free) is off: on the capped chains that reach branch and bound it spent most of

@@ -9,6 +9,7 @@ from optimizer import Battery, Horizon, PhysicsViolationError
 from optimizer.settle import (
     Dispatch,
     clean_power,
+    physics_faults,
     settle,
     settle_totals,
     settle_totals_many,
@@ -210,3 +211,46 @@ def test_many_dispatches_raise_the_first_broken_dispatch_rule() -> None:
     with pytest.raises(PhysicsViolationError, match="hours, not 24"):
         settle_totals_many(days, [good, Dispatch(np.zeros(23), np.zeros(23))], BATTERY,
                            horizon=Horizon.DAILY)  # fmt: skip
+
+
+#: 1 MW, 1 h, round trip 1, a SoC window of 1e-9 of its energy (1e-9 MWh), cap 1
+SMALL_WINDOW = Battery(
+    power_mw=1.0,
+    duration_h=1.0,
+    round_trip_efficiency=1.0,
+    min_soc=0.5,
+    max_soc=0.5 + 1e-9,
+    initial_soc=0.5,
+    max_cycles_per_day=1.0,
+)
+
+
+@pytest.mark.parametrize(
+    ("moves_mw", "rule"),
+    [
+        ({"h1": ("c", 1.5e-9), "h20": ("d", 1.5e-9)}, "state of charge above max_soc"),
+        (
+            {"h1": ("c", 1e-9), "h2": ("d", 1e-9), "h3": ("c", 1e-9), "h4": ("d", 1e-9)},
+            "more energy withdrawn in a day than max_cycles_per_day allows",
+        ),
+    ],
+    ids=["overruns the window by half", "withdraws twice the cap"],
+)
+def test_small_windows_are_checked_against_the_window(
+    moves_mw: dict[str, tuple[str, float]], rule: str
+) -> None:
+    """The stored-energy tolerance is a share of the SoC window: a schedule that overruns a
+    window of 1e-9 MWh by half, or withdraws twice its cap, breaks a rule. Before 2026-11-30
+    the tolerance was 1e-7 of E (at least 1e-9 MWh), so both passed, and a fuzz saw ``dp``
+    reported at 9 times the optimum within a cap it broke tenfold."""
+    offsets = np.array([0, 24])
+    broken = dispatch(**moves_mw)
+    _, faults = physics_faults(
+        broken.charge_mw, broken.discharge_mw, offsets, SMALL_WINDOW, horizon=Horizon.DAILY
+    )
+    assert rule in [name for name, bad in faults if bad.any()]
+    within = dispatch(h1=("c", 1e-9), h20=("d", 1e-9))
+    _, faults = physics_faults(
+        within.charge_mw, within.discharge_mw, offsets, SMALL_WINDOW, horizon=Horizon.DAILY
+    )
+    assert not any(bad.any() for _, bad in faults)
