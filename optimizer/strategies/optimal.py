@@ -457,7 +457,7 @@ def solve_program(
     # tolerances then mean the same share of the window for a 1 kWh and a 1 GWh battery, of a
     # 15-minute battery as of a 6-hour one. In units of P a 1-hour battery could overrun its
     # SoC bounds by HiGHS's tolerance, 1e-7 P MWh (LP) or 1e-6 P MWh (MIP): beyond
-    # settlement's 1e-7 E.
+    # settlement's 1e-7 of the window.
     #
     # That P is the battery's, or less where the SoC window fills or empties in under an hour
     # at P (``power_unit_mw``): a window of 1e-8 P h gave HiGHS coefficients of 1e9 and, with
