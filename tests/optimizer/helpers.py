@@ -53,6 +53,26 @@ def day_prices(hours: int = 24) -> st.SearchStrategy[np.ndarray]:
     )
 
 
+#: how ``unit_days`` shapes hypothesis's floats in [-1, 1]
+UNIT_SHAPES = {
+    "signed": lambda v: v,
+    "positive": lambda v: 0.3 + 0.35 * (v + 1.0),  # 0.3 .. 1
+    "three levels": np.round,  # -1, 0, 1
+    "negative": lambda v: v - 1.5,  # -2.5 .. -0.5
+}
+
+
+@st.composite
+def unit_days(draw: st.DrawFn, days: int, kind: str) -> list[np.ndarray]:
+    """``days`` days of 24 prices of about 1 MXN/MWh, shaped by ``UNIT_SHAPES[kind]`` (tests
+    scale them to the size they need)."""
+    shape = UNIT_SHAPES[kind]
+    return [
+        shape(np.array(draw(st.lists(st.floats(-1.0, 1.0), min_size=24, max_size=24))))
+        for _ in range(days)
+    ]
+
+
 @st.composite
 def batteries(draw: st.DrawFn) -> Battery:
     """Random valid batteries, including one-way efficiencies, tight windows, costs, caps."""

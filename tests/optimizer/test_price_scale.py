@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from optimizer import Battery, Horizon
 from optimizer.strategies import optimal
 from optimizer.strategies._days import guard_faults
-from tests.optimizer.helpers import days_from
+from tests.optimizer.helpers import days_from, unit_days
 from tests.optimizer.reference import reference_optimum
 
 
@@ -97,16 +97,8 @@ def test_highs_gets_one_programme_for_every_price_scale_below_the_floor() -> Non
 
 @st.composite
 def scaled_case(draw: st.DrawFn) -> tuple[list[np.ndarray], Battery, Horizon, int]:
-    days = draw(st.integers(1, 2))
     kind = draw(st.sampled_from(["positive", "signed", "three levels"]))
-    prices = []
-    for _ in range(days):
-        values = np.array(draw(st.lists(st.floats(-1.0, 1.0), min_size=24, max_size=24)))
-        if kind == "positive":
-            values = 0.3 + 0.35 * (values + 1.0)
-        elif kind == "three levels":
-            values = np.round(values)
-        prices.append(values)
+    prices = draw(unit_days(draw(st.integers(1, 2)), kind))
     battery = Battery(
         power_mw=100_000.0,
         duration_h=draw(st.sampled_from([1.0, 4.0])),

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from optimizer import Battery, Horizon
 from optimizer.strategies import optimal
 from optimizer.strategies._days import guard_faults
-from tests.optimizer.helpers import days_from
+from tests.optimizer.helpers import days_from, unit_days
 from tests.optimizer.reference import reference_optimum
 
 
@@ -64,16 +64,8 @@ def small_window_case(draw: st.DrawFn) -> tuple[list[np.ndarray], Battery, Horiz
     share = 10.0 ** draw(st.floats(-7.0, -2.0))
     lo = draw(st.floats(0.0, 0.9))
     hi = min(1.0, lo + share)
-    days = draw(st.integers(1, 2))
-    kind = draw(st.sampled_from(["signed", "levels", "negative"]))
-    prices = []
-    for _ in range(days):
-        values = np.array(draw(st.lists(st.floats(-1.0, 1.0), min_size=24, max_size=24)))
-        if kind == "levels":
-            values = np.round(values)
-        elif kind == "negative":
-            values = values - 1.5
-        prices.append(1000.0 * values)
+    kind = draw(st.sampled_from(["signed", "three levels", "negative"]))
+    prices = [1000.0 * p for p in draw(unit_days(draw(st.integers(1, 2)), kind))]
     battery = Battery(
         power_mw=10.0 ** draw(st.floats(-3.0, 5.0)),
         duration_h=draw(st.sampled_from([0.01, 0.3, 4.0, 168.0])),
