@@ -244,7 +244,7 @@ from optimizer.errors import (
     SolverError,
     check_deadline,
 )
-from optimizer.market import MarketDay
+from optimizer.market import MarketDay, market_days
 from optimizer.results import Horizon
 from optimizer.settle import Dispatch, day_offsets
 from optimizer.strategies._days import flatten, guard_faults, hour_mask, price_matrix
@@ -987,10 +987,8 @@ class Optimal(Strategy):
             battery = replace(battery, power_mw=unit, duration_h=battery.energy_mwh / unit)
         # small numbers scaled up by powers of two (exact: the same schedule, in MW times 2**m)
         # so that the routes' absolute tolerances mean what they mean over real ones
-        top = max(
-            max((float(np.max(np.abs(d.prices))) for d in days), default=0.0),
-            battery.degradation_cost_mxn_per_mwh,
-        )
+        flat = market_days(days).flat  # built once per request, shared with settlement
+        top = max(float(np.max(np.abs(flat), initial=0.0)), battery.degradation_cost_mxn_per_mwh)
         k = up_exponent(top, COST_FLOOR)
         window_mwh = battery.energy_mwh * (battery.max_soc - battery.min_soc)
         m = up_exponent(window_mwh, WINDOW_FLOOR_MWH)
