@@ -75,8 +75,13 @@ def reference_optimum(
             rows.append(row)
             lo.append(-np.inf)
             hi.append(cap / (scale_mw * window))
+    # HiGHS's optimality tolerances and its MIP's absolute gap (1e-6) are absolute: costs of
+    # ~0.01 MXN/MWh would let it stop at an answer of 0 against an optimum of 2e-6 MXN. So the
+    # costs are scaled by a power of two (exact: the same optimum) to a largest of 512..1024
+    top = float(np.max(np.abs(cost)))
+    up = float(np.ldexp(1.0, 10 - int(np.frexp(top)[1]))) if top > 0.0 else 1.0
     result = milp(
-        cost,
+        cost * up,
         constraints=LinearConstraint(np.array(rows), np.array(lo), np.array(hi)),
         bounds=Bounds(np.zeros(3 * n), np.concatenate([np.full(2 * n, P), np.ones(n)])),
         integrality=np.concatenate([np.zeros(2 * n), np.ones(n)]),
@@ -84,4 +89,4 @@ def reference_optimum(
     )
     if result.status != 0:
         raise RuntimeError(f"reference MILP failed: {result.message}")
-    return float(-result.fun) * scale_mw
+    return float(-result.fun) / up * scale_mw

@@ -67,11 +67,18 @@ def hard_day(draw: st.DrawFn, hours: int = 24) -> np.ndarray:
 
 
 @st.composite
-def any_battery(draw: st.DrawFn, cap: bool = True) -> Battery:
+def any_battery(draw: st.DrawFn, cap: bool = True, small_windows: bool = False) -> Battery:
     """Any battery the schema accepts: efficiencies down to 0.01 (round trip), durations
-    0.01-168 h, any SoC window and start (empty, full, between), degradation, caps 0.1-100."""
+    0.01-168 h, any SoC window and start (empty, full, between), degradation, caps 0.1-100.
+    With ``small_windows`` SoC windows down to 1e-9 of the energy too: for the product's
+    path (``run_strategy``), which states them in the power their window can use
+    (``optimal.power_unit_mw``); the internal routes take windows of 1 % or more."""
     lo = draw(st.floats(0.0, 0.95))
-    hi = draw(st.floats(lo + 0.01, 1.0))
+    shares = st.floats(lo + 0.01, 1.0)
+    if small_windows:
+        tiny = st.floats(-9.0, -2.0).map(lambda share: min(1.0, lo + 10.0**share))
+        shares = st.one_of(shares, tiny)
+    hi = draw(shares)
     one_way = draw(st.booleans())
     charge = draw(st.floats(0.1, 1.0)) if one_way else None
     discharge = draw(st.floats(max(0.01, 0.01 / charge), 1.0)) if charge else None
@@ -101,7 +108,7 @@ def any_battery(draw: st.DrawFn, cap: bool = True) -> Battery:
 @settings(max_examples=150)
 @given(
     prices=st.lists(st.sampled_from([23, 24, 25]).flatmap(hard_day), min_size=1, max_size=3),
-    battery=any_battery(),
+    battery=any_battery(small_windows=True),
 )
 def test_property_daily_equals_reference(prices: list[np.ndarray], battery: Battery) -> None:
     totals = day_totals(days_from(prices), battery)
@@ -109,9 +116,20 @@ def test_property_daily_equals_reference(prices: list[np.ndarray], battery: Batt
         assert_exact(total, reference_optimum([p], battery))
 
 
+def test_the_reference_is_exact_on_revenues_of_micro_pesos() -> None:
+    """23 hours of -0.01 MXN/MWh at round trip 0.99999: the optimum burns for 2.2e-6 MXN.
+    The reference stopped at 0 within HiGHS's absolute MIP gap (1e-6) until its costs were
+    scaled (hypothesis found it once ``any_battery`` drew small windows, stop 30)."""
+    battery = Battery(power_mw=2.0, duration_h=4.0, round_trip_efficiency=0.99999)
+    prices = np.full(23, -0.01)
+    want = reference_optimum([prices], battery)
+    assert want == pytest.approx(2.2e-6, rel=1e-4)
+    assert day_totals(days_from([prices]), battery)[0] == pytest.approx(want, abs=0.5e-6)
+
+
 @settings(max_examples=40)
 @given(first=hard_day(), second=st.sampled_from([23, 24, 25]).flatmap(hard_day),
-       battery=any_battery(cap=False))  # fmt: skip
+       battery=any_battery(cap=False, small_windows=True))  # fmt: skip
 def test_property_continuous_equals_reference(
     first: np.ndarray, second: np.ndarray, battery: Battery
 ) -> None:
@@ -576,7 +594,7 @@ def test_continuous_cap_on_flat_negative_days_is_certified(
 
 @settings(max_examples=40)
 @given(first=hard_day(), second=st.sampled_from([23, 24, 25]).flatmap(hard_day),
-       battery=any_battery(cap=True))  # fmt: skip
+       battery=any_battery(cap=True, small_windows=True))  # fmt: skip
 def test_property_continuous_with_caps_equals_reference(
     first: np.ndarray, second: np.ndarray, battery: Battery
 ) -> None:
