@@ -4,7 +4,8 @@ over 1-2 days of odd prices, both horizons, ``compare: true``. Every answer is a
 schedule keeps SPEC §2 and whose comparison has no strategy above ``optimal``. Stop 30's fuzzes
 of these corners found a 500 and ``dp`` reported at 9 times ``optimal`` (their requests are
 named cases in ``test_api.py``); unseeded runs of this property (1,500 examples) find ``dp``
-above ``optimal`` again on stop 29's settlement, and nothing on this one (3,000 examples).
+above ``optimal`` again on stop 29's settlement, and nothing on this one (6,000 examples,
+seeds 1-2 and 6-9).
 
 The request deadline is set far out: a test's outcome must not depend on the machine's load."""
 
@@ -98,10 +99,20 @@ def test_property_any_valid_request_is_answered_within_physics(
     out = response.get_json()
     rows = {row["strategy"]: row for row in out["comparison"]}
     best = rows["optimal"]["total_revenue"]
-    # a micro-peso (the report's rounding) and 1e-9 of the total: a baseline may use
-    # settlement's 1e-7 of the window (spread: 0.6 micro-pesos over 76,526 MXN, a hypothesis find)
+    # a micro-peso (the report's rounding) and 1e-9 of the request's scale (its largest price
+    # times the SoC window), the share of it the optimum's tolerances keep to: a baseline may use
+    # settlement's 1e-7 of the window (spread 0.6 micro-pesos over 76,526 MXN), and over an
+    # hour at 1e-6 MXN/MWh beside days at 1,500 a 25 MWh battery's optimum of 2.5e-6 MXN is
+    # 7e-11 of that scale: `optimal` and the reference MILP answer 0, spread 2e-6 (hypothesis)
+    top = max(abs(item["price"]) for item in items)
+    window = (
+        battery["capacity_mw"]
+        * battery["duration_hours"]
+        * (battery["max_soc"] - battery["min_soc"])
+    )
+    slack = 1e-6 + 1e-9 * max(abs(best), top * window)
     for name, row in rows.items():
-        assert row["total_revenue"] <= best + 1e-6 + 1e-9 * abs(best), name
+        assert row["total_revenue"] <= best + slack, name
     assert out["summary"]["total_revenue"] == rows[strategy]["total_revenue"]
     low, high = battery["min_soc"], battery["max_soc"]
     slack = SOC_SLACK + 1e-7 * (high - low)
