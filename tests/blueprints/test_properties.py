@@ -4,8 +4,8 @@ over 1-2 days of odd prices, both horizons, ``compare: true``. Every answer is a
 schedule keeps SPEC §2 and whose comparison has no strategy above ``optimal``. Stop 30's fuzzes
 of these corners found a 500 and ``dp`` reported at 9 times ``optimal`` (their requests are
 named cases in ``test_api.py``); unseeded runs of this property (1,500 examples) find ``dp``
-above ``optimal`` again on stop 29's settlement, and nothing on this one (6,000 examples,
-seeds 1-2 and 6-9).
+above ``optimal`` again on stop 29's settlement, and nothing on this one (seeds 1-9, 1,500
+examples each).
 
 The request deadline is set far out: a test's outcome must not depend on the machine's load."""
 
