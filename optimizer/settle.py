@@ -196,8 +196,7 @@ def physics_faults(
     starts = offsets[:-1]
     p, energy = battery.power_mw, battery.energy_mwh
     p_tol = slack * NOISE_REL * p
-    window = energy * (battery.max_soc - battery.min_soc)
-    e_tol = slack * max(NOISE_REL * window, ROUNDING_REL * energy)
+    e_tol = slack * max(NOISE_REL * battery.usable_energy_mwh, ROUNDING_REL * energy)
     e0 = battery.soc_start * energy
     cum = np.cumsum(battery.eta_charge * charge - discharge / battery.eta_discharge, axis=-1)
     if horizon is Horizon.DAILY:  # restart the running sum at every midnight

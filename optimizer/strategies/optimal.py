@@ -405,7 +405,7 @@ def power_unit_mw(battery: Battery) -> float:
     (on concave hours an optimum without overlap exists, module docstring), and
     ``c_t + d_t <= unit`` still relaxes the exact programme. HiGHS then sees coefficients of
     the window's size whatever P."""
-    usable_mwh = battery.energy_mwh * (battery.max_soc - battery.min_soc)
+    usable_mwh = battery.usable_energy_mwh
     return min(
         battery.power_mw,
         max(usable_mwh / battery.eta_charge, usable_mwh * battery.eta_discharge),
@@ -990,8 +990,7 @@ class Optimal(Strategy):
         flat = market_days(days).flat  # built once per request, shared with settlement
         top = max(float(np.max(np.abs(flat), initial=0.0)), battery.degradation_cost_mxn_per_mwh)
         k = up_exponent(top, COST_FLOOR)
-        window_mwh = battery.energy_mwh * (battery.max_soc - battery.min_soc)
-        m = up_exponent(window_mwh, WINDOW_FLOOR_MWH)
+        m = up_exponent(battery.usable_energy_mwh, WINDOW_FLOOR_MWH)
         if not k and not m:
             return self._dispatch(days, battery, horizon=horizon, deadline_s=deadline_s)
         scaled = self._dispatch(

@@ -36,7 +36,7 @@ def reference_optimum(
     # d_t / eta_d <= W, so bounds at max(W / eta_c, W eta_d) are implied (the same optimum),
     # and HiGHS's integrality tolerance, which lets c and d overlap by that share of the unit,
     # stays a share of the window (in units of P, a window of 1e-7 P h "gained" 2-56 %).
-    usable_mwh = battery.energy_mwh * (battery.max_soc - battery.min_soc)
+    usable_mwh = battery.usable_energy_mwh
     scale_mw = min(battery.power_mw, max(usable_mwh / eta_c, usable_mwh * eta_d))
     P, E = 1.0, battery.energy_mwh / scale_mw
     window = E * (battery.max_soc - battery.min_soc)

@@ -21,9 +21,8 @@ from tests.optimizer.reference import reference_optimum
 
 def crosses_window(battery: Battery) -> bool:
     """Whether an hour at full power charges or empties the whole SoC window."""
-    window_mwh = battery.energy_mwh * (battery.max_soc - battery.min_soc)
     return min(battery.power_mw * battery.eta_charge, battery.power_mw / battery.eta_discharge) >= (
-        window_mwh
+        battery.usable_energy_mwh
     )
 
 
