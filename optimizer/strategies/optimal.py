@@ -993,8 +993,10 @@ class Optimal(Strategy):
         m = up_exponent(battery.usable_energy_mwh, WINDOW_FLOOR_MWH)
         if not k and not m:
             return self._dispatch(days, battery, horizon=horizon, deadline_s=deadline_s)
+        if k:  # new days only where the prices scale (their arrays built once, as the request's)
+            days = market_days([MarketDay.from_array(d.date, np.ldexp(d.prices, k)) for d in days])
         scaled = self._dispatch(
-            [MarketDay.from_array(d.date, np.ldexp(d.prices, k)) for d in days],
+            days,
             replace(
                 battery,
                 power_mw=math.ldexp(battery.power_mw, m),
@@ -1014,7 +1016,7 @@ class Optimal(Strategy):
         deadline_s: float | None,
     ) -> Dispatch:
         if horizon is Horizon.CONTINUOUS:
-            prices = np.concatenate([np.asarray(d.prices_mxn_per_mwh, dtype=float) for d in days])
+            prices = market_days(days).flat  # dispatch's, when the prices were not scaled
             convex = not needs_binary(prices, battery).any()
             offsets = day_offsets(days)
             if not convex and battery.daily_withdrawal_cap_mwh is not None:
