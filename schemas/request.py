@@ -620,13 +620,33 @@ def _check_inline(
     problems: list[str] = []
     if needs is not None:
         problems.extend(_missing_days(days, prices.day[~outside], start, end, needs))
-    last_hour = np.maximum.reduceat(unique % _SLOTS, day_starts)
+    hours_of = unique % _SLOTS
+    first_hour = np.minimum.reduceat(hours_of, day_starts)
+    last_hour = np.maximum.reduceat(hours_of, day_starts)
     complete = (last_hour == hour_counts - 1) & np.isin(hour_counts, ALLOWED_HOURS_PER_DAY)
     broken = np.flatnonzero(~complete)
     for i in broken[:MAX_LISTED_ERRORS].tolist():
+        day = dt.date.fromordinal(int(days[i])).isoformat()
+        count, low, high = int(hour_counts[i]), int(first_hour[i]), int(last_hour[i])
+        if low == 1 and high == count and count in ALLOWED_HOURS_PER_DAY:
+            # CENACE's numbering (hours 1..24): a different convention, not a gap
+            problems.append(
+                f"{day}: hours are numbered from 0 (hour 0 begins at 00:00), but these run "
+                f"1..{high}; send them as 0..{high - 1} (CENACE's hour h is hour h - 1 here)."
+            )
+            continue
+        present = np.zeros(high + 1, dtype=bool)
+        present[hours_of[day_starts[i] : day_starts[i] + count]] = True
+        missing = np.flatnonzero(~present)
+        got = f"got hour {low}" if count == 1 else f"got {count} hours, {low}..{high}"
+        if missing.size:
+            listed = ", ".join(str(h) for h in missing[:_LISTED_HOURS].tolist())
+            extra = missing.size - _LISTED_HOURS
+            more = f" and {extra} more" if extra > 0 else ""
+            got += f" without {listed}{more}"
         problems.append(
-            f"{dt.date.fromordinal(int(days[i])).isoformat()}: needs one price for each hour "
-            f"0..n-1 with n in 23, 24 or 25 and no gaps (got {hour_counts[i]} hours)."
+            f"{day}: needs one price for each hour 0..n-1 with n in 23, 24 or 25 and no gaps "
+            f"({got})."
         )
     unlisted = max(0, bad.size - MAX_LISTED_ERRORS) + max(0, broken.size - MAX_LISTED_ERRORS)
     if unlisted:
@@ -638,6 +658,8 @@ def _check_inline(
 
 #: runs of missing days named in one message (the rest are counted)
 _LISTED_RUNS = 5
+#: missing hours of a day named in its message
+_LISTED_HOURS = 5
 
 
 def _missing_days(

@@ -214,13 +214,13 @@ def test_caller_forecast() -> None:
          {"market_params.history_prices.0": ["History days must be before start_date."],
           "market_params.history_prices": [
               "2020-08-01: needs one price for each hour 0..n-1 with n in 23, 24 or 25 and no "
-              "gaps (got 1 hours)."]}),
+              "gaps (got hour 0)."]}),
         ("history_prices", [("2020-07-31", h) for h in range(23)] + [("2020-07-31", 0)],
          {"market_params.history_prices.23": ["Duplicate of item 0 (2020-07-31 hour 0)."]}),
         ("history_prices", [("2020-07-31", h) for h in range(20)],
          {"market_params.history_prices": [
              "2020-07-31: needs one price for each hour 0..n-1 with n in 23, 24 or 25 and no "
-             "gaps (got 20 hours)."]}),
+             "gaps (got 20 hours, 0..19)."]}),
         ("forecast_prices", [("2020-08-01", h) for h in range(24)],
          {"market_params.forecast_prices": [
              "No forecast for requested days: 2020-08-02"]}),

@@ -386,6 +386,33 @@ def test_list_rules_are_capped_too() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("hours", "message"),
+    [
+        (range(1, 25), "2024-01-01: hours are numbered from 0 (hour 0 begins at 00:00), but "
+         "these run 1..24; send them as 0..23 (CENACE's hour h is hour h - 1 here)."),
+        (range(1, 24), "2024-01-01: hours are numbered from 0 (hour 0 begins at 00:00), but "
+         "these run 1..23; send them as 0..22 (CENACE's hour h is hour h - 1 here)."),
+        ([h for h in range(24) if h not in (5, 6)], "2024-01-01: needs one price for each hour "
+         "0..n-1 with n in 23, 24 or 25 and no gaps (got 22 hours, 0..23 without 5, 6)."),
+        (range(1, 3), "2024-01-01: needs one price for each hour 0..n-1 with n in 23, 24 or 25 "
+         "and no gaps (got 2 hours, 1..2 without 0)."),
+        (range(8, 24), "2024-01-01: needs one price for each hour 0..n-1 with n in 23, 24 or 25 "
+         "and no gaps (got 16 hours, 8..23 without 0, 1, 2, 3, 4 and 3 more)."),
+        (range(20), "2024-01-01: needs one price for each hour 0..n-1 with n in 23, 24 or 25 "
+         "and no gaps (got 20 hours, 0..19)."),
+        ([3], "2024-01-01: needs one price for each hour 0..n-1 with n in 23, 24 or 25 and no "
+         "gaps (got hour 3 without 0, 1, 2)."),
+    ],
+    ids=["cenace-24", "cenace-23", "gap", "short-from-1", "many-missing", "short", "one-hour"],
+)  # fmt: skip
+def test_a_broken_day_says_what_is_wrong_with_its_hours(hours: Any, message: str) -> None:
+    """A day numbered 1..n (CENACE's convention) is told to count from 0; other broken days
+    name their span and the first missing hours."""
+    items = [{"date": "2024-01-01", "hour": h, "price": 1.0} for h in hours]
+    assert _inline_errors(items) == {"market_params.prices": [message]}
+
+
 def test_a_year_of_inline_prices_loads_as_read_only_arrays() -> None:
     items = _year_items()
     items.reverse()
