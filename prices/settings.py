@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 SOURCES = ("synthetic", "batu", "cenace")
 #: Smallest accepted PRICE_MAX_RESPONSE_BYTES (one day of one zone is about 5 KB).
@@ -60,6 +61,8 @@ class PriceSettings:
             raise ConfigError(
                 f"FORECAST_HISTORY_DAYS must be between 0 and {MAX_FORECAST_HISTORY_DAYS}"
             )
+        _check_base_url("BATU_API_URL", self.batu_api_url)
+        _check_base_url("CENACE_BASE_URL", self.cenace_base_url)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PriceSettings:
@@ -116,3 +119,21 @@ class PriceSettings:
                 "FORECAST_HISTORY_DAYS", cls.forecast_history_days, minimum=0
             ),
         )
+
+
+def _check_base_url(key: str, url: str) -> None:
+    """An upstream base URL as the fetches use it: ``http`` or ``https``, a host, an optional
+    port and path, no query or fragment (a URL without its scheme, ``api.example.com``, would
+    otherwise start the app and fail every request with a 502 that does not name it)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises for a port that is not a number in 0..65535
+    except ValueError as exc:
+        raise ConfigError(f"{key} is not a valid URL ({exc}): {url!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{key} must be an http:// or https:// URL with a host, such as "
+            f"https://example.com:8443, not {url!r}"
+        )
+    if parts.query or parts.fragment or any(c.isspace() for c in url) or port == 0:
+        raise ConfigError(f"{key} must be a base URL without query, fragment or spaces: {url!r}")

@@ -108,3 +108,38 @@ def test_forecast_history_days(raw: str | None, days: int) -> None:
 def test_bad_forecast_history_days_fail_at_start_up(raw: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         PriceSettings.from_env({"FORECAST_HISTORY_DAYS": raw})
+
+
+@pytest.mark.parametrize(
+    ("key", "raw", "message"),
+    [
+        ("CENACE_BASE_URL", "notaurl", "CENACE_BASE_URL must be an http:// or https:// URL"),
+        ("CENACE_BASE_URL", "127.0.0.1:1", "CENACE_BASE_URL must be an http:// or https:// URL"),
+        ("BATU_API_URL", "api.batuenergy.com", "BATU_API_URL must be an http:// or https:// URL"),
+        ("BATU_API_URL", "ftp://api.batuenergy.com", "BATU_API_URL must be an http:// or https://"),
+        ("BATU_API_URL", "https://", "BATU_API_URL must be an http:// or https:// URL with a host"),
+        ("CENACE_BASE_URL", "https://cenace.example:port", "CENACE_BASE_URL is not a valid URL"),
+        ("CENACE_BASE_URL", "https://cenace.example:99999", "CENACE_BASE_URL is not a valid URL"),
+        ("BATU_API_URL", "https://batu.example/?key=1", "BATU_API_URL must be a base URL without"),
+        ("BATU_API_URL", "https://batu.example/a b", "BATU_API_URL must be a base URL without"),
+    ],
+    ids=["no-scheme", "host-port", "host", "ftp", "no-host", "text-port", "big-port", "query",
+         "space"],
+)  # fmt: skip
+def test_a_base_url_that_no_fetch_could_use_fails_at_start_up(
+    key: str, raw: str, message: str
+) -> None:
+    """The README promises a message naming the variable at start-up; before, such a URL
+    started the app and every fetch answered a 502 that named neither."""
+    with pytest.raises(ConfigError, match=message):
+        PriceSettings.from_env({key: raw})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["http://127.0.0.1:8082", "https://ws01.cenace.gob.mx:8082/", "https://batu.example/v1",
+     "http://[::1]:9000"],
+)  # fmt: skip
+def test_base_urls_with_a_port_or_path_are_kept(raw: str) -> None:
+    settings = PriceSettings.from_env({"CENACE_BASE_URL": raw, "BATU_API_URL": raw})
+    assert settings.cenace_base_url == settings.batu_api_url == raw.rstrip("/")
