@@ -192,8 +192,8 @@ variable "batu_api_url" {
   default     = "https://api.batuenergy.com"
 
   validation {
-    condition     = can(regex("^https://[^\\s]+$", var.batu_api_url))
-    error_message = "batu_api_url must be an https:// URL."
+    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\\s?#]*)?$", var.batu_api_url))
+    error_message = "batu_api_url must be an https:// URL: a host, an optional port and path, no query or fragment."
   }
 }
 
@@ -225,8 +225,8 @@ variable "cenace_base_url" {
   default     = "https://ws01.cenace.gob.mx:8082"
 
   validation {
-    condition     = can(regex("^https://[^\\s]+$", var.cenace_base_url))
-    error_message = "cenace_base_url must be an https:// URL."
+    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\\s?#]*)?$", var.cenace_base_url))
+    error_message = "cenace_base_url must be an https:// URL: a host, an optional port and path, no query or fragment."
   }
 }
 

@@ -749,3 +749,33 @@ def test_longest_name_still_fits_the_bucket_prefix_limit(tf: Config) -> None:
 def test_validation_regexes_sort_values(tf: Config, variable: str, value: str, valid: bool) -> None:
     (pattern,) = [p for name, p in validation_regexes(tf) if name == variable]
     assert bool(re.search(pattern, value)) is valid
+
+
+_URL_REGEX = re.compile(r'can\(regex\("((?:[^"\\]|\\.)*)", var\.(\w+)\)\)')
+
+
+@pytest.mark.parametrize("variable", ["batu_api_url", "cenace_base_url"])
+@pytest.mark.parametrize(
+    "url",
+    ["https://api.batuenergy.com", "https://ws01.cenace.gob.mx:8082", "https://batu.example/v1/",
+     "https://batu.example:443/a/b", "http://api.batuenergy.com", "api.batuenergy.com",
+     "https://", "https://batu.example/?key=1", "https://batu.example/#top",
+     "https://batu.example/a b", "https://batu.example:port", "ftp://batu.example"],
+)  # fmt: skip
+def test_base_url_variables_accept_only_what_the_app_starts_with(
+    tf: Config, variable: str, url: str
+) -> None:
+    """A URL Terraform lets through must start the app (``prices.settings`` checks it at
+    start-up, naming the variable), or a deploy would succeed and every cold start fail."""
+    (validation,) = tf.variables[variable]["validation"]
+    (pattern,) = [p for p, name in _URL_REGEX.findall(validation["condition"]) if name == variable]
+    pattern = pattern.encode().decode("unicode_escape")  # HCL escapes
+    terraform_accepts = re.search(pattern, url) is not None
+    key = variable.upper()
+    try:
+        PriceSettings.from_env({key: url})
+        app_accepts = True
+    except ConfigError:
+        app_accepts = False
+    assert not terraform_accepts or app_accepts
+    assert terraform_accepts == (app_accepts and url.startswith("https://"))
