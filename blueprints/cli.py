@@ -270,10 +270,19 @@ SIZING_COLUMNS = [
 
 
 def _durations(value: str) -> list[float]:
-    try:
-        return [float(part) for part in value.split(",") if part.strip()]
-    except ValueError:
-        raise click.BadParameter(f"not a comma-separated list of hours: {value!r}") from None
+    """``--durations``' hours; a usage error naming the option and the item that is not a
+    number (an empty item too: ``1,,2`` is a typo, not two durations)."""
+    hours = []
+    for index, part in enumerate(value.split(",")):
+        try:
+            hours.append(float(part))
+        except ValueError:
+            what = "is empty" if not part.strip() else f"is not a number of hours: {part.strip()!r}"
+            raise click.BadParameter(
+                f"item {index + 1} of {value!r} {what} (comma-separated hours, e.g. 1,2,4)",
+                param_hint="'--durations'",
+            ) from None
+    return hours
 
 
 def format_sizing(body: dict[str, Any]) -> str:

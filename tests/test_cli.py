@@ -317,3 +317,17 @@ def test_siting_takes_more_nodes_than_the_api_allows() -> None:
     assert body["failed"] == []
     assert len(body["rows"]) == len(nodes)
     assert [row["rank"] for row in body["rows"]] == list(range(1, len(nodes) + 1))
+
+
+@pytest.mark.parametrize(
+    ("durations", "message"),
+    [("1,2,x", "item 3 of '1,2,x' is not a number of hours: 'x'"),
+     ("1,,2", "item 2 of '1,,2' is empty"), ("4,", "item 2 of '4,' is empty")],
+)  # fmt: skip
+def test_sizing_durations_that_are_not_hours_are_a_usage_error_naming_the_option(
+    app: Flask, durations: str, message: str
+) -> None:
+    result = app.test_cli_runner().invoke(args=[*SIZING_ARGS, "--durations", durations])
+    assert result.exit_code == 2
+    assert "Invalid value for '--durations'" in result.output
+    assert message in result.output
