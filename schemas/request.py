@@ -522,6 +522,7 @@ class MarketParamsSchema(StrictSchema):
                 data["prices"],
                 start=start,
                 end=end,
+                outside_message=_outside_range(start, end),
                 needs="every market day from {} to {} needs prices",
             )
             if price_errors:
@@ -530,6 +531,16 @@ class MarketParamsSchema(StrictSchema):
             errors.update(_check_history_and_forecast(data))
         if errors:
             raise ValidationError(errors)
+
+
+def _outside_range(start: dt.date | None, end: dt.date | None) -> str:
+    """The message of an inline price dated outside the request's ``start_date`` ..
+    ``end_date``, naming only the bounds the request gave, with their dates."""
+    if start is not None and end is not None:
+        return f"Date outside start_date .. end_date ({start.isoformat()} .. {end.isoformat()})."
+    if start is not None:
+        return f"Date before start_date ({start.isoformat()})."
+    return f"Date after end_date ({end.isoformat()})." if end is not None else ""
 
 
 def _requested_days(data: dict[str, Any]) -> tuple[dt.date, dt.date]:
@@ -586,7 +597,7 @@ def _check_inline(
     *,
     start: dt.date | None,
     end: dt.date | None,
-    outside_message: str = "Date outside start_date .. end_date.",
+    outside_message: str,
     needs: str | None = None,
 ) -> dict[Any, list[str]]:
     """Messages for duplicates, dates outside ``start`` .. ``end`` (keys: item index) and days

@@ -413,6 +413,29 @@ def test_a_broken_day_says_what_is_wrong_with_its_hours(hours: Any, message: str
     assert _inline_errors(items) == {"market_params.prices": [message]}
 
 
+@pytest.mark.parametrize(
+    ("dates", "message"),
+    [({"start_date": "2024-01-02"}, "Date before start_date (2024-01-02)."),
+     ({"end_date": "2023-12-31"}, "Date after end_date (2023-12-31)."),
+     ({"start_date": "2024-01-02", "end_date": "2024-01-02"},
+      "Date outside start_date .. end_date (2024-01-02 .. 2024-01-02).")],
+    ids=["start", "end", "both"],
+)  # fmt: skip
+def test_a_price_outside_the_range_names_the_bounds_the_request_gave(
+    dates: dict[str, str], message: str
+) -> None:
+    """Not 'start_date .. end_date' where only one was sent: the bound given, with its date."""
+    items = [{"date": day, "hour": h, "price": 1.0} for day in ("2024-01-01", "2024-01-02")
+             for h in range(24)]  # fmt: skip
+    body = {"battery_params": PRD["battery_params"], "market_params": {"prices": items, **dates}}
+    with pytest.raises(ValidationError) as info:
+        SCHEMA.load(body)
+    errors = flatten_messages(info.value.messages)
+    outside = {path: m for path, m in errors.items() if path != "market_params.prices"}
+    assert outside
+    assert set(map(tuple, outside.values())) == {(message,)}
+
+
 def test_a_year_of_inline_prices_loads_as_read_only_arrays() -> None:
     items = _year_items()
     items.reverse()
