@@ -142,6 +142,8 @@ def run_sizing(
             "end_date": base.market.end.isoformat(),
             "currency": CURRENCY,
             "price_unit": PRICE_UNIT,
+            # what forecast scheduled on, as POST /optimize says (SPEC §11)
+            "forecast": "caller" if base.forecast_days is not None else "mean7",
         },
         "strategy": base.strategy,
         "horizon": base.horizon.value,

@@ -119,7 +119,7 @@ class MarketSchema(Schema):
         metadata={
             "description": "What the forecast strategy scheduled on: caller (the request's "
             "market_params.forecast_prices) or mean7 (the same hour's mean over the 7 days "
-            "before). Always present in POST /optimize answers."
+            "before). Always present in POST /optimize and POST /sizing answers."
         },
     )
 

@@ -311,6 +311,9 @@ def test_sizing_uses_the_caller_s_history_and_forecast() -> None:
         sizing = {"battery_params": battery, "market_params": market, "strategy": "forecast"}
         response = client.post("/sizing", json={**sizing, "durations_hours": [4]})
         assert response.status_code == 200, response.get_json()
+        # which forecast was scheduled on, as POST /optimize says it
+        said = "caller" if "forecast_prices" in market else "mean7"
+        assert response.get_json()["market"]["forecast"] == said
         total = response.get_json()["rows"][0]["total_revenue"]
         single = optimize_total(
             client, {**sizing, "battery_params": {**battery, "duration_hours": 4}}
