@@ -337,7 +337,13 @@ def _finish_request(response: Response) -> Response:
 
 # freed arrays stay in the heap for the next request (no page faults per call)
 tune_malloc()
-app = create_app()
+try:
+    app = create_app()
+except ConfigError as exc:
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        raise  # the Lambda runtime reports it as the init error, with its type and message
+    # `flask run`, gunicorn, `import app`: one line naming the variable, not a traceback
+    raise SystemExit(f"Configuration error: {exc}") from None
 #: API Gateway HTTP API (payload 2.0) and REST API (1.0) events. Text responses go out as text;
 #: a gzip-compressed one (Content-Encoding) is base64-encoded with isBase64Encoded, which
 #: payload 2.0 always allows and ``binary_support`` allows for 1.0 too (a REST API needs

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shlex
 import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,6 +24,8 @@ from app import JsonLinesFormatter, configure_logging, create_app, settings_from
 from prices import ConfigError, PriceSettings
 from testkit.server import serve
 from tests.conftest import PRD_REQUEST_2020, RecordedSource
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_module_exposes_the_app_and_the_lambda_handler() -> None:
@@ -90,6 +95,38 @@ def test_bad_configuration_fails_at_start_up(
         monkeypatch.setenv(key, value)
     with pytest.raises(ConfigError, match=message):
         create_app()
+
+
+def _import_app(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``import app`` in a fresh process (what ``flask run``, gunicorn and the Lambda runtime
+    do first) with ``env`` over this environment."""
+    return subprocess.run(
+        [sys.executable, "-c", "import app"],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_bad_variable_stops_the_app_with_one_line_naming_it() -> None:
+    """Not a 40-line traceback whose last line says what is wrong (a user-level tour)."""
+    env = {key: "" for key in os.environ if key.startswith("AWS_LAMBDA")}
+    completed = _import_app({**env, "LOG_LEVEL": "verbose"})
+    assert completed.returncode == 1
+    assert completed.stderr.strip() == (
+        "Configuration error: LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, not 'VERBOSE'"
+    )
+
+
+def test_on_lambda_a_bad_variable_is_the_runtime_s_init_error() -> None:
+    """On Lambda the ConfigError itself leaves the import: the runtime reports its type and
+    message as the function's init error."""
+    completed = _import_app({"LOG_LEVEL": "verbose", "AWS_LAMBDA_FUNCTION_NAME": "arbitrage"})
+    assert completed.returncode == 1
+    assert "prices.settings.ConfigError: LOG_LEVEL must be one of" in completed.stderr
 
 
 @pytest.mark.parametrize(
