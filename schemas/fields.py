@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from typing import Any
 
 from marshmallow import ValidationError, fields
@@ -60,11 +61,22 @@ class ZoneKey(fields.String):
             raise ValidationError("Must be at most 64 characters.")
         text = text.strip()
         if not _ZONE_RE.fullmatch(text):
-            raise ValidationError(
+            message = (
                 "Must be 1 to 64 upper-case letters, digits, spaces, hyphens or dots (a CENACE "
                 "load zone such as APATZINGAN or a node key such as 01PLO-115 or 08CHB-34.5)."
             )
+            spelled = _plain_upper(text)
+            if spelled != text and _ZONE_RE.fullmatch(spelled):
+                message += f" Did you mean {spelled!r}?"
+            raise ValidationError(message)
         return text
+
+
+def _plain_upper(text: str) -> str:
+    """``text`` upper-cased without accents (``Querétaro`` -> ``QUERETARO``), the way CENACE
+    spells its keys: a suggestion for a key that only its case or accents kept out."""
+    letters = unicodedata.normalize("NFKD", text.upper())
+    return "".join(c for c in letters if not unicodedata.combining(c))
 
 
 #: Market dates the service accepts: CENACE's market opened in January 2016 (no market data

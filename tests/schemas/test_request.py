@@ -436,6 +436,27 @@ def test_a_price_outside_the_range_names_the_bounds_the_request_gave(
     assert set(map(tuple, outside.values())) == {(message,)}
 
 
+@pytest.mark.parametrize(
+    ("zone", "suggestion"),
+    [("apatzingan", " Did you mean 'APATZINGAN'?"), ("Querétaro", " Did you mean 'QUERETARO'?"),
+     ("08chb-34.5", " Did you mean '08CHB-34.5'?"), ("ÁPATZINGAN", " Did you mean 'APATZINGAN'?"),
+     ("08CHB-34,5", ""), ("A" * 65, ""), ("", "")],
+    ids=["lower", "accent", "node-lower", "accent-upper", "comma", "long", "empty"],
+)  # fmt: skip
+def test_a_zone_kept_out_by_its_case_or_accents_gets_the_key_it_means(
+    zone: str, suggestion: str
+) -> None:
+    """Keys stay upper-case without accents (SPEC §4), but the 422 spells the one meant."""
+    body = {**PRD, "market_params": {**PRD["market_params"], "zone": zone}}
+    with pytest.raises(ValidationError) as info:
+        SCHEMA.load(body)
+    (message,) = flatten_messages(info.value.messages)["market_params.zone"]
+    assert message == (
+        "Must be 1 to 64 upper-case letters, digits, spaces, hyphens or dots (a CENACE load zone "
+        f"such as APATZINGAN or a node key such as 01PLO-115 or 08CHB-34.5).{suggestion}"
+    )
+
+
 def test_a_year_of_inline_prices_loads_as_read_only_arrays() -> None:
     items = _year_items()
     items.reverse()
