@@ -106,5 +106,5 @@ def resolve(name: str, system: System) -> _Target:
     hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
     raise NoPricesError(
         f"unknown load zone or node {shown!r}: the synthetic source knows CENACE's 108 load "
-        f"zones and their NodosP (catalogue V20250926){hint}"
+        f"zones and their NodosP (catalogue V20250926; GET /zones lists the load zones){hint}"
     )

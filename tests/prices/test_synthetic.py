@@ -236,6 +236,7 @@ def test_unknown_name_without_close_match_is_a_404_without_suggestion(
         fetch(source, "QQQQQQQQ", dt.date(2024, 1, 1), dt.date(2024, 1, 2))
     assert "did you mean" not in caught.value.detail
     assert "108 load zones" in caught.value.detail
+    assert "GET /zones lists the load zones" in caught.value.detail  # as /siting's failed says
 
 
 @pytest.mark.parametrize(
