@@ -86,7 +86,10 @@ _EFFICIENCY = validate.Range(min=MIN_EFFICIENCY, max=1)
 
 
 class StrictSchema(Schema):
-    """Unknown fields are errors everywhere."""
+    """Unknown fields are errors everywhere, and where an object is expected anything else
+    (an array, a number, null at the top) is named as such, not "Invalid input type."."""
+
+    error_messages = {"type": "Must be a JSON object."}  # noqa: RUF012 (marshmallow merges it)
 
     class Meta:
         unknown = RAISE

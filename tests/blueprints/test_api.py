@@ -400,7 +400,7 @@ def test_bad_request_table_is_big_enough() -> None:
          {"market_params.end_date": ["Must not be before start_date."]}),
         (_top(strategy="oracle"), {"strategy": [f"Must be one of: {', '.join(STRATEGIES)}."]}),
         (_top(extra=1), {"extra": ["Unknown field."]}),
-        ("[]", {"body": ["Invalid input type."]}),
+        ("[]", {"body": ["Must be a JSON object."]}),
     ],
     ids=["min-max", "dates", "strategy", "unknown", "array"],
 )  # fmt: skip

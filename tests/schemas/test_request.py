@@ -323,7 +323,8 @@ def test_a_bad_item_in_a_year_is_blamed_by_its_exact_path(
 
 @pytest.mark.parametrize(
     ("item", "message"),
-    [(5, "Invalid input type."), (None, "Invalid input type."), ([], "Invalid input type."),
+    [(5, "Must be a JSON object."), (None, "Must be a JSON object."),
+     ([], "Must be a JSON object."),
      ({"date": "2024-01-01", "hour": 0}, "Missing data for required field.")],
     ids=["number", "null", "list", "missing-price"],
 )  # fmt: skip
