@@ -241,8 +241,10 @@ class BatteryParamsSchema(StrictSchema):
     )
     max_cycles_per_day = StrictFloat(
         validate=validate.Range(min=MIN_CYCLES_PER_DAY, max=MAX_CYCLES_PER_DAY),
+        allow_none=True,  # null is no limit, as absent, and as the response echoes it
         metadata={
-            "description": "Limit on battery-side energy withdrawn per day, in cycles.",
+            "description": "Limit on battery-side energy withdrawn per day, in cycles (absent "
+            "or null: no limit).",
         },
     )
 

@@ -458,6 +458,16 @@ def test_a_zone_kept_out_by_its_case_or_accents_gets_the_key_it_means(
     )
 
 
+def test_a_null_cycle_limit_is_no_limit_as_the_response_echoes_it() -> None:
+    """``max_cycles_per_day: null`` loads as an absent one (no cap), so a response's
+    ``battery`` echo (``null`` when unset) can be sent back; 0 stays out of range."""
+    absent = SCHEMA.load(PRD)
+    null = SCHEMA.load({**PRD, "battery_params": {**PRD["battery_params"],
+                                                  "max_cycles_per_day": None}})  # fmt: skip
+    assert null.battery == absent.battery
+    assert null.battery.max_cycles_per_day is None
+
+
 def test_a_year_of_inline_prices_loads_as_read_only_arrays() -> None:
     items = _year_items()
     items.reverse()
