@@ -135,5 +135,7 @@ def _check_base_url(key: str, url: str) -> None:
             f"{key} must be an http:// or https:// URL with a host, such as "
             f"https://example.com:8443, not {url!r}"
         )
-    if parts.query or parts.fragment or any(c.isspace() for c in url) or port == 0:
+    if port == 0:
+        raise ConfigError(f"{key} must not name port 0: {url!r}")
+    if parts.query or parts.fragment or any(c.isspace() for c in url):
         raise ConfigError(f"{key} must be a base URL without query, fragment or spaces: {url!r}")

@@ -545,7 +545,9 @@ def _outside_range(start: dt.date | None, end: dt.date | None) -> str:
         return f"Date outside start_date .. end_date ({start.isoformat()} .. {end.isoformat()})."
     if start is not None:
         return f"Date before start_date ({start.isoformat()})."
-    return f"Date after end_date ({end.isoformat()})." if end is not None else ""
+    if end is not None:
+        return f"Date after end_date ({end.isoformat()})."
+    return "Date outside the requested range."  # (no bound given: no date is outside)
 
 
 def _requested_days(data: dict[str, Any]) -> tuple[dt.date, dt.date]:

@@ -122,9 +122,10 @@ def test_bad_forecast_history_days_fail_at_start_up(raw: str, message: str) -> N
         ("CENACE_BASE_URL", "https://cenace.example:99999", "CENACE_BASE_URL is not a valid URL"),
         ("BATU_API_URL", "https://batu.example/?key=1", "BATU_API_URL must be a base URL without"),
         ("BATU_API_URL", "https://batu.example/a b", "BATU_API_URL must be a base URL without"),
+        ("CENACE_BASE_URL", "http://127.0.0.1:0", "CENACE_BASE_URL must not name port 0"),
     ],
     ids=["no-scheme", "host-port", "host", "ftp", "no-host", "text-port", "big-port", "query",
-         "space"],
+         "space", "port-0"],
 )  # fmt: skip
 def test_a_base_url_that_no_fetch_could_use_fails_at_start_up(
     key: str, raw: str, message: str
