@@ -63,6 +63,9 @@ class Spy:
 
     def __init__(self) -> None:
         self.slow = threading.Event()
+        #: while set, every POST /optimize without compare (the other strategies the page
+        #: fetches for its cumulative chart) takes a second
+        self.slow_others = threading.Event()
         self.authorizations: list[str | None] = []
 
     def before_request(self) -> None:
@@ -71,6 +74,10 @@ class Spy:
             if self.slow.is_set():  # only the next POST
                 self.slow.clear()
                 time.sleep(2.0)
+            body = request.get_json(silent=True)
+            other = isinstance(body, dict) and body.get("compare") is False
+            if self.slow_others.is_set() and other:
+                time.sleep(1.0)
 
 
 SPY = Spy()
@@ -483,6 +490,9 @@ def test_a_long_request_shows_a_spinner_with_the_elapsed_time(
             assert driver.find_elements(By.CSS_SELECTOR, "#status .spinner")
             match = re.fullmatch(r"Optimising\u2026 (\d+\.\d) s", text)
             assert match, text
+            # the live region announces the label; the ticking clock is hidden from readers
+            clock = driver.find_element(By.CSS_SELECTOR, "#status [aria-hidden='true']")
+            assert re.fullmatch(r" ?\d+\.\d s", clock.text), clock.text
             readings.append(float(match[1]))
             if len(set(readings)) >= 2:
                 break
@@ -548,3 +558,129 @@ def test_a_bad_duration_list_shows_the_422_at_the_sizing_field(
     assert driver.find_element(By.CSS_SELECTOR, "[data-error-for='durations_hours']").text == (
         expected
     )
+
+
+@pytest.fixture
+def phone(driver: WebDriver) -> Iterator[WebDriver]:
+    """The driver at a phone's viewport (390 x 844), restored afterwards."""
+    size = driver.get_window_size()
+    driver.set_window_size(390, 844)
+    try:
+        yield driver
+    finally:
+        driver.set_window_size(size["width"], size["height"])
+
+
+def page_overflow(driver: WebDriver) -> int:
+    """How many CSS pixels the page is wider than its viewport (0: no sideways scrolling)."""
+    wider: int = driver.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    return wider
+
+
+def test_every_tab_fits_a_phone_screen(phone: WebDriver, base_url: str) -> None:
+    """At 390 px the page was 756-988 px wide (the narrow layout's column grew to its widest
+    table): a user-level tour."""
+    assert open_page(phone, base_url + "/?start=2024-01-01&end=2024-01-07") == "ready"
+    assert page_overflow(phone) <= 0
+    for tab in ("tab-sizing", "tab-siting"):
+        assert click_and_wait(phone, tab) == "ready"
+        assert page_overflow(phone) <= 0, tab
+    assert console_errors(phone) == []
+    screenshot(phone, "phone-siting")
+
+
+CHART_FITS_JS = """
+const canvas = document.querySelector(`#${arguments[0]} canvas`);
+const box = document.getElementById(arguments[0]);
+return [canvas.getBoundingClientRect().width, box.clientWidth];
+"""
+
+
+def test_sizing_and_siting_charts_are_redrawn_when_the_window_narrows(
+    driver: WebDriver, base_url: str
+) -> None:
+    """Only the Optimize tab's charts followed a resize; a narrowed window left the others at
+    their old width (a user-level tour)."""
+    size = driver.get_window_size()
+    try:
+        driver.set_window_size(1400, 900)
+        for tab, chart in (("sizing", "chart-sizing"), ("siting", "chart-siting")):
+            url = f"{base_url}/?start=2024-01-01&end=2024-01-07&tab={tab}"
+            assert open_page(driver, url) == "ready"
+            wide, _ = driver.execute_script(CHART_FITS_JS, chart)
+            driver.set_window_size(800, 900)
+            WebDriverWait(driver, 10, poll_frequency=0.1).until(
+                lambda d, c=chart: (
+                    d.execute_script(CHART_FITS_JS, c)[0]
+                    <= d.execute_script(CHART_FITS_JS, c)[1] + 1
+                )
+            )
+            narrow, box = driver.execute_script(CHART_FITS_JS, chart)
+            assert narrow < wide, (tab, narrow, wide)
+            assert narrow <= box + 1, (tab, narrow, box)
+            driver.set_window_size(1400, 900)
+    finally:
+        driver.set_window_size(size["width"], size["height"])
+
+
+def test_a_number_the_browser_cannot_read_is_an_error_not_an_omitted_field(
+    driver: WebDriver, base_url: str
+) -> None:
+    """'1e' in a number field reads as '' and the run went ahead without it (no cycle cap):
+    now the field says so and nothing is sent (a user-level tour)."""
+    assert open_page(driver, base_url + "/?start=2024-01-01&end=2024-01-02") == "ready"
+    field = driver.find_element(By.CSS_SELECTOR, "#inputs [name='max_cycles_per_day']")
+    field.clear()
+    field.send_keys("1e")
+    assert driver.execute_script("return arguments[0].validity.badInput", field) is True
+    posts = len(SPY.authorizations)
+    assert click_and_wait(driver, "run", "error") == "error"
+    path = "battery_params.max_cycles_per_day"
+    slot = driver.find_element(By.CSS_SELECTOR, f"[data-error-for='{path}']")
+    assert slot.text == "Not a number."
+    assert field.get_attribute("aria-invalid") == "true"
+    assert len(SPY.authorizations) == posts  # no request went out
+
+
+def test_the_csv_is_the_schedule_on_screen_not_unrun_edits(
+    driver: WebDriver, browser: Browser, base_url: str
+) -> None:
+    """The CSV was built from the form as edited, so a power typed but not run gave a 3 MW
+    file beside a 10 MW page under the same name (a user-level tour)."""
+    view = {**DEFAULT_VIEW, "start": "2024-01-01", "end": "2024-01-02"}
+    assert open_page(driver, base_url + "/?start=2024-01-01&end=2024-01-02") == "ready"
+    set_field(driver, "capacity_mw", "3")  # edited, not run
+    assert click_and_wait(driver, "download-csv") == "ready"
+    downloaded = wait_download(browser.downloads, ".csv").read_text(encoding="utf-8")
+    status, expected = post(
+        base_url, "/optimize", {**optimize_body(view), "compare": False}, accept="text/csv"
+    )
+    assert status == 200
+    assert downloaded == expected
+    edited = {**optimize_body({**view, "capacity_mw": "3"}), "compare": False}
+    assert downloaded != post(base_url, "/optimize", edited, accept="text/csv")[1]
+
+
+def test_leaving_optimize_while_the_other_strategies_run_redraws_them_on_return(
+    driver: WebDriver, base_url: str
+) -> None:
+    """A tab switched while the other strategies were being fetched left the cumulative chart
+    with one line for good: the view counted as drawn before they came back (a user-level
+    tour)."""
+    assert open_page(driver, base_url + "/?start=2024-01-01&end=2024-01-02") == "ready"
+    set_field(driver, "capacity_mw", "7")
+    SPY.slow_others.set()
+    try:
+        driver.execute_script("document.body.dataset.state = 'clicked'")
+        driver.find_element(By.ID, "run").click()
+        WebDriverWait(driver, 30, poll_frequency=0.05).until(
+            lambda d: d.find_element(By.ID, "status").text.startswith("Running the other")
+        )
+        assert click_and_wait(driver, "tab-sizing") == "ready"
+    finally:
+        SPY.slow_others.clear()
+    assert click_and_wait(driver, "tab-optimize") == "ready"
+    assert cumulative_lines(driver) == set(STRATEGIES)
+    assert console_errors(driver) == []

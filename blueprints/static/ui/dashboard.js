@@ -36,6 +36,7 @@
   let tab = "optimize";
   let day = null;
   let lastData = null;
+  const lastAnswer = { sizing: null, siting: null }; // redrawn when the window resizes
   let runId = 0;
   let controller = null;
   let timer = null;
@@ -184,11 +185,15 @@
     stopTimer();
     const started = performance.now();
     const text = document.createElement("span");
+    text.textContent = `${label}\u2026`; // announced once (the status is aria-live)
+    const clock = document.createElement("span");
+    clock.setAttribute("aria-hidden", "true"); // a ticking clock is not read out 10 times a second
+    text.append(clock);
     const spinner = document.createElement("span");
     spinner.className = "spinner";
     statusBox.replaceChildren(spinner, text);
     const tick = () => {
-      text.textContent = `${label}\u2026 ${((performance.now() - started) / 1000).toFixed(1)} s`;
+      clock.textContent = ` ${((performance.now() - started) / 1000).toFixed(1)} s`;
     };
     tick();
     timer = window.setInterval(tick, 100);
@@ -316,10 +321,27 @@
     }
   }
 
+  /** A number field holding text the browser cannot read as a number (`1e`) reads as ""
+   * (the field left out of the request); it is shown as an error instead and the run stops. */
+  function refuseUnreadable() {
+    const errors = {};
+    for (const input of inputs) {
+      if (input.validity && input.validity.badInput && !input.closest("[hidden]")) {
+        if (tab === "sizing" && input.name === "duration_hours") continue; // not sent there
+        errors[input.dataset.path] = ["Not a number."];
+      }
+    }
+    if (!Object.keys(errors).length) return false;
+    showProblem({ title: "Some fields are not numbers", errors: errors });
+    finish("error", "");
+    return true;
+  }
+
   /* ---------- the three tabs ---------- */
 
   function renderOptimize() {
     if (!lastData) return;
+    drawnWidth.optimize = window.innerWidth;
     const view = BatteryCharts.renderResults(panels.optimize, lastData, {
       day: day,
       onDayChange: (picked) => {
@@ -332,6 +354,7 @@
 
   async function runOptimize() {
     const id = newRun();
+    if (refuseUnreadable()) return;
     const values = readForm();
     const payload = optimizeBody(values);
     const started = startProgress("Optimising");
@@ -344,7 +367,7 @@
     }
     const result = main.body;
     lastData = { request: values, result: result, strategies: {} };
-    done.optimize = JSON.stringify(payload);
+    done.optimize = null; // drawn only once the other strategies are back too
     if (!drawn(renderOptimize)) return;
     const others = STRATEGIES.filter((name) => name !== result.strategy);
     startProgress("Running the other strategies for the cumulative chart");
@@ -359,6 +382,7 @@
       if (daily) lastData.strategies[name] = daily;
       else missing.push(name);
     }
+    done.optimize = JSON.stringify(payload);
     if (!drawn(renderOptimize)) return;
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     finish("ready", `Done in ${seconds} s` + (missing.length ? ` (no daily revenue for ${missing.join(", ")})` : ""));
@@ -366,6 +390,7 @@
 
   async function runSizing() {
     const id = newRun();
+    if (refuseUnreadable()) return;
     const payload = sizingBody(readForm());
     const started = startProgress("Sizing");
     const answer = await call("sizing", payload);
@@ -375,6 +400,8 @@
       finish("error", "");
       return;
     }
+    lastAnswer.sizing = answer.body;
+    drawnWidth.sizing = window.innerWidth;
     if (!drawn(() => BatteryCharts.renderSizing(panels.sizing, answer.body))) return;
     done.sizing = JSON.stringify(payload);
     finish("ready", `Done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
@@ -382,6 +409,7 @@
 
   async function runSiting() {
     const id = newRun();
+    if (refuseUnreadable()) return;
     const payload = sitingBody(readForm());
     const started = startProgress("Ranking zones");
     const answer = await call("siting", payload);
@@ -391,9 +419,21 @@
       finish("error", "");
       return;
     }
+    lastAnswer.siting = answer.body;
+    drawnWidth.siting = window.innerWidth;
     if (!drawn(() => BatteryCharts.renderSiting(panels.siting, answer.body))) return;
     done.siting = JSON.stringify(payload);
     finish("ready", `Done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
+
+  /** Redraws the current tab's charts where the window's width changed since they were
+   * drawn (a resize, or a tab drawn at another width); a taller window needs nothing. */
+  const drawnWidth = { optimize: null, sizing: null, siting: null };
+  function fitWidth() {
+    if (drawnWidth[tab] === null || drawnWidth[tab] === window.innerWidth) return;
+    drawnWidth[tab] = window.innerWidth;
+    if (tab === "optimize") renderOptimize();
+    else if (lastAnswer[tab]) (tab === "sizing" ? BatteryCharts.renderSizing : BatteryCharts.renderSiting)(panels[tab], lastAnswer[tab]);
   }
 
   const RUNNERS = { optimize: runOptimize, sizing: runSizing, siting: runSiting };
@@ -415,6 +455,7 @@
       RUNNERS[name]();
     } else if (options.run) {
       writeUrl(true);
+      fitWidth(); // drawn before, maybe at another width
     }
   }
 
@@ -438,7 +479,8 @@
 
   async function downloadCsv() {
     newRun();
-    const values = readForm();
+    // the schedule on screen (the last run's request), not edits not yet run
+    const values = lastData ? lastData.request : readForm();
     const payload = Object.assign(optimizeBody(values), { compare: false });
     clearProblems();
     startProgress("Preparing the CSV");
@@ -549,9 +591,7 @@
     let resizeTimer = null;
     window.addEventListener("resize", () => {
       window.clearTimeout(resizeTimer);
-      resizeTimer = window.setTimeout(() => {
-        if (tab === "optimize") renderOptimize();
-      }, 250);
+      resizeTimer = window.setTimeout(fitWidth, 250);
     });
     loadUrl();
     loadZones();
