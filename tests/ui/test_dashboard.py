@@ -684,3 +684,51 @@ def test_leaving_optimize_while_the_other_strategies_run_redraws_them_on_return(
     assert click_and_wait(driver, "tab-optimize") == "ready"
     assert cumulative_lines(driver) == set(STRATEGIES)
     assert console_errors(driver) == []
+
+
+def test_a_linked_zone_without_its_system_runs_in_the_catalogue_s_system(
+    driver: WebDriver, base_url: str
+) -> None:
+    """/?zone=MEXICALI answered 404 'ask for system BCA' though the page had the zone list:
+    the system came from the catalogue only when the zone field changed (a user-level tour)."""
+    url = base_url + "/?zone=MEXICALI&start=2024-01-01&end=2024-01-02"
+    assert open_page(driver, url, "ready", "error") == "ready"
+    assert field_values(driver)["system"] == "BCA"
+    assert "MEXICALI" in driver.find_element(By.ID, "results-meta").text
+    assert console_errors(driver) == []
+
+
+def test_a_linked_select_value_is_read_regardless_of_case_and_an_unknown_one_is_named(
+    driver: WebDriver, base_url: str
+) -> None:
+    """/?process=mtr left the select blank and ran MDA unseen (a user-level tour): it reads
+    as MTR now, and a value no option has goes to the API, whose 422 is shown at the field."""
+    dates = "start=2024-01-01&end=2024-01-02"
+    assert open_page(driver, f"{base_url}/?process=mtr&{dates}") == "ready"
+    assert field_values(driver)["process"] == "MTR"
+    assert "MTR" in driver.find_element(By.ID, "results-meta").text
+    assert open_page(driver, f"{base_url}/?process=XYZ&{dates}", "ready", "error") == "error"
+    slot = driver.find_element(By.CSS_SELECTOR, "[data-error-for='market_params.process']")
+    assert slot.text.startswith("Must be one of")
+    assert field_values(driver)["process"] == "XYZ"
+
+
+def test_fields_a_tab_does_not_send_are_hidden_there(driver: WebDriver, base_url: str) -> None:
+    """Siting ranks its own zones, each in its catalogue system; sizing sends durations, not
+    a duration: their fields were shown but ignored (a user-level tour)."""
+
+    def shown() -> set[str]:
+        names: list[str] = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#inputs [name]'))"
+            ".filter((i) => i.offsetParent !== null).map((i) => i.name)"
+        )
+        return set(names)
+
+    assert open_page(driver, base_url + "/?start=2024-01-01&end=2024-01-02") == "ready"
+    assert {"zone", "system", "duration_hours"} <= shown()
+    assert click_and_wait(driver, "tab-sizing") == "ready"
+    assert "duration_hours" not in shown()
+    assert {"zone", "system", "durations"} <= shown()
+    assert click_and_wait(driver, "tab-siting") == "ready"
+    assert not {"zone", "system"} & shown()
+    assert {"zones", "duration_hours", "process"} <= shown()

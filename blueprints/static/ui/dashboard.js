@@ -55,8 +55,30 @@
   function fillForm(params) {
     for (const input of inputs) {
       const value = params.has(input.name) ? params.get(input.name) : DEFAULTS[input.name];
-      input.value = value === undefined || value === null ? "" : value;
+      const text = value === undefined || value === null ? "" : value;
+      if (input.tagName === "SELECT") selectValue(input, text);
+      else input.value = text;
     }
+  }
+
+  /** A link's value for a select: matched regardless of case (`process=mtr`); a value no
+   * option has is kept as an option of its own, so that the request sends it and the API's
+   * 422 names it at its field, instead of the select falling back to a default unseen. */
+  function selectValue(select, text) {
+    for (const option of select.querySelectorAll("option[data-from-link]")) option.remove();
+    const options = Array.from(select.options);
+    const match = options.find((o) => o.value === text) ||
+      options.find((o) => o.value.toLowerCase() === text.toLowerCase());
+    if (match || text === "") {
+      select.value = match ? match.value : "";
+      return;
+    }
+    const option = document.createElement("option");
+    option.value = text;
+    option.textContent = text;
+    option.dataset.fromLink = "true";
+    select.append(option);
+    select.value = text;
   }
 
   function loadUrl() {
@@ -448,6 +470,11 @@
     for (const field of form.querySelectorAll("[data-tab-only]")) {
       field.hidden = field.dataset.tabOnly !== name;
     }
+    // fields a tab does not send (siting: each zone's system is the catalogue's; sizing: its
+    // durations replace the duration) are not shown there
+    for (const field of form.querySelectorAll("[data-tab-hide]")) {
+      field.hidden = field.dataset.tabHide === name;
+    }
     document.getElementById("download-csv").hidden = name !== "optimize";
     document.getElementById("download-report").hidden = name !== "optimize";
     if (options.run && done[name] !== JSON.stringify(BODIES[name](readForm()))) {
@@ -594,8 +621,19 @@
       resizeTimer = window.setTimeout(fitWidth, 250);
     });
     loadUrl();
-    loadZones();
-    RUNNERS[tab]();
+    const zonesLoaded = loadZones();
+    const linked = new URLSearchParams(window.location.search);
+    if (linked.has("zone") && !linked.has("system")) {
+      // a link naming a zone but not its system (`/?zone=MEXICALI`): the catalogue's system,
+      // as picking the zone in the field does, before the first run
+      zonesLoaded.then(() => {
+        const system = zoneSystems.get(readForm().zone);
+        if (system) document.getElementById("f-system").value = system;
+        RUNNERS[tab]();
+      });
+    } else {
+      RUNNERS[tab]();
+    }
   }
 
   init();
