@@ -732,3 +732,40 @@ def test_fields_a_tab_does_not_send_are_hidden_there(driver: WebDriver, base_url
     assert click_and_wait(driver, "tab-siting") == "ready"
     assert not {"zone", "system"} & shown()
     assert {"zones", "duration_hours", "process"} <= shown()
+
+
+def test_a_422_focuses_the_first_wrong_field_whose_message_describes_it(
+    driver: WebDriver, base_url: str
+) -> None:
+    """Field messages were not tied to their inputs and the focus stayed on the page after a
+    run (a user-level tour): each slot is its field's description, the first wrong field takes
+    the focus, and the tabs control labelled panels."""
+    assert open_page(driver, base_url + "/?start=2024-01-01&end=2024-01-02") == "ready"
+    for field in driver.find_elements(By.CSS_SELECTOR, "#inputs [name]"):
+        described = field.get_attribute("aria-describedby")
+        slot = driver.find_element(By.ID, described)
+        assert "field-error" in (slot.get_attribute("class") or ""), field.get_attribute("name")
+    set_field(driver, "min_soc", "0.9")
+    set_field(driver, "max_soc", "0.5")
+    assert click_and_wait(driver, "run", "error") == "error"
+    focused = driver.switch_to.active_element
+    assert focused.get_attribute("name") == "min_soc"
+    description = driver.find_element(By.ID, focused.get_attribute("aria-describedby"))
+    assert description.text == "Must be less than max_soc."
+    for tab in ("optimize", "sizing", "siting"):
+        button = driver.find_element(By.ID, f"tab-{tab}")
+        panel = driver.find_element(By.ID, button.get_attribute("aria-controls"))
+        assert panel.get_attribute("role") == "tabpanel"
+        assert panel.get_attribute("aria-labelledby") == f"tab-{tab}"
+
+
+def test_a_day_the_new_dates_drop_leaves_the_url(driver: WebDriver, base_url: str) -> None:
+    """The URL kept day= after the dates moved past it (a user-level tour)."""
+    url = base_url + "/?start=2024-01-01&end=2024-01-07&day=2024-01-04"
+    assert open_page(driver, url) == "ready"
+    assert query(driver)["day"] == "2024-01-04"
+    set_field(driver, "start", "2024-02-01")
+    set_field(driver, "end", "2024-02-03")
+    assert click_and_wait(driver, "run") == "ready"
+    assert query(driver).get("day") != "2024-01-04"
+    assert query(driver)["start"] == "2024-02-01"

@@ -290,6 +290,19 @@
       parts.push(list);
     }
     problemBox.replaceChildren(...parts);
+    // the first field marked wrong takes the focus (its message is its description)
+    const first = form.querySelector("[name][aria-invalid='true']");
+    if (first) first.focus();
+  }
+
+  /** Each field's error slot is its accessible description (read with the field). */
+  function describeFields() {
+    for (const input of inputs) {
+      const slot = input.closest(".field") && input.closest(".field").querySelector(".field-error");
+      if (!slot) continue;
+      slot.id = `${input.id}-error`;
+      input.setAttribute("aria-describedby", slot.id);
+    }
   }
 
   /** {body} (decoded JSON), {response} (for another Accept), {problem} or {aborted}. */
@@ -371,7 +384,10 @@
         writeUrl(false);
       },
     });
-    if (day && view.day() !== day) day = null; // a day outside the new dates is forgotten
+    if (day && view.day() !== day) {
+      day = null; // a day outside the new dates is forgotten, in the URL too
+      writeUrl(false);
+    }
   }
 
   async function runOptimize() {
@@ -586,6 +602,7 @@
   }
 
   function init() {
+    describeFields();
     const token = document.getElementById("api-token");
     token.value = window.sessionStorage.getItem(TOKEN_KEY) || "";
     const saveToken = () => {
