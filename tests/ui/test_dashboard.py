@@ -769,3 +769,17 @@ def test_a_day_the_new_dates_drop_leaves_the_url(driver: WebDriver, base_url: st
     assert click_and_wait(driver, "run") == "ready"
     assert query(driver).get("day") != "2024-01-04"
     assert query(driver)["start"] == "2024-02-01"
+
+
+def test_every_chart_is_a_figure_named_by_its_heading(driver: WebDriver, base_url: str) -> None:
+    """The chart canvases had no text alternative (a user-level tour)."""
+    for url in ("/?start=2024-01-01&end=2024-01-02", "/?start=2024-01-01&end=2024-01-02&tab=sizing",
+                "/?start=2024-01-01&end=2024-01-02&tab=siting"):  # fmt: skip
+        assert open_page(driver, base_url + url) == "ready"
+        charts = [c for c in driver.find_elements(By.CSS_SELECTOR, ".chart") if c.is_displayed()]
+        assert charts, url
+        for chart in charts:
+            assert chart.get_attribute("role") == "figure"
+            heading = driver.find_element(By.ID, chart.get_attribute("aria-labelledby"))
+            assert heading.tag_name == "h2"
+            assert heading.text.strip(), chart.get_attribute("id")

@@ -347,9 +347,12 @@
 
   /* ---------- the results view ---------- */
 
+  /** A chart's panel: its heading names the chart for assistive technology too (the chart is
+   * a figure labelled by it; the numbers behind it are in the page's tables and tooltips). */
   function panel(title, id, extra) {
-    const body = el("div", { className: "chart", id: id });
-    const node = el("section", { className: "panel chart-panel" }, [el("h2", { text: title })].concat(extra || [], [body]));
+    const heading = el("h2", { text: title, id: `${id}-title` });
+    const body = el("div", { className: "chart", id: id, role: "figure", "aria-labelledby": heading.id });
+    const node = el("section", { className: "panel chart-panel" }, [heading].concat(extra || [], [body]));
     return { node, body };
   }
 
