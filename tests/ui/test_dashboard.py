@@ -783,3 +783,23 @@ def test_every_chart_is_a_figure_named_by_its_heading(driver: WebDriver, base_ur
             heading = driver.find_element(By.ID, chart.get_attribute("aria-labelledby"))
             assert heading.tag_name == "h2"
             assert heading.text.strip(), chart.get_attribute("id")
+
+
+def test_a_report_saved_beside_a_422_says_it_is_of_the_results_on_screen(
+    driver: WebDriver, browser: Browser, base_url: str
+) -> None:
+    """'Report downloaded' beside an error box read as a report of the failed request (a
+    user-level tour); the report is of the results on screen and now says so."""
+    assert open_page(driver, base_url + "/?start=2024-01-01&end=2024-01-02") == "ready"
+    driver.find_element(By.ID, "download-report").click()
+    wait_download(browser.downloads, ".html").unlink()
+    assert driver.find_element(By.ID, "status").text == "Report downloaded"
+    set_field(driver, "capacity_mw", "-5")
+    assert click_and_wait(driver, "run", "error") == "error"
+    driver.find_element(By.ID, "download-report").click()
+    report = wait_download(browser.downloads, ".html")
+    assert report.name == "battery-APATZINGAN-2024-01-01-2024-01-02-optimal.html"
+    assert driver.find_element(By.ID, "status").text == (
+        "Report downloaded: the results on screen (APATZINGAN, 2024-01-01 .. 2024-01-02), not "
+        "the request that failed"
+    )

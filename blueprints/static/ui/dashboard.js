@@ -568,7 +568,11 @@
       const data = Object.assign({}, lastData, { generated: new Date().toISOString() });
       const html = fillReport(Object.fromEntries(entries), data);
       save(new Blob([html], { type: "text/html;charset=utf-8" }), fileStem(lastData.request) + ".html");
-      statusBox.textContent = "Report downloaded";
+      // beside a problem, the report is of the results still on screen, not of the failed request
+      const shown = lastData.request;
+      statusBox.textContent = problemBox.childElementCount
+        ? `Report downloaded: the results on screen (${shown.zone || "inline prices"}, ${shown.start} .. ${shown.end}), not the request that failed`
+        : "Report downloaded";
     } catch (error) {
       showProblem({ title: "The report could not be built", detail: String(error) });
     }
