@@ -803,3 +803,31 @@ def test_a_report_saved_beside_a_422_says_it_is_of_the_results_on_screen(
         "Report downloaded: the results on screen (APATZINGAN, 2024-01-01 .. 2024-01-02), not "
         "the request that failed"
     )
+
+
+LABEL_ROWS_JS = """
+const canvas = document.querySelector(`#${arguments[0]} canvas.heatmap`);
+const ctx = canvas.getContext("2d");
+const scale = canvas.width / canvas.clientWidth;
+const strip = (y0, y1) => {
+  const data = ctx.getImageData(0, Math.round(y0 * scale), Math.round(60 * scale),
+                                Math.max(1, Math.round((y1 - y0) * scale))).data;
+  let inked = 0;
+  for (let i = 3; i < data.length; i += 4) if (data[i] > 0) inked += 1;
+  return inked;
+};
+return [strip(0, 1), strip(1, 16)];
+"""
+
+
+def test_a_year_s_heatmaps_show_their_first_date_label_whole(
+    driver: WebDriver, base_url: str
+) -> None:
+    """Over 366 days the first row is 1.1 px tall, and its date label, centred on it, was cut
+    in half at the canvas's top (a user-level tour): no ink in the top pixel row, the label
+    below it."""
+    assert open_page(driver, base_url + "/?start=2024-01-01&end=2024-12-31", "ready") == "ready"
+    for chart in ("chart-heatmap-dispatch", "chart-heatmap-price"):
+        top_row, label = driver.execute_script(LABEL_ROWS_JS, chart)
+        assert top_row == 0, chart
+        assert label > 0, chart

@@ -244,6 +244,8 @@
   }
 
   /** rows x 24 cells coloured by colourFn(value); dates down the left, hours along the bottom. */
+  const LABEL_HALF_PX = 7; // half the heatmaps' 11-px date labels, and a pixel to spare
+
   function heatmap(target, dates, values, colourFn, cols, label) {
     const rows = dates.length;
     const left = 78, bottom = 22, top = 4, right = 6;
@@ -273,7 +275,8 @@
     ctx.textAlign = "right";
     const every = Math.max(1, Math.ceil(rows / Math.max(1, Math.floor(plotH / 16))));
     for (let r = 0; r < rows; r += every) {
-      ctx.fillText(dates[r], left - 6, top + (r + 0.5) * (plotH / rows));
+      // at least half a label's height (11 px) below the top: a year's first row is 1.1 px tall
+      ctx.fillText(dates[r], left - 6, Math.max(LABEL_HALF_PX, top + (r + 0.5) * (plotH / rows)));
     }
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
