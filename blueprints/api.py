@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
+from marshmallow import ValidationError
 from werkzeug.exceptions import BadRequest
 
 from blueprints.encoding import StrictJSONProvider, decode_json, encode_json
@@ -12,6 +13,7 @@ from blueprints.errors import not_json_detail
 from blueprints.service import price_source, request_deadline, run_optimize
 from optimizer import STRATEGIES
 from schemas.analyst import CSV_MIMETYPE, schedule_csv
+from schemas.request import MAX_ERROR_KEY_CHARS
 
 bp = Blueprint("api", __name__)
 
@@ -29,6 +31,7 @@ def read_json_body() -> Any:
     413: larger than MAX_CONTENT_LENGTH. 400, each with its own detail: empty; not sent as JSON
     (a ``Content-Type`` other than ``application/json`` or ``application/*+json``, or none);
     not valid JSON."""
+    _refuse_query()
     raw = request.get_data(cache=False)  # 413 above MAX_CONTENT_LENGTH
     if not raw.strip():
         raise BadRequest("The request body is empty; send a JSON object.")
@@ -38,6 +41,22 @@ def read_json_body() -> Any:
         return decode_json(raw)
     except (ValueError, RecursionError):
         raise BadRequest("The request body is not valid JSON.") from None
+
+
+#: query parameters named in a POST's 422 (the rest are not listed)
+_LISTED_QUERY_NAMES = 10
+
+
+def _refuse_query() -> None:
+    """A POST reads its values from the JSON body only, so a query parameter is an unknown
+    field (SPEC §4: 422), not silently ignored: ``POST /optimize?strategy=dp`` used to run
+    ``optimal`` and answer 200."""
+    names = list(dict.fromkeys(request.args))
+    if names:
+        message = f"Unknown query parameter: {request.method} {request.path} reads its values "
+        message += "from the JSON body only."
+        listed = names[:_LISTED_QUERY_NAMES]
+        raise ValidationError({"query": {name[:MAX_ERROR_KEY_CHARS]: [message] for name in listed}})
 
 
 def _wants_csv() -> bool:

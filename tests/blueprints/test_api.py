@@ -411,6 +411,31 @@ def test_422_maps_field_paths_to_messages(
     assert response.get_json()["errors"] == errors
 
 
+@pytest.mark.parametrize("path", ["/optimize", "/sizing", "/siting"])
+def test_a_post_with_query_parameters_is_a_422_naming_them(client: FlaskClient, path: str) -> None:
+    """``POST /optimize?strategy=dp`` ran ``optimal`` and answered 200 (a user-level tour): a
+    POST reads its values from the JSON body only, so a query parameter is an unknown field,
+    named under ``query`` (at most 10 of them)."""
+    body = json.loads((FIXTURES / "inline_request.json").read_text())
+    response = client.post(f"{path}?strategy=dp&compare=true", json=body)
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    message = f"Unknown query parameter: POST {path} reads its values from the JSON body only."
+    assert response.get_json()["errors"] == {
+        "query.strategy": [message],
+        "query.compare": [message],
+    }
+    many = "&".join(f"p{i}=1" for i in range(30))
+    errors = client.post(f"{path}?{many}", json=body).get_json()["errors"]
+    assert list(errors) == [f"query.p{i}" for i in range(10)]
+
+
+def test_the_same_post_without_a_query_string_answers(client: FlaskClient) -> None:
+    body = json.loads((FIXTURES / "inline_request.json").read_text())
+    assert client.post("/optimize", json=body).status_code == 200
+    assert client.post("/optimize?", json=body).status_code == 200
+
+
 def test_a_million_zeros_are_refused_fast_with_a_small_body(client: FlaskClient) -> None:
     """SPEC §13 / issue 10 point 1: the list's length is checked before its items."""
     body = {"battery_params": PRD_REQUEST_2020["battery_params"],
