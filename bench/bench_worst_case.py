@@ -246,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
          drifting(5.0, -5000.0, 366), prd(duration_h=168.0, round_trip_efficiency=0.87),
          continuous),
         # and at round trip 0.8736, whose lattice (176,652 levels) is past MAX_SWITCH_LEVELS:
-        # the piecewise recursion to the end, ~6,800 breakpoints: 10.6-11.6 s, inside the 20 s
+        # the piecewise recursion to the end, ~6,800 breakpoints: 6.9-7.0 s, inside the 20 s
         # request deadline on one vCPU
         ("prices drifting from -5000, 168 h, round trip 0.8736, continuous",
          drifting(5.0, -5000.0, 366), prd(duration_h=168.0, round_trip_efficiency=0.8736),

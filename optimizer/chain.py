@@ -30,10 +30,10 @@ with a 168-h battery at round trip 0.85 16.9 -> 0.51-0.57 s (5,576 levels) and a
 1.31-1.37 s (28,206 levels), solar dips with a 168-h battery 1.30 -> 0.67 s (8,364 levels); on
 real-looking prices (10 breakpoints) the recursion stays (0.38-0.41 s). Where no lattice of
 at most ``MAX_SWITCH_LEVELS`` levels exists (round trip 0.87312345, or 0.8736 with a 168-h
-battery: 176,652 levels) the recursion runs to its end: over those drifting prices 10.6-11.6 s
-in a process with the service's allocator settings (``blueprints.memory``: the recursion keeps
-~670 MB of value functions; with glibc's defaults a fresh process faults every large temporary
-in again, 23-24 s).
+battery: 176,652 levels) the recursion runs to its end: over those drifting prices 6.9-7.0 s
+(bench, 2026-11-30; 10.6-11.6 s when measured before) in a process with the service's
+allocator settings (``blueprints.memory``: the recursion keeps ~670 MB of value functions;
+with glibc's defaults a fresh process faulted every large temporary in again, 23-24 s then).
 
 Notation of ``optimizer.envelope``: stored energy above the floor ``x`` in ``[0, W]``, from
 ``x0`` at the start of the chain back to ``x0`` at its end; in hour ``t`` the level moves by
