@@ -20,6 +20,7 @@ from typing import Any
 
 from apispec import APISpec
 from flask import Blueprint, Response, current_app, request
+from marshmallow import ValidationError
 
 from blueprints.api import read_json_body
 from blueprints.service import (
@@ -456,6 +457,9 @@ def siting() -> Response:
 
 @bp.get("/zones")
 def zones() -> Response:
+    repeated = [name for name in request.args if len(request.args.getlist(name)) > 1]
+    if repeated:  # ?system=BCA&system=SIN took the first one unseen
+        raise ValidationError({name: ["Given more than once; give it once."] for name in repeated})
     query = _ZONES_QUERY_SCHEMA.load(request.args.to_dict())
     system = query.get("system")
     return _json_response(zones_body(None if system is None else system.value))

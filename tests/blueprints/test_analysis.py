@@ -471,8 +471,8 @@ def test_invalid_requests_are_422_with_field_paths(
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("system=XYZ", "system"), ("colour=red", "colour")],
-    ids=["system", "unknown"],
+    [("system=XYZ", "system"), ("colour=red", "colour"), ("system=BCA&system=SIN", "system")],
+    ids=["system", "unknown", "repeated"],  # repeated: the first was taken unseen before
 )
 def test_zones_query_is_validated(client: FlaskClient, query: str, field: str) -> None:
     response = client.get(f"/zones?{query}")
