@@ -335,6 +335,9 @@ def _finish_request(response: Response) -> Response:
     return response
 
 
+#: the exit status of a process whose configuration is invalid: gunicorn's APP_LOAD_ERROR
+CONFIG_ERROR_STATUS = 4
+
 # freed arrays stay in the heap for the next request (no page faults per call)
 tune_malloc()
 try:
@@ -342,8 +345,11 @@ try:
 except ConfigError as exc:
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         raise  # the Lambda runtime reports it as the init error, with its type and message
-    # `flask run`, gunicorn, `import app`: one line naming the variable, not a traceback
-    raise SystemExit(f"Configuration error: {exc}") from None
+    # `flask run`, gunicorn, `import app`: one line naming the variable, not a traceback, and
+    # gunicorn's "app failed to load" status, on which its master stops instead of booting
+    # workers again and again (any other status restarts them)
+    print(f"Configuration error: {exc}", file=sys.stderr)
+    raise SystemExit(CONFIG_ERROR_STATUS) from None
 #: API Gateway HTTP API (payload 2.0) and REST API (1.0) events. Text responses go out as text;
 #: a gzip-compressed one (Content-Encoding) is base64-encoded with isBase64Encoded, which
 #: payload 2.0 always allows and ``binary_support`` allows for 1.0 too (a REST API needs

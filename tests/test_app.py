@@ -115,17 +115,41 @@ def test_a_bad_variable_stops_the_app_with_one_line_naming_it() -> None:
     """Not a 40-line traceback whose last line says what is wrong (a user-level tour)."""
     env = {key: "" for key in os.environ if key.startswith("AWS_LAMBDA")}
     completed = _import_app({**env, "LOG_LEVEL": "verbose"})
-    assert completed.returncode == 1
+    assert completed.returncode == app_module.CONFIG_ERROR_STATUS == 4
     assert completed.stderr.strip() == (
         "Configuration error: LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, not 'VERBOSE'"
     )
+
+
+def test_gunicorn_stops_on_a_bad_variable_instead_of_booting_workers_forever() -> None:
+    """A review found gunicorn's master restarting workers that exit with status 1 without
+    end, the port open and never answering; status 4 (its APP_LOAD_ERROR) stops it."""
+    env = {key: "" for key in os.environ if key.startswith("AWS_LAMBDA")}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    completed = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+         "--no-control-socket", "app:app"],
+        cwd=REPO, env={**os.environ, **env, "REQUEST_DEADLINE_S": "abc"},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    # it ends (a restart loop would reach the timeout): status 4, or 1 where gunicorn's master
+    # meets its second failed worker while halting (its own traceback, not ours)
+    assert completed.returncode in (app_module.CONFIG_ERROR_STATUS, 1)
+    assert "App failed to load" in completed.stderr
+    errors = [line for line in completed.stderr.splitlines() if "Configuration error" in line]
+    assert errors
+    assert set(errors) == {
+        "Configuration error: REQUEST_DEADLINE_S must be a number of seconds, not 'abc'"
+    }
 
 
 def test_on_lambda_a_bad_variable_is_the_runtime_s_init_error() -> None:
     """On Lambda the ConfigError itself leaves the import: the runtime reports its type and
     message as the function's init error."""
     completed = _import_app({"LOG_LEVEL": "verbose", "AWS_LAMBDA_FUNCTION_NAME": "arbitrage"})
-    assert completed.returncode == 1
+    assert completed.returncode == 1  # the uncaught exception
     assert "prices.settings.ConfigError: LOG_LEVEL must be one of" in completed.stderr
 
 
