@@ -53,7 +53,7 @@ variable "architecture" {
 }
 
 variable "memory_size_mb" {
-  description = "Lambda memory in MB. CPU grows with it: 1769 MB is one full vCPU, which the single-threaded, CPU-bound optimizer uses whole (its slowest benchmark families take ~5.5 s of CPU, some valid requests minutes); below that a request gets a share of one and takes longer. A 366-day request peaks near 300 MB."
+  description = "Lambda memory in MB. CPU grows with it: 1769 MB is one full vCPU, which the single-threaded, CPU-bound optimizer uses whole (its slowest benchmark families take up to ~10 s of CPU, one family 23 s, past the request deadline, and some valid requests minutes); below that a request gets a share of one and takes longer. A 366-day request peaks near 300 MB."
   type        = number
   default     = 1769
 
@@ -192,8 +192,8 @@ variable "batu_api_url" {
   default     = "https://api.batuenergy.com"
 
   validation {
-    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\\s?#]*)?$", var.batu_api_url))
-    error_message = "batu_api_url must be an https:// URL: a host, an optional port and path, no query or fragment."
+    condition     = can(regex("^https://[A-Za-z0-9.-]+(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(/[^\\s?#]*)?$", var.batu_api_url))
+    error_message = "batu_api_url must be an https:// URL: a host, an optional port (1-65535) and path, no query or fragment."
   }
 }
 
@@ -225,8 +225,8 @@ variable "cenace_base_url" {
   default     = "https://ws01.cenace.gob.mx:8082"
 
   validation {
-    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\\s?#]*)?$", var.cenace_base_url))
-    error_message = "cenace_base_url must be an https:// URL: a host, an optional port and path, no query or fragment."
+    condition     = can(regex("^https://[A-Za-z0-9.-]+(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(/[^\\s?#]*)?$", var.cenace_base_url))
+    error_message = "cenace_base_url must be an https:// URL: a host, an optional port (1-65535) and path, no query or fragment."
   }
 }
 
@@ -304,7 +304,7 @@ variable "cors_origins" {
   default     = []
 
   validation {
-    condition     = alltrue([for origin in var.cors_origins : (origin == "*" && length(var.cors_origins) == 1) || can(regex("^https?://([a-z0-9]([a-z0-9.-]*[a-z0-9])?|\\[[0-9a-f:.]+\\])(:[0-9]{1,5})?$", origin))])
+    condition     = alltrue([for origin in var.cors_origins : (origin == "*" && length(var.cors_origins) == 1) || can(regex("^https?://([a-z0-9]([a-z0-9.-]*[a-z0-9])?|\\[[0-9a-f:.]+\\])(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?$", origin))])
     error_message = "cors_origins must be lower-case origins such as https://dash.example.com (no path, no trailing slash), or [\"*\"] alone."
   }
 }

@@ -668,7 +668,8 @@ _CORS_REGEX = re.compile(r'can\(regex\("((?:[^"\\]|\\.)*)", origin\)\)')
     "origin",
     ["https://dash.example.com", "http://127.0.0.1:8000", "http://[::1]:5000",
      "https://dash.example.com/", "https://dash.example.com/app", "ftp://example.com",
-     "example.com", "https://-bad.example.com", "HTTPS://DASH.EXAMPLE.COM"],
+     "example.com", "https://-bad.example.com", "HTTPS://DASH.EXAMPLE.COM",
+     "http://127.0.0.1:0", "http://127.0.0.1:70000", "https://dash.example.com:65535"],
 )  # fmt: skip
 def test_cors_origins_variable_accepts_what_the_app_accepts(tf: Config, origin: str) -> None:
     fn = tf.resource("aws_lambda_function", "this")
@@ -760,7 +761,9 @@ _URL_REGEX = re.compile(r'can\(regex\("((?:[^"\\]|\\.)*)", var\.(\w+)\)\)')
     ["https://api.batuenergy.com", "https://ws01.cenace.gob.mx:8082", "https://batu.example/v1/",
      "https://batu.example:443/a/b", "http://api.batuenergy.com", "api.batuenergy.com",
      "https://", "https://batu.example/?key=1", "https://batu.example/#top",
-     "https://batu.example/a b", "https://batu.example:port", "ftp://batu.example"],
+     "https://batu.example/a b", "https://batu.example:port", "ftp://batu.example",
+     "https://batu.example:0", "https://batu.example:99999", "https://batu.example:65535",
+     "https://batu.example:65536", "https://batu.example:8082/v1"],
 )  # fmt: skip
 def test_base_url_variables_accept_only_what_the_app_starts_with(
     tf: Config, variable: str, url: str
