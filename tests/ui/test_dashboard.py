@@ -831,3 +831,19 @@ def test_a_year_s_heatmaps_show_their_first_date_label_whole(
         top_row, label = driver.execute_script(LABEL_ROWS_JS, chart)
         assert top_row == 0, chart
         assert label > 0, chart
+
+
+def test_an_unreadable_number_in_a_field_the_tab_hides_does_not_stop_it(
+    driver: WebDriver, base_url: str
+) -> None:
+    """Sizing hides and does not send the duration, so '1e' left there does not stop a sizing
+    run, while Optimize, which sends it, refuses to run."""
+    assert open_page(driver, base_url + "/?start=2024-01-01&end=2024-01-02") == "ready"
+    field = driver.find_element(By.CSS_SELECTOR, "#inputs [name='duration_hours']")
+    field.clear()
+    field.send_keys("1e")
+    assert click_and_wait(driver, "tab-sizing") == "ready"
+    assert driver.find_elements(By.CSS_SELECTOR, "#sizing-table tbody tr")
+    assert click_and_wait(driver, "tab-optimize", "error") == "error"
+    slot = driver.find_element(By.CSS_SELECTOR, "[data-error-for='battery_params.duration_hours']")
+    assert slot.text == "Not a number."

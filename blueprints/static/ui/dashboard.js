@@ -361,8 +361,8 @@
   function refuseUnreadable() {
     const errors = {};
     for (const input of inputs) {
+      // a hidden field is not sent on this tab (Sizing's duration, data-tab-hide)
       if (input.validity && input.validity.badInput && !input.closest("[hidden]")) {
-        if (tab === "sizing" && input.name === "duration_hours") continue; // not sent there
         errors[input.dataset.path] = ["Not a number."];
       }
     }
@@ -439,8 +439,7 @@
       return;
     }
     lastAnswer.sizing = answer.body;
-    drawnWidth.sizing = window.innerWidth;
-    if (!drawn(() => BatteryCharts.renderSizing(panels.sizing, answer.body))) return;
+    if (!drawn(() => drawAnswer("sizing"))) return;
     done.sizing = JSON.stringify(payload);
     finish("ready", `Done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
@@ -458,8 +457,7 @@
       return;
     }
     lastAnswer.siting = answer.body;
-    drawnWidth.siting = window.innerWidth;
-    if (!drawn(() => BatteryCharts.renderSiting(panels.siting, answer.body))) return;
+    if (!drawn(() => drawAnswer("siting"))) return;
     done.siting = JSON.stringify(payload);
     finish("ready", `Done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
@@ -469,9 +467,15 @@
   const drawnWidth = { optimize: null, sizing: null, siting: null };
   function fitWidth() {
     if (drawnWidth[tab] === null || drawnWidth[tab] === window.innerWidth) return;
-    drawnWidth[tab] = window.innerWidth;
     if (tab === "optimize") renderOptimize();
-    else if (lastAnswer[tab]) (tab === "sizing" ? BatteryCharts.renderSizing : BatteryCharts.renderSiting)(panels[tab], lastAnswer[tab]);
+    else drawAnswer(tab);
+  }
+
+  /** Draws the last sizing or siting answer at the window's width, and notes that width. */
+  function drawAnswer(name) {
+    drawnWidth[name] = window.innerWidth;
+    const render = name === "sizing" ? BatteryCharts.renderSizing : BatteryCharts.renderSiting;
+    render(panels[name], lastAnswer[name]);
   }
 
   const RUNNERS = { optimize: runOptimize, sizing: runSizing, siting: runSiting };
